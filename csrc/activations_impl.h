@@ -1,0 +1,159 @@
+/* Template body of activations.c: included once per element type T with suffix SFX. */
+#define FN(name) NC_CAT(name, SFX)
+
+/* Rows per parallel block: enough elements per block that threading pays. */
+#define ACT_GRAIN_ELEMS 16384
+
+/* y = act(z) over an (n,c) tile, serially. */
+void FN(nc_act_tile)(T *y, const T *z, int64_t n, int64_t c, int64_t ldy, int64_t ldz,
+                     int act, T param)
+{
+    for (int64_t i = 0; i < n; i++) {
+        T *yr = y + i * ldy;
+        const T *zr = z + i * ldz;
+        switch (act) {
+        case NC_ACT_IDENTITY:
+            if (yr != zr)
+                for (int64_t j = 0; j < c; j++) yr[j] = zr[j];
+            break;
+        case NC_ACT_RELU:
+            /* written as z < 0 so that NaN passes through, as in PyTorch */
+            for (int64_t j = 0; j < c; j++) yr[j] = zr[j] < 0 ? (T)0 : zr[j];
+            break;
+        case NC_ACT_LEAKY_RELU:
+            for (int64_t j = 0; j < c; j++) yr[j] = zr[j] < 0 ? param * zr[j] : zr[j];
+            break;
+        case NC_ACT_ELU:
+            for (int64_t j = 0; j < c; j++) yr[j] = zr[j] > 0 ? zr[j] : param * expm1(zr[j]);
+            break;
+        case NC_ACT_SIGMOID:
+            /* exp of a non-positive argument only, so neither branch overflows */
+            for (int64_t j = 0; j < c; j++) {
+                T v = zr[j];
+                if (v >= 0) {
+                    yr[j] = (T)1 / ((T)1 + exp(-v));
+                } else {
+                    T e = exp(v);
+                    yr[j] = e / ((T)1 + e);
+                }
+            }
+            break;
+        case NC_ACT_TANH:
+            for (int64_t j = 0; j < c; j++) yr[j] = tanh(zr[j]);
+            break;
+        case NC_ACT_GELU:
+            for (int64_t j = 0; j < c; j++) {
+                T v = zr[j];
+                yr[j] = v * (T)0.5 * ((T)1 + erf(v * (T)0.70710678118654752440));
+            }
+            break;
+        case NC_ACT_STEP:
+            for (int64_t j = 0; j < c; j++) yr[j] = zr[j] >= 0 ? (T)1 : (T)0;
+            break;
+        case NC_ACT_SOFTMAX: {
+            if (c == 0) break;
+            T mx = zr[0];
+            for (int64_t j = 1; j < c; j++) mx = zr[j] > mx ? zr[j] : mx;
+            T s = 0;
+            for (int64_t j = 0; j < c; j++) {
+                yr[j] = exp(zr[j] - mx);
+                s += yr[j];
+            }
+            T inv = (T)1 / s;
+            for (int64_t j = 0; j < c; j++) yr[j] *= inv;
+            break;
+        }
+        default:
+            break;
+        }
+    }
+}
+
+void FN(nc_act_forward)(T *y, const T *z, int64_t n, int64_t c, int64_t ldy, int64_t ldz,
+                        int act, T param)
+{
+    int64_t rows = c > 0 ? NC_MAX(1, ACT_GRAIN_ELEMS / c) : n;
+    int64_t blocks = (n + rows - 1) / rows;
+    int nt = nc_threads_for(blocks, 1);
+    (void)nt;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t bi = 0; bi < blocks; bi++) {
+        int64_t i0 = bi * rows;
+        int64_t i1 = NC_MIN(n, i0 + rows);
+        FN(nc_act_tile)(y + i0 * ldy, z + i0 * ldz, i1 - i0, c, ldy, ldz, act, param);
+    }
+}
+
+/* dz = dy * act'(.) over an (n,c) tile, serially; all four share leading dim ld. */
+int FN(nc_act_backward_tile)(T *dz, const T *dy, const T *y, const T *z, int64_t n,
+                             int64_t c, int64_t ld, int act, T param)
+{
+    for (int64_t i = 0; i < n; i++) {
+        T *d = dz + i * ld;
+        const T *g = dy + i * ld;
+        const T *yr = y + i * ld;
+        switch (act) {
+        case NC_ACT_IDENTITY:
+            if (d != g)
+                for (int64_t j = 0; j < c; j++) d[j] = g[j];
+            break;
+        case NC_ACT_RELU:
+            for (int64_t j = 0; j < c; j++) d[j] = yr[j] > 0 ? g[j] : (T)0;
+            break;
+        case NC_ACT_LEAKY_RELU:
+            for (int64_t j = 0; j < c; j++) d[j] = yr[j] > 0 ? g[j] : param * g[j];
+            break;
+        case NC_ACT_ELU:
+            /* for z <= 0, d/dz alpha*(e^z - 1) = y + alpha */
+            for (int64_t j = 0; j < c; j++) d[j] = yr[j] > 0 ? g[j] : g[j] * (yr[j] + param);
+            break;
+        case NC_ACT_SIGMOID:
+            for (int64_t j = 0; j < c; j++) d[j] = g[j] * yr[j] * ((T)1 - yr[j]);
+            break;
+        case NC_ACT_TANH:
+            for (int64_t j = 0; j < c; j++) d[j] = g[j] * ((T)1 - yr[j] * yr[j]);
+            break;
+        case NC_ACT_GELU: {
+            const T *zr = z + i * ld;
+            for (int64_t j = 0; j < c; j++) {
+                T v = zr[j];
+                T cdf = (T)0.5 * ((T)1 + erf(v * (T)0.70710678118654752440));
+                T pdf = exp((T)-0.5 * v * v) * (T)0.39894228040143267794;
+                d[j] = g[j] * (cdf + v * pdf);
+            }
+            break;
+        }
+        case NC_ACT_SOFTMAX: {
+            T s = 0;
+            for (int64_t j = 0; j < c; j++) s += g[j] * yr[j];
+            for (int64_t j = 0; j < c; j++) d[j] = yr[j] * (g[j] - s);
+            break;
+        }
+        default:
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int FN(nc_act_backward)(T *dz, const T *dy, const T *y, const T *z, int64_t n, int64_t c,
+                        int64_t ld, int act, T param)
+{
+    if (act < 0 || act >= NC_ACT_COUNT || act == NC_ACT_STEP) return -1;
+    if (act == NC_ACT_GELU && z == NULL) return -1;
+    int64_t rows = c > 0 ? NC_MAX(1, ACT_GRAIN_ELEMS / c) : n;
+    int64_t blocks = (n + rows - 1) / rows;
+    int nt = nc_threads_for(blocks, 1);
+    (void)nt;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t bi = 0; bi < blocks; bi++) {
+        int64_t i0 = bi * rows;
+        int64_t off = i0 * ld;
+        FN(nc_act_backward_tile)(dz + off, dy + off, y + off, z ? z + off : NULL,
+                                 NC_MIN(n, i0 + rows) - i0, c, ld, act, param);
+    }
+    return 0;
+}
+
+#undef ACT_GRAIN_ELEMS
+#undef FN

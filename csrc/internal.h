@@ -1,0 +1,49 @@
+/* Private helpers shared by the C files of the core; not part of the public API. */
+#ifndef NEURALCLI_INTERNAL_H
+#define NEURALCLI_INTERNAL_H
+
+#include "neuralcli.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#if defined(__x86_64__) || defined(_M_X64)
+#define NC_X86 1
+#else
+#define NC_X86 0
+#endif
+
+#define NC_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define NC_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/* Threads worth using for `work` units of roughly equal cost, given that one thread
+ * should get at least `grain` of them; never more than the setting. */
+static inline int nc_threads_for(int64_t work, int64_t grain)
+{
+    int nt = nc_get_num_threads();
+    int64_t useful = grain > 0 ? work / grain : work;
+    if (useful < 1) useful = 1;
+    return useful < nt ? (int)useful : nt;
+}
+
+/* Deterministic reductions. A sum over n items is split into NC_RED_CHUNKS chunks at most;
+ * the chunk length depends on n alone, so the partial sums and the order they are added
+ * in never depend on the thread count. */
+#define NC_RED_CHUNKS 256
+#define NC_RED_MIN_CHUNK 2048
+
+static inline int64_t nc_red_chunk_len(int64_t n)
+{
+    int64_t len = (n + NC_RED_CHUNKS - 1) / NC_RED_CHUNKS;
+    return len < NC_RED_MIN_CHUNK ? NC_RED_MIN_CHUNK : len;
+}
+
+/* Serial dz = dy * act'(.) over one (n,c) tile sharing leading dim ld (activations.c).
+ * Returns -1 for an activation with no derivative (step). */
+int nc_act_backward_tile_f32(float *dz, const float *dy, const float *y, const float *z,
+                             int64_t n, int64_t c, int64_t ld, int act, float param);
+int nc_act_backward_tile_f64(double *dz, const double *dy, const double *y, const double *z,
+                             int64_t n, int64_t c, int64_t ld, int act, double param);
+
+#endif

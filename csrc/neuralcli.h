@@ -1,0 +1,257 @@
+/*
+ * neuralcli compute core: the one public header.
+ *
+ * Size letters used in every shape comment:
+ *   N   rows of a batch (samples)
+ *   C   input features of a layer
+ *   OC  output features of a layer
+ *   K   classes or outputs of a loss
+ *   M, Nc, Kc  the GEMM's own sizes: op(A) is (M,Kc), op(B) is (Kc,Nc), C is (M,Nc)
+ *   P   length of a flat parameter buffer
+ *
+ * Everything is row-major. A leading dimension (ld*) is the distance in elements between
+ * the starts of two consecutive rows. Kernels take raw pointers, sizes and leading
+ * dimensions; they allocate nothing, do no I/O and never touch a Python object. Each
+ * kernel exists for float (_f32) and double (_f64).
+ *
+ * Argument order: outputs, saved caches, inputs, weights, sizes, then scalars and flags.
+ *
+ * Determinism: for one build and one ISA path, every result is bitwise identical for any
+ * thread count. Reductions are split into chunks whose bounds depend on the sizes only.
+ */
+#ifndef NEURALCLI_H
+#define NEURALCLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------- runtime settings */
+
+enum nc_isa { NC_ISA_PORTABLE = 0, NC_ISA_AVX2 = 1, NC_ISA_AVX512 = 2 };
+
+/* The thread count is the core's one process-wide setting (plus the ISA path chosen once
+ * at import). n < 1 is taken as 1. */
+void nc_set_num_threads(int n);
+int nc_get_num_threads(void);
+int nc_has_openmp(void);
+/* Best path this CPU and OS support. */
+int nc_detect_isa(void);
+/* Select a path; asking for more than the CPU has selects the best it has. Returns the
+ * path now in force. */
+int nc_set_isa(int isa);
+int nc_get_isa(void);
+
+/* ---------------------------------------------------------------- activations */
+
+enum nc_act {
+    NC_ACT_IDENTITY = 0,
+    NC_ACT_RELU = 1,
+    NC_ACT_LEAKY_RELU = 2, /* param: negative slope */
+    NC_ACT_ELU = 3,        /* param: alpha */
+    NC_ACT_SIGMOID = 4,
+    NC_ACT_TANH = 5,
+    NC_ACT_GELU = 6,       /* exact: z * Phi(z), Phi via erf */
+    NC_ACT_SOFTMAX = 7,    /* row-wise, max-subtracted */
+    NC_ACT_STEP = 8,       /* forward only: 1 if z >= 0 else 0 */
+    NC_ACT_COUNT = 9
+};
+
+/* 1 when the derivative needs the pre-activation z (gelu); else it is computed from y. */
+int nc_act_needs_z(int act);
+
+/* y = act(z).  z is (N,C) with leading dim ldz, y is (N,C) with ldy; y may equal z. */
+void nc_act_forward_f32(float *y, const float *z, int64_t n, int64_t c, int64_t ldy,
+                        int64_t ldz, int act, float param);
+void nc_act_forward_f64(double *y, const double *z, int64_t n, int64_t c, int64_t ldy,
+                        int64_t ldz, int act, double param);
+
+/* dz = dy * act'(z), from what forward saved: y always, z when nc_act_needs_z (else z may
+ * be NULL). For softmax, dz_i = y_i * (dy_i - sum_j dy_j y_j) per row. All (N,C) with
+ * leading dim ld. dz may equal dy. Step has no useful derivative: returns -1, else 0. */
+int nc_act_backward_f32(float *dz, const float *dy, const float *y, const float *z,
+                        int64_t n, int64_t c, int64_t ld, int act, float param);
+int nc_act_backward_f64(double *dz, const double *dy, const double *y, const double *z,
+                        int64_t n, int64_t c, int64_t ld, int act, double param);
+
+/* Serial, unthreaded form of nc_act_forward for one tile, used by the GEMM epilogue. */
+void nc_act_tile_f32(float *y, const float *z, int64_t n, int64_t c, int64_t ldy,
+                     int64_t ldz, int act, float param);
+void nc_act_tile_f64(double *y, const double *z, int64_t n, int64_t c, int64_t ldy,
+                     int64_t ldz, int act, double param);
+
+/* ---------------------------------------------------------------- gemm */
+
+/* A fused write-back applied to each finished tile of C, while it is still in cache:
+ *   z = alpha*op(A)*op(B) + beta*C + bias[j];  if (z_out) z_out[i*ldz+j] = z;  C = act(z)
+ * Softmax is a row operation and is not allowed here (the dense layer handles it). */
+typedef struct {
+    const float *bias; /* (Nc,) or NULL */
+    float *z_out;      /* (M,Nc) with leading dim ldz, or NULL */
+    int64_t ldz;
+    int act;           /* enum nc_act, not NC_ACT_SOFTMAX */
+    float act_param;
+} nc_epilogue_f32;
+
+typedef struct {
+    const double *bias;
+    double *z_out;
+    int64_t ldz;
+    int act;
+    double act_param;
+} nc_epilogue_f64;
+
+/* Bytes of scratch the GEMM needs for these sizes at up to `threads` threads. The
+ * workspace must be 64-byte aligned. A call given less scratch than it needs for the
+ * current thread count uses fewer threads, or no packing, never more memory. */
+size_t nc_gemm_workspace_f32(int64_t m, int64_t n, int64_t k, int threads);
+size_t nc_gemm_workspace_f64(int64_t m, int64_t n, int64_t k, int threads);
+
+/* C = alpha * op(A) * op(B) + beta * C, then the optional epilogue.
+ *   op(A) is (M,Kc): A is (M,Kc) with lda, or (Kc,M) if trans_a.
+ *   op(B) is (Kc,Nc): B is (Kc,Nc) with ldb, or (Nc,Kc) if trans_b.
+ *   C is (M,Nc) with ldc.
+ * beta == 0 never reads C (NaN in C does not propagate). Any size, including 0. */
+void nc_gemm_f32(float *c, const float *a, const float *b, int64_t m, int64_t n, int64_t k,
+                 int64_t lda, int64_t ldb, int64_t ldc, int trans_a, int trans_b,
+                 float alpha, float beta, const nc_epilogue_f32 *ep, void *work,
+                 size_t work_bytes);
+void nc_gemm_f64(double *c, const double *a, const double *b, int64_t m, int64_t n,
+                 int64_t k, int64_t lda, int64_t ldb, int64_t ldc, int trans_a, int trans_b,
+                 double alpha, double beta, const nc_epilogue_f64 *ep, void *work,
+                 size_t work_bytes);
+
+/* Naive triple loop: the fallback and the C-level oracle. Same contract, no epilogue. */
+void nc_gemm_ref_f32(float *c, const float *a, const float *b, int64_t m, int64_t n,
+                     int64_t k, int64_t lda, int64_t ldb, int64_t ldc, int trans_a,
+                     int trans_b, float alpha, float beta);
+void nc_gemm_ref_f64(double *c, const double *a, const double *b, int64_t m, int64_t n,
+                     int64_t k, int64_t lda, int64_t ldb, int64_t ldc, int trans_a,
+                     int trans_b, double alpha, double beta);
+
+/* ---------------------------------------------------------------- dense layer */
+
+/* y = act(x*w + b), bias and activation fused into the GEMM write-back.
+ *   x is (N,C), w is (C,OC), b is (OC,) or NULL, y is (N,OC), z is (N,OC) or NULL.
+ *   z (the pre-activation) is stored when non-NULL; it is required when
+ *   nc_act_needs_z(act). All contiguous rows (ld = row length). */
+void nc_dense_forward_f32(float *y, float *z, const float *x, const float *w,
+                          const float *b, int64_t n, int64_t c, int64_t oc, int act,
+                          float act_param, void *work, size_t work_bytes);
+void nc_dense_forward_f64(double *y, double *z, const double *x, const double *w,
+                          const double *b, int64_t n, int64_t c, int64_t oc, int act,
+                          double act_param, void *work, size_t work_bytes);
+
+/* Backward of dense_forward.
+ *   dz = dy * act'(.)  (N,OC), written into dz (may equal dy); db (OC,) = column sums of
+ *   dz, fused into the same pass; dw (C,OC) = x^T dz; dx (N,C) = dz w^T.
+ *   dx, dw or db may be NULL to skip them (dx is NULL for a first layer). */
+void nc_dense_backward_f32(float *dx, float *dw, float *db, float *dz, const float *dy,
+                           const float *y, const float *z, const float *x, const float *w,
+                           int64_t n, int64_t c, int64_t oc, int act, float act_param,
+                           void *work, size_t work_bytes);
+void nc_dense_backward_f64(double *dx, double *dw, double *db, double *dz, const double *dy,
+                           const double *y, const double *z, const double *x,
+                           const double *w, int64_t n, int64_t c, int64_t oc, int act,
+                           double act_param, void *work, size_t work_bytes);
+
+/* Workspace bytes for a dense layer's forward and backward at up to `threads` threads. */
+size_t nc_dense_workspace_f32(int64_t n, int64_t c, int64_t oc, int threads);
+size_t nc_dense_workspace_f64(int64_t n, int64_t c, int64_t oc, int threads);
+
+/* ---------------------------------------------------------------- losses */
+
+/* Each loss returns its weighted mean value (accumulated in double) and, when the
+ * gradient pointer is non-NULL, writes d(loss)/d(input) in the same pass.
+ *   pred/logits and target are (N,K), contiguous. sw is per-sample weights (N,) or NULL
+ *   (all ones). The mean is  sum_i s_i * l_i / sum_i s_i  where l_i averages the K
+ *   outputs of row i (mse, mae, bce), so unweighted calls match PyTorch's 'mean'.
+ * Softmax cross-entropy takes labels (N,) in [0,K) and optional class weights cw (K,):
+ *   s_i = sw_i * cw[label_i], as in PyTorch's CrossEntropyLoss(weight=cw).
+ *   probs (N,K) receives the softmax when non-NULL.
+ * A zero total weight gives a loss of 0 and a zero gradient. */
+double nc_mse_f32(float *dpred, const float *pred, const float *target, const float *sw,
+                  int64_t n, int64_t k);
+double nc_mse_f64(double *dpred, const double *pred, const double *target,
+                  const double *sw, int64_t n, int64_t k);
+/* The subgradient of |d| at d == 0 is taken as 0, as PyTorch does. */
+double nc_mae_f32(float *dpred, const float *pred, const float *target, const float *sw,
+                  int64_t n, int64_t k);
+double nc_mae_f64(double *dpred, const double *pred, const double *target,
+                  const double *sw, int64_t n, int64_t k);
+/* Binary cross-entropy on logits: max(z,0) - z*t + log1p(exp(-|z|)); stable for any z. */
+double nc_bce_logits_f32(float *dlogits, const float *logits, const float *target,
+                         const float *sw, int64_t n, int64_t k);
+double nc_bce_logits_f64(double *dlogits, const double *logits, const double *target,
+                         const double *sw, int64_t n, int64_t k);
+double nc_softmax_ce_f32(float *dlogits, float *probs, const float *logits,
+                         const int32_t *labels, const float *sw, const float *cw, int64_t n,
+                         int64_t k);
+double nc_softmax_ce_f64(double *dlogits, double *probs, const double *logits,
+                         const int32_t *labels, const double *sw, const double *cw,
+                         int64_t n, int64_t k);
+
+/* ---------------------------------------------------------------- optimizers */
+
+/* One pass over a flat parameter buffer p (P,), its gradient g (P,) and the state buffers
+ * of the same length. The gradient is first multiplied by grad_scale (global-norm
+ * clipping folds in here, at no extra pass). Formulas follow PyTorch's torch.optim:
+ *
+ * SGD: g += wd*p; v = momentum*v + g; g = nesterov ? g + momentum*v : v; p -= lr*g.
+ *      With momentum == 0, v is not touched and may be NULL. */
+void nc_sgd_f32(float *p, float *v, const float *g, int64_t n, float lr, float momentum,
+                float weight_decay, int nesterov, float grad_scale);
+void nc_sgd_f64(double *p, double *v, const double *g, int64_t n, double lr,
+                double momentum, double weight_decay, int nesterov, double grad_scale);
+
+/* Adam (decoupled == 0: g += wd*p) and AdamW (decoupled == 1: p *= 1 - lr*wd).
+ *   m = b1*m + (1-b1)*g;  v = b2*v + (1-b2)*g^2;
+ *   p -= (lr / (1-b1^t)) * m / (sqrt(v) / sqrt(1-b2^t) + eps),  t = step >= 1. */
+void nc_adam_f32(float *p, float *m, float *v, const float *g, int64_t n, float lr,
+                 float beta1, float beta2, float eps, float weight_decay, int64_t step,
+                 int decoupled, float grad_scale);
+void nc_adam_f64(double *p, double *m, double *v, const double *g, int64_t n, double lr,
+                 double beta1, double beta2, double eps, double weight_decay, int64_t step,
+                 int decoupled, double grad_scale);
+
+/* RMSprop: g += wd*p; v = alpha*v + (1-alpha)*g^2;
+ *   momentum == 0: p -= lr * g / (sqrt(v) + eps)   (buf unused, may be NULL)
+ *   else: buf = momentum*buf + g/(sqrt(v)+eps); p -= lr*buf */
+void nc_rmsprop_f32(float *p, float *v, float *buf, const float *g, int64_t n, float lr,
+                    float alpha, float eps, float weight_decay, float momentum,
+                    float grad_scale);
+void nc_rmsprop_f64(double *p, double *v, double *buf, const double *g, int64_t n,
+                    double lr, double alpha, double eps, double weight_decay,
+                    double momentum, double grad_scale);
+
+/* ---------------------------------------------------------------- dropout */
+
+/* Inverted dropout over a flat array of n elements: y = keep_i ? x / (1-p) : 0, where
+ * keep_i = u(seed, step, i) >= p and u is a uniform in [0,1) from a counter-based RNG
+ * keyed by (seed, step, element index) alone, so the mask never depends on the thread
+ * count. mask (n,) receives keep_i when non-NULL. p in [0,1); y may equal x. */
+void nc_dropout_forward_f32(float *y, uint8_t *mask, const float *x, int64_t n, float p,
+                            uint64_t seed, uint64_t step);
+void nc_dropout_forward_f64(double *y, uint8_t *mask, const double *x, int64_t n,
+                            double p, uint64_t seed, uint64_t step);
+/* dx = keep_i ? dy / (1-p) : 0, the mask regenerated from the same key. dx may equal dy. */
+void nc_dropout_backward_f32(float *dx, const float *dy, int64_t n, float p, uint64_t seed,
+                             uint64_t step);
+void nc_dropout_backward_f64(double *dx, const double *dy, int64_t n, double p,
+                             uint64_t seed, uint64_t step);
+
+/* ---------------------------------------------------------------- norms */
+
+/* sum of x_i^2 over (n,), accumulated in double in fixed chunks: the global gradient
+ * L2 norm is sqrt of this over the flat gradient buffer. */
+double nc_sum_squares_f32(const float *x, int64_t n);
+double nc_sum_squares_f64(const double *x, int64_t n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,133 @@
+# Declarations of the C core (csrc/neuralcli.h); nothing else belongs here.
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
+
+
+cdef extern from "neuralcli.h" nogil:
+    enum:
+        NC_ISA_PORTABLE
+        NC_ISA_AVX2
+        NC_ISA_AVX512
+        NC_ACT_IDENTITY
+        NC_ACT_RELU
+        NC_ACT_LEAKY_RELU
+        NC_ACT_ELU
+        NC_ACT_SIGMOID
+        NC_ACT_TANH
+        NC_ACT_GELU
+        NC_ACT_SOFTMAX
+        NC_ACT_STEP
+        NC_ACT_COUNT
+
+    void nc_set_num_threads(int n)
+    int nc_get_num_threads()
+    int nc_has_openmp()
+    int nc_detect_isa()
+    int nc_set_isa(int isa)
+    int nc_get_isa()
+
+    int nc_act_needs_z(int act)
+    void nc_act_forward_f32(float *y, const float *z, int64_t n, int64_t c, int64_t ldy,
+                            int64_t ldz, int act, float param)
+    void nc_act_forward_f64(double *y, const double *z, int64_t n, int64_t c, int64_t ldy,
+                            int64_t ldz, int act, double param)
+    int nc_act_backward_f32(float *dz, const float *dy, const float *y, const float *z,
+                            int64_t n, int64_t c, int64_t ld, int act, float param)
+    int nc_act_backward_f64(double *dz, const double *dy, const double *y, const double *z,
+                            int64_t n, int64_t c, int64_t ld, int act, double param)
+
+    ctypedef struct nc_epilogue_f32:
+        const float *bias
+        float *z_out
+        int64_t ldz
+        int act
+        float act_param
+
+    ctypedef struct nc_epilogue_f64:
+        const double *bias
+        double *z_out
+        int64_t ldz
+        int act
+        double act_param
+
+    size_t nc_gemm_workspace_f32(int64_t m, int64_t n, int64_t k, int threads)
+    size_t nc_gemm_workspace_f64(int64_t m, int64_t n, int64_t k, int threads)
+    void nc_gemm_f32(float *c, const float *a, const float *b, int64_t m, int64_t n,
+                     int64_t k, int64_t lda, int64_t ldb, int64_t ldc, int trans_a,
+                     int trans_b, float alpha, float beta, const nc_epilogue_f32 *ep,
+                     void *work, size_t work_bytes)
+    void nc_gemm_f64(double *c, const double *a, const double *b, int64_t m, int64_t n,
+                     int64_t k, int64_t lda, int64_t ldb, int64_t ldc, int trans_a,
+                     int trans_b, double alpha, double beta, const nc_epilogue_f64 *ep,
+                     void *work, size_t work_bytes)
+    void nc_gemm_ref_f32(float *c, const float *a, const float *b, int64_t m, int64_t n,
+                         int64_t k, int64_t lda, int64_t ldb, int64_t ldc, int trans_a,
+                         int trans_b, float alpha, float beta)
+    void nc_gemm_ref_f64(double *c, const double *a, const double *b, int64_t m, int64_t n,
+                         int64_t k, int64_t lda, int64_t ldb, int64_t ldc, int trans_a,
+                         int trans_b, double alpha, double beta)
+
+    size_t nc_dense_workspace_f32(int64_t n, int64_t c, int64_t oc, int threads)
+    size_t nc_dense_workspace_f64(int64_t n, int64_t c, int64_t oc, int threads)
+    void nc_dense_forward_f32(float *y, float *z, const float *x, const float *w,
+                              const float *b, int64_t n, int64_t c, int64_t oc, int act,
+                              float act_param, void *work, size_t work_bytes)
+    void nc_dense_forward_f64(double *y, double *z, const double *x, const double *w,
+                              const double *b, int64_t n, int64_t c, int64_t oc, int act,
+                              double act_param, void *work, size_t work_bytes)
+    void nc_dense_backward_f32(float *dx, float *dw, float *db, float *dz, const float *dy,
+                               const float *y, const float *z, const float *x,
+                               const float *w, int64_t n, int64_t c, int64_t oc, int act,
+                               float act_param, void *work, size_t work_bytes)
+    void nc_dense_backward_f64(double *dx, double *dw, double *db, double *dz,
+                               const double *dy, const double *y, const double *z,
+                               const double *x, const double *w, int64_t n, int64_t c,
+                               int64_t oc, int act, double act_param, void *work,
+                               size_t work_bytes)
+
+    double nc_mse_f32(float *dpred, const float *pred, const float *target, const float *sw,
+                      int64_t n, int64_t k)
+    double nc_mse_f64(double *dpred, const double *pred, const double *target,
+                      const double *sw, int64_t n, int64_t k)
+    double nc_mae_f32(float *dpred, const float *pred, const float *target, const float *sw,
+                      int64_t n, int64_t k)
+    double nc_mae_f64(double *dpred, const double *pred, const double *target,
+                      const double *sw, int64_t n, int64_t k)
+    double nc_bce_logits_f32(float *dlogits, const float *logits, const float *target,
+                             const float *sw, int64_t n, int64_t k)
+    double nc_bce_logits_f64(double *dlogits, const double *logits, const double *target,
+                             const double *sw, int64_t n, int64_t k)
+    double nc_softmax_ce_f32(float *dlogits, float *probs, const float *logits,
+                             const int32_t *labels, const float *sw, const float *cw,
+                             int64_t n, int64_t k)
+    double nc_softmax_ce_f64(double *dlogits, double *probs, const double *logits,
+                             const int32_t *labels, const double *sw, const double *cw,
+                             int64_t n, int64_t k)
+
+    void nc_sgd_f32(float *p, float *v, const float *g, int64_t n, float lr, float momentum,
+                    float weight_decay, int nesterov, float grad_scale)
+    void nc_sgd_f64(double *p, double *v, const double *g, int64_t n, double lr,
+                    double momentum, double weight_decay, int nesterov, double grad_scale)
+    void nc_adam_f32(float *p, float *m, float *v, const float *g, int64_t n, float lr,
+                     float beta1, float beta2, float eps, float weight_decay, int64_t step,
+                     int decoupled, float grad_scale)
+    void nc_adam_f64(double *p, double *m, double *v, const double *g, int64_t n, double lr,
+                     double beta1, double beta2, double eps, double weight_decay,
+                     int64_t step, int decoupled, double grad_scale)
+    void nc_rmsprop_f32(float *p, float *v, float *buf, const float *g, int64_t n, float lr,
+                        float alpha, float eps, float weight_decay, float momentum,
+                        float grad_scale)
+    void nc_rmsprop_f64(double *p, double *v, double *buf, const double *g, int64_t n,
+                        double lr, double alpha, double eps, double weight_decay,
+                        double momentum, double grad_scale)
+
+    void nc_dropout_forward_f32(float *y, uint8_t *mask, const float *x, int64_t n, float p,
+                                uint64_t seed, uint64_t step)
+    void nc_dropout_forward_f64(double *y, uint8_t *mask, const double *x, int64_t n,
+                                double p, uint64_t seed, uint64_t step)
+    void nc_dropout_backward_f32(float *dx, const float *dy, int64_t n, float p,
+                                 uint64_t seed, uint64_t step)
+    void nc_dropout_backward_f64(double *dx, const double *dy, int64_t n, double p,
+                                 uint64_t seed, uint64_t step)
+
+    double nc_sum_squares_f32(const float *x, int64_t n)
+    double nc_sum_squares_f64(const double *x, int64_t n)

@@ -1,0 +1,250 @@
+# cython: language_level=3
+"""Thin shim over the C core: typed memoryviews in, shape and dtype checks once, then C
+without the GIL. Public, friendlier entry points live in neuralcli.kernels."""
+from cython cimport floating
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
+
+from neuralcli._kernels cimport *
+
+ISA_NAMES = ("portable", "avx2", "avx512")
+ACT_CODES = {
+    "identity": NC_ACT_IDENTITY, "relu": NC_ACT_RELU, "leaky_relu": NC_ACT_LEAKY_RELU,
+    "elu": NC_ACT_ELU, "sigmoid": NC_ACT_SIGMOID, "tanh": NC_ACT_TANH,
+    "gelu": NC_ACT_GELU, "softmax": NC_ACT_SOFTMAX, "step": NC_ACT_STEP,
+}
+
+
+# ------------------------------------------------------------------ runtime settings
+
+def set_num_threads(int n):
+    nc_set_num_threads(n)
+
+def get_num_threads():
+    return nc_get_num_threads()
+
+def has_openmp():
+    return bool(nc_has_openmp())
+
+def detect_isa():
+    return ISA_NAMES[nc_detect_isa()]
+
+def set_isa(name):
+    return ISA_NAMES[nc_set_isa(ISA_NAMES.index(name))]
+
+def get_isa():
+    return ISA_NAMES[nc_get_isa()]
+
+def act_needs_z(int act):
+    return bool(nc_act_needs_z(act))
+
+
+# ------------------------------------------------------------------ checks
+
+cdef inline int64_t _ld(const floating[:, ::1] m, str name) except -1:
+    """Leading dimension in elements of a row-contiguous 2-D view."""
+    cdef Py_ssize_t s = m.strides[0]
+    if m.shape[0] <= 1:
+        return m.shape[1] if m.shape[1] > 0 else 1
+    if s % <Py_ssize_t>sizeof(floating) != 0 or s < m.shape[1] * <Py_ssize_t>sizeof(floating):
+        raise ValueError(f"{name}: row stride {s} bytes is not a whole number of elements "
+                         f"at least one row long")
+    return s // sizeof(floating)
+
+cdef inline _shape(object got, object want, str name):
+    if tuple(got) != tuple(want):
+        raise ValueError(f"{name} has shape {tuple(got)}, expected {tuple(want)}")
+
+cdef inline _mat(const floating[:, ::1] m, int64_t rows, int64_t cols, str name,
+                 bint contiguous):
+    """Check a 2-D view's shape, and that its rows are packed when required."""
+    if m is None:
+        return
+    _shape((m.shape[0], m.shape[1]), (rows, cols), name)
+    if contiguous and rows > 1 and m.strides[0] != cols * <Py_ssize_t>sizeof(floating):
+        raise ValueError(f"{name} must be C-contiguous")
+
+cdef inline _check_act(int act):
+    if act < 0 or act >= NC_ACT_COUNT:
+        raise ValueError(f"unknown activation code {act}")
+
+
+# ------------------------------------------------------------------ gemm
+
+def gemm_workspace(int64_t m, int64_t n, int64_t k, int threads, bint double):
+    if double:
+        return nc_gemm_workspace_f64(m, n, k, threads)
+    return nc_gemm_workspace_f32(m, n, k, threads)
+
+def gemm(floating[:, ::1] c, const floating[:, ::1] a, const floating[:, ::1] b, bint trans_a,
+         bint trans_b, double alpha, double beta, uint8_t[::1] work):
+    """c = alpha * op(a) @ op(b) + beta * c, in place."""
+    cdef int64_t m = c.shape[0], n = c.shape[1]
+    cdef int64_t k = a.shape[0] if trans_a else a.shape[1]
+    _shape((a.shape[0], a.shape[1]), (k, m) if trans_a else (m, k), "a")
+    _shape((b.shape[0], b.shape[1]), (n, k) if trans_b else (k, n), "b")
+    cdef int64_t lda = _ld(a, "a"), ldb = _ld(b, "b"), ldc = _ld(c, "c")
+    cdef void *wp = &work[0] if work is not None and work.shape[0] > 0 else NULL
+    cdef size_t wb = work.shape[0] if wp != NULL else 0
+    if m == 0 or n == 0:
+        return
+    with nogil:
+        if floating is float:
+            nc_gemm_f32(&c[0, 0], &a[0, 0] if a.shape[0] * a.shape[1] else NULL,
+                        &b[0, 0] if b.shape[0] * b.shape[1] else NULL, m, n, k, lda, ldb,
+                        ldc, trans_a, trans_b, <float>alpha, <float>beta, NULL, wp, wb)
+        else:
+            nc_gemm_f64(&c[0, 0], &a[0, 0] if a.shape[0] * a.shape[1] else NULL,
+                        &b[0, 0] if b.shape[0] * b.shape[1] else NULL, m, n, k, lda, ldb,
+                        ldc, trans_a, trans_b, alpha, beta, NULL, wp, wb)
+
+def gemm_ref(floating[:, ::1] c, const floating[:, ::1] a, const floating[:, ::1] b, bint trans_a,
+             bint trans_b, double alpha, double beta):
+    """The naive C triple loop, same contract as gemm."""
+    cdef int64_t m = c.shape[0], n = c.shape[1]
+    cdef int64_t k = a.shape[0] if trans_a else a.shape[1]
+    _shape((a.shape[0], a.shape[1]), (k, m) if trans_a else (m, k), "a")
+    _shape((b.shape[0], b.shape[1]), (n, k) if trans_b else (k, n), "b")
+    cdef int64_t lda = _ld(a, "a"), ldb = _ld(b, "b"), ldc = _ld(c, "c")
+    if m == 0 or n == 0:
+        return
+    with nogil:
+        if floating is float:
+            nc_gemm_ref_f32(&c[0, 0], &a[0, 0] if k else NULL, &b[0, 0] if k else NULL,
+                            m, n, k, lda, ldb, ldc, trans_a, trans_b, <float>alpha,
+                            <float>beta)
+        else:
+            nc_gemm_ref_f64(&c[0, 0], &a[0, 0] if k else NULL, &b[0, 0] if k else NULL,
+                            m, n, k, lda, ldb, ldc, trans_a, trans_b, alpha, beta)
+
+
+# ------------------------------------------------------------------ activations
+
+def act_forward(floating[:, ::1] y, const floating[:, ::1] z, int act, double param):
+    """y = act(z); y may be z."""
+    _check_act(act)
+    _shape((y.shape[0], y.shape[1]), (z.shape[0], z.shape[1]), "y")
+    cdef int64_t n = z.shape[0], c = z.shape[1]
+    cdef int64_t ldy = _ld(y, "y"), ldz = _ld(z, "z")
+    if n == 0 or c == 0:
+        return
+    with nogil:
+        if floating is float:
+            nc_act_forward_f32(&y[0, 0], &z[0, 0], n, c, ldy, ldz, act, <float>param)
+        else:
+            nc_act_forward_f64(&y[0, 0], &z[0, 0], n, c, ldy, ldz, act, param)
+
+def act_backward(floating[:, ::1] dz, const floating[:, ::1] dy, const floating[:, ::1] y,
+                 const floating[:, ::1] z, int act, double param):
+    """dz = dy * act'(.); z may be None unless the activation needs it."""
+    _check_act(act)
+    if act == NC_ACT_STEP:
+        raise ValueError("step has no derivative to propagate; it is forward only")
+    if z is None and nc_act_needs_z(act):
+        raise ValueError("this activation's derivative needs the pre-activation z")
+    cdef int64_t n = dy.shape[0], c = dy.shape[1]
+    _mat(dz, n, c, "dz", False)
+    _mat(y, n, c, "y", False)
+    _mat(z, n, c, "z", False)
+    if n == 0 or c == 0:
+        return
+    cdef int64_t ld = _ld(dy, "dy")
+    if _ld(dz, "dz") != ld or _ld(y, "y") != ld or (z is not None and _ld(z, "z") != ld):
+        raise ValueError("dz, dy, y and z must share one row stride")
+    cdef int rc
+    with nogil:
+        if floating is float:
+            rc = nc_act_backward_f32(&dz[0, 0], &dy[0, 0], &y[0, 0],
+                                     &z[0, 0] if z is not None else NULL, n, c, ld, act,
+                                     <float>param)
+        else:
+            rc = nc_act_backward_f64(&dz[0, 0], &dy[0, 0], &y[0, 0],
+                                     &z[0, 0] if z is not None else NULL, n, c, ld, act,
+                                     param)
+    if rc != 0:
+        raise ValueError("activation has no backward")
+
+
+# ------------------------------------------------------------------ dense layer
+
+def dense_workspace(int64_t n, int64_t c, int64_t oc, int threads, bint double):
+    if double:
+        return nc_dense_workspace_f64(n, c, oc, threads)
+    return nc_dense_workspace_f32(n, c, oc, threads)
+
+def dense_forward(floating[:, ::1] y, floating[:, ::1] z, const floating[:, ::1] x,
+                  const floating[:, ::1] w, const floating[::1] b, int act, double param,
+                  uint8_t[::1] work):
+    """y = act(x @ w + b); z (pre-activation) stored when given; b may be None."""
+    _check_act(act)
+    cdef int64_t n = x.shape[0], c = x.shape[1], oc = w.shape[1]
+    _mat(x, n, c, "x", True)
+    _mat(w, c, oc, "w", True)
+    _mat(y, n, oc, "y", True)
+    _mat(z, n, oc, "z", True)
+    if z is None and nc_act_needs_z(act):
+        raise ValueError("this activation needs z, the pre-activation, stored for backward")
+    if b is not None:
+        _shape((b.shape[0],), (oc,), "b")
+    if n == 0 or oc == 0:
+        return
+    cdef void *wp = &work[0] if work is not None and work.shape[0] > 0 else NULL
+    cdef size_t wb = work.shape[0] if wp != NULL else 0
+    with nogil:
+        if floating is float:
+            nc_dense_forward_f32(&y[0, 0], &z[0, 0] if z is not None else NULL,
+                                 &x[0, 0] if c else NULL, &w[0, 0] if c else NULL,
+                                 &b[0] if b is not None else NULL, n, c, oc, act,
+                                 <float>param, wp, wb)
+        else:
+            nc_dense_forward_f64(&y[0, 0], &z[0, 0] if z is not None else NULL,
+                                 &x[0, 0] if c else NULL, &w[0, 0] if c else NULL,
+                                 &b[0] if b is not None else NULL, n, c, oc, act, param,
+                                 wp, wb)
+
+def dense_backward(floating[:, ::1] dx, floating[:, ::1] dw, floating[::1] db,
+                   floating[:, ::1] dz, const floating[:, ::1] dy, const floating[:, ::1] y,
+                   const floating[:, ::1] z, const floating[:, ::1] x, const floating[:, ::1] w, int act,
+                   double param, uint8_t[::1] work):
+    """Backward of dense_forward; dx, dw and db may be None to skip them."""
+    _check_act(act)
+    if act == NC_ACT_STEP:
+        raise ValueError("step has no derivative to propagate; it is forward only")
+    cdef int64_t n = x.shape[0], c = x.shape[1], oc = w.shape[1]
+    _mat(x, n, c, "x", True)
+    _mat(w, c, oc, "w", True)
+    _mat(dz, n, oc, "dz", True)
+    _mat(dy, n, oc, "dy", True)
+    _mat(y, n, oc, "y", True)
+    _mat(z, n, oc, "z", True)
+    _mat(dx, n, c, "dx", True)
+    _mat(dw, c, oc, "dw", True)
+    if z is None and nc_act_needs_z(act):
+        raise ValueError("this activation's derivative needs z, the pre-activation")
+    if db is not None:
+        _shape((db.shape[0],), (oc,), "db")
+    cdef void *wp = &work[0] if work is not None and work.shape[0] > 0 else NULL
+    cdef size_t wb = work.shape[0] if wp != NULL else 0
+    if oc == 0:
+        return
+    with nogil:
+        if floating is float:
+            nc_dense_backward_f32(&dx[0, 0] if dx is not None and n * c else NULL,
+                                  &dw[0, 0] if dw is not None and c else NULL,
+                                  &db[0] if db is not None else NULL,
+                                  &dz[0, 0] if n else NULL, &dy[0, 0] if n else NULL,
+                                  &y[0, 0] if n else NULL,
+                                  &z[0, 0] if z is not None and n else NULL,
+                                  &x[0, 0] if n * c else NULL, &w[0, 0] if c else NULL,
+                                  n, c, oc, act, <float>param, wp, wb)
+        else:
+            nc_dense_backward_f64(&dx[0, 0] if dx is not None and n * c else NULL,
+                                  &dw[0, 0] if dw is not None and c else NULL,
+                                  &db[0] if db is not None else NULL,
+                                  &dz[0, 0] if n else NULL, &dy[0, 0] if n else NULL,
+                                  &y[0, 0] if n else NULL,
+                                  &z[0, 0] if z is not None and n else NULL,
+                                  &x[0, 0] if n * c else NULL, &w[0, 0] if c else NULL,
+                                  n, c, oc, act, param, wp, wb)
+
+
+include "_ops.pxi"

@@ -1,0 +1,1 @@
+# Shims for losses, optimizers, dropout and norms (included by _kernels.pyx).
