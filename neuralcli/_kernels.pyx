@@ -201,11 +201,12 @@ def dense_forward(floating[:, ::1] y, floating[:, ::1] z, const floating[:, ::1]
                                  &b[0] if b is not None else NULL, n, c, oc, act, param,
                                  wp, wb)
 
-def dense_backward(floating[:, ::1] dx, floating[:, ::1] dw, floating[::1] db,
-                   floating[:, ::1] dz, const floating[:, ::1] dy, const floating[:, ::1] y,
+def dense_backward(floating[:, ::1] dz, floating[:, ::1] dx, floating[:, ::1] dw,
+                   floating[::1] db, const floating[:, ::1] dy, const floating[:, ::1] y,
                    const floating[:, ::1] z, const floating[:, ::1] x, const floating[:, ::1] w, int act,
                    double param, uint8_t[::1] work):
-    """Backward of dense_forward; dx, dw and db may be None to skip them."""
+    """Backward of dense_forward; dx, dw and db may be None to skip them. dz, always
+    given, comes first so that it fixes the dtype."""
     _check_act(act)
     if act == NC_ACT_STEP:
         raise ValueError("step has no derivative to propagate; it is forward only")

@@ -169,6 +169,6 @@ def dense_backward(dy, x, w, y, z=None, activation="identity", *, param=None,
     dz = np.empty((n, oc), dtype=dt)
     work = workspace(_kernels.dense_workspace(n, c, oc, _kernels.get_num_threads(),
                                               dt == np.float64))
-    _kernels.dense_backward(dx, dw, db, dz, dy, y, z, x, w, code,
+    _kernels.dense_backward(dz, dx, dw, db, dy, y, z, x, w, code,
                             _act_param(activation, param), work)
     return dx, dw, db

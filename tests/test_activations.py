@@ -1,0 +1,113 @@
+"""Activation kernels against the oracle, in both dtypes, at 1 and 2 threads."""
+import numpy as np
+import pytest
+
+import reference as ref
+from helpers import assert_bitwise_equal, assert_close, tolerance
+from neuralcli import kernels as K
+
+ACTS = ["identity", "relu", "leaky_relu", "elu", "sigmoid", "tanh", "gelu", "softmax"]
+DTYPES = [np.float32, np.float64]
+SHAPES = [(1, 1), (3, 7), (17, 33), (300, 129)]
+
+
+def _z(shape, dtype, seed=0):
+    return (np.random.default_rng(seed).standard_normal(shape) * 3).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("act", ACTS + ["step"])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_forward_matches_oracle(act, dtype, shape):
+    z = _z(shape, dtype)
+    rtol, atol = tolerance(dtype, 4)
+    assert_close(K.activation_forward(act, z), ref.act_forward(act, z), rtol, atol, act)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("act", ACTS)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_backward_matches_oracle(act, dtype, shape):
+    z = _z(shape, dtype, 1)
+    dy = _z(shape, dtype, 2)
+    y = K.activation_forward(act, z)
+    got = K.activation_backward(act, dy, y, z)
+    rtol, atol = tolerance(dtype, 8)
+    assert_close(got, ref.act_backward(act, dy, z), rtol, atol, act)
+
+
+@pytest.mark.parametrize("act", ["leaky_relu", "elu"])
+def test_parameter_is_used(act):
+    z = _z((4, 5), np.float64)
+    y = K.activation_forward(act, z, param=0.3)
+    assert_close(y, ref.act_forward(act, z, 0.3), 1e-12, 1e-14, act)
+    dz = K.activation_backward(act, np.ones_like(z), y, param=0.3)
+    assert_close(dz, ref.act_backward(act, np.ones_like(z), z, 0.3), 1e-12, 1e-14, act)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_extremes_stay_finite(dtype):
+    z = np.array([[-1e4, -100, -1, 0, 1, 100, 1e4]], dtype=dtype)
+    for act in ("sigmoid", "tanh", "gelu", "elu", "softmax"):
+        y = K.activation_forward(act, z)
+        assert np.isfinite(y).all(), act
+    s = K.activation_forward("sigmoid", z)
+    assert s[0, 0] == 0 and s[0, -1] == 1
+    sm = K.activation_forward("softmax", z)
+    assert sm[0, -1] == 1
+
+
+def test_relu_passes_nan_through():
+    z = np.array([[np.nan, -1.0, 2.0]])
+    y = K.activation_forward("relu", z)
+    assert np.isnan(y[0, 0]) and y[0, 1] == 0 and y[0, 2] == 2
+
+
+@pytest.mark.parametrize("act", ACTS)
+def test_bitwise_equal_across_thread_counts(act, threads):
+    z = _z((700, 257), np.float32, 3)
+    dy = _z((700, 257), np.float32, 4)
+    out = []
+    for n in (1, 2):
+        threads(n)
+        y = K.activation_forward(act, z)
+        out.append((y, K.activation_backward(act, dy, y, z)))
+    assert_bitwise_equal(out[0][0], out[1][0], act)
+    assert_bitwise_equal(out[0][1], out[1][1], act)
+
+
+def test_step_has_no_backward():
+    z = _z((2, 2), np.float64)
+    with pytest.raises(ValueError, match="forward only"):
+        K.activation_backward("step", z, z)
+
+
+def test_gelu_backward_needs_z():
+    z = _z((2, 2), np.float64)
+    with pytest.raises(ValueError, match="pre-activation"):
+        K.activation_backward("gelu", z, z)
+
+
+def test_bad_inputs_raise_clear_errors():
+    z = _z((2, 3), np.float32)
+    with pytest.raises(ValueError, match="unknown activation"):
+        K.activation_forward("swish", z)
+    with pytest.raises(TypeError, match="float32 or float64"):
+        K.activation_forward("relu", z.astype(np.int32))
+    with pytest.raises(TypeError, match="share one dtype"):
+        K.activation_backward("relu", z, z.astype(np.float64))
+    with pytest.raises(ValueError, match="shape"):
+        K.activation_backward("relu", z, z[:, :2])
+
+
+def test_non_contiguous_input_is_handled():
+    z = _z((6, 8), np.float64)
+    view = z[::2, ::3]
+    assert_close(K.activation_forward("tanh", view), np.tanh(view), 1e-14, 1e-15, "tanh")
+
+
+def test_gelu_matches_torch():
+    torch = pytest.importorskip("torch")
+    z = _z((64, 33), np.float32)
+    want = torch.nn.functional.gelu(torch.from_numpy(z)).numpy()
+    assert_close(K.activation_forward("gelu", z), want, 1e-6, 1e-7, "gelu")
