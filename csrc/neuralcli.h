@@ -250,6 +250,50 @@ void nc_dropout_backward_f64(double *dx, const double *dy, int64_t n, double p,
 double nc_sum_squares_f32(const float *x, int64_t n);
 double nc_sum_squares_f64(const double *x, int64_t n);
 
+/* ---------------------------------------------------------------- whole network */
+
+/* A sequential MLP of L dense layers. Layer l maps sizes[l] inputs to sizes[l+1]
+ * outputs with activation acts[l]; dropout[l] in [0,1) drops layer l's output during
+ * training (never set it on the last layer). All parameters live in one flat buffer,
+ * layer by layer: W_l (sizes[l], sizes[l+1]) row-major, then b_l (sizes[l+1],).
+ * Gradients use the same layout. */
+typedef struct {
+    int n_layers;
+    const int64_t *sizes;     /* (L+1,) */
+    const int *acts;          /* (L,) enum nc_act */
+    const double *act_params; /* (L,) */
+    const double *dropout;    /* (L,) or NULL */
+} nc_mlp;
+
+int64_t nc_mlp_num_params(const nc_mlp *net);
+
+/* Scratch for a batch of n rows at up to `threads` threads: every layer's saved
+ * activations, two gradient buffers and the GEMM's packing space. 64-byte aligned. */
+size_t nc_mlp_workspace_f32(const nc_mlp *net, int64_t n, int threads);
+size_t nc_mlp_workspace_f64(const nc_mlp *net, int64_t n, int threads);
+
+/* out (N, sizes[L]) = net(x), x is (N, sizes[0]). What backward needs stays in work.
+ * train != 0 applies dropout, its masks keyed by (seed + layer, step). */
+void nc_mlp_forward_f32(float *out, void *work, const float *x, const float *params,
+                        const nc_mlp *net, int64_t n, int train, uint64_t seed,
+                        uint64_t step, size_t work_bytes);
+void nc_mlp_forward_f64(double *out, void *work, const double *x, const double *params,
+                        const nc_mlp *net, int64_t n, int train, uint64_t seed,
+                        uint64_t step, size_t work_bytes);
+
+/* Backward of the last training-mode forward with the same work, x, out and key.
+ *   dout (N, sizes[L]) is d(loss)/d(out); grads (P,) receives every layer's dW and db;
+ *   dx (N, sizes[0]) receives d(loss)/d(x) when non-NULL. l2 adds the gradient of
+ *   0.5*l2*sum(W^2) to every dW (biases are not penalized). */
+void nc_mlp_backward_f32(float *grads, float *dx, void *work, const float *dout,
+                         const float *x, const float *out, const float *params,
+                         const nc_mlp *net, int64_t n, uint64_t seed, uint64_t step,
+                         double l2, size_t work_bytes);
+void nc_mlp_backward_f64(double *grads, double *dx, void *work, const double *dout,
+                         const double *x, const double *out, const double *params,
+                         const nc_mlp *net, int64_t n, uint64_t seed, uint64_t step,
+                         double l2, size_t work_bytes);
+
 #ifdef __cplusplus
 }
 #endif

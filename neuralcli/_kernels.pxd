@@ -131,3 +131,28 @@ cdef extern from "neuralcli.h" nogil:
 
     double nc_sum_squares_f32(const float *x, int64_t n)
     double nc_sum_squares_f64(const double *x, int64_t n)
+
+    ctypedef struct nc_mlp:
+        int n_layers
+        const int64_t *sizes
+        const int *acts
+        const double *act_params
+        const double *dropout
+
+    int64_t nc_mlp_num_params(const nc_mlp *net)
+    size_t nc_mlp_workspace_f32(const nc_mlp *net, int64_t n, int threads)
+    size_t nc_mlp_workspace_f64(const nc_mlp *net, int64_t n, int threads)
+    void nc_mlp_forward_f32(float *out, void *work, const float *x, const float *params,
+                            const nc_mlp *net, int64_t n, int train, uint64_t seed,
+                            uint64_t step, size_t work_bytes)
+    void nc_mlp_forward_f64(double *out, void *work, const double *x, const double *params,
+                            const nc_mlp *net, int64_t n, int train, uint64_t seed,
+                            uint64_t step, size_t work_bytes)
+    void nc_mlp_backward_f32(float *grads, float *dx, void *work, const float *dout,
+                             const float *x, const float *out, const float *params,
+                             const nc_mlp *net, int64_t n, uint64_t seed, uint64_t step,
+                             double l2, size_t work_bytes)
+    void nc_mlp_backward_f64(double *grads, double *dx, void *work, const double *dout,
+                             const double *x, const double *out, const double *params,
+                             const nc_mlp *net, int64_t n, uint64_t seed, uint64_t step,
+                             double l2, size_t work_bytes)

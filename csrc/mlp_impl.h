@@ -1,0 +1,161 @@
+/* Template body of mlp.c: included once per element type T with suffix SFX. */
+#define FN(name) NC_CAT(name, SFX)
+
+/* Where layer l's saved arrays live inside the workspace. */
+typedef struct {
+    T *act;  /* (n, OC) activation output, before dropout; NULL for the last layer (out) */
+    T *in;   /* (n, OC) next layer's input: act after dropout, or act itself */
+    T *z;    /* (n, OC) pre-activation, when the derivative needs it */
+} FN(mlp_saved);
+
+static size_t FN(align64)(size_t bytes)
+{
+    return (bytes + 63) & ~(size_t)63;
+}
+
+/* Lay the workspace out (or, with base == NULL, only size it). The GEMM scratch comes
+ * last so that every other offset is independent of the thread count. Returns the bytes
+ * before the GEMM scratch; *gemm_bytes receives what the GEMM wants at `threads`. */
+static size_t FN(mlp_layout)(const nc_mlp *net, int64_t n, int threads, char *base,
+                             FN(mlp_saved) *saved, T **g0, T **g1, size_t *gemm_bytes)
+{
+    size_t off = 0, gemm = 0;
+    int64_t maxw = 1;
+    int L = net->n_layers;
+    for (int l = 0; l < L; l++) {
+        int64_t c = net->sizes[l], oc = net->sizes[l + 1];
+        size_t tile = FN(align64)((size_t)(n * oc) * sizeof(T));
+        FN(mlp_saved) s = {NULL, NULL, NULL};
+        if (l < L - 1) {
+            s.act = base ? (T *)(base + off) : NULL;
+            off += tile;
+            s.in = s.act;
+            if (layer_dropout(net, l) > 0) {
+                s.in = base ? (T *)(base + off) : NULL;
+                off += tile;
+            }
+        }
+        if (nc_act_needs_z(net->acts[l])) {
+            s.z = base ? (T *)(base + off) : NULL;
+            off += tile;
+        }
+        if (saved) saved[l] = s;
+        maxw = NC_MAX(maxw, NC_MAX(oc, l > 0 ? c : 1));
+        size_t g = FN(nc_dense_workspace)(n, c, oc, threads);
+        gemm = g > gemm ? g : gemm;
+    }
+    size_t gbuf = FN(align64)((size_t)(n * maxw) * sizeof(T));
+    if (g0) *g0 = base ? (T *)(base + off) : NULL;
+    off += gbuf;
+    if (g1) *g1 = base ? (T *)(base + off) : NULL;
+    off += gbuf;
+    if (gemm_bytes) *gemm_bytes = gemm;
+    return off;
+}
+
+size_t FN(nc_mlp_workspace)(const nc_mlp *net, int64_t n, int threads)
+{
+    size_t gemm = 0;
+    size_t off = FN(mlp_layout)(net, n, threads, NULL, NULL, NULL, NULL, &gemm);
+    return off + gemm;
+}
+
+/* Saved-array table on the stack: networks deeper than this are refused by the shim. */
+#define MLP_MAX_LAYERS 256
+
+// x is (N, sizes[0]), params is (P,), out is (N, sizes[L])
+void FN(nc_mlp_forward)(T *out, void *work, const T *x, const T *params, const nc_mlp *net,
+                        int64_t n, int train, uint64_t seed, uint64_t step,
+                        size_t work_bytes)
+{
+    FN(mlp_saved) saved[MLP_MAX_LAYERS];
+    int L = net->n_layers;
+    if (n <= 0 || L <= 0 || L > MLP_MAX_LAYERS) return;
+    size_t off = FN(mlp_layout)(net, n, 1, (char *)work, saved, NULL, NULL, NULL);
+    char *gwork = (char *)work + off;
+    size_t gbytes = work_bytes > off ? work_bytes - off : 0;
+
+    const T *in = x;
+    const T *p = params;
+    for (int l = 0; l < L; l++) {
+        int64_t c = net->sizes[l], oc = net->sizes[l + 1];
+        const T *w = p, *b = p + c * oc;
+        T *y = l == L - 1 ? out : saved[l].act;
+        FN(nc_dense_forward)(y, saved[l].z, in, w, b, n, c, oc, net->acts[l],
+                             (T)net->act_params[l], gwork, gbytes);
+        if (l < L - 1) {
+            double rate = layer_dropout(net, l);
+            if (train && rate > 0) {
+                FN(nc_dropout_forward)(saved[l].in, NULL, y, n * oc, (T)rate,
+                                       layer_seed(seed, l), step);
+                in = saved[l].in;
+            } else {
+                in = y;
+            }
+        }
+        p += c * oc + oc;
+    }
+}
+
+// dout, out are (N, sizes[L]); x, dx are (N, sizes[0]); params, grads are (P,)
+void FN(nc_mlp_backward)(T *grads, T *dx, void *work, const T *dout, const T *x,
+                         const T *out, const T *params, const nc_mlp *net, int64_t n,
+                         uint64_t seed, uint64_t step, double l2, size_t work_bytes)
+{
+    FN(mlp_saved) saved[MLP_MAX_LAYERS];
+    int64_t offsets[MLP_MAX_LAYERS];
+    int L = net->n_layers;
+    if (L <= 0 || L > MLP_MAX_LAYERS) return;
+    T *g0, *g1;
+    size_t off = FN(mlp_layout)(net, n, 1, (char *)work, saved, &g0, &g1, NULL);
+    char *gwork = (char *)work + off;
+    size_t gbytes = work_bytes > off ? work_bytes - off : 0;
+
+    int64_t o = 0;
+    for (int l = 0; l < L; l++) {
+        offsets[l] = o;
+        o += net->sizes[l] * net->sizes[l + 1] + net->sizes[l + 1];
+    }
+    if (n <= 0) {
+        /* an empty batch contributes nothing */
+        for (int64_t i = 0; i < o; i++) grads[i] = 0;
+        return;
+    }
+
+    /* dy of the current layer; dz overwrites it in place except at the last layer, whose
+     * dy (dout) belongs to the caller */
+    const T *dy = dout;
+    T *dz = g0, *spare = g1;
+    for (int l = L - 1; l >= 0; l--) {
+        int64_t c = net->sizes[l], oc = net->sizes[l + 1];
+        const T *w = params + offsets[l];
+        T *dw = grads + offsets[l], *db = dw + c * oc;
+        const T *xin = l == 0 ? x : saved[l - 1].in;
+        const T *y = l == L - 1 ? out : saved[l].act;
+        T *dxl = l == 0 ? dx : spare;
+        FN(nc_dense_backward)(dxl, dw, db, dz, dy, y, saved[l].z, xin, w, n, c, oc,
+                              net->acts[l], (T)net->act_params[l], gwork, gbytes);
+        if (l2 != 0) {
+            const T l2t = (T)l2;
+            int64_t cnt = c * oc;
+            int nt = nc_threads_for(cnt, 1 << 15);
+            (void)nt;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+            for (int64_t i = 0; i < cnt; i++) dw[i] += l2t * w[i];
+        }
+        if (l > 0) {
+            double rate = layer_dropout(net, l - 1);
+            if (rate > 0)
+                FN(nc_dropout_backward)(dxl, dxl, n * c, (T)rate, layer_seed(seed, l - 1),
+                                        step);
+            /* the gradient just written becomes the next dy, and dz goes in place */
+            dy = dxl;
+            T *t = dz;
+            dz = dxl;
+            spare = t;
+        }
+    }
+}
+
+#undef MLP_MAX_LAYERS
+#undef FN

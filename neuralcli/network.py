@@ -1,0 +1,242 @@
+"""A sequential MLP whose parameters live in one flat buffer, run by the C core."""
+from dataclasses import dataclass
+
+import numpy as np
+
+from neuralcli import _kernels
+
+
+@dataclass(frozen=True)
+class Activation:
+    code: int          # enum nc_act
+    param: float       # default parameter (leaky slope, elu alpha), else 0
+    init: str          # "he" or "glorot"
+    trainable: bool = True
+
+
+ACTIVATIONS = {
+    "identity": Activation(_kernels.ACT_CODES["identity"], 0.0, "glorot"),
+    "relu": Activation(_kernels.ACT_CODES["relu"], 0.0, "he"),
+    "leaky_relu": Activation(_kernels.ACT_CODES["leaky_relu"], 0.01, "he"),
+    "elu": Activation(_kernels.ACT_CODES["elu"], 1.0, "he"),
+    "gelu": Activation(_kernels.ACT_CODES["gelu"], 0.0, "he"),
+    "sigmoid": Activation(_kernels.ACT_CODES["sigmoid"], 0.0, "glorot"),
+    "tanh": Activation(_kernels.ACT_CODES["tanh"], 0.0, "glorot"),
+    "softmax": Activation(_kernels.ACT_CODES["softmax"], 0.0, "glorot"),
+    "step": Activation(_kernels.ACT_CODES["step"], 0.0, "glorot", trainable=False),
+}
+# scikit-learn's names for the same functions
+ALIASES = {"logistic": "sigmoid"}
+
+DTYPES = {"float32": np.float32, "float64": np.float64}
+
+
+def activation_name(name):
+    name = ALIASES.get(name, name)
+    if name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; choose from "
+                         f"{', '.join(sorted(ACTIVATIONS))} (or 'logistic')")
+    return name
+
+
+def resolve_dtype(dtype):
+    key = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
+    if key not in DTYPES:
+        raise ValueError(f"dtype must be float32 or float64, got {dtype!r}")
+    return np.dtype(DTYPES[key])
+
+
+def aligned_empty(nbytes):
+    """A 64-byte aligned uint8 buffer, as the kernels' workspaces want."""
+    raw = np.empty(int(nbytes) + 64, dtype=np.uint8)
+    off = (-raw.ctypes.data) % 64
+    return raw[off:off + int(nbytes)]
+
+
+class MLP:
+    """Dense layers sizes[0] -> sizes[1] -> ... -> sizes[-1], one activation per layer.
+
+    `params` is the one contiguous buffer: layer by layer, W (fan_in, fan_out) row-major
+    then b (fan_out,). `weights[l]` and `biases[l]` are views into it, so writing through
+    them changes the network, and a gradient or optimizer state of the same length
+    mirrors it exactly.
+    """
+
+    def __init__(self, sizes, activations, *, dropout=None, dtype="float32", seed=0,
+                 act_params=None, init=True):
+        sizes = [int(s) for s in sizes]
+        if len(sizes) < 2:
+            raise ValueError("a network needs an input size and at least one layer")
+        if any(s < 1 for s in sizes):
+            raise ValueError(f"every layer needs at least one unit, got {sizes}")
+        n_layers = len(sizes) - 1
+        if isinstance(activations, str):
+            activations = [activations] * n_layers
+        activations = [activation_name(a) for a in activations]
+        if len(activations) != n_layers:
+            raise ValueError(f"{n_layers} layers need {n_layers} activations, "
+                             f"got {len(activations)}")
+        dropout = [0.0] * n_layers if dropout is None else [float(d) for d in dropout]
+        if len(dropout) != n_layers:
+            raise ValueError(f"{n_layers} layers need {n_layers} dropout rates")
+        if act_params is None:
+            act_params = [ACTIVATIONS[a].param for a in activations]
+        self.sizes = sizes
+        self.activations = activations
+        self.act_params = [float(p) for p in act_params]
+        self.dropout = dropout
+        self.dtype = resolve_dtype(dtype)
+        self._net = _kernels.Net(
+            sizes, [ACTIVATIONS[a].code for a in activations], self.act_params,
+            dropout) if all(ACTIVATIONS[a].trainable for a in activations) else None
+        self.n_params = sum(c * oc + oc for c, oc in zip(sizes[:-1], sizes[1:]))
+        self.params = np.zeros(self.n_params, dtype=self.dtype)
+        self.weights, self.biases = [], []
+        off = 0
+        for c, oc in zip(sizes[:-1], sizes[1:]):
+            self.weights.append(self.params[off:off + c * oc].reshape(c, oc))
+            off += c * oc
+            self.biases.append(self.params[off:off + oc])
+            off += oc
+        self._cache = {}
+        if init:
+            self.initialize(seed)
+
+    # -------------------------------------------------------------- construction
+
+    @property
+    def n_layers(self):
+        return len(self.sizes) - 1
+
+    def initialize(self, seed=0):
+        """He-normal for the relu family, Glorot-uniform otherwise; biases zero."""
+        rng = np.random.default_rng(seed)
+        for w, b, act in zip(self.weights, self.biases, self.activations):
+            fan_in, fan_out = w.shape
+            if ACTIVATIONS[act].init == "he":
+                w[...] = rng.standard_normal(w.shape) * np.sqrt(2.0 / fan_in)
+            else:
+                bound = np.sqrt(6.0 / (fan_in + fan_out))
+                w[...] = rng.uniform(-bound, bound, w.shape)
+            b[...] = 0
+
+    @classmethod
+    def from_weights(cls, weights, biases, activations, *, dtype=None, dropout=None,
+                     act_params=None):
+        """A network with given weights (fan_in, fan_out) and biases (fan_out,)."""
+        weights = [np.asarray(w) for w in weights]
+        biases = [np.asarray(b) for b in biases]
+        if len(weights) != len(biases) or not weights:
+            raise ValueError("give one weight matrix and one bias vector per layer")
+        sizes = [weights[0].shape[0]]
+        for i, (w, b) in enumerate(zip(weights, biases)):
+            if w.ndim != 2 or w.shape[0] != sizes[-1]:
+                raise ValueError(f"layer {i}: weight shape {w.shape} does not take "
+                                 f"{sizes[-1]} inputs")
+            if b.shape != (w.shape[1],):
+                raise ValueError(f"layer {i}: bias shape {b.shape}, expected ({w.shape[1]},)")
+            sizes.append(w.shape[1])
+        if dtype is None:
+            dtype = np.float64 if weights[0].dtype == np.float64 else np.float32
+        net = cls(sizes, activations, dropout=dropout, dtype=dtype, act_params=act_params,
+                  init=False)
+        for dst, src in zip(net.weights + net.biases, weights + biases):
+            dst[...] = src
+        return net
+
+    def copy(self):
+        net = MLP(self.sizes, self.activations, dropout=self.dropout, dtype=self.dtype,
+                  act_params=self.act_params, init=False)
+        net.params[...] = self.params
+        return net
+
+    # -------------------------------------------------------------- buffers
+
+    def buffers(self, n):
+        """Workspace, output and output-gradient buffers for batches of n rows, made once
+        per batch size and reused, so training allocates nothing per step."""
+        buf = self._cache.get(n)
+        if buf is None:
+            if len(self._cache) > 8:
+                self._cache.clear()
+            need = self._net.workspace(n, _kernels.get_num_threads(),
+                                       self.dtype == np.float64)
+            buf = (aligned_empty(need), np.empty((n, self.sizes[-1]), self.dtype),
+                   np.empty((n, self.sizes[-1]), self.dtype))
+            self._cache[n] = buf
+        return buf
+
+    def _as_input(self, x):
+        x = np.asarray(x)
+        if x.ndim != 2 or x.shape[1] != self.sizes[0]:
+            raise ValueError(f"input has shape {x.shape}, the network takes "
+                             f"(n, {self.sizes[0]})")
+        return np.ascontiguousarray(x, dtype=self.dtype)
+
+    # -------------------------------------------------------------- passes
+
+    def forward(self, x, *, batch_size=8192):
+        """The network's output for x (eval mode: no dropout), as a new array."""
+        x = self._as_input(x)
+        out = np.empty((x.shape[0], self.sizes[-1]), self.dtype)
+        if self._net is None:
+            return self._forward_layers(x)[-1]
+        for i in range(0, x.shape[0], batch_size):
+            xb = x[i:i + batch_size]
+            work, ob, _ = self.buffers(xb.shape[0])
+            self._net.forward(ob, work, xb, self.params, False, 0, 0)
+            out[i:i + xb.shape[0]] = ob
+        return out
+
+    def _forward_layers(self, x):
+        """Every layer's output in eval mode, one dense kernel call each (for nets that
+        cannot be trained, such as a perceptron with a step activation, and for traces)."""
+        from neuralcli import kernels
+        outs = []
+        h = x
+        for w, b, act, p in zip(self.weights, self.biases, self.activations, self.act_params):
+            h = kernels.dense_forward(h, w, b, act, param=p)
+            outs.append(h)
+        return outs
+
+    def gradient(self, x, dout_fn, *, grads=None, train=False, seed=0, step=1):
+        """Run forward, let dout_fn(out, dout) fill d(loss)/d(out) and return the loss,
+        then backward. Returns (loss, grads). Used by tests and traces; the training loop
+        calls the same kernels with its own buffers."""
+        x = self._as_input(x)
+        work, out, dout = self.buffers(x.shape[0])
+        self._net.forward(out, work, x, self.params, train, seed, step)
+        loss = dout_fn(out, dout)
+        if grads is None:
+            grads = np.empty_like(self.params)
+        self._net.backward(grads, None, work, dout, x, out, self.params, seed, step)
+        return loss, grads
+
+    # -------------------------------------------------------------- description
+
+    def summary(self, optimizer_slots=2):
+        """One row per layer with shapes, parameters and FLOPs, and the totals.
+
+        FLOPs count multiply and add as two: forward 2*C*OC per sample, a training step
+        three GEMMs' worth (forward, dX, dW), 6*C*OC, less the dX of the first layer."""
+        rows = []
+        item = self.dtype.itemsize
+        total_fwd = total_train = 0
+        for i, (c, oc) in enumerate(zip(self.sizes[:-1], self.sizes[1:])):
+            fwd = 2 * c * oc
+            train = fwd * (2 if i == 0 else 3)
+            total_fwd += fwd
+            total_train += train
+            rows.append({"layer": i, "kind": "dense", "in": c, "out": oc,
+                         "activation": self.activations[i], "dropout": self.dropout[i],
+                         "weights": (c, oc), "params": c * oc + oc,
+                         "flops_forward": fwd, "flops_train": train})
+        return {
+            "layers": rows,
+            "params": self.n_params,
+            "flops_forward": total_fwd,
+            "flops_train": total_train,
+            "param_bytes": self.n_params * item,
+            "optimizer_bytes": self.n_params * item * optimizer_slots,
+            "dtype": self.dtype.name,
+        }

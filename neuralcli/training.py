@@ -1,0 +1,339 @@
+"""The training loop. Every step is a handful of kernel calls on buffers made once per
+batch size: forward, fused loss and gradient, backward, optional clipping, one optimizer
+pass. The loop reports through callbacks and never prints."""
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from neuralcli import _kernels
+from neuralcli.losses import LOSSES, loss_name
+from neuralcli.optim import make_optimizer
+from neuralcli.schedules import make_schedule
+
+
+class TrainingError(Exception):
+    """A problem with the training data or settings that the user can fix."""
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 200
+    batch_size: int = 32            # 0 or None: the whole training set in one batch
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    optimizer_options: dict = field(default_factory=dict)
+    weight_decay: float = 0.0       # the optimizer's decay (decoupled for adamw)
+    l2: float = 0.0                 # scikit-learn's alpha: penalty alpha/(2*batch) * |W|^2
+    schedule: str = "constant"
+    schedule_options: dict = field(default_factory=dict)
+    clip_norm: float = 0.0          # 0: no clipping
+    early_stopping: bool = False
+    patience: int = 10
+    min_delta: float = 1e-4         # an improvement smaller than this does not count
+    restore_best: bool = True       # early stopping goes back to the best epoch's weights
+    shuffle: bool = True
+    seed: int = 0
+
+    def validate(self):
+        if int(self.epochs) < 1:
+            raise TrainingError(f"epochs must be at least 1, got {self.epochs}")
+        if self.batch_size is not None and int(self.batch_size) < 0:
+            raise TrainingError(f"batch size must be positive, got {self.batch_size}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise TrainingError(f"learning rate must be a positive number, got {self.lr}")
+        if self.weight_decay < 0 or self.l2 < 0:
+            raise TrainingError("weight decay and L2 strength must be >= 0")
+        if self.clip_norm is not None and self.clip_norm < 0:
+            raise TrainingError(f"clip norm must be >= 0, got {self.clip_norm}")
+        if int(self.patience) < 1:
+            raise TrainingError(f"patience must be at least 1, got {self.patience}")
+
+
+@dataclass
+class TrainState:
+    """What callbacks see and may change: set `stop = True` to end after this batch."""
+    epoch: int = 0                  # 0-based epoch in progress
+    step: int = 0                   # optimizer steps taken
+    batch: int = 0
+    batches_per_epoch: int = 0
+    epochs: int = 0
+    samples: int = 0                # training rows
+    lr: float = 0.0
+    stop: bool = False
+    stop_reason: str = ""
+    message: str = ""
+    best_epoch: int = 0             # 1-based; 0 until an epoch completes
+    best_loss: float = math.inf
+    history: list = field(default_factory=list)
+    elapsed: float = 0.0
+
+
+class Callback:
+    def on_train_begin(self, state):
+        pass
+
+    def on_batch_end(self, state, logs):
+        pass
+
+    def on_epoch_end(self, state, logs):
+        pass
+
+    def on_train_end(self, state):
+        pass
+
+
+@dataclass
+class Task:
+    """How outputs are read: kind is binary, multiclass or regression."""
+    kind: str
+    loss: str
+    n_outputs: int
+
+    @property
+    def classification(self):
+        return self.kind in ("binary", "multiclass")
+
+
+def _correct(kind, loss, out, y):
+    """Correct predictions in a batch, from the raw network output."""
+    if kind == "multiclass":
+        return int(np.count_nonzero(out.argmax(axis=1) == y))
+    # binary: logits for bce (threshold 0), probabilities for mse on a sigmoid (0.5)
+    thr = 0.0 if loss == "bce" else 0.5
+    return int(np.count_nonzero((out[:, 0] > thr) == (y[:, 0] > 0.5)))
+
+
+def r2_score(y, pred, sample_weight=None):
+    y = np.asarray(y, dtype=np.float64)
+    pred = np.asarray(pred, dtype=np.float64)
+    w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, np.float64)
+    if y.ndim == 1:
+        y, pred = y[:, None], pred[:, None]
+    mean = np.average(y, axis=0, weights=w)
+    ss_res = (w[:, None] * (y - pred) ** 2).sum(axis=0)
+    ss_tot = (w[:, None] * (y - mean) ** 2).sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r2 = np.where(ss_tot > 0, 1 - ss_res / np.where(ss_tot > 0, ss_tot, 1),
+                      np.where(ss_res > 0, 0.0, 1.0))
+    return float(r2.mean())
+
+
+class Trainer:
+    """Trains one MLP on arrays already encoded for the task:
+    X float (N, C); y int32 labels (N,) for cross_entropy, float (N, K) otherwise."""
+
+    def __init__(self, model, task, config, callbacks=()):
+        config.validate()
+        if model._net is None:
+            raise TrainingError("this network has a step activation, which has no gradient "
+                                "and cannot be trained")
+        self.model = model
+        self.task = task
+        self.loss = loss_name(task.loss)
+        self.cfg = config
+        self.callbacks = list(callbacks)
+        self.grads = np.zeros_like(model.params)
+        opts = dict(config.optimizer_options)
+        self.optimizer = make_optimizer(config.optimizer, model.n_params, model.dtype,
+                                        weight_decay=config.weight_decay, **opts)
+        self.schedule = make_schedule(config.schedule, config.lr, config.epochs,
+                                      **config.schedule_options)
+        self.state = TrainState()
+        self._labels = LOSSES[self.loss].targets == "labels"
+
+    # -------------------------------------------------------------- one step
+
+    def step(self, xb, yb, swb, lr, seed):
+        """Forward, loss, backward, clip and update on one batch; returns the loss."""
+        model, st = self.model, self.state
+        n = xb.shape[0]
+        work, out, dout = model.buffers(n)
+        st.step += 1
+        model._net.forward(out, work, xb, model.params, True, seed, st.step)
+        spec = LOSSES[self.loss]
+        if self._labels:
+            loss = spec.kernel(dout, None, out, yb, swb, None)
+        else:
+            loss = spec.kernel(dout, out, yb, swb)
+        if not math.isfinite(loss):
+            return loss
+        l2 = self.cfg.l2 / n if self.cfg.l2 else 0.0
+        model._net.backward(self.grads, None, work, dout, xb, out, model.params, seed,
+                            st.step, l2)
+        scale = 1.0
+        if self.cfg.clip_norm:
+            norm = math.sqrt(_kernels.sum_squares(self.grads))
+            if not math.isfinite(norm):
+                return math.nan
+            if norm > self.cfg.clip_norm:
+                scale = self.cfg.clip_norm / norm
+        self.optimizer.step(model.params, self.grads, lr, scale)
+        if l2:
+            loss += 0.5 * l2 * self._weight_sq()
+        return loss
+
+    def _weight_sq(self):
+        return sum(_kernels.sum_squares(w.reshape(-1)) for w in self.model.weights)
+
+    # -------------------------------------------------------------- evaluation
+
+    def evaluate(self, X, y, sample_weight=None):
+        """(loss, metric) of the model on a data set, in eval mode."""
+        out = self.model.forward(X)
+        spec = LOSSES[self.loss]
+        if self._labels:
+            loss = spec.kernel(None, None, out, y, sample_weight, None)
+        else:
+            loss = spec.kernel(None, out, y, sample_weight)
+        if self.task.classification:
+            metric = _correct(self.task.kind, self.loss, out, y) / max(1, len(X))
+        else:
+            metric = r2_score(y, out, sample_weight)
+        return float(loss), float(metric)
+
+    # -------------------------------------------------------------- the loop
+
+    def fit(self, X, y, sample_weight=None, X_val=None, y_val=None, val_weight=None):
+        cfg, model, st = self.cfg, self.model, self.state
+        X = np.ascontiguousarray(X, dtype=model.dtype)
+        y = np.ascontiguousarray(y, dtype=np.int32 if self._labels else model.dtype)
+        if not self._labels and y.ndim == 1:
+            y = y.reshape(-1, 1)
+        sw = None if sample_weight is None else np.ascontiguousarray(sample_weight,
+                                                                        model.dtype)
+        n = X.shape[0]
+        if n == 0:
+            raise TrainingError("no training rows")
+        has_val = X_val is not None and len(X_val) > 0
+        if has_val:
+            X_val = np.ascontiguousarray(X_val, dtype=model.dtype)
+            y_val = np.ascontiguousarray(y_val, np.int32 if self._labels else model.dtype)
+            if not self._labels and y_val.ndim == 1:
+                y_val = y_val.reshape(-1, 1)
+            if val_weight is not None:
+                val_weight = np.ascontiguousarray(val_weight, model.dtype)
+        bs = n if not cfg.batch_size else min(int(cfg.batch_size), n)
+        nb = (n + bs - 1) // bs
+        shuffle = cfg.shuffle and nb > 1
+        rng = np.random.default_rng(cfg.seed)
+        if shuffle:
+            Xs, ys = np.empty_like(X), np.empty_like(y)
+            sws = None if sw is None else np.empty_like(sw)
+        else:
+            Xs, ys, sws = X, y, sw
+        st.epochs, st.samples, st.batches_per_epoch = int(cfg.epochs), n, nb
+        good = model.params.copy()          # last weights known finite
+        best = model.params.copy()          # weights of the best monitored epoch
+        monitor = "val_loss" if has_val else "loss"
+        no_improve = 0
+        t0 = time.perf_counter()
+        dropout_seed = int(cfg.seed) * 7919 + 17
+        for cb in self.callbacks:
+            cb.on_train_begin(st)
+        try:
+            for epoch in range(int(cfg.epochs)):
+                st.epoch = epoch
+                lr = self.schedule.lr(epoch)
+                st.lr = lr
+                if shuffle:
+                    perm = rng.permutation(n)
+                    np.take(X, perm, axis=0, out=Xs)
+                    np.take(y, perm, axis=0, out=ys)
+                    if sw is not None:
+                        np.take(sw, perm, axis=0, out=sws)
+                total = 0.0
+                correct = 0
+                for b in range(nb):
+                    lo, hi = b * bs, min(n, (b + 1) * bs)
+                    xb, yb = Xs[lo:hi], ys[lo:hi]
+                    swb = None if sws is None else sws[lo:hi]
+                    loss = self.step(xb, yb, swb, lr, dropout_seed)
+                    if not math.isfinite(loss):
+                        self._diverged(epoch, b, loss, lr, good)
+                        raise _Stop()
+                    total += loss * (hi - lo)
+                    if self.task.classification:
+                        correct += _correct(self.task.kind, self.loss,
+                                            model.buffers(hi - lo)[1], yb)
+                    st.batch = b + 1
+                    if self.callbacks:
+                        logs = {"loss": loss, "batch": b + 1, "epoch": epoch + 1}
+                        for cb in self.callbacks:
+                            cb.on_batch_end(st, logs)
+                    if st.stop:
+                        raise _Stop()
+                # end of epoch
+                if not math.isfinite(_kernels.sum_squares(model.params)):
+                    self._diverged(epoch, nb - 1, math.nan, lr, good)
+                    raise _Stop()
+                good[...] = model.params
+                logs = {"epoch": epoch + 1, "loss": total / n, "lr": lr}
+                if self.task.classification:
+                    logs["accuracy"] = correct / n
+                if has_val:
+                    vl, vm = self.evaluate(X_val, y_val, val_weight)
+                    logs["val_loss"] = vl
+                    logs["val_accuracy" if self.task.classification else "val_r2"] = vm
+                logs["time"] = time.perf_counter() - t0
+                st.history.append(logs)
+                current = logs[monitor]
+                if current < st.best_loss - cfg.min_delta:
+                    st.best_loss, st.best_epoch = current, epoch + 1
+                    best[...] = model.params
+                    no_improve = 0
+                else:
+                    no_improve += 1
+                self.schedule.observe(epoch, current)
+                for cb in self.callbacks:
+                    cb.on_epoch_end(st, logs)
+                if cfg.early_stopping and no_improve >= cfg.patience:
+                    st.stop_reason = "early_stopping"
+                    st.message = f"no improvement in {monitor} for {cfg.patience} epochs"
+                    if cfg.restore_best:
+                        st.message += f"; restored the weights of epoch {st.best_epoch}"
+                        model.params[...] = best
+                    break
+                if st.stop:
+                    raise _Stop()
+            else:
+                st.stop_reason = "completed"
+                if cfg.early_stopping and cfg.restore_best:
+                    model.params[...] = best
+        except _Stop:
+            if not st.stop_reason:
+                st.stop_reason = "stopped"
+                st.message = "stopped by a callback"
+            if st.stop_reason == "stopped" and st.best_epoch:
+                model.params[...] = best
+        except KeyboardInterrupt:
+            st.stop_reason = "interrupted"
+            if st.best_epoch:
+                model.params[...] = best
+                st.message = (f"interrupted in epoch {st.epoch + 1}; kept the weights of "
+                              f"epoch {st.best_epoch}, the best by {monitor}")
+            else:
+                model.params[...] = good
+                st.message = "interrupted before the first epoch ended; kept the weights " \
+                             "from before it"
+        st.elapsed = time.perf_counter() - t0
+        for cb in self.callbacks:
+            cb.on_train_end(st)
+        return st
+
+    def _diverged(self, epoch, batch, loss, lr, good):
+        st = self.state
+        self.model.params[...] = good
+        st.stop_reason = "diverged"
+        what = "loss" if not math.isfinite(loss) else "weights"
+        hint = f"try a lower learning rate than {lr:g}"
+        if not self.cfg.clip_norm:
+            hint += " or gradient clipping (clip norm 1.0)"
+        st.message = (f"training diverged in epoch {epoch + 1}, batch {batch + 1}: the {what} "
+                      f"became {loss if what == 'loss' else 'non-finite'}; kept the last "
+                      f"good weights (end of epoch {epoch}); {hint}")
+
+
+class _Stop(Exception):
+    pass
