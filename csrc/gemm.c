@@ -1,35 +1,490 @@
-/* PROVISIONAL: correct, unblocked GEMM with the epilogue; replaced by the blocked one. */
+/* Blocked GEMM in the BLIS shape: driver, packing and dispatch (micro-kernels live in
+ * gemm_kernels.c).
+ *
+ *   for jc in N by NC                       B block (KC,NC) packed once, shared, in L3
+ *     for pc in K by KC                     the only loop that sums: never split
+ *       pack B(pc:pc+kc, jc:jc+nc)          threads pack disjoint NR panels
+ *       for ic in M by MC                   A block (MC,KC) packed once, shared, in L2
+ *         pack A(ic:ic+mc, pc:pc+kc)        threads pack disjoint MR panels
+ *         macro-kernel over the (MC/MR) x (NC/NR) micro-tiles, split among threads
+ *           micro-kernel MR x NR; after the last pc, the epilogue on the hot tile
+ *
+ * Threads split only micro-tiles and packing panels, never K, and a tile's sum runs over
+ * the same pc blocks in the same order whoever computes it: results are bitwise equal for
+ * any thread count. The A block is double-buffered so one barrier per ic block suffices.
+ *
+ * Small, skinny or scratch-less calls take an unpacked path: C rows computed directly
+ * (axpy form when op(B) rows are contiguous, dot form otherwise), split by rows.
+ *
+ * This file is its own template: the part below NC_GEMM_TEMPLATE is included twice, once
+ * for float and once for double, as dense.c does with dense_impl.h.
+ */
+#ifndef NC_GEMM_TEMPLATE
+
+#include <string.h>
+
 #include "internal.h"
 
-size_t nc_gemm_workspace_f32(int64_t m, int64_t n, int64_t k, int threads)
+/* ---------------------------------------------------------------- blocking constants */
+
+/* KC: depth of one packed block (A and B micro-panels of kc rows stream from L2).
+ * MC: rows of the shared A block, kept in L2 (a multiple of MR).
+ * NC: columns of the shared B block, kept in L3 (a multiple of NR).
+ * The blocks actually used are balanced: K = 784 with KC 384 runs three blocks of 262
+ * rather than 384 + 384 + 16. */
+#define A512_MR_F32 12
+#define A512_NR_F32 32
+#define A512_MC_F32 144
+#define A512_KC_F32 384
+#define A512_NC_F32 2048
+
+#define A512_MR_F64 12
+#define A512_NR_F64 16
+#define A512_MC_F64 96
+#define A512_KC_F64 256
+#define A512_NC_F64 2048
+
+#define AVX2_MR_F32 6
+#define AVX2_NR_F32 16
+#define AVX2_MC_F32 144
+#define AVX2_KC_F32 256
+#define AVX2_NC_F32 2048
+
+#define AVX2_MR_F64 6
+#define AVX2_NR_F64 8
+#define AVX2_MC_F64 96
+#define AVX2_KC_F64 256
+#define AVX2_NC_F64 2048
+
+#define PORT_MR 4
+#define PORT_NR 8
+#define PORT_MC 64
+#define PORT_KC 256
+#define PORT_NC 1024
+
+/* Largest MR*NR of any kernel: the stack tile an edge tile is computed into. */
+#define MAX_TILE (12 * 32)
+
+/* The unpacked path is used when m*n*k is at most this (packing and barriers cost more
+ * than they save), when k is this small (a packed pass would be all C traffic), and for
+ * m == 1 or n == 1. */
+#define SMALL_MNK (24 * 24 * 24)
+#define SMALL_K 4
+/* Multiply-adds one thread should get at least before a second one is started. */
+#define SMALL_GRAIN (1 << 16)
+#define PACKED_GRAIN (1 << 18)
+
+/* ---------------------------------------------------------------- micro-kernels */
+
+void nc_kernel_portable_4x8_f32(int64_t kc, const float *a, const float *b, float *c,
+                                int64_t ldc, float alpha, float beta);
+void nc_kernel_portable_4x8_f64(int64_t kc, const double *a, const double *b, double *c,
+                                int64_t ldc, double alpha, double beta);
+#if NC_X86
+void nc_kernel_avx512_12x32_f32(int64_t kc, const float *a, const float *b, float *c,
+                                int64_t ldc, float alpha, float beta);
+void nc_kernel_avx512_12x16_f64(int64_t kc, const double *a, const double *b, double *c,
+                                int64_t ldc, double alpha, double beta);
+void nc_kernel_avx2_6x16_f32(int64_t kc, const float *a, const float *b, float *c,
+                             int64_t ldc, float alpha, float beta);
+void nc_kernel_avx2_6x8_f64(int64_t kc, const double *a, const double *b, double *c,
+                            int64_t ldc, double alpha, double beta);
+#define KERN_A512_F32 nc_kernel_avx512_12x32_f32
+#define KERN_A512_F64 nc_kernel_avx512_12x16_f64
+#define KERN_AVX2_F32 nc_kernel_avx2_6x16_f32
+#define KERN_AVX2_F64 nc_kernel_avx2_6x8_f64
+#define NC_TARGET_AVX512 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,fma")))
+#define NC_TARGET_AVX2 __attribute__((target("avx2,fma")))
+#endif
+
+#ifdef _OPENMP
+#define THREAD_ID() omp_get_thread_num()
+#define THREAD_COUNT() omp_get_num_threads()
+#else
+#define THREAD_ID() 0
+#define THREAD_COUNT() 1
+#endif
+
+static inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+static inline int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
+static inline size_t align64(size_t x) { return (x + 63) & ~(size_t)63; }
+
+/* [lo, hi) of `total` items for thread `t` of `nt`, contiguous and balanced. */
+static inline void part(int64_t total, int nt, int t, int64_t *lo, int64_t *hi)
 {
-    (void)m; (void)n; (void)k; (void)threads;
-    return 0;
-}
-size_t nc_gemm_workspace_f64(int64_t m, int64_t n, int64_t k, int threads)
-{
-    (void)m; (void)n; (void)k; (void)threads;
-    return 0;
+    *lo = total * t / nt;
+    *hi = total * (t + 1) / nt;
 }
 
-#define NC_GEMM_PROV(T, SFX)                                                                 \
-    void nc_gemm_##SFX(T *c, const T *a, const T *b, int64_t m, int64_t n, int64_t k,        \
-                       int64_t lda, int64_t ldb, int64_t ldc, int trans_a, int trans_b,     \
-                       T alpha, T beta, const nc_epilogue_##SFX *ep, void *work,             \
-                       size_t work_bytes)                                                    \
-    {                                                                                        \
-        (void)work; (void)work_bytes;                                                        \
-        nc_gemm_ref_##SFX(c, a, b, m, n, k, lda, ldb, ldc, trans_a, trans_b, alpha, beta);   \
-        if (!ep) return;                                                                     \
-        for (int64_t i = 0; i < m; i++) {                                                    \
-            T *cr = c + i * ldc;                                                             \
-            if (ep->bias)                                                                    \
-                for (int64_t j = 0; j < n; j++) cr[j] += ep->bias[j];                        \
-            if (ep->z_out)                                                                   \
-                for (int64_t j = 0; j < n; j++) ep->z_out[i * ep->ldz + j] = cr[j];          \
-            nc_act_tile_##SFX(cr, cr, 1, n, ldc, ldc, ep->act, ep->act_param);               \
-        }                                                                                    \
+/* Balanced block length: the fewest blocks of at most `max`, equal up to rounding to
+ * `unit`. Depends on the sizes only, so the summation order does too. */
+static inline int64_t balanced(int64_t len, int64_t max, int64_t unit)
+{
+    int64_t nb = ceil_div(len, max);
+    return round_up(ceil_div(len, nb), unit);
+}
+
+#define NC_CAT_(a, b) a##_##b
+#define NC_CAT(a, b) NC_CAT_(a, b)
+
+#define NC_GEMM_TEMPLATE
+#define T float
+#define SFX f32
+#define UP F32
+#include "gemm.c"
+#undef T
+#undef SFX
+#undef UP
+
+#define T double
+#define SFX f64
+#define UP F64
+#include "gemm.c"
+#undef T
+#undef SFX
+#undef UP
+
+#else /* ---------------------------------------------------------- template body */
+
+#define FN(name) NC_CAT(name, SFX)
+#define CAT3_(a, b, c) a##_##b##_##c
+#define CAT3(a, b, c) CAT3_(a, b, c)
+#define EPILOGUE NC_CAT(nc_epilogue, SFX)
+#define CFG NC_CAT(gemm_cfg, SFX)
+
+typedef void (*FN(kern_t))(int64_t kc, const T *a, const T *b, T *c, int64_t ldc, T alpha,
+                           T beta);
+
+typedef struct {
+    int64_t mr, nr, mc, kc, nc;
+    FN(kern_t) kern;
+} CFG;
+
+static const CFG *FN(config)(int isa)
+{
+    static const CFG portable = {PORT_MR, PORT_NR, PORT_MC, PORT_KC, PORT_NC,
+                                 FN(nc_kernel_portable_4x8)};
+#if NC_X86
+    static const CFG avx2 = {CAT3(AVX2, MR, UP), CAT3(AVX2, NR, UP), CAT3(AVX2, MC, UP),
+                             CAT3(AVX2, KC, UP), CAT3(AVX2, NC, UP), NC_CAT(KERN_AVX2, UP)};
+    static const CFG avx512 = {CAT3(A512, MR, UP), CAT3(A512, NR, UP), CAT3(A512, MC, UP),
+                               CAT3(A512, KC, UP), CAT3(A512, NC, UP), NC_CAT(KERN_A512, UP)};
+    if (isa == NC_ISA_AVX512) return &avx512;
+    if (isa == NC_ISA_AVX2) return &avx2;
+#endif
+    (void)isa;
+    return &portable;
+}
+
+/* Scratch of the packed path for one configuration: the B block and two A blocks. */
+static size_t FN(packed_bytes)(const CFG *cf, int64_t m, int64_t n, int64_t k)
+{
+    if (m <= 0 || n <= 0 || k <= 0) return 0;
+    int64_t kcb = balanced(k, cf->kc, 1);
+    int64_t ncb = balanced(n, cf->nc, cf->nr);
+    int64_t mcb = balanced(m, cf->mc, cf->mr);
+    int abufs = m > mcb ? 2 : 1;
+    /* 64 bytes of slack: a caller's buffer that is not 64-byte aligned still works */
+    return 64 + align64((size_t)(kcb * ncb) * sizeof(T)) +
+           (size_t)abufs * align64((size_t)(mcb * kcb) * sizeof(T));
+}
+
+/* The packed path's scratch does not grow with the thread count (the packs are shared);
+ * the largest over the ISA paths this CPU has keeps a buffer valid across a switch. */
+size_t FN(nc_gemm_workspace)(int64_t m, int64_t n, int64_t k, int threads)
+{
+    (void)threads;
+    size_t best = 0;
+    for (int isa = NC_ISA_PORTABLE; isa <= nc_detect_isa(); isa++) {
+        size_t b = FN(packed_bytes)(FN(config)(isa), m, n, k);
+        if (b > best) best = b;
     }
+    return best;
+}
 
-NC_GEMM_PROV(float, f32)
-NC_GEMM_PROV(double, f64)
+/* ---------------------------------------------------------------- epilogue */
+
+// c is a finished (rows,cols) tile of C at (i0,j0) of the whole, leading dim ldc
+static void FN(epilogue_tile)(T *c, int64_t ldc, int64_t rows, int64_t cols, int64_t i0,
+                              int64_t j0, const EPILOGUE *ep)
+{
+    for (int64_t r = 0; r < rows; r++) {
+        T *cr = c + r * ldc;
+        if (ep->bias) {
+            const T *bias = ep->bias + j0;
+            for (int64_t j = 0; j < cols; j++) cr[j] += bias[j];
+        }
+        if (ep->z_out) memcpy(ep->z_out + (i0 + r) * ep->ldz + j0, cr, (size_t)cols * sizeof(T));
+    }
+    if (ep->act != NC_ACT_IDENTITY)
+        FN(nc_act_tile)(c, c, rows, cols, ldc, ldc, ep->act, ep->act_param);
+}
+
+/* ---------------------------------------------------------------- unpacked path */
+
+/* Rows [i0,i1) of C, straight from A and B. Inlined into one copy per ISA so the compiler
+ * vectorizes the contiguous loops for it; with -ffp-contract=off every copy rounds alike. */
+static inline __attribute__((always_inline)) void
+FN(small_rows_impl)(T *restrict c, const T *restrict a, const T *restrict b, int64_t n,
+                    int64_t k, int64_t lda, int64_t ldb, int64_t ldc, int ta, int tb, T alpha,
+                    T beta, const EPILOGUE *ep, int64_t i0, int64_t i1)
+{
+    int64_t sa_i = ta ? 1 : lda, sa_p = ta ? lda : 1; /* A(i,p) = a[i*sa_i + p*sa_p] */
+    int64_t sb_p = tb ? 1 : ldb, sb_j = tb ? ldb : 1; /* B(p,j) = b[p*sb_p + j*sb_j] */
+    if (n == 1 && ta) {
+        /* a column of C from columns of op(A), which are rows of A: axpy over i */
+        for (int64_t i = i0; i < i1; i++) c[i * ldc] = beta == 0 ? 0 : beta * c[i * ldc];
+        for (int64_t p = 0; p < k; p++) {
+            T t = alpha * b[p * sb_p];
+            const T *ar = a + p * lda;
+            for (int64_t i = i0; i < i1; i++) c[i * ldc] += t * ar[i];
+        }
+        if (ep) FN(epilogue_tile)(c + i0 * ldc, ldc, i1 - i0, 1, i0, 0, ep);
+        return;
+    }
+    for (int64_t i = i0; i < i1; i++) {
+        T *restrict cr = c + i * ldc;
+        const T *ar = a + i * sa_i;
+        if (tb || n == 1) {
+            /* dot form: B's rows of op(B) columns are contiguous (or n is 1) */
+            for (int64_t j = 0; j < n; j++) {
+                const T *bc = b + j * sb_j;
+                T s = 0;
+                for (int64_t p = 0; p < k; p++) s += ar[p * sa_p] * bc[p * sb_p];
+                cr[j] = beta == 0 ? alpha * s : alpha * s + beta * cr[j];
+            }
+        } else {
+            /* axpy form: C row += (alpha*A(i,p)) * B row p, contiguous in j */
+            if (beta == 0)
+                for (int64_t j = 0; j < n; j++) cr[j] = 0;
+            else if (beta != 1)
+                for (int64_t j = 0; j < n; j++) cr[j] *= beta;
+            for (int64_t p = 0; p < k; p++) {
+                T t = alpha * ar[p * sa_p];
+                const T *restrict br = b + p * ldb;
+                for (int64_t j = 0; j < n; j++) cr[j] += t * br[j];
+            }
+        }
+        if (ep) FN(epilogue_tile)(cr, ldc, 1, n, i, 0, ep);
+    }
+}
+
+#define SMALL_ARGS                                                                           \
+    T *restrict c, const T *restrict a, const T *restrict b, int64_t n, int64_t k,           \
+        int64_t lda, int64_t ldb, int64_t ldc, int ta, int tb, T alpha, T beta,              \
+        const EPILOGUE *ep, int64_t i0, int64_t i1
+#define SMALL_PASS c, a, b, n, k, lda, ldb, ldc, ta, tb, alpha, beta, ep, i0, i1
+
+static void FN(small_rows_portable)(SMALL_ARGS) { FN(small_rows_impl)(SMALL_PASS); }
+#if NC_X86
+NC_TARGET_AVX2 static void FN(small_rows_avx2)(SMALL_ARGS) { FN(small_rows_impl)(SMALL_PASS); }
+NC_TARGET_AVX512 static void FN(small_rows_avx512)(SMALL_ARGS)
+{
+    FN(small_rows_impl)(SMALL_PASS);
+}
+#endif
+#undef SMALL_ARGS
+#undef SMALL_PASS
+
+static void FN(gemm_small)(T *c, const T *a, const T *b, int64_t m, int64_t n, int64_t k,
+                           int64_t lda, int64_t ldb, int64_t ldc, int ta, int tb, T alpha,
+                           T beta, const EPILOGUE *ep, int isa)
+{
+    if (k <= 0) a = b = NULL; /* never touched: the p loops are empty */
+    int nt = nc_threads_for(m * n * (k > 0 ? k : 1), SMALL_GRAIN);
+    if (nt > m) nt = (int)m;
+    (void)nt;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int t = 0; t < nt; t++) {
+        int64_t i0, i1;
+        part(m, nt, t, &i0, &i1);
+#if NC_X86
+        if (isa == NC_ISA_AVX512)
+            FN(small_rows_avx512)(c, a, b, n, k, lda, ldb, ldc, ta, tb, alpha, beta, ep, i0, i1);
+        else if (isa == NC_ISA_AVX2)
+            FN(small_rows_avx2)(c, a, b, n, k, lda, ldb, ldc, ta, tb, alpha, beta, ep, i0, i1);
+        else
+#endif
+            FN(small_rows_portable)(c, a, b, n, k, lda, ldb, ldc, ta, tb, alpha, beta, ep, i0,
+                                    i1);
+    }
+    (void)isa;
+}
+
+/* ---------------------------------------------------------------- packing */
+
+/* MR-row panels [lo,hi) of A(i0:i0+mc, p0:p0+kc) into dst, panel q at dst + q*mr*kc,
+ * element (p, r) at p*mr + r; rows past mc are zero. */
+static void FN(pack_a)(T *restrict dst, const T *restrict a, int64_t lda, int ta, int64_t i0,
+                       int64_t mc, int64_t p0, int64_t kc, int64_t mr, int64_t lo, int64_t hi)
+{
+    for (int64_t q = lo; q < hi; q++) {
+        T *d = dst + q * mr * kc;
+        int64_t i = i0 + q * mr, rows = NC_MIN(mr, mc - q * mr);
+        if (ta) {
+            /* A is (K,M): each p gives `rows` contiguous values */
+            for (int64_t p = 0; p < kc; p++) {
+                const T *s = a + (p0 + p) * lda + i;
+                T *dp = d + p * mr;
+                int64_t r = 0;
+                for (; r < rows; r++) dp[r] = s[r];
+                for (; r < mr; r++) dp[r] = 0;
+            }
+        } else {
+            for (int64_t r = 0; r < rows; r++) {
+                const T *s = a + (i + r) * lda + p0;
+                for (int64_t p = 0; p < kc; p++) d[p * mr + r] = s[p];
+            }
+            for (int64_t r = rows; r < mr; r++)
+                for (int64_t p = 0; p < kc; p++) d[p * mr + r] = 0;
+        }
+    }
+}
+
+/* NR-column panels [lo,hi) of B(p0:p0+kc, j0:j0+nc) into dst, panel q at dst + q*nr*kc,
+ * element (p, j) at p*nr + j; columns past nc are zero. */
+static void FN(pack_b)(T *restrict dst, const T *restrict b, int64_t ldb, int tb, int64_t p0,
+                       int64_t kc, int64_t j0, int64_t nc, int64_t nr, int64_t lo, int64_t hi)
+{
+    for (int64_t q = lo; q < hi; q++) {
+        T *d = dst + q * nr * kc;
+        int64_t j = j0 + q * nr, cols = NC_MIN(nr, nc - q * nr);
+        if (!tb) {
+            for (int64_t p = 0; p < kc; p++) {
+                const T *s = b + (p0 + p) * ldb + j;
+                T *dp = d + p * nr;
+                int64_t x = 0;
+                for (; x < cols; x++) dp[x] = s[x];
+                for (; x < nr; x++) dp[x] = 0;
+            }
+        } else {
+            /* B is (N,K): column j of op(B) is row j of B, contiguous in p */
+            for (int64_t x = 0; x < cols; x++) {
+                const T *s = b + (j + x) * ldb + p0;
+                for (int64_t p = 0; p < kc; p++) d[p * nr + x] = s[p];
+            }
+            for (int64_t x = cols; x < nr; x++)
+                for (int64_t p = 0; p < kc; p++) d[p * nr + x] = 0;
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- macro-kernel */
+
+/* Micro-tiles [t0,t1) of one (mc,nc) block, numbered column panel first so consecutive
+ * tiles share a B micro-panel. c is the block's corner at (i0,j0) of the whole C. */
+static void FN(macro_kernel)(const CFG *cf, const T *pa, const T *pb, T *c, int64_t ldc,
+                             int64_t mc, int64_t nc, int64_t kc, T alpha, T beta,
+                             const EPILOGUE *ep, int64_t i0, int64_t j0, int64_t t0,
+                             int64_t t1)
+{
+    int64_t mr = cf->mr, nr = cf->nr, n_ir = ceil_div(mc, mr);
+    T tile[MAX_TILE] __attribute__((aligned(64)));
+    for (int64_t t = t0; t < t1; t++) {
+        int64_t jq = t / n_ir, iq = t % n_ir;
+        int64_t i = iq * mr, j = jq * nr;
+        int64_t rows = NC_MIN(mr, mc - i), cols = NC_MIN(nr, nc - j);
+        const T *a = pa + iq * mr * kc, *b = pb + jq * nr * kc;
+        T *ct = c + i * ldc + j;
+        if (rows == mr && cols == nr) {
+            cf->kern(kc, a, b, ct, ldc, alpha, beta);
+        } else {
+            /* edge tile: the full kernel into a stack tile, then the part that exists */
+            cf->kern(kc, a, b, tile, nr, 1, 0);
+            for (int64_t r = 0; r < rows; r++) {
+                T *cr = ct + r * ldc;
+                const T *tr = tile + r * nr;
+                if (beta == 0)
+                    for (int64_t x = 0; x < cols; x++) cr[x] = alpha * tr[x];
+                else
+                    for (int64_t x = 0; x < cols; x++) cr[x] = alpha * tr[x] + beta * cr[x];
+            }
+        }
+        if (ep) FN(epilogue_tile)(ct, ldc, rows, cols, i0 + i, j0 + j, ep);
+    }
+}
+
+/* ---------------------------------------------------------------- packed driver */
+
+static void FN(gemm_packed)(const CFG *cf, T *c, const T *a, const T *b, int64_t m,
+                            int64_t n, int64_t k, int64_t lda, int64_t ldb, int64_t ldc,
+                            int ta, int tb, T alpha, T beta, const EPILOGUE *ep, void *work)
+{
+    int64_t mr = cf->mr, nr = cf->nr;
+    int64_t kcb = balanced(k, cf->kc, 1);
+    int64_t ncb = balanced(n, cf->nc, nr);
+    int64_t mcb = balanced(m, cf->mc, mr);
+    T *bbuf = (T *)(((uintptr_t)work + 63) & ~(uintptr_t)63);
+    T *abuf[2];
+    abuf[0] = (T *)((char *)bbuf + align64((size_t)(kcb * ncb) * sizeof(T)));
+    abuf[1] = m > mcb ? (T *)((char *)abuf[0] + align64((size_t)(mcb * kcb) * sizeof(T)))
+                      : abuf[0];
+    /* never more threads than micro-tiles in a block */
+    int64_t tiles = ceil_div(NC_MIN(m, mcb), mr) * ceil_div(NC_MIN(n, ncb), nr);
+    int nt = nc_threads_for(m * n * k, PACKED_GRAIN);
+    if (nt > tiles) nt = (int)tiles;
+    (void)nt;
+
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        int tid = THREAD_ID(), nth = THREAD_COUNT();
+        int first = 1;
+        for (int64_t jc = 0; jc < n; jc += ncb) {
+            int64_t nc = NC_MIN(ncb, n - jc), nb_panels = ceil_div(nc, nr);
+            for (int64_t pc = 0; pc < k; pc += kcb) {
+                int64_t kc = NC_MIN(kcb, k - pc), lo, hi;
+                T beta_pc = pc == 0 ? beta : (T)1;
+                const EPILOGUE *ep_pc = pc + kc >= k ? ep : NULL;
+                /* everyone is done with the previous B block and both A buffers */
+                if (!first) {
+#pragma omp barrier
+                }
+                first = 0;
+                part(nb_panels, nth, tid, &lo, &hi);
+                FN(pack_b)(bbuf, b, ldb, tb, pc, kc, jc, nc, nr, lo, hi);
+                int64_t blk = 0;
+                for (int64_t ic = 0; ic < m; ic += mcb, blk++) {
+                    int64_t mc = NC_MIN(mcb, m - ic), na_panels = ceil_div(mc, mr);
+                    T *pa = abuf[blk & 1];
+                    part(na_panels, nth, tid, &lo, &hi);
+                    FN(pack_a)(pa, a, lda, ta, ic, mc, pc, kc, mr, lo, hi);
+                    /* the packs are complete, and (double buffer) nobody still reads the
+                     * A buffer packed two blocks ago */
+#pragma omp barrier
+                    part(na_panels * nb_panels, nth, tid, &lo, &hi);
+                    FN(macro_kernel)(cf, pa, bbuf, c + ic * ldc + jc, ldc, mc, nc, kc, alpha,
+                                     beta_pc, ep_pc, ic, jc, lo, hi);
+                }
+            }
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- entry point */
+
+// op(A) is (M,Kc), op(B) is (Kc,Nc), C is (M,Nc)
+void FN(nc_gemm)(T *c, const T *a, const T *b, int64_t m, int64_t n, int64_t k, int64_t lda,
+                 int64_t ldb, int64_t ldc, int trans_a, int trans_b, T alpha, T beta,
+                 const EPILOGUE *ep, void *work, size_t work_bytes)
+{
+    if (m <= 0 || n <= 0) return;
+    if (k < 0) k = 0;
+    int isa = nc_get_isa();
+    const CFG *cf = FN(config)(isa);
+    int small = k <= SMALL_K || m == 1 || n == 1 || m * n * k <= SMALL_MNK;
+    /* too little scratch (or none) for the packs: the unpacked path, never more memory */
+    if (!small && (!work || work_bytes < FN(packed_bytes)(cf, m, n, k))) small = 1;
+    if (small)
+        FN(gemm_small)(c, a, b, m, n, k, lda, ldb, ldc, trans_a, trans_b, alpha, beta, ep, isa);
+    else
+        FN(gemm_packed)(cf, c, a, b, m, n, k, lda, ldb, ldc, trans_a, trans_b, alpha, beta, ep,
+                        work);
+}
+
+#undef FN
+#undef CAT3_
+#undef CAT3
+#undef EPILOGUE
+#undef CFG
+
+#endif /* NC_GEMM_TEMPLATE */
