@@ -150,6 +150,17 @@ class MLP:
         net.params[...] = self.params
         return net
 
+    def __getstate__(self):
+        # rebuild the C description and the views on unpickling; buffers are remade on use
+        return {"sizes": self.sizes, "activations": self.activations,
+                "act_params": self.act_params, "dropout": self.dropout,
+                "dtype": self.dtype.name, "params": self.params}
+
+    def __setstate__(self, state):
+        self.__init__(state["sizes"], state["activations"], dropout=state["dropout"],
+                      dtype=state["dtype"], act_params=state["act_params"], init=False)
+        self.params[...] = state["params"]
+
     # -------------------------------------------------------------- buffers
 
     def buffers(self, n):

@@ -99,8 +99,21 @@ class ReduceOnPlateau(Schedule):
         return f"plateau (x{self.factor:g} after {self.patience} epochs without progress)"
 
 
+class InvScaling(Schedule):
+    """base_lr / (t + 1) ** power_t with t the samples seen, as scikit-learn's SGD."""
+    name = "invscaling"
+
+    def __init__(self, base_lr, epochs, power_t=0.5, samples_per_epoch=1):
+        super().__init__(base_lr, epochs)
+        self.power_t = float(power_t)
+        self.samples = int(samples_per_epoch)
+
+    def lr(self, epoch):
+        return self.base_lr / (epoch * self.samples + 1) ** self.power_t
+
+
 SCHEDULES = {cls.name: cls for cls in (Constant, StepDecay, Cosine, WarmupCosine,
-                                       ReduceOnPlateau)}
+                                       ReduceOnPlateau, InvScaling)}
 
 
 def make_schedule(name, base_lr, epochs, **kw):

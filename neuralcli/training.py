@@ -35,6 +35,7 @@ class TrainConfig:
     restore_best: bool = True       # early stopping goes back to the best epoch's weights
     shuffle: bool = True
     seed: int = 0
+    loss_scale: float = 1.0         # train on loss_scale * loss (0.5: scikit-learn's half MSE)
 
     def validate(self):
         if int(self.epochs) < 1:
@@ -159,19 +160,23 @@ class Trainer:
             loss = spec.kernel(dout, out, yb, swb)
         if not math.isfinite(loss):
             return loss
-        l2 = self.cfg.l2 / n if self.cfg.l2 else 0.0
+        # objective: s*loss + l2/(2n)*|W|^2; backward gives dloss + l2'*W and the optimizer
+        # multiplies by s, so l2' = l2/(n*s)
+        s = self.cfg.loss_scale
+        l2 = self.cfg.l2 / (n * s) if self.cfg.l2 else 0.0
         model._net.backward(self.grads, None, work, dout, xb, out, model.params, seed,
                             st.step, l2)
-        scale = 1.0
+        scale = s
         if self.cfg.clip_norm:
-            norm = math.sqrt(_kernels.sum_squares(self.grads))
+            norm = s * math.sqrt(_kernels.sum_squares(self.grads))
             if not math.isfinite(norm):
                 return math.nan
             if norm > self.cfg.clip_norm:
-                scale = self.cfg.clip_norm / norm
+                scale = s * self.cfg.clip_norm / norm
         self.optimizer.step(model.params, self.grads, lr, scale)
+        loss *= s
         if l2:
-            loss += 0.5 * l2 * self._weight_sq()
+            loss += 0.5 * (self.cfg.l2 / n) * self._weight_sq()
         return loss
 
     def _weight_sq(self):
@@ -191,7 +196,7 @@ class Trainer:
             metric = _correct(self.task.kind, self.loss, out, y) / max(1, len(X))
         else:
             metric = r2_score(y, out, sample_weight)
-        return float(loss), float(metric)
+        return float(loss) * self.cfg.loss_scale, float(metric)
 
     # -------------------------------------------------------------- the loop
 

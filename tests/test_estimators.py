@@ -1,0 +1,172 @@
+"""MLPClassifier / MLPRegressor: scikit-learn's estimator checks, and that they learn."""
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+
+from neuralcli import MLPClassifier, MLPRegressor
+from neuralcli.datasets import regression, spirals, xor
+
+sklearn = pytest.importorskip("sklearn")
+from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
+
+EXPECTED_FAILURES = {
+    "check_sample_weight_equivalence_on_dense_data":
+        "mini-batch training with shuffling visits a repeated row twice per epoch, which "
+        "is not the same as one row of weight 2 (scikit-learn's own MLP fails it too)",
+}
+
+
+@parametrize_with_checks(
+    [MLPClassifier(max_iter=50, random_state=0), MLPRegressor(random_state=0)],
+    expected_failed_checks=lambda est: EXPECTED_FAILURES)
+def test_sklearn_compatible(estimator, check):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check(estimator)
+
+
+def test_parameters_round_trip():
+    clf = MLPClassifier(hidden_layer_sizes=(8, 4), solver="adamw", dropout=0.1,
+                        class_weight="balanced", dtype="float64", n_threads=1)
+    params = clf.get_params()
+    for name in ("hidden_layer_sizes", "activation", "solver", "alpha", "batch_size",
+                 "learning_rate", "learning_rate_init", "max_iter", "shuffle",
+                 "random_state", "tol", "early_stopping", "validation_fraction",
+                 "n_iter_no_change", "momentum", "nesterovs_momentum", "beta_1", "beta_2",
+                 "epsilon", "verbose", "dropout", "class_weight", "lr_schedule",
+                 "clip_norm", "dtype", "n_threads"):
+        assert name in params, name
+    assert clf.set_params(alpha=0.5).alpha == 0.5
+
+
+def _standardize(a, b):
+    m, s = a.mean(axis=0), a.std(axis=0)
+    return (a - m) / s, (b - m) / s
+
+
+def test_solves_xor():
+    X, y, *_ = xor(n=200, noise=0.05)
+    clf = MLPClassifier((8,), activation="tanh", learning_rate_init=0.05, max_iter=300,
+                        random_state=0, tol=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf.fit(X, y)
+    assert clf.score(X, y) == 1.0
+
+
+def test_learns_two_spirals_full_batch():
+    X, y, *_ = spirals(n=500)
+    clf = MLPClassifier((64, 64), activation="relu", solver="adam", batch_size=500,
+                        learning_rate_init=0.01, max_iter=2000, random_state=0, tol=0,
+                        n_iter_no_change=2000, alpha=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf.fit(X, y)
+    assert clf.n_iter_ <= 2000
+    assert clf.score(X, y) >= 0.97
+
+
+def test_learns_iris():
+    from sklearn.datasets import load_iris
+    from sklearn.model_selection import train_test_split
+
+    X, y = load_iris(return_X_y=True)
+    Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.3, random_state=0, stratify=y)
+    Xtr, Xte = _standardize(Xtr, Xte)
+    clf = MLPClassifier((32,), learning_rate_init=0.01, max_iter=300, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf.fit(Xtr, ytr)
+    assert clf.score(Xte, yte) >= 0.93
+    proba = clf.predict_proba(Xte)
+    np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-6)
+
+
+def test_learns_regression():
+    X, y, *_ = regression(n=800)
+    reg = MLPRegressor((64, 64), learning_rate_init=0.003, max_iter=300, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reg.fit(X[:600], y[:600])
+    assert reg.score(X[600:], y[600:]) >= 0.9
+
+
+def test_string_labels_and_binary_probabilities():
+    X, y, *_ = spirals(n=200)
+    labels = np.where(y == 1, "yes", "no")
+    clf = MLPClassifier((16,), max_iter=50, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf.fit(X, labels)
+    assert list(clf.classes_) == ["no", "yes"]
+    assert set(clf.predict(X)) <= {"no", "yes"}
+    assert clf.predict_proba(X).shape == (200, 2)
+    assert clf.coefs_[0].shape == (2, 16) and clf.intercepts_[-1].shape == (1,)
+    assert clf.out_activation_ == "identity" or clf.out_activation_ in ("logistic", "identity")
+
+
+def test_partial_fit_keeps_learning():
+    X, y, *_ = spirals(n=200)
+    clf = MLPClassifier((16,), random_state=0, learning_rate_init=0.01)
+    clf.partial_fit(X, y, classes=[0, 1])
+    first = clf.loss_
+    for _ in range(30):
+        clf.partial_fit(X, y)
+    assert clf.n_iter_ == 31 and len(clf.loss_curve_) == 31
+    assert clf.loss_ < first
+    with pytest.raises(ValueError, match="not in classes"):
+        clf.partial_fit(X, y + 5)
+
+
+def test_early_stopping_records_validation_scores():
+    X, y, *_ = spirals(n=300)
+    clf = MLPClassifier((16,), early_stopping=True, validation_fraction=0.2,
+                        n_iter_no_change=3, max_iter=500, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf.fit(X, y)
+    assert len(clf.validation_scores_) == clf.n_iter_
+    assert clf.best_validation_score_ == max(clf.validation_scores_)
+    assert clf.n_iter_ < 500
+
+
+def test_class_weight_balanced_shifts_predictions():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((400, 2))
+    y = (X[:, 0] + 0.8 * rng.standard_normal(400) > 1.2).astype(int)  # about 15% positive
+    kw = dict(hidden_layer_sizes=(8,), max_iter=100, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plain = MLPClassifier(**kw).fit(X, y)
+        balanced = MLPClassifier(class_weight="balanced", **kw).fit(X, y)
+    assert balanced.predict(X).sum() > plain.predict(X).sum()
+
+
+def test_pickle_round_trip_predicts_the_same():
+    X, y, *_ = spirals(n=100)
+    clf = MLPClassifier((8,), max_iter=20, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf.fit(X, y)
+    again = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(again.predict_proba(X), clf.predict_proba(X))
+
+
+def test_same_seed_same_weights_at_one_and_two_threads():
+    X, y, *_ = spirals(n=300)
+    runs = []
+    for threads in (1, 2, 2):
+        clf = MLPClassifier((32, 32), max_iter=15, random_state=3, n_threads=threads,
+                            batch_size=64)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            clf.fit(X, y)
+        runs.append(clf._model.params.copy())
+    assert runs[0].tobytes() == runs[1].tobytes() == runs[2].tobytes()
+
+
+def test_lbfgs_is_refused_clearly():
+    with pytest.raises(ValueError, match="lbfgs"):
+        MLPClassifier(solver="lbfgs").fit([[0.0], [1.0]], [0, 1])
