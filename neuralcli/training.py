@@ -184,8 +184,20 @@ class Trainer:
 
     # -------------------------------------------------------------- evaluation
 
+    def _prepare(self, X, y, sample_weight):
+        """The arrays as the kernels take them: X and weights in the model's dtype, labels
+        int32 (N,) for cross-entropy, targets (N, K) otherwise."""
+        dt = self.model.dtype
+        X = np.ascontiguousarray(X, dtype=dt)
+        y = np.ascontiguousarray(y, dtype=np.int32 if self._labels else dt)
+        if not self._labels and y.ndim == 1:
+            y = y.reshape(-1, 1)
+        sw = None if sample_weight is None else np.ascontiguousarray(sample_weight, dt)
+        return X, y, sw
+
     def evaluate(self, X, y, sample_weight=None):
         """(loss, metric) of the model on a data set, in eval mode."""
+        X, y, sample_weight = self._prepare(X, y, sample_weight)
         out = self.model.forward(X)
         spec = LOSSES[self.loss]
         if self._labels:
@@ -202,23 +214,13 @@ class Trainer:
 
     def fit(self, X, y, sample_weight=None, X_val=None, y_val=None, val_weight=None):
         cfg, model, st = self.cfg, self.model, self.state
-        X = np.ascontiguousarray(X, dtype=model.dtype)
-        y = np.ascontiguousarray(y, dtype=np.int32 if self._labels else model.dtype)
-        if not self._labels and y.ndim == 1:
-            y = y.reshape(-1, 1)
-        sw = None if sample_weight is None else np.ascontiguousarray(sample_weight,
-                                                                        model.dtype)
+        X, y, sw = self._prepare(X, y, sample_weight)
         n = X.shape[0]
         if n == 0:
             raise TrainingError("no training rows")
         has_val = X_val is not None and len(X_val) > 0
         if has_val:
-            X_val = np.ascontiguousarray(X_val, dtype=model.dtype)
-            y_val = np.ascontiguousarray(y_val, np.int32 if self._labels else model.dtype)
-            if not self._labels and y_val.ndim == 1:
-                y_val = y_val.reshape(-1, 1)
-            if val_weight is not None:
-                val_weight = np.ascontiguousarray(val_weight, model.dtype)
+            X_val, y_val, val_weight = self._prepare(X_val, y_val, val_weight)
         bs = n if not cfg.batch_size else min(int(cfg.batch_size), n)
         nb = (n + bs - 1) // bs
         shuffle = cfg.shuffle and nb > 1

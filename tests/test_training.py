@@ -1,0 +1,208 @@
+"""The training loop: schedules, early stopping, clipping, divergence, callbacks,
+interruption and reproducibility; optimizer classes against their formulas."""
+import math
+
+import numpy as np
+import pytest
+
+from neuralcli.datasets import spirals
+from neuralcli.network import MLP
+from neuralcli.optim import make_optimizer
+from neuralcli.schedules import make_schedule
+from neuralcli.training import Callback, Task, TrainConfig, Trainer, TrainingError
+
+BINARY = Task("binary", "bce", 1)
+
+
+def _data(n=200):
+    X, y, *_ = spirals(n=n)
+    return X, y.reshape(-1, 1).astype(float)
+
+
+def _trainer(cfg, sizes=(2, 16, 1), callbacks=(), dtype="float32"):
+    net = MLP(list(sizes), ["relu"] * (len(sizes) - 2) + ["identity"], seed=0, dtype=dtype)
+    return net, Trainer(net, BINARY, cfg, callbacks)
+
+
+def test_history_has_losses_and_metrics():
+    X, y = _data()
+    net, tr = _trainer(TrainConfig(epochs=5, batch_size=32, lr=0.01))
+    st = tr.fit(X, y, X_val=X[:50], y_val=y[:50])
+    assert st.stop_reason == "completed" and len(st.history) == 5
+    h = st.history[-1]
+    assert {"epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "time"} <= set(h)
+    assert st.history[-1]["loss"] < st.history[0]["loss"]
+    # the reported validation loss is the model's loss on that set, recomputed
+    assert math.isclose(h["val_loss"], tr.evaluate(X[:50], y[:50])[0], rel_tol=1e-6)
+
+
+@pytest.mark.parametrize("name,expect", [
+    ("constant", [0.1, 0.1, 0.1, 0.1]),
+    ("step", [0.1, 0.1, 0.05, 0.05]),
+    ("cosine", [0.1, 0.1 * (1 + math.cos(math.pi / 4)) / 2, 0.05,
+                0.1 * (1 + math.cos(3 * math.pi / 4)) / 2]),
+])
+def test_schedules(name, expect):
+    kw = {"step_size": 2, "gamma": 0.5} if name == "step" else {}
+    s = make_schedule(name, 0.1, 4, **kw)
+    np.testing.assert_allclose([s.lr(e) for e in range(4)], expect, rtol=1e-12)
+
+
+def test_warmup_then_cosine():
+    s = make_schedule("warmup_cosine", 1.0, 10, warmup=2)
+    lrs = [s.lr(e) for e in range(10)]
+    assert lrs[0] == 0.5 and lrs[1] == 1.0 and lrs[2] == 1.0
+    assert all(a >= b for a, b in zip(lrs[2:], lrs[3:])) and lrs[-1] < 0.1
+
+
+def test_reduce_on_plateau():
+    s = make_schedule("plateau", 1.0, 100, patience=2, factor=0.5)
+    for e, loss in enumerate([1.0, 0.9, 0.9, 0.9, 0.9]):
+        s.observe(e, loss)
+    assert s.lr(5) == 0.5
+
+
+def test_early_stopping_restores_best_weights():
+    X, y = _data()
+    seen = {}
+
+    class Snap(Callback):
+        def on_epoch_end(self, state, logs):
+            seen[logs["epoch"]] = self.net.params.copy()
+
+    snap = Snap()
+    net, tr = _trainer(TrainConfig(epochs=400, batch_size=0, lr=0.05, early_stopping=True,
+                                   patience=5, min_delta=0.0), callbacks=[snap])
+    snap.net = net
+    # a validation set the model cannot fit well makes the validation loss turn upward
+    Xv = X[:40] + np.random.default_rng(0).normal(0, 0.3, (40, 2))
+    st = tr.fit(X[40:], y[40:], X_val=Xv, y_val=1 - y[:40])
+    assert st.stop_reason == "early_stopping"
+    assert len(st.history) == st.best_epoch + 5
+    assert net.params.tobytes() == seen[st.best_epoch].tobytes()
+
+
+def test_clipping_bounds_the_update():
+    X, y = _data(50)
+    net, tr = _trainer(TrainConfig(epochs=1, batch_size=0, lr=1.0, optimizer="sgd",
+                                   clip_norm=1e-3))
+    before = net.params.copy()
+    tr.fit(X, y)
+    step = np.linalg.norm(net.params.astype(np.float64) - before)
+    assert step <= 1e-3 * 1.0001
+
+
+def test_divergence_stops_cleanly_with_advice():
+    X, y = _data()
+    net, tr = _trainer(TrainConfig(epochs=50, batch_size=0, lr=1e12, optimizer="sgd"))
+    st = tr.fit(X * 1e3, y)
+    assert st.stop_reason == "diverged"
+    assert "lower learning rate" in st.message and "clip" in st.message
+    assert np.isfinite(net.params).all()
+
+
+class _StopAt(Callback):
+    def __init__(self, batch, exc=None):
+        self.batch, self.exc, self.count = batch, exc, 0
+
+    def on_batch_end(self, state, logs):
+        self.count += 1
+        if self.count == self.batch:
+            if self.exc:
+                raise self.exc
+            state.stop = True
+
+
+def test_interrupt_keeps_best_weights():
+    X, y = _data()
+    seen = {}
+
+    class Snap(Callback):
+        def on_epoch_end(self, state, logs):
+            seen[logs["epoch"]] = (logs["loss"], self.net.params.copy())
+
+    snap = Snap()
+    net, tr = _trainer(TrainConfig(epochs=100, batch_size=50, lr=0.01),
+                       callbacks=[snap, _StopAt(4 * 7 + 2, KeyboardInterrupt())])
+    snap.net = net
+    st = tr.fit(X, y)
+    assert st.stop_reason == "interrupted" and "kept the weights of epoch" in st.message
+    best = min(seen, key=lambda e: seen[e][0])
+    assert st.best_epoch == best
+    assert net.params.tobytes() == seen[best][1].tobytes()
+
+
+def test_callback_can_stop():
+    X, y = _data()
+    net, tr = _trainer(TrainConfig(epochs=100, batch_size=50), callbacks=[_StopAt(10)])
+    st = tr.fit(X, y)
+    assert st.stop_reason == "stopped" and len(st.history) == 2
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_reproducible_bitwise_across_runs_and_threads(dtype, threads):
+    X, y = _data()
+    out = []
+    for n in (1, 2, 1):
+        threads(n)
+        net, tr = _trainer(TrainConfig(epochs=4, batch_size=32, lr=0.01, seed=9),
+                           sizes=(2, 64, 64, 1), dtype=dtype)
+        tr.fit(X, y)
+        out.append(net.params.tobytes())
+    assert out[0] == out[1] == out[2]
+
+
+def test_sample_weights_change_the_result():
+    X, y = _data()
+    a, tra = _trainer(TrainConfig(epochs=3, batch_size=0, lr=0.01))
+    b, trb = _trainer(TrainConfig(epochs=3, batch_size=0, lr=0.01))
+    tra.fit(X, y)
+    trb.fit(X, y, sample_weight=np.where(y[:, 0] > 0, 5.0, 1.0))
+    assert a.params.tobytes() != b.params.tobytes()
+
+
+@pytest.mark.parametrize("bad", [dict(epochs=0), dict(lr=-1.0), dict(lr=float("nan")),
+                                 dict(batch_size=-3), dict(patience=0), dict(clip_norm=-1)])
+def test_bad_settings_are_refused(bad):
+    with pytest.raises(TrainingError):
+        TrainConfig(**bad).validate()
+
+
+# ------------------------------------------------------------------ optimizer classes
+
+def _one_step(name, **kw):
+    rng = np.random.default_rng(0)
+    p = rng.standard_normal(50)
+    g = rng.standard_normal(50)
+    opt = make_optimizer(name, 50, np.float64, **kw)
+    p1 = p.copy()
+    opt.step(p1, g, 0.1)
+    return p, g, p1
+
+
+def test_sgd_momentum_nesterov_step():
+    p, g, p1 = _one_step("sgd", momentum=0.9, nesterov=True, weight_decay=0.01)
+    gg = g + 0.01 * p
+    v = gg
+    np.testing.assert_allclose(p1, p - 0.1 * (gg + 0.9 * v), rtol=1e-14)
+
+
+def test_adam_step():
+    p, g, p1 = _one_step("adam", weight_decay=0.01)
+    gg = g + 0.01 * p
+    m, v = 0.1 * gg, 0.001 * gg * gg
+    want = p - 0.1 / 0.1 * m / (np.sqrt(v) / np.sqrt(0.001) + 1e-8)
+    np.testing.assert_allclose(p1, want, rtol=1e-12)
+
+
+def test_adamw_step():
+    p, g, p1 = _one_step("adamw", weight_decay=0.01)
+    m, v = 0.1 * g, 0.001 * g * g
+    want = p * (1 - 0.1 * 0.01) - 0.1 / 0.1 * m / (np.sqrt(v) / np.sqrt(0.001) + 1e-8)
+    np.testing.assert_allclose(p1, want, rtol=1e-12)
+
+
+def test_rmsprop_step():
+    p, g, p1 = _one_step("rmsprop")
+    v = 0.01 * g * g
+    np.testing.assert_allclose(p1, p - 0.1 * g / (np.sqrt(v) + 1e-8), rtol=1e-12)
