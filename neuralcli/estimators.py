@@ -118,6 +118,21 @@ class _Verbose(Callback):
         sys.stdout.flush()
 
 
+def _plain_label(v):
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def _storable(labels):
+    """Class labels as an array the model file takes: numbers stay numbers, anything
+    else becomes text."""
+    labels = np.asarray(labels)
+    if labels.dtype.kind in "iub":
+        return labels.astype(np.int64)
+    if labels.dtype.kind == "f":
+        return labels.astype(np.float64)
+    return labels.astype(str)
+
+
 # ------------------------------------------------------------------ shared base
 
 class _BaseMLP(_SkBase):
@@ -424,6 +439,84 @@ class _BaseMLP(_SkBase):
 
     def __sklearn_is_fitted__(self):
         return hasattr(self, "_model")
+
+    # -------------------------------------------------------------- persistence
+
+    def save(self, path):
+        """Write the fitted estimator to one model file (see docs/model-format.md): the
+        network, its settings, label names and training history. No pickle."""
+        from neuralcli import persist
+
+        self._check_fitted()
+        params = {}
+        for key, value in self.get_params().items():
+            if isinstance(value, tuple):
+                value = list(value)
+            if isinstance(value, dict):
+                value = {"__pairs__": [[_plain_label(k), v] for k, v in value.items()]}
+            if value is None or isinstance(value, (str, bool, int, float, list, dict)):
+                params[key] = value
+            else:  # a RandomState or Generator: the fitted weights carry its effect
+                params[key] = None
+        meta = {
+            "kind": "estimator", "estimator": type(self).__name__, "params": params,
+            "task": self._task_kind, "loss": self._loss,
+            "n_features_in": int(self.n_features_in_),
+            "y_ndim": int(getattr(self, "_y_ndim", 1)),
+            "history": {"loss_curve": [float(v) for v in self.loss_curve_],
+                        "validation_scores": None if self.validation_scores_ is None
+                        else [float(v) for v in self.validation_scores_],
+                        "n_iter": int(self.n_iter_), "t": int(self.t_),
+                        "stop_reason": getattr(self, "stop_reason_", "")},
+        }
+        arrays = {}
+        if hasattr(self, "classes_"):
+            arrays["classes"] = _storable(self.classes_)
+        if hasattr(self, "feature_names_in_"):
+            arrays["feature_names"] = np.asarray(self.feature_names_in_, dtype=str)
+        persist.save(path, self._model, meta=meta, arrays=arrays)
+
+    @classmethod
+    def load(cls, path):
+        """Read an estimator written by save(); the file's network is used as it is."""
+        from neuralcli import persist
+
+        saved = persist.load(path)
+        meta = saved.meta
+        if meta.get("kind") != "estimator" or meta.get("estimator") != cls.__name__:
+            raise persist.ModelFileError(
+                f"{path}: holds a {meta.get('estimator') or 'command-line'} model, not a "
+                f"{cls.__name__}")
+        params = dict(meta["params"])
+        for key, value in params.items():
+            if isinstance(value, dict) and "__pairs__" in value:
+                params[key] = {k: v for k, v in value["__pairs__"]}
+        if isinstance(params.get("hidden_layer_sizes"), list):
+            params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
+        valid = set(cls._get_param_names())
+        est = cls(**{k: v for k, v in params.items() if k in valid})
+        est._model = saved.model
+        est._trainer = None
+        est.n_features_in_ = meta["n_features_in"]
+        est._y_ndim = meta.get("y_ndim", 1)
+        if "classes" in saved.arrays:
+            est.classes_ = saved.arrays["classes"]
+        if "feature_names" in saved.arrays:
+            est.feature_names_in_ = saved.arrays["feature_names"].astype(object)
+        hist = meta["history"]
+        est.loss_curve_ = hist["loss_curve"]
+        est.validation_scores_ = hist["validation_scores"]
+        est.n_iter_, est.t_ = hist["n_iter"], hist["t"]
+        est.loss_ = est.loss_curve_[-1] if est.loss_curve_ else np.inf
+        est.best_loss_ = None if est.validation_scores_ is not None else \
+            (min(est.loss_curve_) if est.loss_curve_ else np.inf)
+        est.best_validation_score_ = max(est.validation_scores_) \
+            if est.validation_scores_ else None
+        est.n_layers_ = saved.model.n_layers + 1
+        est.n_outputs_ = saved.model.sizes[-1]
+        est.out_activation_ = {"sigmoid": "logistic"}.get(est._output_act, est._output_act)
+        est.stop_reason_ = hist.get("stop_reason", "")
+        return est
 
 
 # ------------------------------------------------------------------ classifier

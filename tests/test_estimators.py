@@ -170,3 +170,46 @@ def test_same_seed_same_weights_at_one_and_two_threads():
 def test_lbfgs_is_refused_clearly():
     with pytest.raises(ValueError, match="lbfgs"):
         MLPClassifier(solver="lbfgs").fit([[0.0], [1.0]], [0, 1])
+
+
+@pytest.mark.parametrize("labels", ["ints", "strings"])
+def test_save_load_predicts_identically(tmp_path, labels):
+    from neuralcli.persist import ModelFileError
+
+    X, y, *_ = spirals(n=200)
+    if labels == "strings":
+        y = np.where(y == 1, "yes", "no")
+    clf = MLPClassifier((16, 8), max_iter=20, random_state=0, class_weight="balanced")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf.fit(X, y)
+    path = tmp_path / "clf.ncm"
+    clf.save(path)
+    again = MLPClassifier.load(path)
+    np.testing.assert_array_equal(again.predict_proba(X), clf.predict_proba(X))
+    np.testing.assert_array_equal(again.predict(X), clf.predict(X))
+    assert again.get_params() == clf.get_params()
+    assert again.loss_curve_ == clf.loss_curve_ and again.n_iter_ == clf.n_iter_
+    with pytest.raises(ModelFileError, match="not a MLPRegressor"):
+        MLPRegressor.load(path)
+    data = path.read_bytes()
+    (tmp_path / "cut.ncm").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ModelFileError, match="truncated"):
+        MLPClassifier.load(tmp_path / "cut.ncm")
+    bad = bytearray(data)
+    bad[-100] ^= 0xFF
+    (tmp_path / "bad.ncm").write_bytes(bytes(bad))
+    with pytest.raises(ModelFileError):
+        MLPClassifier.load(tmp_path / "bad.ncm")
+
+
+def test_regressor_save_load(tmp_path):
+    X, y, *_ = regression(n=200)
+    reg = MLPRegressor((16,), max_iter=10, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reg.fit(X, np.column_stack([y, -y]))
+    reg.save(tmp_path / "r.ncm")
+    again = MLPRegressor.load(tmp_path / "r.ncm")
+    np.testing.assert_array_equal(again.predict(X), reg.predict(X))
+    assert again.predict(X).shape == (200, 2)
