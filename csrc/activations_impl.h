@@ -18,10 +18,18 @@ void FN(nc_act_tile)(T *y, const T *z, int64_t n, int64_t c, int64_t ldy, int64_
             break;
         case NC_ACT_RELU:
             /* written as z < 0 so that NaN passes through, as in PyTorch */
-            for (int64_t j = 0; j < c; j++) yr[j] = zr[j] < 0 ? (T)0 : zr[j];
+            for (int64_t j = 0; j < c; j++) {
+                T v = zr[j];
+                yr[j] = v < 0 ? (T)0 : v;
+            }
             break;
         case NC_ACT_LEAKY_RELU:
-            for (int64_t j = 0; j < c; j++) yr[j] = zr[j] < 0 ? param * zr[j] : zr[j];
+            /* a multiply by a selected factor (exact for the factor 1) vectorizes, where a
+             * select between v and param*v keeps a branch */
+            for (int64_t j = 0; j < c; j++) {
+                T v = zr[j];
+                yr[j] = v * (v < 0 ? param : (T)1);
+            }
             break;
         case NC_ACT_ELU:
             for (int64_t j = 0; j < c; j++) yr[j] = zr[j] > 0 ? zr[j] : param * expm1(zr[j]);
@@ -48,7 +56,10 @@ void FN(nc_act_tile)(T *y, const T *z, int64_t n, int64_t c, int64_t ldy, int64_
             }
             break;
         case NC_ACT_STEP:
-            for (int64_t j = 0; j < c; j++) yr[j] = zr[j] >= 0 ? (T)1 : (T)0;
+            for (int64_t j = 0; j < c; j++) {
+                T v = zr[j];
+                yr[j] = v >= 0 ? (T)1 : (T)0;
+            }
             break;
         case NC_ACT_SOFTMAX: {
             if (c == 0) break;
@@ -98,14 +109,25 @@ int FN(nc_act_backward_tile)(T *dz, const T *dy, const T *y, const T *z, int64_t
                 for (int64_t j = 0; j < c; j++) d[j] = g[j];
             break;
         case NC_ACT_RELU:
-            for (int64_t j = 0; j < c; j++) d[j] = yr[j] > 0 ? g[j] : (T)0;
+            /* both operands loaded unconditionally, so the select vectorizes instead of
+             * branching on the sign, which mispredicts half the time */
+            for (int64_t j = 0; j < c; j++) {
+                T gv = g[j], yv = yr[j];
+                d[j] = yv > 0 ? gv : (T)0;
+            }
             break;
         case NC_ACT_LEAKY_RELU:
-            for (int64_t j = 0; j < c; j++) d[j] = yr[j] > 0 ? g[j] : param * g[j];
+            for (int64_t j = 0; j < c; j++) {
+                T gv = g[j], yv = yr[j];
+                d[j] = gv * (yv > 0 ? (T)1 : param);
+            }
             break;
         case NC_ACT_ELU:
             /* for z <= 0, d/dz alpha*(e^z - 1) = y + alpha */
-            for (int64_t j = 0; j < c; j++) d[j] = yr[j] > 0 ? g[j] : g[j] * (yr[j] + param);
+            for (int64_t j = 0; j < c; j++) {
+                T gv = g[j], yv = yr[j];
+                d[j] = gv * (yv > 0 ? (T)1 : yv + param);
+            }
             break;
         case NC_ACT_SIGMOID:
             for (int64_t j = 0; j < c; j++) d[j] = g[j] * yr[j] * ((T)1 - yr[j]);

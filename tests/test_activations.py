@@ -107,7 +107,11 @@ def test_non_contiguous_input_is_handled():
 
 
 def test_gelu_matches_torch():
+    """PyTorch's float32 gelu is itself off by up to ~8e-7 in the negative tail, where
+    1 + erf(z) cancels; against the float64 oracle ours stays within 3e-7."""
     torch = pytest.importorskip("torch")
     z = _z((64, 33), np.float32)
+    got = K.activation_forward("gelu", z)
     want = torch.nn.functional.gelu(torch.from_numpy(z)).numpy()
-    assert_close(K.activation_forward("gelu", z), want, 1e-6, 1e-7, "gelu")
+    assert_close(got, want, 1e-6, 1.5e-6, "gelu vs torch")
+    assert_close(got, ref.act_forward("gelu", z), 1e-6, 3e-7, "gelu vs oracle")
