@@ -1,0 +1,30 @@
+/* Losses (value and gradient in one pass) for float and double from one template. */
+#include "internal.h"
+#include <tgmath.h>
+
+#define NC_CAT_(a, b) a##_##b
+#define NC_CAT(a, b) NC_CAT_(a, b)
+
+enum { LOSS_MSE, LOSS_MAE, LOSS_BCE };
+
+/* Rows per reduction chunk. The bounds follow from (n, k) alone, so the partial sums and
+ * the order they are added in are the same at any thread count. A chunk holds whole rows
+ * of at least nc_red_chunk_len(n*k) elements; there are never more than NC_RED_CHUNKS. */
+static int64_t loss_chunk_rows(int64_t n, int64_t k)
+{
+    int64_t by_elems = (nc_red_chunk_len(n * k) + k - 1) / k;
+    int64_t by_count = (n + NC_RED_CHUNKS - 1) / NC_RED_CHUNKS;
+    return NC_MAX(1, NC_MAX(by_elems, by_count));
+}
+
+#define T float
+#define SFX f32
+#include "loss_impl.h"
+#undef T
+#undef SFX
+
+#define T double
+#define SFX f64
+#include "loss_impl.h"
+#undef T
+#undef SFX

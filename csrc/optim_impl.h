@@ -1,0 +1,99 @@
+/* Template body of optim.c: included once per element type T with suffix SFX.
+ *
+ * Every update is elementwise, so threads split the buffer into blocks and the result
+ * cannot depend on the thread count. The order of operations copies torch.optim's
+ * single-tensor path (e.g. p - lr*(m/denom), not (lr*m)/denom) so results track it to
+ * the last few ulps. */
+#define FN(name) NC_CAT(name, SFX)
+
+void FN(nc_sgd)(T *p, T *v, const T *g, int64_t n, T lr, T momentum, T weight_decay,
+                int nesterov, T grad_scale)
+{
+    // p, v and g are (P,)
+    int64_t blocks = (n + OPT_GRAIN - 1) / OPT_GRAIN;
+    int nt = nc_threads_for(blocks, 1);
+    (void)nt;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t b = 0; b < blocks; b++) {
+        int64_t i1 = NC_MIN(n, (b + 1) * OPT_GRAIN);
+        for (int64_t i = b * OPT_GRAIN; i < i1; i++) {
+            T d = g[i] * grad_scale;
+            /* skipping a zero decay keeps p's inf/NaN out of d, as torch does */
+            if (weight_decay != 0) d += weight_decay * p[i];
+            if (momentum != 0) {
+                /* from a zeroed v the first step gives v = d exactly, torch's clone */
+                T buf = momentum * v[i] + d;
+                v[i] = buf;
+                d = nesterov ? d + momentum * buf : buf;
+            }
+            p[i] -= lr * d;
+        }
+    }
+}
+
+void FN(nc_adam)(T *p, T *m, T *v, const T *g, int64_t n, T lr, T beta1, T beta2, T eps,
+                 T weight_decay, int64_t step, int decoupled, T grad_scale)
+{
+    // p, m, v and g are (P,)
+    /* step 0 would divide by 1 - beta^0 = 0 */
+    if (step < 1) step = 1;
+    /* scalar factors in double, like torch's Python-float arithmetic, then rounded once */
+    double bc1 = 1.0 - pow((double)beta1, (double)step);
+    double bc2 = 1.0 - pow((double)beta2, (double)step);
+    T step_size = (T)((double)lr / bc1);
+    T bc2_sqrt = (T)sqrt(bc2);
+    T shrink = (T)(1.0 - (double)lr * (double)weight_decay);
+    T c1 = (T)1 - beta1, c2 = (T)1 - beta2;
+    int64_t blocks = (n + OPT_GRAIN - 1) / OPT_GRAIN;
+    int nt = nc_threads_for(blocks, 1);
+    (void)nt;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t b = 0; b < blocks; b++) {
+        int64_t i1 = NC_MIN(n, (b + 1) * OPT_GRAIN);
+        for (int64_t i = b * OPT_GRAIN; i < i1; i++) {
+            T d = g[i] * grad_scale;
+            if (weight_decay != 0) {
+                if (decoupled)
+                    p[i] *= shrink;
+                else
+                    d += weight_decay * p[i];
+            }
+            T mi = beta1 * m[i] + c1 * d;
+            T vi = beta2 * v[i] + c2 * d * d;
+            m[i] = mi;
+            v[i] = vi;
+            T denom = sqrt(vi) / bc2_sqrt + eps;
+            p[i] -= step_size * (mi / denom);
+        }
+    }
+}
+
+void FN(nc_rmsprop)(T *p, T *v, T *buf, const T *g, int64_t n, T lr, T alpha, T eps,
+                    T weight_decay, T momentum, T grad_scale)
+{
+    // p, v, buf and g are (P,)
+    T c = (T)1 - alpha;
+    int64_t blocks = (n + OPT_GRAIN - 1) / OPT_GRAIN;
+    int nt = nc_threads_for(blocks, 1);
+    (void)nt;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t b = 0; b < blocks; b++) {
+        int64_t i1 = NC_MIN(n, (b + 1) * OPT_GRAIN);
+        for (int64_t i = b * OPT_GRAIN; i < i1; i++) {
+            T d = g[i] * grad_scale;
+            if (weight_decay != 0) d += weight_decay * p[i];
+            T vi = alpha * v[i] + c * d * d;
+            v[i] = vi;
+            T avg = sqrt(vi) + eps;
+            if (momentum != 0) {
+                T bi = momentum * buf[i] + d / avg;
+                buf[i] = bi;
+                p[i] -= lr * bi;
+            } else {
+                p[i] -= lr * (d / avg);
+            }
+        }
+    }
+}
+
+#undef FN
