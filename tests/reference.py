@@ -116,3 +116,119 @@ def numeric_grad(f, x, eps=1e-6):
         flat[i] = old
         gflat[i] = (fp - fm) / (2 * eps)
     return g
+
+
+# ------------------------------------------------------------------ losses
+
+def _loss_parts(name, pred, target, sw, cw):
+    """(per-row loss l_i, row weight s_i) of a loss; the value is sum s l / sum s."""
+    z = _d(pred)
+    n = z.shape[0]
+    s = np.ones(n) if sw is None else _d(sw).copy()
+    if name == "softmax_ce":
+        y = np.asarray(target, dtype=np.int64)
+        if cw is not None:
+            s = s * _d(cw)[y]
+        m = z.max(axis=1, keepdims=True)
+        lse = m[:, 0] + np.log(np.exp(z - m).sum(axis=1))
+        return lse - z[np.arange(n), y], s
+    t = _d(target)
+    if name == "mse":
+        e = (z - t) ** 2
+    elif name == "mae":
+        e = np.abs(z - t)
+    elif name == "bce_logits":
+        e = np.maximum(z, 0) - z * t + np.log1p(np.exp(-np.abs(z)))
+    else:
+        raise ValueError(name)
+    return e.mean(axis=1), s
+
+
+def loss_forward(name, pred, target, sw=None, cw=None):
+    """Weighted mean loss sum_i s_i l_i / sum_i s_i (0 when the weights sum to 0).
+
+    mse, mae, bce_logits: pred and target (N,K), l_i the mean over row i. softmax_ce:
+    logits (N,K), integer labels (N,), s_i = sw_i * cw[label_i]."""
+    l, s = _loss_parts(name, pred, target, sw, cw)
+    w = s.sum()
+    return 0.0 if w == 0 else float((s * l).sum() / w)
+
+
+def loss_backward(name, pred, target, sw=None, cw=None):
+    """d(loss_forward)/d(pred), shaped like pred."""
+    z = _d(pred)
+    n, k = z.shape
+    _, s = _loss_parts(name, pred, target, sw, cw)
+    w = s.sum()
+    if w == 0:
+        return np.zeros_like(z)
+    if name == "softmax_ce":
+        y = np.asarray(target, dtype=np.int64)
+        p = act_forward("softmax", z)
+        p[np.arange(n), y] -= 1.0
+        return s[:, None] * p / w
+    t = _d(target)
+    if name == "mse":
+        d = 2 * (z - t)
+    elif name == "mae":
+        d = np.sign(z - t)
+    else:
+        d = act_forward("sigmoid", z) - t
+    return s[:, None] * d / (k * w)
+
+
+# ------------------------------------------------------------------ optimizers
+# torch.optim's documented algorithms, one step; each returns the new (params, *state).
+
+def sgd(p, v, g, lr, momentum=0.0, weight_decay=0.0, nesterov=False, grad_scale=1.0):
+    p, g = _d(p), _d(g) * grad_scale
+    v = np.zeros_like(p) if v is None else _d(v)
+    if weight_decay:
+        g = g + weight_decay * p
+    if momentum:
+        v = momentum * v + g
+        g = g + momentum * v if nesterov else v
+    return p - lr * g, v
+
+
+def adam(p, m, v, g, step, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0,
+         decoupled=False, grad_scale=1.0):
+    p, m, v, g = _d(p), _d(m), _d(v), _d(g) * grad_scale
+    if decoupled:
+        p = p * (1 - lr * weight_decay)
+    elif weight_decay:
+        g = g + weight_decay * p
+    m = beta1 * m + (1 - beta1) * g
+    v = beta2 * v + (1 - beta2) * g * g
+    bc1, bc2 = 1 - beta1 ** step, 1 - beta2 ** step
+    p = p - (lr / bc1) * m / (np.sqrt(v) / math.sqrt(bc2) + eps)
+    return p, m, v
+
+
+def rmsprop(p, v, buf, g, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
+            grad_scale=1.0):
+    p, v, g = _d(p), _d(v), _d(g) * grad_scale
+    buf = np.zeros_like(p) if buf is None else _d(buf)
+    if weight_decay:
+        g = g + weight_decay * p
+    v = alpha * v + (1 - alpha) * g * g
+    avg = np.sqrt(v) + eps
+    if momentum:
+        buf = momentum * buf + g / avg
+        return p - lr * buf, v, buf
+    return p - lr * g / avg, v, buf
+
+
+# ------------------------------------------------------------------ dropout and norms
+
+def dropout_forward(x, mask, p):
+    """Inverted dropout given the keep-mask: kept elements scaled by 1/(1-p)."""
+    return np.where(np.asarray(mask, dtype=bool), _d(x) / (1 - p), 0.0)
+
+
+def dropout_backward(dy, mask, p):
+    return dropout_forward(dy, mask, p)
+
+
+def sum_squares(x):
+    return float(np.sum(_d(x) ** 2))

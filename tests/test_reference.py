@@ -45,3 +45,34 @@ def test_numeric_grad_catches_a_wrong_gradient():
     num = ref.numeric_grad(lambda v: float(np.sin(v).sum()), z)
     assert np.abs(num - np.cos(z)).max() < 1e-8
     assert np.abs(num - np.sin(z)).max() > 0.1
+
+
+# ------------------------------------------------------------------ losses and dropout
+
+@pytest.mark.parametrize("name", ["mse", "mae", "bce_logits", "softmax_ce"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_loss_backward_matches_finite_differences(name, weighted):
+    rng = np.random.default_rng(3)
+    n, k = 4, 3
+    pred = 2 * rng.standard_normal((n, k))
+    if name == "softmax_ce":
+        target = rng.integers(0, k, n)
+    elif name == "bce_logits":
+        target = rng.random((n, k))
+    else:
+        # keep pred - target off mae's kink at 0
+        target = pred + np.where(rng.random((n, k)) < 0.5, -1, 1) * rng.uniform(0.1, 1, (n, k))
+    sw = rng.uniform(0.1, 2, n) if weighted else None
+    cw = rng.uniform(0.1, 2, k) if weighted and name == "softmax_ce" else None
+    got = ref.loss_backward(name, pred, target, sw, cw)
+    num = ref.numeric_grad(lambda v: ref.loss_forward(name, v, target, sw, cw), pred)
+    np.testing.assert_allclose(got, num, rtol=1e-6, atol=1e-8)
+
+
+def test_dropout_backward_matches_finite_differences():
+    rng = np.random.default_rng(4)
+    x, up = rng.standard_normal(9), rng.standard_normal(9)
+    mask = rng.random(9) >= 0.4
+    got = ref.dropout_backward(up, mask, 0.4)
+    num = ref.numeric_grad(lambda v: float((ref.dropout_forward(v, mask, 0.4) * up).sum()), x)
+    np.testing.assert_allclose(got, num, rtol=1e-6, atol=1e-8)

@@ -1,0 +1,266 @@
+"""Losses: value and gradient against the float64 oracle and PyTorch, thread-count
+independence, stability at extreme logits, and input checks."""
+import numpy as np
+import pytest
+
+import reference as ref
+from helpers import assert_bitwise_equal, assert_close, tolerance
+from neuralcli import _kernels, kernels
+
+DTYPES = [np.float32, np.float64]
+POINTWISE = ["mse", "mae", "bce_logits"]
+ALL = POINTWISE + ["softmax_ce"]
+# (N, K) straddling the reduction chunk edges: chunks hold >= 2048 elements of whole
+# rows, at most 256 of them, so 600002 elements take the full 256 chunks.
+SHAPES = [(1, 1), (1, 4), (7, 3), (2047, 1), (2048, 1), (2049, 1), (682, 3), (683, 3),
+          (700, 3), (300001, 2)]
+LARGE = (300001, 2)
+
+
+def make(name, n, k, dtype, seed=0, weighted=False):
+    """(pred, target, sample weights, class weights) for a loss."""
+    rng = np.random.default_rng(seed + 7 * n + k)
+    pred = (2 * rng.standard_normal((n, k))).astype(dtype)
+    if name == "softmax_ce":
+        target = rng.integers(0, k, n)
+    elif name == "bce_logits":
+        target = rng.random((n, k)).astype(dtype)
+    else:
+        target = rng.standard_normal((n, k)).astype(dtype)
+    sw = rng.uniform(0.1, 2.0, n).astype(dtype) if weighted else None
+    cw = rng.uniform(0.1, 2.0, k).astype(dtype) if weighted and name == "softmax_ce" else None
+    return pred, target, sw, cw
+
+
+def check_against_oracle(name, pred, target, sw, cw, dtype, scale=1.0):
+    value, grad = kernels.loss(name, pred, target, sample_weight=sw, class_weight=cw)
+    rtol, atol = tolerance(dtype, scale)
+    assert_close(value, ref.loss_forward(name, pred, target, sw, cw), rtol, atol,
+                 f"{name} value")
+    # the gradient of a mean is O(1/(N*K)); scale it to O(1) so atol means something
+    n, k = pred.shape
+    f = n if name == "softmax_ce" else n * k
+    assert_close(grad * f, ref.loss_backward(name, pred, target, sw, cw) * f, rtol, atol,
+                 f"{name} gradient")
+    assert grad.dtype == dtype
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("weighted", [False, True])
+def test_loss_matches_oracle(name, shape, dtype, weighted):
+    pred, target, sw, cw = make(name, *shape, dtype, weighted=weighted)
+    check_against_oracle(name, pred, target, sw, cw, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_softmax_ce_weights_separately(dtype):
+    pred, target, sw, cw = make("softmax_ce", 2049, 5, dtype, weighted=True)
+    check_against_oracle("softmax_ce", pred, target, sw, None, dtype)
+    check_against_oracle("softmax_ce", pred, target, None, cw, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_softmax_ce_probs_and_no_grad(dtype):
+    pred, target, sw, cw = make("softmax_ce", 50, 4, dtype, weighted=True)
+    probs = np.empty_like(pred)
+    value, grad = kernels.loss("softmax_ce", pred, target, sample_weight=sw, class_weight=cw,
+                               probs_out=probs)
+    assert_close(probs, ref.act_forward("softmax", pred), *tolerance(dtype), "probs")
+    # every combination of outputs gives the same value and the same gradient
+    v2, none = kernels.loss("softmax_ce", pred, target, sample_weight=sw, class_weight=cw,
+                            need_grad=False)
+    assert none is None and v2 == value
+    g3 = np.empty_like(pred)
+    v3 = _kernels.softmax_ce(g3, None, pred, target.astype(np.int32), sw, cw)
+    assert v3 == value
+    assert_bitwise_equal(g3, grad, "gradient without probs")
+
+
+@pytest.mark.parametrize("name", POINTWISE)
+def test_pointwise_no_grad_and_1d(name):
+    pred, target, sw, _ = make(name, 33, 1, np.float64, weighted=True)
+    value, grad = kernels.loss(name, pred, target, sample_weight=sw)
+    v1, g1 = kernels.loss(name, pred[:, 0], target[:, 0], sample_weight=sw)
+    assert v1 == value and g1.shape == (33,)
+    assert_bitwise_equal(g1, grad[:, 0], "1-D gradient")
+    v2, g2 = kernels.loss(name, pred, target, sample_weight=sw, need_grad=False)
+    assert v2 == value and g2 is None
+
+
+@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_zero_total_weight(name, dtype):
+    pred, target, _, _ = make(name, 9, 3, dtype)
+    value, grad = kernels.loss(name, pred, target, sample_weight=np.zeros(9, dtype))
+    assert value == 0.0
+    assert not grad.any()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_mae_subgradient_at_zero_is_zero(dtype):
+    pred = np.array([[1.0, -2.0, 3.0]], dtype)
+    target = np.array([[1.0, 0.0, 5.0]], dtype)
+    _, grad = kernels.loss("mae", pred, target)
+    assert_close(grad, [[0.0, -1 / 3, -1 / 3]], *tolerance(dtype), "mae gradient")
+
+
+@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_threads_bitwise_equal(name, dtype, threads):
+    pred, target, sw, cw = make(name, *LARGE, dtype, weighted=True)
+    out = []
+    for nt in (1, 2):
+        threads(nt)
+        value, grad = kernels.loss(name, pred, target, sample_weight=sw, class_weight=cw)
+        out.append((np.array([value]), grad))
+    assert_bitwise_equal(out[0][0], out[1][0], f"{name} value")
+    assert_bitwise_equal(out[0][1], out[1][1], f"{name} gradient")
+
+
+# ------------------------------------------------------------------ stability
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("big", [1e4, 1e30])
+def test_bce_extreme_logits(dtype, big):
+    z = np.array([[big, -big, big, -big, 0.0]], dtype)
+    t = np.array([[1.0, 0.0, 0.0, 1.0, 0.5]], dtype)
+    value, grad = kernels.loss("bce_logits", z, t)
+    assert np.isfinite(value) and np.isfinite(grad).all()
+    assert_close(value, ref.loss_forward("bce_logits", z, t), *tolerance(dtype), "value")
+    # sigmoid saturates to exactly 0 or 1: the gradient is (sigmoid(z) - t) / K
+    assert_close(grad * 5, [[0.0, 0.0, 1.0, -1.0, 0.0]], *tolerance(dtype), "gradient")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("big", [1e4, 1e30])
+def test_softmax_ce_extreme_logits(dtype, big):
+    z = np.array([[big, -big, 0.0], [big, big, -big], [-big, -big, -big]], dtype)
+    y = np.array([0, 2, 1])
+    value, grad = kernels.loss("softmax_ce", z, y)
+    assert np.isfinite(value) and np.isfinite(grad).all()
+    assert_close(value, ref.loss_forward("softmax_ce", z, y), *tolerance(dtype), "value")
+    assert_close(grad * 3, ref.loss_backward("softmax_ce", z, y) * 3, *tolerance(dtype),
+                 "gradient")
+
+
+# ------------------------------------------------------------------ PyTorch
+
+def _torch_loss(name, pred, target, sw, cw):
+    """(value, grad) from torch.nn.functional for the same weighted mean."""
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    z = torch.tensor(pred, requires_grad=True)
+    if name == "softmax_ce":
+        y = torch.tensor(target, dtype=torch.int64)
+        w = None if cw is None else torch.tensor(cw)
+        if sw is None:
+            out = F.cross_entropy(z, y, weight=w)
+        else:
+            # CrossEntropyLoss has no per-sample weight: weigh the unreduced losses
+            s = torch.tensor(sw) * (1 if w is None else w[y])
+            out = (F.cross_entropy(z, y, weight=w, reduction="none") * torch.tensor(sw)).sum() \
+                / s.sum()
+    else:
+        t = torch.tensor(target)
+        if name == "mse":
+            assert sw is None
+            out = F.mse_loss(z, t)
+        elif name == "mae":
+            assert sw is None
+            out = F.l1_loss(z, t)
+        else:
+            # torch's BCE weight is not normalized (mean of w*l over N*K): passing
+            # s_i / mean(s) gives sum_i s_i l_i / sum_i s_i
+            w = None if sw is None else torch.tensor(sw / sw.mean())[:, None]
+            out = F.binary_cross_entropy_with_logits(z, t, weight=w)
+    out.backward()
+    return out.item(), z.grad.numpy()
+
+
+TORCH_CASES = [("mse", False), ("mae", False), ("bce_logits", False), ("bce_logits", True),
+               ("softmax_ce", False), ("softmax_ce", True)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name,weighted", TORCH_CASES)
+def test_loss_matches_torch(name, weighted, dtype):
+    pred, target, sw, cw = make(name, 513, 4, dtype, seed=3, weighted=weighted)
+    want_v, want_g = _torch_loss(name, pred, target, sw, cw)
+    value, grad = kernels.loss(name, pred, target, sample_weight=sw, class_weight=cw)
+    rtol, atol = tolerance(dtype, 10)
+    assert_close(value, want_v, rtol, atol, f"{name} value vs torch")
+    f = grad.size
+    assert_close(grad * f, want_g * f, rtol, atol, f"{name} gradient vs torch")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_softmax_ce_class_weight_only_matches_torch(dtype):
+    pred, target, _, cw = make("softmax_ce", 300, 6, dtype, seed=5, weighted=True)
+    want_v, want_g = _torch_loss("softmax_ce", pred, target, None, cw)
+    value, grad = kernels.loss("softmax_ce", pred, target, class_weight=cw)
+    rtol, atol = tolerance(dtype, 10)
+    assert_close(value, want_v, rtol, atol, "value vs torch")
+    assert_close(grad * 300, want_g * 300, rtol, atol, "gradient vs torch")
+
+
+# ------------------------------------------------------------------ bad input
+
+def test_unknown_loss():
+    with pytest.raises(ValueError, match="unknown loss 'hinge'"):
+        kernels.loss("hinge", np.zeros((2, 2)), np.zeros((2, 2)))
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_bad_dtype(name):
+    pred, target, _, _ = make(name, 4, 3, np.float64)
+    with pytest.raises(TypeError, match="float32 or float64"):
+        kernels.loss(name, pred.astype(np.int64), target)
+    with pytest.raises(TypeError, match="share one dtype"):
+        if name == "softmax_ce":
+            _kernels.softmax_ce(np.empty((4, 3), np.float32), None, pred,
+                                target.astype(np.int32), None, None)
+        else:
+            getattr(_kernels, name)(None, pred, target.astype(np.float32), None)
+
+
+@pytest.mark.parametrize("name", POINTWISE)
+def test_bad_shapes(name):
+    pred, target, sw, _ = make(name, 4, 3, np.float64, weighted=True)
+    with pytest.raises(ValueError, match="target has shape"):
+        kernels.loss(name, pred, target[:3])
+    with pytest.raises(ValueError, match="sample_weight has shape"):
+        kernels.loss(name, pred, target, sample_weight=sw[:3])
+    with pytest.raises(ValueError, match="gradient has shape"):
+        getattr(_kernels, name)(np.empty((4, 2)), pred, target, None)
+    with pytest.raises(ValueError, match="class_weight applies to softmax_ce only"):
+        kernels.loss(name, pred, target, class_weight=np.ones(3))
+
+
+def test_softmax_ce_bad_labels():
+    pred = np.zeros((5, 3))
+    for bad, idx in ((np.array([0, 1, 3, 0, 1]), 2), (np.array([0, -1, 2, 0, 1]), 1),
+                     (np.array([0, 1, 2, 0, 2 ** 40]), 4)):
+        with pytest.raises(ValueError, match=rf"labels\[{idx}\] = .* is outside \[0, 3\)"):
+            kernels.loss("softmax_ce", pred, bad)
+    # the shim checks too, so a direct caller never reads out of bounds
+    with pytest.raises(ValueError, match=r"labels\[4\] = 7"):
+        _kernels.softmax_ce(None, None, pred, np.array([0, 1, 2, 0, 7], np.int32), None, None)
+    with pytest.raises(TypeError, match="int32"):
+        _kernels.softmax_ce(None, None, pred, np.zeros(5, np.int64), None, None)
+    with pytest.raises(TypeError, match="integers"):
+        kernels.loss("softmax_ce", pred, np.zeros(5))
+    with pytest.raises(ValueError, match="labels has shape"):
+        kernels.loss("softmax_ce", pred, np.zeros(4, int))
+    with pytest.raises(ValueError, match="class_weight has shape"):
+        kernels.loss("softmax_ce", pred, np.zeros(5, int), class_weight=np.ones(2))
+
+
+def test_non_contiguous_rejected_by_shim():
+    a = np.zeros((4, 6))[:, ::2]
+    with pytest.raises(ValueError):
+        _kernels.mse(None, a, a, None)
+    # the public wrapper copies instead
+    value, _ = kernels.loss("mse", a, a)
+    assert value == 0.0
