@@ -3,7 +3,8 @@
 Columns: our sgemm, numpy (OpenBLAS with its default kernel choice) and numpy with
 OPENBLAS_CORETYPE=SkylakeX (OpenBLAS's AVX-512 kernels). OpenBLAS reads that variable when
 it loads, so the AVX-512 column comes from this script re-run as a worker subprocess.
-Every figure is a median over repeats after warm-up, at the same thread count.
+Each column is measured in its own fresh worker process, one after another, at the same
+thread count; every figure is a median over repeats after warm-up.
 
     python benchmarks/bench_gemm.py                 # 1 and 2 threads, full table
     python benchmarks/bench_gemm.py --threads 2 --quick --json
@@ -110,11 +111,17 @@ def _ours_gflops(cases, threads, quick):
     return out
 
 
-def _skylakex_gflops(threads, quick):
-    """numpy's GFLOP/s with OpenBLAS forced to its AVX-512 kernels, from a subprocess."""
-    env = dict(os.environ, OPENBLAS_CORETYPE="SkylakeX")
-    cmd = [sys.executable, os.path.abspath(__file__), "--worker-numpy",
-           "--threads", str(threads)] + (["--quick"] if quick else [])
+def _worker(kind, threads, quick):
+    """GFLOP/s of one column, measured in a fresh interpreter so nothing left running in
+    this process (an idle BLAS or OpenMP pool spinning) steals a core, and so OpenBLAS can
+    be told its kernel (OPENBLAS_CORETYPE is read once, when it loads)."""
+    env = dict(os.environ)
+    env.pop("OPENBLAS_CORETYPE", None)
+    if kind == "numpy-avx512":
+        env["OPENBLAS_CORETYPE"] = "SkylakeX"
+    cmd = [sys.executable, os.path.abspath(__file__), "--worker",
+           "ours" if kind == "ours" else "numpy", "--threads", str(threads)]
+    cmd += ["--quick"] if quick else []
     res = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
     return json.loads(res.stdout)
 
@@ -126,10 +133,9 @@ def run(threads=(1, 2), quick=False):
     cases = shapes(quick)
     rows = []
     for nt in threads:
-        # the AVX-512 column first, while this process is idle
-        avx512 = _skylakex_gflops(nt, quick)
-        ours = _ours_gflops(cases, nt, quick)
-        default = _numpy_gflops(cases, nt, quick)
+        ours = _worker("ours", nt, quick)
+        default = _worker("numpy", nt, quick)
+        avx512 = _worker("numpy-avx512", nt, quick)
         for i, (label, m, n, k, ta, tb) in enumerate(cases):
             rows.append({
                 "case": label, "m": m, "n": n, "k": k, "trans_a": ta, "trans_b": tb,
@@ -159,10 +165,11 @@ def main(argv=None):
                    help="thread counts to measure (default: 1 2)")
     p.add_argument("--quick", action="store_true", help="fewer repeats, no 2048 square")
     p.add_argument("--json", action="store_true", help="print rows as JSON")
-    p.add_argument("--worker-numpy", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--worker", choices=("ours", "numpy"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    if args.worker_numpy:
-        print(json.dumps(_numpy_gflops(shapes(args.quick), args.threads[0], args.quick)))
+    if args.worker:
+        measure = _ours_gflops if args.worker == "ours" else _numpy_gflops
+        print(json.dumps(measure(shapes(args.quick), args.threads[0], args.quick)))
         return
     rows = run(threads=tuple(args.threads), quick=args.quick)
     if args.json:

@@ -32,9 +32,9 @@
  * NC: columns of the shared B block, kept in L3 (a multiple of NR).
  * The blocks actually used are balanced: K = 784 with KC 384 runs three blocks of 262
  * rather than 384 + 384 + 16. */
-#define A512_MR_F32 12
+#define A512_MR_F32 14
 #define A512_NR_F32 32
-#define A512_MC_F32 144
+#define A512_MC_F32 140
 #define A512_KC_F32 384
 #define A512_NC_F32 2048
 
@@ -63,13 +63,17 @@
 #define PORT_NC 1024
 
 /* Largest MR*NR of any kernel: the stack tile an edge tile is computed into. */
-#define MAX_TILE (12 * 32)
+#define MAX_TILE (14 * 32)
 
 /* The unpacked path is used when m*n*k is at most this (packing and barriers cost more
  * than they save), when k is this small (a packed pass would be all C traffic), and for
  * m == 1 or n == 1. */
 #define SMALL_MNK (24 * 24 * 24)
 #define SMALL_K 4
+/* ... and, where the AVX-512 unpacked row kernel applies (op(B) rows contiguous), up to
+ * this m*n*k or for fewer rows than this */
+#define SMALL_MNK_ROW (64 * 64 * 64)
+#define SMALL_M_ROW 6
 /* Multiply-adds one thread should get at least before a second one is started. */
 #define SMALL_GRAIN (1 << 16)
 #define PACKED_GRAIN (1 << 18)
@@ -83,13 +87,29 @@ void nc_kernel_portable_4x8_f64(int64_t kc, const double *a, const double *b, do
 #if NC_X86
 void nc_kernel_avx512_12x32_f32(int64_t kc, const float *a, const float *b, float *c,
                                 int64_t ldc, float alpha, float beta);
+void nc_kernel_avx512_14x32_f32(int64_t kc, const float *a, const float *b, float *c,
+                                int64_t ldc, float alpha, float beta);
 void nc_kernel_avx512_12x16_f64(int64_t kc, const double *a, const double *b, double *c,
                                 int64_t ldc, double alpha, double beta);
 void nc_kernel_avx2_6x16_f32(int64_t kc, const float *a, const float *b, float *c,
                              int64_t ldc, float alpha, float beta);
 void nc_kernel_avx2_6x8_f64(int64_t kc, const double *a, const double *b, double *c,
                             int64_t ldc, double alpha, double beta);
-#define KERN_A512_F32 nc_kernel_avx512_12x32_f32
+void nc_kernel_avx512_row_f32(int64_t rows, int64_t n, int64_t k, const float *a,
+                              int64_t sai, int64_t sa, const float *b, int64_t sb, float *c,
+                              int64_t ldc, float alpha, float beta);
+void nc_kernel_avx512_row_f64(int64_t rows, int64_t n, int64_t k, const double *a,
+                              int64_t sai, int64_t sa, const double *b, int64_t sb,
+                              double *c, int64_t ldc, double alpha, double beta);
+void nc_kernel_avx512_dot_f32(int64_t n, int64_t k, const float *x, const float *y,
+                              int64_t sy, float *c, int64_t sc, float alpha, float beta);
+void nc_kernel_avx512_dot_f64(int64_t n, int64_t k, const double *x, const double *y,
+                              int64_t sy, double *c, int64_t sc, double alpha, double beta);
+void nc_pack_tr_avx512_f32(float *dst, int64_t dstride, const float *src, int64_t lds,
+                           int nload, int nstore, int64_t np);
+void nc_pack_tr_avx512_f64(double *dst, int64_t dstride, const double *src, int64_t lds,
+                           int nload, int nstore, int64_t np);
+#define KERN_A512_F32 nc_kernel_avx512_14x32_f32
 #define KERN_A512_F64 nc_kernel_avx512_12x16_f64
 #define KERN_AVX2_F32 nc_kernel_avx2_6x16_f32
 #define KERN_AVX2_F64 nc_kernel_avx2_6x8_f64
@@ -158,17 +178,39 @@ typedef void (*FN(kern_t))(int64_t kc, const T *a, const T *b, T *c, int64_t ldc
 typedef struct {
     int64_t mr, nr, mc, kc, nc;
     FN(kern_t) kern;
+    void (*pack_a)(T *, const T *, int64_t, int, int64_t, int64_t, int64_t, int64_t, int64_t,
+                   int64_t, int64_t);
+    void (*pack_b)(T *, const T *, int64_t, int, int64_t, int64_t, int64_t, int64_t, int64_t,
+                   int64_t, int64_t);
 } CFG;
+
+static void FN(pack_a_portable)(T *, const T *, int64_t, int, int64_t, int64_t, int64_t,
+                                int64_t, int64_t, int64_t, int64_t);
+static void FN(pack_b_portable)(T *, const T *, int64_t, int, int64_t, int64_t, int64_t,
+                                int64_t, int64_t, int64_t, int64_t);
+#if NC_X86
+static void FN(pack_a_avx2)(T *, const T *, int64_t, int, int64_t, int64_t, int64_t, int64_t,
+                            int64_t, int64_t, int64_t);
+static void FN(pack_b_avx2)(T *, const T *, int64_t, int, int64_t, int64_t, int64_t, int64_t,
+                            int64_t, int64_t, int64_t);
+static void FN(pack_a_avx512)(T *, const T *, int64_t, int, int64_t, int64_t, int64_t,
+                              int64_t, int64_t, int64_t, int64_t);
+static void FN(pack_b_avx512)(T *, const T *, int64_t, int, int64_t, int64_t, int64_t,
+                              int64_t, int64_t, int64_t, int64_t);
+#endif
 
 static const CFG *FN(config)(int isa)
 {
     static const CFG portable = {PORT_MR, PORT_NR, PORT_MC, PORT_KC, PORT_NC,
-                                 FN(nc_kernel_portable_4x8)};
+                                 FN(nc_kernel_portable_4x8), FN(pack_a_portable),
+                                 FN(pack_b_portable)};
 #if NC_X86
     static const CFG avx2 = {CAT3(AVX2, MR, UP), CAT3(AVX2, NR, UP), CAT3(AVX2, MC, UP),
-                             CAT3(AVX2, KC, UP), CAT3(AVX2, NC, UP), NC_CAT(KERN_AVX2, UP)};
+                             CAT3(AVX2, KC, UP), CAT3(AVX2, NC, UP), NC_CAT(KERN_AVX2, UP),
+                             FN(pack_a_avx2), FN(pack_b_avx2)};
     static const CFG avx512 = {CAT3(A512, MR, UP), CAT3(A512, NR, UP), CAT3(A512, MC, UP),
-                               CAT3(A512, KC, UP), CAT3(A512, NC, UP), NC_CAT(KERN_A512, UP)};
+                               CAT3(A512, KC, UP), CAT3(A512, NC, UP), NC_CAT(KERN_A512, UP),
+                               FN(pack_a_avx512), FN(pack_b_avx512)};
     if (isa == NC_ISA_AVX512) return &avx512;
     if (isa == NC_ISA_AVX2) return &avx2;
 #endif
@@ -282,6 +324,37 @@ NC_TARGET_AVX512 static void FN(small_rows_avx512)(SMALL_ARGS)
 {
     FN(small_rows_impl)(SMALL_PASS);
 }
+
+/* AVX-512: the unpacked kernels where the operands' strides allow, else the loops. */
+static void FN(small_rows_a512k)(SMALL_ARGS)
+{
+    int64_t sa_i = ta ? 1 : lda, sa_p = ta ? lda : 1;
+    int64_t sb_p = tb ? 1 : ldb, sb_j = tb ? ldb : 1;
+    if (n == 1 && ta && ldc == 1) {
+        /* a column of C is a row of the transposed product C^T = op(B)^T A: the row
+         * kernel over i, broadcasting op(B)'s column, streaming A's contiguous rows */
+        FN(nc_kernel_avx512_row)(1, i1 - i0, k, b, 0, sb_p, a + i0, lda, c + i0, 0, alpha,
+                                 beta);
+        if (ep) FN(epilogue_tile)(c + i0 * ldc, ldc, i1 - i0, 1, i0, 0, ep);
+        return;
+    }
+    int dot = sa_p == 1 && sb_p == 1 && (n == 1 || sb_j != 1);
+    if (!dot && sb_j != 1 && n != 1) {
+        FN(small_rows_avx512)(SMALL_PASS);
+        return;
+    }
+    if (!dot) {
+        FN(nc_kernel_avx512_row)(i1 - i0, n, k, a + i0 * sa_i, sa_i, sa_p, b, sb_p,
+                                 c + i0 * ldc, ldc, alpha, beta);
+        if (ep) FN(epilogue_tile)(c + i0 * ldc, ldc, i1 - i0, n, i0, 0, ep);
+        return;
+    }
+    for (int64_t i = i0; i < i1; i++) {
+        T *cr = c + i * ldc;
+        FN(nc_kernel_avx512_dot)(n, k, a + i * lda, b, sb_j, cr, 1, alpha, beta);
+        if (ep) FN(epilogue_tile)(cr, ldc, 1, n, i, 0, ep);
+    }
+}
 #endif
 #undef SMALL_ARGS
 #undef SMALL_PASS
@@ -290,7 +363,15 @@ static void FN(gemm_small)(T *c, const T *a, const T *b, int64_t m, int64_t n, i
                            int64_t lda, int64_t ldb, int64_t ldc, int ta, int tb, T alpha,
                            T beta, const EPILOGUE *ep, int isa)
 {
-    if (k <= 0) a = b = NULL; /* never touched: the p loops are empty */
+    if (k <= 0) {
+        /* C = beta*C (zeros for beta == 0, never reading C); A and B may be NULL */
+        for (int64_t i = 0; i < m; i++) {
+            T *cr = c + i * ldc;
+            for (int64_t j = 0; j < n; j++) cr[j] = beta == 0 ? (T)0 : beta * cr[j];
+            if (ep) FN(epilogue_tile)(cr, ldc, 1, n, i, 0, ep);
+        }
+        return;
+    }
     int nt = nc_threads_for(m * n * (k > 0 ? k : 1), SMALL_GRAIN);
     if (nt > m) nt = (int)m;
     (void)nt;
@@ -300,7 +381,7 @@ static void FN(gemm_small)(T *c, const T *a, const T *b, int64_t m, int64_t n, i
         part(m, nt, t, &i0, &i1);
 #if NC_X86
         if (isa == NC_ISA_AVX512)
-            FN(small_rows_avx512)(c, a, b, n, k, lda, ldb, ldc, ta, tb, alpha, beta, ep, i0, i1);
+            FN(small_rows_a512k)(c, a, b, n, k, lda, ldb, ldc, ta, tb, alpha, beta, ep, i0, i1);
         else if (isa == NC_ISA_AVX2)
             FN(small_rows_avx2)(c, a, b, n, k, lda, ldb, ldc, ta, tb, alpha, beta, ep, i0, i1);
         else
@@ -315,7 +396,7 @@ static void FN(gemm_small)(T *c, const T *a, const T *b, int64_t m, int64_t n, i
 
 /* MR-row panels [lo,hi) of A(i0:i0+mc, p0:p0+kc) into dst, panel q at dst + q*mr*kc,
  * element (p, r) at p*mr + r; rows past mc are zero. */
-static void FN(pack_a)(T *restrict dst, const T *restrict a, int64_t lda, int ta, int64_t i0,
+static inline __attribute__((always_inline)) void FN(pack_a_impl)(T *restrict dst, const T *restrict a, int64_t lda, int ta, int64_t i0,
                        int64_t mc, int64_t p0, int64_t kc, int64_t mr, int64_t lo, int64_t hi)
 {
     for (int64_t q = lo; q < hi; q++) {
@@ -343,7 +424,7 @@ static void FN(pack_a)(T *restrict dst, const T *restrict a, int64_t lda, int ta
 
 /* NR-column panels [lo,hi) of B(p0:p0+kc, j0:j0+nc) into dst, panel q at dst + q*nr*kc,
  * element (p, j) at p*nr + j; columns past nc are zero. */
-static void FN(pack_b)(T *restrict dst, const T *restrict b, int64_t ldb, int tb, int64_t p0,
+static inline __attribute__((always_inline)) void FN(pack_b_impl)(T *restrict dst, const T *restrict b, int64_t ldb, int tb, int64_t p0,
                        int64_t kc, int64_t j0, int64_t nc, int64_t nr, int64_t lo, int64_t hi)
 {
     for (int64_t q = lo; q < hi; q++) {
@@ -368,6 +449,68 @@ static void FN(pack_b)(T *restrict dst, const T *restrict b, int64_t ldb, int tb
         }
     }
 }
+
+#define PACK_A_ARGS                                                                          \
+    T *restrict dst, const T *restrict a, int64_t lda, int ta, int64_t i0, int64_t mc,       \
+        int64_t p0, int64_t kc, int64_t mr, int64_t lo, int64_t hi
+#define PACK_B_ARGS                                                                          \
+    T *restrict dst, const T *restrict b, int64_t ldb, int tb, int64_t p0, int64_t kc,       \
+        int64_t j0, int64_t nc, int64_t nr, int64_t lo, int64_t hi
+/* One copy of the packing loops per ISA, vectorized for it (they are pure copies). */
+static void FN(pack_a_portable)(PACK_A_ARGS)
+{
+    FN(pack_a_impl)(dst, a, lda, ta, i0, mc, p0, kc, mr, lo, hi);
+}
+static void FN(pack_b_portable)(PACK_B_ARGS)
+{
+    FN(pack_b_impl)(dst, b, ldb, tb, p0, kc, j0, nc, nr, lo, hi);
+}
+#if NC_X86
+NC_TARGET_AVX2 static void FN(pack_a_avx2)(PACK_A_ARGS)
+{
+    FN(pack_a_impl)(dst, a, lda, ta, i0, mc, p0, kc, mr, lo, hi);
+}
+NC_TARGET_AVX2 static void FN(pack_b_avx2)(PACK_B_ARGS)
+{
+    FN(pack_b_impl)(dst, b, ldb, tb, p0, kc, j0, nc, nr, lo, hi);
+}
+/* AVX-512: the packs that transpose (A as stored, B transposed) go through register
+ * transposes of LANES x LANES blocks; the others are plain copies. */
+#define LANES ((int64_t)(64 / sizeof(T)))
+NC_TARGET_AVX512 static void FN(pack_a_avx512)(PACK_A_ARGS)
+{
+    if (ta) {
+        FN(pack_a_impl)(dst, a, lda, ta, i0, mc, p0, kc, mr, lo, hi);
+        return;
+    }
+    for (int64_t q = lo; q < hi; q++) {
+        T *d = dst + q * mr * kc;
+        int64_t rows = NC_MIN(mr, mc - q * mr);
+        const T *s = a + (i0 + q * mr) * lda + p0;
+        for (int64_t x0 = 0; x0 < mr; x0 += LANES)
+            FN(nc_pack_tr_avx512)(d + x0, mr, s + x0 * lda, lda,
+                                  (int)NC_MAX(0, NC_MIN(LANES, rows - x0)),
+                                  (int)NC_MIN(LANES, mr - x0), kc);
+    }
+}
+NC_TARGET_AVX512 static void FN(pack_b_avx512)(PACK_B_ARGS)
+{
+    if (!tb) {
+        FN(pack_b_impl)(dst, b, ldb, tb, p0, kc, j0, nc, nr, lo, hi);
+        return;
+    }
+    for (int64_t q = lo; q < hi; q++) {
+        T *d = dst + q * nr * kc;
+        int64_t cols = NC_MIN(nr, nc - q * nr);
+        const T *s = b + (j0 + q * nr) * ldb + p0;
+        for (int64_t x0 = 0; x0 < nr; x0 += LANES)
+            FN(nc_pack_tr_avx512)(d + x0, nr, s + x0 * ldb, ldb,
+                                  (int)NC_MAX(0, NC_MIN(LANES, cols - x0)),
+                                  (int)NC_MIN(LANES, nr - x0), kc);
+    }
+}
+#undef LANES
+#endif
 
 /* ---------------------------------------------------------------- macro-kernel */
 
@@ -441,13 +584,13 @@ static void FN(gemm_packed)(const CFG *cf, T *c, const T *a, const T *b, int64_t
                 }
                 first = 0;
                 part(nb_panels, nth, tid, &lo, &hi);
-                FN(pack_b)(bbuf, b, ldb, tb, pc, kc, jc, nc, nr, lo, hi);
+                cf->pack_b(bbuf, b, ldb, tb, pc, kc, jc, nc, nr, lo, hi);
                 int64_t blk = 0;
                 for (int64_t ic = 0; ic < m; ic += mcb, blk++) {
                     int64_t mc = NC_MIN(mcb, m - ic), na_panels = ceil_div(mc, mr);
                     T *pa = abuf[blk & 1];
                     part(na_panels, nth, tid, &lo, &hi);
-                    FN(pack_a)(pa, a, lda, ta, ic, mc, pc, kc, mr, lo, hi);
+                    cf->pack_a(pa, a, lda, ta, ic, mc, pc, kc, mr, lo, hi);
                     /* the packs are complete, and (double buffer) nobody still reads the
                      * A buffer packed two blocks ago */
 #pragma omp barrier
@@ -471,7 +614,10 @@ void FN(nc_gemm)(T *c, const T *a, const T *b, int64_t m, int64_t n, int64_t k, 
     if (k < 0) k = 0;
     int isa = nc_get_isa();
     const CFG *cf = FN(config)(isa);
-    int small = k <= SMALL_K || m == 1 || n == 1 || m * n * k <= SMALL_MNK;
+    /* the unpacked AVX-512 row kernel streams op(B)'s rows well: it wins further */
+    int row_ok = isa == NC_ISA_AVX512 && !trans_b;
+    int small = k <= SMALL_K || m == 1 || n == 1 || m * n * k <= SMALL_MNK ||
+                (row_ok && (m * n * k <= SMALL_MNK_ROW || m < SMALL_M_ROW));
     /* too little scratch (or none) for the packs: the unpacked path, never more memory */
     if (!small && (!work || work_bytes < FN(packed_bytes)(cf, m, n, k))) small = 1;
     if (small)
@@ -481,6 +627,8 @@ void FN(nc_gemm)(T *c, const T *a, const T *b, int64_t m, int64_t n, int64_t k, 
                         work);
 }
 
+#undef PACK_A_ARGS
+#undef PACK_B_ARGS
 #undef FN
 #undef CAT3_
 #undef CAT3

@@ -98,6 +98,27 @@ void nc_kernel_avx512_12x32_f32(int64_t kc, const float *restrict a, const float
     }
 }
 
+NC_TARGET_AVX512
+void nc_kernel_avx512_14x32_f32(int64_t kc, const float *restrict a, const float *restrict b,
+                                float *restrict c, int64_t ldc, float alpha, float beta)
+{
+    NC_ROWS14(K512_DECL)
+    NC_ROWS14(K512_PF)
+#pragma GCC unroll 4
+    for (int64_t p = 0; p < kc; p++) {
+        __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+        NC_ROWS14(K512_STEP)
+        a += 14;
+        b += 32;
+    }
+    __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+    if (beta == 0) {
+        NC_ROWS14(K512_ST0)
+    } else {
+        NC_ROWS14(K512_ST1)
+    }
+}
+
 #undef K512_DECL
 #undef K512_STEP
 #undef K512_PF
@@ -234,4 +255,160 @@ void nc_kernel_avx2_6x8_f64(int64_t kc, const double *restrict a, const double *
     }
 }
 
+#endif /* NC_X86 */
+
+#if NC_X86
+/* ---------------------------------------------------------------- AVX-512, unpacked */
+
+/* The unpacked (small-problem) kernels read A and B where they lie.
+ *
+ * row: rows of C, c[i*ldc + j] for j < n (unit stride), from
+ *      C(i,j) = alpha * sum_p A(i,p) * B(p,j) + beta * C(i,j),
+ *      A(i,p) = a[i*sai + p*sa] (broadcast), B(p,j) = b[p*sb + j] (unit stride in j).
+ *      64 columns at a time in four accumulators, masked at the right edge; the column
+ *      block is the outer loop so its masks are set up once for all rows.
+ * dot: c[j*sc] = alpha * sum_p x[p] * y_j[p] + beta * c[j*sc] with y_j = y + j*sy, both
+ *      unit stride in p: 16 lanes of partial sums in a fixed order, then one fixed
+ *      horizontal reduction, so the bits depend on the sizes alone. */
+#define UNPACKED_KERNELS(T, SFX, V, L, SET1, ZERO, MLOAD, MSTORE, FMA, MUL, REDUCE, MASKT,     \
+                         ONES, ADD)                                                               \
+    NC_TARGET_AVX512                                                                         \
+    void nc_kernel_avx512_row_##SFX(int64_t rows, int64_t n, int64_t k, const T *a0,         \
+                                    int64_t sai, int64_t sa, const T *b, int64_t sb, T *c0,  \
+                                    int64_t ldc, T alpha, T beta)                            \
+    {                                                                                        \
+        V va = SET1(alpha), vb = SET1(beta);                                                 \
+        for (int64_t j = 0; j < n; j += 4 * L) {                                             \
+            MASKT mk[4];                                                                     \
+            int nv = 0;                                                                      \
+            for (int v = 0; v < 4; v++) {                                                    \
+                int64_t left = n - j - v * L;                                                \
+                mk[v] = left >= L ? (MASKT)ONES                                              \
+                        : left <= 0 ? (MASKT)0 : (MASKT)(((uint32_t)1 << left) - 1);         \
+                nv += left > 0;                                                              \
+            }                                                                                \
+            for (int64_t i = 0; i < rows; i++) {                                             \
+            const T *a = a0 + i * sai;                                                       \
+            T *c = c0 + i * ldc;                                                             \
+            V c0 = ZERO(), c1 = ZERO(), c2 = ZERO(), c3 = ZERO();                            \
+            const T *bp = b + j;                                                             \
+            int64_t p = 0;                                                                   \
+            if (nv >= 3) {                                                                   \
+                for (; p < k; p++, bp += sb) {                                               \
+                    V t = SET1(a[p * sa]);                                                   \
+                    c0 = FMA(t, MLOAD(mk[0], bp), c0);                                       \
+                    c1 = FMA(t, MLOAD(mk[1], bp + L), c1);                                   \
+                    c2 = FMA(t, MLOAD(mk[2], bp + 2 * L), c2);                               \
+                    c3 = FMA(t, MLOAD(mk[3], bp + 3 * L), c3);                               \
+                }                                                                            \
+            } else {                                                                         \
+                /* few columns: split p over independent accumulators (fixed: by p's        \
+                 * residue) so the FMA latency does not serialize, then add them in a       \
+                 * fixed order */                                                            \
+                V d0 = ZERO(), d1 = ZERO(), d2 = ZERO(), d3 = ZERO();                        \
+                for (; p + 4 <= k; p += 4, bp += 4 * sb) {                                   \
+                    V t0 = SET1(a[p * sa]), t1 = SET1(a[(p + 1) * sa]);                      \
+                    V t2 = SET1(a[(p + 2) * sa]), t3 = SET1(a[(p + 3) * sa]);                \
+                    c0 = FMA(t0, MLOAD(mk[0], bp), c0);                                      \
+                    c1 = FMA(t1, MLOAD(mk[0], bp + sb), c1);                                 \
+                    c2 = FMA(t2, MLOAD(mk[0], bp + 2 * sb), c2);                             \
+                    c3 = FMA(t3, MLOAD(mk[0], bp + 3 * sb), c3);                             \
+                    d0 = FMA(t0, MLOAD(mk[1], bp + L), d0);                                  \
+                    d1 = FMA(t1, MLOAD(mk[1], bp + sb + L), d1);                             \
+                    d2 = FMA(t2, MLOAD(mk[1], bp + 2 * sb + L), d2);                         \
+                    d3 = FMA(t3, MLOAD(mk[1], bp + 3 * sb + L), d3);                         \
+                }                                                                            \
+                for (; p < k; p++, bp += sb) {                                               \
+                    V t = SET1(a[p * sa]);                                                   \
+                    c0 = FMA(t, MLOAD(mk[0], bp), c0);                                       \
+                    d0 = FMA(t, MLOAD(mk[1], bp + L), d0);                                   \
+                }                                                                            \
+                c0 = ADD(ADD(c0, c1), ADD(c2, c3));                                          \
+                c1 = ADD(ADD(d0, d1), ADD(d2, d3));                                          \
+                c2 = c3 = ZERO();                                                            \
+            }                                                                                \
+            V acc[4] = {c0, c1, c2, c3};                                                     \
+            for (int v = 0; v < nv; v++) {                                                   \
+                T *cp = c + j + v * L;                                                       \
+                V r = beta == 0 ? MUL(acc[v], va)                                            \
+                                : FMA(acc[v], va, MUL(MLOAD(mk[v], cp), vb));                \
+                MSTORE(cp, mk[v], r);                                                        \
+            }                                                                                \
+            }                                                                                \
+        }                                                                                    \
+    }                                                                                        \
+                                                                                             \
+    NC_TARGET_AVX512                                                                         \
+    void nc_kernel_avx512_dot_##SFX(int64_t n, int64_t k, const T *x, const T *y,            \
+                                    int64_t sy, T *c, int64_t sc, T alpha, T beta)           \
+    {                                                                                        \
+        int64_t kv = k - k % L;                                                              \
+        MASKT tail = (MASKT)(((uint32_t)1 << (k % L)) - 1);                                  \
+        for (int64_t j = 0; j < n; j++) {                                                    \
+            const T *yj = y + j * sy;                                                        \
+            V acc = ZERO();                                                                  \
+            int64_t p = 0;                                                                   \
+            for (; p < kv; p += L) acc = FMA(MLOAD((MASKT)ONES, x + p), MLOAD((MASKT)ONES, yj + p), acc); \
+            if (tail) acc = FMA(MLOAD(tail, x + p), MLOAD(tail, yj + p), acc);               \
+            T s = REDUCE(acc);                                                               \
+            c[j * sc] = beta == 0 ? alpha * s : alpha * s + beta * c[j * sc];                \
+        }                                                                                    \
+    }
+
+UNPACKED_KERNELS(float, f32, __m512, 16, _mm512_set1_ps, _mm512_setzero_ps,
+                 _mm512_maskz_loadu_ps, _mm512_mask_storeu_ps, _mm512_fmadd_ps, _mm512_mul_ps,
+                 _mm512_reduce_add_ps, __mmask16, 0xFFFF, _mm512_add_ps)
+UNPACKED_KERNELS(double, f64, __m512d, 8, _mm512_set1_pd, _mm512_setzero_pd,
+                 _mm512_maskz_loadu_pd, _mm512_mask_storeu_pd, _mm512_fmadd_pd, _mm512_mul_pd,
+                 _mm512_reduce_add_pd, __mmask8, 0xFF, _mm512_add_pd)
+#endif /* NC_X86 */
+
+#if NC_X86
+/* ---------------------------------------------------------------- AVX-512, packing */
+
+/* Transposing copy for the packs whose source runs along p (A not transposed, B
+ * transposed): dst[p*dstride + x] = x < nload ? src[x*lds + p] : 0 for p < np and
+ * x < nstore (nstore <= L). L rows of L values are transposed in registers by log2(L)
+ * rounds of block swaps: round s exchanges the s-wide column blocks of rows i and i+s. */
+#define PACK_TR(T, SFX, V, L, IDXT, IDXV, LOADIDX, ZERO, MLOAD, MSTORE, PERM, MASKT, ONES)    \
+    NC_TARGET_AVX512                                                                         \
+    void nc_pack_tr_avx512_##SFX(T *restrict dst, int64_t dstride, const T *restrict src,    \
+                                 int64_t lds, int nload, int nstore, int64_t np)             \
+    {                                                                                        \
+        IDXV lo[4], hi[4];                                                                   \
+        int rounds = 0;                                                                      \
+        for (int s = L / 2; s >= 1; s /= 2, rounds++) {                                      \
+            IDXT l_[L], h_[L];                                                               \
+            for (int j = 0; j < L; j++) {                                                    \
+                l_[j] = (j & s) ? L + j - s : j;                                             \
+                h_[j] = (j & s) ? L + j : j + s;                                             \
+            }                                                                                \
+            lo[rounds] = LOADIDX(l_);                                                        \
+            hi[rounds] = LOADIDX(h_);                                                        \
+        }                                                                                    \
+        MASKT sm = nstore >= L ? (MASKT)ONES : (MASKT)(((uint32_t)1 << nstore) - 1);          \
+        for (int64_t p = 0; p < np; p += L) {                                                \
+            int64_t w = NC_MIN((int64_t)L, np - p);                                          \
+            MASKT lm = w >= L ? (MASKT)ONES : (MASKT)(((uint32_t)1 << w) - 1);               \
+            V r[L];                                                                          \
+            _Pragma("GCC unroll 16") for (int x = 0; x < L; x++)                             \
+                r[x] = x < nload ? MLOAD(lm, src + x * lds + p) : ZERO();                    \
+            int q = 0;                                                                       \
+            for (int s = L / 2; s >= 1; s /= 2, q++) {                                       \
+                _Pragma("GCC unroll 16") for (int i = 0; i < L; i++) {                       \
+                    if (i & s) continue;                                                     \
+                    V a = r[i], b = r[i + s];                                                \
+                    r[i] = PERM(a, lo[q], b);                                                \
+                    r[i + s] = PERM(a, hi[q], b);                                            \
+                }                                                                            \
+            }                                                                                \
+            for (int64_t x = 0; x < w; x++) MSTORE(dst + (p + x) * dstride, sm, r[x]);       \
+        }                                                                                    \
+    }
+
+PACK_TR(float, f32, __m512, 16, int32_t, __m512i, _mm512_loadu_si512, _mm512_setzero_ps,
+        _mm512_maskz_loadu_ps, _mm512_mask_storeu_ps, _mm512_permutex2var_ps, __mmask16,
+        0xFFFF)
+PACK_TR(double, f64, __m512d, 8, int64_t, __m512i, _mm512_loadu_si512, _mm512_setzero_pd,
+        _mm512_maskz_loadu_pd, _mm512_mask_storeu_pd, _mm512_permutex2var_pd, __mmask8, 0xFF)
 #endif /* NC_X86 */
