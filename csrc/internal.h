@@ -46,4 +46,17 @@ int nc_act_backward_tile_f32(float *dz, const float *dy, const float *y, const f
 int nc_act_backward_tile_f64(double *dz, const double *dy, const double *y, const double *z,
                              int64_t n, int64_t c, int64_t ld, int act, double param);
 
+/* Serial loss over rows [i0,i1) (loss.c): returns sum_i s_i * l_i and writes the gradient
+ * scaled by s_i * inv; nc_loss_weight_total gives sum s and that inv for the whole batch. */
+double nc_loss_rows_f32(float *grad, float *probs, const float *a, const float *t,
+                        const int32_t *labels, const float *sw, const float *cw, int64_t i0,
+                        int64_t i1, int64_t k, int kind, double inv);
+double nc_loss_rows_f64(double *grad, double *probs, const double *a, const double *t,
+                        const int32_t *labels, const double *sw, const double *cw,
+                        int64_t i0, int64_t i1, int64_t k, int kind, double inv);
+double nc_loss_weight_total_f32(const float *sw, const float *cw, const int32_t *labels,
+                                int64_t n, int64_t k, int kind, double *inv);
+double nc_loss_weight_total_f64(const double *sw, const double *cw, const int32_t *labels,
+                                int64_t n, int64_t k, int kind, double *inv);
+
 #endif

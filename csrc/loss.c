@@ -5,7 +5,10 @@
 #define NC_CAT_(a, b) a##_##b
 #define NC_CAT(a, b) NC_CAT_(a, b)
 
-enum { LOSS_MSE, LOSS_MAE, LOSS_BCE };
+/* The element-wise losses share one row routine keyed by the public enum nc_loss. */
+#define LOSS_MSE NC_LOSS_MSE
+#define LOSS_MAE NC_LOSS_MAE
+#define LOSS_BCE NC_LOSS_BCE
 
 /* Rows per reduction chunk. The bounds follow from (n, k) alone, so the partial sums and
  * the order they are added in are the same at any thread count. A chunk holds whole rows

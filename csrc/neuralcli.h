@@ -164,6 +164,8 @@ size_t nc_dense_workspace_f64(int64_t n, int64_t c, int64_t oc, int threads);
 
 /* ---------------------------------------------------------------- losses */
 
+enum nc_loss { NC_LOSS_MSE = 0, NC_LOSS_MAE = 1, NC_LOSS_BCE = 2, NC_LOSS_CE = 3 };
+
 /* Each loss returns its weighted mean value (accumulated in double) and, when the
  * gradient pointer is non-NULL, writes d(loss)/d(input) in the same pass.
  *   pred/logits and target are (N,K), contiguous. sw is per-sample weights (N,) or NULL
