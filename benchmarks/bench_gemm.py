@@ -126,16 +126,25 @@ def _worker(kind, threads, quick):
     return json.loads(res.stdout)
 
 
-def run(threads=(1, 2), quick=False):
-    """Benchmark rows: one dict per (case, thread count) with GFLOP/s and ratios."""
+def run(threads=(1, 2), quick=False, rounds=None):
+    """Benchmark rows: one dict per (case, thread count) with GFLOP/s and ratios.
+
+    The three columns are measured in turn, `rounds` times over (3, or 1 when quick), and
+    each figure is the median over rounds: on a machine shared with other work, a burst
+    of load then hits one round of one column rather than the ratio."""
     if isinstance(threads, int):
         threads = (threads,)
+    if rounds is None:
+        rounds = 1 if quick else 3
     cases = shapes(quick)
     rows = []
     for nt in threads:
-        ours = _worker("ours", nt, quick)
-        default = _worker("numpy", nt, quick)
-        avx512 = _worker("numpy-avx512", nt, quick)
+        cols = {"ours": [], "numpy": [], "numpy-avx512": []}
+        for _ in range(rounds):
+            for kind in cols:
+                cols[kind].append(_worker(kind, nt, quick))
+        ours, default, avx512 = (np.median(np.array(cols[kind]), axis=0).tolist()
+                                 for kind in ("ours", "numpy", "numpy-avx512"))
         for i, (label, m, n, k, ta, tb) in enumerate(cases):
             rows.append({
                 "case": label, "m": m, "n": n, "k": k, "trans_a": ta, "trans_b": tb,
@@ -165,13 +174,15 @@ def main(argv=None):
                    help="thread counts to measure (default: 1 2)")
     p.add_argument("--quick", action="store_true", help="fewer repeats, no 2048 square")
     p.add_argument("--json", action="store_true", help="print rows as JSON")
+    p.add_argument("--rounds", type=int, default=None,
+                   help="alternating rounds per column, median taken (default 3, quick 1)")
     p.add_argument("--worker", choices=("ours", "numpy"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
         measure = _ours_gflops if args.worker == "ours" else _numpy_gflops
         print(json.dumps(measure(shapes(args.quick), args.threads[0], args.quick)))
         return
-    rows = run(threads=tuple(args.threads), quick=args.quick)
+    rows = run(threads=tuple(args.threads), quick=args.quick, rounds=args.rounds)
     if args.json:
         print(json.dumps(rows, indent=1))
     else:

@@ -38,11 +38,18 @@
 #define A512_KC_F32 384
 #define A512_NC_F32 2048
 
+/* second AVX-512 float shape, used when it pads M less (M = 128: 11 x 12 rows beat
+ * 10 x 14); same NR, KC and NC */
+#define A512_MR2_F32 12
+#define A512_MC2_F32 144
+
 #define A512_MR_F64 12
 #define A512_NR_F64 16
 #define A512_MC_F64 96
 #define A512_KC_F64 256
 #define A512_NC_F64 2048
+#define A512_MR2_F64 A512_MR_F64
+#define A512_MC2_F64 A512_MC_F64
 
 #define AVX2_MR_F32 6
 #define AVX2_NR_F32 16
@@ -110,6 +117,8 @@ void nc_pack_tr_avx512_f32(float *dst, int64_t dstride, const float *src, int64_
 void nc_pack_tr_avx512_f64(double *dst, int64_t dstride, const double *src, int64_t lds,
                            int nload, int nstore, int64_t np);
 #define KERN_A512_F32 nc_kernel_avx512_14x32_f32
+#define KERN_A512_2_F32 nc_kernel_avx512_12x32_f32
+#define KERN_A512_2_F64 nc_kernel_avx512_12x16_f64
 #define KERN_A512_F64 nc_kernel_avx512_12x16_f64
 #define KERN_AVX2_F32 nc_kernel_avx2_6x16_f32
 #define KERN_AVX2_F64 nc_kernel_avx2_6x8_f64
@@ -199,7 +208,9 @@ static void FN(pack_b_avx512)(T *, const T *, int64_t, int, int64_t, int64_t, in
                               int64_t, int64_t, int64_t, int64_t);
 #endif
 
-static const CFG *FN(config)(int isa)
+/* The configuration for an ISA path; for AVX-512 float, of the two kernel heights the
+ * one that pads M's last panel less (M alone decides, so the summation order does too). */
+static const CFG *FN(config)(int isa, int64_t m)
 {
     static const CFG portable = {PORT_MR, PORT_NR, PORT_MC, PORT_KC, PORT_NC,
                                  FN(nc_kernel_portable_4x8), FN(pack_a_portable),
@@ -211,10 +222,18 @@ static const CFG *FN(config)(int isa)
     static const CFG avx512 = {CAT3(A512, MR, UP), CAT3(A512, NR, UP), CAT3(A512, MC, UP),
                                CAT3(A512, KC, UP), CAT3(A512, NC, UP), NC_CAT(KERN_A512, UP),
                                FN(pack_a_avx512), FN(pack_b_avx512)};
-    if (isa == NC_ISA_AVX512) return &avx512;
+    static const CFG avx512b = {CAT3(A512, MR2, UP), CAT3(A512, NR, UP), CAT3(A512, MC2, UP),
+                                CAT3(A512, KC, UP), CAT3(A512, NC, UP),
+                                NC_CAT(KERN_A512_2, UP), FN(pack_a_avx512),
+                                FN(pack_b_avx512)};
+    if (isa == NC_ISA_AVX512) {
+        int64_t pad1 = round_up(m, avx512.mr) - m, pad2 = round_up(m, avx512b.mr) - m;
+        return pad2 < pad1 ? &avx512b : &avx512;
+    }
     if (isa == NC_ISA_AVX2) return &avx2;
 #endif
     (void)isa;
+    (void)m;
     return &portable;
 }
 
@@ -238,7 +257,7 @@ size_t FN(nc_gemm_workspace)(int64_t m, int64_t n, int64_t k, int threads)
     (void)threads;
     size_t best = 0;
     for (int isa = NC_ISA_PORTABLE; isa <= nc_detect_isa(); isa++) {
-        size_t b = FN(packed_bytes)(FN(config)(isa), m, n, k);
+        size_t b = FN(packed_bytes)(FN(config)(isa, m), m, n, k);
         if (b > best) best = b;
     }
     return best;
@@ -613,7 +632,7 @@ void FN(nc_gemm)(T *c, const T *a, const T *b, int64_t m, int64_t n, int64_t k, 
     if (m <= 0 || n <= 0) return;
     if (k < 0) k = 0;
     int isa = nc_get_isa();
-    const CFG *cf = FN(config)(isa);
+    const CFG *cf = FN(config)(isa, m);
     /* the unpacked AVX-512 row kernel streams op(B)'s rows well: it wins further */
     int row_ok = isa == NC_ISA_AVX512 && !trans_b;
     int small = k <= SMALL_K || m == 1 || n == 1 || m * n * k <= SMALL_MNK ||
