@@ -391,13 +391,21 @@ static void FN(gemm_small)(T *c, const T *a, const T *b, int64_t m, int64_t n, i
         }
         return;
     }
-    int nt = nc_threads_for(m * n * (k > 0 ? k : 1), SMALL_GRAIN);
-    if (nt > m) nt = (int)m;
+    /* Rows are split in units; the AVX-512 column case (n == 1, A transposed) runs the row
+     * kernel along i, whose 64-wide blocks pick their accumulator layout by their width,
+     * so its split must fall on multiples of 64 to leave every block as one thread
+     * would see it. */
+    int64_t unit = isa == NC_ISA_AVX512 && n == 1 && ta && ldc == 1 ? 64 : 1;
+    int64_t units = ceil_div(m, unit);
+    int nt = nc_threads_for(m * n * k, SMALL_GRAIN);
+    if (nt > units) nt = (int)units;
     (void)nt;
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int t = 0; t < nt; t++) {
         int64_t i0, i1;
-        part(m, nt, t, &i0, &i1);
+        part(units, nt, t, &i0, &i1);
+        i0 = NC_MIN(m, i0 * unit);
+        i1 = NC_MIN(m, i1 * unit);
 #if NC_X86
         if (isa == NC_ISA_AVX512)
             FN(small_rows_a512k)(c, a, b, n, k, lda, ldb, ldc, ta, tb, alpha, beta, ep, i0, i1);

@@ -218,7 +218,7 @@ def test_threads_bitwise(isa, dtype):
     if not neuralcli.runtime_info()["openmp"]:
         pytest.skip("built without OpenMP")
     _kernels.set_isa(isa)
-    shapes = ((500, 64, 2), (64, 1, 500), (40, 50, 30), (129, 257, 385), (300, 33, 1000),
+    shapes = ((500, 64, 2), (64, 1, 500), (40, 1, 2000), (300, 1, 700), (40, 50, 30), (129, 257, 385), (300, 33, 1000),
               (7, 700, 300), (260, 300, 520))
     for (m, n, k) in shapes:
         for ta in (False, True):
