@@ -8,6 +8,12 @@
 void FN(nc_act_tile)(T *y, const T *z, int64_t n, int64_t c, int64_t ldy, int64_t ldz,
                      int act, T param)
 {
+    /* packed rows of an element-wise activation are one long row: one dispatch, and
+     * loops long enough to vectorize well */
+    if (act != NC_ACT_SOFTMAX && ldy == c && ldz == c && n > 1) {
+        c *= n;
+        n = 1;
+    }
     for (int64_t i = 0; i < n; i++) {
         T *yr = y + i * ldy;
         const T *zr = z + i * ldz;
@@ -99,6 +105,10 @@ void FN(nc_act_forward)(T *y, const T *z, int64_t n, int64_t c, int64_t ldy, int
 int FN(nc_act_backward_tile)(T *dz, const T *dy, const T *y, const T *z, int64_t n,
                              int64_t c, int64_t ld, int act, T param)
 {
+    if (act != NC_ACT_SOFTMAX && ld == c && n > 1) {
+        c *= n;
+        n = 1;
+    }
     for (int64_t i = 0; i < n; i++) {
         T *d = dz + i * ld;
         const T *g = dy + i * ld;

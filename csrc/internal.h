@@ -14,6 +14,15 @@
 #define NC_X86 0
 #endif
 
+/* Per-function ISA targets for the SIMD paths, chosen at run time by nc_get_isa(). */
+#ifndef NC_TARGET_AVX512
+#define NC_TARGET_AVX512 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,fma")))
+#endif
+#ifndef NC_TARGET_AVX2
+#define NC_TARGET_AVX2 __attribute__((target("avx2,fma")))
+#endif
+#define NC_INLINE static inline __attribute__((always_inline))
+
 #define NC_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define NC_MAX(a, b) ((a) > (b) ? (a) : (b))
 

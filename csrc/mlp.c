@@ -1,6 +1,8 @@
 /* A whole MLP, forward and backward, over the dense-layer kernels: one call per pass so a
  * training step costs a few calls from Python whatever the depth. */
 #include "internal.h"
+#include <math.h>
+#include <string.h>
 
 #define NC_CAT_(a, b) a##_##b
 #define NC_CAT(a, b) NC_CAT_(a, b)
@@ -22,6 +24,31 @@ static inline uint64_t layer_seed(uint64_t seed, int l)
 static inline double layer_dropout(const nc_mlp *net, int l)
 {
     return net->dropout ? net->dropout[l] : 0.0;
+}
+
+/* The fused small-network step: rows per block, gradient groups, and the limits within
+ * which a network counts as small (its per-row work is too little for a GEMM to pay). */
+#define SMALL_ROWS 32
+#define SMALL_GROUPS 8
+#define SMALL_MAX_WIDTH 512
+#define SMALL_MAX_PARAMS (1 << 16)
+
+int nc_mlp_small_ok(const nc_mlp *net)
+{
+    if (net->n_layers < 1 || net->n_layers > 256) return 0;
+    if (nc_mlp_num_params(net) > SMALL_MAX_PARAMS) return 0;
+    for (int l = 0; l < net->n_layers; l++) {
+        if (net->sizes[l + 1] > SMALL_MAX_WIDTH || net->sizes[l] > SMALL_MAX_WIDTH) return 0;
+        if (layer_dropout(net, l) > 0 || net->acts[l] == NC_ACT_STEP) return 0;
+    }
+    return 1;
+}
+
+/* Gradient groups for a batch of n rows: a function of n alone. */
+static int64_t small_groups(int64_t n)
+{
+    int64_t blocks = (n + SMALL_ROWS - 1) / SMALL_ROWS;
+    return NC_MAX(1, NC_MIN(SMALL_GROUPS, blocks));
 }
 
 #define T float

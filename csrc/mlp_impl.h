@@ -157,5 +157,7 @@ void FN(nc_mlp_backward)(T *grads, T *dx, void *work, const T *dout, const T *x,
     }
 }
 
+#include "mlp_small_impl.h"
+
 #undef MLP_MAX_LAYERS
 #undef FN

@@ -296,6 +296,25 @@ void nc_mlp_backward_f64(double *grads, double *dx, void *work, const double *do
                          const nc_mlp *net, int64_t n, uint64_t seed, uint64_t step,
                          double l2, size_t work_bytes);
 
+/* The fused training step for small networks: forward, loss and backward per block of
+ * rows kept in cache, in one call. Applies when nc_mlp_small_ok (every width <= 512, at
+ * most 65,536 parameters, no dropout). Returns the mean loss exactly as the loss kernel
+ * named by `kind` (enum nc_loss) defines it, writes the network's output to out (N,K)
+ * and d(loss)/d(params) + l2*W to grads (P,). t (N,K) holds the targets of mse, mae and
+ * bce; labels (N,) and cw (K,) those of cross-entropy. Bitwise identical for any thread
+ * count (the gradient is summed in a fixed number of groups fixed by N). */
+int nc_mlp_small_ok(const nc_mlp *net);
+size_t nc_mlp_small_workspace_f32(const nc_mlp *net, int64_t n, int threads);
+size_t nc_mlp_small_workspace_f64(const nc_mlp *net, int64_t n, int threads);
+double nc_mlp_step_small_f32(float *grads, float *out, void *work, const float *x,
+                             const float *t, const int32_t *labels, const float *sw,
+                             const float *cw, const float *params, const nc_mlp *net,
+                             int64_t n, int kind, double l2, size_t work_bytes);
+double nc_mlp_step_small_f64(double *grads, double *out, void *work, const double *x,
+                             const double *t, const int32_t *labels, const double *sw,
+                             const double *cw, const double *params, const nc_mlp *net,
+                             int64_t n, int kind, double l2, size_t work_bytes);
+
 #ifdef __cplusplus
 }
 #endif

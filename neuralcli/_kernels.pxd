@@ -156,3 +156,21 @@ cdef extern from "neuralcli.h" nogil:
                              const double *x, const double *out, const double *params,
                              const nc_mlp *net, int64_t n, uint64_t seed, uint64_t step,
                              double l2, size_t work_bytes)
+
+    enum:
+        NC_LOSS_MSE
+        NC_LOSS_MAE
+        NC_LOSS_BCE
+        NC_LOSS_CE
+
+    int nc_mlp_small_ok(const nc_mlp *net)
+    size_t nc_mlp_small_workspace_f32(const nc_mlp *net, int64_t n, int threads)
+    size_t nc_mlp_small_workspace_f64(const nc_mlp *net, int64_t n, int threads)
+    double nc_mlp_step_small_f32(float *grads, float *out, void *work, const float *x,
+                                 const float *t, const int32_t *labels, const float *sw,
+                                 const float *cw, const float *params, const nc_mlp *net,
+                                 int64_t n, int kind, double l2, size_t work_bytes)
+    double nc_mlp_step_small_f64(double *grads, double *out, void *work, const double *x,
+                                 const double *t, const int32_t *labels, const double *sw,
+                                 const double *cw, const double *params, const nc_mlp *net,
+                                 int64_t n, int kind, double l2, size_t work_bytes)

@@ -2,6 +2,8 @@
 import numpy as np
 
 MAX_LAYERS = 256
+LOSS_CODES = {"mse": NC_LOSS_MSE, "mae": NC_LOSS_MAE, "bce": NC_LOSS_BCE,
+              "cross_entropy": NC_LOSS_CE}
 
 
 cdef class Net:
@@ -95,3 +97,63 @@ cdef class Net:
                                     &work[0], &dout[0, 0] if n else NULL,
                                     &x[0, 0] if n else NULL, &out[0, 0] if n else NULL,
                                     &params[0], &self.net, n, seed, step, l2, work.shape[0])
+
+    @property
+    def small(self):
+        """True when the fused small-network step applies to this network."""
+        return bool(nc_mlp_small_ok(&self.net))
+
+    def small_workspace(self, int64_t n, int threads, bint double):
+        if double:
+            return nc_mlp_small_workspace_f64(&self.net, n, threads)
+        return nc_mlp_small_workspace_f32(&self.net, n, threads)
+
+    def step_small(self, floating[::1] grads, floating[:, ::1] out, uint8_t[::1] work,
+                   const floating[:, ::1] x, const floating[:, ::1] t,
+                   const int32_t[::1] labels, const floating[::1] sw,
+                   const floating[::1] cw, const floating[::1] params, int kind,
+                   double l2=0.0):
+        """Fused forward, loss and backward of a small network over the batch x; returns
+        the mean loss. t holds mse/mae/bce targets (N,K), labels cross-entropy's."""
+        cdef int64_t n = x.shape[0], k = self.n_out
+        if not nc_mlp_small_ok(&self.net):
+            raise ValueError("this network is not small enough for the fused step")
+        _mat(x, n, self.n_in, "x", True)
+        _mat(out, n, k, "out", True)
+        if kind == NC_LOSS_CE:
+            if labels is None or labels.shape[0] != n:
+                raise ValueError("cross-entropy needs one label per row")
+        elif kind in (NC_LOSS_MSE, NC_LOSS_MAE, NC_LOSS_BCE):
+            if t is None:
+                raise ValueError("this loss needs targets of shape (n, outputs)")
+            _mat(t, n, k, "targets", True)
+        else:
+            raise ValueError(f"unknown loss code {kind}")
+        if sw is not None and sw.shape[0] != n:
+            raise ValueError(f"sample weights have {sw.shape[0]} values for {n} rows")
+        if cw is not None and cw.shape[0] != k:
+            raise ValueError(f"class weights have {cw.shape[0]} values for {k} classes")
+        if params.shape[0] != self.n_params or grads.shape[0] != self.n_params:
+            raise ValueError(f"params and grads need {self.n_params} values")
+        cdef size_t need = self.small_workspace(n, 1, floating is double)
+        if work.shape[0] < need:
+            raise ValueError(f"workspace of {work.shape[0]} bytes, need at least {need}")
+        if n == 0:
+            raise ValueError("an empty batch has no loss")
+        cdef double loss
+        with nogil:
+            if floating is float:
+                loss = nc_mlp_step_small_f32(
+                    &grads[0], &out[0, 0], &work[0], &x[0, 0],
+                    &t[0, 0] if t is not None else NULL,
+                    &labels[0] if labels is not None else NULL,
+                    &sw[0] if sw is not None else NULL, &cw[0] if cw is not None else NULL,
+                    &params[0], &self.net, n, kind, l2, work.shape[0])
+            else:
+                loss = nc_mlp_step_small_f64(
+                    &grads[0], &out[0, 0], &work[0], &x[0, 0],
+                    &t[0, 0] if t is not None else NULL,
+                    &labels[0] if labels is not None else NULL,
+                    &sw[0] if sw is not None else NULL, &cw[0] if cw is not None else NULL,
+                    &params[0], &self.net, n, kind, l2, work.shape[0])
+        return loss

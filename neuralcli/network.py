@@ -177,6 +177,22 @@ class MLP:
             self._cache[n] = buf
         return buf
 
+    def small_buffers(self, n):
+        """Workspace and output buffers of the fused small-network step for n rows."""
+        key = ("small", n)
+        buf = self._cache.get(key)
+        if buf is None:
+            need = self._net.small_workspace(n, _kernels.get_num_threads(),
+                                             self.dtype == np.float64)
+            buf = (aligned_empty(need), np.empty((n, self.sizes[-1]), self.dtype))
+            self._cache[key] = buf
+        return buf
+
+    @property
+    def fused(self):
+        """True when training steps run through the fused small-network kernel."""
+        return self._net is not None and self._net.small
+
     def _as_input(self, x):
         x = np.asarray(x)
         if x.ndim != 2 or x.shape[1] != self.sizes[0]:

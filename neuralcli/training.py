@@ -143,6 +143,9 @@ class Trainer:
                                       **config.schedule_options)
         self.state = TrainState()
         self._labels = LOSSES[self.loss].targets == "labels"
+        self._fused = model.fused
+        self._loss_code = _kernels.LOSS_CODES[self.loss]
+        self.last_out = None  # the network's output on the last batch
 
     # -------------------------------------------------------------- one step
 
@@ -150,22 +153,32 @@ class Trainer:
         """Forward, loss, backward, clip and update on one batch; returns the loss."""
         model, st = self.model, self.state
         n = xb.shape[0]
-        work, out, dout = model.buffers(n)
         st.step += 1
-        model._net.forward(out, work, xb, model.params, True, seed, st.step)
-        spec = LOSSES[self.loss]
-        if self._labels:
-            loss = spec.kernel(dout, None, out, yb, swb, None)
-        else:
-            loss = spec.kernel(dout, out, yb, swb)
-        if not math.isfinite(loss):
-            return loss
         # objective: s*loss + l2/(2n)*|W|^2; backward gives dloss + l2'*W and the optimizer
         # multiplies by s, so l2' = l2/(n*s)
         s = self.cfg.loss_scale
         l2 = self.cfg.l2 / (n * s) if self.cfg.l2 else 0.0
-        model._net.backward(self.grads, None, work, dout, xb, out, model.params, seed,
-                            st.step, l2)
+        if self._fused:
+            work, out = model.small_buffers(n)
+            t, labels = (None, yb) if self._labels else (yb, None)
+            loss = model._net.step_small(self.grads, out, work, xb, t, labels, swb, None,
+                                         model.params, self._loss_code, l2)
+            self.last_out = out
+            if not math.isfinite(loss):
+                return loss
+        else:
+            work, out, dout = model.buffers(n)
+            model._net.forward(out, work, xb, model.params, True, seed, st.step)
+            self.last_out = out
+            spec = LOSSES[self.loss]
+            if self._labels:
+                loss = spec.kernel(dout, None, out, yb, swb, None)
+            else:
+                loss = spec.kernel(dout, out, yb, swb)
+            if not math.isfinite(loss):
+                return loss
+            model._net.backward(self.grads, None, work, dout, xb, out, model.params, seed,
+                                st.step, l2)
         scale = s
         if self.cfg.clip_norm:
             norm = s * math.sqrt(_kernels.sum_squares(self.grads))
@@ -262,8 +275,7 @@ class Trainer:
                         raise _Stop()
                     total += loss * (hi - lo)
                     if self.task.classification:
-                        correct += _correct(self.task.kind, self.loss,
-                                            model.buffers(hi - lo)[1], yb)
+                        correct += _correct(self.task.kind, self.loss, self.last_out, yb)
                     st.batch = b + 1
                     if self.callbacks:
                         logs = {"loss": loss, "batch": b + 1, "epoch": epoch + 1}

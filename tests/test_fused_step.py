@@ -1,0 +1,115 @@
+"""The fused small-network step: the same gradients and loss as the layer-by-layer path,
+bitwise identical for any thread count and on every ISA path."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from neuralcli import _kernels
+from neuralcli.losses import evaluate
+from neuralcli.network import MLP
+
+CASES = [
+    ([2, 64, 1], ["relu", "identity"], "bce"),
+    ([4, 33, 17, 3], ["tanh", "gelu", "identity"], "cross_entropy"),
+    ([5, 130, 70, 2], ["leaky_relu", "elu", "identity"], "mse"),
+    ([3, 9, 2], ["softmax", "identity"], "mae"),
+    ([6, 200, 1], ["sigmoid", "sigmoid"], "mse"),
+]
+
+
+def _problem(sizes, loss, dtype, n, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, sizes[0])).astype(dtype)
+    if loss == "cross_entropy":
+        return x, None, rng.integers(0, sizes[-1], n).astype(np.int32)
+    t = rng.standard_normal((n, sizes[-1])).astype(dtype)
+    if loss == "bce":
+        t = (t > 0).astype(dtype)
+    return x, t, None
+
+
+def _fused(net, x, t, labels, loss, sw=None, cw=None, l2=0.0):
+    n = x.shape[0]
+    work = np.zeros(net._net.small_workspace(n, 2, net.dtype == np.float64) + 64, np.uint8)
+    grads = np.empty_like(net.params)
+    out = np.empty((n, net.sizes[-1]), net.dtype)
+    value = net._net.step_small(grads, out, work, x, t, labels, sw, cw, net.params,
+                                _kernels.LOSS_CODES[loss], l2)
+    return value, grads, out
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("sizes,acts,loss", CASES)
+@pytest.mark.parametrize("n", [1, 31, 77, 500])
+def test_matches_layer_by_layer_path(sizes, acts, loss, dtype, n):
+    net = MLP(sizes, acts, dtype=dtype, seed=1)
+    assert net.fused
+    net.params[...] = np.random.default_rng(2).standard_normal(net.n_params) * 0.5
+    x, t, labels = _problem(sizes, loss, dtype, n)
+    sw = np.random.default_rng(3).uniform(0.5, 2, n).astype(dtype)
+    target = labels if labels is not None else t
+    want_loss, want = net.gradient(x, lambda o, d: evaluate(loss, o, target, sw, d))
+    got_loss, got, out = _fused(net, x, t, labels, loss, sw)
+    tol = 1e-12 if dtype == np.float64 else 2e-5
+    np.testing.assert_allclose(got_loss, want_loss, rtol=tol)
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.abs(want).max())
+    np.testing.assert_allclose(out, net.forward(x), rtol=tol, atol=tol)
+
+
+def test_l2_and_zero_weights():
+    net = MLP([3, 16, 1], ["relu", "identity"], dtype=np.float64, seed=4)
+    x, t, _ = _problem(net.sizes, "mse", np.float64, 40)
+    _, g0, _ = _fused(net, x, t, None, "mse")
+    _, g1, _ = _fused(net, x, t, None, "mse", l2=0.5)
+    diff = g1 - g0
+    np.testing.assert_allclose(diff[:48], 0.5 * net.params[:48], rtol=1e-12)  # W0
+    assert not diff[48:64].any()                                               # b0
+    loss, g, _ = _fused(net, x, t, None, "mse", sw=np.zeros(40))
+    assert loss == 0 and not g.any()
+
+
+@pytest.mark.parametrize("sizes,acts,loss", CASES)
+def test_bitwise_equal_across_thread_counts(sizes, acts, loss, threads):
+    net = MLP(sizes, acts, dtype=np.float32, seed=5)
+    x, t, labels = _problem(sizes, loss, np.float32, 1000)
+    runs = []
+    for n in (1, 2):
+        threads(n)
+        runs.append(_fused(net, x, t, labels, loss))
+    assert runs[0][0] == runs[1][0]
+    assert runs[0][1].tobytes() == runs[1][1].tobytes()
+
+
+SCRIPT = r"""
+import numpy as np, sys
+from neuralcli.network import MLP
+from neuralcli import _kernels
+net = MLP([7, 100, 37, 3], ["relu", "tanh", "identity"], dtype=np.float32, seed=6)
+rng = np.random.default_rng(7)
+x = rng.standard_normal((333, 7)).astype(np.float32)
+labels = rng.integers(0, 3, 333).astype(np.int32)
+work = np.zeros(net._net.small_workspace(333, 2, False) + 64, np.uint8)
+g = np.empty_like(net.params)
+out = np.empty((333, 3), np.float32)
+loss = net._net.step_small(g, out, work, x, None, labels, None, None, net.params,
+                           _kernels.LOSS_CODES["cross_entropy"], 0.0)
+sys.stdout.write(_kernels.get_isa() + " " + g.tobytes().hex()[:4000] + " " + repr(loss))
+"""
+
+
+def test_bitwise_equal_across_isa_paths():
+    results = {}
+    for isa in ("portable", "avx2", "avx512"):
+        env = dict(os.environ, NEURALCLI_ISA=isa)
+        out = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True,
+                             text=True, check=True).stdout.split()
+        results[out[0]] = out[1:]
+    assert len(set(map(tuple, results.values()))) == 1, list(results)
+
+
+def test_large_networks_take_the_general_path():
+    assert not MLP([784, 256, 128, 10], ["relu", "relu", "identity"]).fused
+    assert not MLP([2, 64, 1], ["relu", "identity"], dropout=[0.2, 0]).fused
