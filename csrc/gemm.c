@@ -238,12 +238,21 @@ static const CFG *FN(config)(int isa, int64_t m)
 }
 
 /* Scratch of the packed path for one configuration: the B block and two A blocks. */
+/* Rows of the A block: MC sized for KC; a shallower K block lets it grow in proportion
+ * (same L2 footprint), so short-K products run fewer blocks and fewer barriers. */
+static int64_t FN(mc_block)(const CFG *cf, int64_t m, int64_t kcb)
+{
+    int64_t mc = cf->mc * cf->kc / kcb;
+    mc = NC_MAX(cf->mc, mc - mc % cf->mr);
+    return balanced(m, mc, cf->mr);
+}
+
 static size_t FN(packed_bytes)(const CFG *cf, int64_t m, int64_t n, int64_t k)
 {
     if (m <= 0 || n <= 0 || k <= 0) return 0;
     int64_t kcb = balanced(k, cf->kc, 1);
     int64_t ncb = balanced(n, cf->nc, cf->nr);
-    int64_t mcb = balanced(m, cf->mc, cf->mr);
+    int64_t mcb = FN(mc_block)(cf, m, kcb);
     int abufs = m > mcb ? 2 : 1;
     /* 64 bytes of slack: a caller's buffer that is not 64-byte aligned still works */
     return 64 + align64((size_t)(kcb * ncb) * sizeof(T)) +
@@ -583,7 +592,7 @@ static void FN(gemm_packed)(const CFG *cf, T *c, const T *a, const T *b, int64_t
     int64_t mr = cf->mr, nr = cf->nr;
     int64_t kcb = balanced(k, cf->kc, 1);
     int64_t ncb = balanced(n, cf->nc, nr);
-    int64_t mcb = balanced(m, cf->mc, mr);
+    int64_t mcb = FN(mc_block)(cf, m, kcb);
     T *bbuf = (T *)(((uintptr_t)work + 63) & ~(uintptr_t)63);
     T *abuf[2];
     abuf[0] = (T *)((char *)bbuf + align64((size_t)(kcb * ncb) * sizeof(T)));
