@@ -1,0 +1,110 @@
+"""The `neuralcli` command: the root group, global options, error handling, commands.
+
+Exit codes: 0 success, 1 a data or model error, 2 a usage error, 130 interrupted."""
+import os
+import sys
+
+import click
+
+from neuralcli._version import __version__
+from neuralcli.cli.app import App, CliError, user_errors
+from neuralcli.cli.console import Console
+
+EXIT_ERROR = 1
+EXIT_INTERRUPTED = 130
+
+
+class Group(click.Group):
+    """Turns the exceptions of a command into one line on stderr and an exit code."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            raise
+        except KeyboardInterrupt:
+            _console(ctx).error("interrupted")
+            ctx.exit(EXIT_INTERRUPTED)
+        except BrokenPipeError:
+            # the reader went away (| head): stop quietly, as other tools do
+            try:
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+            except (OSError, ValueError):
+                pass
+            ctx.exit(0)
+        except Exception as exc:  # noqa: BLE001 - the last line of defence
+            console = _console(ctx)
+            if isinstance(exc, user_errors()):
+                console.error(str(exc))
+            elif isinstance(exc, OSError):
+                where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+                console.error(f"{exc.strerror or exc}{where}; check the path and its "
+                              f"permissions")
+            else:
+                if os.environ.get("NEURALCLI_DEBUG"):
+                    raise
+                console.error(f"internal error: {type(exc).__name__}: {exc}. This is a bug "
+                              f"in neuralcli; rerun with NEURALCLI_DEBUG=1 for the traceback "
+                              f"and please report it")
+            ctx.exit(EXIT_ERROR)
+
+
+def _console(ctx):
+    obj = ctx.find_object(App)
+    return obj.console if obj is not None else Console()
+
+
+def _print_version(ctx, param, value):
+    if not value or ctx.resilient_parsing:
+        return
+    from neuralcli import runtime_info
+
+    info = runtime_info()
+    click.echo(f"neuralcli {__version__}")
+    click.echo(f"  isa      {info['isa']} (detected {info['isa_detected']})")
+    click.echo(f"  openmp   {'yes' if info['openmp'] else 'no'}")
+    click.echo(f"  threads  {info['threads']} of {info['cpu_count']} cores")
+    click.echo(f"  python   {sys.version.split()[0]}")
+    ctx.exit(0)
+
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@click.group(cls=Group, context_settings=CONTEXT)
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True,
+              callback=_print_version, help="Show the version and the runtime (SIMD path, "
+                                            "OpenMP, threads), then exit.")
+@click.option("--no-color", is_flag=True, help="Plain text output, no colours or live "
+                                                "progress (also when not on a terminal).")
+@click.option("-q", "--quiet", is_flag=True, help="Only results and errors; no progress "
+                                                   "or notes.")
+@click.pass_context
+def cli(ctx, no_color, quiet):
+    """Train, evaluate and explain neural networks on CSV data.
+
+    \b
+    Examples:
+      neuralcli train                      # two spirals, the built-in demo set
+      neuralcli train data.csv --target y -o model.ncm
+      neuralcli eval model.ncm test.csv
+      neuralcli predict model.ncm new.csv -o predictions.csv
+      neuralcli info model.ncm
+    """
+    ctx.obj = App(Console(color=False if no_color else None, quiet=quiet))
+
+
+def main(argv=None):
+    """Console-script entry point."""
+    cli.main(args=argv, prog_name="neuralcli")
+
+
+def _register():
+    from neuralcli.cli import datasets, evaluate, info, predict, train
+
+    for module in (train, evaluate, predict, info, datasets):
+        cli.add_command(module.command)
+
+
+_register()

@@ -1,0 +1,333 @@
+"""All terminal output of the CLI: results on stdout, progress and messages on stderr.
+
+With a terminal and colour, output goes through rich (tables, live progress). Off a
+terminal, or with --no-color, everything is plain text with no control characters, so
+logs and files stay clean. Commands describe what to show (titles, columns, rows, key and
+value pairs); only this module builds rich objects."""
+import json
+import math
+import os
+import sys
+import time
+
+
+def _plain_table(title, columns, rows, aligns):
+    """Columns padded with spaces; numbers right-aligned."""
+    cells = [[str(c) for c in columns]] + [[_fmt(v) for v in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(columns))]
+    out = []
+    if title:
+        out.append(title)
+    for k, r in enumerate(cells):
+        parts = []
+        for i, v in enumerate(r):
+            right = aligns[i] == "right"
+            parts.append(v.rjust(widths[i]) if right else v.ljust(widths[i]))
+        out.append("  ".join(parts).rstrip())
+        if k == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return "\n".join(out)
+
+
+def _fmt(v):
+    if isinstance(v, bool) or v is None:
+        return "-" if v is None else ("yes" if v else "no")
+    if isinstance(v, float):
+        if math.isnan(v) or math.isinf(v):
+            return str(v)
+        if v == 0:
+            return "0"
+        a = abs(v)
+        if a >= 1e5 or a < 1e-3:
+            return f"{v:.3e}"
+        return f"{v:.4f}".rstrip("0").rstrip(".") if a < 100 else f"{v:,.1f}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return str(v)
+
+
+class Console:
+    """The one place the CLI writes to the terminal."""
+
+    def __init__(self, color=None, quiet=False, out=None, err=None):
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+        no_color_env = "NO_COLOR" in os.environ
+        self.rich_out = bool(color if color is not None else
+                             (not no_color_env and _isatty(self.out)))
+        self.rich_err = bool(color if color is not None else
+                             (not no_color_env and _isatty(self.err)))
+        self.quiet = quiet
+        self._out_console = None
+        self._err_console = None
+
+    # -------------------------------------------------------------- rich consoles
+
+    def _rich(self, stream):
+        from rich.console import Console as RichConsole
+
+        if stream == "out":
+            if self._out_console is None:
+                self._out_console = RichConsole(file=self.out, highlight=False,
+                                                soft_wrap=False)
+            return self._out_console
+        if self._err_console is None:
+            self._err_console = RichConsole(file=self.err, highlight=False, soft_wrap=False)
+        return self._err_console
+
+    @property
+    def width(self):
+        if self.rich_out:
+            return self._rich("out").width
+        try:
+            return max(40, min(os.get_terminal_size(self.out.fileno()).columns, 200))
+        except (OSError, ValueError, AttributeError):
+            return int(os.environ.get("COLUMNS", 100))
+
+    # -------------------------------------------------------------- results (stdout)
+
+    def line(self, text=""):
+        self.out.write(f"{text}\n")
+        self.out.flush()
+
+    def heading(self, text):
+        if self.rich_out:
+            self._rich("out").print(f"[bold]{_escape(text)}[/bold]")
+        else:
+            self.line(text)
+
+    def table(self, columns, rows, *, title=None, aligns=None, styles=None):
+        """A table: columns are header strings, rows lists of values; numbers right-align."""
+        rows = [list(r) for r in rows]
+        if aligns is None:
+            aligns = ["right" if rows and all(isinstance(r[i], (int, float))
+                                              and not isinstance(r[i], bool)
+                                              for r in rows if r[i] is not None)
+                      else "left" for i in range(len(columns))]
+        if not self.rich_out:
+            self.line(_plain_table(title, columns, rows, aligns))
+            return
+        from rich import box
+        from rich.table import Table
+
+        t = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left",
+                  title_style="bold")
+        for i, c in enumerate(columns):
+            t.add_column(str(c), justify=aligns[i])
+        for r in rows:
+            t.add_row(*[_escape(_fmt(v)) for v in r])
+        self._rich("out").print(t)
+
+    def pairs(self, items, *, title=None):
+        """Key and value lines, aligned."""
+        items = [(str(k), _fmt(v)) for k, v in items]
+        width = max((len(k) for k, _ in items), default=0)
+        if title:
+            self.heading(title)
+        for k, v in items:
+            if self.rich_out:
+                self._rich("out").print(f"  [dim]{_escape(k.ljust(width))}[/dim]  {_escape(v)}")
+            else:
+                self.line(f"  {k.ljust(width)}  {v}")
+
+    def text(self, text, *, style=None):
+        if self.rich_out and style:
+            self._rich("out").print(f"[{style}]{_escape(text)}[/{style}]")
+        else:
+            self.line(text)
+
+    def json(self, obj):
+        self.out.write(json.dumps(obj, indent=2, default=_json_default) + "\n")
+        self.out.flush()
+
+    # -------------------------------------------------------------- messages (stderr)
+
+    def note(self, text):
+        if self.quiet:
+            return
+        if self.rich_err:
+            self._rich("err").print(f"[dim]{_escape(text)}[/dim]")
+        else:
+            self.err.write(f"{text}\n")
+            self.err.flush()
+
+    def warn(self, text):
+        if self.rich_err:
+            self._rich("err").print(f"[yellow]warning:[/yellow] {_escape(text)}")
+        else:
+            self.err.write(f"warning: {text}\n")
+            self.err.flush()
+
+    def error(self, text):
+        """One line on stderr: what happened, where, and what to do."""
+        text = " ".join(str(text).split())
+        if self.rich_err:
+            self._rich("err").print(f"[bold red]error:[/bold red] {_escape(text)}")
+        else:
+            self.err.write(f"error: {text}\n")
+            self.err.flush()
+
+    # -------------------------------------------------------------- training progress
+
+    def progress(self, epochs, batches, *, live=None):
+        """A progress reporter for training: a live bar on a terminal, otherwise one compact
+        line per epoch. Use as a context manager; call .batch() and .epoch()."""
+        live = self.rich_err if live is None else live
+        if self.quiet:
+            return _QuietProgress()
+        if live:
+            return _RichProgress(self._rich("err"), epochs, batches)
+        return _LineProgress(self.err, epochs)
+
+    def chart(self, series, *, title=None, height=10, width=None):
+        """A line chart of one or more series (name -> list of values) drawn in text."""
+        lines = ascii_chart(series, height=height,
+                            width=width or min(72, max(30, self.width - 14)))
+        if title:
+            self.heading(title)
+        for ln in lines:
+            self.line(ln)
+
+
+def _escape(text):
+    from rich.markup import escape
+
+    return escape(str(text))
+
+
+def _isatty(stream):
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _json_default(o):
+    import numpy as np
+
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"not JSON serializable: {type(o).__name__}")
+
+
+def _metric_text(logs):
+    parts = [f"loss {logs['loss']:.4f}"]
+    for key in ("accuracy", "val_loss", "val_accuracy", "val_r2"):
+        if key in logs:
+            name = {"accuracy": "acc", "val_loss": "val_loss", "val_accuracy": "val_acc",
+                    "val_r2": "val_r2"}[key]
+            parts.append(f"{name} {logs[key]:.4f}")
+    return "  ".join(parts)
+
+
+class _QuietProgress:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def batch(self, epoch, batch, loss):
+        pass
+
+    def epoch(self, logs):
+        pass
+
+
+class _LineProgress(_QuietProgress):
+    """Off a terminal: one line per epoch (thinned to at most ~50 lines for long runs)."""
+
+    def __init__(self, err, epochs):
+        self.err, self.epochs = err, epochs
+        self.every = max(1, epochs // 50)
+        self.t0 = time.perf_counter()
+
+    def epoch(self, logs):
+        e = logs["epoch"]
+        if e % self.every and e != self.epochs and e != 1:
+            return
+        width = len(str(self.epochs))
+        self.err.write(f"epoch {e:>{width}}/{self.epochs}  {_metric_text(logs)}  "
+                       f"{time.perf_counter() - self.t0:.1f}s\n")
+        self.err.flush()
+
+
+class _RichProgress(_QuietProgress):
+    def __init__(self, console, epochs, batches):
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                   TimeElapsedColumn, TimeRemainingColumn)
+
+        self.epochs, self.batches = epochs, batches
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[metrics]}"), TimeElapsedColumn(),
+            TextColumn("eta"), TimeRemainingColumn(), console=console, transient=False)
+        self.last = 0.0
+
+    def __enter__(self):
+        self.progress.__enter__()
+        self.epoch_task = self.progress.add_task("epoch", total=self.epochs, metrics="")
+        self.batch_task = None
+        if self.batches > 1:
+            self.batch_task = self.progress.add_task("batch", total=self.batches, metrics="")
+        return self
+
+    def __exit__(self, *exc):
+        return self.progress.__exit__(*exc)
+
+    def batch(self, epoch, batch, loss):
+        if self.batch_task is None:
+            return
+        now = time.perf_counter()
+        if now - self.last < 0.05 and batch != self.batches:
+            return  # redraws cost more than small batches
+        self.last = now
+        self.progress.update(self.batch_task, completed=batch, metrics=f"loss {loss:.4f}")
+
+    def epoch(self, logs):
+        self.progress.update(self.epoch_task, completed=logs["epoch"],
+                             metrics=_metric_text(logs))
+        if self.batch_task is not None:
+            self.progress.reset(self.batch_task, total=self.batches, metrics="")
+
+
+def ascii_chart(series, *, height=10, width=60):
+    """Plot series (name -> values) on a shared scale with one marker each; returns lines.
+    Long series are resampled to the width by taking each column's last value."""
+    markers = "*o+x#"
+    named = [(name, [float(v) for v in vals if v is not None and math.isfinite(v)])
+             for name, vals in series.items()]
+    named = [(n, v) for n, v in named if v]
+    if not named:
+        return ["(nothing to plot)"]
+    n = max(len(v) for _, v in named)
+    cols = min(width, n)
+    lo = min(min(v) for _, v in named)
+    hi = max(max(v) for _, v in named)
+    if hi == lo:
+        hi = lo + 1.0
+    grid = [[" "] * cols for _ in range(height)]
+    for k, (_, vals) in enumerate(named):
+        # column c shows the value at the matching point of the series, first and last
+        # points included
+        for c in range(min(cols, len(vals)) if len(vals) < cols else cols):
+            span = min(cols, len(vals))
+            idx = 0 if span == 1 else int(round(c * (len(vals) - 1) / (span - 1)))
+            y = vals[idx]
+            r = int(round((hi - y) / (hi - lo) * (height - 1)))
+            cell = grid[r][c]
+            grid[r][c] = markers[k % len(markers)] if cell in (" ", markers[k % len(markers)]) \
+                else "#"
+    label_w = max(len(f"{hi:.4g}"), len(f"{lo:.4g}"))
+    lines = []
+    for r in range(height):
+        label = f"{hi:.4g}" if r == 0 else (f"{lo:.4g}" if r == height - 1 else "")
+        lines.append(f"{label.rjust(label_w)} |{''.join(grid[r])}")
+    lines.append(" " * label_w + " +" + "-" * cols)
+    lines.append(" " * label_w + f"  1{('epoch ' + str(n)).rjust(max(1, cols - 1))}")
+    legend = "   ".join(f"{markers[k % len(markers)]} {name}" for k, (name, _) in
+                       enumerate(named))
+    lines.append(" " * label_w + "  " + legend)
+    return lines

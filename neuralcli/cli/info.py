@@ -1,0 +1,82 @@
+"""neuralcli info: what a model file holds."""
+import click
+
+EPILOG = """\b
+Examples:
+  neuralcli info model.ncm
+  neuralcli info model.ncm --json
+"""
+
+
+@click.command("info", epilog=EPILOG, short_help="Describe a model file.")
+@click.argument("model_path", metavar="MODEL", type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="Print the description as JSON.")
+@click.pass_obj
+def command(app, model_path, as_json):
+    """Show MODEL's architecture, parameter count, FLOPs per sample, preprocessing,
+    training settings and history, and the library version that wrote it."""
+    from dataclasses import asdict
+
+    from neuralcli.cli import report
+    from neuralcli.model import TrainedModel
+
+    console = app.console
+    model = TrainedModel.load(model_path)
+    pre, info = model.pre, model.info
+    summary = model.net.summary()
+    columns = []
+    for s in pre.specs:
+        if s["kind"] == "numeric":
+            how = f"standardized (mean {s['mean']:.4g}, scale {s['scale']:.4g})"
+        else:
+            how = f"one-hot over {len(s['categories'])} categories"
+        if s.get("fill") is not None:
+            how += f"; empty cells -> {s['fill']}"
+        columns.append((s["name"], s["kind"], how))
+    if as_json:
+        console.json({
+            "model": str(model_path), "library_version": info.get("library_version"),
+            "task": model.task, "target": pre.target, "classes": pre.class_names,
+            "output": asdict(model.spec), "network": summary,
+            "preprocessing": [{"column": c, "kind": k, "encoding": h} for c, k, h in columns],
+            "dropped": pre.dropped, "settings": asdict(model.settings), "training": info,
+            "history": model.history,
+        })
+        return
+    console.heading(f"{model_path}: a {model.task} model of {pre.target!r}, written by "
+                    f"neuralcli {info.get('library_version', '?')}")
+    console.line()
+    report.architecture(console, model)
+    console.line()
+    out = model.spec
+    reading = {"sigmoid": "sigmoid of the output = P(positive class)",
+               "softmax": "softmax of the outputs = class probabilities",
+               "none": "the output itself"}[out.link]
+    console.pairs([("target", pre.target), ("task", info.get("task_reason", model.task)),
+                   ("classes", ", ".join(pre.class_names) if pre.class_names else None),
+                   ("loss", out.loss), ("prediction", reading)], title="Task")
+    console.line()
+    console.table(["column", "kind", "encoding"], columns, title="Preprocessing")
+    if pre.dropped:
+        console.text(f"dropped columns: {', '.join(pre.dropped)}")
+    console.line()
+    st = model.settings
+    console.pairs([("hidden", ",".join(str(h) for h in st.hidden)),
+                   ("activation", st.activation), ("optimizer", f"{st.optimizer}, lr "
+                                                                f"{st.lr:g}, {st.schedule}"),
+                   ("epochs", f"{len(model.history)} run of {st.epochs} (best "
+                              f"{info.get('best_epoch', '-')}, {info.get('stop_reason')})"),
+                   ("batch size", st.batch_size or "full batch"),
+                   ("regularization", f"weight decay {st.weight_decay:g}, dropout "
+                                      f"{st.dropout:g}, clip norm {st.clip_norm or 'off'}"),
+                   ("seed, dtype", f"{st.seed}, {st.dtype}"),
+                   ("data", f"{info.get('data')}: {info.get('rows_train', 0):,} training rows, "
+                            f"{info.get('rows_val', 0):,} validation rows"),
+                   ("trained", f"{info.get('created', '?')} in {info.get('elapsed_s', 0):.2f}"
+                               f" s")], title="Training")
+    if len(model.history) > 1:
+        console.line()
+        series = {"train": [h["loss"] for h in model.history]}
+        if any("val_loss" in h for h in model.history):
+            series["validation"] = [h.get("val_loss") for h in model.history]
+        console.chart(series, title="Loss per epoch")

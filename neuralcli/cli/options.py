@@ -1,0 +1,62 @@
+"""Parsers for option values, raising click's BadParameter (a usage error, exit 2)."""
+import math
+
+import click
+
+
+def positive_int(name, value, minimum=1):
+    if value is None:
+        return None
+    if value < minimum:
+        raise click.BadParameter(f"must be at least {minimum}, got {value}",
+                                 param_hint=name)
+    return value
+
+
+def positive_float(name, value, *, allow_zero=False):
+    if value is None:
+        return None
+    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        raise click.BadParameter(f"must be a {'non-negative' if allow_zero else 'positive'} "
+                                 f"number, got {value}", param_hint=name)
+    return value
+
+
+def hidden_sizes(text):
+    """'64,32' -> [64, 32]."""
+    parts = [p.strip() for p in str(text).split(",") if p.strip()]
+    sizes = []
+    for p in parts:
+        try:
+            v = int(p)
+        except ValueError:
+            raise click.BadParameter(f"{p!r} is not a whole number; give layer widths like "
+                                     f"64,32", param_hint="--hidden") from None
+        if v < 1:
+            raise click.BadParameter(f"layer width {v} must be at least 1; give widths like "
+                                     f"64,32", param_hint="--hidden")
+        sizes.append(v)
+    if not sizes:
+        raise click.BadParameter("give at least one hidden layer width, e.g. 64,32",
+                                 param_hint="--hidden")
+    return sizes
+
+
+def class_weight(text):
+    """'balanced', or 'label=weight,...'."""
+    if text is None:
+        return None
+    if text.strip().lower() == "balanced":
+        return "balanced"
+    out = {}
+    for part in text.split(","):
+        if "=" not in part:
+            raise click.BadParameter(f"{part!r}: give 'balanced' or label=weight pairs like "
+                                     f"yes=3,no=1", param_hint="--class-weight")
+        label, w = part.rsplit("=", 1)
+        try:
+            out[label.strip()] = float(w)
+        except ValueError:
+            raise click.BadParameter(f"weight {w!r} of {label!r} is not a number",
+                                     param_hint="--class-weight") from None
+    return out

@@ -1,0 +1,99 @@
+"""What the commands show, composed from console calls: training progress and summary,
+the architecture table, evaluation figures. Nothing here builds rich objects."""
+from neuralcli.training import Callback
+
+
+class TrainProgress(Callback):
+    """Bridges the training loop's callbacks to the console's progress display."""
+
+    def __init__(self, console, epochs):
+        self.console = console
+        self.epochs = epochs
+        self.display = None
+
+    def on_train_begin(self, state):
+        self.display = self.console.progress(state.epochs, state.batches_per_epoch)
+        self.display.__enter__()
+
+    def on_batch_end(self, state, logs):
+        self.display.batch(logs["epoch"], logs["batch"], logs["loss"])
+
+    def on_epoch_end(self, state, logs):
+        self.display.epoch(logs)
+
+    def on_train_end(self, state):
+        if self.display is not None:
+            self.display.__exit__(None, None, None)
+
+
+def _metric_name(model):
+    return "R^2" if model.task == "regression" else "accuracy"
+
+
+def training_summary(console, model, state, path, *, as_json=False):
+    info, final = model.info, model.info.get("final", {})
+    metric = _metric_name(model)
+    if as_json:
+        console.json({
+            "model": str(path), "task": model.task, "task_reason": info["task_reason"],
+            "stop_reason": state.stop_reason, "message": state.message,
+            "epochs_run": len(state.history), "best_epoch": state.best_epoch,
+            "final": final, "elapsed_s": info["elapsed_s"],
+            "samples_per_s": info["samples_per_s"], "history": model.history,
+        })
+        return
+    n = len(state.history)
+    reason = {"completed": f"ran all {n} epochs",
+              "early_stopping": f"stopped early after {n} epochs",
+              "interrupted": f"interrupted in epoch {n + 1}",
+              "diverged": f"diverged in epoch {n + 1}",
+              "stopped": f"stopped after {n} epochs"}.get(state.stop_reason, state.stop_reason)
+    console.line()
+    console.heading(f"Trained a {model.task} model: {reason}")
+    if state.message:
+        console.text(state.message)
+    rows = []
+    if "train_loss" in final:
+        rows.append(["train", final["train_loss"], final["train_metric"]])
+    if "val_loss" in final:
+        rows.append(["validation", final["val_loss"], final["val_metric"]])
+    items = [("task", info["task_reason"]),
+             ("best epoch", f"{state.best_epoch} (by {info['monitor']})"
+              if state.best_epoch else "-"),
+             ("time", f"{info['elapsed_s']:.2f} s"),
+             ("throughput", f"{info['samples_per_s']:,.0f} samples/s on {info['threads']} "
+                            f"thread{'s' if info['threads'] != 1 else ''} ({info['isa']})"),
+             ("model", str(path))]
+    console.pairs(items)
+    if rows:
+        console.line()
+        console.table(["", "loss", metric], rows)
+    losses = {"train": [h["loss"] for h in model.history]}
+    if any("val_loss" in h for h in model.history):
+        losses["validation"] = [h.get("val_loss") for h in model.history]
+    if len(model.history) > 1:
+        console.line()
+        console.chart(losses, title="Loss per epoch")
+
+
+def architecture(console, model, *, title="Network"):
+    s = model.net.summary()
+    rows = []
+    for r in s["layers"]:
+        rows.append([r["layer"] + 1, f"{r['in']} -> {r['out']}", r["activation"],
+                     r["dropout"] or None, r["params"], r["flops_forward"]])
+    console.table(["layer", "shape", "activation", "dropout", "params", "FLOPs/sample"],
+                  rows, title=title)
+    console.pairs([("parameters", s["params"]),
+                   ("FLOPs per sample", f"{s['flops_forward']:,} forward, "
+                                        f"{s['flops_train']:,} per training step"),
+                   ("memory", f"{_bytes(s['param_bytes'])} parameters, "
+                              f"{_bytes(s['optimizer_bytes'])} optimizer state "
+                              f"({s['dtype']})")])
+
+
+def _bytes(n):
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024

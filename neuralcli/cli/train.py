@@ -1,0 +1,153 @@
+"""neuralcli train: fit a network to a CSV file (or the built-in two spirals)."""
+import os
+
+import click
+
+from neuralcli.cli.options import class_weight, hidden_sizes, positive_float, positive_int
+
+EPILOG = """\b
+Examples:
+  neuralcli train                                   # the built-in two spirals
+  neuralcli train houses.csv --target price -o price.ncm
+  neuralcli train churn.csv --drop customer_id --class-weight balanced
+  neuralcli train iris.csv --hidden 32 --epochs 500 --schedule cosine --seed 1
+"""
+
+
+@click.command("train", epilog=EPILOG, short_help="Train a network on a CSV file.")
+@click.argument("data", required=False, type=click.Path(dir_okay=True))
+@click.option("--target", help="Target column, by name or 1-based index (default: the last).")
+@click.option("--drop", multiple=True, help="Column to leave out, such as an ID (repeatable).")
+@click.option("--task", type=click.Choice(["auto", "binary", "multiclass", "regression"]),
+              default="auto", show_default=True, help="What to predict; auto decides from "
+                                                      "the target and says why.")
+@click.option("--hidden", default="64,64", show_default=True,
+              help="Hidden layer widths, comma-separated.")
+@click.option("--activation", default="relu", show_default=True,
+              type=click.Choice(["relu", "leaky_relu", "elu", "gelu", "tanh", "sigmoid",
+                                 "identity"]), help="Hidden layers' activation.")
+@click.option("--loss", default="auto", show_default=True,
+              type=click.Choice(["auto", "bce", "cross_entropy", "mse", "mae"]),
+              help="auto: cross-entropy for classes, mse for values; mse on a "
+                   "classification task trains sigmoid/softmax outputs directly.")
+@click.option("--optimizer", default="adam", show_default=True,
+              type=click.Choice(["adam", "adamw", "sgd", "rmsprop"]))
+@click.option("--lr", type=float, default=0.003, show_default=True, help="Learning rate.")
+@click.option("--epochs", type=int, default=300, show_default=True,
+              help="Most passes over the training rows.")
+@click.option("--batch-size", type=int, default=32, show_default=True,
+              help="Rows per step (0: the whole training set).")
+@click.option("--val-split", type=float, default=0.2, show_default=True,
+              help="Fraction of rows held out for validation (stratified for classes).")
+@click.option("--val", "val_path", type=click.Path(), help="A separate validation CSV "
+                                                           "instead of --val-split.")
+@click.option("--early-stopping/--no-early-stopping", default=True, show_default=True,
+              help="Stop when validation loss stops improving and keep the best weights.")
+@click.option("--patience", type=int, default=30, show_default=True,
+              help="Epochs without improvement before early stopping.")
+@click.option("--schedule", default="constant", show_default=True,
+              type=click.Choice(["constant", "step", "cosine", "warmup_cosine", "plateau"]),
+              help="Learning-rate schedule.")
+@click.option("--weight-decay", type=float, default=0.0, show_default=True)
+@click.option("--dropout", type=float, default=0.0, show_default=True,
+              help="Dropout rate on hidden layers.")
+@click.option("--clip-norm", type=float, default=0.0, show_default=True,
+              help="Clip the gradient's global L2 norm (0: off).")
+@click.option("--class-weight", "class_weight_text",
+              help="'balanced', or label=weight pairs like yes=3,no=1.")
+@click.option("--impute", type=click.Choice(["mean", "median", "most-frequent"]),
+              help="Fill empty cells instead of stopping at the first one.")
+@click.option("--delimiter", help="Field separator (default: sniffed among , ; and tab).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--threads", type=int, help="Threads for the kernels (default: all cores).")
+@click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32",
+              show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Model file to write (default: <data>.ncm, never overwriting).")
+@click.option("--force", is_flag=True, help="Overwrite an existing model file.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.pass_obj
+def command(app, data, target, drop, task, hidden, activation, loss, optimizer, lr, epochs,
+            batch_size, val_split, val_path, early_stopping, patience, schedule,
+            weight_decay, dropout, clip_norm, class_weight_text, impute, delimiter, seed,
+            threads, dtype, output, force, as_json):
+    """Train a network on DATA.csv (default: the built-in two spirals) and save it.
+
+    The target is the last column unless --target says otherwise; numeric columns are
+    standardized and text columns one-hot encoded, with the statistics stored in the
+    model. Ctrl-C stops after the current batch and saves the best model so far."""
+    from neuralcli.cli import report
+    from neuralcli.cli.app import CliError
+    from neuralcli.data import load_builtin, read_csv
+    from neuralcli.model import Settings, TrainedModel
+
+    console = app.console
+    positive_int("--epochs", epochs)
+    positive_int("--batch-size", batch_size, minimum=0)
+    positive_int("--patience", patience)
+    positive_int("--threads", threads)
+    positive_float("--lr", lr)
+    positive_float("--weight-decay", weight_decay, allow_zero=True)
+    positive_float("--clip-norm", clip_norm, allow_zero=True)
+    if not 0 <= val_split < 1:
+        raise click.BadParameter(f"must lie in [0, 1), got {val_split}",
+                                 param_hint="--val-split")
+    if not 0 <= dropout < 1:
+        raise click.BadParameter(f"must lie in [0, 1), got {dropout}", param_hint="--dropout")
+    settings = Settings(
+        hidden=hidden_sizes(hidden), activation=activation, loss=loss, optimizer=optimizer,
+        lr=lr, epochs=epochs, batch_size=batch_size, val_split=0.0 if val_path else val_split,
+        early_stopping=early_stopping, patience=patience, schedule=schedule,
+        weight_decay=weight_decay, dropout=dropout, clip_norm=clip_norm,
+        class_weight=class_weight(class_weight_text), seed=seed, dtype=dtype)
+
+    if data is None:
+        table = load_builtin("spirals")
+        stem = "spirals"
+        console.note("no data given: training on the built-in two spirals (500 points); "
+                     "pass a CSV file to use your own")
+    else:
+        table = read_csv(data, delimiter=delimiter)
+        stem = os.path.splitext(os.path.basename(data))[0] or "model"
+    val_table = read_csv(val_path, delimiter=delimiter) if val_path else None
+    path = output or _fresh_name(f"{stem}.ncm")
+    _check_writable(path, force, CliError)
+
+    console.note(f"data: {table.path}: {table.n_rows:,} rows, {table.n_columns} columns")
+    cb = report.TrainProgress(console, settings.epochs)
+    model, state = TrainedModel.fit(table, settings, target=target, drop=drop, impute=impute,
+                                    task=task, val_table=val_table, callbacks=[cb],
+                                    threads=threads)
+    for note in model.info["notes"]:
+        console.note(note)
+    _check_writable(path, force, CliError)  # the file may have appeared meanwhile
+    model.save(path)
+    report.training_summary(console, model, state, path, as_json=as_json)
+    if state.stop_reason == "interrupted":
+        raise KeyboardInterrupt
+    if state.stop_reason == "diverged":
+        raise CliError(f"{state.message}; the last good weights were saved to {path}")
+
+
+def _fresh_name(name):
+    """name, or name-2, name-3... : a default output never replaces an existing file."""
+    if not os.path.exists(name):
+        return name
+    stem, ext = os.path.splitext(name)
+    k = 2
+    while os.path.exists(f"{stem}-{k}{ext}"):
+        k += 1
+    return f"{stem}-{k}{ext}"
+
+
+def _check_writable(path, force, error):
+    if os.path.isdir(path):
+        raise error(f"{path} is a directory; give a file name with -o")
+    if os.path.exists(path) and not force:
+        raise error(f"{path} already exists; pass --force to overwrite it or choose "
+                    f"another name with -o")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise error(f"cannot write {path}: the directory {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise error(f"cannot write {path}: no permission to write in {parent}")

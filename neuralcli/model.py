@@ -1,0 +1,320 @@
+"""A trained model as the command line uses it: the network, the preprocessing that turns
+CSV rows into its inputs, the task, loss and output reading, and the training history and
+settings, saved together as one model file (docs/model-format.md)."""
+import datetime
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from neuralcli import _kernels
+from neuralcli._version import __version__
+from neuralcli.data import DataError, Preprocessor
+from neuralcli.network import MLP, activation_name, resolve_dtype
+from neuralcli.training import Task, TrainConfig, Trainer, TrainingError
+
+# loss choices per task; the first is the default
+TASK_LOSSES = {"binary": ("bce", "mse"), "multiclass": ("cross_entropy", "mse"),
+               "regression": ("mse", "mae")}
+
+
+@dataclass
+class Settings:
+    """Everything that shapes a training run; saved with the model."""
+    hidden: list = field(default_factory=lambda: [64, 64])
+    activation: str = "relu"
+    loss: str = "auto"
+    optimizer: str = "adam"
+    lr: float = 0.003
+    epochs: int = 300
+    batch_size: int = 32
+    val_split: float = 0.2
+    early_stopping: bool = True
+    patience: int = 30
+    schedule: str = "constant"
+    weight_decay: float = 0.0
+    dropout: float = 0.0
+    clip_norm: float = 0.0
+    class_weight: object = None       # None, "balanced" or {label: weight}
+    seed: int = 0
+    dtype: str = "float32"
+    momentum: float = 0.9             # for sgd
+
+    def validate(self):
+        if not self.hidden or any(int(h) < 1 for h in self.hidden):
+            raise TrainingError(f"hidden layer sizes must be positive integers, got "
+                                f"{self.hidden}")
+        activation_name(self.activation)
+        resolve_dtype(self.dtype)
+        if not 0 <= self.val_split < 1:
+            raise TrainingError(f"the validation split must lie in [0, 1), got "
+                                f"{self.val_split}")
+        if not 0 <= self.dropout < 1:
+            raise TrainingError(f"dropout must lie in [0, 1), got {self.dropout}")
+
+
+@dataclass
+class OutputSpec:
+    """How a task's outputs are produced and read: the network's last layer, the loss it
+    trains with, and what turns an output into a probability."""
+    n_out: int
+    out_act: str      # the network's last activation
+    loss: str         # the loss kernel's name
+    link: str         # "sigmoid" or "softmax" applied to read probabilities, or "none"
+
+
+def output_spec(task, n_classes, n_targets, loss):
+    if loss in ("auto", None):
+        loss = TASK_LOSSES[task][0]
+    loss = {"cross-entropy": "cross_entropy", "ce": "cross_entropy",
+            "binary_crossentropy": "bce"}.get(loss, loss)
+    if loss not in TASK_LOSSES[task]:
+        raise TrainingError(f"loss {loss!r} does not fit a {task} task; choose "
+                            f"{' or '.join(TASK_LOSSES[task])}")
+    if task == "binary":
+        # bce trains the logit; mse trains a sigmoid output, as in textbook examples
+        return OutputSpec(1, "identity", "bce", "sigmoid") if loss == "bce" else \
+            OutputSpec(1, "sigmoid", "mse", "none")
+    if task == "multiclass":
+        return OutputSpec(n_classes, "identity", "cross_entropy", "softmax") \
+            if loss == "cross_entropy" else OutputSpec(n_classes, "softmax", "mse", "none")
+    return OutputSpec(n_targets, "identity", loss, "none")
+
+
+class TrainedModel:
+    def __init__(self, net, pre, spec, *, settings, history=(), info=None):
+        self.net = net
+        self.pre = pre
+        self.spec = spec
+        self.settings = settings
+        self.history = list(history)
+        self.info = dict(info or {})
+
+    @property
+    def task(self):
+        return self.pre.task
+
+    # -------------------------------------------------------------- training
+
+    @classmethod
+    def fit(cls, table, settings, *, target=None, drop=(), impute=None, task="auto",
+            val_table=None, callbacks=(), threads=None):
+        """Fit the preprocessing on the training rows and train a network; returns
+        (model, TrainState). Interruption and divergence end training cleanly: the state
+        says why, and the model holds the weights kept."""
+        settings.validate()
+        probe = Preprocessor().fit(table, target=target, drop=drop, impute=impute, task=task)
+        train_table, val_rows = table, None
+        if val_table is None and settings.val_split > 0:
+            train_idx, val_idx = _split(probe, table, settings.val_split, settings.seed)
+            if len(val_idx) and len(train_idx):
+                train_table, val_table = table.take(train_idx), table.take(val_idx)
+        pre = Preprocessor().fit(train_table, target=target, drop=drop, impute=impute,
+                                 task=task)
+        X = pre.transform(train_table)
+        notes = list(pre.fit_notes) + list(pre.last_notes)
+        y_idx = pre.target_of(train_table)
+        if pre.task != "regression" and pre.n_classes < 2:
+            raise DataError(f"the training rows have only one class of {pre.target!r}",
+                            path=table.path, hint="use more data or a smaller --val-split")
+        n_targets = 1 if y_idx.ndim == 1 else y_idx.shape[1]
+        spec = output_spec(pre.task, pre.n_classes if pre.classes is not None else 0,
+                           n_targets, settings.loss)
+        Xv = yv = None
+        if val_table is not None and val_table.n_rows:
+            Xv = pre.prepare_predict(val_table)
+            notes += [f"validation: {n}" for n in pre.last_notes]
+            val_rows = val_table.n_rows
+            yv = _encode(pre.target_of(val_table), spec, pre)
+        sw = _class_weights(settings.class_weight, pre, y_idx)
+        hidden = [int(h) for h in settings.hidden]
+        sizes = [X.shape[1]] + hidden + [spec.n_out]
+        acts = [activation_name(settings.activation)] * len(hidden) + [spec.out_act]
+        net = MLP(sizes, acts, dropout=[settings.dropout] * len(hidden) + [0.0],
+                  dtype=settings.dtype, seed=settings.seed)
+        kind = pre.task
+        cfg = TrainConfig(
+            epochs=int(settings.epochs), batch_size=int(settings.batch_size),
+            optimizer=settings.optimizer, lr=float(settings.lr),
+            optimizer_options=({"momentum": settings.momentum}
+                               if settings.optimizer == "sgd" else {}),
+            weight_decay=float(settings.weight_decay), schedule=settings.schedule,
+            clip_norm=float(settings.clip_norm or 0.0),
+            early_stopping=bool(settings.early_stopping and Xv is not None),
+            patience=int(settings.patience), seed=int(settings.seed))
+        trainer = Trainer(net, Task(kind, spec.loss, spec.n_out), cfg, callbacks)
+        before = _kernels.get_num_threads()
+        if threads:
+            _kernels.set_num_threads(int(threads))
+        try:
+            state = trainer.fit(X, _encode(y_idx, spec, pre), sw, Xv, yv)
+        finally:
+            _kernels.set_num_threads(before)
+        # figures of the weights kept (the best epoch's, after early stopping), recomputed
+        final = {}
+        if state.history:
+            final["train_loss"], final["train_metric"] = trainer.evaluate(
+                X, _encode(y_idx, spec, pre), sw)
+            if Xv is not None:
+                final["val_loss"], final["val_metric"] = trainer.evaluate(Xv, yv)
+        final["metric"] = "r2" if kind == "regression" else "accuracy"
+        samples = len(state.history) * X.shape[0]
+        info = {
+            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(
+                timespec="seconds"),
+            "library_version": __version__,
+            "data": str(table.path), "rows_train": int(X.shape[0]),
+            "rows_val": int(val_rows or 0), "task_reason": pre.task_reason,
+            "best_epoch": int(state.best_epoch), "stop_reason": state.stop_reason,
+            "message": state.message, "elapsed_s": float(state.elapsed),
+            "samples_per_s": float(samples / state.elapsed) if state.elapsed > 0 else 0.0,
+            "threads": int(threads or before), "isa": _kernels.get_isa(),
+            "monitor": "val_loss" if Xv is not None else "loss", "notes": notes,
+            "final": final,
+        }
+        model = cls(net, pre, spec, settings=settings, history=state.history, info=info)
+        return model, state
+
+    # -------------------------------------------------------------- prediction
+
+    def outputs(self, X):
+        """The network's raw outputs for encoded inputs X (float64)."""
+        return self.net.forward(X).astype(np.float64)
+
+    def probabilities(self, out):
+        """Class probabilities (N, K) from raw outputs; None for regression."""
+        if self.task == "regression":
+            return None
+        if self.spec.link == "sigmoid":
+            p = 0.5 * (1 + np.tanh(0.5 * out[:, 0]))
+            return np.column_stack([1 - p, p])
+        if self.spec.link == "softmax":
+            e = np.exp(out - out.max(axis=1, keepdims=True))
+            return e / e.sum(axis=1, keepdims=True)
+        if self.task == "binary":  # a sigmoid output read directly
+            p = np.clip(out[:, 0], 0.0, 1.0)
+            return np.column_stack([1 - p, p])
+        p = np.clip(out, 0.0, None)
+        s = p.sum(axis=1, keepdims=True)
+        return np.where(s > 0, p / np.where(s > 0, s, 1), 1.0 / p.shape[1])
+
+    def predict_table(self, table):
+        """(X, outputs, probabilities or None, predictions) for a table; predictions are
+        class indices or values in the target's units. Notes are in self.pre.last_notes."""
+        X = self.pre.prepare_predict(table)
+        out = self.outputs(X)
+        proba = self.probabilities(out)
+        if proba is not None:
+            pred = proba.argmax(axis=1)
+        else:
+            pred = self.pre.inverse_target(out[:, 0] if out.shape[1] == 1 else out)
+        return X, out, proba, pred
+
+    # -------------------------------------------------------------- persistence
+
+    def save(self, path):
+        from neuralcli import persist
+
+        pre_meta, arrays = self.pre.to_meta()
+        meta = {
+            "kind": "cli", "task": self.task, "spec": asdict(self.spec),
+            "preprocessing": pre_meta, "settings": _plain(asdict(self.settings)),
+            "history": [_plain(h) for h in self.history], "info": _plain(self.info),
+        }
+        persist.save(path, self.net, meta=meta, arrays=arrays)
+
+    @classmethod
+    def load(cls, path):
+        from neuralcli import persist
+
+        saved = persist.load(path)
+        meta = saved.meta
+        if meta.get("kind") != "cli":
+            raise persist.ModelFileError(
+                f"{path}: this model file holds a {meta.get('estimator', 'Python API')} "
+                f"estimator, not a command-line model; load it with "
+                f"{meta.get('estimator', 'MLPClassifier')}.load()")
+        try:
+            pre = Preprocessor.from_meta(meta["preprocessing"], saved.arrays)
+            spec = OutputSpec(**meta["spec"])
+            raw = dict(meta["settings"])
+            known = Settings.__dataclass_fields__
+            settings = Settings(**{k: v for k, v in raw.items() if k in known})
+        except (KeyError, TypeError) as err:
+            raise persist.ModelFileError(f"{path}: the model's description is incomplete "
+                                         f"({err}); retrain the model") from None
+        if spec.n_out != saved.model.sizes[-1] or pre.n_features != saved.model.sizes[0]:
+            raise persist.ModelFileError(f"{path}: the network's shape does not match its "
+                                         f"preprocessing; the file is inconsistent")
+        model = cls(saved.model, pre, spec, settings=settings,
+                    history=meta.get("history", []), info=meta.get("info", {}))
+        model.info.setdefault("library_version", saved.version)
+        return model
+
+
+def _split(pre, table, fraction, seed):
+    """Training and validation row indices; stratified by class for classification."""
+    rng = np.random.default_rng(seed + 1)
+    n = table.n_rows
+    if pre.task != "regression":
+        y = pre.target_of(table)
+        val = []
+        for c in np.unique(y):
+            idx = np.flatnonzero(y == c)
+            rng.shuffle(idx)
+            k = int(round(fraction * len(idx)))
+            if len(idx) - k < 1:
+                k = len(idx) - 1
+            val.append(idx[:k])
+        val = np.sort(np.concatenate(val)) if val else np.array([], dtype=np.int64)
+    else:
+        val = np.sort(rng.permutation(n)[:int(round(fraction * n))])
+    train = np.setdiff1d(np.arange(n), val)
+    return train, val
+
+
+def _encode(y, spec, pre):
+    """Targets in the form the loss kernel takes."""
+    if spec.loss == "cross_entropy":
+        return y.astype(np.int32)
+    if pre.task == "multiclass":  # mse on a softmax output: one-hot targets
+        onehot = np.zeros((len(y), spec.n_out))
+        onehot[np.arange(len(y)), y] = 1.0
+        return onehot
+    y = np.asarray(y, dtype=np.float64)
+    return y.reshape(len(y), -1)
+
+
+def _class_weights(spec, pre, y):
+    """Per-row weights from --class-weight: 'balanced' or {label: weight}."""
+    if spec in (None, "", "none"):
+        return None
+    if pre.task == "regression":
+        raise TrainingError("class weights apply to classification, not regression")
+    k = pre.n_classes
+    if spec == "balanced":
+        counts = np.bincount(y, minlength=k).astype(np.float64)
+        weights = len(y) / (k * np.maximum(counts, 1))
+    else:
+        weights = np.ones(k)
+        names = {str(n): i for i, n in enumerate(pre.class_names)}
+        for label, w in dict(spec).items():
+            if str(label) not in names:
+                raise TrainingError(f"--class-weight names {label!r}, which is not a class; "
+                                    f"the classes are {', '.join(pre.class_names)}")
+            if not (float(w) >= 0 and math.isfinite(float(w))):
+                raise TrainingError(f"class weight of {label!r} must be >= 0, got {w}")
+            weights[names[str(label)]] = float(w)
+    return weights[y]
+
+
+def _plain(obj):
+    """JSON-able copies of settings and history (numpy scalars to Python numbers)."""
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
