@@ -158,6 +158,9 @@ class TrainedModel:
             if Xv is not None:
                 final["val_loss"], final["val_metric"] = trainer.evaluate(Xv, yv)
         final["metric"] = "r2" if kind == "regression" else "accuracy"
+        prior = None
+        if kind != "regression":  # the majority baseline of `eval` uses the training prior
+            prior = (np.bincount(y_idx, minlength=pre.n_classes) / len(y_idx)).tolist()
         samples = len(state.history) * X.shape[0]
         info = {
             "created": datetime.datetime.now(datetime.timezone.utc).isoformat(
@@ -170,7 +173,7 @@ class TrainedModel:
             "samples_per_s": float(samples / state.elapsed) if state.elapsed > 0 else 0.0,
             "threads": int(threads or before), "isa": _kernels.get_isa(),
             "monitor": "val_loss" if Xv is not None else "loss", "notes": notes,
-            "final": final,
+            "final": final, "class_prior": prior,
         }
         model = cls(net, pre, spec, settings=settings, history=state.history, info=info)
         return model, state

@@ -17,6 +17,25 @@ EXIT_INTERRUPTED = 130
 class Group(click.Group):
     """Turns the exceptions of a command into one line on stderr and an exit code."""
 
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True,
+             **extra):
+        # click's own reports (usage errors, bad option values) become one line as well
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx is not None else (prog_name or "neuralcli")
+            Console().error(f"{exc.format_message()} (see '{where} --help')")
+            rv = exc.exit_code
+        except click.exceptions.Abort:
+            Console().error("interrupted")
+            rv = EXIT_INTERRUPTED
+        except click.ClickException as exc:
+            Console().error(exc.format_message())
+            rv = exc.exit_code
+        if not standalone_mode:
+            return rv
+        sys.exit(rv if isinstance(rv, int) else 0)
+
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)

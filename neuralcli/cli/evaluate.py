@@ -49,7 +49,7 @@ def command(app, model_path, data, delimiter, as_json):
     y = pre.target_of(table)
     k = pre.n_classes
     got = metrics.classification_report(y, proba, k)
-    base = metrics.baseline_classification(y, k)
+    base = metrics.baseline_classification(y, k, prior=model.info.get("class_prior"))
     names = pre.class_names
     if as_json:
         console.json({"task": model.task, "rows": table.n_rows, "classes": names,
@@ -61,7 +61,8 @@ def command(app, model_path, data, delimiter, as_json):
             ["log-loss", got["log_loss"], base["log_loss"]],
             ["macro F1", got["macro_f1"], base["macro_f1"]],
             ["weighted F1", got["weighted_f1"], base["weighted_f1"]],
-            ["ROC AUC", got["roc_auc"], base["roc_auc"]]]
+            ["ROC AUC" + (" (one-vs-rest)" if k > 2 else ""), got["roc_auc"],
+             base["roc_auc"]]]
     console.table(["metric", "model", "baseline (majority class)"], rows)
     console.line()
     console.table(["class", "precision", "recall", "F1", "support"],

@@ -1,0 +1,279 @@
+"""The neuralcli command through click's CliRunner: what a user reads and the exit codes.
+
+Every bad input must give one clear line on stderr naming what and where, a non-zero
+exit, no traceback, and leave an existing model file untouched."""
+import json
+import os
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from neuralcli.cli import cli
+
+FAST = ["--epochs", "3", "--hidden", "8", "--batch-size", "0"]
+
+
+def run(*args, **kw):
+    result = CliRunner().invoke(cli, [str(a) for a in args], **kw)
+    return result
+
+
+def assert_one_line_error(result, *needles, code=1):
+    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
+    err = result.stderr.strip()
+    assert "Traceback" not in result.stderr + result.stdout
+    assert result.exception is None or isinstance(result.exception, SystemExit), \
+        repr(result.exception)
+    errors = [ln for ln in err.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1, err  # progress notes may come before it; one error line
+    line = errors[0]
+    for needle in needles:
+        assert needle.lower() in line.lower(), (needle, line)
+    return line
+
+
+def write(path, text):
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture
+def csv(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = ["age,income,city,bought"]
+    for i in range(120):
+        age = int(rng.integers(18, 70))
+        income = round(float(rng.normal(50, 15)), 2)
+        city = ["paris", "rome", "oslo"][i % 3]
+        bought = "yes" if income + (age / 10) + (city == "oslo") * 10 > 55 else "no"
+        rows.append(f"{age},{income},{city},{bought}")
+    return write(tmp_path / "shop.csv", "\n".join(rows) + "\n")
+
+
+@pytest.fixture
+def model(tmp_path, csv):
+    path = tmp_path / "shop.ncm"
+    result = run("train", csv, *FAST, "-o", path)
+    assert result.exit_code == 0, result.stderr
+    return path
+
+
+# ------------------------------------------------------------------ conventions
+
+@pytest.mark.parametrize("cmd", ["train", "eval", "predict", "info", "datasets"])
+def test_help_has_examples(cmd):
+    result = run(cmd, "--help")
+    assert result.exit_code == 0 and "Examples:" in result.stdout
+
+
+def test_version_reports_runtime():
+    result = run("--version")
+    assert result.exit_code == 0
+    assert "neuralcli 0.1.0" in result.stdout and "isa" in result.stdout
+    assert "openmp" in result.stdout and "threads" in result.stdout
+
+
+def test_train_on_builtin_spirals(tmp_path):
+    out = tmp_path / "s.ncm"
+    result = run("train", "--epochs", "20", "-o", out)
+    assert result.exit_code == 0, result.stderr
+    assert "two spirals" in result.stderr
+    assert "binary classification" in result.stdout and str(out) in result.stdout
+    assert "Loss per epoch" in result.stdout
+    assert "\x1b" not in result.stdout + result.stderr  # no control characters off a tty
+    assert out.exists()
+
+
+def test_default_output_never_overwrites(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for expected in ("spirals.ncm", "spirals-2.ncm"):
+        result = run("train", "--epochs", "2")
+        assert result.exit_code == 0, result.stderr
+        assert (tmp_path / expected).exists()
+
+
+def test_train_json_summary(tmp_path, csv):
+    result = run("train", csv, *FAST, "-o", tmp_path / "m.ncm", "--json")
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["task"] == "binary" and len(data["history"]) == 3
+
+
+def test_eval_predict_info_flow(tmp_path, csv, model):
+    result = run("eval", model, csv)
+    assert result.exit_code == 0, result.stderr
+    for word in ("accuracy", "log-loss", "ROC AUC", "baseline", "Confusion matrix"):
+        assert word in result.stdout
+    figures = json.loads(run("eval", model, csv, "--json").stdout)
+    assert 0 <= figures["model"]["accuracy"] <= 1 and "baseline" in figures
+
+    result = run("predict", model, csv, "--keep", "city")
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "city,predicted_bought,p_no,p_yes" and len(lines) == 121
+
+    result = run("info", model)
+    assert result.exit_code == 0 and "Preprocessing" in result.stdout
+    assert "city" in result.stdout and "one-hot over 3 categories" in result.stdout
+    info = json.loads(run("info", model, "--json").stdout)
+    assert info["network"]["params"] > 0 and info["task"] == "binary"
+
+
+def test_predict_matches_columns_by_name(tmp_path, csv, model):
+    text = csv.read_text().splitlines()
+    header = text[0].split(",")
+    order = [2, 0, 1]  # city, age, income; no target; an extra id column
+    rows = ["id," + ",".join(header[j] for j in order)]
+    for k, line in enumerate(text[1:6]):
+        cells = line.split(",")
+        rows.append(f"{k}," + ",".join(cells[j] for j in order))
+    shuffled = write(tmp_path / "new.csv", "\n".join(rows) + "\n")
+    out = tmp_path / "pred.csv"
+    result = run("predict", model, shuffled, "-o", out, "--keep", "id")
+    assert result.exit_code == 0, result.stderr
+    assert "ignored" in result.stderr and "id" in result.stderr
+    want = run("predict", model, csv).stdout.splitlines()[1:6]
+    got = out.read_text().splitlines()[1:]
+    assert [g.split(",", 1)[1] for g in got] == want
+
+
+def test_regression_flow(tmp_path):
+    data = tmp_path / "reg.csv"
+    assert run("datasets", "regression", "--rows", "300", "-o", data).exit_code == 0
+    model = tmp_path / "reg.ncm"
+    result = run("train", data, "--epochs", "30", "-o", model)
+    assert result.exit_code == 0 and "regression" in result.stdout
+    result = run("eval", model, data)
+    assert result.exit_code == 0 and "R^2" in result.stdout and "training mean" in result.stdout
+
+
+def test_datasets_lists_and_writes(tmp_path):
+    result = run("datasets")
+    for name in ("spirals", "xor", "moons", "circles", "blobs", "loan", "regression"):
+        assert name in result.stdout
+    out = tmp_path / "loan.csv"
+    assert run("datasets", "loan", "-o", out).exit_code == 0
+    assert out.read_text().splitlines()[0] == \
+        "income,credit_score,years_employed,existing_debt,approved"
+    assert_one_line_error(run("datasets", "nope"), "no built-in data set", "spirals")
+
+
+def test_interrupt_saves_best_model_and_exits_130(tmp_path, csv, monkeypatch):
+    from neuralcli import training
+
+    calls = {"n": 0}
+    real = training.Trainer.step
+
+    def step(self, *a, **kw):
+        calls["n"] += 1
+        if calls["n"] == 12:
+            raise KeyboardInterrupt
+        return real(self, *a, **kw)
+
+    monkeypatch.setattr(training.Trainer, "step", step)
+    out = tmp_path / "int.ncm"
+    result = run("train", csv, "--epochs", "50", "--batch-size", "16", "-o", out)
+    assert result.exit_code == 130
+    assert out.exists() and str(out) in result.stdout
+    assert "interrupted" in result.stderr
+
+
+# ------------------------------------------------------------------ bad input
+
+def test_missing_file():
+    assert_one_line_error(run("train", "nope.csv"), "nope.csv")
+
+
+def test_directory_instead_of_file(tmp_path):
+    assert_one_line_error(run("train", tmp_path), str(tmp_path))
+
+
+def test_empty_file(tmp_path):
+    assert_one_line_error(run("train", write(tmp_path / "e.csv", "")), "empty")
+
+
+def test_header_only(tmp_path):
+    assert_one_line_error(run("train", write(tmp_path / "h.csv", "a,b,c\n")), "no data rows")
+
+
+def test_ragged_row(tmp_path):
+    f = write(tmp_path / "r.csv", "a,b,c\n1,2,0\n3,4\n5,6,1\n")
+    assert_one_line_error(run("train", f), "r.csv", "row 3")
+
+
+def test_non_numeric_value_in_numeric_column(tmp_path):
+    body = "\n".join(f"{i},{i % 2}" for i in range(30))
+    f = write(tmp_path / "n.csv", "x,y\n" + body + "\nabc,1\n")
+    assert_one_line_error(run("train", f), "n.csv", "row 32", "abc")
+
+
+@pytest.mark.parametrize("bad", ["nan", "inf"])
+def test_nan_and_inf(tmp_path, bad):
+    body = "\n".join(f"{i},{i % 2}" for i in range(30))
+    f = write(tmp_path / "f.csv", "x,y\n" + body + f"\n{bad},1\n")
+    assert_one_line_error(run("train", f), "f.csv", "row 32")
+
+
+def test_empty_cell_and_impute(tmp_path):
+    body = "\n".join(f"{i},{i % 2}" for i in range(30))
+    f = write(tmp_path / "m.csv", "x,y\n" + body + "\n,1\n")
+    assert_one_line_error(run("train", f), "row 32", "--impute")
+    assert run("train", f, *FAST, "--impute", "mean", "-o", tmp_path / "m.ncm").exit_code == 0
+
+
+def test_single_class_target(tmp_path):
+    f = write(tmp_path / "one.csv", "x,y\n" + "\n".join(f"{i},yes" for i in range(10)) + "\n")
+    assert_one_line_error(run("train", f), "one class")
+
+
+def test_missing_target_column(csv):
+    assert_one_line_error(run("train", csv, "--target", "price"), "price")
+
+
+def test_predict_csv_lacks_training_column(tmp_path, model):
+    f = write(tmp_path / "p.csv", "age,city\n30,paris\n")
+    assert_one_line_error(run("predict", model, f), "income")
+
+
+def test_model_file_corrupt_truncated_or_foreign(tmp_path, csv, model):
+    data = model.read_bytes()
+    cases = {"truncated.ncm": data[: len(data) // 2], "corrupt.ncm": data[:-40] + b"x" * 40,
+             "csv.ncm": csv.read_bytes()}
+    for name, content in cases.items():
+        bad = tmp_path / name
+        bad.write_bytes(content)
+        for cmd in (["info", bad], ["eval", bad, csv], ["predict", bad, csv]):
+            assert_one_line_error(run(*cmd), name)
+
+
+def test_unwritable_output_path(tmp_path, csv):
+    missing_dir = tmp_path / "no" / "such" / "dir" / "m.ncm"
+    assert_one_line_error(run("train", csv, *FAST, "-o", missing_dir), "does not exist")
+    assert_one_line_error(run("train", csv, *FAST, "-o", tmp_path), "directory", code=2)
+    blocker = write(tmp_path / "blocker", "x")
+    assert_one_line_error(run("predict", tmp_path / "none.ncm", csv, "-o", blocker / "x"),
+                          "none.ncm")
+
+
+def test_existing_model_is_never_overwritten(tmp_path, csv, model):
+    before = model.read_bytes()
+    assert_one_line_error(run("train", csv, *FAST, "-o", model), "already exists", "--force")
+    # a failing run leaves it untouched too
+    assert_one_line_error(run("train", tmp_path / "nope.csv", "-o", model, "--force"))
+    assert model.read_bytes() == before
+    assert run("train", csv, *FAST, "-o", model, "--force", "--seed", "3").exit_code == 0
+    assert model.read_bytes() != before
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--epochs", "0"], "--epochs"),
+    (["--lr", "-1"], "--lr"),
+    (["--hidden", "0,x"], "--hidden"),
+    (["--hidden", "16,x"], "--hidden"),
+    (["--val-split", "1.5"], "--val-split"),
+    (["--batch-size", "-2"], "--batch-size"),
+    (["--activation", "swish"], "--activation"),
+])
+def test_absurd_options_are_usage_errors(csv, args, needle):
+    assert_one_line_error(run("train", csv, *args), needle, code=2)
