@@ -124,6 +124,10 @@ def _register():
 
     for module in (train, evaluate, predict, info, datasets):
         cli.add_command(module.command)
+    from neuralcli.cli import explain
+
+    cli.add_command(explain.command)
+    cli.add_command(explain.neuron_command)
 
 
 _register()

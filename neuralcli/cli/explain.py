@@ -1,0 +1,287 @@
+"""neuralcli explain and explain-neuron: how a network computes and learns, step by step,
+on your model and your data, with the numbers its kernels produce."""
+import click
+
+EPILOG = """\b
+Examples:
+  neuralcli explain model.ncm --row 3 data.csv
+  neuralcli explain model.ncm --input "42,rome,51000" --target yes --lr 0.05
+  neuralcli explain model.ncm --row 1 data.csv --format json > trace.json
+"""
+
+NEURON_EPILOG = """\b
+Examples:
+  neuralcli explain-neuron --inputs 45000,680,3,12000 \\
+      --weights 0.00001,0.01,0.1,-0.00005 --bias -3
+  neuralcli explain-neuron --inputs 1,0 --weights 0.6,0.6 --bias -1 --activation sigmoid
+"""
+
+
+def _floats(text, name):
+    try:
+        return [float(v) for v in str(text).split(",") if v.strip()]
+    except ValueError:
+        raise click.BadParameter(f"{text!r}: give comma-separated numbers",
+                                 param_hint=name) from None
+
+
+@click.command("explain", epilog=EPILOG, short_help="Trace one row through a model.")
+@click.argument("model_path", metavar="MODEL", type=click.Path())
+@click.argument("data", required=False, type=click.Path())
+@click.option("--row", type=int, help="Data row of DATA to trace (1 = the first row "
+                                      "after the header).")
+@click.option("--input", "input_text", help="The row's values, comma-separated, in the "
+                                            "order of the model's input columns.")
+@click.option("--target", help="The true value, for the loss and backward pass (default: "
+                               "DATA's target column when it has one).")
+@click.option("--top", type=int, default=5, show_default=True,
+              help="Neurons, inputs and weights to show per layer (largest first).")
+@click.option("--lr", type=float, default=0.1, show_default=True,
+              help="Learning rate of the gradient-descent step shown at the end.")
+@click.option("--format", "fmt", type=click.Choice(["rich", "plain", "json"]),
+              default="rich", show_default=True)
+@click.pass_obj
+def command(app, model_path, data, row, input_text, target, top, lr, fmt):
+    """Trace one row through MODEL: the network, the preprocessing of each value, the
+    forward pass neuron by neuron, the loss, the backward pass and one gradient step.
+
+    Give the row as --row N with DATA.csv, or as --input "v1,v2,...". Every number shown
+    is what the training engine computes for that row."""
+    from neuralcli.cli.app import CliError
+    from neuralcli.data import read_csv
+    from neuralcli.model import TrainedModel
+    from neuralcli.trace import row_table, trace
+
+    if top < 1:
+        raise click.BadParameter(f"must be at least 1, got {top}", param_hint="--top")
+    if not lr > 0:
+        raise click.BadParameter(f"must be positive, got {lr}", param_hint="--lr")
+    if (row is None) == (input_text is None):
+        raise click.UsageError("give either --row N with DATA.csv, or --input \"v1,v2,...\"")
+    if row is not None and data is None:
+        raise click.UsageError("--row needs DATA.csv")
+    model = TrainedModel.load(model_path)
+    if row is not None:
+        table = read_csv(data)
+        if not 1 <= row <= table.n_rows:
+            raise CliError(f"{data} has {table.n_rows} data rows; --row must lie in 1.."
+                           f"{table.n_rows}, got {row}")
+        table = table.take([row - 1])
+        if target is not None:
+            j = table.find(model.pre.target)
+            if j is None:
+                table.columns.append(model.pre.target)
+                table.cells.append([target])
+            else:
+                table.cells[j] = [target]
+    else:
+        import csv
+        values = next(csv.reader([input_text]))
+        table = row_table(model.pre, values, target=target)
+    result = trace(model, table, top=top, lr=lr)
+    console = app.console
+    if fmt == "json":
+        console.json(result)
+        return
+    if fmt == "plain":
+        console.rich_out = console.rich_err = False
+    _render(console, result, model_path)
+
+
+# ------------------------------------------------------------------ rendering
+
+def _n(v):
+    return f"{v:+.4f}" if abs(v) < 1e4 else f"{v:+.3e}"
+
+
+def _shape(s):
+    return "x".join(str(v) for v in s)
+
+
+def _top_vec(names, values, k):
+    order = sorted(range(len(values)), key=lambda i: (-abs(values[i]), i))[:k]
+    text = ", ".join(f"{names[i]} {_n(values[i])}" for i in order)
+    if len(values) > k:
+        norm = sum(v * v for v in values) ** 0.5
+        text += f"  (+{len(values) - k} more; norm {norm:.4f})"
+    return text
+
+
+def _section(console, number, title, why):
+    console.line()
+    console.heading(f"{number}. {title}")
+    console.text(why, style="dim")
+
+
+def _diagram(console, net):
+    """The layers side by side when they fit the terminal, else one per line."""
+    boxes = [(f"input ({net['inputs']})", "", "")]
+    for layer in net["layers"]:
+        name = "output" if layer["kind"] == "output" else f"hidden {layer['layer']}"
+        boxes.append((f"{name} ({layer['out']}, {layer['activation']})",
+                      f"W {_shape(layer['weights'])} + b {layer['out']}",
+                      f"{layer['params']:,} params"))
+    widths = [max(len(t) for t in b) for b in boxes]
+    total = sum(widths) + 6 * (len(boxes) - 1) + 2
+    if total <= console.width:
+        for k in range(3):
+            parts = []
+            for i, b in enumerate(boxes):
+                sep = "  ->  " if k == 0 and i else "      " if i else ""
+                parts.append(sep + b[k].ljust(widths[i]))
+            console.line("  " + "".join(parts).rstrip())
+    else:
+        for i, b in enumerate(boxes):
+            console.line(f"  {'-> ' if i else '   '}{b[0]}" + (f"   {b[1]}, {b[2]}" if b[1]
+                                                             else ""))
+    link = net["output"]["link"]
+    if link != "none":
+        console.line(f"  the output is read through {link} as probabilities; "
+                     f"{net['params']:,} parameters in all")
+
+
+def _render(console, t, model_path):
+    console.heading(f"How {model_path} computes and learns, on one row")
+    for note in t["notes"]:
+        console.note(note)
+    _section(console, 1, "Network", t["why"]["network"])
+    _diagram(console, t["network"])
+
+    _section(console, 2, "Preprocessing", t["why"]["preprocessing"])
+    rows = []
+    for p in t["preprocessing"]:
+        enc = p["encoded"]
+        shown = _n(enc[0]) if p["kind"] == "numeric" else \
+            "[" + ",".join(f"{v:g}" for v in enc[:8]) + (",..." if len(enc) > 8 else "") + "]"
+        rows.append([p["column"], p["raw"] or "(empty)", shown, p["formula"]])
+    console.table(["column", "raw", "encoded", "how"], rows, aligns=["left"] * 4)
+
+    _section(console, 3, "Forward pass", t["why"]["forward"])
+    for layer in t["forward"]:
+        s = layer["shapes"]
+        console.line(f"  Layer {layer['layer']}: Z = X.W + b   ({_shape(s['x'])}).("
+                     f"{_shape(s['W'])}) + ({_shape(s['b'])}) -> ({_shape(s['z'])}), "
+                     f"then {layer['activation']}")
+        for nr in layer["neurons"]:
+            console.line(f"    {nr['name']}: z = {_n(nr['z'])} -> {layer['activation']} -> "
+                         f"a = {_n(nr['a'])}")
+            for c in nr["contributions"]:
+                push = {"up": "pushes up", "down": "pushes down", "none": ""}[c["direction"]]
+                console.line(f"      {c['input'][:24]:<24} {_n(c['value'])} x "
+                             f"{_n(c['weight'])} = {_n(c['product'])}  {push}")
+            if nr["more"]["count"]:
+                console.line(f"      +{nr['more']['count']} more inputs, together "
+                             f"{_n(nr['more']['total'])}")
+            console.line(f"      contributions {_n(nr['sum'])} + bias {_n(nr['bias'])} = "
+                         f"z {_n(nr['z'])}")
+        if layer["more_neurons"]:
+            console.line(f"    +{layer['more_neurons']} more neurons (showing the "
+                         f"{len(layer['neurons'])} most active)")
+    out = t["output"]
+    console.line()
+    if out["kind"] == "class":
+        console.line(f"  Output: {out['how']}")
+        probs = ", ".join(f"{k} {v:.4f}" for k, v in out["probabilities"].items())
+        console.line(f"  probabilities: {probs}")
+    console.text(f"  The model {out['meaning']}.", style="bold")
+
+    loss = t["loss"]
+    if loss is None:
+        console.line()
+        console.note("no target given: pass --target (or a DATA row with the target column) "
+                     "to see the loss, the backward pass and a gradient step")
+        return
+    _section(console, 4, "Loss", t["why"]["loss"])
+    console.line(f"  truth: {t['target_name']} = {loss['truth']}"
+                 + (f" ({loss['scale']} in training)" if loss["scale"] else ""))
+    console.line(f"  {loss['name']} = {loss['formula']}")
+    console.text(f"  {loss['meaning']}.", style="bold")
+
+    _section(console, 5, "Backward pass", t["why"]["backward"])
+    k = len(t["forward"][0]["neurons"])
+    for b in t["backward"]:
+        names = b["names"]
+        console.line(f"  Layer {b['layer']} ({b['activation']}):")
+        console.line(f"    dL/dA   = {_top_vec(names, b['dL_dA'], k)}")
+        if b["act_derivative"] is None:
+            console.line("    softmax: dL/dZ = A * (dL/dA - sum(dL/dA * A)) per row")
+        elif all(v in (0.0, 1.0) for v in b["act_derivative"]):
+            on = sum(1 for v in b["act_derivative"] if v == 1.0)
+            console.line(f"    act'(Z) = 1 for the {on} active neurons, 0 for the "
+                         f"{len(names) - on} inactive ones (their error stops here)"
+                         if on < len(names) else "    act'(Z) = 1 everywhere")
+        else:
+            console.line(f"    act'(Z) = {_top_vec(names, b['act_derivative'], k)}")
+        console.line(f"    dL/dZ   = dL/dA * act'(Z) = {_top_vec(names, b['dL_dZ'], k)}")
+        c, oc = b["dW_shape"]
+        console.line(f"    dW = A_prev^T . dZ: ({c}x1).(1x{oc}) -> ({c}x{oc}), norm "
+                     f"{b['dW_norm']:.4f};  db = dZ ({oc})")
+        if b["layer"] > 1:
+            console.line(f"    error passed back, dL/dA_prev = dZ . W^T: (1x{oc}).({oc}x{c}) "
+                         f"-> (1x{c}) = {_top_vec(b['prev_names'], b['dX'], k)}")
+        blame = "; ".join(f"{x['from']} -> {x['to']} (w {_n(x['weight'])}, dL/dw "
+                          f"{_n(x['grad'])})" for x in b["blame"][:3])
+        console.line(f"    most blame: {blame}")
+    console.line(f"  (these gradients equal the training engine's: largest difference "
+                 f"{t['engine_gradient_check']:.1e})")
+
+    st = t["step"]
+    _section(console, 6, f"One gradient-descent step (learning rate {st['lr']:g})",
+             t["why"]["step"])
+    console.table(["parameter", "before", "gradient", "after", "change"],
+                  [[c["param"], c["before"], c["grad"], c["after"], c["delta"]]
+                   for c in st["changes"]], aligns=["left"] + ["right"] * 4)
+    verdict = "the update helped" if st["helped"] else \
+        "the update did not help: the step was too large for this row"
+    console.text(f"  loss {st['loss_before']:.6f} -> {st['loss_after']:.6f}: {verdict}.",
+                 style="bold")
+    console.line(f"  after the step the model {st['output_after']['meaning']}.")
+
+
+@click.command("explain-neuron", epilog=NEURON_EPILOG,
+               short_help="One neuron's decision, input by input.")
+@click.option("--inputs", required=True, help="Input values, comma-separated.")
+@click.option("--weights", required=True, help="One weight per input, comma-separated.")
+@click.option("--bias", type=float, required=True, help="The neuron's bias.")
+@click.option("--activation", type=click.Choice(["step", "sigmoid", "relu", "tanh"]),
+              default="step", show_default=True)
+@click.option("--names", help="Names of the inputs, comma-separated (for display).")
+@click.option("--format", "fmt", type=click.Choice(["rich", "plain", "json"]),
+              default="rich", show_default=True)
+@click.pass_obj
+def neuron_command(app, inputs, weights, bias, activation, names, fmt):
+    """One neuron's decision, as a loan officer weighs an application: each input times
+    its weight pushes toward yes or no; their sum plus the bias is the pre-activation,
+    and the activation turns it into the decision."""
+    from neuralcli.trace import neuron
+
+    x = _floats(inputs, "--inputs")
+    w = _floats(weights, "--weights")
+    if len(x) != len(w) or not x:
+        raise click.BadParameter(f"{len(x)} inputs but {len(w)} weights; give one weight "
+                                 f"per input", param_hint="--weights")
+    labels = [s.strip() for s in names.split(",")] if names else \
+        [f"x{i + 1}" for i in range(len(x))]
+    if len(labels) != len(x):
+        raise click.BadParameter(f"{len(labels)} names for {len(x)} inputs",
+                                 param_hint="--names")
+    result = neuron(x, w, bias, activation)
+    for item, label in zip(result["inputs"], labels):
+        item["name"] = label
+    console = app.console
+    if fmt == "json":
+        console.json(result)
+        return
+    if fmt == "plain":
+        console.rich_out = console.rich_err = False
+    console.heading("One neuron's decision")
+    console.text("Each input is multiplied by its weight; a positive product pushes toward "
+                 "yes, a negative one toward no.", style="dim")
+    console.table(["input", "value", "weight", "value x weight", "pushes toward"],
+                  [[i["name"], i["input"], i["weight"], i["product"], i["direction"]]
+                   for i in result["inputs"]], aligns=["left", "right", "right", "right",
+                                                       "left"])
+    console.line(f"  weighted sum {result['weighted_sum']:+.6g} + bias {result['bias']:+.6g} "
+                 f"= pre-activation z {result['z']:+.6g}")
+    console.line(f"  {result['reading']}")
+    console.text(f"  decision: {result['decision']}", style="bold")

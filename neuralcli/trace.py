@@ -1,0 +1,339 @@
+"""Step-by-step traces of how a trained network computes and learns on one row.
+
+Every number comes from the engine's own kernels: the dense forward and backward of each
+layer, the loss kernel, the SGD kernel. A trace is plain data (dicts, lists, floats) for
+the CLI to render or print as JSON; contributions (input times weight) are the one
+quantity computed here, as the products whose sum the kernel's z is."""
+import math
+
+import numpy as np
+
+from neuralcli import kernels
+from neuralcli.data import DataError, Table
+from neuralcli.losses import evaluate
+
+WHY = {
+    "network": "The shapes fix what the network can compute: every layer is a matrix "
+               "product, a bias and a non-linearity.",
+    "preprocessing": "Raw values become numbers on one scale, so no input dominates just "
+                     "by its units; the statistics come from the training data.",
+    "forward": "Each neuron weighs its inputs, adds its bias and bends the sum with its "
+               "activation; the next layer sees only these outputs.",
+    "loss": "The loss turns 'how wrong' into one number; its gradient is where learning "
+            "starts.",
+    "backward": "The chain rule carries the error back layer by layer: each weight's "
+                "gradient is (its input) x (the error at its neuron).",
+    "step": "Gradient descent moves every weight a small step against its gradient; the "
+            "loss on this row should drop.",
+}
+
+
+def row_table(pre, values, *, target=None):
+    """A one-row Table from values given in the order of the model's input columns."""
+    cols = list(pre.input_columns)
+    if len(values) != len(cols):
+        raise DataError(f"--input has {len(values)} values, the model takes {len(cols)}: "
+                        f"{', '.join(cols)}", hint="give one value per column, in that order")
+    cells = [[str(v).strip()] for v in values]
+    if target is not None:
+        cols.append(pre.target)
+        cells.append([str(target).strip()])
+    return Table(cols, cells, path="--input", lines=[1])
+
+
+def _top(values, k):
+    """Indices of the k largest |values|, largest first (stable for ties)."""
+    order = sorted(range(len(values)), key=lambda i: (-abs(values[i]), i))
+    return order[:k]
+
+
+def _vec(v):
+    return [float(x) for x in np.asarray(v, dtype=np.float64).ravel()]
+
+
+def _neuron_names(model, layer, width):
+    last = layer == model.net.n_layers - 1
+    if last and model.task == "multiclass":
+        return [f"out:{n}" for n in model.pre.class_names]
+    if last:
+        return ["out"] if width == 1 else [f"out{j + 1}" for j in range(width)]
+    return [f"h{layer + 1}.{j + 1}" for j in range(width)]
+
+
+def _preprocessing(pre, table):
+    out = []
+    for s in pre.specs:
+        raw = table.cells[table.columns.index(s["name"])][0]
+        if s["kind"] == "numeric":
+            filled = raw == "" and s.get("fill") is not None
+            v = float(s["fill"]) if filled else float(raw)
+            enc = (v - s["mean"]) / s["scale"]
+            out.append({"column": s["name"], "kind": "numeric", "raw": raw,
+                        "filled": filled, "mean": s["mean"], "scale": s["scale"],
+                        "encoded": [enc], "features": [s["name"]],
+                        "formula": f"({v:g} - {s['mean']:.4g}) / {s['scale']:.4g} = "
+                                   f"{enc:+.4f}"})
+        else:
+            cats = list(s["categories"])
+            value = raw if raw != "" else (s.get("fill") or "")
+            hot = value if value in cats else None
+            enc = [1.0 if c == hot else 0.0 for c in cats]
+            out.append({"column": s["name"], "kind": "categorical", "raw": raw,
+                        "hot": hot, "unseen": hot is None, "encoded": enc,
+                        "features": [f"{s['name']}={c}" for c in cats],
+                        "formula": (f"one-hot: {s['name']}={hot} -> 1, the other "
+                                    f"{len(cats) - 1} -> 0" if hot is not None else
+                                    f"{value!r} was not seen in training: all "
+                                    f"{len(cats)} one-hot columns are 0")})
+    return out
+
+
+def trace(model, table, *, top=5, lr=0.1):
+    """Trace the first row of `table` through `model`: preprocessing, forward pass, the
+    output's reading, and, when the table holds the target, the loss, the backward pass
+    and one gradient-descent step of size lr."""
+    pre, net = model.pre, model.net
+    dt = net.dtype
+    top = max(1, int(top))
+    X = pre.prepare_predict(table)
+    notes = list(pre.last_notes)
+    x = np.ascontiguousarray(X[:1], dtype=dt)
+    has_target = pre.target in table.columns and table.cells[
+        table.columns.index(pre.target)][0] != ""
+    result = {"why": WHY, "notes": notes, "task": model.task, "target_name": pre.target}
+
+    layers = []
+    for i, (c, oc) in enumerate(zip(net.sizes[:-1], net.sizes[1:])):
+        layers.append({"layer": i + 1, "in": c, "out": oc, "activation": net.activations[i],
+                       "params": c * oc + oc, "weights": [c, oc], "bias": [oc],
+                       "kind": "output" if i == net.n_layers - 1 else "hidden"})
+    result["network"] = {"inputs": net.sizes[0], "input_features": list(pre.feature_names),
+                         "layers": layers, "params": net.n_params,
+                         "output": {"link": model.spec.link, "loss": model.spec.loss}}
+    result["preprocessing"] = _preprocessing(pre, table)
+    result["input"] = _vec(x[0])
+
+    # ---- forward, one dense kernel call per layer, keeping what backward needs
+    acts, zs = [x], []
+    fwd = []
+    names_in = list(pre.feature_names)
+    for li in range(net.n_layers):
+        w, b = net.weights[li], net.biases[li]
+        act, param = net.activations[li], net.act_params[li]
+        y, z = kernels.dense_forward(acts[-1], w, b, act, param=param, return_z=True)
+        acts.append(y)
+        zs.append(z)
+        a_in = np.asarray(acts[-2][0], dtype=np.float64)
+        wd = np.asarray(w, dtype=np.float64)
+        names_out = _neuron_names(model, li, w.shape[1])
+        shown = _top(_vec(y[0]) if act != "identity" or li < net.n_layers - 1
+                     else _vec(z[0]), top)
+        neurons = []
+        for j in shown:
+            contrib = a_in * wd[:, j]
+            order = _top(contrib.tolist(), top)
+            rest = [p for p in range(len(contrib)) if p not in order]
+            neurons.append({
+                "name": names_out[j], "index": j, "z": float(z[0, j]), "a": float(y[0, j]),
+                "bias": float(b[j]), "sum": float(contrib.sum()),
+                "contributions": [{"input": names_in[p], "value": float(a_in[p]),
+                                   "weight": float(wd[p, j]), "product": float(contrib[p]),
+                                   "direction": "up" if contrib[p] > 0 else
+                                   ("down" if contrib[p] < 0 else "none")}
+                                  for p in order],
+                "more": {"count": len(rest), "total": float(contrib[rest].sum())}})
+        fwd.append({"layer": li + 1, "activation": act, "shapes": {
+            "x": [1, w.shape[0]], "W": list(w.shape), "b": [w.shape[1]], "z": [1, w.shape[1]]},
+            "z": _vec(z[0]), "a": _vec(y[0]), "neurons": neurons,
+            "more_neurons": w.shape[1] - len(neurons), "names": names_out})
+        names_in = names_out
+    result["forward"] = fwd
+    out = np.asarray(acts[-1], dtype=np.float64)
+    engine_out = net.forward(x).astype(np.float64)
+    result["engine_output_check"] = float(np.abs(out - engine_out).max())
+    result["output"] = _read_output(model, out)
+
+    if not has_target:
+        result["loss"] = None
+        return result
+    # ---- loss through the loss kernel, as training computes it
+    t_enc = pre.target_of(table)
+    from neuralcli.model import _encode
+    target = _encode(t_enc[:1], model.spec, pre)
+    if model.spec.loss != "cross_entropy":
+        target = np.ascontiguousarray(target, dtype=dt)
+    out_dt = np.ascontiguousarray(acts[-1], dtype=dt)
+    dout = np.empty_like(out_dt)
+    loss = float(evaluate(model.spec.loss, out_dt, target, None, dout))
+    result["loss"] = _explain_loss(model, out, target, loss, t_enc)
+
+    # ---- backward, one dense kernel call per layer from the output
+    dy = dout
+    back = []
+    grads = []
+    for li in reversed(range(net.n_layers)):
+        w = net.weights[li]
+        act, param = net.activations[li], net.act_params[li]
+        y, z, xin = acts[li + 1], zs[li], acts[li]
+        dx, dw, db = kernels.dense_backward(dy, xin, w, y, z, act, param=param)
+        if act == "softmax":
+            deriv = None  # a row Jacobian, not one number per neuron
+        else:
+            deriv = _vec(kernels.activation_backward(act, np.ones_like(y), y, z, param=param))
+        dz = kernels.activation_backward(act, dy, y, z, param=param)
+        names_out = fwd[li]["names"]
+        names_prev = list(pre.feature_names) if li == 0 else fwd[li - 1]["names"]
+        dwd = np.asarray(dw, dtype=np.float64)
+        flat = dwd.ravel()
+        blame = []
+        for k in _top(flat.tolist(), top):
+            p, j = divmod(k, dwd.shape[1])
+            blame.append({"from": names_prev[p], "to": names_out[j], "weight": float(w[p, j]),
+                          "grad": float(dwd[p, j])})
+        back.append({"layer": li + 1, "activation": act, "dL_dA": _vec(dy[0]),
+                     "act_derivative": deriv, "dL_dZ": _vec(dz[0]), "db": _vec(db),
+                     "dW_shape": list(dw.shape), "dW_norm": float(np.linalg.norm(dwd)),
+                     "dX": _vec(dx[0]), "names": names_out, "prev_names": names_prev,
+                     "blame": blame})
+        grads.insert(0, (dw, db))
+        dy = dx
+    result["backward"] = back
+    flat_grads = np.concatenate([np.concatenate([dw.ravel(), db]) for dw, db in grads])
+    _, engine = net.gradient(x, lambda o, d: evaluate(model.spec.loss, o, target, None, d))
+    result["engine_gradient_check"] = float(np.abs(flat_grads.astype(np.float64) -
+                                                   engine.astype(np.float64)).max())
+
+    # ---- one gradient-descent step with the SGD kernel
+    after = net.copy()
+    kernels.sgd_step(after.params, np.ascontiguousarray(flat_grads, dtype=dt), lr=lr)
+    out_after = np.ascontiguousarray(after.forward(x), dtype=dt)
+    loss_after = float(evaluate(model.spec.loss, out_after, target, None, None))
+    delta = (after.params.astype(np.float64) - net.params.astype(np.float64))
+    changes = []
+    offsets = []
+    off = 0
+    for li, (c, oc) in enumerate(zip(net.sizes[:-1], net.sizes[1:])):
+        offsets.append((off, li, c, oc))
+        off += c * oc + oc
+    for k in _top(delta.tolist(), top):
+        for start, li, c, oc in offsets:
+            if start <= k < start + c * oc + oc:
+                local = k - start
+                names_out = fwd[li]["names"]
+                names_prev = list(pre.feature_names) if li == 0 else fwd[li - 1]["names"]
+                if local < c * oc:
+                    p, j = divmod(local, oc)
+                    what = f"W{li + 1}[{names_prev[p]} -> {names_out[j]}]"
+                else:
+                    what = f"b{li + 1}[{names_out[local - c * oc]}]"
+                changes.append({"param": what, "layer": li + 1,
+                                "before": float(net.params[k]), "after": float(after.params[k]),
+                                "delta": float(delta[k]), "grad": float(flat_grads[k])})
+                break
+    result["step"] = {"lr": float(lr), "loss_before": loss, "loss_after": loss_after,
+                      "helped": loss_after < loss, "changes": changes,
+                      "output_after": _read_output(model, out_after.astype(np.float64))}
+    return result
+
+
+def _read_output(model, out):
+    pre = model.pre
+    o = out[0]
+    if model.task == "regression":
+        value = pre.inverse_target(o[0] if len(o) == 1 else o)
+        return {"kind": "value", "raw": _vec(o), "value": _vec(value),
+                "meaning": f"predicted {pre.target} = "
+                           f"{', '.join(f'{v:.4g}' for v in np.atleast_1d(value))}"
+                           + (" (the network works on the standardized target; this is "
+                              "it converted back)" if pre.scale_target else "")}
+    proba = model.probabilities(out)[0]
+    k = int(np.argmax(proba))
+    names = pre.class_names
+    if model.spec.link == "sigmoid":
+        how = f"sigmoid({o[0]:+.4f}) = {proba[1]:.4f} = P({pre.target} = {names[1]})"
+    elif model.spec.link == "softmax":
+        how = "softmax of the outputs gives one probability per class"
+    else:
+        how = "the output layer's activation gives the probabilities directly"
+    conf = proba[k]
+    sure = "confident" if conf >= 0.9 else ("fairly sure" if conf >= 0.7 else "unsure")
+    return {"kind": "class", "raw": _vec(o), "probabilities": dict(zip(names, _vec(proba))),
+            "class": names[k], "confidence": float(conf), "how": how,
+            "meaning": f"predicts {pre.target} = {names[k]} with probability {conf:.3f} "
+                       f"({sure})"}
+
+
+def _explain_loss(model, out, target, loss, t_enc):
+    pre, spec = model.pre, model.spec
+    o = out[0]
+    if spec.loss == "bce":
+        t = float(target[0, 0])
+        p = 0.5 * (1 + math.tanh(0.5 * o[0]))
+        formula = (f"-[t*log(p) + (1-t)*log(1-p)] with t = {t:g}, p = sigmoid({o[0]:+.4f}) "
+                   f"= {p:.4f}: -[{t:g}*log({p:.4f}) + {1 - t:g}*log({1 - p:.4f})] = "
+                   f"{loss:.4f}")
+        p_true = p if t == 1 else 1 - p
+    elif spec.loss == "cross_entropy":
+        y = int(target[0])
+        proba = model.probabilities(out)[0]
+        p_true = float(proba[y])
+        formula = (f"-log(p[{pre.class_names[y]}]) = -log({p_true:.4f}) = {loss:.4f}")
+    elif spec.loss == "mse":
+        t = np.asarray(target[0], dtype=np.float64)
+        terms = " + ".join(f"({a:.4f} - {b:.4f})^2" for a, b in zip(o, t))
+        formula = f"mean of squared errors: ({terms}) / {len(t)} = {loss:.4f}"
+        p_true = None
+        if model.task != "regression":
+            p_true = float(model.probabilities(out)[0][int(t_enc[0])])
+    else:
+        t = np.asarray(target[0], dtype=np.float64)
+        terms = " + ".join(f"|{a:.4f} - {b:.4f}|" for a, b in zip(o, t))
+        formula = f"mean of absolute errors: ({terms}) / {len(t)} = {loss:.4f}"
+        p_true = None
+    truth = (pre.class_names[int(t_enc[0])] if model.task != "regression"
+             else f"{float(pre.inverse_target(t_enc[:1])[0]):.4g}")
+    if p_true is None:
+        meaning = ("the prediction is close to the truth" if loss < 0.05 else
+                   "the prediction misses the truth; the gradient will pull it closer")
+    elif p_true >= 0.5:
+        meaning = ("right and confident: a small loss, little left to learn" if p_true >= 0.9
+                   else "right but uncertain: the loss asks for more confidence")
+    else:
+        meaning = ("confident and wrong: the loss is large and so is the gradient"
+                   if p_true < 0.1 else "wrong but uncertain: a moderate loss")
+    return {"name": spec.loss, "value": loss, "truth": truth, "formula": formula,
+            "p_true": p_true, "meaning": meaning,
+            "scale": "standardized target" if model.task == "regression" and pre.scale_target
+            else None}
+
+
+def neuron(inputs, weights, bias, activation="step"):
+    """The single-neuron decision through the real dense kernel (float64)."""
+    x = np.asarray([inputs], dtype=np.float64)
+    w = np.asarray(weights, dtype=np.float64).reshape(-1, 1)
+    if x.shape[1] != w.shape[0]:
+        raise ValueError(f"{x.shape[1]} inputs but {w.shape[0]} weights; give one weight "
+                         f"per input")
+    b = np.asarray([bias], dtype=np.float64)
+    y, z = kernels.dense_forward(x, w, b, activation, return_z=True)
+    contrib = x[0] * w[:, 0]
+    items = [{"input": float(x[0, i]), "weight": float(w[i, 0]), "product": float(c),
+              "direction": "yes" if c > 0 else ("no" if c < 0 else "neither")}
+             for i, c in enumerate(contrib)]
+    a = float(y[0, 0])
+    if activation == "step":
+        decision = "yes" if a >= 1 else "no"
+        reading = f"step({float(z[0, 0]):+.4g}) = {a:g}: the neuron fires" if a >= 1 else \
+            f"step({float(z[0, 0]):+.4g}) = {a:g}: the neuron stays silent"
+    elif activation == "sigmoid":
+        decision = "yes" if a >= 0.5 else "no"
+        reading = f"sigmoid({float(z[0, 0]):+.4g}) = {a:.4f}, read as P(yes)"
+    elif activation == "tanh":
+        decision = "yes" if a >= 0 else "no"
+        reading = f"tanh({float(z[0, 0]):+.4g}) = {a:.4f}, positive means yes"
+    else:
+        decision = "yes" if a > 0 else "no"
+        reading = f"relu({float(z[0, 0]):+.4g}) = {a:.4f}, above zero means yes"
+    return {"inputs": items, "weighted_sum": float(contrib.sum()), "bias": float(bias),
+            "z": float(z[0, 0]), "activation": activation, "output": a,
+            "decision": decision, "reading": reading}
