@@ -120,9 +120,9 @@ def main(argv=None):
 
 
 def _register():
-    from neuralcli.cli import datasets, evaluate, info, predict, train
+    from neuralcli.cli import datasets, demo, evaluate, info, predict, train
 
-    for module in (train, evaluate, predict, info, datasets):
+    for module in (train, evaluate, predict, info, datasets, demo):
         cli.add_command(module.command)
     from neuralcli.cli import explain
 

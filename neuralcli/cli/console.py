@@ -188,6 +188,90 @@ class Console:
         for ln in lines:
             self.line(ln)
 
+    # -------------------------------------------------------------- lessons (neuralcli demo):
+    # bar tables, labelled curves, class maps and a live map view
+
+    def bar_table(self, columns, rows, bars, *, title=None, log=False, width=24):
+        """A table with horizontal bars in its last columns: `bars` maps a column name to
+        one value per row, all on one shared scale (log10 when log). Plain text draws the
+        bars with '#'."""
+        names = list(bars)
+        rows = [list(r) for r in rows]
+        scale = _bar_scale([v for vals in bars.values() for v in vals], log)
+        glyph = "\u2588" if self.rich_out else "#"
+        drawn = {n: [_bar_text(v, scale, width, glyph) for v in bars[n]] for n in names}
+        aligns = ["right" if rows and all(isinstance(r[i], (int, float))
+                                          and not isinstance(r[i], bool)
+                                          for r in rows if r[i] is not None)
+                  else "left" for i in range(len(columns))] + ["left"] * len(names)
+        if not self.rich_out:
+            full = [r + [drawn[n][k] for n in names] for k, r in enumerate(rows)]
+            self.line(_plain_table(title, list(columns) + names, full, aligns))
+            return
+        from rich import box
+        from rich.table import Table
+
+        t = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left",
+                  title_style="bold")
+        for i, c in enumerate(list(columns) + names):
+            t.add_column(str(c), justify=aligns[i], no_wrap=i >= len(columns))
+        colours = ["cyan", "magenta", "yellow", "green"]
+        for k, r in enumerate(rows):
+            cells = [_escape(_fmt(v)) for v in r]
+            cells += [f"[{colours[j % len(colours)]}]{drawn[n][k]}[/]"
+                      for j, n in enumerate(names)]
+            t.add_row(*cells)
+        self._rich("out").print(t)
+
+    def curves(self, series, *, title=None, x_label="step", log=False, height=10,
+               width=None):
+        """Like chart, with a named x axis and optionally log10 of the values (for losses
+        that span orders of magnitude); the title should say when the scale is log."""
+        if log:
+            series = {k: [math.log10(v) if v is not None and v > 0 and math.isfinite(v)
+                          else None for v in vals] for k, vals in series.items()}
+        lines = ascii_chart(series, height=height,
+                            width=width or min(72, max(30, self.width - 14)))
+        if len(lines) > 3:
+            label_w = lines[0].index(" |")
+            cols = len(lines[-3]) - label_w - 2
+            n = max(len(v) for v in series.values())
+            lines[-2] = " " * label_w + f"  1{(x_label + ' ' + str(n)).rjust(max(1, cols - 1))}"
+        if title:
+            self.heading(title)
+        if not self.rich_out:
+            for ln in lines:
+                self.line(ln)
+            return
+        colours = {"*": "cyan", "o": "magenta", "+": "yellow", "x": "green", "#": "red"}
+        for ln in lines:
+            cut = ln.find(" |") + 2 if " |" in ln else len(ln)
+            if ln is lines[-1]:
+                cut = 0
+            body = "".join(f"[{colours[ch]}]{ch}[/]" if ch in colours else _escape(ch)
+                           for ch in ln[cut:])
+            self._rich("out").print(_escape(ln[:cut]) + body)
+
+    def class_map(self, probs, points, *, title=None, caption=None):
+        """A map of P(class 1) over a grid (rows top to bottom, values in [0, 1]) with data
+        points (row, col, label 0/1, correct) drawn over it: coloured cells on a
+        terminal, shading characters in plain text. A legend line follows."""
+        if title:
+            self.heading(title)
+        if self.rich_out:
+            self._rich("out").print(_map_renderable(probs, points, caption))
+            return
+        if caption:
+            self.line(caption)
+        for ln in _map_lines(probs, points):
+            self.line(ln)
+        self.line(MAP_LEGEND_PLAIN)
+
+    def live_map(self):
+        """A map view that redraws in place on a terminal (rich Live); elsewhere it is
+        inactive (`.active` is False) and the caller prints snapshots or the final map."""
+        return _LiveMap(self)
+
 
 def _escape(text):
     from rich.markup import escape
@@ -331,3 +415,109 @@ def ascii_chart(series, *, height=10, width=60):
                        enumerate(named))
     lines.append(" " * label_w + "  " + legend)
     return lines
+
+
+# ------------------------------------------------------------------ lessons: bars and maps
+
+def _bar_scale(values, log):
+    """(lo, hi, log) of the finite values; positive ones only on a log scale."""
+    vals = [float(v) for v in values if v is not None and math.isfinite(v)
+            and (v > 0 if log else v >= 0)]
+    if not vals:
+        return (0.0, 1.0, log)
+    if log:
+        return (math.log10(min(vals)), math.log10(max(vals)), True)
+    return (0.0, max(vals) or 1.0, False)
+
+
+def _bar_text(v, scale, width, glyph):
+    """A bar of 1..width glyphs for v on the scale; empty for zero or missing values."""
+    lo, hi, log = scale
+    if v is None or not math.isfinite(v) or v <= 0:
+        return ""
+    if log:
+        span = hi - lo
+        frac = 1.0 if span <= 0 else (math.log10(v) - lo) / span
+        return glyph * (1 + int(round(max(0.0, min(1.0, frac)) * (width - 1))))
+    return glyph * max(1, int(round(v / hi * width)))
+
+
+MAP_SHADES = " .:+#"   # P(class 1) in fifths, low to high
+MAP_LEGEND_PLAIN = ("background P(class 1): ' ' <.2  '.' <.4  ':' <.6  '+' <.8  '#' >=.8;"
+                    " points: o class 0, x class 1, capitals misclassified")
+MAP_LEGEND_RICH = ("background: blue class 0, red class 1, pale unsure; points: o class 0, "
+                   "x class 1, capitals misclassified")
+
+
+def _point_glyphs(points):
+    marks = {}
+    for r, c, label, correct in points:
+        g = "x" if label else "o"
+        marks[(r, c)] = g if correct else g.upper()
+    return marks
+
+
+def _map_lines(probs, points):
+    marks = _point_glyphs(points)
+    lines = []
+    for r, row in enumerate(probs):
+        cells = [marks.get((r, c)) or MAP_SHADES[min(4, max(0, int(p * 5)))]
+                 for c, p in enumerate(row)]
+        lines.append("|" + "".join(cells) + "|")
+    border = "+" + "-" * (len(probs[0]) if probs else 0) + "+"
+    return [border] + lines + [border]
+
+
+def _map_colour(p):
+    """Blue (class 0) through pale grey (unsure) to red (class 1), as (r, g, b)."""
+    blue, pale, red = (45, 95, 200), (232, 232, 232), (210, 65, 50)
+    a, b, t = (blue, pale, p / 0.5) if p < 0.5 else (pale, red, (p - 0.5) / 0.5)
+    t = max(0.0, min(1.0, t))
+    return tuple(int(round(x + (y - x) * t)) for x, y in zip(a, b))
+
+
+def _map_renderable(probs, points, caption=None):
+    from rich.text import Text
+
+    marks = _point_glyphs(points)
+    text = Text()
+    if caption:
+        text.append(caption + "\n", style="bold")
+    for r, row in enumerate(probs):
+        for c, p in enumerate(row):
+            rgb = _map_colour(float(p))
+            bg = f"on rgb({rgb[0]},{rgb[1]},{rgb[2]})"
+            g = marks.get((r, c))
+            if g is None:
+                text.append(" ", style=bg)
+            else:
+                light = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2] < 140
+                text.append(g, style=f"bold {'bright_white' if light else 'black'} {bg}")
+        text.append("\n")
+    text.append(MAP_LEGEND_RICH, style="dim")
+    return text
+
+
+class _LiveMap:
+    def __init__(self, console):
+        self.console = console
+        self.active = console.rich_out
+        self.live = None
+
+    def __enter__(self):
+        if self.active:
+            from rich.live import Live
+
+            self.live = Live(console=self.console._rich("out"), auto_refresh=False,
+                             transient=False, vertical_overflow="visible")
+            self.live.__enter__()
+        return self
+
+    def update(self, probs, points, caption=None):
+        if self.live is not None:
+            self.live.update(_map_renderable(probs, points, caption), refresh=True)
+
+    def __exit__(self, *exc):
+        if self.live is not None:
+            return self.live.__exit__(*exc)
+        return False
