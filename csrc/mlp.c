@@ -27,16 +27,19 @@ static inline double layer_dropout(const nc_mlp *net, int l)
 }
 
 /* The fused small-network step: rows per block, gradient groups, and the limits within
- * which a network counts as small (its per-row work is too little for a GEMM to pay). */
+ * which a network counts as small. The fused kernels stream every weight once per row,
+ * which pays while the weights stay in L1; measured on Zen 4, a 5-64-64-1 network (18 KB
+ * of float weights) trains 1.3-1.6x faster fused, a 5-128-128-1 one (68 KB) 1.2x slower,
+ * where the GEMM path's register blocking wins. */
 #define SMALL_ROWS 32
 #define SMALL_GROUPS 8
 #define SMALL_MAX_WIDTH 512
-#define SMALL_MAX_PARAMS (1 << 16)
+#define SMALL_MAX_WEIGHT_BYTES (48 * 1024)
 
-int nc_mlp_small_ok(const nc_mlp *net)
+int nc_mlp_small_ok(const nc_mlp *net, int elem_bytes)
 {
     if (net->n_layers < 1 || net->n_layers > 256) return 0;
-    if (nc_mlp_num_params(net) > SMALL_MAX_PARAMS) return 0;
+    if (nc_mlp_num_params(net) * (int64_t)elem_bytes > SMALL_MAX_WEIGHT_BYTES) return 0;
     for (int l = 0; l < net->n_layers; l++) {
         if (net->sizes[l + 1] > SMALL_MAX_WIDTH || net->sizes[l] > SMALL_MAX_WIDTH) return 0;
         if (layer_dropout(net, l) > 0 || net->acts[l] == NC_ACT_STEP) return 0;

@@ -298,12 +298,12 @@ void nc_mlp_backward_f64(double *grads, double *dx, void *work, const double *do
 
 /* The fused training step for small networks: forward, loss and backward per block of
  * rows kept in cache, in one call. Applies when nc_mlp_small_ok (every width <= 512, at
- * most 65,536 parameters, no dropout). Returns the mean loss exactly as the loss kernel
+ * most 48 KiB of parameters of elem_bytes each, no dropout). Returns the mean loss exactly as the loss kernel
  * named by `kind` (enum nc_loss) defines it, writes the network's output to out (N,K)
  * and d(loss)/d(params) + l2*W to grads (P,). t (N,K) holds the targets of mse, mae and
  * bce; labels (N,) and cw (K,) those of cross-entropy. Bitwise identical for any thread
  * count (the gradient is summed in a fixed number of groups fixed by N). */
-int nc_mlp_small_ok(const nc_mlp *net);
+int nc_mlp_small_ok(const nc_mlp *net, int elem_bytes);
 size_t nc_mlp_small_workspace_f32(const nc_mlp *net, int64_t n, int threads);
 size_t nc_mlp_small_workspace_f64(const nc_mlp *net, int64_t n, int threads);
 double nc_mlp_step_small_f32(float *grads, float *out, void *work, const float *x,

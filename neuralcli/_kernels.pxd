@@ -163,7 +163,7 @@ cdef extern from "neuralcli.h" nogil:
         NC_LOSS_BCE
         NC_LOSS_CE
 
-    int nc_mlp_small_ok(const nc_mlp *net)
+    int nc_mlp_small_ok(const nc_mlp *net, int elem_bytes)
     size_t nc_mlp_small_workspace_f32(const nc_mlp *net, int64_t n, int threads)
     size_t nc_mlp_small_workspace_f64(const nc_mlp *net, int64_t n, int threads)
     double nc_mlp_step_small_f32(float *grads, float *out, void *work, const float *x,

@@ -98,10 +98,9 @@ cdef class Net:
                                     &x[0, 0] if n else NULL, &out[0, 0] if n else NULL,
                                     &params[0], &self.net, n, seed, step, l2, work.shape[0])
 
-    @property
-    def small(self):
-        """True when the fused small-network step applies to this network."""
-        return bool(nc_mlp_small_ok(&self.net))
+    def small(self, bint double):
+        """True when the fused small-network step applies to this network and dtype."""
+        return bool(nc_mlp_small_ok(&self.net, 8 if double else 4))
 
     def small_workspace(self, int64_t n, int threads, bint double):
         if double:
@@ -116,7 +115,7 @@ cdef class Net:
         """Fused forward, loss and backward of a small network over the batch x; returns
         the mean loss. t holds mse/mae/bce targets (N,K), labels cross-entropy's."""
         cdef int64_t n = x.shape[0], k = self.n_out
-        if not nc_mlp_small_ok(&self.net):
+        if not nc_mlp_small_ok(&self.net, sizeof(floating)):
             raise ValueError("this network is not small enough for the fused step")
         _mat(x, n, self.n_in, "x", True)
         _mat(out, n, k, "out", True)

@@ -191,7 +191,7 @@ class MLP:
     @property
     def fused(self):
         """True when training steps run through the fused small-network kernel."""
-        return self._net is not None and self._net.small
+        return self._net is not None and self._net.small(self.dtype == np.float64)
 
     def _as_input(self, x):
         x = np.asarray(x)

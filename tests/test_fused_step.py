@@ -14,7 +14,7 @@ from neuralcli.network import MLP
 CASES = [
     ([2, 64, 1], ["relu", "identity"], "bce"),
     ([4, 33, 17, 3], ["tanh", "gelu", "identity"], "cross_entropy"),
-    ([5, 130, 70, 2], ["leaky_relu", "elu", "identity"], "mse"),
+    ([5, 130, 33, 2], ["leaky_relu", "elu", "identity"], "mse"),
     ([3, 9, 2], ["softmax", "identity"], "mae"),
     ([6, 200, 1], ["sigmoid", "sigmoid"], "mse"),
 ]
@@ -113,3 +113,12 @@ def test_bitwise_equal_across_isa_paths():
 def test_large_networks_take_the_general_path():
     assert not MLP([784, 256, 128, 10], ["relu", "relu", "identity"]).fused
     assert not MLP([2, 64, 1], ["relu", "identity"], dropout=[0.2, 0]).fused
+
+
+def test_the_limit_follows_the_weight_bytes():
+    assert MLP([5, 64, 64, 1], ["relu", "relu", "identity"]).fused          # 18 KB
+    assert not MLP([5, 128, 128, 1], ["relu", "relu", "identity"]).fused    # 68 KB
+    # the same shape fits in float32 and not in float64
+    sizes, acts = [5, 100, 60, 1], ["relu", "relu", "identity"]
+    assert MLP(sizes, acts, dtype=np.float32).fused
+    assert not MLP(sizes, acts, dtype=np.float64).fused
