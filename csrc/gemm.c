@@ -1,17 +1,23 @@
 /* Blocked GEMM in the BLIS shape: driver, packing and dispatch (micro-kernels live in
  * gemm_kernels.c).
  *
- *   for jc in N by NC                       B block (KC,NC) packed once, shared, in L3
- *     for pc in K by KC                     the only loop that sums: never split
- *       pack B(pc:pc+kc, jc:jc+nc)          threads pack disjoint NR panels
- *       for ic in M by MC                   A block (MC,KC) packed once, shared, in L2
- *         pack A(ic:ic+mc, pc:pc+kc)        threads pack disjoint MR panels
- *         macro-kernel over the (MC/MR) x (NC/NR) micro-tiles, split among threads
- *           micro-kernel MR x NR; after the last pc, the epilogue on the hot tile
+ *   C is cut into work units: a grid of rectangles on MR/NR panel boundaries. Each unit is
+ *   computed whole by one thread, with its own packs:
+ *     for jc in the unit's columns by NC     B block (KC,NC), private to the thread
+ *       for pc in K by KC                    the only loop that sums: never split
+ *         pack B(pc:pc+kc, jc:jc+nc)
+ *         for ic in the unit's rows by MC    A block (MC,KC), private, in the core's L2
+ *           pack A(ic:ic+mc, pc:pc+kc)
+ *           macro-kernel over the (MC/MR) x (NC/NR) micro-tiles
+ *             micro-kernel MR x NR; after the last pc, the epilogue on the hot tile
  *
- * Threads split only micro-tiles and packing panels, never K, and a tile's sum runs over
- * the same pc blocks in the same order whoever computes it: results are bitwise equal for
- * any thread count. The A block is double-buffered so one barrier per ic block suffices.
+ * Threads take units from a shared counter and never wait for one another inside a
+ * call: there is no barrier between the fork and the join. A thread slowed by other work
+ * on its core just takes fewer units. The price is packing the rows (columns) of A (B)
+ * once per unit column (row) instead of once; the grid is chosen to keep that small.
+ * Units start on the global MR/NR grid and the K blocks depend on K alone, so every tile
+ * is the same tile, summed over the same pc blocks in the same order, whoever computes
+ * it: results are bitwise equal for any thread count.
  *
  * Small, skinny or scratch-less calls take an unpacked path: C rows computed directly
  * (axpy form when op(B) rows are contiguous, dot form otherwise), split by rows.
@@ -28,8 +34,8 @@
 /* ---------------------------------------------------------------- blocking constants */
 
 /* KC: depth of one packed block (A and B micro-panels of kc rows stream from L2).
- * MC: rows of the shared A block, kept in L2 (a multiple of MR).
- * NC: columns of the shared B block, kept in L3 (a multiple of NR).
+ * MC: rows of a thread's A block, kept in its core's L2 (a multiple of MR).
+ * NC: columns of a thread's B block, kept in L3 (a multiple of NR).
  * The blocks actually used are balanced: K = 784 with KC 384 runs three blocks of 262
  * rather than 384 + 384 + 16. */
 #define A512_MR_F32 14
@@ -84,6 +90,9 @@
 /* Multiply-adds one thread should get at least before a second one is started. */
 #define SMALL_GRAIN (1 << 16)
 #define PACKED_GRAIN (1 << 18)
+/* Below this many multiply-adds the packed path runs on one thread: a fork and join (and
+ * the second thread's packs) cost more than half the work saves. */
+#define PACKED_MIN_MNK ((int64_t)1 << 20)
 
 /* ---------------------------------------------------------------- micro-kernels */
 
@@ -237,36 +246,41 @@ static const CFG *FN(config)(int isa, int64_t m)
     return &portable;
 }
 
-/* Scratch of the packed path for one configuration: the B block and two A blocks. */
-/* Rows of the A block: MC sized for KC; a shallower K block lets it grow in proportion
- * (same L2 footprint), so short-K products run fewer blocks and fewer barriers. */
-static int64_t FN(mc_block)(const CFG *cf, int64_t m, int64_t kcb)
+/* Rows of an A block: MC sized for KC; a shallower K block lets it grow in proportion
+ * (same L2 footprint), so short-K products run fewer blocks. */
+static int64_t FN(mc_cap)(const CFG *cf, int64_t kcb)
 {
     int64_t mc = cf->mc * cf->kc / kcb;
-    mc = NC_MAX(cf->mc, mc - mc % cf->mr);
-    return balanced(m, mc, cf->mr);
+    return NC_MAX(cf->mc, mc - mc % cf->mr);
 }
 
-static size_t FN(packed_bytes)(const CFG *cf, int64_t m, int64_t n, int64_t k)
+/* Scratch of one thread: its A block, then its B block, each as large as any unit needs;
+ * *a_bytes (when non-NULL) receives the A block's share. */
+static size_t FN(thread_bytes)(const CFG *cf, int64_t m, int64_t n, int64_t k,
+                               size_t *a_bytes)
+{
+    int64_t kcb = balanced(k, cf->kc, 1);
+    int64_t mcb = NC_MIN(FN(mc_cap)(cf, kcb), round_up(m, cf->mr));
+    int64_t ncb = NC_MIN(cf->nc, round_up(n, cf->nr));
+    size_t ab = align64((size_t)(mcb * kcb) * sizeof(T));
+    if (a_bytes) *a_bytes = ab;
+    return ab + align64((size_t)(kcb * ncb) * sizeof(T));
+}
+
+static size_t FN(packed_bytes)(const CFG *cf, int64_t m, int64_t n, int64_t k, int threads)
 {
     if (m <= 0 || n <= 0 || k <= 0) return 0;
-    int64_t kcb = balanced(k, cf->kc, 1);
-    int64_t ncb = balanced(n, cf->nc, cf->nr);
-    int64_t mcb = FN(mc_block)(cf, m, kcb);
-    int abufs = m > mcb ? 2 : 1;
     /* 64 bytes of slack: a caller's buffer that is not 64-byte aligned still works */
-    return 64 + align64((size_t)(kcb * ncb) * sizeof(T)) +
-           (size_t)abufs * align64((size_t)(mcb * kcb) * sizeof(T));
+    return 64 + (size_t)NC_MAX(threads, 1) * FN(thread_bytes)(cf, m, n, k, NULL);
 }
 
-/* The packed path's scratch does not grow with the thread count (the packs are shared);
- * the largest over the ISA paths this CPU has keeps a buffer valid across a switch. */
+/* Every thread packs privately, so the scratch grows with the thread count; the largest
+ * over the ISA paths this CPU has keeps a buffer valid across a switch. */
 size_t FN(nc_gemm_workspace)(int64_t m, int64_t n, int64_t k, int threads)
 {
-    (void)threads;
     size_t best = 0;
     for (int isa = NC_ISA_PORTABLE; isa <= nc_detect_isa(); isa++) {
-        size_t b = FN(packed_bytes)(FN(config)(isa, m), m, n, k);
+        size_t b = FN(packed_bytes)(FN(config)(isa, m), m, n, k, threads);
         if (b > best) best = b;
     }
     return best;
@@ -585,56 +599,94 @@ static void FN(macro_kernel)(const CFG *cf, const T *pa, const T *pb, T *c, int6
 
 /* ---------------------------------------------------------------- packed driver */
 
-static void FN(gemm_packed)(const CFG *cf, T *c, const T *a, const T *b, int64_t m,
-                            int64_t n, int64_t k, int64_t lda, int64_t ldb, int64_t ldc,
-                            int ta, int tb, T alpha, T beta, const EPILOGUE *ep, void *work)
+/* The unit grid: gm row groups by gn column groups of panels. A unit of r x c rows and
+ * columns costs about r*c*k multiply-adds plus (r + c)*k packed elements, one packed
+ * element weighing PACK_WEIGHT multiply-adds (a 16-lane FMA per cycle against a few
+ * elements packed per cycle). The busiest thread runs ceil(units / nt) units. Products of
+ * at least BUSY_MNK multiply-adds are cut into BUSY_UNITS units per thread or more, so a
+ * thread whose core is shared with other work hands most of them to the others; smaller
+ * ones into exactly one unit per thread, the cheapest split when every core is free. */
+#define PACK_WEIGHT 8
+#define BUSY_MNK ((int64_t)1 << 25)
+#define BUSY_UNITS 4
+
+static void FN(unit_grid)(const CFG *cf, int64_t m, int64_t n, int64_t k, int nt,
+                          int64_t *gm, int64_t *gn)
+{
+    int64_t pm = ceil_div(m, cf->mr), pn = ceil_div(n, cf->nr);
+    int64_t umin = nt, umax = nt;
+    if (nt > 1 && m * n * k >= BUSY_MNK) umin = umax = (int64_t)BUSY_UNITS * nt;
+    umin = NC_MIN(umin, pm * pn);
+    umax = NC_MAX(umin, umax);
+    int64_t best = -1;
+    *gm = *gn = 1;
+    for (int64_t i = 1; i <= NC_MIN(pm, umax); i++) {
+        for (int64_t j = ceil_div(umin, i); j <= NC_MIN(pn, umax / i); j++) {
+            int64_t r = ceil_div(pm, i) * cf->mr, c = ceil_div(pn, j) * cf->nr;
+            int64_t cost = ceil_div(i * j, nt) * (r * c + PACK_WEIGHT * (r + c));
+            if (best < 0 || cost < best) {
+                best = cost;
+                *gm = i;
+                *gn = j;
+            }
+        }
+    }
+}
+
+// Unit rows [i0,i0+mu) and columns [j0,j0+nu) of C, whole, with this thread's packs.
+static void FN(gemm_unit)(const CFG *cf, T *c, const T *a, const T *b, int64_t k,
+                          int64_t lda, int64_t ldb, int64_t ldc, int ta, int tb, T alpha,
+                          T beta, const EPILOGUE *ep, T *abuf, T *bbuf, int64_t i0,
+                          int64_t mu, int64_t j0, int64_t nu)
 {
     int64_t mr = cf->mr, nr = cf->nr;
     int64_t kcb = balanced(k, cf->kc, 1);
-    int64_t ncb = balanced(n, cf->nc, nr);
-    int64_t mcb = FN(mc_block)(cf, m, kcb);
-    T *bbuf = (T *)(((uintptr_t)work + 63) & ~(uintptr_t)63);
-    T *abuf[2];
-    abuf[0] = (T *)((char *)bbuf + align64((size_t)(kcb * ncb) * sizeof(T)));
-    abuf[1] = m > mcb ? (T *)((char *)abuf[0] + align64((size_t)(mcb * kcb) * sizeof(T)))
-                      : abuf[0];
-    /* never more threads than micro-tiles in a block */
-    int64_t tiles = ceil_div(NC_MIN(m, mcb), mr) * ceil_div(NC_MIN(n, ncb), nr);
-    int nt = nc_threads_for(m * n * k, PACKED_GRAIN);
-    if (nt > tiles) nt = (int)tiles;
-    (void)nt;
+    int64_t ncb = balanced(nu, cf->nc, nr);
+    int64_t mcb = balanced(mu, FN(mc_cap)(cf, kcb), mr);
+    for (int64_t jc = j0; jc < j0 + nu; jc += ncb) {
+        int64_t nc = NC_MIN(ncb, j0 + nu - jc), n_jr = ceil_div(nc, nr);
+        for (int64_t pc = 0; pc < k; pc += kcb) {
+            int64_t kc = NC_MIN(kcb, k - pc);
+            T beta_pc = pc == 0 ? beta : (T)1;
+            const EPILOGUE *ep_pc = pc + kc >= k ? ep : NULL;
+            cf->pack_b(bbuf, b, ldb, tb, pc, kc, jc, nc, nr, 0, n_jr);
+            for (int64_t ic = i0; ic < i0 + mu; ic += mcb) {
+                int64_t mc = NC_MIN(mcb, i0 + mu - ic), n_ir = ceil_div(mc, mr);
+                cf->pack_a(abuf, a, lda, ta, ic, mc, pc, kc, mr, 0, n_ir);
+                FN(macro_kernel)(cf, abuf, bbuf, c + ic * ldc + jc, ldc, mc, nc, kc, alpha,
+                                 beta_pc, ep_pc, ic, jc, 0, n_ir * n_jr);
+            }
+        }
+    }
+}
 
+static void FN(gemm_packed)(const CFG *cf, T *c, const T *a, const T *b, int64_t m,
+                            int64_t n, int64_t k, int64_t lda, int64_t ldb, int64_t ldc,
+                            int ta, int tb, T alpha, T beta, const EPILOGUE *ep, void *work,
+                            int nt)
+{
+    int64_t gm, gn;
+    FN(unit_grid)(cf, m, n, k, nt, &gm, &gn);
+    int64_t units = gm * gn, pm = ceil_div(m, cf->mr), pn = ceil_div(n, cf->nr);
+    if (nt > units) nt = (int)units;
+    char *base = (char *)(((uintptr_t)work + 63) & ~(uintptr_t)63);
+    size_t boff, per = FN(thread_bytes)(cf, m, n, k, &boff);
+    (void)nt;
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
-        int tid = THREAD_ID(), nth = THREAD_COUNT();
-        int first = 1;
-        for (int64_t jc = 0; jc < n; jc += ncb) {
-            int64_t nc = NC_MIN(ncb, n - jc), nb_panels = ceil_div(nc, nr);
-            for (int64_t pc = 0; pc < k; pc += kcb) {
-                int64_t kc = NC_MIN(kcb, k - pc), lo, hi;
-                T beta_pc = pc == 0 ? beta : (T)1;
-                const EPILOGUE *ep_pc = pc + kc >= k ? ep : NULL;
-                /* everyone is done with the previous B block and both A buffers */
-                if (!first) {
-#pragma omp barrier
-                }
-                first = 0;
-                part(nb_panels, nth, tid, &lo, &hi);
-                cf->pack_b(bbuf, b, ldb, tb, pc, kc, jc, nc, nr, lo, hi);
-                int64_t blk = 0;
-                for (int64_t ic = 0; ic < m; ic += mcb, blk++) {
-                    int64_t mc = NC_MIN(mcb, m - ic), na_panels = ceil_div(mc, mr);
-                    T *pa = abuf[blk & 1];
-                    part(na_panels, nth, tid, &lo, &hi);
-                    cf->pack_a(pa, a, lda, ta, ic, mc, pc, kc, mr, lo, hi);
-                    /* the packs are complete, and (double buffer) nobody still reads the
-                     * A buffer packed two blocks ago */
-#pragma omp barrier
-                    part(na_panels * nb_panels, nth, tid, &lo, &hi);
-                    FN(macro_kernel)(cf, pa, bbuf, c + ic * ldc + jc, ldc, mc, nc, kc, alpha,
-                                     beta_pc, ep_pc, ic, jc, lo, hi);
-                }
-            }
+        char *mine = base + (size_t)THREAD_ID() * per;
+        T *abuf = (T *)mine, *bbuf = (T *)(mine + boff);
+        /* units in row-group order; any thread may take any unit */
+#pragma omp for schedule(dynamic, 1) nowait
+        for (int64_t u = 0; u < units; u++) {
+            int64_t gi = u / gn, gj = u % gn;
+            int64_t i0 = NC_MIN(m, pm * gi / gm * cf->mr);
+            int64_t i1 = NC_MIN(m, pm * (gi + 1) / gm * cf->mr);
+            int64_t j0 = NC_MIN(n, pn * gj / gn * cf->nr);
+            int64_t j1 = NC_MIN(n, pn * (gj + 1) / gn * cf->nr);
+            if (i1 > i0 && j1 > j0)
+                FN(gemm_unit)(cf, c, a, b, k, lda, ldb, ldc, ta, tb, alpha, beta, ep, abuf,
+                              bbuf, i0, i1 - i0, j0, j1 - j0);
         }
     }
 }
@@ -654,13 +706,19 @@ void FN(nc_gemm)(T *c, const T *a, const T *b, int64_t m, int64_t n, int64_t k, 
     int row_ok = isa == NC_ISA_AVX512 && !trans_b;
     int small = k <= SMALL_K || m == 1 || n == 1 || m * n * k <= SMALL_MNK ||
                 (row_ok && (m * n * k <= SMALL_MNK_ROW || m < SMALL_M_ROW));
-    /* too little scratch (or none) for the packs: the unpacked path, never more memory */
-    if (!small && (!work || work_bytes < FN(packed_bytes)(cf, m, n, k))) small = 1;
+    int nt = 1;
+    if (!small) {
+        nt = m * n * k < PACKED_MIN_MNK ? 1 : nc_threads_for(m * n * k, PACKED_GRAIN);
+        /* too little scratch for every thread's packs: fewer threads; for one thread's
+         * (or none), the unpacked path, never more memory */
+        while (nt > 1 && (!work || work_bytes < FN(packed_bytes)(cf, m, n, k, nt))) nt--;
+        if (!work || work_bytes < FN(packed_bytes)(cf, m, n, k, 1)) small = 1;
+    }
     if (small)
         FN(gemm_small)(c, a, b, m, n, k, lda, ldb, ldc, trans_a, trans_b, alpha, beta, ep, isa);
     else
         FN(gemm_packed)(cf, c, a, b, m, n, k, lda, ldb, ldc, trans_a, trans_b, alpha, beta, ep,
-                        work);
+                        work, nt);
 }
 
 #undef PACK_A_ARGS
