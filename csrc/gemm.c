@@ -105,6 +105,10 @@ void nc_kernel_avx512_12x32_f32(int64_t kc, const float *a, const float *b, floa
                                 int64_t ldc, float alpha, float beta);
 void nc_kernel_avx512_14x32_f32(int64_t kc, const float *a, const float *b, float *c,
                                 int64_t ldc, float alpha, float beta);
+void nc_kernel_avx512_12x32_rows_f32(int64_t kc, const float *a, int64_t lda, const float *b,
+                                     float *c, int64_t ldc, float alpha, float beta);
+void nc_kernel_avx512_14x32_rows_f32(int64_t kc, const float *a, int64_t lda, const float *b,
+                                     float *c, int64_t ldc, float alpha, float beta);
 void nc_kernel_avx512_12x16_f64(int64_t kc, const double *a, const double *b, double *c,
                                 int64_t ldc, double alpha, double beta);
 void nc_kernel_avx2_6x16_f32(int64_t kc, const float *a, const float *b, float *c,
@@ -129,6 +133,10 @@ void nc_pack_tr_avx512_f64(double *dst, int64_t dstride, const double *src, int6
 #define KERN_A512_2_F32 nc_kernel_avx512_12x32_f32
 #define KERN_A512_2_F64 nc_kernel_avx512_12x16_f64
 #define KERN_A512_F64 nc_kernel_avx512_12x16_f64
+#define KERN_A512_ROWS_F32 nc_kernel_avx512_14x32_rows_f32
+#define KERN_A512_2_ROWS_F32 nc_kernel_avx512_12x32_rows_f32
+#define KERN_A512_ROWS_F64 NULL
+#define KERN_A512_2_ROWS_F64 NULL
 #define KERN_AVX2_F32 nc_kernel_avx2_6x16_f32
 #define KERN_AVX2_F64 nc_kernel_avx2_6x8_f64
 #define NC_TARGET_AVX512 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,fma")))
@@ -193,9 +201,14 @@ static inline int64_t balanced(int64_t len, int64_t max, int64_t unit)
 typedef void (*FN(kern_t))(int64_t kc, const T *a, const T *b, T *c, int64_t ldc, T alpha,
                            T beta);
 
+/* A kernel reading A unpacked: A(i,p) = a[i*lda + p] */
+typedef void (*FN(kern_rows_t))(int64_t kc, const T *a, int64_t lda, const T *b, T *c,
+                                int64_t ldc, T alpha, T beta);
+
 typedef struct {
     int64_t mr, nr, mc, kc, nc;
     FN(kern_t) kern;
+    FN(kern_rows_t) kern_rows; /* or NULL */
     void (*pack_a)(T *, const T *, int64_t, int, int64_t, int64_t, int64_t, int64_t, int64_t,
                    int64_t, int64_t);
     void (*pack_b)(T *, const T *, int64_t, int, int64_t, int64_t, int64_t, int64_t, int64_t,
@@ -222,18 +235,19 @@ static void FN(pack_b_avx512)(T *, const T *, int64_t, int, int64_t, int64_t, in
 static const CFG *FN(config)(int isa, int64_t m)
 {
     static const CFG portable = {PORT_MR, PORT_NR, PORT_MC, PORT_KC, PORT_NC,
-                                 FN(nc_kernel_portable_4x8), FN(pack_a_portable),
+                                 FN(nc_kernel_portable_4x8), NULL, FN(pack_a_portable),
                                  FN(pack_b_portable)};
 #if NC_X86
     static const CFG avx2 = {CAT3(AVX2, MR, UP), CAT3(AVX2, NR, UP), CAT3(AVX2, MC, UP),
                              CAT3(AVX2, KC, UP), CAT3(AVX2, NC, UP), NC_CAT(KERN_AVX2, UP),
-                             FN(pack_a_avx2), FN(pack_b_avx2)};
+                             NULL, FN(pack_a_avx2), FN(pack_b_avx2)};
     static const CFG avx512 = {CAT3(A512, MR, UP), CAT3(A512, NR, UP), CAT3(A512, MC, UP),
                                CAT3(A512, KC, UP), CAT3(A512, NC, UP), NC_CAT(KERN_A512, UP),
-                               FN(pack_a_avx512), FN(pack_b_avx512)};
+                               NC_CAT(KERN_A512_ROWS, UP), FN(pack_a_avx512), FN(pack_b_avx512)};
     static const CFG avx512b = {CAT3(A512, MR2, UP), CAT3(A512, NR, UP), CAT3(A512, MC2, UP),
                                 CAT3(A512, KC, UP), CAT3(A512, NC, UP),
-                                NC_CAT(KERN_A512_2, UP), FN(pack_a_avx512),
+                                NC_CAT(KERN_A512_2, UP), NC_CAT(KERN_A512_2_ROWS, UP),
+                                FN(pack_a_avx512),
                                 FN(pack_b_avx512)};
     if (isa == NC_ISA_AVX512) {
         int64_t pad1 = round_up(m, avx512.mr) - m, pad2 = round_up(m, avx512b.mr) - m;
@@ -565,11 +579,13 @@ NC_TARGET_AVX512 static void FN(pack_b_avx512)(PACK_B_ARGS)
 /* ---------------------------------------------------------------- macro-kernel */
 
 /* Micro-tiles [t0,t1) of one (mc,nc) block, numbered column panel first so consecutive
- * tiles share a B micro-panel. c is the block's corner at (i0,j0) of the whole C. */
-static void FN(macro_kernel)(const CFG *cf, const T *pa, const T *pb, T *c, int64_t ldc,
-                             int64_t mc, int64_t nc, int64_t kc, T alpha, T beta,
-                             const EPILOGUE *ep, int64_t i0, int64_t j0, int64_t t0,
-                             int64_t t1)
+ * tiles share a B micro-panel. c is the block's corner at (i0,j0) of the whole C. With
+ * ar (A(i0,pc) of an A that is not transposed, leading dim lda), full-height panels are
+ * read from A in place and only a short last panel comes from the pack. */
+static void FN(macro_kernel)(const CFG *cf, const T *pa, const T *ar, int64_t lda,
+                             const T *pb, T *c, int64_t ldc, int64_t mc, int64_t nc,
+                             int64_t kc, T alpha, T beta, const EPILOGUE *ep, int64_t i0,
+                             int64_t j0, int64_t t0, int64_t t1)
 {
     int64_t mr = cf->mr, nr = cf->nr, n_ir = ceil_div(mc, mr);
     T tile[MAX_TILE] __attribute__((aligned(64)));
@@ -579,11 +595,16 @@ static void FN(macro_kernel)(const CFG *cf, const T *pa, const T *pb, T *c, int6
         int64_t rows = NC_MIN(mr, mc - i), cols = NC_MIN(nr, nc - j);
         const T *a = pa + iq * mr * kc, *b = pb + jq * nr * kc;
         T *ct = c + i * ldc + j;
-        if (rows == mr && cols == nr) {
+        if (ar && rows == mr && cols == nr) {
+            cf->kern_rows(kc, ar + i * lda, lda, b, ct, ldc, alpha, beta);
+        } else if (rows == mr && cols == nr) {
             cf->kern(kc, a, b, ct, ldc, alpha, beta);
         } else {
             /* edge tile: the full kernel into a stack tile, then the part that exists */
-            cf->kern(kc, a, b, tile, nr, 1, 0);
+            if (ar && rows == mr)
+                cf->kern_rows(kc, ar + i * lda, lda, b, tile, nr, 1, 0);
+            else
+                cf->kern(kc, a, b, tile, nr, 1, 0);
             for (int64_t r = 0; r < rows; r++) {
                 T *cr = ct + r * ldc;
                 const T *tr = tile + r * nr;
@@ -633,6 +654,23 @@ static void FN(unit_grid)(const CFG *cf, int64_t m, int64_t n, int64_t k, int nt
     }
 }
 
+/* Whether to read A in place rather than pack it (A not transposed): where the kernel
+ * exists, the product is narrow enough that the transposing pack shows (it is paid once
+ * per nu columns), and A's rows do not crowd into a few L1 sets (a row stride of a
+ * multiple of 4 KiB puts every row's stream in one 8-way set). */
+#define ROWS_MAX_N 1024
+static int FN(rows_ok)(const CFG *cf, int64_t lda, int64_t nu)
+{
+    if (!cf->kern_rows || nu > ROWS_MAX_N) return 0;
+    int per_set[64] = {0}, worst = 0;
+    for (int64_t i = 0; i < cf->mr; i++) {
+        int s = (int)(((uint64_t)(i * lda) * sizeof(T) / 64) % 64);
+        per_set[s]++;
+        worst = NC_MAX(worst, per_set[s]);
+    }
+    return worst <= 4;
+}
+
 // Unit rows [i0,i0+mu) and columns [j0,j0+nu) of C, whole, with this thread's packs.
 static void FN(gemm_unit)(const CFG *cf, T *c, const T *a, const T *b, int64_t k,
                           int64_t lda, int64_t ldb, int64_t ldc, int ta, int tb, T alpha,
@@ -643,6 +681,7 @@ static void FN(gemm_unit)(const CFG *cf, T *c, const T *a, const T *b, int64_t k
     int64_t kcb = balanced(k, cf->kc, 1);
     int64_t ncb = balanced(nu, cf->nc, nr);
     int64_t mcb = balanced(mu, FN(mc_cap)(cf, kcb), mr);
+    int rows = !ta && FN(rows_ok)(cf, lda, nu);
     for (int64_t jc = j0; jc < j0 + nu; jc += ncb) {
         int64_t nc = NC_MIN(ncb, j0 + nu - jc), n_jr = ceil_div(nc, nr);
         for (int64_t pc = 0; pc < k; pc += kcb) {
@@ -652,9 +691,12 @@ static void FN(gemm_unit)(const CFG *cf, T *c, const T *a, const T *b, int64_t k
             cf->pack_b(bbuf, b, ldb, tb, pc, kc, jc, nc, nr, 0, n_jr);
             for (int64_t ic = i0; ic < i0 + mu; ic += mcb) {
                 int64_t mc = NC_MIN(mcb, i0 + mu - ic), n_ir = ceil_div(mc, mr);
-                cf->pack_a(abuf, a, lda, ta, ic, mc, pc, kc, mr, 0, n_ir);
-                FN(macro_kernel)(cf, abuf, bbuf, c + ic * ldc + jc, ldc, mc, nc, kc, alpha,
-                                 beta_pc, ep_pc, ic, jc, 0, n_ir * n_jr);
+                const T *ar = rows ? a + ic * lda + pc : NULL;
+                /* in place, only a short last panel is packed (zero rows past M) */
+                cf->pack_a(abuf, a, lda, ta, ic, mc, pc, kc, mr,
+                           rows ? mc / mr : 0, n_ir);
+                FN(macro_kernel)(cf, abuf, ar, lda, bbuf, c + ic * ldc + jc, ldc, mc, nc, kc,
+                                 alpha, beta_pc, ep_pc, ic, jc, 0, n_ir * n_jr);
             }
         }
     }

@@ -5,6 +5,7 @@
  *   b is a packed B micro-panel, (kc, NR): element (p, j) at b[p*NR + j], 64-byte aligned
  *   c is a full (MR, NR) tile of C with leading dim ldc
  *   C = alpha * (a^T b) + beta * C, where beta == 0 never reads C.
+ * (The _rows kernels take A unpacked instead: see there.)
  * Edge tiles are zero-padded by the packing, so a kernel always runs the full MR x NR.
  * The x86 kernels carry their own target attributes, so this file builds for baseline
  * x86-64 (and elsewhere, where only the portable kernel exists); gemm.c picks one at run
@@ -119,6 +120,53 @@ void nc_kernel_avx512_14x32_f32(int64_t kc, const float *restrict a, const float
     }
 }
 
+/* The same kernels reading A where it lies, rows of A (not transposed) with leading dim
+ * lda: A(i,p) = a[i*lda + p]. For a product with few columns the transposing pack of A
+ * costs a tenth of the multiply-adds; read in place, each row is a stream of its own.
+ * Row i is addressed as base (3*(i/3)) plus (i%3) row strides, so the rows cost five
+ * base registers and one stride register instead of one register each. */
+#define K512R_STEP(i)                                                                        \
+    {                                                                                        \
+        __m512 ai = _mm512_set1_ps(*(const float *)(ab[(i) / 3] + ((i) % 3) * lds));        \
+        c##i##0 = _mm512_fmadd_ps(ai, b0, c##i##0);                                          \
+        c##i##1 = _mm512_fmadd_ps(ai, b1, c##i##1);                                          \
+    }
+#define K512R_BODY(ROWS, MR)                                                                 \
+    {                                                                                        \
+        ROWS(K512_DECL)                                                                      \
+        ROWS(K512_PF)                                                                        \
+        ptrdiff_t lds = (ptrdiff_t)lda * (ptrdiff_t)sizeof(float);                           \
+        const char *ab[5];                                                                   \
+        for (int q = 0; q < 5; q++) ab[q] = (const char *)a + 3 * q * lds;                   \
+        _Pragma("GCC unroll 4") for (int64_t p = 0; p < kc; p++)                             \
+        {                                                                                    \
+            __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);                      \
+            ROWS(K512R_STEP)                                                                 \
+            for (int q = 0; q < 5; q++) ab[q] += sizeof(float);                              \
+            b += 32;                                                                         \
+        }                                                                                    \
+        __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);                        \
+        if (beta == 0) {                                                                     \
+            ROWS(K512_ST0)                                                                   \
+        } else {                                                                             \
+            ROWS(K512_ST1)                                                                   \
+        }                                                                                    \
+    }
+
+NC_TARGET_AVX512
+void nc_kernel_avx512_12x32_rows_f32(int64_t kc, const float *restrict a, int64_t lda,
+                                     const float *restrict b, float *restrict c, int64_t ldc,
+                                     float alpha, float beta)
+K512R_BODY(NC_ROWS12, 12)
+
+NC_TARGET_AVX512
+void nc_kernel_avx512_14x32_rows_f32(int64_t kc, const float *restrict a, int64_t lda,
+                                     const float *restrict b, float *restrict c, int64_t ldc,
+                                     float alpha, float beta)
+K512R_BODY(NC_ROWS14, 14)
+
+#undef K512R_STEP
+#undef K512R_BODY
 #undef K512_DECL
 #undef K512_STEP
 #undef K512_PF
