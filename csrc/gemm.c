@@ -28,6 +28,7 @@
 #ifndef NC_GEMM_TEMPLATE
 
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
 
@@ -168,6 +169,75 @@ static inline int64_t balanced(int64_t len, int64_t max, int64_t unit)
 {
     int64_t nb = ceil_div(len, max);
     return round_up(ceil_div(len, nb), unit);
+}
+
+/* ---------------------------------------------------------------- contention guard */
+
+/* A team is only as fast as its slowest member. When another process keeps a core busy,
+ * the thread sharing that core runs in scheduler slices of milliseconds and the call waits
+ * for it at the join (where OpenMP threads spin, which makes it worse): a 50 us product
+ * takes several ms. So each threaded call is timed against what its fastest thread alone
+ * would have needed for all of it (that thread's rate times the whole work). When the
+ * team lost clearly (by a quarter and 10 us; a lost slice costs milliseconds), the next
+ * calls run on one thread, for a stretch that doubles while the team keeps losing
+ * (GUARD_MIN_SKIP up to GUARD_MAX_SKIP calls), then the team is tried again.
+ * The thread count never changes a result, so this only ever changes the speed. The
+ * state is shared by every caller; a racy update only misjudges a stretch's length. */
+#define GUARD_TEAM 64
+#define GUARD_MIN_SKIP 4
+#define GUARD_MAX_SKIP 256
+
+static int guard_skip; /* calls left to run on one thread */
+static int guard_len;  /* length of the last stretch, 0 after a win */
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* The thread count to use for a call that would use nt. */
+static int guard_threads(int nt)
+{
+    if (nt <= 1 || nt > GUARD_TEAM) return nt;
+    int s = __atomic_load_n(&guard_skip, __ATOMIC_RELAXED);
+    if (s <= 0) return nt;
+    __atomic_store_n(&guard_skip, s - 1, __ATOMIC_RELAXED);
+    return 1;
+}
+
+/* What a threaded call measured: wall time from fork to join; per thread, the time it
+ * spent working and the share (units, rows) it did, out of `total`. */
+typedef struct {
+    int64_t start, busy[GUARD_TEAM], done[GUARD_TEAM];
+} guard_log;
+
+static void guard_start(guard_log *g, int nt)
+{
+    /* a team may come out smaller than asked: its missing members report nothing */
+    for (int t = 0; t < nt && t < GUARD_TEAM; t++) g->busy[t] = g->done[t] = 0;
+    g->start = nt > 1 ? now_ns() : 0;
+}
+
+static void guard_report(const guard_log *g, int nt, int64_t total)
+{
+    if (nt <= 1 || nt > GUARD_TEAM) return;
+    int64_t wall = now_ns() - g->start;
+    double alone = -1;
+    for (int t = 0; t < nt; t++)
+        if (g->done[t] > 0) {
+            double a = (double)g->busy[t] * (double)total / (double)g->done[t];
+            if (alone < 0 || a < alone) alone = a;
+        }
+    if (alone >= 0 && (double)wall > 1.25 * alone + 10000) {
+        int len = __atomic_load_n(&guard_len, __ATOMIC_RELAXED);
+        len = len < GUARD_MIN_SKIP ? GUARD_MIN_SKIP : NC_MIN(2 * len, GUARD_MAX_SKIP);
+        __atomic_store_n(&guard_len, len, __ATOMIC_RELAXED);
+        __atomic_store_n(&guard_skip, len, __ATOMIC_RELAXED);
+    } else {
+        __atomic_store_n(&guard_len, 0, __ATOMIC_RELAXED);
+    }
 }
 
 #define NC_CAT_(a, b) a##_##b
@@ -436,10 +506,12 @@ static void FN(gemm_small)(T *c, const T *a, const T *b, int64_t m, int64_t n, i
     int64_t units = ceil_div(m, unit);
     int nt = nc_threads_for(m * n * k, SMALL_GRAIN);
     if (nt > units) nt = (int)units;
-    (void)nt;
+    nt = guard_threads(nt);
+    guard_log g;
+    guard_start(&g, nt);
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int t = 0; t < nt; t++) {
-        int64_t i0, i1;
+        int64_t i0, i1, t0 = nt > 1 ? now_ns() : 0;
         part(units, nt, t, &i0, &i1);
         i0 = NC_MIN(m, i0 * unit);
         i1 = NC_MIN(m, i1 * unit);
@@ -452,7 +524,12 @@ static void FN(gemm_small)(T *c, const T *a, const T *b, int64_t m, int64_t n, i
 #endif
             FN(small_rows_portable)(c, a, b, n, k, lda, ldb, ldc, ta, tb, alpha, beta, ep, i0,
                                     i1);
+        if (nt > 1 && t < GUARD_TEAM) {
+            g.busy[t] = now_ns() - t0;
+            g.done[t] = i1 - i0;
+        }
     }
+    guard_report(&g, nt, m);
     (void)isa;
 }
 
@@ -713,14 +790,19 @@ static void FN(gemm_packed)(const CFG *cf, T *c, const T *a, const T *b, int64_t
     if (nt > units) nt = (int)units;
     char *base = (char *)(((uintptr_t)work + 63) & ~(uintptr_t)63);
     size_t boff, per = FN(thread_bytes)(cf, m, n, k, &boff);
-    (void)nt;
+    nt = guard_threads(nt);
+    guard_log g;
+    guard_start(&g, nt);
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
-        char *mine = base + (size_t)THREAD_ID() * per;
+        int tid = THREAD_ID();
+        char *mine = base + (size_t)tid * per;
         T *abuf = (T *)mine, *bbuf = (T *)(mine + boff);
+        int64_t busy = 0, done = 0;
         /* units in row-group order; any thread may take any unit */
 #pragma omp for schedule(dynamic, 1) nowait
         for (int64_t u = 0; u < units; u++) {
+            int64_t t0 = nt > 1 ? now_ns() : 0;
             int64_t gi = u / gn, gj = u % gn;
             int64_t i0 = NC_MIN(m, pm * gi / gm * cf->mr);
             int64_t i1 = NC_MIN(m, pm * (gi + 1) / gm * cf->mr);
@@ -729,8 +811,17 @@ static void FN(gemm_packed)(const CFG *cf, T *c, const T *a, const T *b, int64_t
             if (i1 > i0 && j1 > j0)
                 FN(gemm_unit)(cf, c, a, b, k, lda, ldb, ldc, ta, tb, alpha, beta, ep, abuf,
                               bbuf, i0, i1 - i0, j0, j1 - j0);
+            if (nt > 1) {
+                busy += now_ns() - t0;
+                done++;
+            }
+        }
+        if (nt > 1 && tid < GUARD_TEAM) {
+            g.busy[tid] = busy;
+            g.done[tid] = done;
         }
     }
+    guard_report(&g, nt, units);
 }
 
 /* ---------------------------------------------------------------- entry point */
