@@ -349,9 +349,10 @@ class Trainer:
         hint = f"try a lower learning rate than {lr:g}"
         if not self.cfg.clip_norm:
             hint += " or gradient clipping (clip norm 1.0)"
+        kept = f"the end of epoch {epoch}" if epoch else "before training"
         st.message = (f"training diverged in epoch {epoch + 1}, batch {batch + 1}: the {what} "
                       f"became {loss if what == 'loss' else 'non-finite'}; kept the last "
-                      f"good weights (end of epoch {epoch}); {hint}")
+                      f"good weights (from {kept}); {hint}")
 
 
 class _Stop(Exception):

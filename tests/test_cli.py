@@ -179,6 +179,16 @@ def test_interrupt_saves_best_model_and_exits_130(tmp_path, csv, monkeypatch):
     assert "interrupted" in result.stderr
 
 
+def test_divergence_keeps_the_last_good_weights(tmp_path):
+    data = tmp_path / "reg.csv"
+    assert run("datasets", "regression", "--rows", "200", "-o", data).exit_code == 0
+    out = tmp_path / "div.ncm"
+    result = run("train", data, "--lr", "1e8", "--optimizer", "sgd", "-o", out)
+    line = assert_one_line_error(result, "diverged", "lower learning rate", str(out))
+    assert "clip" in line
+    assert out.exists() and run("info", out).exit_code == 0
+
+
 # ------------------------------------------------------------------ bad input
 
 def test_missing_file():

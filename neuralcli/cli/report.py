@@ -50,7 +50,7 @@ def training_summary(console, model, state, path, *, as_json=False):
               "stopped": f"stopped after {n} epochs"}.get(state.stop_reason, state.stop_reason)
     console.line()
     console.heading(f"Trained a {model.task} model: {reason}")
-    if state.message:
+    if state.message and state.stop_reason != "diverged":  # that one ends as the error line
         console.text(state.message)
     rows = []
     if "train_loss" in final:
