@@ -110,6 +110,14 @@ void nc_kernel_avx512_12x32_rows_f32(int64_t kc, const float *a, int64_t lda, co
                                      float *c, int64_t ldc, float alpha, float beta);
 void nc_kernel_avx512_14x32_rows_f32(int64_t kc, const float *a, int64_t lda, const float *b,
                                      float *c, int64_t ldc, float alpha, float beta);
+void nc_kernel_avx512_12x16_f32(int64_t kc, const float *a, const float *b, float *c,
+                                int64_t ldc, float alpha, float beta);
+void nc_kernel_avx512_14x16_f32(int64_t kc, const float *a, const float *b, float *c,
+                                int64_t ldc, float alpha, float beta);
+void nc_kernel_avx512_12x16_rows_f32(int64_t kc, const float *a, int64_t lda, const float *b,
+                                     float *c, int64_t ldc, float alpha, float beta);
+void nc_kernel_avx512_14x16_rows_f32(int64_t kc, const float *a, int64_t lda, const float *b,
+                                     float *c, int64_t ldc, float alpha, float beta);
 void nc_kernel_avx512_12x16_f64(int64_t kc, const double *a, const double *b, double *c,
                                 int64_t ldc, double alpha, double beta);
 void nc_kernel_avx2_6x16_f32(int64_t kc, const float *a, const float *b, float *c,
@@ -138,6 +146,14 @@ void nc_pack_tr_avx512_f64(double *dst, int64_t dstride, const double *src, int6
 #define KERN_A512_2_ROWS_F32 nc_kernel_avx512_12x32_rows_f32
 #define KERN_A512_ROWS_F64 NULL
 #define KERN_A512_2_ROWS_F64 NULL
+#define KERN_A512_HALF_F32 nc_kernel_avx512_14x16_f32
+#define KERN_A512_2_HALF_F32 nc_kernel_avx512_12x16_f32
+#define KERN_A512_HALF_ROWS_F32 nc_kernel_avx512_14x16_rows_f32
+#define KERN_A512_2_HALF_ROWS_F32 nc_kernel_avx512_12x16_rows_f32
+#define KERN_A512_HALF_F64 NULL
+#define KERN_A512_2_HALF_F64 NULL
+#define KERN_A512_HALF_ROWS_F64 NULL
+#define KERN_A512_2_HALF_ROWS_F64 NULL
 #define KERN_AVX2_F32 nc_kernel_avx2_6x16_f32
 #define KERN_AVX2_F64 nc_kernel_avx2_6x8_f64
 #define NC_TARGET_AVX512 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,fma")))
@@ -279,6 +295,10 @@ typedef struct {
     int64_t mr, nr, mc, kc, nc;
     FN(kern_t) kern;
     FN(kern_rows_t) kern_rows; /* or NULL */
+    /* (MR, NR/2) kernels for a last column panel of at most NR/2 columns, or NULL; they
+     * read the first half of a packed NR-wide B panel */
+    FN(kern_t) kern_half;
+    FN(kern_rows_t) kern_half_rows;
     void (*pack_a)(T *, const T *, int64_t, int, int64_t, int64_t, int64_t, int64_t, int64_t,
                    int64_t, int64_t);
     void (*pack_b)(T *, const T *, int64_t, int, int64_t, int64_t, int64_t, int64_t, int64_t,
@@ -305,19 +325,23 @@ static void FN(pack_b_avx512)(T *, const T *, int64_t, int, int64_t, int64_t, in
 static const CFG *FN(config)(int isa, int64_t m)
 {
     static const CFG portable = {PORT_MR, PORT_NR, PORT_MC, PORT_KC, PORT_NC,
-                                 FN(nc_kernel_portable_4x8), NULL, FN(pack_a_portable),
+                                 FN(nc_kernel_portable_4x8), NULL, NULL, NULL,
+                                 FN(pack_a_portable),
                                  FN(pack_b_portable)};
 #if NC_X86
     static const CFG avx2 = {CAT3(AVX2, MR, UP), CAT3(AVX2, NR, UP), CAT3(AVX2, MC, UP),
                              CAT3(AVX2, KC, UP), CAT3(AVX2, NC, UP), NC_CAT(KERN_AVX2, UP),
-                             NULL, FN(pack_a_avx2), FN(pack_b_avx2)};
+                             NULL, NULL, NULL, FN(pack_a_avx2), FN(pack_b_avx2)};
     static const CFG avx512 = {CAT3(A512, MR, UP), CAT3(A512, NR, UP), CAT3(A512, MC, UP),
                                CAT3(A512, KC, UP), CAT3(A512, NC, UP), NC_CAT(KERN_A512, UP),
-                               NC_CAT(KERN_A512_ROWS, UP), FN(pack_a_avx512), FN(pack_b_avx512)};
+                               NC_CAT(KERN_A512_ROWS, UP), NC_CAT(KERN_A512_HALF, UP),
+                               NC_CAT(KERN_A512_HALF_ROWS, UP), FN(pack_a_avx512),
+                               FN(pack_b_avx512)};
     static const CFG avx512b = {CAT3(A512, MR2, UP), CAT3(A512, NR, UP), CAT3(A512, MC2, UP),
                                 CAT3(A512, KC, UP), CAT3(A512, NC, UP),
                                 NC_CAT(KERN_A512_2, UP), NC_CAT(KERN_A512_2_ROWS, UP),
-                                FN(pack_a_avx512),
+                                NC_CAT(KERN_A512_2_HALF, UP),
+                                NC_CAT(KERN_A512_2_HALF_ROWS, UP), FN(pack_a_avx512),
                                 FN(pack_b_avx512)};
     if (isa == NC_ISA_AVX512) {
         int64_t pad1 = round_up(m, avx512.mr) - m, pad2 = round_up(m, avx512b.mr) - m;
@@ -672,16 +696,19 @@ static void FN(macro_kernel)(const CFG *cf, const T *pa, const T *ar, int64_t ld
         int64_t rows = NC_MIN(mr, mc - i), cols = NC_MIN(nr, nc - j);
         const T *a = pa + iq * mr * kc, *b = pb + jq * nr * kc;
         T *ct = c + i * ldc + j;
-        if (ar && rows == mr && cols == nr) {
-            cf->kern_rows(kc, ar + i * lda, lda, b, ct, ldc, alpha, beta);
-        } else if (rows == mr && cols == nr) {
-            cf->kern(kc, a, b, ct, ldc, alpha, beta);
-        } else {
-            /* edge tile: the full kernel into a stack tile, then the part that exists */
-            if (ar && rows == mr)
-                cf->kern_rows(kc, ar + i * lda, lda, b, tile, nr, 1, 0);
-            else
-                cf->kern(kc, a, b, tile, nr, 1, 0);
+        /* a narrow last column panel takes the half-width kernel */
+        int half = cols <= nr / 2 && cf->kern_half;
+        int whole = rows == mr && cols == (half ? nr / 2 : nr);
+        /* an edge tile: the kernel into a stack tile, then the part that exists */
+        T *dst = whole ? ct : tile;
+        int64_t ldd = whole ? ldc : nr;
+        T al = whole ? alpha : (T)1, be = whole ? beta : (T)0;
+        if (ar && rows == mr)
+            (half ? cf->kern_half_rows : cf->kern_rows)(kc, ar + i * lda, lda, b, dst, ldd, al,
+                                                        be);
+        else
+            (half ? cf->kern_half : cf->kern)(kc, a, b, dst, ldd, al, be);
+        if (!whole) {
             for (int64_t r = 0; r < rows; r++) {
                 T *cr = ct + r * ldc;
                 const T *tr = tile + r * nr;

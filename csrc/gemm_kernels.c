@@ -167,6 +167,87 @@ K512R_BODY(NC_ROWS14, 14)
 
 #undef K512R_STEP
 #undef K512R_BODY
+/* Half-width kernels for a last column panel of at most 16 columns: b is still a packed
+ * 32-wide panel (the kernel reads its first 16 columns) and c is an (MR,16) tile. A
+ * 32-wide tile there would spend half or more of its multiply-adds on padding. */
+#define K512H_DECL(i) __m512 c##i##0 = _mm512_setzero_ps();
+#define K512H_PF(i) _mm_prefetch((const char *)(c + (i) * ldc), _MM_HINT_T0);
+#define K512H_STEP(i) c##i##0 = _mm512_fmadd_ps(_mm512_set1_ps(a[i]), b0, c##i##0);
+#define K512HR_STEP(i)                                                                       \
+    c##i##0 = _mm512_fmadd_ps(                                                               \
+        _mm512_set1_ps(*(const float *)(ab[(i) / 3] + ((i) % 3) * lds)), b0, c##i##0);
+#define K512H_ST0(i) _mm512_storeu_ps(c + (i) * ldc, _mm512_mul_ps(c##i##0, va));
+#define K512H_ST1(i)                                                                         \
+    _mm512_storeu_ps(c + (i) * ldc, _mm512_fmadd_ps(c##i##0, va,                             \
+                                                    _mm512_mul_ps(_mm512_loadu_ps(c + (i) * ldc), vb)));
+#define K512H_STORE(ROWS)                                                                    \
+    __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);                            \
+    if (beta == 0) {                                                                         \
+        ROWS(K512H_ST0)                                                                      \
+    } else {                                                                                 \
+        ROWS(K512H_ST1)                                                                      \
+    }
+#define K512H_BODY(ROWS, MR)                                                                 \
+    {                                                                                        \
+        ROWS(K512H_DECL)                                                                     \
+        ROWS(K512H_PF)                                                                       \
+        _Pragma("GCC unroll 4") for (int64_t p = 0; p < kc; p++)                             \
+        {                                                                                    \
+            __m512 b0 = _mm512_load_ps(b);                                                   \
+            ROWS(K512H_STEP)                                                                 \
+            a += MR;                                                                         \
+            b += 32;                                                                         \
+        }                                                                                    \
+        K512H_STORE(ROWS)                                                                    \
+    }
+#define K512HR_BODY(ROWS)                                                                    \
+    {                                                                                        \
+        ROWS(K512H_DECL)                                                                     \
+        ROWS(K512H_PF)                                                                       \
+        ptrdiff_t lds = (ptrdiff_t)lda * (ptrdiff_t)sizeof(float);                           \
+        const char *ab[5];                                                                   \
+        for (int q = 0; q < 5; q++) ab[q] = (const char *)a + 3 * q * lds;                   \
+        _Pragma("GCC unroll 4") for (int64_t p = 0; p < kc; p++)                             \
+        {                                                                                    \
+            __m512 b0 = _mm512_load_ps(b);                                                   \
+            ROWS(K512HR_STEP)                                                                \
+            for (int q = 0; q < 5; q++) ab[q] += sizeof(float);                              \
+            b += 32;                                                                         \
+        }                                                                                    \
+        K512H_STORE(ROWS)                                                                    \
+    }
+
+NC_TARGET_AVX512
+void nc_kernel_avx512_12x16_f32(int64_t kc, const float *restrict a, const float *restrict b,
+                                float *restrict c, int64_t ldc, float alpha, float beta)
+K512H_BODY(NC_ROWS12, 12)
+
+NC_TARGET_AVX512
+void nc_kernel_avx512_14x16_f32(int64_t kc, const float *restrict a, const float *restrict b,
+                                float *restrict c, int64_t ldc, float alpha, float beta)
+K512H_BODY(NC_ROWS14, 14)
+
+NC_TARGET_AVX512
+void nc_kernel_avx512_12x16_rows_f32(int64_t kc, const float *restrict a, int64_t lda,
+                                     const float *restrict b, float *restrict c, int64_t ldc,
+                                     float alpha, float beta)
+K512HR_BODY(NC_ROWS12)
+
+NC_TARGET_AVX512
+void nc_kernel_avx512_14x16_rows_f32(int64_t kc, const float *restrict a, int64_t lda,
+                                     const float *restrict b, float *restrict c, int64_t ldc,
+                                     float alpha, float beta)
+K512HR_BODY(NC_ROWS14)
+
+#undef K512H_DECL
+#undef K512H_PF
+#undef K512H_STEP
+#undef K512HR_STEP
+#undef K512H_ST0
+#undef K512H_ST1
+#undef K512H_STORE
+#undef K512H_BODY
+#undef K512HR_BODY
 #undef K512_DECL
 #undef K512_STEP
 #undef K512_PF
