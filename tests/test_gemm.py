@@ -338,3 +338,73 @@ def test_dense_forward_no_z_no_bias(dtype):
         zr = x.astype(np.float64) @ w
         scale = np.abs(x.astype(np.float64)) @ np.abs(w)
         check_close(y, np.maximum(zr, 0), scale, c, dtype, "relu no bias")
+
+
+# ------------------------------------------------------------------ packed driver paths
+
+# (m, n, k, note): shapes that reach each path of the packed driver
+DRIVER_SHAPES = (
+    (100, 100, 100, "last column panel of 4: half-width kernel into a stack tile"),
+    (80, 48, 70, "last column panel of exactly 16: half-width kernel straight into C"),
+    (130, 17, 1024, "lda 1024 (A in place would crowd one L1 set): A packed"),
+    (130, 300, 256, "lda 256: A's rows read in place, short last panel packed"),
+    (64, 2000, 300, "wide: the unit grid splits columns"),
+    (700, 40, 300, "tall: the unit grid splits rows"),
+    (520, 530, 300, "over 2^25 multiply-adds: several units per thread"),
+)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("isa", ISAS)
+def test_driver_paths_bitwise(isa, dtype):
+    """Every packed-driver path against the oracle, with alpha/beta and padded leading
+    dimensions, and 1 vs 2 threads bitwise."""
+    _kernels.set_isa(isa)
+    for (m, n, k, note) in DRIVER_SHAPES:
+        for ta in (False, True):
+            for tb in (False, True):
+                for (alpha, beta, pad) in ((1.0, 0.0, 0), (-1.5, 0.5, 3)):
+                    args = (m, n, k, ta, tb, alpha, beta, dtype, pad)
+                    c1 = run_gemm(*args, threads=1)
+                    if neuralcli.runtime_info()["openmp"]:
+                        c2 = run_gemm(*args, threads=2)
+                        assert np.array_equal(c1, c2), f"{isa} {note} ta={ta} tb={tb}"
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_workspace_for_one_thread(dtype):
+    """Scratch sized for one thread: a 2-thread setting runs the packed path on one thread,
+    with the same bits."""
+    if not neuralcli.runtime_info()["openmp"]:
+        pytest.skip("built without OpenMP")
+    m, n, k = 200, 300, 400
+    rng = np.random.default_rng(7)
+    a, b = _operands(rng, m, n, k, False, False, dtype)
+    one = _work(m, n, k, dtype, threads=1)
+    assert one.size < _work(m, n, k, dtype, threads=2).size
+    out = []
+    for threads, work in ((1, one), (2, one), (2, _work(m, n, k, dtype, threads=2))):
+        neuralcli.set_num_threads(threads)
+        c = np.full((m, n), np.nan, dtype)
+        _kernels.gemm(c, a, b, False, False, 1.0, 0.0, work)
+        out.append(c)
+    ref, scale = _oracle(a, b, False, False, 1.0, 0.0, out[0])
+    check_close(out[0], ref, scale, k, dtype, "one-thread workspace")
+    assert np.array_equal(out[0], out[1]) and np.array_equal(out[0], out[2])
+
+
+def test_busy_core_bitwise():
+    """With another process spinning on a core, 2-thread calls (which may fall back to one
+    thread for a while) still give exactly the 1-thread bits."""
+    if not neuralcli.runtime_info()["openmp"]:
+        pytest.skip("built without OpenMP")
+    spin = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        for (m, n, k) in ((128, 128, 256), (64, 64, 64), (300, 200, 500)):
+            c1 = run_gemm(m, n, k, threads=1, seed=m)
+            for _ in range(20):
+                c2 = run_gemm(m, n, k, threads=2, seed=m)
+                assert np.array_equal(c1, c2), f"{m}x{n}x{k}"
+    finally:
+        spin.kill()
+        spin.wait()
