@@ -8,9 +8,6 @@
 #include "internal.h"
 #include <math.h>
 
-#define NC_CAT_(a, b) a##_##b
-#define NC_CAT(a, b) NC_CAT_(a, b)
-
 /* Round multipliers and key schedule (Weyl sequence) constants from the paper. */
 #define PHILOX_M0 0xD2511F53u
 #define PHILOX_M1 0xCD9E8D57u
@@ -53,14 +50,5 @@ static uint64_t dropout_threshold(double p)
     return (uint64_t)ceil(p * 4294967296.0);
 }
 
-#define T float
-#define SFX f32
-#include "dropout_impl.h"
-#undef T
-#undef SFX
-
-#define T double
-#define SFX f64
-#include "dropout_impl.h"
-#undef T
-#undef SFX
+#define NC_TEMPLATE "dropout_impl.h"
+#include "instantiate.h"

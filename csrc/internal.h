@@ -23,6 +23,10 @@
 #endif
 #define NC_INLINE static inline __attribute__((always_inline))
 
+/* Token pasting for the float/double templates: NC_CAT(name, f32) is name_f32. */
+#define NC_CAT_(a, b) a##_##b
+#define NC_CAT(a, b) NC_CAT_(a, b)
+
 #define NC_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define NC_MAX(a, b) ((a) > (b) ? (a) : (b))
 

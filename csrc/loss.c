@@ -2,9 +2,6 @@
 #include "internal.h"
 #include <tgmath.h>
 
-#define NC_CAT_(a, b) a##_##b
-#define NC_CAT(a, b) NC_CAT_(a, b)
-
 /* The element-wise losses share one row routine keyed by the public enum nc_loss. */
 #define LOSS_MSE NC_LOSS_MSE
 #define LOSS_MAE NC_LOSS_MAE
@@ -20,14 +17,5 @@ static int64_t loss_chunk_rows(int64_t n, int64_t k)
     return NC_MAX(1, NC_MAX(by_elems, by_count));
 }
 
-#define T float
-#define SFX f32
-#include "loss_impl.h"
-#undef T
-#undef SFX
-
-#define T double
-#define SFX f64
-#include "loss_impl.h"
-#undef T
-#undef SFX
+#define NC_TEMPLATE "loss_impl.h"
+#include "instantiate.h"

@@ -4,9 +4,6 @@
 #include <math.h>
 #include <string.h>
 
-#define NC_CAT_(a, b) a##_##b
-#define NC_CAT(a, b) NC_CAT_(a, b)
-
 int64_t nc_mlp_num_params(const nc_mlp *net)
 {
     int64_t total = 0;
@@ -54,14 +51,5 @@ static int64_t small_groups(int64_t n)
     return NC_MAX(1, NC_MIN(SMALL_GROUPS, blocks));
 }
 
-#define T float
-#define SFX f32
-#include "mlp_impl.h"
-#undef T
-#undef SFX
-
-#define T double
-#define SFX f64
-#include "mlp_impl.h"
-#undef T
-#undef SFX
+#define NC_TEMPLATE "mlp_impl.h"
+#include "instantiate.h"
