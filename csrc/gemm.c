@@ -728,12 +728,14 @@ static void FN(macro_kernel)(const CFG *cf, const T *pa, const T *ar, int64_t ld
  * columns costs about r*c*k multiply-adds plus (r + c)*k packed elements, one packed
  * element weighing PACK_WEIGHT multiply-adds (a 16-lane FMA per cycle against a few
  * elements packed per cycle). The busiest thread runs ceil(units / nt) units. Products of
- * at least BUSY_MNK multiply-adds are cut into BUSY_UNITS units per thread or more, so a
- * thread whose core is shared with other work hands most of them to the others; smaller
- * ones into exactly one unit per thread, the cheapest split when every core is free. */
+ * at least BUSY_MNK multiply-adds are cut into BUSY_UNITS units per thread, so a thread
+ * whose core is shared with other work hands some of its share to the others; smaller
+ * ones into exactly one unit per thread, the cheapest split when every core is free (more
+ * units measured 5-8% slower on an idle machine at 512^3 and 256x1024x1024; a busy core
+ * is then left to the contention guard). */
 #define PACK_WEIGHT 8
-#define BUSY_MNK ((int64_t)1 << 25)
-#define BUSY_UNITS 4
+#define BUSY_MNK ((int64_t)1 << 30)
+#define BUSY_UNITS 2
 
 static void FN(unit_grid)(const CFG *cf, int64_t m, int64_t n, int64_t k, int nt,
                           int64_t *gm, int64_t *gn)

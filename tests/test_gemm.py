@@ -350,7 +350,6 @@ DRIVER_SHAPES = (
     (130, 300, 256, "lda 256: A's rows read in place, short last panel packed"),
     (64, 2000, 300, "wide: the unit grid splits columns"),
     (700, 40, 300, "tall: the unit grid splits rows"),
-    (520, 530, 300, "over 2^25 multiply-adds: several units per thread"),
 )
 
 
@@ -369,6 +368,17 @@ def test_driver_paths_bitwise(isa, dtype):
                     if neuralcli.runtime_info()["openmp"]:
                         c2 = run_gemm(*args, threads=2)
                         assert np.array_equal(c1, c2), f"{isa} {note} ta={ta} tb={tb}"
+
+
+def test_several_units_per_thread_bitwise():
+    """Over 2^30 multiply-adds every thread takes several units of the grid."""
+    if not neuralcli.runtime_info()["openmp"]:
+        pytest.skip("built without OpenMP")
+    for (ta, tb) in ((False, False), (True, True)):
+        args = (1030, 1040, 1010, ta, tb, 0.5, -1.0, np.float32, 1)
+        c1 = run_gemm(*args, threads=1)
+        c2 = run_gemm(*args, threads=2)
+        assert np.array_equal(c1, c2), f"ta={ta} tb={tb}"
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
