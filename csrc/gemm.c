@@ -138,6 +138,10 @@ void nc_pack_tr_avx512_f32(float *dst, int64_t dstride, const float *src, int64_
                            int nload, int nstore, int64_t np);
 void nc_pack_tr_avx512_f64(double *dst, int64_t dstride, const double *src, int64_t lds,
                            int nload, int nstore, int64_t np);
+void nc_pack_copy_avx512_f32(float *dst, int64_t w, const float *src, int64_t lds,
+                             int64_t ncopy, int64_t np);
+void nc_pack_copy_avx512_f64(double *dst, int64_t w, const double *src, int64_t lds,
+                             int64_t ncopy, int64_t np);
 #define KERN_A512_F32 nc_kernel_avx512_14x32_f32
 #define KERN_A512_2_F32 nc_kernel_avx512_12x32_f32
 #define KERN_A512_2_F64 nc_kernel_avx512_12x16_f64
@@ -640,10 +644,17 @@ NC_TARGET_AVX2 static void FN(pack_b_avx2)(PACK_B_ARGS)
     FN(pack_b_impl)(dst, b, ldb, tb, p0, kc, j0, nc, nr, lo, hi);
 }
 /* AVX-512: the packs that transpose (A as stored, B transposed) go through register
- * transposes of LANES x LANES blocks; the others are plain copies. */
+ * transposes of LANES x LANES blocks; the others are plain copies of masked vectors
+ * (panels are at most two vectors wide). */
 #define LANES ((int64_t)(64 / sizeof(T)))
 NC_TARGET_AVX512 static void FN(pack_a_avx512)(PACK_A_ARGS)
 {
+    if (ta && mr <= 2 * LANES) {
+        for (int64_t q = lo; q < hi; q++)
+            FN(nc_pack_copy_avx512)(dst + q * mr * kc, mr, a + p0 * lda + i0 + q * mr, lda,
+                                    NC_MIN(mr, mc - q * mr), kc);
+        return;
+    }
     if (ta) {
         FN(pack_a_impl)(dst, a, lda, ta, i0, mc, p0, kc, mr, lo, hi);
         return;
@@ -660,6 +671,12 @@ NC_TARGET_AVX512 static void FN(pack_a_avx512)(PACK_A_ARGS)
 }
 NC_TARGET_AVX512 static void FN(pack_b_avx512)(PACK_B_ARGS)
 {
+    if (!tb && nr <= 2 * LANES) {
+        for (int64_t q = lo; q < hi; q++)
+            FN(nc_pack_copy_avx512)(dst + q * nr * kc, nr, b + p0 * ldb + j0 + q * nr, ldb,
+                                    NC_MIN(nr, nc - q * nr), kc);
+        return;
+    }
     if (!tb) {
         FN(pack_b_impl)(dst, b, ldb, tb, p0, kc, j0, nc, nr, lo, hi);
         return;

@@ -541,3 +541,31 @@ PACK_TR(float, f32, __m512, 16, int32_t, __m512i, _mm512_loadu_si512, _mm512_set
 PACK_TR(double, f64, __m512d, 8, int64_t, __m512i, _mm512_loadu_si512, _mm512_setzero_pd,
         _mm512_maskz_loadu_pd, _mm512_mask_storeu_pd, _mm512_permutex2var_pd, __mmask8, 0xFF)
 #endif /* NC_X86 */
+
+#if NC_X86
+/* Plain copy for the packs whose source runs along the panel (A transposed, B as stored):
+ * dst[p*w + x] = x < ncopy ? src[p*lds + x] : 0 for p < np and x < w (w <= 2L). Two
+ * masked vectors a row: a compiler's memcpy call per 12 or 32 values cost a tenth of a
+ * short-K product. */
+#define PACK_COPY(T, SFX, V, L, MLOAD, STORE, MASKT, ONES)                                  \
+    NC_TARGET_AVX512                                                                         \
+    void nc_pack_copy_avx512_##SFX(T *restrict dst, int64_t w, const T *restrict src,       \
+                                   int64_t lds, int64_t ncopy, int64_t np)                  \
+    {                                                                                        \
+        int64_t n0 = NC_MIN(ncopy, (int64_t)L), n1 = NC_MAX((int64_t)0, ncopy - L);          \
+        MASKT m0 = n0 >= L ? (MASKT)ONES : (MASKT)(((uint32_t)1 << n0) - 1);                 \
+        MASKT m1 = n1 >= L ? (MASKT)ONES : (MASKT)(((uint32_t)1 << n1) - 1);                 \
+        MASKT s0 = w >= L ? (MASKT)ONES : (MASKT)(((uint32_t)1 << w) - 1);                   \
+        MASKT s1 = w - L >= L ? (MASKT)ONES                                                  \
+                   : w <= L  ? (MASKT)0 : (MASKT)(((uint32_t)1 << (w - L)) - 1);             \
+        for (int64_t p = 0; p < np; p++, src += lds, dst += w) {                             \
+            STORE(dst, s0, MLOAD(m0, src));                                                  \
+            if (s1) STORE(dst + L, s1, MLOAD(m1, src + L));                                  \
+        }                                                                                    \
+    }
+
+PACK_COPY(float, f32, __m512, 16, _mm512_maskz_loadu_ps, _mm512_mask_storeu_ps, __mmask16,
+          0xFFFF)
+PACK_COPY(double, f64, __m512d, 8, _mm512_maskz_loadu_pd, _mm512_mask_storeu_pd, __mmask8,
+          0xFF)
+#endif /* NC_X86 */
