@@ -368,13 +368,24 @@ static int64_t FN(mc_cap)(const CFG *cf, int64_t kcb)
 
 /* Scratch of one thread: its A block, then its B block, each as large as any unit needs;
  * *a_bytes (when non-NULL) receives the A block's share. */
+/* Row stride of A's rows copied for a _rows kernel: whole cache lines, an odd number of
+ * them, so MR consecutive rows fall in MR different L1 sets. */
+static inline int64_t FN(row_stride)(int64_t kc)
+{
+    int64_t line = 64 / (int64_t)sizeof(T);
+    return line * (ceil_div(kc, line) | 1);
+}
+
 static size_t FN(thread_bytes)(const CFG *cf, int64_t m, int64_t n, int64_t k,
                                size_t *a_bytes)
 {
     int64_t kcb = balanced(k, cf->kc, 1);
     int64_t mcb = NC_MIN(FN(mc_cap)(cf, kcb), round_up(m, cf->mr));
     int64_t ncb = NC_MIN(cf->nc, round_up(n, cf->nr));
-    size_t ab = align64((size_t)(mcb * kcb) * sizeof(T));
+    /* packed panels, or copied rows and one packed short panel */
+    int64_t a_elems = mcb * kcb;
+    if (cf->kern_rows) a_elems = NC_MAX(a_elems, mcb * FN(row_stride)(kcb) + cf->mr * kcb);
+    size_t ab = align64((size_t)a_elems * sizeof(T));
     if (a_bytes) *a_bytes = ab;
     return ab + align64((size_t)(kcb * ncb) * sizeof(T));
 }
@@ -777,14 +788,15 @@ static void FN(unit_grid)(const CFG *cf, int64_t m, int64_t n, int64_t k, int nt
     }
 }
 
-/* Whether to read A in place rather than pack it (A not transposed): where the kernel
- * exists, the product is narrow enough that the transposing pack shows (it is paid once
- * per nu columns), and A's rows do not crowd into a few L1 sets (a row stride of a
- * multiple of 4 KiB puts every row's stream in one 8-way set). */
+/* A not transposed, with a _rows kernel: its full-height panels are read as rows, never
+ * through the transposing pack. In place when the product is narrow (the A block is
+ * reused over few columns) and A's rows do not crowd into a few L1 sets (a row stride of
+ * a multiple of 4 KiB puts every row's stream in one 8-way set); else copied, row by row,
+ * to a stride that spreads them. */
 #define ROWS_MAX_N 1024
-static int FN(rows_ok)(const CFG *cf, int64_t lda, int64_t nu)
+static int FN(in_place_ok)(const CFG *cf, int64_t lda, int64_t nu)
 {
-    if (!cf->kern_rows || nu > ROWS_MAX_N) return 0;
+    if (nu > ROWS_MAX_N) return 0;
     int per_set[64] = {0}, worst = 0;
     for (int64_t i = 0; i < cf->mr; i++) {
         int s = (int)(((uint64_t)(i * lda) * sizeof(T) / 64) % 64);
@@ -792,6 +804,14 @@ static int FN(rows_ok)(const CFG *cf, int64_t lda, int64_t nu)
         worst = NC_MAX(worst, per_set[s]);
     }
     return worst <= 4;
+}
+
+// dst (rows,kc) with leading dim ldd = src (rows,kc) with leading dim lds
+static void FN(copy_rows)(T *restrict dst, int64_t ldd, const T *restrict src, int64_t lds,
+                          int64_t rows, int64_t kc)
+{
+    for (int64_t r = 0; r < rows; r++)
+        memcpy(dst + r * ldd, src + r * lds, (size_t)kc * sizeof(T));
 }
 
 // Unit rows [i0,i0+mu) and columns [j0,j0+nu) of C, whole, with this thread's packs.
@@ -804,7 +824,9 @@ static void FN(gemm_unit)(const CFG *cf, T *c, const T *a, const T *b, int64_t k
     int64_t kcb = balanced(k, cf->kc, 1);
     int64_t ncb = balanced(nu, cf->nc, nr);
     int64_t mcb = balanced(mu, FN(mc_cap)(cf, kcb), mr);
-    int rows = !ta && FN(rows_ok)(cf, lda, nu);
+    int rows = !ta && cf->kern_rows;
+    int in_place = rows && FN(in_place_ok)(cf, lda, nu);
+    int64_t lda_r = in_place ? lda : FN(row_stride)(kcb);
     for (int64_t jc = j0; jc < j0 + nu; jc += ncb) {
         int64_t nc = NC_MIN(ncb, j0 + nu - jc), n_jr = ceil_div(nc, nr);
         for (int64_t pc = 0; pc < k; pc += kcb) {
@@ -814,11 +836,20 @@ static void FN(gemm_unit)(const CFG *cf, T *c, const T *a, const T *b, int64_t k
             cf->pack_b(bbuf, b, ldb, tb, pc, kc, jc, nc, nr, 0, n_jr);
             for (int64_t ic = i0; ic < i0 + mu; ic += mcb) {
                 int64_t mc = NC_MIN(mcb, i0 + mu - ic), n_ir = ceil_div(mc, mr);
-                const T *ar = rows ? a + ic * lda + pc : NULL;
-                /* in place, only a short last panel is packed (zero rows past M) */
-                cf->pack_a(abuf, a, lda, ta, ic, mc, pc, kc, mr,
-                           rows ? mc / mr : 0, n_ir);
-                FN(macro_kernel)(cf, abuf, ar, lda, bbuf, c + ic * ldc + jc, ldc, mc, nc, kc,
+                const T *ar = NULL;
+                T *pa = abuf;
+                if (rows && in_place) {
+                    ar = a + ic * lda + pc;
+                } else if (rows) {
+                    FN(copy_rows)(abuf, lda_r, a + ic * lda + pc, lda, mc / mr * mr, kc);
+                    ar = abuf;
+                    /* the short panel's pack goes after the rows (panel q lands at
+                     * pa + q*mr*kc) */
+                    pa = abuf + mcb * lda_r - mc / mr * mr * kc;
+                }
+                /* with rows, only a short last panel is packed (zero rows past M) */
+                cf->pack_a(pa, a, lda, ta, ic, mc, pc, kc, mr, rows ? mc / mr : 0, n_ir);
+                FN(macro_kernel)(cf, pa, ar, lda_r, bbuf, c + ic * ldc + jc, ldc, mc, nc, kc,
                                  alpha, beta_pc, ep_pc, ic, jc, 0, n_ir * n_jr);
             }
         }

@@ -178,8 +178,9 @@ K512R_BODY(NC_ROWS14, 14)
         _mm512_set1_ps(*(const float *)(ab[(i) / 3] + ((i) % 3) * lds)), b0, c##i##0);
 #define K512H_ST0(i) _mm512_storeu_ps(c + (i) * ldc, _mm512_mul_ps(c##i##0, va));
 #define K512H_ST1(i)                                                                         \
-    _mm512_storeu_ps(c + (i) * ldc, _mm512_fmadd_ps(c##i##0, va,                             \
-                                                    _mm512_mul_ps(_mm512_loadu_ps(c + (i) * ldc), vb)));
+    _mm512_storeu_ps(c + (i) * ldc,                                                          \
+                     _mm512_fmadd_ps(c##i##0, va,                                            \
+                                     _mm512_mul_ps(_mm512_loadu_ps(c + (i) * ldc), vb)));
 #define K512H_STORE(ROWS)                                                                    \
     __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);                            \
     if (beta == 0) {                                                                         \

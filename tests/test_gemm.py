@@ -346,9 +346,9 @@ def test_dense_forward_no_z_no_bias(dtype):
 DRIVER_SHAPES = (
     (100, 100, 100, "last column panel of 4: half-width kernel into a stack tile"),
     (80, 48, 70, "last column panel of exactly 16: half-width kernel straight into C"),
-    (130, 17, 1024, "lda 1024 (A in place would crowd one L1 set): A packed"),
+    (130, 17, 1024, "lda 1024 (in place would crowd one L1 set): rows copied"),
     (130, 300, 256, "lda 256: A's rows read in place, short last panel packed"),
-    (64, 2000, 300, "wide: the unit grid splits columns"),
+    (64, 2000, 300, "wide: the unit grid splits columns; A's rows copied"),
     (700, 40, 300, "tall: the unit grid splits rows"),
 )
 
