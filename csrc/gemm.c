@@ -115,6 +115,26 @@ void nc_kernel_avx512_12x16_f32(int64_t kc, const float *a, const float *b, floa
                                 int64_t ldc, float alpha, float beta);
 void nc_kernel_avx512_14x16_f32(int64_t kc, const float *a, const float *b, float *c,
                                 int64_t ldc, float alpha, float beta);
+void nc_kernel_avx512_4x32_s12_f32(int64_t kc, const float *a, const float *b, float *c,
+                                     int64_t ldc, float alpha, float beta);
+void nc_kernel_avx512_4x16_s12_f32(int64_t kc, const float *a, const float *b, float *c,
+                                     int64_t ldc, float alpha, float beta);
+void nc_kernel_avx512_8x32_s12_f32(int64_t kc, const float *a, const float *b, float *c,
+                                     int64_t ldc, float alpha, float beta);
+void nc_kernel_avx512_8x16_s12_f32(int64_t kc, const float *a, const float *b, float *c,
+                                     int64_t ldc, float alpha, float beta);
+void nc_kernel_avx512_4x32_s14_f32(int64_t kc, const float *a, const float *b, float *c,
+                                     int64_t ldc, float alpha, float beta);
+void nc_kernel_avx512_4x16_s14_f32(int64_t kc, const float *a, const float *b, float *c,
+                                     int64_t ldc, float alpha, float beta);
+void nc_kernel_avx512_8x32_s14_f32(int64_t kc, const float *a, const float *b, float *c,
+                                     int64_t ldc, float alpha, float beta);
+void nc_kernel_avx512_8x16_s14_f32(int64_t kc, const float *a, const float *b, float *c,
+                                     int64_t ldc, float alpha, float beta);
+void nc_kernel_avx512_12x32_s14_f32(int64_t kc, const float *a, const float *b, float *c,
+                                     int64_t ldc, float alpha, float beta);
+void nc_kernel_avx512_12x16_s14_f32(int64_t kc, const float *a, const float *b, float *c,
+                                     int64_t ldc, float alpha, float beta);
 void nc_kernel_avx512_12x16_rows_f32(int64_t kc, const float *a, int64_t lda, const float *b,
                                      float *c, int64_t ldc, float alpha, float beta);
 void nc_kernel_avx512_14x16_rows_f32(int64_t kc, const float *a, int64_t lda, const float *b,
@@ -155,6 +175,17 @@ void nc_pack_copy_avx512_f64(double *dst, int64_t w, const double *src, int64_t 
 #define KERN_A512_2_HALF_F32 nc_kernel_avx512_12x16_f32
 #define KERN_A512_HALF_ROWS_F32 nc_kernel_avx512_14x16_rows_f32
 #define KERN_A512_2_HALF_ROWS_F32 nc_kernel_avx512_12x16_rows_f32
+/* short kernels for a last row panel: [half width][rows / 4 - 1] */
+#define KERN_A512_SHORT_F32                                                                  \
+    {{nc_kernel_avx512_4x32_s14_f32, nc_kernel_avx512_8x32_s14_f32,                          \
+      nc_kernel_avx512_12x32_s14_f32},                                                       \
+     {nc_kernel_avx512_4x16_s14_f32, nc_kernel_avx512_8x16_s14_f32,                          \
+      nc_kernel_avx512_12x16_s14_f32}}
+#define KERN_A512_2_SHORT_F32                                                                \
+    {{nc_kernel_avx512_4x32_s12_f32, nc_kernel_avx512_8x32_s12_f32, NULL},                   \
+     {nc_kernel_avx512_4x16_s12_f32, nc_kernel_avx512_8x16_s12_f32, NULL}}
+#define KERN_A512_SHORT_F64 {{NULL}}
+#define KERN_A512_2_SHORT_F64 {{NULL}}
 #define KERN_A512_HALF_F64 NULL
 #define KERN_A512_2_HALF_F64 NULL
 #define KERN_A512_HALF_ROWS_F64 NULL
@@ -304,6 +335,9 @@ typedef struct {
      * read the first half of a packed NR-wide B panel */
     FN(kern_t) kern_half;
     FN(kern_rows_t) kern_half_rows;
+    /* kernels for the first 4, 8, 12 rows of a packed panel (a short last panel), full and
+     * half width, or NULL */
+    FN(kern_t) kern_short[2][3];
     void (*pack_a)(T *, const T *, int64_t, int, int64_t, int64_t, int64_t, int64_t, int64_t,
                    int64_t, int64_t);
     void (*pack_b)(T *, const T *, int64_t, int, int64_t, int64_t, int64_t, int64_t, int64_t,
@@ -330,23 +364,26 @@ static void FN(pack_b_avx512)(T *, const T *, int64_t, int, int64_t, int64_t, in
 static const CFG *FN(config)(int isa, int64_t m)
 {
     static const CFG portable = {PORT_MR, PORT_NR, PORT_MC, PORT_KC, PORT_NC,
-                                 FN(nc_kernel_portable_4x8), NULL, NULL, NULL,
+                                 FN(nc_kernel_portable_4x8), NULL, NULL, NULL, {{NULL}},
                                  FN(pack_a_portable),
                                  FN(pack_b_portable)};
 #if NC_X86
     static const CFG avx2 = {CAT3(AVX2, MR, UP), CAT3(AVX2, NR, UP), CAT3(AVX2, MC, UP),
                              CAT3(AVX2, KC, UP), CAT3(AVX2, NC, UP), NC_CAT(KERN_AVX2, UP),
-                             NULL, NULL, NULL, FN(pack_a_avx2), FN(pack_b_avx2)};
+                             NULL, NULL, NULL, {{NULL}}, FN(pack_a_avx2),
+                             FN(pack_b_avx2)};
     static const CFG avx512 = {CAT3(A512, MR, UP), CAT3(A512, NR, UP), CAT3(A512, MC, UP),
                                CAT3(A512, KC, UP), CAT3(A512, NC, UP), NC_CAT(KERN_A512, UP),
                                NC_CAT(KERN_A512_ROWS, UP), NC_CAT(KERN_A512_HALF, UP),
-                               NC_CAT(KERN_A512_HALF_ROWS, UP), FN(pack_a_avx512),
+                               NC_CAT(KERN_A512_HALF_ROWS, UP), NC_CAT(KERN_A512_SHORT, UP),
+                               FN(pack_a_avx512),
                                FN(pack_b_avx512)};
     static const CFG avx512b = {CAT3(A512, MR2, UP), CAT3(A512, NR, UP), CAT3(A512, MC2, UP),
                                 CAT3(A512, KC, UP), CAT3(A512, NC, UP),
                                 NC_CAT(KERN_A512_2, UP), NC_CAT(KERN_A512_2_ROWS, UP),
                                 NC_CAT(KERN_A512_2_HALF, UP),
-                                NC_CAT(KERN_A512_2_HALF_ROWS, UP), FN(pack_a_avx512),
+                                NC_CAT(KERN_A512_2_HALF_ROWS, UP),
+                                NC_CAT(KERN_A512_2_SHORT, UP), FN(pack_a_avx512),
                                 FN(pack_b_avx512)};
     if (isa == NC_ISA_AVX512) {
         int64_t pad1 = round_up(m, avx512.mr) - m, pad2 = round_up(m, avx512b.mr) - m;
@@ -725,14 +762,21 @@ static void FN(macro_kernel)(const CFG *cf, const T *pa, const T *ar, int64_t ld
         int64_t rows = NC_MIN(mr, mc - i), cols = NC_MIN(nr, nc - j);
         const T *a = pa + iq * mr * kc, *b = pb + jq * nr * kc;
         T *ct = c + i * ldc + j;
-        /* a narrow last column panel takes the half-width kernel */
+        /* a narrow last column panel takes a half-width kernel, a short last row panel a
+         * short one (of rows rounded up to 4) */
         int half = cols <= nr / 2 && cf->kern_half;
-        int whole = rows == mr && cols == (half ? nr / 2 : nr);
+        int64_t rk = mr;
+        FN(kern_t) kshort = NULL;
+        if (rows < mr && rows <= 12) kshort = cf->kern_short[half][(rows + 3) / 4 - 1];
+        if (kshort) rk = round_up(rows, 4);
+        int whole = rows == rk && cols == (half ? nr / 2 : nr);
         /* an edge tile: the kernel into a stack tile, then the part that exists */
         T *dst = whole ? ct : tile;
         int64_t ldd = whole ? ldc : nr;
         T al = whole ? alpha : (T)1, be = whole ? beta : (T)0;
-        if (ar && rows == mr)
+        if (kshort)
+            kshort(kc, a, b, dst, ldd, al, be);
+        else if (ar && rows == mr)
             (half ? cf->kern_half_rows : cf->kern_rows)(kc, ar + i * lda, lda, b, dst, ldd, al,
                                                         be);
         else

@@ -22,6 +22,8 @@
 #define NC_TARGET_AVX2 __attribute__((target("avx2,fma")))
 
 /* Row lists that unroll a statement over the MR rows of a kernel. */
+#define NC_ROWS4(X) X(0) X(1) X(2) X(3)
+#define NC_ROWS8(X) NC_ROWS4(X) X(4) X(5) X(6) X(7)
 #define NC_ROWS6(X) X(0) X(1) X(2) X(3) X(4) X(5)
 #define NC_ROWS12(X) NC_ROWS6(X) X(6) X(7) X(8) X(9) X(10) X(11)
 #define NC_ROWS14(X) NC_ROWS12(X) X(12) X(13)
@@ -240,6 +242,46 @@ void nc_kernel_avx512_14x16_rows_f32(int64_t kc, const float *restrict a, int64_
                                      float alpha, float beta)
 K512HR_BODY(NC_ROWS14)
 
+/* Short kernels for a last row panel: the first R (4, 8 or 12) rows of a packed panel of
+ * stride MR, 32 or 16 wide, so a panel of 4 rows does not cost 12 or 14 rows' work. Each
+ * row's sum is the same chain of FMAs as in the full kernel. */
+#define K512S_BODY(ROWS, MR)                                                                 \
+    {                                                                                        \
+        ROWS(K512_DECL)                                                                      \
+        _Pragma("GCC unroll 4") for (int64_t p = 0; p < kc; p++)                             \
+        {                                                                                    \
+            __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);                      \
+            ROWS(K512_STEP)                                                                  \
+            a += MR;                                                                         \
+            b += 32;                                                                         \
+        }                                                                                    \
+        __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);                        \
+        if (beta == 0) {                                                                     \
+            ROWS(K512_ST0)                                                                   \
+        } else {                                                                             \
+            ROWS(K512_ST1)                                                                   \
+        }                                                                                    \
+    }
+#define K512S_KERNELS(R, MR)                                                                 \
+    NC_TARGET_AVX512                                                                         \
+    void nc_kernel_avx512_##R##x32_s##MR##_f32(int64_t kc, const float *restrict a,          \
+                                              const float *restrict b, float *restrict c,   \
+                                              int64_t ldc, float alpha, float beta)         \
+        K512S_BODY(NC_ROWS##R, MR)                                                           \
+    NC_TARGET_AVX512                                                                         \
+    void nc_kernel_avx512_##R##x16_s##MR##_f32(int64_t kc, const float *restrict a,          \
+                                              const float *restrict b, float *restrict c,   \
+                                              int64_t ldc, float alpha, float beta)         \
+        K512H_BODY(NC_ROWS##R, MR)
+
+K512S_KERNELS(4, 12)
+K512S_KERNELS(8, 12)
+K512S_KERNELS(4, 14)
+K512S_KERNELS(8, 14)
+K512S_KERNELS(12, 14)
+
+#undef K512S_BODY
+#undef K512S_KERNELS
 #undef K512H_DECL
 #undef K512H_PF
 #undef K512H_STEP

@@ -346,6 +346,8 @@ def test_dense_forward_no_z_no_bias(dtype):
 DRIVER_SHAPES = (
     (100, 100, 100, "last column panel of 4: half-width kernel into a stack tile"),
     (80, 48, 70, "last column panel of exactly 16: half-width kernel straight into C"),
+    (104, 64, 200, "last row panel of exactly 8: short kernel straight into C"),
+    (122, 40, 90, "last row panel of 10 under MR 14: 12-row short kernel, stack tile"),
     (130, 17, 1024, "lda 1024 (in place would crowd one L1 set): rows copied"),
     (130, 300, 256, "lda 256: A's rows read in place, short last panel packed"),
     (64, 2000, 300, "wide: the unit grid splits columns; A's rows copied"),
