@@ -239,8 +239,13 @@ static inline int64_t balanced(int64_t len, int64_t max, int64_t unit)
 #define GUARD_MIN_SKIP 4
 #define GUARD_MAX_SKIP 256
 
-static int guard_skip; /* calls left to run on one thread */
-static int guard_len;  /* length of the last stretch, 0 after a win */
+static int guard_skip;     /* calls left to run on one thread */
+static int guard_len;      /* length of the last stretch, 0 after a win */
+/* The first threaded call of a process, and the first after a stretch, is not judged: its
+ * other threads were created, or have gone to sleep, and waking one (on a virtual machine
+ * whose idle vCPU the host has descheduled) can take longer than the call. Judging it made
+ * every try lose on an idle machine, and the stretches grew to their longest. */
+static int guard_unjudged = 1;
 
 static int64_t now_ns(void)
 {
@@ -256,6 +261,7 @@ static int guard_threads(int nt)
     int s = __atomic_load_n(&guard_skip, __ATOMIC_RELAXED);
     if (s <= 0) return nt;
     __atomic_store_n(&guard_skip, s - 1, __ATOMIC_RELAXED);
+    if (s == 1) __atomic_store_n(&guard_unjudged, 1, __ATOMIC_RELAXED);
     return 1;
 }
 
@@ -276,6 +282,7 @@ static void guard_report(const guard_log *g, int nt, int64_t total)
 {
     if (nt <= 1 || nt > GUARD_TEAM) return;
     int64_t wall = now_ns() - g->start;
+    if (__atomic_exchange_n(&guard_unjudged, 0, __ATOMIC_RELAXED)) return;
     double alone = -1;
     for (int t = 0; t < nt; t++)
         if (g->done[t] > 0) {
