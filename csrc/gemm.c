@@ -230,21 +230,24 @@ static inline int64_t balanced(int64_t len, int64_t max, int64_t unit)
  * for it at the join (where OpenMP threads spin, which makes it worse): a 50 us product
  * takes several ms. So each threaded call is timed against what its fastest thread alone
  * would have needed for all of it (that thread's rate times the whole work). When the
- * team lost clearly (by a quarter and 10 us; a lost slice costs milliseconds), the next
- * calls run on one thread, for a stretch that doubles while the team keeps losing
- * (GUARD_MIN_SKIP up to GUARD_MAX_SKIP calls), then the team is tried again.
- * The thread count never changes a result, so this only ever changes the speed. The
- * state is shared by every caller; a racy update only misjudges a stretch's length. */
-#define GUARD_TEAM 64
-#define GUARD_MIN_SKIP 4
-#define GUARD_MAX_SKIP 256
-
-static int guard_skip;     /* calls left to run on one thread */
-static int guard_len;      /* length of the last stretch, 0 after a win */
-/* The first threaded call of a process, and the first after a stretch, is not judged: its
+ * team lost clearly (by a quarter and 3 us; a lost slice costs milliseconds), calls run
+ * on one thread for a stretch of time, as long as a few scheduler slices, that doubles
+ * (GUARD_MIN_NS up to GUARD_MAX_NS) while losses keep coming within a few stretches of
+ * one another, and starts over after a quiet while.
+ * The first threaded call of a process, and the first after a stretch, is not judged: its
  * other threads were created, or have gone to sleep, and waking one (on a virtual machine
- * whose idle vCPU the host has descheduled) can take longer than the call. Judging it made
- * every try lose on an idle machine, and the stretches grew to their longest. */
+ * whose idle vCPU the host has descheduled) can take longer than the call; judging it made
+ * every try lose on an idle machine. The thread count never changes a result, so this
+ * only ever changes the speed. The state is shared by every caller; a racy update only
+ * misjudges a stretch's length. */
+#define GUARD_TEAM 64
+#define GUARD_MIN_NS ((int64_t)4000000)
+#define GUARD_MAX_NS ((int64_t)256000000)
+
+static int64_t guard_until;   /* calls before this time run on one thread */
+static int64_t guard_len;     /* length of the last stretch */
+static int64_t guard_lost;    /* time of the last loss */
+static int guard_stretch;     /* a stretch is on (or just ended) */
 static int guard_unjudged = 1;
 
 static int64_t now_ns(void)
@@ -258,11 +261,11 @@ static int64_t now_ns(void)
 static int guard_threads(int nt)
 {
     if (nt <= 1 || nt > GUARD_TEAM) return nt;
-    int s = __atomic_load_n(&guard_skip, __ATOMIC_RELAXED);
-    if (s <= 0) return nt;
-    __atomic_store_n(&guard_skip, s - 1, __ATOMIC_RELAXED);
-    if (s == 1) __atomic_store_n(&guard_unjudged, 1, __ATOMIC_RELAXED);
-    return 1;
+    if (!__atomic_load_n(&guard_stretch, __ATOMIC_RELAXED)) return nt;
+    if (now_ns() < __atomic_load_n(&guard_until, __ATOMIC_RELAXED)) return 1;
+    __atomic_store_n(&guard_stretch, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&guard_unjudged, 1, __ATOMIC_RELAXED);
+    return nt;
 }
 
 /* What a threaded call measured: wall time from fork to join; per thread, the time it
@@ -289,14 +292,15 @@ static void guard_report(const guard_log *g, int nt, int64_t total)
             double a = (double)g->busy[t] * (double)total / (double)g->done[t];
             if (alone < 0 || a < alone) alone = a;
         }
-    if (alone >= 0 && (double)wall > 1.25 * alone + 10000) {
-        int len = __atomic_load_n(&guard_len, __ATOMIC_RELAXED);
-        len = len < GUARD_MIN_SKIP ? GUARD_MIN_SKIP : NC_MIN(2 * len, GUARD_MAX_SKIP);
-        __atomic_store_n(&guard_len, len, __ATOMIC_RELAXED);
-        __atomic_store_n(&guard_skip, len, __ATOMIC_RELAXED);
-    } else {
-        __atomic_store_n(&guard_len, 0, __ATOMIC_RELAXED);
-    }
+    if (alone < 0 || (double)wall <= 1.25 * alone + 3000) return;
+    int64_t t = now_ns(), len = __atomic_load_n(&guard_len, __ATOMIC_RELAXED);
+    int64_t last = __atomic_load_n(&guard_lost, __ATOMIC_RELAXED);
+    len = len >= GUARD_MIN_NS && t - last < 5 * len ? NC_MIN(2 * len, GUARD_MAX_NS)
+                                                    : GUARD_MIN_NS;
+    __atomic_store_n(&guard_len, len, __ATOMIC_RELAXED);
+    __atomic_store_n(&guard_lost, t, __ATOMIC_RELAXED);
+    __atomic_store_n(&guard_until, t + len, __ATOMIC_RELAXED);
+    __atomic_store_n(&guard_stretch, 1, __ATOMIC_RELAXED);
 }
 
 #define NC_CAT_(a, b) a##_##b
