@@ -17,7 +17,8 @@ import numpy as np
 
 from neuralcli import _kernels
 from neuralcli.network import MLP, activation_name, resolve_dtype
-from neuralcli.training import Callback, Task, TrainConfig, Trainer, TrainingError, r2_score
+from neuralcli.training import (Callback, Task, TrainConfig, Trainer, TrainingError,
+                                r2_score, validation_split)
 
 try:  # scikit-learn is an optional peer
     from sklearn.base import BaseEstimator as _SkBase
@@ -276,22 +277,12 @@ class _BaseMLP(_SkBase):
 
     def _split(self, X, y, sw, seed):
         """Hold out validation_fraction of the rows, stratified for classifiers."""
-        rng = np.random.default_rng(seed + 1)
         n = len(X)
-        if self._task_kind != "regression":
-            val = []
-            for c in np.unique(y):
-                idx = np.flatnonzero(y == c)
-                rng.shuffle(idx)
-                k = int(round(self.validation_fraction * len(idx)))
-                val.append(idx[:k])
-            val = np.sort(np.concatenate(val))
-        else:
-            val = np.sort(rng.permutation(n)[:int(round(self.validation_fraction * n))])
-        if len(val) < 1 or len(val) >= n:
+        train, val = validation_split(n, self.validation_fraction, seed,
+                                      None if self._task_kind == "regression" else y)
+        if len(val) < 1 or len(train) < 1:
             raise ValueError(f"validation_fraction={self.validation_fraction} leaves no rows "
                              f"for training or for validation out of {n}")
-        train = np.setdiff1d(np.arange(n), val)
         sw_tr = None if sw is None else sw[train]
         sw_val = None if sw is None else sw[val]
         return X[train], y[train], sw_tr, X[val], y[val], sw_val

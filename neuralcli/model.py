@@ -11,7 +11,7 @@ from neuralcli import _kernels
 from neuralcli._version import __version__
 from neuralcli.data import DataError, Preprocessor
 from neuralcli.network import MLP, activation_name, resolve_dtype
-from neuralcli.training import Task, TrainConfig, Trainer, TrainingError
+from neuralcli.training import Task, TrainConfig, Trainer, TrainingError, validation_split
 
 # loss choices per task; the first is the default
 TASK_LOSSES = {"binary": ("bce", "mse"), "multiclass": ("cross_entropy", "mse"),
@@ -257,23 +257,8 @@ class TrainedModel:
 
 def _split(pre, table, fraction, seed):
     """Training and validation row indices; stratified by class for classification."""
-    rng = np.random.default_rng(seed + 1)
-    n = table.n_rows
-    if pre.task != "regression":
-        y = pre.target_of(table)
-        val = []
-        for c in np.unique(y):
-            idx = np.flatnonzero(y == c)
-            rng.shuffle(idx)
-            k = int(round(fraction * len(idx)))
-            if len(idx) - k < 1:
-                k = len(idx) - 1
-            val.append(idx[:k])
-        val = np.sort(np.concatenate(val)) if val else np.array([], dtype=np.int64)
-    else:
-        val = np.sort(rng.permutation(n)[:int(round(fraction * n))])
-    train = np.setdiff1d(np.arange(n), val)
-    return train, val
+    labels = None if pre.task == "regression" else pre.target_of(table)
+    return validation_split(table.n_rows, fraction, seed, labels)
 
 
 def _encode(y, spec, pre):

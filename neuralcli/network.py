@@ -4,6 +4,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from neuralcli import _kernels
+from neuralcli.kernels import workspace
 
 
 @dataclass(frozen=True)
@@ -44,13 +45,6 @@ def resolve_dtype(dtype):
     if key not in DTYPES:
         raise ValueError(f"dtype must be float32 or float64, got {dtype!r}")
     return np.dtype(DTYPES[key])
-
-
-def aligned_empty(nbytes):
-    """A 64-byte aligned uint8 buffer, as the kernels' workspaces want."""
-    raw = np.empty(int(nbytes) + 64, dtype=np.uint8)
-    off = (-raw.ctypes.data) % 64
-    return raw[off:off + int(nbytes)]
 
 
 class MLP:
@@ -172,7 +166,7 @@ class MLP:
                 self._cache.clear()
             need = self._net.workspace(n, _kernels.get_num_threads(),
                                        self.dtype == np.float64)
-            buf = (aligned_empty(need), np.empty((n, self.sizes[-1]), self.dtype),
+            buf = (workspace(need), np.empty((n, self.sizes[-1]), self.dtype),
                    np.empty((n, self.sizes[-1]), self.dtype))
             self._cache[n] = buf
         return buf
@@ -184,7 +178,7 @@ class MLP:
         if buf is None:
             need = self._net.small_workspace(n, _kernels.get_num_threads(),
                                              self.dtype == np.float64)
-            buf = (aligned_empty(need), np.empty((n, self.sizes[-1]), self.dtype))
+            buf = (workspace(need), np.empty((n, self.sizes[-1]), self.dtype))
             self._cache[key] = buf
         return buf
 

@@ -106,6 +106,22 @@ def _correct(kind, loss, out, y):
     return int(np.count_nonzero((out[:, 0] > thr) == (y[:, 0] > 0.5)))
 
 
+def validation_split(n, fraction, seed, labels=None):
+    """(train, val) row indices with `fraction` of the n rows held out for validation;
+    per class when labels are given (stratified), each class keeping a training row."""
+    rng = np.random.default_rng(seed + 1)
+    if labels is None:
+        val = np.sort(rng.permutation(n)[:int(round(fraction * n))])
+    else:
+        parts = []
+        for c in np.unique(labels):
+            idx = np.flatnonzero(labels == c)
+            rng.shuffle(idx)
+            parts.append(idx[:min(int(round(fraction * len(idx))), len(idx) - 1)])
+        val = np.sort(np.concatenate(parts)) if parts else np.array([], dtype=np.int64)
+    return np.setdiff1d(np.arange(n), val), val
+
+
 def r2_score(y, pred, sample_weight=None):
     y = np.asarray(y, dtype=np.float64)
     pred = np.asarray(pred, dtype=np.float64)
