@@ -73,6 +73,17 @@ def _median_time(fn, flops, quick):
     return float(np.median(times))
 
 
+def _warm_up(gemm, seconds=0.3):
+    """Run a 512^3 product for a while before timing anything: the first threaded calls of
+    a process create the thread team, and an idle core (an idle vCPU on a virtual machine)
+    takes a while to come back, which would otherwise fall on the first rows only."""
+    a = np.ones((512, 512), np.float32)
+    c = np.empty((512, 512), np.float32)
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        gemm(c, a, a)
+
+
 def _aligned_work(nbytes):
     """A uint8 buffer of nbytes whose first byte is 64-byte aligned."""
     raw = np.empty(nbytes + 64, dtype=np.uint8)
@@ -85,6 +96,7 @@ def _numpy_gflops(cases, threads, quick):
 
     out = []
     with threadpool_limits(limits=threads):
+        _warm_up(lambda c, a, b: np.matmul(a, b, out=c))
         for (_, m, n, k, ta, tb) in cases:
             a, b = _operands(m, n, k, ta, tb)
             opa = a.T if ta else a
@@ -100,6 +112,8 @@ def _ours_gflops(cases, threads, quick):
     from neuralcli import _kernels
 
     neuralcli.set_num_threads(threads)
+    work = _aligned_work(_kernels.gemm_workspace(512, 512, 512, threads, False))
+    _warm_up(lambda c, a, b: _kernels.gemm(c, a, b, False, False, 1.0, 0.0, work))
     out = []
     for (_, m, n, k, ta, tb) in cases:
         a, b = _operands(m, n, k, ta, tb)
