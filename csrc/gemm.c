@@ -28,7 +28,6 @@
 #ifndef NC_GEMM_TEMPLATE
 
 #include <string.h>
-#include <time.h>
 
 #include "internal.h"
 
@@ -221,86 +220,6 @@ static inline int64_t balanced(int64_t len, int64_t max, int64_t unit)
 {
     int64_t nb = ceil_div(len, max);
     return round_up(ceil_div(len, nb), unit);
-}
-
-/* ---------------------------------------------------------------- contention guard */
-
-/* A team is only as fast as its slowest member. When another process keeps a core busy,
- * the thread sharing that core runs in scheduler slices of milliseconds and the call waits
- * for it at the join (where OpenMP threads spin, which makes it worse): a 50 us product
- * takes several ms. So each threaded call is timed against what its fastest thread alone
- * would have needed for all of it (that thread's rate times the whole work). When the
- * team lost clearly (by a quarter and 3 us; a lost slice costs milliseconds), calls run
- * on one thread for a stretch of time, as long as a few scheduler slices, that doubles
- * (GUARD_MIN_NS up to GUARD_MAX_NS) while losses keep coming within a few stretches of
- * one another, and starts over after a quiet while.
- * The first threaded call of a process, and the first after a stretch, is not judged: its
- * other threads were created, or have gone to sleep, and waking one (on a virtual machine
- * whose idle vCPU the host has descheduled) can take longer than the call; judging it made
- * every try lose on an idle machine. The thread count never changes a result, so this
- * only ever changes the speed. The state is shared by every caller; a racy update only
- * misjudges a stretch's length. */
-#define GUARD_TEAM 64
-#define GUARD_MIN_NS ((int64_t)4000000)
-#define GUARD_MAX_NS ((int64_t)256000000)
-
-static int64_t guard_until;   /* calls before this time run on one thread */
-static int64_t guard_len;     /* length of the last stretch */
-static int64_t guard_lost;    /* time of the last loss */
-static int guard_stretch;     /* a stretch is on (or just ended) */
-static int guard_unjudged = 1;
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/* The thread count to use for a call that would use nt. */
-static int guard_threads(int nt)
-{
-    if (nt <= 1 || nt > GUARD_TEAM) return nt;
-    if (!__atomic_load_n(&guard_stretch, __ATOMIC_RELAXED)) return nt;
-    if (now_ns() < __atomic_load_n(&guard_until, __ATOMIC_RELAXED)) return 1;
-    __atomic_store_n(&guard_stretch, 0, __ATOMIC_RELAXED);
-    __atomic_store_n(&guard_unjudged, 1, __ATOMIC_RELAXED);
-    return nt;
-}
-
-/* What a threaded call measured: wall time from fork to join; per thread, the time it
- * spent working and the share (units, rows) it did, out of `total`. */
-typedef struct {
-    int64_t start, busy[GUARD_TEAM], done[GUARD_TEAM];
-} guard_log;
-
-static void guard_start(guard_log *g, int nt)
-{
-    /* a team may come out smaller than asked: its missing members report nothing */
-    for (int t = 0; t < nt && t < GUARD_TEAM; t++) g->busy[t] = g->done[t] = 0;
-    g->start = nt > 1 ? now_ns() : 0;
-}
-
-static void guard_report(const guard_log *g, int nt, int64_t total)
-{
-    if (nt <= 1 || nt > GUARD_TEAM) return;
-    int64_t wall = now_ns() - g->start;
-    if (__atomic_exchange_n(&guard_unjudged, 0, __ATOMIC_RELAXED)) return;
-    double alone = -1;
-    for (int t = 0; t < nt; t++)
-        if (g->done[t] > 0) {
-            double a = (double)g->busy[t] * (double)total / (double)g->done[t];
-            if (alone < 0 || a < alone) alone = a;
-        }
-    if (alone < 0 || (double)wall <= 1.25 * alone + 3000) return;
-    int64_t t = now_ns(), len = __atomic_load_n(&guard_len, __ATOMIC_RELAXED);
-    int64_t last = __atomic_load_n(&guard_lost, __ATOMIC_RELAXED);
-    len = len >= GUARD_MIN_NS && t - last < 5 * len ? NC_MIN(2 * len, GUARD_MAX_NS)
-                                                    : GUARD_MIN_NS;
-    __atomic_store_n(&guard_len, len, __ATOMIC_RELAXED);
-    __atomic_store_n(&guard_lost, t, __ATOMIC_RELAXED);
-    __atomic_store_n(&guard_until, t + len, __ATOMIC_RELAXED);
-    __atomic_store_n(&guard_stretch, 1, __ATOMIC_RELAXED);
 }
 
 #define NC_CAT_(a, b) a##_##b
@@ -594,12 +513,9 @@ static void FN(gemm_small)(T *c, const T *a, const T *b, int64_t m, int64_t n, i
     int64_t units = ceil_div(m, unit);
     int nt = nc_threads_for(m * n * k, SMALL_GRAIN);
     if (nt > units) nt = (int)units;
-    nt = guard_threads(nt);
-    guard_log g;
-    guard_start(&g, nt);
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int t = 0; t < nt; t++) {
-        int64_t i0, i1, t0 = nt > 1 ? now_ns() : 0;
+        int64_t i0, i1;
         part(units, nt, t, &i0, &i1);
         i0 = NC_MIN(m, i0 * unit);
         i1 = NC_MIN(m, i1 * unit);
@@ -612,12 +528,7 @@ static void FN(gemm_small)(T *c, const T *a, const T *b, int64_t m, int64_t n, i
 #endif
             FN(small_rows_portable)(c, a, b, n, k, lda, ldb, ldc, ta, tb, alpha, beta, ep, i0,
                                     i1);
-        if (nt > 1 && t < GUARD_TEAM) {
-            g.busy[t] = now_ns() - t0;
-            g.done[t] = i1 - i0;
-        }
     }
-    guard_report(&g, nt, m);
     (void)isa;
 }
 
@@ -815,8 +726,7 @@ static void FN(macro_kernel)(const CFG *cf, const T *pa, const T *ar, int64_t ld
  * at least BUSY_MNK multiply-adds are cut into BUSY_UNITS units per thread, so a thread
  * whose core is shared with other work hands some of its share to the others; smaller
  * ones into exactly one unit per thread, the cheapest split when every core is free (more
- * units measured 5-8% slower on an idle machine at 512^3 and 256x1024x1024; a busy core
- * is then left to the contention guard). */
+ * units measured 5-8% slower on an idle machine at 512^3 and 256x1024x1024). */
 #define PACK_WEIGHT 8
 #define BUSY_MNK ((int64_t)1 << 30)
 #define BUSY_UNITS 2
@@ -923,19 +833,14 @@ static void FN(gemm_packed)(const CFG *cf, T *c, const T *a, const T *b, int64_t
     if (nt > units) nt = (int)units;
     char *base = (char *)(((uintptr_t)work + 63) & ~(uintptr_t)63);
     size_t boff, per = FN(thread_bytes)(cf, m, n, k, &boff);
-    nt = guard_threads(nt);
-    guard_log g;
-    guard_start(&g, nt);
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         int tid = THREAD_ID();
         char *mine = base + (size_t)tid * per;
         T *abuf = (T *)mine, *bbuf = (T *)(mine + boff);
-        int64_t busy = 0, done = 0;
         /* units in row-group order; any thread may take any unit */
 #pragma omp for schedule(dynamic, 1) nowait
         for (int64_t u = 0; u < units; u++) {
-            int64_t t0 = nt > 1 ? now_ns() : 0;
             int64_t gi = u / gn, gj = u % gn;
             int64_t i0 = NC_MIN(m, pm * gi / gm * cf->mr);
             int64_t i1 = NC_MIN(m, pm * (gi + 1) / gm * cf->mr);
@@ -944,17 +849,8 @@ static void FN(gemm_packed)(const CFG *cf, T *c, const T *a, const T *b, int64_t
             if (i1 > i0 && j1 > j0)
                 FN(gemm_unit)(cf, c, a, b, k, lda, ldb, ldc, ta, tb, alpha, beta, ep, abuf,
                               bbuf, i0, i1 - i0, j0, j1 - j0);
-            if (nt > 1) {
-                busy += now_ns() - t0;
-                done++;
-            }
-        }
-        if (nt > 1 && tid < GUARD_TEAM) {
-            g.busy[tid] = busy;
-            g.done[tid] = done;
         }
     }
-    guard_report(&g, nt, units);
 }
 
 /* ---------------------------------------------------------------- entry point */

@@ -406,8 +406,8 @@ def test_workspace_for_one_thread(dtype):
 
 
 def test_busy_core_bitwise():
-    """With another process spinning on a core, 2-thread calls (which may fall back to one
-    thread for a while) still give exactly the 1-thread bits."""
+    """With another process spinning on a core (threads then take work units in whatever
+    order they get to run), 2-thread calls still give exactly the 1-thread bits."""
     if not neuralcli.runtime_info()["openmp"]:
         pytest.skip("built without OpenMP")
     spin = subprocess.Popen([sys.executable, "-c", "while True: pass"])
