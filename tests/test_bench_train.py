@@ -1,22 +1,15 @@
 """Smoke test of the training-step benchmark harness: it runs and returns well-formed
 rows. Speed is never asserted."""
-import importlib.util
 import math
-import os
 
 import pytest
 
 pytest.importorskip("threadpoolctl")
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-BENCH = os.path.join(HERE, os.pardir, "benchmarks", "bench_train.py")
-
 
 def _load():
-    spec = importlib.util.spec_from_file_location("bench_train", BENCH)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    from neuralcli.benchmarks import train
+    return train
 
 
 def test_run_quick_case_a_one_thread():

@@ -287,3 +287,15 @@ def test_existing_model_is_never_overwritten(tmp_path, csv, model):
 ])
 def test_absurd_options_are_usage_errors(csv, args, needle):
     assert_one_line_error(run("train", csv, *args), needle, code=2)
+
+
+def test_bench_prints_ratios_and_json():
+    pytest.importorskip("threadpoolctl")
+    result = run("bench", "train", "--threads", "1", "--cases", "a", "--quick")
+    assert result.exit_code == 0, result.stderr
+    assert "2-64-1" in result.stdout and "x PyTorch" in result.stdout
+    data = json.loads(run("bench", "train", "--threads", "1", "--cases", "a", "--quick",
+                          "--json").stdout)
+    row = data["train"][0]
+    assert row["threads"] == 1 and row["ours_ms"] > 0
+    assert_one_line_error(run("bench", "--threads", "0"), "--threads", code=2)

@@ -120,13 +120,10 @@ def main(argv=None):
 
 
 def _register():
-    from neuralcli.cli import datasets, demo, evaluate, info, predict, train
+    from neuralcli.cli import bench, datasets, demo, evaluate, explain, info, predict, train
 
-    for module in (train, evaluate, predict, info, datasets, demo):
+    for module in (train, evaluate, predict, info, datasets, explain, demo, bench):
         cli.add_command(module.command)
-    from neuralcli.cli import explain
-
-    cli.add_command(explain.command)
     cli.add_command(explain.neuron_command)
 
 
