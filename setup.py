@@ -6,7 +6,6 @@ NEURALCLI_NO_OPENMP=1 forces a serial build. The SIMD kernels carry per-function
 attributes and are chosen at import, so the build itself targets baseline x86-64.
 """
 import os
-import sys
 import tempfile
 from glob import glob
 

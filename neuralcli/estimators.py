@@ -8,7 +8,6 @@ its base classes, so they clone, pipeline and grid-search like any other; withou
 small base provides get_params, set_params and score.
 """
 import inspect
-import math
 import numbers
 import sys
 import warnings
@@ -24,7 +23,7 @@ try:  # scikit-learn is an optional peer
     from sklearn.base import BaseEstimator as _SkBase
     from sklearn.base import ClassifierMixin as _SkClassifier
     from sklearn.base import RegressorMixin as _SkRegressor
-    from sklearn.exceptions import ConvergenceWarning, NotFittedError
+    from sklearn.exceptions import ConvergenceWarning, DataConversionWarning, NotFittedError
     _HAVE_SKLEARN = True
 except ImportError:  # pragma: no cover - exercised only without scikit-learn
     _HAVE_SKLEARN = False
@@ -33,6 +32,9 @@ except ImportError:  # pragma: no cover - exercised only without scikit-learn
         pass
 
     class ConvergenceWarning(UserWarning):
+        pass
+
+    class DataConversionWarning(UserWarning):
         pass
 
     class _SkBase:
@@ -515,8 +517,6 @@ class _BaseMLP(_SkBase):
 class MLPClassifier(_SkClassifier, _BaseMLP):
     """Multi-layer perceptron classifier (binary: one logit and cross-entropy; more
     classes: softmax and cross-entropy). Adds `class_weight` ('balanced' or a dict)."""
-    _task_kind = "multiclass"
-
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
                  alpha=0.0001, batch_size="auto", learning_rate="constant",
                  learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
@@ -564,7 +564,7 @@ class MLPClassifier(_SkClassifier, _BaseMLP):
         if y.ndim == 2 and y.shape[1] == 1:
             warnings.warn("A column-vector y was passed when a 1d array was expected. "
                           "Please change the shape of y to (n_samples, ), for example "
-                          "using ravel().", DataConversionWarningCompat)
+                          "using ravel().", DataConversionWarning)
             y = y.ravel()
         if y.ndim != 1:
             raise ValueError(f"y should be a 1d array, got an array of shape {y.shape} "
@@ -672,12 +672,6 @@ class MLPClassifier(_SkClassifier, _BaseMLP):
         return tags
 
 
-class DataConversionWarningCompat(UserWarning):
-    pass
-
-
-if _HAVE_SKLEARN:
-    from sklearn.exceptions import DataConversionWarning as DataConversionWarningCompat  # noqa
 
 
 # ------------------------------------------------------------------ regressor

@@ -2,8 +2,6 @@
 outputs are read. Each kernel returns the weighted mean loss and writes d(loss)/d(out)."""
 from dataclasses import dataclass
 
-import numpy as np
-
 from neuralcli import _kernels
 
 

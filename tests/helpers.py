@@ -1,5 +1,22 @@
-"""Shared test helpers: one comparison that prints the max difference and where."""
+"""Shared test helpers: one comparison that prints the max difference and where, and a
+way to run code in a fresh interpreter."""
+import os
+import subprocess
+import sys
+
 import numpy as np
+
+
+def run_python(code, env=None, **kw):
+    """Run `python -c code` against the neuralcli this test imported. The child starts in
+    the directory holding that package: `-c` puts the working directory first on
+    sys.path, and a source checkout's uncompiled package would otherwise win over an
+    installed one."""
+    import neuralcli
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(neuralcli.__file__)))
+    return subprocess.run([sys.executable, "-c", code], env=env, cwd=root,
+                          capture_output=True, text=True, **kw)
 
 
 def tolerance(dtype, scale=1.0):

@@ -3,7 +3,6 @@
 Every bad input must give one clear line on stderr naming what and where, a non-zero
 exit, no traceback, and leave an existing model file untouched."""
 import json
-import os
 
 import numpy as np
 import pytest

@@ -1,12 +1,11 @@
 """The fused small-network step: the same gradients and loss as the layer-by-layer path,
 bitwise identical for any thread count and on every ISA path."""
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
+from helpers import run_python
 from neuralcli import _kernels
 from neuralcli.losses import evaluate
 from neuralcli.network import MLP
@@ -104,8 +103,7 @@ def test_bitwise_equal_across_isa_paths():
     results = {}
     for isa in ("portable", "avx2", "avx512"):
         env = dict(os.environ, NEURALCLI_ISA=isa)
-        out = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True,
-                             text=True, check=True).stdout.split()
+        out = run_python(SCRIPT, env=env, check=True).stdout.split()
         results[out[0]] = out[1:]
     assert len(set(map(tuple, results.values()))) == 1, list(results)
 

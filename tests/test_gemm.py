@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import neuralcli
+from helpers import run_python
 from neuralcli import _kernels
 
 DTYPES = (np.float32, np.float64)
@@ -265,8 +266,7 @@ def test_isa_env_subprocess(isa):
         print("ok")
     """)
     env = dict(os.environ, NEURALCLI_ISA=isa)
-    res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                         text=True, timeout=120)
+    res = run_python(code, env=env, timeout=120)
     assert res.returncode == 0 and "ok" in res.stdout, res.stderr[-3000:]
 
 

@@ -1,12 +1,11 @@
 """Thread-count and ISA settings, and what runtime_info reports."""
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
 import neuralcli
+from helpers import run_python
 
 
 def _info_in_subprocess(**env):
@@ -14,8 +13,7 @@ def _info_in_subprocess(**env):
     full = {k: v for k, v in os.environ.items()
             if k not in ("NEURALCLI_NUM_THREADS", "OMP_NUM_THREADS", "NEURALCLI_ISA")}
     full.update(env)
-    out = subprocess.run([sys.executable, "-c", code], env=full, capture_output=True,
-                         text=True, check=True)
+    out = run_python(code, env=full, check=True)
     return json.loads(out.stdout)
 
 

@@ -13,10 +13,11 @@ import argparse
 import json
 import os
 import subprocess
-import sys
 import time
 
 import numpy as np
+
+from neuralcli.benchmarks import worker_command
 
 SQUARES = (64, 128, 256, 512, 1024, 2048)
 
@@ -133,10 +134,10 @@ def _worker(kind, threads, quick):
     env.pop("OPENBLAS_CORETYPE", None)
     if kind == "numpy-avx512":
         env["OPENBLAS_CORETYPE"] = "SkylakeX"
-    cmd = [sys.executable, "-m", "neuralcli.benchmarks.gemm", "--worker",
-           "ours" if kind == "ours" else "numpy", "--threads", str(threads)]
-    cmd += ["--quick"] if quick else []
-    res = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+    cmd, cwd = worker_command("neuralcli.benchmarks.gemm", "--worker",
+                              "ours" if kind == "ours" else "numpy", "--threads", str(threads),
+                              *(["--quick"] if quick else []))
+    res = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, check=True)
     return json.loads(res.stdout)
 
 

@@ -39,6 +39,8 @@ import warnings
 
 import numpy as np
 
+from neuralcli.benchmarks import worker_command
+
 PEERS = ("ours", "torch", "sklearn", "numpy")
 PEER_LABELS = {"ours": "neuralcli", "torch": "PyTorch", "sklearn": "scikit-learn",
                "numpy": "numpy"}
@@ -377,12 +379,12 @@ class _Worker:
 
     def __init__(self, peer, cases, threads, quick):
         self.peer = peer
-        cmd = [sys.executable, "-m", "neuralcli.benchmarks.train", "--worker", peer,
-               "--threads", str(threads), "--cases", ",".join(cases)]
-        cmd += ["--quick"] if quick else []
+        cmd, cwd = worker_command("neuralcli.benchmarks.train", "--worker", peer,
+                                  "--threads", str(threads), "--cases", ",".join(cases),
+                                  *(["--quick"] if quick else []))
         self.err = tempfile.TemporaryFile(mode="w+")
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=self.err, text=True)
+        self.proc = subprocess.Popen(cmd, cwd=cwd, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=self.err, text=True)
 
     def _fail(self):
         self.proc.wait()

@@ -7,7 +7,7 @@ import sys
 import click
 
 from neuralcli._version import __version__
-from neuralcli.cli.app import App, CliError, user_errors
+from neuralcli.cli.app import App, user_errors
 from neuralcli.cli.console import Console
 
 EXIT_ERROR = 1
