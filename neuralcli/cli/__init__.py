@@ -80,11 +80,12 @@ def _print_version(ctx, param, value):
     from neuralcli import runtime_info
 
     info = runtime_info()
-    click.echo(f"neuralcli {__version__}")
-    click.echo(f"  isa      {info['isa']} (detected {info['isa_detected']})")
-    click.echo(f"  openmp   {'yes' if info['openmp'] else 'no'}")
-    click.echo(f"  threads  {info['threads']} of {info['cpu_count']} cores")
-    click.echo(f"  python   {sys.version.split()[0]}")
+    console = Console()
+    console.line(f"neuralcli {__version__}")
+    console.pairs([("isa", f"{info['isa']} (detected {info['isa_detected']})"),
+                   ("openmp", "yes" if info["openmp"] else "no"),
+                   ("threads", f"{info['threads']} of {info['cpu_count']} cores"),
+                   ("python", sys.version.split()[0])])
     ctx.exit(0)
 
 
