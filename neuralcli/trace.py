@@ -41,6 +41,14 @@ def row_table(pre, values, *, target=None):
     return Table(cols, cells, path="--input", lines=[1])
 
 
+SMALL_LAYER = 8  # layers (and inputs) up to this wide are shown whole
+
+
+def _shown(count, top):
+    """How many of `count` neurons or inputs to show: all of a small layer, else top K."""
+    return count if count <= max(top, SMALL_LAYER) else top
+
+
 def _top(values, k):
     """Indices of the k largest |values|, largest first (stable for ties)."""
     order = sorted(range(len(values)), key=lambda i: (-abs(values[i]), i))
@@ -127,11 +135,11 @@ def trace(model, table, *, top=5, lr=0.1):
         wd = np.asarray(w, dtype=np.float64)
         names_out = _neuron_names(model, li, w.shape[1])
         shown = _top(_vec(y[0]) if act != "identity" or li < net.n_layers - 1
-                     else _vec(z[0]), top)
+                     else _vec(z[0]), _shown(w.shape[1], top))
         neurons = []
         for j in shown:
             contrib = a_in * wd[:, j]
-            order = _top(contrib.tolist(), top)
+            order = _top(contrib.tolist(), _shown(len(contrib), top))
             rest = [p for p in range(len(contrib)) if p not in order]
             neurons.append({
                 "name": names_out[j], "index": j, "z": float(z[0, j]), "a": float(y[0, j]),

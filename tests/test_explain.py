@@ -194,3 +194,12 @@ def test_row_table_checks_the_count():
     from neuralcli.data import DataError
     with pytest.raises(DataError, match="takes 2"):
         row_table(model.pre, ["1"])
+
+
+def test_small_layers_are_shown_whole():
+    model, table = _fit("blobs", hidden=(6, 5), n=80)
+    t = trace(model, table.take([0]), top=2)
+    widths = [6, 5, 4]
+    for layer, width, fan_in in zip(t["forward"], widths, [2, 6, 5]):
+        assert len(layer["neurons"]) == width and layer["more_neurons"] == 0
+        assert all(len(n["contributions"]) == fan_in for n in layer["neurons"])
