@@ -107,10 +107,25 @@ def _top_vec(names, values, k):
     return text
 
 
+def _say(console, text, style=None):
+    """A line wrapped to the terminal's width, continuation lines indented under it."""
+    import textwrap
+
+    lead = len(text) - len(text.lstrip(" "))
+    width = max(40, console.width - 1)
+    lines = textwrap.wrap(text.strip(), width=width, initial_indent=" " * lead,
+                          subsequent_indent=" " * (lead + 4), break_on_hyphens=False) or [""]
+    for ln in lines:
+        if style:
+            console.text(ln, style=style)
+        else:
+            console.line(ln)
+
+
 def _section(console, number, title, why):
     console.line()
     console.heading(f"{number}. {title}")
-    console.text(why, style="dim")
+    _say(console, why, style="dim")
 
 
 def _diagram(console, net):
@@ -159,31 +174,31 @@ def _render(console, t, model_path):
     _section(console, 3, "Forward pass", t["why"]["forward"])
     for layer in t["forward"]:
         s = layer["shapes"]
-        console.line(f"  Layer {layer['layer']}: Z = X.W + b   ({_shape(s['x'])}).("
+        _say(console, f"  Layer {layer['layer']}: Z = X.W + b   ({_shape(s['x'])}).("
                      f"{_shape(s['W'])}) + ({_shape(s['b'])}) -> ({_shape(s['z'])}), "
                      f"then {layer['activation']}")
         for nr in layer["neurons"]:
-            console.line(f"    {nr['name']}: z = {_n(nr['z'])} -> {layer['activation']} -> "
+            _say(console, f"    {nr['name']}: z = {_n(nr['z'])} -> {layer['activation']} -> "
                          f"a = {_n(nr['a'])}")
             for c in nr["contributions"]:
                 push = {"up": "pushes up", "down": "pushes down", "none": ""}[c["direction"]]
-                console.line(f"      {c['input'][:24]:<24} {_n(c['value'])} x "
+                _say(console, f"      {c['input'][:24]:<24} {_n(c['value'])} x "
                              f"{_n(c['weight'])} = {_n(c['product'])}  {push}")
             if nr["more"]["count"]:
-                console.line(f"      +{nr['more']['count']} more inputs, together "
+                _say(console, f"      +{nr['more']['count']} more inputs, together "
                              f"{_n(nr['more']['total'])}")
-            console.line(f"      contributions {_n(nr['sum'])} + bias {_n(nr['bias'])} = "
+            _say(console, f"      contributions {_n(nr['sum'])} + bias {_n(nr['bias'])} = "
                          f"z {_n(nr['z'])}")
         if layer["more_neurons"]:
-            console.line(f"    +{layer['more_neurons']} more neurons (showing the "
+            _say(console, f"    +{layer['more_neurons']} more neurons (showing the "
                          f"{len(layer['neurons'])} most active)")
     out = t["output"]
     console.line()
     if out["kind"] == "class":
-        console.line(f"  Output: {out['how']}")
+        _say(console, f"  Output: {out['how']}")
         probs = ", ".join(f"{k} {v:.4f}" for k, v in out["probabilities"].items())
-        console.line(f"  probabilities: {probs}")
-    console.text(f"  The model {out['meaning']}.", style="bold")
+        _say(console, f"  probabilities: {probs}")
+    _say(console, f"  The model {out['meaning']}.", style="bold")
 
     loss = t["loss"]
     if loss is None:
@@ -192,37 +207,37 @@ def _render(console, t, model_path):
                      "to see the loss, the backward pass and a gradient step")
         return
     _section(console, 4, "Loss", t["why"]["loss"])
-    console.line(f"  truth: {t['target_name']} = {loss['truth']}"
+    _say(console, f"  truth: {t['target_name']} = {loss['truth']}"
                  + (f" ({loss['scale']} in training)" if loss["scale"] else ""))
-    console.line(f"  {loss['name']} = {loss['formula']}")
+    _say(console, f"  {loss['name']} = {loss['formula']}")
     console.text(f"  {loss['meaning']}.", style="bold")
 
     _section(console, 5, "Backward pass", t["why"]["backward"])
     k = len(t["forward"][0]["neurons"])
     for b in t["backward"]:
         names = b["names"]
-        console.line(f"  Layer {b['layer']} ({b['activation']}):")
-        console.line(f"    dL/dA   = {_top_vec(names, b['dL_dA'], k)}")
+        _say(console, f"  Layer {b['layer']} ({b['activation']}):")
+        _say(console, f"    dL/dA   = {_top_vec(names, b['dL_dA'], k)}")
         if b["act_derivative"] is None:
             console.line("    softmax: dL/dZ = A * (dL/dA - sum(dL/dA * A)) per row")
         elif all(v in (0.0, 1.0) for v in b["act_derivative"]):
             on = sum(1 for v in b["act_derivative"] if v == 1.0)
-            console.line(f"    act'(Z) = 1 for the {on} active neurons, 0 for the "
+            _say(console, f"    act'(Z) = 1 for the {on} active neurons, 0 for the "
                          f"{len(names) - on} inactive ones (their error stops here)"
                          if on < len(names) else "    act'(Z) = 1 everywhere")
         else:
-            console.line(f"    act'(Z) = {_top_vec(names, b['act_derivative'], k)}")
-        console.line(f"    dL/dZ   = dL/dA * act'(Z) = {_top_vec(names, b['dL_dZ'], k)}")
+            _say(console, f"    act'(Z) = {_top_vec(names, b['act_derivative'], k)}")
+        _say(console, f"    dL/dZ   = dL/dA * act'(Z) = {_top_vec(names, b['dL_dZ'], k)}")
         c, oc = b["dW_shape"]
-        console.line(f"    dW = A_prev^T . dZ: ({c}x1).(1x{oc}) -> ({c}x{oc}), norm "
+        _say(console, f"    dW = A_prev^T . dZ: ({c}x1).(1x{oc}) -> ({c}x{oc}), norm "
                      f"{b['dW_norm']:.4f};  db = dZ ({oc})")
         if b["layer"] > 1:
-            console.line(f"    error passed back, dL/dA_prev = dZ . W^T: (1x{oc}).({oc}x{c}) "
+            _say(console, f"    error passed back, dL/dA_prev = dZ . W^T: (1x{oc}).({oc}x{c}) "
                          f"-> (1x{c}) = {_top_vec(b['prev_names'], b['dX'], k)}")
         blame = "; ".join(f"{x['from']} -> {x['to']} (w {_n(x['weight'])}, dL/dw "
                           f"{_n(x['grad'])})" for x in b["blame"][:3])
-        console.line(f"    most blame: {blame}")
-    console.line(f"  (these gradients equal the training engine's: largest difference "
+        _say(console, f"    most blame: {blame}")
+    _say(console, f"  (these gradients equal the training engine's: largest difference "
                  f"{t['engine_gradient_check']:.1e})")
 
     st = t["step"]
@@ -235,7 +250,7 @@ def _render(console, t, model_path):
         "the update did not help: the step was too large for this row"
     console.text(f"  loss {st['loss_before']:.6f} -> {st['loss_after']:.6f}: {verdict}.",
                  style="bold")
-    console.line(f"  after the step the model {st['output_after']['meaning']}.")
+    _say(console, f"  after the step the model {st['output_after']['meaning']}.")
 
 
 @click.command("explain-neuron", epilog=NEURON_EPILOG,
