@@ -34,7 +34,7 @@ def _floats(text, name):
                                             "order of the model's input columns.")
 @click.option("--target", help="The true value, for the loss and backward pass (default: "
                                "DATA's target column when it has one).")
-@click.option("--top", type=int, default=5, show_default=True,
+@click.option("--top", type=int, default=3, show_default=True,
               help="Neurons, inputs and weights to show per layer (largest first).")
 @click.option("--lr", type=float, default=0.1, show_default=True,
               help="Learning rate of the gradient-descent step shown at the end.")
