@@ -131,6 +131,17 @@ def _mostly_numbers(cells):
     return sum(_number(c) is not None for c in filled) >= NUMERIC_SHARE * len(filled)
 
 
+def _moments(v):
+    """Mean and population standard deviation, computed on values scaled by their largest
+    magnitude: squaring numbers past ~1e154 would overflow to infinity."""
+    v = np.asarray(v, dtype=np.float64)
+    big = float(np.max(np.abs(v))) if v.size else 0.0
+    if big == 0.0:
+        return 0.0, 0.0
+    u = v / big
+    return big * float(np.mean(u)), big * float(np.std(u))
+
+
 def _number_text(v):
     """How a number reads in a CSV: integers without '.0', floats shortest round-trip."""
     if isinstance(v, np.generic):
@@ -611,8 +622,7 @@ class Preprocessor:
                 else:
                     fill = float(_most_frequent(present.tolist()))
                 v = np.where(gaps, fill, v)
-            mean = float(np.mean(v))
-            scale = float(np.std(v))
+            mean, scale = _moments(v)
             if np.ptp(v) == 0 or not scale > 0:
                 scale = 1.0
                 notes.append(f"column {_show(name)} has the same value "
@@ -695,8 +705,7 @@ class Preprocessor:
                     " (chosen with --task)" if chosen else "")
                 if scale_target:
                     self.scale_target = True
-                    self.target_mean = float(np.mean(y))
-                    std = float(np.std(y))
+                    self.target_mean, std = _moments(y)
                     if np.ptp(y) == 0 or not std > 0:
                         std = 1.0
                         notes.append(f"target {tgt} has the same value in every "

@@ -109,10 +109,12 @@ class TrainedModel:
             train_idx, val_idx = _split(probe, table, settings.val_split, settings.seed)
             if len(val_idx) and len(train_idx):
                 train_table, val_table = table.take(train_idx), table.take(val_idx)
+        # the task is the whole file's, decided once: a split must not change it
         pre = Preprocessor().fit(train_table, target=target, drop=drop, impute=impute,
-                                 task=task)
+                                 task=probe.task)
+        pre.task_reason = probe.task_reason
         X = pre.transform(train_table)
-        notes = list(pre.fit_notes) + list(pre.last_notes)
+        notes = list(probe.fit_notes) + list(pre.last_notes)
         y_idx = pre.target_of(train_table)
         if pre.task != "regression" and pre.n_classes < 2:
             raise DataError(f"the training rows have only one class of {pre.target!r}",

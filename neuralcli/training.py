@@ -100,7 +100,9 @@ class Task:
 def _correct(kind, loss, out, y):
     """Correct predictions in a batch, from the raw network output."""
     if kind == "multiclass":
-        return int(np.count_nonzero(out.argmax(axis=1) == y))
+        # labels, or one-hot rows when mse trains a softmax output
+        labels = y if y.ndim == 1 else y.argmax(axis=1)
+        return int(np.count_nonzero(out.argmax(axis=1) == labels))
     # binary: logits for bce (threshold 0), probabilities for mse on a sigmoid (0.5)
     thr = 0.0 if loss == "bce" else 0.5
     return int(np.count_nonzero((out[:, 0] > thr) == (y[:, 0] > 0.5)))

@@ -298,3 +298,46 @@ def test_bench_prints_ratios_and_json():
     row = data["train"][0]
     assert row["threads"] == 1 and row["ours_ms"] > 0
     assert_one_line_error(run("bench", "--threads", "0"), "--threads", code=2)
+
+
+def test_task_is_decided_on_the_whole_file(tmp_path):
+    # 15 rows, 3 values: multiclass by the documented rule (rows >= 5 per value) for the
+    # whole file, though the 12 training rows alone would not meet it
+    f = write(tmp_path / "k.csv", "x,y\n" + "\n".join(f"{i},{i % 3}" for i in range(15)))
+    result = run("train", f, *FAST, "-o", tmp_path / "k.ncm")
+    assert result.exit_code == 0, result.stderr
+    assert "in 15 rows" in result.stdout or "multiclass" in result.stdout
+    # a value that the split may send to validation only does not change the task
+    rows = [f"{i},{i % 20}" for i in range(199)] + ["199,20"]
+    g = write(tmp_path / "r.csv", "x,y\n" + "\n".join(rows))
+    for seed in (0, 1, 2):
+        result = run("train", g, *FAST, "--seed", seed, "-o", tmp_path / f"r{seed}.ncm")
+        assert result.exit_code == 0, result.stderr
+        assert "regression" in result.stdout
+
+
+def test_mse_loss_on_multiclass(tmp_path):
+    data = tmp_path / "blobs.csv"
+    assert run("datasets", "blobs", "--rows", "120", "-o", data).exit_code == 0
+    result = run("train", data, *FAST, "--loss", "mse", "-o", tmp_path / "b.ncm")
+    assert result.exit_code == 0, result.stderr
+    assert run("eval", tmp_path / "b.ncm", data).exit_code == 0
+
+
+def test_huge_values_standardize_without_overflow(tmp_path):
+    rows = [f"{i},{i + 1},{i % 2}" for i in range(1, 12)]
+    rows[1] = "2,1e300,1"
+    f = write(tmp_path / "big.csv", "a,b,y\n" + "\n".join(rows))
+    m = tmp_path / "big.ncm"
+    result = run("train", f, *FAST, "--val-split", "0", "-o", m)
+    assert result.exit_code == 0 and "Warning" not in result.stderr, result.stderr
+    info = json.loads(run("info", m, "--json").stdout)
+    assert "inf" not in json.dumps(info["preprocessing"]).lower()
+    t = run("explain", m, "--input", "1,1e300", "--format", "json")
+    json.loads(t.stdout, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
+    rows = [f"{i},{float(i)}" for i in range(30)] + ["30,1e300"]
+    g = write(tmp_path / "bigt.csv", "a,y\n" + "\n".join(rows))
+    n = tmp_path / "bigt.ncm"
+    assert run("train", g, *FAST, "-o", n).exit_code == 0
+    result = run("eval", n, g)
+    assert result.exit_code == 0 and "Warning" not in result.stderr

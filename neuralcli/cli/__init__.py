@@ -38,7 +38,12 @@ class Group(click.Group):
 
     def invoke(self, ctx):
         try:
-            return super().invoke(ctx)
+            import numpy as np
+
+            # an overflow shows in the figures themselves (inf); numpy's warning text
+            # would only clutter the output
+            with np.errstate(all="ignore"):
+                return super().invoke(ctx)
         except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
             raise
         except KeyboardInterrupt:

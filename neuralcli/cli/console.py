@@ -137,7 +137,9 @@ class Console:
             self.line(text)
 
     def json(self, obj):
-        self.out.write(json.dumps(obj, indent=2, default=_json_default) + "\n")
+        """Strict JSON: NaN and infinities, which JSON has no words for, become null."""
+        self.out.write(json.dumps(_finite(obj), indent=2, default=_json_default,
+                                  allow_nan=False) + "\n")
         self.out.flush()
 
     # -------------------------------------------------------------- messages (stderr)
@@ -284,6 +286,24 @@ def _isatty(stream):
         return stream.isatty()
     except (AttributeError, ValueError):
         return False
+
+
+def _finite(obj):
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    try:
+        import numpy as np
+    except ImportError:  # pragma: no cover
+        return obj
+    if isinstance(obj, np.ndarray):
+        return _finite(obj.tolist())
+    if isinstance(obj, np.floating):
+        return _finite(float(obj))
+    return obj
 
 
 def _json_default(o):
