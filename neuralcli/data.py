@@ -822,7 +822,7 @@ class Preprocessor:
                 rows = "1 row has a category" if unseen_rows == 1 else \
                     f"{unseen_rows} rows have categories"
                 notes.append(f"column {_show(s['name'])}: {rows} not seen in training "
-                             f"({_listing(sorted(unseen))}); "
+                             f"({_listing(sorted(unseen), quote=True)}); "
                              f"{'it was' if unseen_rows == 1 else 'they were'} encoded as "
                              f"all zeros")
         self.last_notes = notes

@@ -341,3 +341,19 @@ def test_huge_values_standardize_without_overflow(tmp_path):
     assert run("train", g, *FAST, "-o", n).exit_code == 0
     result = run("eval", n, g)
     assert result.exit_code == 0 and "Warning" not in result.stderr
+
+
+def test_control_characters_in_data_never_reach_the_terminal(tmp_path):
+    rows = "\n".join(f"{c},{i},{i % 2}" for i in range(12) for c in ("a", "b"))
+    f = write(tmp_path / "c.csv", "c\x1b[31m,x,y\n" + rows)
+    m = tmp_path / "c.ncm"
+    result = run("train", f, *FAST, "-o", m)
+    assert result.exit_code == 0, result.stderr
+    out = run("info", m)
+    assert "\x1b" not in out.stdout and "\\x1b" in out.stdout
+    p = write(tmp_path / "p.csv", 'c\x1b[31m,x\n"new\nline",1\n"\x1b[31mred",2\n')
+    result = run("predict", m, p)
+    assert result.exit_code == 0, result.stderr
+    assert "\x1b" not in result.stderr and "\\x1b" in result.stderr
+    result = run("train", f, "--target", "nosuch")
+    assert "\x1b" not in result.stderr

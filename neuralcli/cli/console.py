@@ -11,9 +11,20 @@ import sys
 import time
 
 
+_CONTROL = {c: f"\\x{c:02x}" for c in list(range(0x20)) + list(range(0x7f, 0xa0))}
+_CONTROL_KEEP_NEWLINE = {c: v for c, v in _CONTROL.items() if c != 0x0a}
+
+
+def _clean(text, newlines=False):
+    """Text with control characters (ESC, BEL, CR...) written as \\xNN escapes, so what
+    a data file holds can neither colour, move nor clear the terminal; newlines kept only
+    where asked."""
+    return str(text).translate(_CONTROL_KEEP_NEWLINE if newlines else _CONTROL)
+
+
 def _plain_table(title, columns, rows, aligns):
     """Columns padded with spaces; numbers right-aligned."""
-    cells = [[str(c) for c in columns]] + [[_fmt(v) for v in r] for r in rows]
+    cells = [[_clean(c) for c in columns]] + [[_fmt(v) for v in r] for r in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(columns))]
     out = []
     if title:
@@ -43,7 +54,7 @@ def _fmt(v):
         return f"{v:.4f}".rstrip("0").rstrip(".") if a < 100 else f"{v:,.1f}"
     if isinstance(v, int):
         return f"{v:,}"
-    return str(v)
+    return _clean(v)
 
 
 class Console:
@@ -87,10 +98,11 @@ class Console:
     # -------------------------------------------------------------- results (stdout)
 
     def line(self, text=""):
-        self.out.write(f"{text}\n")
+        self.out.write(f"{_clean(text, newlines=True)}\n")
         self.out.flush()
 
     def heading(self, text):
+        text = _clean(text)
         if self.rich_out:
             self._rich("out").print(f"[bold]{_escape(text)}[/bold]")
         else:
@@ -113,14 +125,14 @@ class Console:
         t = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left",
                   title_style="bold")
         for i, c in enumerate(columns):
-            t.add_column(str(c), justify=aligns[i])
+            t.add_column(_clean(c), justify=aligns[i])
         for r in rows:
             t.add_row(*[_escape(_fmt(v)) for v in r])
         self._rich("out").print(t)
 
     def pairs(self, items, *, title=None):
         """Key and value lines, aligned."""
-        items = [(str(k), _fmt(v)) for k, v in items]
+        items = [(_clean(k), _fmt(v)) for k, v in items]
         width = max((len(k) for k, _ in items), default=0)
         if title:
             self.heading(title)
@@ -131,6 +143,7 @@ class Console:
                 self.line(f"  {k.ljust(width)}  {v}")
 
     def text(self, text, *, style=None):
+        text = _clean(text, newlines=True)
         if self.rich_out and style:
             self._rich("out").print(f"[{style}]{_escape(text)}[/{style}]")
         else:
@@ -147,6 +160,7 @@ class Console:
     def note(self, text):
         if self.quiet:
             return
+        text = _clean(text)
         if self.rich_err:
             self._rich("err").print(f"[dim]{_escape(text)}[/dim]")
         else:
@@ -154,6 +168,7 @@ class Console:
             self.err.flush()
 
     def warn(self, text):
+        text = _clean(text)
         if self.rich_err:
             self._rich("err").print(f"[yellow]warning:[/yellow] {_escape(text)}")
         else:
@@ -162,7 +177,7 @@ class Console:
 
     def error(self, text):
         """One line on stderr: what happened, where, and what to do."""
-        text = " ".join(str(text).split())
+        text = _clean(" ".join(str(text).split()))
         if self.rich_err:
             self._rich("err").print(f"[bold red]error:[/bold red] {_escape(text)}")
         else:
