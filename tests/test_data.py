@@ -414,7 +414,7 @@ def test_one_hot_and_unseen_categories(csv):
     X = p.prepare_predict(new)
     np.testing.assert_array_equal(X[:, :3], [[0, 0, 0], [0, 0, 1], [0, 0, 0], [0, 0, 0]])
     assert p.last_notes == ['column "color": 3 rows have categories not seen in training '
-                            '(purple, teal); they were encoded as all zeros']
+                            '("purple", "teal"); they were encoded as all zeros']
 
 
 def test_empty_column(csv):
