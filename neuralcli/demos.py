@@ -30,6 +30,15 @@ LESSONS = {
 }
 
 
+def _fit(trainer, X, y):
+    """Train; an interrupt (which the trainer turns into a clean stop) still ends the
+    lesson, as Ctrl-C ends any command."""
+    state = trainer.fit(X, y)
+    if state.stop_reason == "interrupted":
+        raise KeyboardInterrupt
+    return state
+
+
 def _f(a):
     """A numpy scalar or array as plain Python floats (lists for arrays)."""
     if isinstance(a, np.ndarray):
@@ -262,7 +271,7 @@ def optimizers_spirals(epochs=200, lrs=None, momentum=0.9, hidden=(32, 32), poin
         net = MLP(sizes, ["relu"] * len(hidden) + ["identity"], seed=seed)
         cfg = TrainConfig(epochs=epochs, batch_size=batch_size, optimizer=name, lr=lrs[label],
                           optimizer_options=opts, seed=seed)
-        st = Trainer(net, Task("binary", "bce", 1), cfg).fit(X, y)
+        st = _fit(Trainer(net, Task("binary", "bce", 1), cfg), X, y)
         hist = st.history
         runs[label] = {"optimizer": name, "lr": lrs[label], "options": opts,
                        "losses": [float(h["loss"]) for h in hist],
@@ -376,8 +385,8 @@ def spirals_boundary(epochs=200, hidden=(32, 32), lr=0.01, seed=0, size=40, poin
     every = every or max(1, epochs // 20)
     snaps = _Snapshots(every, snapshot, on_snapshot)
     cfg = TrainConfig(epochs=epochs, batch_size=32, optimizer="adam", lr=lr, seed=seed)
-    st = Trainer(net, Task("binary", "bce", 1), cfg, callbacks=[snaps]).fit(
-        X, y.reshape(-1, 1).astype(np.float64))
+    st = _fit(Trainer(net, Task("binary", "bce", 1), cfg, callbacks=[snaps]),
+              X, y.reshape(-1, 1).astype(np.float64))
     final = snaps.taken[-1] if snaps.taken else snapshot(
         {"epoch": 0, "loss": math.nan})
     return {"sizes": net.sizes, "points": points, "epochs": epochs, "lr": lr,
@@ -403,7 +412,7 @@ def xor(epochs=500, lr=0.1, hidden=4, seed=0):
                                ("hidden layer", [2, hidden, 1], ["tanh", "identity"])):
         net = MLP(sizes, acts, dtype="float64", seed=seed)
         cfg = TrainConfig(epochs=epochs, batch_size=0, optimizer="adam", lr=lr, seed=seed)
-        st = Trainer(net, Task("binary", "bce", 1), cfg).fit(XOR_X, y)
+        st = _fit(Trainer(net, Task("binary", "bce", 1), cfg), XOR_X, y)
         prob = _sigmoid(net.forward(XOR_X))
         pred = (prob > 0.5).astype(int)
         entry = {"sizes": sizes, "activations": acts,

@@ -355,6 +355,9 @@ class _BaseMLP(_SkBase):
         finally:
             _kernels.set_num_threads(before)
         self._record(state, len(X_tr), use_val)
+        if state.stop_reason == "interrupted":
+            # the best weights so far are kept, but a Ctrl-C must still stop the caller
+            raise KeyboardInterrupt
         if state.stop_reason == "diverged":
             warnings.warn(state.message, RuntimeWarning)
         elif state.stop_reason == "completed" and not incremental:

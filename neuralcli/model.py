@@ -131,6 +131,7 @@ class TrainedModel:
         sw = _class_weights(settings.class_weight, pre, y_idx)
         hidden = [int(h) for h in settings.hidden]
         sizes = [X.shape[1]] + hidden + [spec.n_out]
+        _check_size(sizes, settings.dtype)
         acts = [activation_name(settings.activation)] * len(hidden) + [spec.out_act]
         net = MLP(sizes, acts, dropout=[settings.dropout] * len(hidden) + [0.0],
                   dtype=settings.dtype, seed=settings.seed)
@@ -255,6 +256,24 @@ class TrainedModel:
                     history=meta.get("history", []), info=meta.get("info", {}))
         model.info.setdefault("library_version", saved.version)
         return model
+
+
+def _check_size(sizes, dtype):
+    """Refuse a network whose parameters, gradients and optimizer state cannot fit in
+    this machine's memory, before allocating any of it."""
+    import os
+
+    params = sum(c * oc + oc for c, oc in zip(sizes[:-1], sizes[1:]))
+    need = params * resolve_dtype(dtype).itemsize * 4  # weights, gradients, 2 Adam slots
+    try:
+        have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return
+    if need > 0.8 * have:
+        raise TrainingError(f"a network of {params:,} parameters needs about "
+                            f"{need / 2**30:.1f} GiB for its weights, gradients and optimizer "
+                            f"state, more than this machine's {have / 2**30:.1f} GiB; "
+                            f"use smaller --hidden layers")
 
 
 def _split(pre, table, fraction, seed):

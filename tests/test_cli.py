@@ -178,12 +178,13 @@ def test_interrupt_saves_best_model_and_exits_130(tmp_path, csv, monkeypatch):
     assert "interrupted" in result.stderr
 
 
-def test_divergence_keeps_the_last_good_weights(tmp_path):
-    data = tmp_path / "reg.csv"
-    assert run("datasets", "regression", "--rows", "200", "-o", data).exit_code == 0
+def test_divergence_keeps_the_last_good_weights(tmp_path, csv):
+    # full batches: epoch 1 is one finite step, epoch 2 blows up
     out = tmp_path / "div.ncm"
-    result = run("train", data, "--lr", "1e8", "--optimizer", "sgd", "-o", out)
-    line = assert_one_line_error(result, "diverged", "lower learning rate", str(out))
+    result = run("train", csv, "--lr", "1e30", "--optimizer", "sgd", "--batch-size", "0",
+                 "-o", out)
+    line = assert_one_line_error(result, "diverged in epoch 2", "lower learning rate",
+                                 str(out))
     assert "clip" in line
     assert out.exists() and run("info", out).exit_code == 0
 
@@ -358,3 +359,36 @@ def test_control_characters_in_data_never_reach_the_terminal(tmp_path):
     assert "\\x1b" in result.stderr or "\\u001b" in result.stderr
     result = run("train", f, "--target", "nosuch")
     assert "\x1b" not in result.stderr
+
+
+def test_failed_runs_save_nothing_untrained(tmp_path, model):
+    data = tmp_path / "reg.csv"
+    assert run("datasets", "regression", "--rows", "200", "-o", data).exit_code == 0
+    before = model.read_bytes()
+    result = run("train", data, "--lr", "1e8", "--optimizer", "sgd", "-o", model, "--force")
+    line = assert_one_line_error(result, "diverged in epoch 1")
+    assert "no model was saved" in line and model.read_bytes() == before
+
+
+def test_seed_and_size_limits(tmp_path, csv):
+    assert_one_line_error(run("train", csv, "--seed", "-5"), "--seed", code=2)
+    assert_one_line_error(run("train", csv, "--hidden", "100000000,100000"),
+                          "GiB", "smaller --hidden")
+
+
+def test_demo_interrupt_exits_130(monkeypatch):
+    from neuralcli import training
+
+    def step(self, *a, **kw):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training.Trainer, "step", step)
+    result = run("demo", "xor", "--format", "plain")
+    assert result.exit_code == 130
+
+
+def test_explain_neuron_refuses_nan():
+    r = run("explain-neuron", "--inputs", "nan,2", "--weights", "1,1", "--bias", "0")
+    assert_one_line_error(r, "finite", code=2)
+    r = run("explain-neuron", "--inputs", "1,2", "--weights", "1,1", "--bias", "inf")
+    assert_one_line_error(r, "finite", code=2)

@@ -213,3 +213,23 @@ def test_regressor_save_load(tmp_path):
     again = MLPRegressor.load(tmp_path / "r.ncm")
     np.testing.assert_array_equal(again.predict(X), reg.predict(X))
     assert again.predict(X).shape == (200, 2)
+
+
+def test_ctrl_c_in_fit_reaches_the_caller(monkeypatch):
+    from neuralcli import training
+
+    calls = {"n": 0}
+    real = training.Trainer.step
+
+    def step(self, *a, **kw):
+        calls["n"] += 1
+        if calls["n"] == 30:
+            raise KeyboardInterrupt
+        return real(self, *a, **kw)
+
+    monkeypatch.setattr(training.Trainer, "step", step)
+    X, y, *_ = spirals(n=200)
+    clf = MLPClassifier((8,), max_iter=50, batch_size=20, random_state=0)
+    with pytest.raises(KeyboardInterrupt):
+        clf.fit(X, y)
+    assert clf.predict(X).shape == (200,)  # the best weights so far are kept

@@ -49,6 +49,10 @@ class Group(click.Group):
         except KeyboardInterrupt:
             _console(ctx).error("interrupted")
             ctx.exit(EXIT_INTERRUPTED)
+        except MemoryError:
+            _console(ctx).error("out of memory; use a smaller network (--hidden), a smaller "
+                                "--batch-size, or float32")
+            ctx.exit(EXIT_ERROR)
         except BrokenPipeError:
             # the reader went away (| head): stop quietly, as other tools do
             try:

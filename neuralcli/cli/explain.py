@@ -18,11 +18,17 @@ Examples:
 
 
 def _floats(text, name):
+    import math
+
     try:
-        return [float(v) for v in str(text).split(",") if v.strip()]
+        values = [float(v) for v in str(text).split(",") if v.strip()]
     except ValueError:
         raise click.BadParameter(f"{text!r}: give comma-separated numbers",
                                  param_hint=name) from None
+    if not all(math.isfinite(v) for v in values):
+        raise click.BadParameter(f"{text!r}: NaN and infinity are not numbers a neuron can "
+                                 f"weigh; give finite values", param_hint=name)
+    return values
 
 
 @click.command("explain", epilog=EPILOG, short_help="Trace one row through a model.")
@@ -272,6 +278,7 @@ def neuron_command(app, inputs, weights, bias, activation, names, fmt):
 
     x = _floats(inputs, "--inputs")
     w = _floats(weights, "--weights")
+    bias = _floats(str(bias), "--bias")[0]
     if len(x) != len(w) or not x:
         raise click.BadParameter(f"{len(x)} inputs but {len(w)} weights; give one weight "
                                  f"per input", param_hint="--weights")

@@ -86,6 +86,7 @@ def command(app, data, target, drop, task, hidden, activation, loss, optimizer, 
     positive_int("--batch-size", batch_size, minimum=0)
     positive_int("--patience", patience)
     positive_int("--threads", threads)
+    positive_int("--seed", seed, minimum=0)
     positive_float("--lr", lr)
     positive_float("--weight-decay", weight_decay, allow_zero=True)
     positive_float("--clip-norm", clip_norm, allow_zero=True)
@@ -120,6 +121,12 @@ def command(app, data, target, drop, task, hidden, activation, loss, optimizer, 
                                     threads=threads)
     for note in model.info["notes"]:
         console.note(note)
+    if not state.history and state.stop_reason in ("interrupted", "diverged"):
+        # no epoch finished: the weights are the untrained ones, not worth a model file
+        if state.stop_reason == "diverged":
+            raise CliError(f"{state.message}; no epoch finished, so no model was saved")
+        console.note("stopped before the first epoch ended: no model was saved")
+        raise KeyboardInterrupt
     _check_writable(path, force, CliError)  # the file may have appeared meanwhile
     model.save(path)
     report.training_summary(console, model, state, path, as_json=as_json)
