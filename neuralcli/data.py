@@ -640,6 +640,15 @@ class Preprocessor:
                                   hint="fill it in, or pass --impute most-frequent")
             fill = _most_frequent([c for c in cells if c])
         vocab = sorted(set(c for c in cells if c) | ({fill} if fill else set()))
+        parsed = table._numbers_of(j)
+        texts = [c for c, p in zip(cells, parsed) if c and p is None]
+        if len(texts) < 0.5 * sum(1 for c in cells if c):
+            # mostly numbers: say why it is read as text, in case that is a mistake
+            first = next(r for r, (c, p) in enumerate(zip(cells, parsed)) if c and p is None)
+            notes.append(f"column {_show(name)} is read as text (one-hot) because "
+                         f"{_count(len(texts), 'cell')} of it are not numbers, such as "
+                         f"{_show(texts[0])} at row {table.lines[first]}; to use it as a "
+                         f"number, fix those cells or leave them empty and use --impute")
         if len(vocab) > 50 and len(vocab) > 0.5 * table.n_rows:
             notes.append(f"column {_show(name)} has {len(vocab)} distinct values in "
                          f"{table.n_rows} rows, each a one-hot feature; if it is an "

@@ -271,6 +271,11 @@ def _read_output(model, out):
                        f"({sure})"}
 
 
+def _paren(v):
+    """A number to subtract: negative ones in parentheses, so no '- -' appears."""
+    return f"({v:.4f})" if v < 0 else f"{v:.4f}"
+
+
 def _explain_loss(model, out, target, loss, t_enc):
     pre, spec = model.pre, model.spec
     o = out[0]
@@ -288,14 +293,14 @@ def _explain_loss(model, out, target, loss, t_enc):
         formula = (f"-log(p[{pre.class_names[y]}]) = -log({p_true:.4f}) = {loss:.4f}")
     elif spec.loss == "mse":
         t = np.asarray(target[0], dtype=np.float64)
-        terms = " + ".join(f"({a:.4f} - {b:.4f})^2" for a, b in zip(o, t))
+        terms = " + ".join(f"({a:.4f} - {_paren(b)})^2" for a, b in zip(o, t))
         formula = f"mean of squared errors: ({terms}) / {len(t)} = {loss:.4f}"
         p_true = None
         if model.task != "regression":
             p_true = float(model.probabilities(out)[0][int(t_enc[0])])
     else:
         t = np.asarray(target[0], dtype=np.float64)
-        terms = " + ".join(f"|{a:.4f} - {b:.4f}|" for a, b in zip(o, t))
+        terms = " + ".join(f"|{a:.4f} - {_paren(b)}|" for a, b in zip(o, t))
         formula = f"mean of absolute errors: ({terms}) / {len(t)} = {loss:.4f}"
         p_true = None
     truth = (pre.class_names[int(t_enc[0])] if model.task != "regression"
@@ -311,8 +316,9 @@ def _explain_loss(model, out, target, loss, t_enc):
                    if p_true < 0.1 else "wrong but uncertain: a moderate loss")
     return {"name": spec.loss, "value": loss, "truth": truth, "formula": formula,
             "p_true": p_true, "meaning": meaning,
-            "scale": "standardized target" if model.task == "regression" and pre.scale_target
-            else None}
+            "scale": "the network is trained on the standardized target, so the loss compares "
+                     "its output with the truth on that scale"
+            if model.task == "regression" and pre.scale_target else None}
 
 
 def neuron(inputs, weights, bias, activation="step"):

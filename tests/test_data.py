@@ -563,3 +563,12 @@ def test_table_take_keeps_lines(csv):
     assert sub.lines == [4, 2]
     assert sub.cells[0] == ["x", "1"]
     assert isinstance(Table.from_rows(["a"], [[1.5]]).cells[0][0], str)
+
+
+def test_mostly_numeric_column_read_as_text_is_explained(tmp_path):
+    rows = ["age,y"] + [f"{'?' if i in (3, 7, 11) else 20 + i},{i % 2}" for i in range(20)]
+    path = tmp_path / "q.csv"
+    path.write_text("\n".join(rows) + "\n")
+    pre = Preprocessor().fit(read_csv(path))
+    note = [n for n in pre.fit_notes if "read as text" in n]
+    assert note and '"?" at row 5' in note[0] and "3 cells" in note[0]

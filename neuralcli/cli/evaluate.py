@@ -8,6 +8,10 @@ Examples:
 """
 
 
+def _rows(n):
+    return "1 row" if n == 1 else f"{n:,} rows"
+
+
 @click.command("eval", epilog=EPILOG, short_help="Evaluate a model on labelled data.")
 @click.argument("model_path", metavar="MODEL", type=click.Path())
 @click.argument("data", type=click.Path())
@@ -41,7 +45,7 @@ def command(app, model_path, data, delimiter, as_json):
             console.json({"task": model.task, "rows": table.n_rows, "model": got,
                           "baseline": base, "baseline_kind": "mean of the training target"})
             return
-        console.heading(f"{model.task}: {table.n_rows:,} rows of {table.path}")
+        console.heading(f"{model.task}: {_rows(table.n_rows)} of {table.path}")
         console.table(["metric", "model", "baseline (training mean)"],
                       [[k.upper() if k != "r2" else "R^2", got[k], base[k]]
                        for k in ("mse", "rmse", "mae", "r2")])
@@ -56,7 +60,7 @@ def command(app, model_path, data, delimiter, as_json):
                       "model": got, "baseline": base,
                       "baseline_kind": "always the majority class"})
         return
-    console.heading(f"{model.task} classification: {table.n_rows:,} rows of {table.path}")
+    console.heading(f"{model.task} classification: {_rows(table.n_rows)} of {table.path}")
     rows = [["accuracy", got["accuracy"], base["accuracy"]],
             ["log-loss", got["log_loss"], base["log_loss"]],
             ["macro F1", got["macro_f1"], base["macro_f1"]],

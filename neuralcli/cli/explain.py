@@ -214,7 +214,7 @@ def _render(console, t, model_path):
         return
     _section(console, 4, "Loss", t["why"]["loss"])
     _say(console, f"  truth: {t['target_name']} = {loss['truth']}"
-                 + (f" ({loss['scale']} in training)" if loss["scale"] else ""))
+         + (f"; {loss['scale']}" if loss["scale"] else ""))
     _say(console, f"  {loss['name']} = {loss['formula']}")
     console.text(f"  {loss['meaning']}.", style="bold")
 

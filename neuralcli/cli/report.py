@@ -43,11 +43,12 @@ def training_summary(console, model, state, path, *, as_json=False):
         })
         return
     n = len(state.history)
-    reason = {"completed": f"ran all {n} epochs",
-              "early_stopping": f"stopped early after {n} epochs",
+    epochs = "1 epoch" if n == 1 else f"{n} epochs"
+    reason = {"completed": "ran its only epoch" if n == 1 else f"ran all {n} epochs",
+              "early_stopping": f"stopped early after {epochs}",
               "interrupted": f"interrupted in epoch {n + 1}",
               "diverged": f"diverged in epoch {n + 1}",
-              "stopped": f"stopped after {n} epochs"}.get(state.stop_reason, state.stop_reason)
+              "stopped": f"stopped after {epochs}"}.get(state.stop_reason, state.stop_reason)
     console.line()
     console.heading(f"Trained a {model.task} model: {reason}")
     if state.message and state.stop_reason != "diverged":  # that one ends as the error line

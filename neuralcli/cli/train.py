@@ -114,7 +114,9 @@ def command(app, data, target, drop, task, hidden, activation, loss, optimizer, 
     path = output or _fresh_name(f"{stem}.ncm")
     _check_writable(path, force, CliError)
 
-    console.note(f"data: {table.path}: {table.n_rows:,} rows, {table.n_columns} columns")
+    rows = "1 row" if table.n_rows == 1 else f"{table.n_rows:,} rows"
+    cols = "1 column" if table.n_columns == 1 else f"{table.n_columns:,} columns"
+    console.note(f"data: {table.path}: {rows}, {cols}")
     cb = report.TrainProgress(console, settings.epochs)
     model, state = TrainedModel.fit(table, settings, target=target, drop=drop, impute=impute,
                                     task=task, val_table=val_table, callbacks=[cb],
