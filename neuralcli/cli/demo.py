@@ -144,21 +144,10 @@ class Lesson:
 
     def finish(self, result):
         if self.json:
-            self.console.json(_finite({"lesson": self.name, "description": self.description,
-                                       "options": self.options, "steps": self.steps,
-                                       "takeaway": getattr(self, "summary", None),
-                                       "result": result}))
-
-
-def _finite(obj):
-    """The object with NaN and infinities as null, so the output is strict JSON."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
-    return obj
+            self.console.json({"lesson": self.name, "description": self.description,
+                               "options": self.options, "steps": self.steps,
+                               "takeaway": getattr(self, "summary", None),
+                               "result": result})
 
 
 def _options_text(options):
