@@ -31,12 +31,18 @@ def _as_array(x, name):
     return x
 
 
+def _contiguous(a, dtype=None):
+    """a itself when C-contiguous and aligned, else a copy that is: the C core reads
+    whole elements at aligned addresses (np.ascontiguousarray keeps a misaligned buffer)."""
+    return np.require(a, dtype=dtype, requirements=("C", "A"))
+
+
 def _row_major(a):
     """A view or copy whose rows are contiguous and aligned, as the C core wants."""
     if a.ndim == 2 and a.strides[1] == a.itemsize and a.flags.aligned and \
             (a.shape[0] <= 1 or a.strides[0] % a.itemsize == 0):
         return a
-    return np.ascontiguousarray(a)
+    return _contiguous(a)
 
 
 def _act_code(activation):
@@ -95,7 +101,7 @@ def gemm(a, b, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, out=None):
         if not out.flags.writeable:
             raise ValueError("out is read-only")
         c = out if (out.strides[1] == out.itemsize and out.flags.aligned) else \
-            np.ascontiguousarray(out)
+            _contiguous(out)
     work = workspace(_kernels.gemm_workspace(m, n, ka, _kernels.get_num_threads(),
                                              dt == np.float64))
     _kernels.gemm(c, a, b, bool(trans_a), bool(trans_b), float(alpha), float(beta), work)
@@ -118,11 +124,11 @@ def activation_forward(activation, z, *, param=None, out=None):
 def activation_backward(activation, dy, y, z=None, *, param=None):
     """Return dz = dy * act'(.), from the forward output y (and z for gelu)."""
     code = _act_code(activation)
-    dy = np.ascontiguousarray(_as_array(dy, "dy"))
-    y = np.ascontiguousarray(_as_array(y, "y"))
+    dy = _contiguous(_as_array(dy, "dy"))
+    y = _contiguous(_as_array(y, "y"))
     arrays = [dy, y]
     if z is not None:
-        z = np.ascontiguousarray(_as_array(z, "z"))
+        z = _contiguous(_as_array(z, "z"))
         arrays.append(z)
     _dtype_of(*arrays)
     dz = np.empty_like(dy)
@@ -133,11 +139,11 @@ def activation_backward(activation, dy, y, z=None, *, param=None):
 def dense_forward(x, w, b=None, activation="identity", *, param=None, return_z=False):
     """Return y = act(x @ w + b) (and z = x @ w + b when return_z), fused in one pass."""
     code = _act_code(activation)
-    x = np.ascontiguousarray(_as_array(x, "x"))
-    w = np.ascontiguousarray(_as_array(w, "w"))
+    x = _contiguous(_as_array(x, "x"))
+    w = _contiguous(_as_array(w, "w"))
     arrays = [x, w]
     if b is not None:
-        b = np.ascontiguousarray(_as_array(b, "b"))
+        b = _contiguous(_as_array(b, "b"))
         arrays.append(b)
     dt = _dtype_of(*arrays)
     if x.ndim != 2 or w.ndim != 2 or x.shape[1] != w.shape[0]:
@@ -155,11 +161,11 @@ def dense_backward(dy, x, w, y, z=None, activation="identity", *, param=None,
                    need_dx=True):
     """Return (dx, dw, db) for y = act(x @ w + b); dx is None unless need_dx."""
     code = _act_code(activation)
-    dy, x, w, y = (np.ascontiguousarray(_as_array(v, name))
+    dy, x, w, y = (_contiguous(_as_array(v, name))
                    for v, name in ((dy, "dy"), (x, "x"), (w, "w"), (y, "y")))
     arrays = [dy, x, w, y]
     if z is not None:
-        z = np.ascontiguousarray(_as_array(z, "z"))
+        z = _contiguous(_as_array(z, "z"))
         arrays.append(z)
     dt = _dtype_of(*arrays)
     n, c, oc = x.shape[0], x.shape[1], w.shape[1]
@@ -192,7 +198,7 @@ def _cast_numeric(a, dt, name):
     a = np.asarray(a)
     if a.dtype.kind not in "biuf":
         raise TypeError(f"{name} must be numeric, got {a.dtype}")
-    return np.ascontiguousarray(a, dtype=dt)
+    return _contiguous(a, dtype=dt)
 
 
 def _row_weights(w, n, dt, name):
@@ -232,7 +238,7 @@ def loss(name, pred, target, *, sample_weight=None, class_weight=None, need_grad
     target = _cast_numeric(target, dt, "target")
     if target.shape != pred.shape:
         raise ValueError(f"target has shape {target.shape}, expected {pred.shape} like pred")
-    p2 = np.ascontiguousarray(pred).reshape(pred.shape[0], -1)
+    p2 = _contiguous(pred).reshape(pred.shape[0], -1)
     t2 = target.reshape(p2.shape)
     sw = _row_weights(sample_weight, p2.shape[0], dt, "sample_weight")
     grad = np.empty(p2.shape, dtype=dt) if need_grad else None
@@ -256,8 +262,8 @@ def _softmax_ce(logits, labels, sample_weight, class_weight, need_grad, probs_ou
         if bad.size:
             i = int(bad[0])
             raise ValueError(f"labels[{i}] = {labels[i]} is outside [0, {k})")
-    labels = np.ascontiguousarray(labels, dtype=np.int32)
-    logits = np.ascontiguousarray(logits)
+    labels = _contiguous(labels, dtype=np.int32)
+    logits = _contiguous(logits)
     sw = _row_weights(sample_weight, n, dt, "sample_weight")
     cw = None
     if class_weight is not None:
@@ -296,7 +302,7 @@ def _opt_buffers(params, grads, states):
     if grads.shape != params.shape:
         raise ValueError(f"grads has shape {grads.shape}, expected {params.shape} like params")
     p = _flat_state(params, "params", params.size)
-    g = np.ascontiguousarray(grads).reshape(-1)
+    g = _contiguous(grads).reshape(-1)
     st = {k: (None if v is None else _flat_state(v, k, params.size)) for k, v in states.items()}
     return p, g, st
 
@@ -375,7 +381,7 @@ def dropout_forward(x, p, *, seed, step, return_mask=False):
     x = _as_array(x, "x")
     _dtype_of(x)
     seed, step = _rng_key(seed, step)
-    xc = np.ascontiguousarray(x)
+    xc = _contiguous(x)
     y = np.empty_like(xc)
     mask = np.empty(xc.shape, dtype=np.uint8) if return_mask else None
     _kernels.dropout_forward(y.reshape(-1), None if mask is None else mask.reshape(-1),
@@ -388,7 +394,7 @@ def dropout_backward(dy, p, *, seed, step):
     dy = _as_array(dy, "dy")
     _dtype_of(dy)
     seed, step = _rng_key(seed, step)
-    dyc = np.ascontiguousarray(dy)
+    dyc = _contiguous(dy)
     dx = np.empty_like(dyc)
     _kernels.dropout_backward(dx.reshape(-1), dyc.reshape(-1), float(p), seed, step)
     return dx
@@ -400,7 +406,7 @@ def sum_squares(x):
     """sum(x**2) accumulated in double, the same at any thread count."""
     x = _as_array(x, "x")
     _dtype_of(x)
-    return _kernels.sum_squares(np.ascontiguousarray(x).reshape(-1))
+    return _kernels.sum_squares(_contiguous(x).reshape(-1))
 
 
 def global_grad_norm(g):

@@ -107,3 +107,19 @@ def test_loss_inputs():
         K.loss("mse", logits, _rand((5, 2)))
     with pytest.raises((TypeError, ValueError)):
         K.loss("nope", logits, logits)
+
+
+def test_misaligned_inputs_are_copied_before_the_core_sees_them(monkeypatch):
+    from neuralcli import _kernels
+
+    seen = []
+    real = _kernels.gemm
+
+    def spy(c, a, b, *rest):
+        seen.extend(np.asarray(m).ctypes.data % np.asarray(m).itemsize for m in (a, b))
+        return real(c, a, b, *rest)
+
+    monkeypatch.setattr(_kernels, "gemm", spy)
+    a, b = _rand((9, 5)), _rand((5, 7), seed=1)
+    K.gemm(_misaligned(a), _misaligned(b))
+    assert seen == [0, 0]
