@@ -585,9 +585,12 @@ class Preprocessor:
                                                   "or do not drop it")
         features = [j for j in range(table.n_columns) if j != t and j not in dropped]
         if not features:
+            hint = "a model needs at least one input column"
+            if table.n_columns == 1 and any(d in table.columns[0] for d in ",;\t"):
+                hint = ("the whole line was read as one column: the file seems to use "
+                        "another delimiter; pass --delimiter or leave it out to sniff it")
             raise DataError(f"no feature columns besides the target "
-                            f"{_show(table.columns[t])}", path=table.path,
-                            hint="a model needs at least one input column")
+                            f"{_show(table.columns[t])}", path=table.path, hint=hint)
 
         self.target = table.columns[t]
         self.impute = impute

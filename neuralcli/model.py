@@ -299,7 +299,9 @@ def _class_weights(spec, pre, y):
     if spec in (None, "", "none"):
         return None
     if pre.task == "regression":
-        raise TrainingError("class weights apply to classification, not regression")
+        raise TrainingError("class weights apply to classification, not regression; leave "
+                            "out --class-weight, or pass --task binary or multiclass if the "
+                            "target is a class label")
     k = pre.n_classes
     if spec == "balanced":
         counts = np.bincount(y, minlength=k).astype(np.float64)

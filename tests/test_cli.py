@@ -392,3 +392,13 @@ def test_explain_neuron_refuses_nan():
     assert_one_line_error(r, "finite", code=2)
     r = run("explain-neuron", "--inputs", "1,2", "--weights", "1,1", "--bias", "inf")
     assert_one_line_error(r, "finite", code=2)
+
+
+def test_hints_for_common_slips(tmp_path, csv):
+    line = assert_one_line_error(run("train", csv, "-q"), "neuralcli -q train", code=2)
+    assert ".;" not in line
+    assert_one_line_error(run("train", csv, "--delimiter", ";"), "another delimiter")
+    data = tmp_path / "reg.csv"
+    assert run("datasets", "regression", "--rows", "100", "-o", data).exit_code == 0
+    assert_one_line_error(run("train", data, "--class-weight", "balanced"),
+                          "leave out --class-weight")

@@ -10,6 +10,9 @@ from neuralcli._version import __version__
 from neuralcli.cli.app import App, user_errors
 from neuralcli.cli.console import Console
 
+# options of the root command, which go before the subcommand's name
+GLOBAL_FLAGS = ("-q", "--quiet", "--no-color", "--version")
+
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
 
@@ -24,7 +27,12 @@ class Group(click.Group):
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.UsageError as exc:
             where = exc.ctx.command_path if exc.ctx is not None else (prog_name or "neuralcli")
-            Console().error(f"{exc.format_message()} (see '{where} --help')")
+            message = exc.format_message()
+            flag = getattr(exc, "option_name", None)
+            if flag in GLOBAL_FLAGS and exc.ctx is not None and exc.ctx.parent is not None:
+                message = message.rstrip(".") + (f"; {flag} is an option of neuralcli itself and goes before the "
+                            f"command: neuralcli {flag} {exc.ctx.info_name} ...")
+            Console().error(f"{message} (see '{where} --help')")
             rv = exc.exit_code
         except click.exceptions.Abort:
             Console().error("interrupted")
