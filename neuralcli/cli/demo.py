@@ -7,7 +7,7 @@ import math
 
 import click
 
-from neuralcli.cli.options import positive_float
+from neuralcli.cli.options import number_list, positive_float
 
 FORMATS = ("rich", "plain", "json")
 
@@ -28,31 +28,11 @@ def _opt_name(param):
 
 
 def _numbers(count=None, positive=False):
-    """A click callback reading 'a,b,c' as floats: finite, positive when asked, and
-    exactly `count` of them when given."""
+    """A click callback reading 'a,b,c' with options.number_list."""
     def parse(ctx, param, value):
         if value is None:
             return None
-        name = _opt_name(param)
-        parts = [p.strip() for p in str(value).split(",") if p.strip()]
-        out = []
-        for p in parts:
-            try:
-                v = float(p)
-            except ValueError:
-                raise click.BadParameter(f"{p!r} is not a number; give numbers separated "
-                                         f"by commas", param_hint=name) from None
-            if not math.isfinite(v):
-                raise click.BadParameter(f"{p!r} is not a finite number", param_hint=name)
-            if positive and v <= 0:
-                raise click.BadParameter(f"{p} must be positive", param_hint=name)
-            out.append(v)
-        if not out:
-            raise click.BadParameter("give at least one number", param_hint=name)
-        if count is not None and len(out) != count:
-            raise click.BadParameter(f"give {count} numbers separated by commas, got "
-                                     f"{len(out)}", param_hint=name)
-        return out
+        return number_list(value, _opt_name(param), count=count, positive=positive)
     return parse
 
 

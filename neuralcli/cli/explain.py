@@ -17,20 +17,6 @@ Examples:
 """
 
 
-def _floats(text, name):
-    import math
-
-    try:
-        values = [float(v) for v in str(text).split(",") if v.strip()]
-    except ValueError:
-        raise click.BadParameter(f"{text!r}: give comma-separated numbers",
-                                 param_hint=name) from None
-    if not all(math.isfinite(v) for v in values):
-        raise click.BadParameter(f"{text!r}: NaN and infinity are not numbers a neuron can "
-                                 f"weigh; give finite values", param_hint=name)
-    return values
-
-
 @click.command("explain", epilog=EPILOG, short_help="Trace one row through a model.")
 @click.argument("model_path", metavar="MODEL", type=click.Path())
 @click.argument("data", required=False, type=click.Path())
@@ -276,9 +262,11 @@ def neuron_command(app, inputs, weights, bias, activation, names, fmt):
     and the activation turns it into the decision."""
     from neuralcli.trace import neuron
 
-    x = _floats(inputs, "--inputs")
-    w = _floats(weights, "--weights")
-    bias = _floats(str(bias), "--bias")[0]
+    from neuralcli.cli.options import number_list
+
+    x = number_list(inputs, "--inputs")
+    w = number_list(weights, "--weights")
+    bias = number_list(str(bias), "--bias", count=1)[0]
     if len(x) != len(w) or not x:
         raise click.BadParameter(f"{len(x)} inputs but {len(w)} weights; give one weight "
                                  f"per input", param_hint="--weights")

@@ -22,6 +22,31 @@ def positive_float(name, value, *, allow_zero=False):
     return value
 
 
+def number_list(text, name, *, count=None, positive=False):
+    """'a,b,c' -> [a, b, c] as floats: finite, positive when asked, and exactly `count`
+    of them when given."""
+    out = []
+    for p in (p.strip() for p in str(text).split(",")):
+        if not p:
+            continue
+        try:
+            v = float(p)
+        except ValueError:
+            raise click.BadParameter(f"{p!r} is not a number; give comma-separated numbers",
+                                     param_hint=name) from None
+        if not math.isfinite(v):
+            raise click.BadParameter(f"{p!r} is not a finite number", param_hint=name)
+        if positive and v <= 0:
+            raise click.BadParameter(f"{p} must be positive", param_hint=name)
+        out.append(v)
+    if not out:
+        raise click.BadParameter("give at least one number", param_hint=name)
+    if count is not None and len(out) != count:
+        raise click.BadParameter(f"give {count} numbers separated by commas, got {len(out)}",
+                                 param_hint=name)
+    return out
+
+
 def hidden_sizes(text):
     """'64,32' -> [64, 32]."""
     parts = [p.strip() for p in str(text).split(",") if p.strip()]
