@@ -18,7 +18,39 @@ import numpy as np
 
 from neuralcli.errors import DataError, column_label, listing, show
 
-__all__ = ["NumberColumn", "TextColumn", "DateColumn", "Table"]
+__all__ = ["NumberFormat", "NumberColumn", "TextColumn", "DateColumn", "Table"]
+
+
+@dataclass(frozen=True)
+class NumberFormat:
+    """How a column writes its numbers, when not as Python's float() reads them.
+
+    decimal: "." or ","; thousands: None or the grouping separator ("," "." " " "'");
+    currency: None or the symbol allowed before (or after) the number ("$", "€", "£", ...);
+    percent: a trailing "%" is allowed (the value is the number as written: 12.5% -> 12.5).
+    """
+    decimal: str = "."
+    thousands: str = None
+    currency: str = None
+    percent: bool = False
+
+    @property
+    def plain(self):
+        return self == NumberFormat()
+
+    def describe(self):
+        parts = []
+        if self.decimal != ".":
+            parts.append("decimal comma")
+        if self.thousands:
+            sep = {" ": "space", "'": "apostrophe"}.get(self.thousands, self.thousands)
+            parts.append(f"thousands separator {sep!r}" if len(sep) == 1 else
+                         f"thousands separator ({sep})")
+        if self.currency:
+            parts.append(f"currency {self.currency}")
+        if self.percent:
+            parts.append("percent")
+        return ", ".join(parts) or "plain"
 
 
 @dataclass
