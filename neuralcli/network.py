@@ -1,5 +1,6 @@
 """A sequential MLP whose parameters live in one flat buffer, run by the C core."""
 from dataclasses import dataclass
+from typing import NamedTuple, Optional
 
 import numpy as np
 
@@ -30,6 +31,35 @@ ACTIVATIONS = {
 ALIASES = {"logistic": "sigmoid"}
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
+
+
+class Encoded(NamedTuple):
+    """Model inputs whose categorical part is never expanded to one-hot floats.
+
+    dense: (N, n_dense) floats, the inputs that feed the first n_dense rows of the first
+    layer's weights; codes: (N, n_cat) int32 or None, for each categorical column the
+    absolute row of the first layer's weights that its category selects (a row in
+    [n_dense, sizes[0])), or -1 for none. The first layer computes
+    z = dense @ W[:n_dense] + sum over c of W[codes[:, c]] + b, which is the dense product
+    with the one-hot expansion, without ever writing the zeros."""
+    dense: np.ndarray
+    codes: Optional[np.ndarray] = None
+
+    def __len__(self):
+        return self.dense.shape[0]
+
+    def take(self, idx):
+        return Encoded(self.dense[idx], None if self.codes is None else self.codes[idx])
+
+    def to_dense(self, n_features):
+        """The one-hot expansion, for a few rows (a trace) or a reference in tests."""
+        n, d = self.dense.shape
+        out = np.zeros((n, n_features), dtype=self.dense.dtype)
+        out[:, :d] = self.dense
+        if self.codes is not None:
+            rows, cols = np.nonzero(self.codes >= 0)
+            out[rows, self.codes[rows, cols]] = 1
+        return out
 
 
 def activation_name(name):
