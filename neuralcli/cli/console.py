@@ -196,6 +196,17 @@ class Console:
             return _RichProgress(self._rich("err"), epochs, batches)
         return _LineProgress(self.err, epochs)
 
+    def reading(self, label, total=None, *, after=1.0):
+        """Progress of reading a file: use as a context manager and call .update(done,
+        rows=None) with bytes read so far. Nothing shows for a read shorter than `after`
+        seconds; past that, a live bar of bytes (of `total`, when known) and rows per
+        second on a terminal, or one line when the read ends otherwise."""
+        if self.quiet:
+            return _QuietReading()
+        if self.rich_err:
+            return _RichReading(self._rich("err"), label, total, after)
+        return _LineReading(self.err, label, after)
+
     def chart(self, series, *, title=None, height=10, width=None):
         """A line chart of one or more series (name -> list of values) drawn in text."""
         lines = ascii_chart(series, height=height,
@@ -425,6 +436,80 @@ class _RichProgress(_QuietProgress):
                              metrics=_metric_text(logs))
         if self.batch_task is not None:
             self.progress.reset(self.batch_task, total=self.batches, metrics="")
+
+
+class _QuietReading:
+    def __init__(self, *args):
+        self.t0 = time.perf_counter()
+        self.done, self.rows = 0, None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def update(self, done, rows=None):
+        self.done, self.rows = done, rows
+
+
+def _bytes_text(n):
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{int(n)} B"
+
+
+class _LineReading(_QuietReading):
+    """Off a terminal: one line when a read that took a while ends."""
+
+    def __init__(self, err, label, after):
+        super().__init__()
+        self.err, self.label, self.after = err, _clean(label), after
+
+    def __exit__(self, *exc):
+        took = time.perf_counter() - self.t0
+        if exc[0] is None and took >= self.after:
+            rows = "" if self.rows is None else f", {self.rows:,} rows"
+            self.err.write(f"read {self.label}: {_bytes_text(self.done)}{rows} in "
+                           f"{took:.1f} s\n")
+            self.err.flush()
+        return False
+
+
+class _RichReading(_QuietReading):
+    """On a terminal: a transient bar that appears once a read has taken `after` s."""
+
+    def __init__(self, console, label, total, after):
+        super().__init__()
+        self.console, self.label, self.total, self.after = console, label, total, after
+        self.progress = self.task = None
+        self.last = 0.0
+
+    def update(self, done, rows=None):
+        super().update(done, rows)
+        now = time.perf_counter()
+        if now - self.t0 < self.after or now - self.last < 0.1:
+            return
+        self.last = now
+        rate = "" if rows is None else f"{rows / (now - self.t0):,.0f} rows/s"
+        if self.progress is None:
+            from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn,
+                                       TimeElapsedColumn)
+
+            self.progress = Progress(TextColumn("reading {task.description}"), BarColumn(),
+                                     DownloadColumn(), TextColumn("{task.fields[rate]}"),
+                                     TimeElapsedColumn(), console=self.console,
+                                     transient=True)
+            self.progress.start()
+            self.task = self.progress.add_task(_escape(_clean(self.label)),
+                                               total=self.total, rate=rate)
+        self.progress.update(self.task, completed=done, rate=rate)
+
+    def __exit__(self, *exc):
+        if self.progress is not None:
+            self.progress.stop()
+        return False
 
 
 def ascii_chart(series, *, height=10, width=60):
