@@ -50,3 +50,64 @@ def assert_bitwise_equal(a, b, name="result"):
     if not np.array_equal(a.view(np.uint8), b.view(np.uint8)):
         diff = np.argwhere(a.view(np.uint8).reshape(-1) != b.view(np.uint8).reshape(-1))
         raise AssertionError(f"{name}: not bitwise equal; first differing byte {diff[0][0]}")
+
+
+NA = ("NA", "N/A", "NaN", "null", "None", "?", "")
+
+
+def typed_table(text, path="<data>", na=NA):
+    """A typed Table from small CSV text (header first), typed as the reader types it: a
+    column whose present cells are at least 90 % numbers is a number column (the others
+    counted as bad), one of ISO dates a date column, anything else text; empty cells and
+    the missing markers `na` are missing. For tests that must not depend on the reader."""
+    import math
+
+    from neuralcli.table import DateColumn, NumberColumn, Table, TextColumn
+
+    lines = [ln for ln in text.strip("\n").split("\n")]
+    names = [c.strip() for c in lines[0].split(",")]
+    rows = [[c.strip() for c in ln.split(",")] for ln in lines[1:]]
+    data = []
+    for j in range(len(names)):
+        cells = [r[j] for r in rows]
+        missing = np.array([c in na for c in cells])
+        present = [(i, c) for i, c in enumerate(cells) if c not in na]
+
+        def number(c):
+            try:
+                return float(c)
+            except ValueError:
+                return None
+
+        numbers = [(i, c, number(c)) for i, c in present]
+        good = [t for t in numbers if t[2] is not None]
+        if present and len(good) >= 0.9 * len(present):
+            values = np.full(len(cells), np.nan)
+            bad = [(i, c) for i, c, v in numbers if v is None]
+            inf = [(i, c) for i, c, v in good if not math.isfinite(v)]
+            for i, c, v in good:
+                values[i] = v
+            data.append(NumberColumn(values, missing, len(bad), bad[0] if bad else None,
+                                     len(inf), inf[0] if inf else None,
+                                     bool(all(v.is_integer() for _, _, v in good
+                                              if math.isfinite(v)))))
+            continue
+        try:
+            days = [(i, np.datetime64(c, "D").astype(np.int64)) for i, c in present
+                    if len(c) == 10 and c[4] == "-"]
+        except ValueError:
+            days = []
+        if present and len(days) == len(present):
+            values = np.full(len(cells), np.nan)
+            for i, d in days:
+                values[i] = float(d)
+            data.append(DateColumn(values, missing))
+            continue
+        cats, codes = [], np.full(len(cells), -1, dtype=np.int32)
+        index = {}
+        for i, c in present:
+            codes[i] = index.setdefault(c, len(index))
+        cats = list(index)
+        texts = [(i, c) for i, c, v in numbers if v is None]
+        data.append(TextColumn(codes, cats, len(good), texts[0] if texts else None))
+    return Table(names, data, path=path)
