@@ -394,9 +394,7 @@ class Preprocessor:
             spec = {"name": name, "kind": col.kind, "mean": mean, "scale": scale,
                     "fill": fill}
             if col.kind == "number":
-                spec["format"] = col.fmt
-                if col.fmt and col.fmt != "plain":
-                    notes.append(f"column {show(name)}: numbers read with {col.fmt}")
+                spec["format"] = col.fmt     # the reader's note says it to the user
             else:
                 spec["has_time"] = bool(col.has_time)
                 notes.append(f"column {show(name)} is a date: its inputs are the days "

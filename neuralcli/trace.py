@@ -30,9 +30,6 @@ WHY = {
 }
 
 
-MISSING_MARKERS = ("NA", "N/A", "NaN", "null", "None", "?")
-
-
 def row_table(pre, values, *, target=None):
     """A one-row Table from values given as text in the order of the model's input
     columns (and the target's value when given), each typed as its training column."""
@@ -53,10 +50,13 @@ def target_cell(pre, text):
 
 
 def _cell(kind, text):
-    """One cell as a one-row column of `kind`: numbers as float() reads them (NaN and inf
-    kept as non-finite, to be refused), dates in ISO form, missing markers missing."""
+    """One cell as a one-row column of `kind`, read by the reader's rules: numbers as
+    float() reads them (NaN and inf kept, to be refused), ISO dates and date-times, the
+    default missing-value markers missing."""
+    from neuralcli.reader import DEFAULT_NA, _date, _number
+
     text = str(text).strip()
-    missing = text == "" or text in MISSING_MARKERS
+    missing = text == "" or text in DEFAULT_NA
     gone = np.array([missing])
     if kind == "text":
         return TextColumn(np.array([-1 if missing else 0], dtype=np.int32),
@@ -65,20 +65,16 @@ def _cell(kind, text):
         cls = NumberColumn if kind == "number" else DateColumn
         return cls(np.array([np.nan]), gone)
     if kind == "number":
-        try:
-            v = float(text) if text.isascii() and "_" not in text else None
-        except ValueError:
-            v = None
+        v = _number(text)
         if v is None:
             return NumberColumn(np.array([np.nan]), gone, bad=1, first_bad=(0, text))
         if not math.isfinite(v):
             return NumberColumn(np.array([v]), gone, nonfinite=1, first_nonfinite=(0, text))
         return NumberColumn(np.array([v]), gone, integral=v.is_integer())
-    try:
-        seconds = np.datetime64(text, "s").astype(np.int64)
-    except ValueError:
+    parsed = _date(text)
+    if parsed is None:
         return DateColumn(np.array([np.nan]), gone, bad=1, first_bad=(0, text))
-    return DateColumn(np.array([seconds / 86400.0]), gone, has_time=seconds % 86400 != 0)
+    return DateColumn(np.array([parsed[0]]), gone, has_time=parsed[1])
 
 
 SMALL_LAYER = 8  # layers (and inputs) up to this wide are shown whole

@@ -114,7 +114,7 @@ def test_eval_predict_info_flow(tmp_path, csv, model):
 
     result = run("info", model)
     assert result.exit_code == 0 and "Preprocessing" in result.stdout
-    assert "city" in result.stdout and "one-hot over 3 categories" in result.stdout
+    assert "city" in result.stdout and "categorical with 3 categories" in result.stdout
     info = json.loads(run("info", model, "--json").stdout)
     assert info["network"]["params"] > 0 and info["task"] == "binary"
 
@@ -209,26 +209,27 @@ def test_header_only(tmp_path):
 
 def test_ragged_row(tmp_path):
     f = write(tmp_path / "r.csv", "a,b,c\n1,2,0\n3,4\n5,6,1\n")
-    assert_one_line_error(run("train", f), "r.csv", "row 3")
+    assert_one_line_error(run("train", f), "r.csv", "line 3")
 
 
 def test_non_numeric_value_in_numeric_column(tmp_path):
     body = "\n".join(f"{i},{i % 2}" for i in range(30))
     f = write(tmp_path / "n.csv", "x,y\n" + body + "\nabc,1\n")
-    assert_one_line_error(run("train", f), "n.csv", "row 32", "abc")
+    # row 31: the 31st data row, as `explain --row` counts
+    assert_one_line_error(run("train", f), "n.csv", "row 31,", "abc")
 
 
 @pytest.mark.parametrize("bad", ["nan", "inf"])
 def test_nan_and_inf(tmp_path, bad):
     body = "\n".join(f"{i},{i % 2}" for i in range(30))
     f = write(tmp_path / "f.csv", "x,y\n" + body + f"\n{bad},1\n")
-    assert_one_line_error(run("train", f), "f.csv", "row 32")
+    assert_one_line_error(run("train", f), "f.csv", "row 31,", "NaN/inf")
 
 
 def test_empty_cell_and_impute(tmp_path):
     body = "\n".join(f"{i},{i % 2}" for i in range(30))
     f = write(tmp_path / "m.csv", "x,y\n" + body + "\n,1\n")
-    assert_one_line_error(run("train", f), "row 32", "--impute")
+    assert_one_line_error(run("train", f), "row 31,", "--impute")
     assert run("train", f, *FAST, "--impute", "mean", "-o", tmp_path / "m.ncm").exit_code == 0
 
 
