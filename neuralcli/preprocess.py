@@ -587,17 +587,16 @@ class Preprocessor:
     def _values(self, table, j, col, s, sel, notes):
         """A number or date column's values at rows sel, missing ones filled."""
         want = s["kind"]
-        if col.kind != want:
-            if col.kind == "text" and col.first_text is not None:
-                r, text = col.first_text
-                raise _error(table, f"{show(text)} is not {'a number' if want == 'number' else 'a date'}",
-                             row=r, column=j, hint="fix the value")
+        if col.kind == want:
+            _check_numbers(table, j, col, hint="fix the value", rows=sel)
+            v = col.values[sel].astype(np.float64)
+            gaps = col.missing[sel]
+        elif col.kind == "text":
+            v, gaps = self._parse_text(table, j, col, want, sel)
+        else:
             raise _error(table, f"the column holds {col.kind}s where the model was trained "
                                 f"on {want}s", column=j, hint="check that it is the same "
                                                               "column as in training")
-        _check_numbers(table, j, col, hint="fix the value", rows=sel)
-        v = col.values[sel].astype(np.float64)
-        gaps = col.missing[sel]
         if gaps.any():
             if s["fill"] is None:
                 raise _error(table, "missing value (an empty cell or a missing-value marker)",
@@ -608,6 +607,29 @@ class Preprocessor:
             notes.append(f"column {show(s['name'])}: {_count(gaps.sum(), 'missing cell')} "
                          f"filled with the training {self.impute} ({shown})")
         return v
+
+    @staticmethod
+    def _parse_text(table, j, col, want, sel):
+        """A column the reader typed as text (the whole file's cells are not all numbers,
+        or none is present), where the model takes numbers or dates: the selected rows'
+        values by the reader's rules, or an error at the first that is not one."""
+        from neuralcli.reader import _date, _number
+
+        parse = _number if want == "number" else (lambda c: (_date(c) or (None,))[0])
+        parsed = np.array([parse(c) if parse(c) is not None else np.nan
+                           for c in col.categories] + [np.nan], dtype=np.float64)
+        codes = col.codes[sel]
+        gaps = codes < 0
+        v = parsed[np.where(gaps, len(col.categories), codes)]
+        wrong = ~np.isfinite(v) & ~gaps
+        if wrong.any():
+            i = int(np.argmax(wrong))
+            text = col.categories[codes[i]]
+            message = (f"NaN/inf is not allowed ({show(text)})" if want == "number" and
+                       _number(text) is not None else
+                       f"{show(text)} is not {'a number' if want == 'number' else 'a date'}")
+            raise _error(table, message, row=sel[i], column=j, hint="fix the value")
+        return v, gaps
 
     def _codes(self, table, j, col, s, start, sel, notes):
         """A text column's first-layer rows at rows sel: start + its category's place in
@@ -649,8 +671,12 @@ class Preprocessor:
             values = sorted({names[r] for r in raw[unseen].tolist()})
             k = int(unseen.sum())
             rows = "1 row has a category" if k == 1 else f"{k:,} rows have categories"
-            how = f"the {OTHER} input" if s["other"] else "all zeros"
-            notes.append(f"column {show(s['name'])}: {rows} not seen in training "
+            if s["other"]:
+                where = f"outside the {len(cats)} kept"
+                how = f"the {OTHER} input"
+            else:
+                where, how = "not seen in training", "all zeros"
+            notes.append(f"column {show(s['name'])}: {rows} {where} "
                          f"({listing(values, quote=True)}); {'it was' if k == 1 else 'they were'}"
                          f" encoded as {how}")
             out[unseen] = other

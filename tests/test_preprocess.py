@@ -352,7 +352,8 @@ def test_max_categories_and_the_other_row(csv):
     # unseen in training: the other row
     new = read(csv("c\nzzz\na\n", "new.csv"))
     assert p.transform(new).codes[:, 0].tolist() == [2, 0]
-    assert "encoded as the <other> input" in p.last_notes[0]
+    assert p.last_notes == ['column "c": 1 row has a category outside the 2 kept ("zzz"); '
+                            'it was encoded as the <other> input']
     assert fit(t).feature_names == ["c=a", "c=b", "c=c", "c=d"]
 
 
@@ -433,6 +434,15 @@ def test_predict_errors_name_the_row_and_offer_no_training_fix(csv, trained):
     assert err.fix is None
     err = error_of(p.transform, read(csv("age,color,income\n40,red,2\n50,,3\n", "m.csv")))
     assert (err.row, err.column, err.fix) == (2, "color", None)
+    # a column with no value at all is read as text; its cells are still just missing
+    err = error_of(p.transform, read(csv("age,color,income\n40,red,\n", "e.csv")))
+    assert (err.row, err.column) == (1, "income") and "missing value" in str(err)
+    # a row whose own cells are numbers traces, though the file's column reads as text
+    t = read(csv("age,color,income\n40,red,2\nold,red,2\nyoung,red,2\n", "o.csv"))
+    assert t.data[0].kind == "text"
+    assert p.transform(t, rows=[0]).dense[0, 0] == p.transform(
+        read(csv("age,color,income\n40,red,2\n", "one.csv"))).dense[0, 0]
+    assert error_of(p.transform, t, rows=[0, 2]).row == 3
     # rows of a table keep the table's numbering: a traced row names itself
     t = read(csv("age,color,income\n40,red,2\n50,red,3\n1e999,red,4\n", "r.csv"))
     assert p.transform(t, rows=[1]).dense.shape == (1, 2)
