@@ -114,6 +114,16 @@ def _raw(column, row):
     return number_text(v) if column.kind == "number" else date_text(v)
 
 
+def _value(column, row, kind):
+    """A present cell's number (or day count), also from a column read as text."""
+    if column.kind != "text":
+        return float(column.values[row])
+    from neuralcli.reader import _date, _number
+
+    text = column.categories[column.codes[row]]
+    return _number(text) if kind == "number" else _date(text)[0]
+
+
 def _preprocessing(pre, table, row, x):
     """Each input column's raw value and its inputs in x (the row's dense expansion)."""
     out = []
@@ -124,7 +134,7 @@ def _preprocessing(pre, table, row, x):
         raw = _raw(column, row)
         filled = raw == "" and s.get("fill") is not None
         if s["kind"] == "number":
-            v = float(s["fill"]) if filled else float(column.values[row])
+            v = float(s["fill"]) if filled else _value(column, row, "number")
             enc = float(x[at])
             out.append({"column": s["name"], "kind": "numeric", "raw": raw,
                         "filled": filled, "mean": s["mean"], "scale": s["scale"],
@@ -133,7 +143,7 @@ def _preprocessing(pre, table, row, x):
                                    f"{enc:+.4f}"})
             at += 1
         elif s["kind"] == "date":
-            v = float(s["fill"]) if filled else float(column.values[row])
+            v = float(s["fill"]) if filled else _value(column, row, "date")
             enc = [float(e) for e in x[at:at + len(DATE_FEATURES)]]
             day = np.datetime64(int(math.floor(v)), "D").item()
             out.append({"column": s["name"], "kind": "date", "raw": raw, "filled": filled,
