@@ -57,7 +57,7 @@ DEFAULT_NA = ("NA", "N/A", "NaN", "null", "None", "?")   # and empty cells, alwa
 DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 CURRENCIES = ("$", "€", "£", "¥", "₹")
 THOUSANDS = (",", ".", " ", "'")
-NUMERIC_SHARE = 0.9         # a column is of a kind when this share of its cells are
+NUMERIC_SHARE = (9, 10)     # a column is of a kind when 9 in 10 of its cells are
 BLOCK_SIZE = 1 << 24        # the parser's read size
 SNIFF_BYTES = 1 << 16       # each sample the sniffer reads
 SNIFF_MAX = 1 << 24         # the first block grows up to this to hold two whole records
@@ -515,20 +515,25 @@ def _mostly_numbers(cells):
     filled = [c for c in cells if c]
     if not filled:
         return False
-    return sum(_number(c) is not None for c in filled) >= NUMERIC_SHARE * len(filled)
+    return _most(sum(_number(c) is not None for c in filled), len(filled))
+
+
+def _most(count, total):
+    """Whether `count` is at least 90 % of `total` (in integers: no rounding)."""
+    return count * NUMERIC_SHARE[1] >= total * NUMERIC_SHARE[0]
 
 
 def _sniff_column(cells, delimiter, forced):
     """(kind, NumberFormat or None) for a column from its present sample cells."""
     if not cells:
         return "text", None
-    need = NUMERIC_SHARE * len(cells)
-    if forced is None and sum(_number(c) is not None for c in cells) >= need:
+    n = len(cells)
+    if forced is None and _most(sum(_number(c) is not None for c in cells), n):
         return "number", None
     fmt = _best_format(cells, delimiter, forced)
-    if sum(_formatted(c, fmt) is not None for c in cells) >= need:
+    if _most(sum(_formatted(c, fmt) is not None for c in cells), n):
         return "number", None if fmt.plain else fmt
-    if sum(_date(c) is not None for c in cells) >= need:
+    if _most(sum(_date(c) is not None for c in cells), n):
         return "date", None
     return "text", None
 
@@ -669,11 +674,9 @@ def _whole_file_kind(col):
     are text; text columns with 90 % numbers are numbers."""
     if col.kind == "text":
         present = int(np.count_nonzero(col.codes >= 0))
-        if present and col.numbers >= NUMERIC_SHARE * present:
-            return "number"
-        return "text"
+        return "number" if present and _most(col.numbers, present) else "text"
     present = int(np.count_nonzero(~col.missing))
-    return "text" if col.bad > (1 - NUMERIC_SHARE) * present else col.kind
+    return "text" if not _most(present - col.bad, present) else col.kind
 
 
 def _python_cells(open_stream, path, delimiter, ncols, skip_records, block_size,
