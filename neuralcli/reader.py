@@ -70,12 +70,6 @@ BOMS = ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
 _EPOCH = datetime.date(1970, 1, 1).toordinal()
 _UTF8_HINT = "give the file's encoding (for example latin-1), or save it as UTF-8"
 
-try:
-    from neuralcli.csvparse import parse
-except ImportError:
-    parse = None            # set to _parse_python below
-
-
 # ------------------------------------------------------------------ reading
 
 
@@ -851,7 +845,9 @@ def _type_column(cells, kind, fmt, na):
                         integral, None if fmt is None or fmt.plain else fmt.describe())
 
 
-if parse is None:
+try:
+    from neuralcli.csvparse import parse        # the parser in C
+except ImportError:
     parse = _parse_python
 
 

@@ -1,6 +1,7 @@
 """Reading CSV sources into typed tables: sources, encodings, sniffing of the delimiter,
 header, kinds and number formats, missing markers, the parse contract's Python
 implementation, built-in sets and writing. Every malformed input is one DataError."""
+import csv as csv_module
 import gzip
 import io
 import sys
@@ -8,6 +9,8 @@ import tempfile
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from neuralcli import datasets, reader
 from neuralcli.errors import DataError
@@ -640,6 +643,15 @@ def test_python_parser_any_block_size(block_size):
     assert list(cols[3].missing) == [False, False, True, False]
 
 
+@pytest.mark.parametrize("block_size", [1, 2, 4, 1 << 20])
+@pytest.mark.parametrize("text, line", [('a,b\n1,"2\n3,4\n', 2), ('a,b\r\n1,2\r\n"3,4', 3),
+                                        ('a,b\n1,2\n\n\n3,"é\n\n', 5)])
+def test_python_parser_unclosed_quote(text, line, block_size):
+    with pytest.raises(DataError) as info:
+        _parse(text, kinds=["text", "text"], block_size=block_size)
+    assert info.value.line == line and "never closed" in str(info.value)
+
+
 def test_python_parser_progress_counts_bytes():
     seen = []
     _parse("a,b\n1,2\n3,4\n", kinds=["number", "number"], block_size=5, skip=1,
@@ -676,6 +688,41 @@ def test_python_parser_integral():
     assert not cols[0].integral
     cols, _ = _parse("1\n2.5\n", kinds=["number"])
     assert not cols[0].integral
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.lists(st.lists(st.text(alphabet=' ab,;"\n\r1.5é✓', max_size=6),
+                              min_size=3, max_size=3), min_size=1, max_size=8),
+       crlf=st.booleans(), blank=st.booleans(), block_size=st.integers(1, 9))
+def test_python_parser_matches_the_csv_module(rows, crlf, blank, block_size):
+    buf = io.StringIO()
+    csv_module.writer(buf, lineterminator="\r\n" if crlf else "\n").writerows(rows)
+    text = buf.getvalue() + ("\n" if blank else "")
+    # the csv module on the whole text, as the contract states it
+    want, want_lines, end = [], [], 0
+    rd = csv_module.reader(io.StringIO(text, newline=""), skipinitialspace=True,
+                           strict=False)
+    for row in rd:
+        start, end = end + 1, rd.line_num
+        cells = [c.strip() for c in row]
+        if any(cells):
+            want.append(cells)
+            want_lines.append(start)
+    if not want or any(len(r) != 3 for r in want):
+        return
+    got = _parse(text, kinds=["text"] * 3, block_size=block_size, na=[])
+    _same(got, _parse(text, kinds=["text"] * 3, na=[]))
+    cols, lines = got
+    assert list(lines) == want_lines
+    for j in range(3):
+        want_j = [r[j] for r in want]
+        if not any(want_j):
+            continue
+        if cols[j].kind == "text":
+            assert texts(cols[j]) == [c or None for c in want_j]
+        else:
+            assert_bitwise_equal(cols[j].values, np.array([float(c) if c else np.nan
+                                                           for c in want_j]))
 
 
 def test_python_parser_utf8_error_across_blocks():
