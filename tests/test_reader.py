@@ -481,6 +481,31 @@ def test_stdin_interrupted_leaves_no_spool(monkeypatch, spool):
     assert list(spool.iterdir()) == []
 
 
+def test_stdin_as_text(monkeypatch, spool):
+    monkeypatch.setattr(sys, "stdin", io.StringIO("a,b\n1,é\n"))
+    t = read_table("-")
+    assert t.data[1].categories == ["é"] and list(spool.iterdir()) == []
+
+
+def test_named_pipe_is_read_once(tmp_path, spool):
+    import os
+    import threading
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+
+    def feed():
+        with open(fifo, "wb") as f:
+            f.write(b"a,b\n" + b"1,x\n" * 30000)
+
+    writer = threading.Thread(target=feed)
+    writer.start()
+    try:
+        t = read_table(fifo)
+    finally:
+        writer.join()
+    assert t.n_rows == 30000 and t.path == str(fifo) and list(spool.iterdir()) == []
+
+
 @pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-16-be", "utf-32"])
 def test_utf16_and_utf32_by_byte_order_mark(csv, codec):
     text = "name;v\ncafé;1,5\nnaïve;2\n"
