@@ -40,6 +40,7 @@ import io
 import os
 import re
 import shutil
+import stat
 import sys
 import tempfile
 import zlib
@@ -57,7 +58,7 @@ DEFAULT_NA = ("NA", "N/A", "NaN", "null", "None", "?")   # and empty cells, alwa
 DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 CURRENCIES = ("$", "€", "£", "¥", "₹")
 THOUSANDS = (",", ".", " ", "'")
-NUMERIC_SHARE = 0.9         # a column is of a kind when this share of its cells are
+NUMERIC_SHARE = (9, 10)     # a column is of a kind when 9 in 10 of its cells are
 BLOCK_SIZE = 1 << 24        # the parser's read size
 SNIFF_BYTES = 1 << 16       # each sample the sniffer reads
 SNIFF_MAX = 1 << 24         # the first block grows up to this to hold two whole records
@@ -69,12 +70,6 @@ BOMS = ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
         (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
 _EPOCH = datetime.date(1970, 1, 1).toordinal()
 _UTF8_HINT = "give the file's encoding (for example latin-1), or save it as UTF-8"
-
-try:
-    from neuralcli.csvparse import parse
-except ImportError:
-    parse = None            # set to _parse_python below
-
 
 # ------------------------------------------------------------------ reading
 
@@ -98,58 +93,76 @@ def read_table(source, *, delimiter=None, encoding=None, na_values=None, decimal
         forced = _forced_format(decimal, thousands, src.shown)
         delim = None if delimiter is None else _check_delimiter(delimiter, src.shown)
         head = _read_head(src, delim)
-        delim = head.delimiter
         if not head.records:
             raise DataError("is empty", path=src.shown,
                             hint="a CSV needs a header row and data rows")
-        first = head.records[0][1]
-        ncols = len(first)
-        has_header = _has_header([r for _, r in head.records], na)
-        if has_header:
-            names = [c or f"col{j + 1}" for j, c in enumerate(first)]
-            seen = {}
-            for j, name in enumerate(names):
-                if name in seen:
-                    raise DataError(f"column name {show(name)} appears twice (columns "
-                                    f"{seen[name] + 1} and {j + 1})", path=src.shown,
-                                    line=head.records[0][0], hint="rename one of them")
-                seen[name] = j
-        else:
-            names = [f"col{j + 1}" for j in range(ncols)]
-        sample = [r for _, r in head.records[int(has_header):] if len(r) == ncols]
-        sample += _far_samples(src, head, delim, ncols)
-        kinds, formats = [], []
-        for j in range(ncols):
-            cells = [r[j] for r in sample if r[j] and r[j] not in na]
-            kind, fmt = _sniff_column(cells, delim, forced)
-            kinds.append(kind)
-            formats.append(fmt)
-        columns, lines = parse(src.open, path=src.shown, delimiter=delim, ncols=ncols,
-                               kinds=kinds, formats=formats, na_values=na,
-                               skip_records=int(has_header), threads=threads,
-                               block_size=block_size or BLOCK_SIZE, progress=progress)
+        has_header, names = _header(head, na, src.shown)
+        kinds, formats = _sniff_kinds(src, head, has_header, na, forced)
+        columns, lines = parse(src.open, path=src.shown, delimiter=head.delimiter,
+                               ncols=len(names), kinds=kinds, formats=formats,
+                               na_values=na, skip_records=int(has_header),
+                               threads=threads, block_size=block_size or BLOCK_SIZE,
+                               progress=progress)
         if has_header and len(lines) == 0:
             raise DataError("has a header but no data rows", path=src.shown,
                             hint="add data rows below the header")
         notes = []
         for j, col in enumerate(columns):
-            fmt = formats[j]
-            if col.kind == "number" and fmt is not None and not fmt.plain:
-                if col.fmt is None:
-                    col.fmt = fmt.describe()
-                if fmt.currency or fmt.percent or forced is None:
-                    notes.append(f"column {show(names[j])}: numbers with "
-                                 f"{_and(fmt.describe().split(', '))}")
-            elif col.kind == "date":
-                what = "date-times" if col.has_time else "dates"
-                notes.append(f"column {show(names[j])}: ISO {what}, used as days since "
-                             f"1970, day of week and month")
-            if col.kind != kinds[j]:
-                note = _retyped(names[j], kinds[j], col)
-                if note:
-                    notes.append(note)
+            if col.kind == "number" and formats[j] is not None and col.fmt is None:
+                col.fmt = formats[j].describe()
+            notes += _notes(names[j], col, kinds[j], formats[j], forced)
         return Table(names, list(columns), path=src.shown, lines=lines,
                      has_header=has_header, notes=notes)
+
+
+def _header(head, na, shown):
+    """(has_header, column names) from the first block's records."""
+    first_line, first = head.records[0]
+    if not _has_header([r for _, r in head.records], na):
+        return False, [f"col{j + 1}" for j in range(len(first))]
+    names = [c or f"col{j + 1}" for j, c in enumerate(first)]
+    seen = {}
+    for j, name in enumerate(names):
+        if name in seen:
+            raise DataError(f"column name {show(name)} appears twice (columns "
+                            f"{seen[name] + 1} and {j + 1})", path=shown, line=first_line,
+                            hint="rename one of them")
+        seen[name] = j
+    return True, names
+
+
+def _sniff_kinds(src, head, has_header, na, forced):
+    """Each column's first-pass kind and number format, from the rows of the first block
+    and of the samples further on."""
+    ncols = len(head.records[0][1])
+    sample = [r for _, r in head.records[int(has_header):] if len(r) == ncols]
+    sample += _far_samples(src, head, head.delimiter, ncols)
+    kinds, formats = [], []
+    for j in range(ncols):
+        cells = [r[j] for r in sample if r[j] and r[j] not in na]
+        kind, fmt = _sniff_column(cells, head.delimiter, forced)
+        kinds.append(kind)
+        formats.append(fmt)
+    return kinds, formats
+
+
+def _notes(name, col, sniffed, fmt, forced):
+    """What a user should hear about a column: a number format or dates recognized, a
+    kind the whole file changed. A format given by the caller is not news."""
+    notes = []
+    if col.kind == "number" and fmt is not None and not fmt.plain and \
+            (forced is None or fmt.currency or fmt.percent):
+        notes.append(f"column {show(name)}: numbers with "
+                     f"{_and(fmt.describe().split(', '))}")
+    elif col.kind == "date":
+        what = "date-times" if col.has_time else "dates"
+        notes.append(f"column {show(name)}: ISO {what}, used as days since 1970, day of "
+                     f"week and month")
+    if col.kind != sniffed:
+        note = _retyped(name, sniffed, col)
+        if note:
+            notes.append(note)
+    return notes
 
 
 def _na_list(na_values):
@@ -243,6 +256,10 @@ def _open_source(source, encoding, stack):
         if os.path.isdir(path):
             raise DataError("is a directory, not a CSV file", path=shown,
                             hint="give the path of a .csv file")
+        if _is_pipe(path):
+            # a named pipe (`<(zcat ...)`, /dev/stdin) can be read only once
+            with _open_file(path, shown) as f:
+                path = _spool(f, stack)
     with _open_file(path, shown) as f:
         magic = f.read(4)
     gz = magic[:2] == GZIP_MAGIC
@@ -301,16 +318,33 @@ def _spool_stdin(stack):
     if isatty is not None and isatty():
         raise DataError("standard input is a terminal, not data", path="<stdin>",
                         hint="pipe a CSV file in, or give its path")
+    return _spool(getattr(stdin, "buffer", None) or _Encoded(stdin), stack)
+
+
+def _spool(f, stack):
+    """Copy the binary stream `f` to a temporary file, removed when `stack` closes."""
     fd, path = tempfile.mkstemp(prefix="neuralcli-stdin-", suffix=".csv")
     stack.callback(_remove, path)
     with os.fdopen(fd, "wb") as out:
-        binary = getattr(stdin, "buffer", None)
-        if binary is not None:
-            shutil.copyfileobj(binary, out, 1 << 20)
-        else:
-            for chunk in iter(lambda: stdin.read(1 << 18), ""):
-                out.write(chunk.encode("utf-8"))
+        shutil.copyfileobj(f, out, 1 << 20)
     return path
+
+
+class _Encoded:
+    """A text stream read as UTF-8 bytes (standard input replaced by a text object)."""
+
+    def __init__(self, text):
+        self._text = text
+
+    def read(self, n=-1):
+        return self._text.read(n).encode("utf-8")
+
+
+def _is_pipe(path):
+    try:
+        return not stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False                    # opening it says what is wrong
 
 
 def _remove(path):
@@ -398,6 +432,8 @@ def _read_head(src, delimiter):
                 eof = not chunk
                 data += chunk
             end = len(data) if eof else data.rfind(b"\n") + 1
+            if end == 0 and want >= SNIFF_MAX:
+                end = len(data) - _utf8_tail(data)      # one line longer than that
             text = _decode_utf8(data[:end], src.shown)
             delim = delimiter or _sniff(text, truncated=not eof)
             records = _records_of(text, delim)
@@ -515,20 +551,25 @@ def _mostly_numbers(cells):
     filled = [c for c in cells if c]
     if not filled:
         return False
-    return sum(_number(c) is not None for c in filled) >= NUMERIC_SHARE * len(filled)
+    return _most(sum(_number(c) is not None for c in filled), len(filled))
+
+
+def _most(count, total):
+    """Whether `count` is at least 90 % of `total` (in integers: no rounding)."""
+    return count * NUMERIC_SHARE[1] >= total * NUMERIC_SHARE[0]
 
 
 def _sniff_column(cells, delimiter, forced):
     """(kind, NumberFormat or None) for a column from its present sample cells."""
     if not cells:
         return "text", None
-    need = NUMERIC_SHARE * len(cells)
-    if forced is None and sum(_number(c) is not None for c in cells) >= need:
+    n = len(cells)
+    if forced is None and _most(sum(_number(c) is not None for c in cells), n):
         return "number", None
     fmt = _best_format(cells, delimiter, forced)
-    if sum(_formatted(c, fmt) is not None for c in cells) >= need:
+    if _most(sum(_formatted(c, fmt) is not None for c in cells), n):
         return "number", None if fmt.plain else fmt
-    if sum(_date(c) is not None for c in cells) >= need:
+    if _most(sum(_date(c) is not None for c in cells), n):
         return "date", None
     return "text", None
 
@@ -669,11 +710,9 @@ def _whole_file_kind(col):
     are text; text columns with 90 % numbers are numbers."""
     if col.kind == "text":
         present = int(np.count_nonzero(col.codes >= 0))
-        if present and col.numbers >= NUMERIC_SHARE * present:
-            return "number"
-        return "text"
+        return "number" if present and _most(col.numbers, present) else "text"
     present = int(np.count_nonzero(~col.missing))
-    return "text" if col.bad > (1 - NUMERIC_SHARE) * present else col.kind
+    return "text" if not _most(present - col.bad, present) else col.kind
 
 
 def _python_cells(open_stream, path, delimiter, ncols, skip_records, block_size,
@@ -848,7 +887,9 @@ def _type_column(cells, kind, fmt, na):
                         integral, None if fmt is None or fmt.plain else fmt.describe())
 
 
-if parse is None:
+try:
+    from neuralcli.csvparse import parse        # the parser in C
+except ImportError:
     parse = _parse_python
 
 
