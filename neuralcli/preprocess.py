@@ -241,29 +241,27 @@ def decide_task(table, target=None, task="auto"):
 
 def _check_numbers(table, j, col, *, hint, fix=None, rows=None):
     """Refuse a number or date column's bad and non-finite cells, naming the first (among
-    `rows` when given)."""
+    `rows` when given). The reader keeps the text of the file's first such cells; a row
+    past those (a subset of rows, a split) is named without its text."""
     if not (col.bad or getattr(col, "nonfinite", 0)):
         return
     sel = _rows_of(table, rows)
-    values = col.values[sel]
-    wrong = ~np.isfinite(values) & ~col.missing[sel]
+    wrong = ~np.isfinite(col.values[sel]) & ~col.missing[sel]
     if not wrong.any():
         return
     first = int(sel[np.argmax(wrong)])
     what = "a date" if col.kind == "date" else "a number"
-    for found, text, message in (
-            (col.first_bad, None, None),
-            (getattr(col, "first_nonfinite", None), None, "nonfinite")):
-        if found is not None and found[0] == first and found[0] < table.n_rows:
-            if message == "nonfinite":
-                raise _error(table, f"NaN/inf is not allowed ({show(found[1])})", row=first,
-                             column=j, hint=hint, fix=fix)
-            raise _error(table, f"{show(found[1])} is not {what}", row=first, column=j,
-                         hint=hint, fix=fix)
-    if col.kind == "number" and np.isinf(col.values[first]):
-        raise _error(table, "NaN/inf is not allowed", row=first, column=j, hint=hint,
-                     fix=fix)
-    raise _error(table, f"the value is not {what}", row=first, column=j, hint=hint, fix=fix)
+    bad = col.first_bad
+    nonfinite = getattr(col, "first_nonfinite", None)
+    if bad is not None and bad[0] == first:
+        message = f"{show(bad[1])} is not {what}"
+    elif nonfinite is not None and nonfinite[0] == first:
+        message = f"NaN/inf is not allowed ({show(nonfinite[1])})"
+    elif col.kind == "number" and np.isinf(col.values[first]):
+        message = "NaN/inf is not allowed"
+    else:
+        message = f"the value is not {what}"
+    raise _error(table, message, row=first, column=j, hint=hint, fix=fix)
 
 
 # ------------------------------------------------------------------ the Preprocessor
