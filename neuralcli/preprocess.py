@@ -614,8 +614,9 @@ class Preprocessor:
         from neuralcli.reader import _date, _number
 
         parse = _number if want == "number" else (lambda c: (_date(c) or (None,))[0])
-        parsed = np.array([parse(c) if parse(c) is not None else np.nan
-                           for c in col.categories] + [np.nan], dtype=np.float64)
+        values = [parse(c) for c in col.categories]
+        parsed = np.array([np.nan if v is None else v for v in values] + [np.nan],
+                          dtype=np.float64)
         codes = col.codes[sel]
         gaps = codes < 0
         v = parsed[np.where(gaps, len(col.categories), codes)]
