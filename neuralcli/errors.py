@@ -1,7 +1,7 @@
 """The one exception type for data a user can fix, and how values are quoted in it."""
 import json
 
-__all__ = ["DataError", "show", "listing", "column_label"]
+__all__ = ["DataError", "FIXES", "library_fix", "show", "listing", "column_label"]
 
 SHOW_MAX = 40              # longest value quoted in full in a message
 LIST_MAX = 8               # longest list of names/values quoted in full
@@ -14,18 +14,32 @@ class DataError(Exception):
     first row after the header, as `explain --row` counts); line: the line in the file,
     given where no row is known yet (a parse error) or where it differs from the row;
     column: the column's name, or its 1-based index in a file without a header; hint:
-    what to do about it, in the library's terms (the CLI words it as its options)."""
+    what to do about it, in the library's terms; fix: None, or a machine-readable remedy
+    (kind, argument) that the hint's library wording stands for, such as ("drop", name),
+    ("impute", None), ("target", None), ("task", "multiclass"): a front end words it as
+    its own option where it has one (FIXES lists the kinds)."""
 
-    def __init__(self, message, *, path=None, row=None, line=None, column=None, hint=None):
+    def __init__(self, message, *, path=None, row=None, line=None, column=None, hint=None,
+                 fix=None):
         self.message = message
         self.path = None if path is None else str(path)
         self.row = row
         self.line = line
         self.column = column
         self.hint = hint
+        self.fix = fix
         super().__init__(str(self))
 
+    def where(self):
+        """The message without hint or fix: "path, row N, column "c": what"."""
+        return self.worded(lambda kind, arg: None, hint=False)
+
     def __str__(self):
+        return self.worded(library_fix)
+
+    def worded(self, fix_words, *, hint=True):
+        """The one line, with the fix worded by fix_words(kind, arg) (a front end words it
+        as its own option, or returns None where it has none) after the hint."""
         where = []
         if self.path is not None:
             where.append(self.path)
@@ -36,9 +50,28 @@ class DataError(Exception):
         if self.column is not None:
             where.append(column_label(self.column))
         text = f"{', '.join(where)}: {self.message}" if where else self.message
-        if self.hint:
-            text = f"{text}; {self.hint}"
+        if hint:
+            remedy = fix_words(*self.fix) if self.fix else None
+            advice = ", or ".join(a for a in (self.hint, remedy) if a)
+            if advice:
+                text = f"{text}; {advice}"
         return " ".join(text.splitlines())
+
+
+# The remedies a DataError's `fix` can name, worded in the library's terms.
+FIXES = {
+    "drop": "drop column {arg} if it is not a feature (drop=[...])",
+    "impute": "impute missing values (impute=\"mean\", \"median\" or \"most-frequent\")",
+    "target": "choose another target column (target=...)",
+    "task": "set task=\"{arg}\"",
+    "keep_id": "keep column {arg} as a feature (keep=[...])",
+    "na_values": "count {arg} as a missing value (na_values=[...])",
+}
+
+
+def library_fix(kind, arg):
+    template = FIXES.get(kind)
+    return None if template is None else template.format(arg=arg)
 
 
 def column_label(column):

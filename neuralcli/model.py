@@ -9,8 +9,8 @@ import numpy as np
 
 from neuralcli import _kernels
 from neuralcli._version import __version__
-from neuralcli.data import DataError, Preprocessor
-from neuralcli.network import MLP, activation_name, resolve_dtype
+from neuralcli.network import MLP, Encoded, activation_name, resolve_dtype
+from neuralcli.preprocess import MAX_CATEGORIES, Preprocessor, decide_task
 from neuralcli.training import Task, TrainConfig, Trainer, TrainingError, validation_split
 
 # loss choices per task; the first is the default
@@ -98,39 +98,51 @@ class TrainedModel:
 
     @classmethod
     def fit(cls, table, settings, *, target=None, drop=(), impute=None, task="auto",
-            val_table=None, callbacks=(), threads=None):
-        """Fit the preprocessing on the training rows and train a network; returns
-        (model, TrainState). Interruption and divergence end training cleanly: the state
-        says why, and the model holds the weights kept."""
+            val_table=None, callbacks=(), threads=None, max_categories=MAX_CATEGORIES,
+            keep=()):
+        """Decide the task on the whole table, split off validation rows (stratified by
+        class), fit the preprocessing once on the training rows and train a network;
+        returns (model, TrainState). Interruption and divergence end training cleanly:
+        the state says why, and the model holds the weights kept."""
         settings.validate()
-        probe = Preprocessor().fit(table, target=target, drop=drop, impute=impute, task=task)
-        train_table, val_rows = table, None
+        dtype = resolve_dtype(settings.dtype)
+        decision = decide_task(table, target, task)
+        train_idx, val_idx = None, None
         if val_table is None and settings.val_split > 0:
-            train_idx, val_idx = _split(probe, table, settings.val_split, settings.seed)
-            if len(val_idx) and len(train_idx):
-                train_table, val_table = table.take(train_idx), table.take(val_idx)
-        # the task is the whole file's, decided once: a split must not change it
-        pre = Preprocessor().fit(train_table, target=target, drop=drop, impute=impute,
-                                 task=probe.task)
-        pre.task_reason = probe.task_reason
-        X = pre.transform(train_table)
-        notes = list(probe.fit_notes) + list(pre.last_notes)
-        y_idx = pre.target_of(train_table)
-        if pre.task != "regression" and pre.n_classes < 2:
-            raise DataError(f"the training rows have only one class of {pre.target!r}",
-                            path=table.path, hint="use more data or a smaller --val-split")
+            strata = None if decision.task == "regression" else decision.codes
+            tr, va = validation_split(table.n_rows, settings.val_split, settings.seed,
+                                      strata)
+            if len(va) and len(tr):
+                train_idx, val_idx = tr, va
+        pre = Preprocessor().fit(table, rows=train_idx, target=decision.target, drop=drop,
+                                 impute=impute, task=decision,
+                                 max_categories=max_categories, keep=keep)
+        notes = list(pre.fit_notes)
+        # one pass over the file's rows; the split takes from it, so every error names
+        # the file's own row
+        X_all = pre.transform(table, dtype=dtype)
+        notes += pre.last_notes
+        y_all = pre.target_of(table)
+        if train_idx is None:
+            X, y_idx = X_all, y_all
+        else:
+            X, y_idx = X_all.take(train_idx), y_all[train_idx]
         n_targets = 1 if y_idx.ndim == 1 else y_idx.shape[1]
         spec = output_spec(pre.task, pre.n_classes if pre.classes is not None else 0,
                            n_targets, settings.loss)
         Xv = yv = None
-        if val_table is not None and val_table.n_rows:
-            Xv = pre.prepare_predict(val_table)
+        val_rows = 0
+        if val_idx is not None:
+            Xv, yv = X_all.take(val_idx), _encode(y_all[val_idx], spec, pre)
+            val_rows = len(val_idx)
+        elif val_table is not None and val_table.n_rows:
+            Xv = pre.transform(val_table, dtype=dtype)
             notes += [f"validation: {n}" for n in pre.last_notes]
-            val_rows = val_table.n_rows
             yv = _encode(pre.target_of(val_table), spec, pre)
+            val_rows = val_table.n_rows
         sw = _class_weights(settings.class_weight, pre, y_idx)
         hidden = [int(h) for h in settings.hidden]
-        sizes = [X.shape[1]] + hidden + [spec.n_out]
+        sizes = [pre.n_features] + hidden + [spec.n_out]
         _check_size(sizes, settings.dtype)
         acts = [activation_name(settings.activation)] * len(hidden) + [spec.out_act]
         net = MLP(sizes, acts, dropout=[settings.dropout] * len(hidden) + [0.0],
@@ -146,37 +158,42 @@ class TrainedModel:
             early_stopping=bool(settings.early_stopping and Xv is not None),
             patience=int(settings.patience), seed=int(settings.seed))
         trainer = Trainer(net, Task(kind, spec.loss, spec.n_out), cfg, callbacks)
+        Xd = _dense_until_sparse_inputs(X, pre.n_features)
+        Xvd = None if Xv is None else _dense_until_sparse_inputs(Xv, pre.n_features)
         before = _kernels.get_num_threads()
         if threads:
             _kernels.set_num_threads(int(threads))
         try:
-            state = trainer.fit(X, _encode(y_idx, spec, pre), sw, Xv, yv)
+            state = trainer.fit(Xd, _encode(y_idx, spec, pre), sw, Xvd, yv)
         finally:
             _kernels.set_num_threads(before)
         # figures of the weights kept (the best epoch's, after early stopping), recomputed
         final = {}
         if state.history:
             final["train_loss"], final["train_metric"] = trainer.evaluate(
-                X, _encode(y_idx, spec, pre), sw)
+                Xd, _encode(y_idx, spec, pre), sw)
             if Xv is not None:
-                final["val_loss"], final["val_metric"] = trainer.evaluate(Xv, yv)
+                final["val_loss"], final["val_metric"] = trainer.evaluate(Xvd, yv)
         final["metric"] = "r2" if kind == "regression" else "accuracy"
         prior = None
         if kind != "regression":  # the majority baseline of `eval` uses the training prior
             prior = (np.bincount(y_idx, minlength=pre.n_classes) / len(y_idx)).tolist()
-        samples = len(state.history) * X.shape[0]
+        n_train = len(X)
+        samples = len(state.history) * n_train
         info = {
             "created": datetime.datetime.now(datetime.timezone.utc).isoformat(
                 timespec="seconds"),
             "library_version": __version__,
-            "data": str(table.path), "rows_train": int(X.shape[0]),
-            "rows_val": int(val_rows or 0), "task_reason": pre.task_reason,
+            "data": str(table.path), "rows_train": int(n_train),
+            "rows_val": int(val_rows), "task_reason": pre.task_reason,
             "best_epoch": int(state.best_epoch), "stop_reason": state.stop_reason,
             "message": state.message, "elapsed_s": float(state.elapsed),
             "samples_per_s": float(samples / state.elapsed) if state.elapsed > 0 else 0.0,
             "threads": int(threads or before), "isa": _kernels.get_isa(),
             "monitor": "val_loss" if Xv is not None else "loss", "notes": notes,
             "final": final, "class_prior": prior,
+            "encodings": [{"column": c, "kind": k, "encoding": h}
+                          for c, k, h in pre.describe()],
         }
         model = cls(net, pre, spec, settings=settings, history=state.history, info=info)
         return model, state
@@ -184,8 +201,9 @@ class TrainedModel:
     # -------------------------------------------------------------- prediction
 
     def outputs(self, X):
-        """The network's raw outputs for encoded inputs X (float64)."""
-        return self.net.forward(X).astype(np.float64)
+        """The network's raw outputs (float64) for inputs X (Encoded, or dense rows)."""
+        return self.net.forward(_dense_until_sparse_inputs(X, self.pre.n_features)
+                                ).astype(np.float64)
 
     def probabilities(self, out):
         """Class probabilities (N, K) from raw outputs; None for regression."""
@@ -204,10 +222,11 @@ class TrainedModel:
         s = p.sum(axis=1, keepdims=True)
         return np.where(s > 0, p / np.where(s > 0, s, 1), 1.0 / p.shape[1])
 
-    def predict_table(self, table):
-        """(X, outputs, probabilities or None, predictions) for a table; predictions are
-        class indices or values in the target's units. Notes are in self.pre.last_notes."""
-        X = self.pre.prepare_predict(table)
+    def predict_table(self, table, *, rows=None):
+        """(X, outputs, probabilities or None, predictions) for a table (or `rows` of it);
+        X is Encoded; predictions are class indices or values in the target's units.
+        Notes are in self.pre.last_notes."""
+        X = self.pre.transform(table, rows=rows, dtype=self.net.dtype)
         out = self.outputs(X)
         proba = self.probabilities(out)
         if proba is not None:
@@ -252,6 +271,10 @@ class TrainedModel:
         if spec.n_out != saved.model.sizes[-1] or pre.n_features != saved.model.sizes[0]:
             raise persist.ModelFileError(f"{path}: the network's shape does not match its "
                                          f"preprocessing; the file is inconsistent")
+        if pre.legacy_order is not None:
+            # a format-1 file: its first layer's rows follow the old interleaved layout
+            w = saved.model.weights[0]
+            w[...] = w[pre.legacy_order].copy()
         model = cls(saved.model, pre, spec, settings=settings,
                     history=meta.get("history", []), info=meta.get("info", {}))
         model.info.setdefault("library_version", saved.version)
@@ -276,10 +299,9 @@ def _check_size(sizes, dtype):
                             f"use smaller --hidden layers")
 
 
-def _split(pre, table, fraction, seed):
-    """Training and validation row indices; stratified by class for classification."""
-    labels = None if pre.task == "regression" else pre.target_of(table)
-    return validation_split(table.n_rows, fraction, seed, labels)
+def _dense_until_sparse_inputs(X, n_features):
+    """Encoded inputs as the dense one-hot rows the network and Trainer take for now."""
+    return X.to_dense(n_features) if isinstance(X, Encoded) else X
 
 
 def _encode(y, spec, pre):

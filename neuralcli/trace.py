@@ -9,7 +9,9 @@ import math
 import numpy as np
 
 from neuralcli import kernels
-from neuralcli.data import DataError, Table
+from neuralcli.errors import DataError
+from neuralcli.preprocess import DATE_FEATURES, date_text, number_text
+from neuralcli.table import DateColumn, NumberColumn, Table, TextColumn
 from neuralcli.losses import evaluate
 
 WHY = {
@@ -29,16 +31,50 @@ WHY = {
 
 
 def row_table(pre, values, *, target=None):
-    """A one-row Table from values given in the order of the model's input columns."""
+    """A one-row Table from values given as text in the order of the model's input
+    columns (and the target's value when given), each typed as its training column."""
     cols = list(pre.input_columns)
     if len(values) != len(cols):
         raise DataError(f"--input has {len(values)} values, the model takes {len(cols)}: "
                         f"{', '.join(cols)}", hint="give one value per column, in that order")
-    cells = [[str(v).strip()] for v in values]
+    data = [_cell(s["kind"], v) for s, v in zip(pre.specs, values)]
     if target is not None:
         cols.append(pre.target)
-        cells.append([str(target).strip()])
-    return Table(cols, cells, path="--input", lines=[1])
+        data.append(target_cell(pre, target))
+    return Table(cols, data, path="--input", lines=np.array([2]))
+
+
+def target_cell(pre, text):
+    """The target's value as a one-row column of the kind the model's target is."""
+    return _cell("text" if pre.label_kind == "text" else "number", text)
+
+
+def _cell(kind, text):
+    """One cell as a one-row column of `kind`, read by the reader's rules: numbers as
+    float() reads them (NaN and inf kept, to be refused), ISO dates and date-times, the
+    default missing-value markers missing."""
+    from neuralcli.reader import DEFAULT_NA, _date, _number
+
+    text = str(text).strip()
+    missing = text == "" or text in DEFAULT_NA
+    gone = np.array([missing])
+    if kind == "text":
+        return TextColumn(np.array([-1 if missing else 0], dtype=np.int32),
+                          [] if missing else [text], first_text=None if missing else (0, text))
+    if missing:
+        cls = NumberColumn if kind == "number" else DateColumn
+        return cls(np.array([np.nan]), gone)
+    if kind == "number":
+        v = _number(text)
+        if v is None:
+            return NumberColumn(np.array([np.nan]), gone, bad=1, first_bad=(0, text))
+        if not math.isfinite(v):
+            return NumberColumn(np.array([v]), gone, nonfinite=1, first_nonfinite=(0, text))
+        return NumberColumn(np.array([v]), gone, integral=v.is_integer())
+    parsed = _date(text)
+    if parsed is None:
+        return DateColumn(np.array([np.nan]), gone, bad=1, first_bad=(0, text))
+    return DateColumn(np.array([parsed[0]]), gone, has_time=parsed[1])
 
 
 SMALL_LAYER = 8  # layers (and inputs) up to this wide are shown whole
@@ -68,46 +104,95 @@ def _neuron_names(model, layer, width):
     return [f"h{layer + 1}.{j + 1}" for j in range(width)]
 
 
-def _preprocessing(pre, table):
+def _raw(column, row):
+    """A cell as the user wrote it (numbers in their shortest exact form), "" if missing."""
+    if column.missing[row]:
+        return ""
+    if column.kind == "text":
+        return column.categories[column.codes[row]]
+    v = float(column.values[row])
+    return number_text(v) if column.kind == "number" else date_text(v)
+
+
+def _value(column, row, kind):
+    """A present cell's number (or day count), also from a column read as text."""
+    if column.kind != "text":
+        return float(column.values[row])
+    from neuralcli.reader import _date, _number
+
+    text = column.categories[column.codes[row]]
+    return _number(text) if kind == "number" else _date(text)[0]
+
+
+def _preprocessing(pre, table, row, x):
+    """Each input column's raw value and its inputs in x (the row's dense expansion)."""
     out = []
+    at = 0
+    blocks = {name: (start, size) for name, start, size in pre.blocks}
     for s in pre.specs:
-        raw = table.cells[table.columns.index(s["name"])][0]
-        if s["kind"] == "numeric":
-            filled = raw == "" and s.get("fill") is not None
-            v = float(s["fill"]) if filled else float(raw)
-            enc = (v - s["mean"]) / s["scale"]
+        column = table.column(s["name"])
+        raw = _raw(column, row)
+        filled = raw == "" and s.get("fill") is not None
+        if s["kind"] == "number":
+            v = float(s["fill"]) if filled else _value(column, row, "number")
+            enc = float(x[at])
             out.append({"column": s["name"], "kind": "numeric", "raw": raw,
                         "filled": filled, "mean": s["mean"], "scale": s["scale"],
                         "encoded": [enc], "features": [s["name"]],
                         "formula": f"({v:g} - {s['mean']:.4g}) / {s['scale']:.4g} = "
                                    f"{enc:+.4f}"})
+            at += 1
+        elif s["kind"] == "date":
+            v = float(s["fill"]) if filled else _value(column, row, "date")
+            enc = [float(e) for e in x[at:at + len(DATE_FEATURES)]]
+            day = np.datetime64(int(math.floor(v)), "D").item()
+            out.append({"column": s["name"], "kind": "date", "raw": raw, "filled": filled,
+                        "mean": s["mean"], "scale": s["scale"], "encoded": enc,
+                        "features": [f"{s['name']}:{f}" for f in DATE_FEATURES],
+                        "formula": f"{date_text(v)} is day {v:g} since 1970: ({v:g} - "
+                                   f"{s['mean']:.6g}) / {s['scale']:.4g} = {enc[0]:+.4f}; "
+                                   f"a {day.strftime('%A')} in {day.strftime('%B')}, as "
+                                   f"points on the week's and the year's circles"})
+            at += len(DATE_FEATURES)
         else:
-            cats = list(s["categories"])
+            start, size = blocks[s["name"]]
+            names = pre.feature_names[start:start + size]
+            enc = [float(e) for e in x[start:start + size]]
             value = raw if raw != "" else (s.get("fill") or "")
-            hot = value if value in cats else None
-            enc = [1.0 if c == hot else 0.0 for c in cats]
+            hot = names[enc.index(1.0)].split("=", 1)[1] if 1.0 in enc else None
+            if hot == value:
+                how = f"one-hot: {s['name']}={hot} -> 1, the other {size - 1} -> 0"
+            elif hot is not None:
+                how = (f"{value!r} is not among the kept categories: it selects {hot}, the "
+                       f"other {size - 1} -> 0")
+            else:
+                how = (f"{value!r} was not seen in training: all {size} one-hot columns "
+                       f"are 0")
             out.append({"column": s["name"], "kind": "categorical", "raw": raw,
-                        "hot": hot, "unseen": hot is None, "encoded": enc,
-                        "features": [f"{s['name']}={c}" for c in cats],
-                        "formula": (f"one-hot: {s['name']}={hot} -> 1, the other "
-                                    f"{len(cats) - 1} -> 0" if hot is not None else
-                                    f"{value!r} was not seen in training: all "
-                                    f"{len(cats)} one-hot columns are 0")})
+                        "hot": hot, "unseen": hot != value, "encoded": enc,
+                        "features": list(names), "formula": how})
     return out
 
 
-def trace(model, table, *, top=5, lr=0.1):
-    """Trace the first row of `table` through `model`: preprocessing, forward pass, the
-    output's reading, and, when the table holds the target, the loss, the backward pass
-    and one gradient-descent step of size lr."""
+def trace(model, table, *, row=0, target=None, top=5, lr=0.1):
+    """Trace row `row` (0-based) of `table` through `model`: preprocessing, forward pass,
+    the output's reading, and, when the truth is known (`target`, the value as text, or
+    the table's target column), the loss, the backward pass and one gradient-descent step
+    of size lr. Errors name the table's own row."""
     pre, net = model.pre, model.net
     dt = net.dtype
     top = max(1, int(top))
-    X = pre.prepare_predict(table)
+    X = pre.transform(table, rows=[row], dtype=dt)
     notes = list(pre.last_notes)
-    x = np.ascontiguousarray(X[:1], dtype=dt)
-    has_target = pre.target in table.columns and table.cells[
-        table.columns.index(pre.target)][0] != ""
+    # one traced row: its dense expansion is small and is what the kernels below take
+    x = np.ascontiguousarray(X.to_dense(pre.n_features), dtype=dt)
+    truth, truth_row = table, row
+    if target is not None:
+        truth = Table([pre.target], [target_cell(pre, target)], path="--target",
+                      lines=np.array([2]))
+        truth_row = 0
+    has_target = pre.target in truth.columns and not \
+        truth.column(pre.target).missing[truth_row]
     result = {"why": WHY, "notes": notes, "task": model.task, "target_name": pre.target}
 
     layers = []
@@ -118,7 +203,7 @@ def trace(model, table, *, top=5, lr=0.1):
     result["network"] = {"inputs": net.sizes[0], "input_features": list(pre.feature_names),
                          "layers": layers, "params": net.n_params,
                          "output": {"link": model.spec.link, "loss": model.spec.loss}}
-    result["preprocessing"] = _preprocessing(pre, table)
+    result["preprocessing"] = _preprocessing(pre, table, row, x[0])
     result["input"] = _vec(x[0])
 
     # ---- forward, one dense kernel call per layer, keeping what backward needs
@@ -165,7 +250,7 @@ def trace(model, table, *, top=5, lr=0.1):
         result["loss"] = None
         return result
     # ---- loss through the loss kernel, as training computes it
-    t_enc = pre.target_of(table)
+    t_enc = pre.target_of(truth, rows=[truth_row])
     from neuralcli.model import _encode
     target = _encode(t_enc[:1], model.spec, pre)
     if model.spec.loss != "cross_entropy":

@@ -50,3 +50,4 @@ def assert_bitwise_equal(a, b, name="result"):
     if not np.array_equal(a.view(np.uint8), b.view(np.uint8)):
         diff = np.argwhere(a.view(np.uint8).reshape(-1) != b.view(np.uint8).reshape(-1))
         raise AssertionError(f"{name}: not bitwise equal; first differing byte {diff[0][0]}")
+

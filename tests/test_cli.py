@@ -114,7 +114,7 @@ def test_eval_predict_info_flow(tmp_path, csv, model):
 
     result = run("info", model)
     assert result.exit_code == 0 and "Preprocessing" in result.stdout
-    assert "city" in result.stdout and "one-hot over 3 categories" in result.stdout
+    assert "city" in result.stdout and "categorical with 3 categories" in result.stdout
     info = json.loads(run("info", model, "--json").stdout)
     assert info["network"]["params"] > 0 and info["task"] == "binary"
 
@@ -209,26 +209,27 @@ def test_header_only(tmp_path):
 
 def test_ragged_row(tmp_path):
     f = write(tmp_path / "r.csv", "a,b,c\n1,2,0\n3,4\n5,6,1\n")
-    assert_one_line_error(run("train", f), "r.csv", "row 3")
+    assert_one_line_error(run("train", f), "r.csv", "line 3")
 
 
 def test_non_numeric_value_in_numeric_column(tmp_path):
     body = "\n".join(f"{i},{i % 2}" for i in range(30))
     f = write(tmp_path / "n.csv", "x,y\n" + body + "\nabc,1\n")
-    assert_one_line_error(run("train", f), "n.csv", "row 32", "abc")
+    # row 31: the 31st data row, as `explain --row` counts
+    assert_one_line_error(run("train", f), "n.csv", "row 31,", "abc")
 
 
 @pytest.mark.parametrize("bad", ["nan", "inf"])
 def test_nan_and_inf(tmp_path, bad):
     body = "\n".join(f"{i},{i % 2}" for i in range(30))
     f = write(tmp_path / "f.csv", "x,y\n" + body + f"\n{bad},1\n")
-    assert_one_line_error(run("train", f), "f.csv", "row 32")
+    assert_one_line_error(run("train", f), "f.csv", "row 31,", "NaN/inf")
 
 
 def test_empty_cell_and_impute(tmp_path):
     body = "\n".join(f"{i},{i % 2}" for i in range(30))
     f = write(tmp_path / "m.csv", "x,y\n" + body + "\n,1\n")
-    assert_one_line_error(run("train", f), "row 32", "--impute")
+    assert_one_line_error(run("train", f), "row 31,", "--impute")
     assert run("train", f, *FAST, "--impute", "mean", "-o", tmp_path / "m.ncm").exit_code == 0
 
 
@@ -402,3 +403,108 @@ def test_hints_for_common_slips(tmp_path, csv):
     assert run("datasets", "regression", "--rows", "100", "-o", data).exit_code == 0
     assert_one_line_error(run("train", data, "--class-weight", "balanced"),
                           "leave out --class-weight")
+
+
+# ------------------------------------------------------------------ typed data path
+
+
+def test_fixes_are_worded_as_the_commands_own_options(tmp_path, csv, model):
+    body = "\n".join(f"{20 + i},{40 + i}.5,rome,{'yes' if i % 2 else 'no'}" for i in range(30))
+    bad = write(tmp_path / "bad.csv", "age,income,city,bought\n" + body + "\nabc,1,rome,no\n")
+    line = assert_one_line_error(run("train", bad, *FAST), "row 31,", '"abc" is not a number')
+    assert "--drop age" in line
+    # predict has no --drop and no --impute: it never advises them
+    line = assert_one_line_error(run("predict", model, bad), "row 31,", '"abc"')
+    assert "--drop" not in line and "drop" not in line
+    gap = write(tmp_path / "gap.csv", "age,income,city\n30,,rome\n40,50,oslo\n")
+    line = assert_one_line_error(run("predict", model, gap), "row 1,", "income")
+    assert "--impute" not in line
+    line = assert_one_line_error(run("train", gap, *FAST, "--target", "city"), "row 1,")
+    assert "--impute mean|median|most-frequent" in line
+    one = write(tmp_path / "one.csv", "x,y\n" + "\n".join(f"{i},same" for i in range(9)))
+    assert "--target" in assert_one_line_error(run("train", one), "one class")
+
+
+def test_error_rows_are_the_rows_explain_takes(tmp_path, model):
+    # a blank line and a quoted line break: row 4 starts on line 7
+    text = ('age,income,city\n30,40.5,rome\n\n31,41.5,"os\nlo"\n32,42.5,rome\n'
+            '33,43.5,oslo\n34,xx,paris\n')
+    f = write(tmp_path / "odd.csv", text)
+    line = assert_one_line_error(run("predict", model, f), "row 5 (line 8)", '"xx"')
+    line2 = assert_one_line_error(run("explain", model, f, "--row", "5"), "row 5 (line 8)")
+    assert line == line2
+    traced = run("explain", model, f, "--row", "4", "--format", "json")
+    assert traced.exit_code == 0, traced.stderr
+    t = json.loads(traced.stdout)
+    assert [p["raw"] for p in t["preprocessing"]] == ["33", "43.5", "oslo"]
+
+
+def test_stdin_and_gzip(tmp_path, csv, model):
+    import gzip
+
+    out = tmp_path / "in.ncm"
+    result = run("train", "-", *FAST, "-o", out, input=csv.read_text())
+    assert result.exit_code == 0, result.stderr
+    assert "<stdin>" in result.stderr or "stdin" in result.stderr
+    gz = tmp_path / "shop.csv.gz"
+    gz.write_bytes(gzip.compress(csv.read_bytes()))
+    plain = run("predict", model, csv)
+    packed = run("predict", model, gz)
+    assert packed.exit_code == 0, packed.stderr
+    assert packed.stdout == plain.stdout
+    assert run("eval", model, "-", "--json", input=csv.read_text()).exit_code == 0
+
+
+def test_na_values_decimal_and_impute(tmp_path):
+    rows = [f"{i};{'-' if i == 4 else f'{i},5'};{i % 2}" for i in range(30)]
+    f = write(tmp_path / "eu.csv", "a;b;y\n" + "\n".join(rows) + "\n")
+    line = assert_one_line_error(run("train", f, *FAST), "row 5,", '"-"')
+    assert "--drop b" in line
+    m = tmp_path / "eu.ncm"
+    result = run("train", f, *FAST, "--na-values", "-", "--impute", "mean", "--val-split",
+                 "0", "-o", m)
+    assert result.exit_code == 0, result.stderr
+    info = json.loads(run("info", m, "--json").stdout)
+    fill = [p for p in info["preprocessing"] if p["column"] == "b"][0]["encoding"]
+    mean = float(np.mean([i + 0.5 for i in range(30) if i != 4]))
+    assert f"missing -> {mean!r}" in fill and "decimal comma" in fill
+    assert run("train", f, *FAST, "--decimal", ",", "--na-values", "-", "--impute", "mean",
+               "-o", tmp_path / "d.ncm").exit_code == 0
+
+
+def test_categories_ids_and_info(tmp_path):
+    cities = ["rome", "oslo", "paris", "bern", "kyiv"]
+    rows = [f"u{i:04d},{cities[i % 5] if i % 7 else 'rome'},{i % 11},{i % 2}"
+            for i in range(60)]
+    f = write(tmp_path / "c.csv", "id,city,n,y\n" + "\n".join(rows) + "\n")
+    m = tmp_path / "c.ncm"
+    result = run("train", f, *FAST, "--max-categories", "2", "-o", m)
+    assert result.exit_code == 0, result.stderr
+    assert 'column "id" looks like an identifier' in result.stderr
+    assert "--keep-id id" in result.stderr
+    assert "the 2 most frequent of 5 categories are kept" in result.stderr
+    out = run("info", m).stdout
+    assert "categorical with 2 categories + <other>" in out
+    assert "left out: looks like an identifier" in out
+    info = json.loads(run("info", m, "--json").stdout)
+    assert info["identifiers_left_out"] == ["id"]
+    assert [p["column"] for p in info["preprocessing"]] == ["city", "n", "id"]
+    k = tmp_path / "k.ncm"
+    result = run("train", f, *FAST, "--keep-id", "id", "-o", k)
+    assert result.exit_code == 0, result.stderr
+    info = json.loads(run("info", k, "--json").stdout)
+    assert info["identifiers_left_out"] == []
+    assert [p["column"] for p in info["preprocessing"]] == ["id", "city", "n"]
+    assert_one_line_error(run("train", f, "--max-categories", "0"), "--max-categories",
+                          code=2)
+
+
+def test_predict_keeps_values_as_read(tmp_path, model):
+    f = write(tmp_path / "k.csv", "age,income,city,when\n30,40.50,rome,2024-02-29\n"
+                                  "31,1e3,oslo,\n")
+    result = run("predict", model, f, "--keep", "income", "--keep", "city",
+                 "--keep", "when")
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("income,city,when,predicted_bought")
+    assert lines[1].startswith("40.5,rome,2024-02-29,") and lines[2].startswith("1000,oslo,,")

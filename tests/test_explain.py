@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 import reference as ref
 from neuralcli.cli import cli
-from neuralcli.data import load_builtin, read_csv
+from neuralcli.reader import load_builtin, read_table
 from neuralcli.losses import evaluate
 from neuralcli.model import Settings, TrainedModel, _encode
 from neuralcli.trace import neuron, row_table, trace
@@ -27,6 +27,12 @@ def loan(tmp_path_factory):
             "-o", path)
     assert r.exit_code == 0, r.stderr
     return path, data
+
+
+def dense(model, table, rows=None):
+    """The model's inputs for a table's rows, one-hot expanded as the network takes them."""
+    enc = model.pre.transform(table, rows=rows, dtype=model.net.dtype)
+    return enc.to_dense(model.pre.n_features)
 
 
 def _fit(name, dtype="float64", hidden=(6, 5), **kw):
@@ -52,7 +58,7 @@ def test_traced_gradients_equal_engine_and_finite_differences(name, extra):
         grads.append(np.outer(a_prev, b["dL_dZ"]).ravel())
         grads.append(np.asarray(b["db"]))
     traced = np.concatenate(grads)
-    x = model.pre.prepare_predict(row)
+    x = dense(model, row)
     target = _encode(model.pre.target_of(row), model.spec, model.pre)
     net = model.net
 
@@ -75,7 +81,7 @@ def test_step_is_the_sgd_kernel_and_reports_the_new_loss():
     for c in st["changes"]:
         assert c["after"] == pytest.approx(c["before"] - 0.2 * c["grad"], rel=0, abs=1e-15)
     after = model.net.copy()
-    x = model.pre.prepare_predict(table.take([3]))
+    x = dense(model, table.take([3]))
     grads = model.net.gradient(x, lambda o, d: evaluate(
         "cross_entropy", o, model.pre.target_of(table.take([3])).astype(np.int32), None,
         d))[1]
@@ -91,8 +97,7 @@ def test_json_matches_the_engine(loan):
     assert r.exit_code == 0, r.stderr
     t = json.loads(r.stdout)
     model = TrainedModel.load(path)
-    table = read_csv(data).take([4])
-    x = model.pre.prepare_predict(table)
+    x = dense(model, read_table(data), rows=[4])
     out = model.net.forward(x)
     assert t["forward"][-1]["z"] == pytest.approx(out[0].tolist(), rel=0, abs=0)
     assert t["output"]["probabilities"][t["output"]["class"]] == pytest.approx(

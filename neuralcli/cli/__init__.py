@@ -7,7 +7,7 @@ import sys
 import click
 
 from neuralcli._version import __version__
-from neuralcli.cli.app import App, user_errors
+from neuralcli.cli.app import App, error_text, user_errors
 from neuralcli.cli.console import Console
 
 # options of the root command, which go before the subcommand's name
@@ -72,7 +72,7 @@ class Group(click.Group):
         except Exception as exc:  # noqa: BLE001 - the last line of defence
             console = _console(ctx)
             if isinstance(exc, user_errors()):
-                console.error(str(exc))
+                console.error(error_text(exc, _subcommand(self, ctx)))
             elif isinstance(exc, OSError):
                 where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
                 console.error(f"{exc.strerror or exc}{where}; check the path and its "
@@ -84,6 +84,11 @@ class Group(click.Group):
                               f"in neuralcli; rerun with NEURALCLI_DEBUG=1 for the traceback "
                               f"and please report it")
             ctx.exit(EXIT_ERROR)
+
+
+def _subcommand(group, ctx):
+    name = ctx.invoked_subcommand
+    return group.get_command(ctx, name) if name else None
 
 
 def _console(ctx):

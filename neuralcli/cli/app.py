@@ -1,4 +1,5 @@
-"""The application object every command receives, and the CLI's own error type."""
+"""The application object every command receives, the CLI's own error type, and how a
+library error is worded as the command's options."""
 
 
 class CliError(Exception):
@@ -14,8 +15,35 @@ class App:
 
 # Exceptions of the layers below that carry a message meant for the user.
 def user_errors():
-    from neuralcli.data import DataError
+    from neuralcli.errors import DataError
     from neuralcli.persist import ModelFileError
     from neuralcli.training import TrainingError
 
     return (CliError, DataError, ModelFileError, TrainingError)
+
+
+# A DataError's fix as a command's option: kind -> (the option's parameter name, wording).
+OPTION_FIXES = {
+    "drop": ("drop", "pass --drop {arg} if the column is not a feature"),
+    "impute": ("impute", "pass --impute mean|median|most-frequent"),
+    "target": ("target", "choose another target with --target"),
+    "task": ("task", "use --task {arg}"),
+    "keep_id": ("keep_id", "pass --keep-id {arg} to use it anyway"),
+    "na_values": ("na_values", "list {arg} in --na-values to count it as missing"),
+}
+
+
+def error_text(exc, command=None):
+    """The one line a user reads for an error: a DataError's fix worded as `command`'s
+    option when the command has that option, and left out when it has not."""
+    from neuralcli.errors import DataError
+
+    if not isinstance(exc, DataError):
+        return str(exc)
+    params = {p.name for p in command.params} if command is not None else set()
+
+    def words(kind, arg):
+        name, text = OPTION_FIXES.get(kind, (None, None))
+        return text.format(arg=arg) if name in params else None
+
+    return exc.worded(words)

@@ -23,7 +23,7 @@ def command(app, name, output, rows, seed, force, as_json):
     import os
 
     from neuralcli.cli.app import CliError
-    from neuralcli.data import write_csv
+    from neuralcli.writer import write_csv
     from neuralcli.datasets import DATASETS
 
     console = app.console

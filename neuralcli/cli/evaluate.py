@@ -1,6 +1,8 @@
 """neuralcli eval: how a model does on labelled data, beside a trivial baseline."""
 import click
 
+from neuralcli.cli.options import reading_kwargs, reading_options
+
 EPILOG = """\b
 Examples:
   neuralcli eval model.ncm test.csv
@@ -15,23 +17,28 @@ def _rows(n):
 @click.command("eval", epilog=EPILOG, short_help="Evaluate a model on labelled data.")
 @click.argument("model_path", metavar="MODEL", type=click.Path())
 @click.argument("data", type=click.Path())
-@click.option("--delimiter", help="Field separator (default: sniffed).")
+@reading_options
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @click.pass_obj
-def command(app, model_path, data, delimiter, as_json):
-    """Evaluate MODEL on DATA.csv, which must hold the target column.
+def command(app, model_path, data, delimiter, na_values, decimal, thousands, encoding,
+            as_json):
+    """Evaluate MODEL on DATA.csv (a .gz file, or - for standard input), which must hold
+    the target column.
 
     Classification: accuracy, log-loss, per-class precision, recall and F1, macro and
     weighted F1, the confusion matrix and ROC AUC. Regression: MSE, RMSE, MAE and R^2.
     Every figure stands beside a baseline that ignores the inputs (the majority class,
     or the training mean), so you can see whether the network beats the trivial answer."""
     from neuralcli import metrics
-    from neuralcli.data import read_csv
+    from neuralcli.reader import read_table
     from neuralcli.model import TrainedModel
 
     console = app.console
     model = TrainedModel.load(model_path)
-    table = read_csv(data, delimiter=delimiter)
+    table = read_table(data, **reading_kwargs(delimiter, na_values, decimal, thousands,
+                                              encoding))
+    for note in table.notes:
+        console.note(note)
     _, out, proba, pred = model.predict_table(table)
     for note in model.pre.last_notes:
         console.note(note)

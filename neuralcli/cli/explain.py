@@ -40,8 +40,8 @@ def command(app, model_path, data, row, input_text, target, top, lr, fmt):
     Give the row as --row N with DATA.csv, or as --input "v1,v2,...". Every number shown
     is what the training engine computes for that row."""
     from neuralcli.cli.app import CliError
-    from neuralcli.data import read_csv
     from neuralcli.model import TrainedModel
+    from neuralcli.reader import read_table
     from neuralcli.trace import row_table, trace
 
     if top < 1:
@@ -54,23 +54,16 @@ def command(app, model_path, data, row, input_text, target, top, lr, fmt):
         raise click.UsageError("--row needs DATA.csv")
     model = TrainedModel.load(model_path)
     if row is not None:
-        table = read_csv(data)
+        table = read_table(data)
         if not 1 <= row <= table.n_rows:
-            raise CliError(f"{data} has {table.n_rows} data rows; --row must lie in 1.."
-                           f"{table.n_rows}, got {row}")
-        table = table.take([row - 1])
-        if target is not None:
-            j = table.find(model.pre.target)
-            if j is None:
-                table.columns.append(model.pre.target)
-                table.cells.append([target])
-            else:
-                table.cells[j] = [target]
+            raise CliError(f"{table.path} has {table.n_rows} data rows; --row must lie in "
+                           f"1..{table.n_rows}, got {row}")
+        result = trace(model, table, row=row - 1, target=target, top=top, lr=lr)
     else:
         import csv
         values = next(csv.reader([input_text]))
         table = row_table(model.pre, values, target=target)
-    result = trace(model, table, top=top, lr=lr)
+        result = trace(model, table, top=top, lr=lr)
     console = app.console
     if fmt == "json":
         console.json(result)

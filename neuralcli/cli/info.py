@@ -13,8 +13,10 @@ Examples:
 @click.option("--json", "as_json", is_flag=True, help="Print the description as JSON.")
 @click.pass_obj
 def command(app, model_path, as_json):
-    """Show MODEL's architecture, parameter count, FLOPs per sample, preprocessing,
-    training settings and history, and the library version that wrote it."""
+    """Show MODEL's architecture, parameter count, FLOPs per sample, preprocessing (each
+    column's encoding: standardized number and its format, date features, categories and
+    the shared other input, ID-like columns left out), training settings and history, and
+    the library version that wrote it."""
     from dataclasses import asdict
 
     from neuralcli.cli import report
@@ -24,22 +26,15 @@ def command(app, model_path, as_json):
     model = TrainedModel.load(model_path)
     pre, info = model.pre, model.info
     summary = model.net.summary()
-    columns = []
-    for s in pre.specs:
-        if s["kind"] == "numeric":
-            how = f"standardized (mean {s['mean']:.4g}, scale {s['scale']:.4g})"
-        else:
-            how = f"one-hot over {len(s['categories'])} categories"
-        if s.get("fill") is not None:
-            how += f"; empty cells -> {s['fill']}"
-        columns.append((s["name"], s["kind"], how))
+    columns = pre.describe()
     if as_json:
         console.json({
             "model": str(model_path), "library_version": info.get("library_version"),
             "task": model.task, "target": pre.target, "classes": pre.class_names,
             "output": asdict(model.spec), "network": summary,
             "preprocessing": [{"column": c, "kind": k, "encoding": h} for c, k, h in columns],
-            "dropped": pre.dropped, "settings": asdict(model.settings), "training": info,
+            "dropped": pre.dropped, "identifiers_left_out": pre.ids,
+            "settings": asdict(model.settings), "training": info,
             "history": model.history,
         })
         return

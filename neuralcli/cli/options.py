@@ -85,3 +85,33 @@ def class_weight(text):
             raise click.BadParameter(f"weight {w!r} of {label!r} is not a number",
                                      param_hint="--class-weight") from None
     return out
+
+
+def reading_options(command):
+    """The options that say how DATA is read, shared by train, eval and predict."""
+    for option in reversed([
+        click.option("--delimiter", help="Field separator (default: sniffed among , ; "
+                                         "tab and |)."),
+        click.option("--na-values", help="Comma-separated texts that mark a missing "
+                                         "value, replacing the default list (NA, N/A, "
+                                         "NaN, null, None, ?); empty cells are always "
+                                         "missing."),
+        click.option("--decimal", type=click.Choice([".", ","]),
+                     help="Decimal mark of the numbers (default: detected per column)."),
+        click.option("--thousands", help="Thousands separator of the numbers, such as , . "
+                                         "or ' (default: detected per column)."),
+        click.option("--encoding", help="Text encoding of DATA (default: UTF-8, with a "
+                                        "fallback the reader detects)."),
+    ]):
+        command = option(command)
+    return command
+
+
+def reading_kwargs(delimiter=None, na_values=None, decimal=None, thousands=None,
+                   encoding=None):
+    """read_table's keyword arguments from the reading options' values."""
+    kw = {"delimiter": delimiter, "decimal": decimal, "thousands": thousands,
+          "encoding": encoding}
+    if na_values is not None:
+        kw["na_values"] = tuple(v.strip() for v in na_values.split(",") if v.strip())
+    return kw

@@ -3,7 +3,8 @@ import os
 
 import click
 
-from neuralcli.cli.options import class_weight, hidden_sizes, positive_float, positive_int
+from neuralcli.cli.options import (class_weight, hidden_sizes, positive_float, positive_int,
+                                   reading_kwargs, reading_options)
 
 EPILOG = """\b
 Examples:
@@ -11,6 +12,7 @@ Examples:
   neuralcli train houses.csv --target price -o price.ncm
   neuralcli train churn.csv --drop customer_id --class-weight balanced
   neuralcli train iris.csv --hidden 32 --epochs 500 --schedule cosine --seed 1
+  gunzip -c sales.csv.gz | neuralcli train - --na-values "-,n/a" --impute median
 """
 
 
@@ -57,7 +59,12 @@ Examples:
               help="'balanced', or label=weight pairs like yes=3,no=1.")
 @click.option("--impute", type=click.Choice(["mean", "median", "most-frequent"]),
               help="Fill empty cells instead of stopping at the first one.")
-@click.option("--delimiter", help="Field separator (default: sniffed among , ; and tab).")
+@reading_options
+@click.option("--max-categories", type=int, default=100, show_default=True,
+              help="Categories kept per text column (the most frequent); the rest share "
+                   "one 'other' input.")
+@click.option("--keep-id", multiple=True, help="Use a column that looks like an ID (nearly "
+                                               "all values distinct) anyway (repeatable).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--threads", type=int, help="Threads for the kernels (default: all cores).")
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32",
@@ -69,16 +76,20 @@ Examples:
 @click.pass_obj
 def command(app, data, target, drop, task, hidden, activation, loss, optimizer, lr, epochs,
             batch_size, val_split, val_path, early_stopping, patience, schedule,
-            weight_decay, dropout, clip_norm, class_weight_text, impute, delimiter, seed,
-            threads, dtype, output, force, as_json):
+            weight_decay, dropout, clip_norm, class_weight_text, impute, delimiter, na_values,
+            decimal, thousands, encoding, max_categories, keep_id, seed, threads, dtype,
+            output, force, as_json):
     """Train a network on DATA.csv (default: the built-in two spirals) and save it.
 
-    The target is the last column unless --target says otherwise; numeric columns are
-    standardized and text columns one-hot encoded, with the statistics stored in the
-    model. Ctrl-C stops after the current batch and saves the best model so far."""
+    DATA may be a .gz file or - for standard input. The target is the last column unless
+    --target says otherwise. Number columns are standardized; date columns become days
+    since 1970 and the day of the week and month; text columns are categories (the
+    --max-categories most frequent, the rest sharing one input); ID-like text columns are
+    left out. The statistics come from the training rows and are stored in the model.
+    Ctrl-C stops after the current batch and saves the best model so far."""
     from neuralcli.cli import report
     from neuralcli.cli.app import CliError
-    from neuralcli.data import load_builtin, read_csv
+    from neuralcli.reader import load_builtin, read_table
     from neuralcli.model import Settings, TrainedModel
 
     console = app.console
@@ -87,6 +98,7 @@ def command(app, data, target, drop, task, hidden, activation, loss, optimizer, 
     positive_int("--patience", patience)
     positive_int("--threads", threads)
     positive_int("--seed", seed, minimum=0)
+    positive_int("--max-categories", max_categories)
     positive_float("--lr", lr)
     positive_float("--weight-decay", weight_decay, allow_zero=True)
     positive_float("--clip-norm", clip_norm, allow_zero=True)
@@ -102,25 +114,32 @@ def command(app, data, target, drop, task, hidden, activation, loss, optimizer, 
         weight_decay=weight_decay, dropout=dropout, clip_norm=clip_norm,
         class_weight=class_weight(class_weight_text), seed=seed, dtype=dtype)
 
+    reading = reading_kwargs(delimiter, na_values, decimal, thousands, encoding)
     if data is None:
         table = load_builtin("spirals")
         stem = "spirals"
         console.note("no data given: training on the built-in two spirals (500 points); "
                      "pass a CSV file to use your own")
     else:
-        table = read_csv(data, delimiter=delimiter)
-        stem = os.path.splitext(os.path.basename(data))[0] or "model"
-    val_table = read_csv(val_path, delimiter=delimiter) if val_path else None
+        table = read_table(data, **reading)
+        name = os.path.basename(data)
+        if name.endswith(".gz"):
+            name = name[:-3]
+        stem = "model" if data == "-" else (os.path.splitext(name)[0] or "model")
+    val_table = read_table(val_path, **reading) if val_path else None
     path = output or _fresh_name(f"{stem}.ncm")
     _check_writable(path, force, CliError)
 
     rows = "1 row" if table.n_rows == 1 else f"{table.n_rows:,} rows"
     cols = "1 column" if table.n_columns == 1 else f"{table.n_columns:,} columns"
     console.note(f"data: {table.path}: {rows}, {cols}")
+    for note in table.notes:
+        console.note(note)
     cb = report.TrainProgress(console, settings.epochs)
     model, state = TrainedModel.fit(table, settings, target=target, drop=drop, impute=impute,
                                     task=task, val_table=val_table, callbacks=[cb],
-                                    threads=threads)
+                                    threads=threads, max_categories=max_categories,
+                                    keep=keep_id)
     for note in model.info["notes"]:
         console.note(note)
     if not state.history and state.stop_reason in ("interrupted", "diverged"):

@@ -1,0 +1,910 @@
+"""From a typed Table to model inputs: the task decided on the whole file, then a
+Preprocessor fitted once, on the training rows, that writes Encoded inputs directly in the
+model's dtype and keeps everything it learned for the model file.
+
+Task detection (task="auto"), from the whole file's target column:
+  - a text column -> classification: binary with 2 classes, multiclass with more;
+  - numbers that are all integers, with k distinct values where k == 2, or 3 <= k <= 20
+    and there are at least 5 rows per value on average (rows >= 5 k) -> classification;
+  - any other numeric target -> regression.
+
+Features, in the first layer's row order (`feature_names`):
+  - dense inputs first, in column order: a number column standardized with the training
+    mean and population standard deviation (a constant column gets scale 1); a date column
+    as name:days (days since 1970-01-01, standardized), name:dow_sin, name:dow_cos (the day
+    of the week on a circle) and name:month_sin, name:month_cos;
+  - then one block per text column, in column order: its kept categories sorted, then
+    "<other>" when some were cut. The `max_categories` most frequent categories of the
+    training rows are kept (ties by first appearance); the rest share the other row. A
+    category unseen in training selects the other row, or no row (all zeros) when the
+    column has none. Text columns become row codes (Encoded.codes), never one-hot floats.
+  - A text column whose values are nearly all distinct (an ID: at least 95 % distinct among
+    at least 20 values) is left out with a note, unless named in `keep`.
+
+Missing cells (empty, or a missing-value marker of the reader) are errors naming the first,
+unless impute is "mean", "median" or "most-frequent": number and date columns get that
+statistic of the training rows, text columns their most frequent category. The target is
+never imputed.
+"""
+import math
+
+import numpy as np
+
+from neuralcli.errors import DataError, listing, show
+from neuralcli.network import Encoded
+
+__all__ = ["Preprocessor", "TaskDecision", "decide_task", "IMPUTE_MODES", "TASKS",
+           "MAX_CATEGORIES"]
+
+IMPUTE_MODES = ("mean", "median", "most-frequent")
+TASKS = ("auto", "binary", "multiclass", "regression")
+MAX_INT_CLASSES = 20        # integer targets with more distinct values are regression
+ROWS_PER_CLASS = 5          # ... and so are those with fewer rows per value on average
+MAX_CATEGORIES = 100        # categories kept per text column by default
+ID_SHARE = 0.95             # a text column this distinct ...
+ID_MIN_ROWS = 20            # ... over at least this many values is an identifier
+OTHER = "<other>"
+DATE_FEATURES = ("days", "dow_sin", "dow_cos", "month_sin", "month_cos")
+_EPOCH_WEEKDAY = 3          # 1970-01-01 was a Thursday (Monday = 0)
+_META_FORMAT = 2
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _moments(v):
+    """Mean and population standard deviation, computed on values scaled by their largest
+    magnitude: squaring numbers past ~1e154 would overflow to infinity."""
+    v = np.asarray(v, dtype=np.float64)
+    big = float(np.max(np.abs(v))) if v.size else 0.0
+    if big == 0.0:
+        return 0.0, 0.0
+    u = v / big
+    return big * float(np.mean(u)), big * float(np.std(u))
+
+
+def number_text(v):
+    """How a number reads in a CSV: integers without '.0', floats shortest round-trip."""
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, bool):
+        return str(int(v))
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        return str(int(v)) if v.is_integer() and abs(v) < 2 ** 53 else repr(v)
+    return str(v)
+
+
+def date_text(days):
+    """ISO text of a day count since 1970 (with the time of day when it has one)."""
+    day = math.floor(days)
+    text = str(np.datetime64(int(day), "D"))
+    if days != day:
+        seconds = int(round((days - day) * 86400))
+        if seconds >= 86400:
+            return date_text(day + 1)
+        text += f"T{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+    return text
+
+
+def _count(n, noun):
+    n = int(n)
+    return f"{n} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
+def _error(table, message, *, row=None, column=None, hint=None, fix=None):
+    """DataError at 0-based row `row` of `table` (a row of the file when the table is the
+    file's) and column position `column`; the line only where it differs from the row."""
+    line = None
+    if row is not None:
+        line = int(table.lines[row])
+        if line == int(row) + 1 + table.has_header:
+            line = None
+    return DataError(message, path=table.path, row=None if row is None else int(row) + 1,
+                     line=line, column=None if column is None else table.ident(column),
+                     hint=hint, fix=fix)
+
+
+def _fill_value(present, impute):
+    """The impute statistic of the present values; most-frequent ties go to the smallest."""
+    if impute == "mean":
+        return float(np.mean(present))
+    if impute == "median":
+        return float(np.median(present))
+    values, counts = np.unique(present, return_counts=True)
+    return float(values[np.argmax(counts)])
+
+
+def _date_parts(days):
+    """(day of week 0..6 with Monday 0, month 0..11) of day counts since 1970."""
+    d = np.floor(days).astype(np.int64)
+    dow = (d + _EPOCH_WEEKDAY) % 7
+    month = d.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64) % 12
+    return dow, month
+
+
+def _rows_of(table, rows):
+    return np.arange(table.n_rows) if rows is None else np.asarray(rows, dtype=np.int64)
+
+
+# ------------------------------------------------------------------ the task
+
+
+class TaskDecision:
+    """What the target is and which task it makes, decided once on the whole file.
+
+    target: the column's name; task: "binary", "multiclass" or "regression"; reason: the
+    sentence saying why; label_kind: "text", "integer" or "number"; classes: the sorted
+    labels (None for regression); class_names: the labels as text; codes: int64 class
+    index of every row of the table it was decided on (None for regression), the strata
+    of a validation split."""
+
+    def __init__(self, target, task, reason, label_kind, classes=None, class_names=None,
+                 codes=None):
+        self.target, self.task, self.reason = target, task, reason
+        self.label_kind = label_kind
+        self.classes, self.class_names, self.codes = classes, class_names, codes
+
+    def __repr__(self):
+        return f"TaskDecision({self.target!r}, {self.task!r})"
+
+
+def _target_position(table, target):
+    return table.n_columns - 1 if target is None else table.resolve(target,
+                                                                     role="target column")
+
+
+def decide_task(table, target=None, task="auto"):
+    """The task for predicting column `target` (name or 1-based index; default the last
+    column) of the whole table, by the rules in this module's docstring."""
+    if isinstance(task, TaskDecision):
+        return task
+    if task not in TASKS:
+        raise DataError(f"unknown task {show(task)}", hint=f"use one of {', '.join(TASKS)}")
+    t = _target_position(table, target)
+    col = table.data[t]
+    name = table.columns[t]
+    tgt = show(name)
+    chosen = task != "auto"
+    missing = np.flatnonzero(col.missing)
+    if len(missing):
+        raise _error(table, "the target is empty", row=missing[0], column=t,
+                     hint="fill in the value or remove the row (a target is never "
+                          "imputed)")
+    if col.kind == "date":
+        raise _error(table, f"target {tgt} holds dates, which neuralcli cannot predict",
+                     column=t, fix=("target", None))
+    if col.kind == "text":
+        if task == "regression":
+            row, text = col.first_text or (0, col.categories[col.codes[0]])
+            raise _error(table, f"target {tgt} holds text ({show(text)}), which "
+                                f"regression cannot predict", row=row, column=t,
+                         hint="choose a numeric target", fix=("task", "multiclass"))
+        present = np.unique(col.codes)
+        labels = sorted(col.categories[c] for c in present.tolist())
+        classes = np.array(labels, dtype=str)
+        lookup = np.full(len(col.categories), -1, dtype=np.int64)
+        order = {v: i for i, v in enumerate(labels)}
+        for c in present.tolist():
+            lookup[c] = order[col.categories[c]]
+        k = len(labels)
+        decision = TaskDecision(name, None, f"target {tgt} has {k} text classes", "text",
+                                classes, list(labels), lookup[col.codes])
+    else:
+        _check_numbers(table, t, col, hint="fix the value or remove the row")
+        y = col.values
+        uniq = np.unique(y)
+        k = len(uniq)
+        integral = bool(np.all(np.mod(uniq, 1) == 0) and np.all(np.abs(uniq) < 2 ** 53))
+        if not chosen:
+            if not integral:
+                task, reason = "regression", f"target {tgt} has non-integer values"
+            elif k > MAX_INT_CLASSES:
+                task = "regression"
+                reason = (f"target {tgt} has {k} distinct integer values (more than "
+                          f"{MAX_INT_CLASSES})")
+            elif k > 2 and table.n_rows < ROWS_PER_CLASS * k:
+                task = "regression"
+                reason = (f"target {tgt} has {k} distinct integer values in "
+                          f"{table.n_rows} rows (fewer than {ROWS_PER_CLASS} rows per "
+                          f"value)")
+            else:
+                reason = (f"target {tgt} has {k} integer values "
+                          f"({listing([number_text(u) for u in uniq])})")
+        else:
+            reason = f"target {tgt} has {k} distinct numeric values"
+        if task == "regression":
+            return TaskDecision(name, "regression", reason + " -> regression" + (
+                " (chosen with --task)" if chosen else ""), "number")
+        classes = uniq.astype(np.int64) if integral else uniq
+        decision = TaskDecision(name, None, reason, "integer" if integral else "number",
+                                classes, [number_text(u) for u in uniq.tolist()],
+                                np.searchsorted(uniq, y).astype(np.int64))
+    if k < 2:
+        raise DataError(f"target {tgt} has only one class "
+                        f"({show(decision.class_names[0])}); a classifier needs at least "
+                        f"two", path=table.path, column=table.ident(t),
+                        hint="check the target column", fix=("target", None))
+    if not chosen:
+        task = "binary" if k == 2 else "multiclass"
+    elif task == "binary" and k != 2:
+        raise DataError(f"target {tgt} has {k} classes "
+                        f"({listing(decision.class_names, quote=True)}); binary "
+                        f"classification needs exactly 2", path=table.path,
+                        column=table.ident(t), fix=("task", "multiclass"))
+    decision.task = task
+    decision.reason = f"{decision.reason} -> {task} classification" + (
+        " (chosen with --task)" if chosen else "")
+    return decision
+
+
+def _check_numbers(table, j, col, *, hint, fix=None, rows=None):
+    """Refuse a number or date column's bad and non-finite cells, naming the first (among
+    `rows` when given). The reader keeps the text of the file's first such cells; a row
+    past those (a subset of rows, a split) is named without its text."""
+    if not (col.bad or getattr(col, "nonfinite", 0)):
+        return
+    sel = _rows_of(table, rows)
+    wrong = ~np.isfinite(col.values[sel]) & ~col.missing[sel]
+    if not wrong.any():
+        return
+    first = int(sel[np.argmax(wrong)])
+    what = "a date" if col.kind == "date" else "a number"
+    bad = col.first_bad
+    nonfinite = getattr(col, "first_nonfinite", None)
+    if bad is not None and bad[0] == first:
+        message = f"{show(bad[1])} is not {what}"
+    elif nonfinite is not None and nonfinite[0] == first:
+        message = f"NaN/inf is not allowed ({show(nonfinite[1])})"
+    elif col.kind == "number" and np.isinf(col.values[first]):
+        message = "NaN/inf is not allowed"
+    else:
+        message = f"the value is not {what}"
+    raise _error(table, message, row=first, column=j, hint=hint, fix=fix)
+
+
+# ------------------------------------------------------------------ the Preprocessor
+
+
+class Preprocessor:
+    """What turns a Table into model inputs (Encoded) and targets, learned from the
+    training rows and stored in the model file.
+
+    fit(table, *, rows=None, target=None, drop=(), impute=None, task="auto",
+        scale_target=True, max_categories=100, keep=())
+        rows: the training rows (0-based; default all), the only rows any statistic comes
+        from; target: a column name or 1-based index (default the last column); drop:
+        columns left out; impute: None (missing cells are errors), "mean", "median" or
+        "most-frequent"; task: "auto", "binary", "multiclass", "regression", or a
+        TaskDecision made by decide_task on the whole file; keep: ID-like text columns to
+        use anyway.
+    transform(table, *, rows=None, dtype=np.float64) -> Encoded
+        Columns are matched by name in any order; extra columns are ignored. What a user
+        should hear (ignored columns, unseen categories, filled cells) is left in
+        `last_notes`, replaced on every call; what fit found is in `fit_notes`.
+    target_of(table, *, rows=None, scaled=True) -> y
+        int64 class indices 0..K-1 (sorted label order), or float64 regression values
+        (standardized when the target is, unless scaled=False).
+    labels(indices), label_names(indices), inverse_target(y): back to labels or units.
+    to_meta() -> (meta, arrays), Preprocessor.from_meta(meta, arrays): model file round trip.
+    Errors name rows of the table given, so a file's rows as `explain --row` counts them.
+    """
+
+    def __init__(self):
+        self.fitted = False
+        self.last_notes = []
+        self.fit_notes = []
+        self.legacy_order = None
+
+    # ---- fitting
+
+    def fit(self, table, *, rows=None, target=None, drop=(), impute=None, task="auto",
+            scale_target=True, max_categories=MAX_CATEGORIES, keep=()):
+        if impute is not None:
+            impute = str(impute).replace("_", "-")
+            if impute not in IMPUTE_MODES:
+                raise DataError(f"unknown impute mode {show(impute)}",
+                                hint=f"use one of {', '.join(IMPUTE_MODES)}")
+        if max_categories is None or int(max_categories) < 1:
+            raise DataError(f"max_categories must be at least 1, got {max_categories}")
+        decision = decide_task(table, target, task)
+        t = table.columns.index(decision.target)
+        drop = [drop] if isinstance(drop, (str, int)) else list(drop)
+        keep = [keep] if isinstance(keep, (str, int)) else list(keep)
+        for option, names in (("drop", drop), ("keep", keep)):
+            unknown = [d for d in names if table.find(d) is None]
+            if unknown:
+                raise DataError(f"{option} names {listing(unknown, quote=True)}, which "
+                                f"{'is not a column' if len(unknown) == 1 else 'are not columns'}",
+                                path=table.path, hint=f"the columns are "
+                                                      f"{listing(table.columns, limit=20)}")
+        dropped = {table.find(d) for d in drop}
+        if t in dropped:
+            raise DataError(f"drop names the target column {show(table.columns[t])}",
+                            path=table.path, hint="do not drop it", fix=("target", None))
+        kept = {table.find(k) for k in keep}
+        features = [j for j in range(table.n_columns) if j != t and j not in dropped]
+        if not features:
+            hint = "a model needs at least one input column"
+            if table.n_columns == 1 and any(d in table.columns[0] for d in ",;\t"):
+                hint = ("the whole line was read as one column: the file seems to use "
+                        "another delimiter; pass --delimiter or leave it out to sniff it")
+            raise DataError(f"no feature columns besides the target "
+                            f"{show(table.columns[t])}", path=table.path, hint=hint)
+        sel = _rows_of(table, rows)
+        if not len(sel):
+            raise DataError("no training rows", path=table.path)
+        self.target = decision.target
+        self.impute = impute
+        self.max_categories = int(max_categories)
+        self.dropped = [table.columns[j] for j in sorted(dropped)]
+        self.ids = []
+        notes = []
+        specs = []
+        for j in features:
+            spec = self._fit_column(table, j, sel, impute, self.max_categories,
+                                    j in kept, notes)
+            if spec is None:
+                self.ids.append(table.columns[j])
+            else:
+                specs.append(spec)
+        if not specs:
+            raise DataError(f"no feature columns left besides the target "
+                            f"{show(table.columns[t])}: "
+                            f"{listing([show(i) for i in self.ids])} look like identifiers",
+                            path=table.path, fix=("keep_id", self.ids[0]))
+        self.specs = specs
+        self._fit_target(table, t, sel, decision, scale_target, notes)
+        self.fit_notes = notes
+        self.fitted = True
+        self._build_layout()
+        return self
+
+    def _fit_column(self, table, j, sel, impute, max_categories, keep, notes):
+        name = table.columns[j]
+        col = table.data[j]
+        missing = col.missing[sel]
+        if missing.all():
+            raise _error(table, "the column has no values" + (
+                " in the training rows" if len(sel) < table.n_rows else ""), column=j,
+                fix=("drop", name))
+        if missing.any() and impute is None:
+            raise _error(table, "missing value (an empty cell or a missing-value marker)",
+                         row=sel[np.argmax(missing)], column=j, hint="fill it in",
+                         fix=("impute", None))
+        if col.kind in ("number", "date"):
+            _check_numbers(table, j, col, hint="fix the value", fix=("drop", name),
+                           rows=None)
+            v = col.values[sel]
+            present = v[~missing]
+            fill = None if impute is None else _fill_value(present, impute)
+            if missing.any():
+                v = np.where(missing, fill, v)
+            mean, scale = _moments(v)
+            if np.ptp(v) == 0 or not scale > 0:
+                scale = 1.0
+                if col.kind == "number":
+                    notes.append(f"column {show(name)} has the same value "
+                                 f"({number_text(v[0])}) in every training row, so it "
+                                 f"carries no information; it is kept with scale 1 (pass "
+                                 f"--drop {name} to leave it out)")
+            spec = {"name": name, "kind": col.kind, "mean": mean, "scale": scale,
+                    "fill": fill}
+            if col.kind == "number":
+                spec["format"] = col.fmt     # the reader's note says it to the user
+            else:
+                spec["has_time"] = bool(col.has_time)
+                notes.append(f"column {show(name)} is a date: its inputs are the days "
+                             f"since 1970 (standardized) and the day of the week and month "
+                             f"on circles ({', '.join(f'{name}:{f}' for f in DATE_FEATURES)})")
+            return spec
+        # text
+        codes = col.codes[sel]
+        counts = np.bincount(codes[codes >= 0], minlength=len(col.categories))
+        seen = np.flatnonzero(counts)
+        n_values = int(counts.sum())
+        if (not keep and n_values >= ID_MIN_ROWS and len(seen) >= ID_SHARE * n_values):
+            notes.append(f"column {show(name)} looks like an identifier ({len(seen):,} "
+                         f"distinct values in {n_values:,} rows) and is left out; pass "
+                         f"--keep-id {name} to use it anyway")
+            return None
+        # most frequent first; ties by first appearance (the category list's order)
+        order = seen[np.argsort(-counts[seen], kind="stable")]
+        top = order[:max_categories]
+        other = len(order) > max_categories
+        fill = None
+        if missing.any() or impute is not None:
+            # the most frequent category; ties go to the smallest, so the choice is
+            # reproducible
+            best = counts[order[0]]
+            fill = min(col.categories[c] for c in order.tolist() if counts[c] == best)
+        cats = sorted(col.categories[c] for c in top.tolist())
+        if other:
+            rest = order[max_categories:]
+            notes.append(f"column {show(name)}: the {max_categories} most frequent of "
+                         f"{len(order):,} categories are kept; the other "
+                         f"{_count(len(rest), 'value')} ({_count(counts[rest].sum(), 'row')}"
+                         f") share one {OTHER} input")
+        if col.numbers and col.first_text is not None and \
+                col.numbers > 0.5 * max(1, int((~col.missing).sum())):
+            # mostly numbers: say why it is read as text, in case that is a mistake
+            r, text = col.first_text
+            shown = r + 1
+            notes.append(f"column {show(name)} is read as text (categories) because "
+                         f"{_count(int((~col.missing).sum()) - col.numbers, 'cell')} of it "
+                         f"are not numbers, such as {show(text)} at row {shown}; to use it "
+                         f"as a number, fix those cells or mark them missing and use "
+                         f"--impute")
+        return {"name": name, "kind": "text", "categories": cats, "other": other,
+                "fill": fill}
+
+    def _fit_target(self, table, t, sel, decision, scale_target, notes):
+        self.task = decision.task
+        self.task_reason = decision.reason
+        self.label_kind = decision.label_kind
+        self.classes = decision.classes
+        self.class_names = decision.class_names
+        self.scale_target = False
+        self.target_mean, self.target_std = 0.0, 1.0
+        tgt = show(decision.target)
+        if self.task != "regression":
+            present = np.unique(decision.codes[sel]) if decision.codes is not None else []
+            if len(present) < 2:
+                raise DataError(f"the training rows have only one class of {tgt}",
+                                path=table.path, column=table.ident(t),
+                                hint="use more data or a smaller validation split")
+            return
+        if scale_target:
+            y = table.data[t].values[sel]
+            self.scale_target = True
+            self.target_mean, std = _moments(y)
+            if np.ptp(y) == 0 or not std > 0:
+                std = 1.0
+                notes.append(f"target {tgt} has the same value in every training row")
+            self.target_std = std
+
+    def _build_layout(self):
+        """feature_names and the first-layer rows: dense features, then text blocks."""
+        names = []
+        for s in self.specs:
+            if s["kind"] == "number":
+                names.append(s["name"])
+            elif s["kind"] == "date":
+                names.extend(f"{s['name']}:{f}" for f in DATE_FEATURES)
+        self.n_dense = len(names)
+        self.blocks = []
+        for s in self.specs:
+            if s["kind"] == "text":
+                cats = list(s["categories"]) + ([OTHER] if s["other"] else [])
+                self.blocks.append((s["name"], len(names), len(cats)))
+                names.extend(f"{s['name']}={c}" for c in cats)
+        self.feature_names = names
+        self.input_columns = [s["name"] for s in self.specs]
+
+    @property
+    def n_features(self):
+        return len(self.feature_names)
+
+    @property
+    def n_classes(self):
+        return None if self.classes is None else len(self.classes)
+
+    @property
+    def notes(self):
+        """What fit and the last transform found, one sentence each."""
+        return list(self.fit_notes) + list(self.last_notes)
+
+    def describe(self):
+        """Each input column's encoding: [(column, kind, how)], then left-out IDs."""
+        out = []
+        for s in self.specs:
+            fill = s.get("fill")
+            if s["kind"] == "number":
+                fmt = s.get("format")
+                how = f"standardized (mean {s['mean']:.4g}, scale {s['scale']:.4g})"
+                if fmt and fmt != "plain":
+                    how += f", read with {fmt}"
+                if fill is not None:
+                    how += f"; missing -> {number_text(fill)}"
+            elif s["kind"] == "date":
+                how = (f"date: days since 1970 standardized (mean {s['mean']:.6g}), day of "
+                       f"week and month as sin/cos")
+                if fill is not None:
+                    how += f"; missing -> {date_text(fill)}"
+            else:
+                k = len(s["categories"])
+                how = f"categorical with {k} categor{'y' if k == 1 else 'ies'}" + (
+                    f" + {OTHER}" if s["other"] else "")
+                if fill is not None:
+                    how += f"; missing -> {fill}"
+            out.append((s["name"], s["kind"], how))
+        for name in getattr(self, "ids", []):
+            out.append((name, "text", "left out: looks like an identifier"))
+        return out
+
+    # ---- transforming
+
+    def fit_transform(self, table, **kw):
+        rows = kw.get("rows")
+        return self.fit(table, **kw).transform(table, rows=rows)
+
+    def transform(self, table, *, rows=None, dtype=np.float64):
+        """Encoded inputs (dense in `dtype`, codes int32) for the table's rows (or `rows`
+        of it), from the training columns matched by name."""
+        self._need_fit()
+        notes = []
+        self._check_columns(table)
+        known = set(self.input_columns) | set(self.dropped) | set(self.ids) | {self.target}
+        extra = [c for c in table.columns if c not in known]
+        if extra:
+            notes.append(f"ignored columns not used in training: {listing(extra)}")
+        sel = _rows_of(table, rows)
+        n = len(sel)
+        dense = np.empty((n, self.n_dense), dtype=dtype)
+        codes = np.empty((n, len(self.blocks)), dtype=np.int32) if self.blocks else None
+        at = 0
+        block = 0
+        for s in self.specs:
+            j = table.columns.index(s["name"])
+            col = table.data[j]
+            if s["kind"] in ("number", "date"):
+                v = self._values(table, j, col, s, sel, notes)
+                if s["kind"] == "number":
+                    dense[:, at] = (v - s["mean"]) / s["scale"]
+                    at += 1
+                else:
+                    dow, month = _date_parts(v)
+                    dense[:, at] = (v - s["mean"]) / s["scale"]
+                    dense[:, at + 1] = np.sin(2 * np.pi * dow / 7)
+                    dense[:, at + 2] = np.cos(2 * np.pi * dow / 7)
+                    dense[:, at + 3] = np.sin(2 * np.pi * month / 12)
+                    dense[:, at + 4] = np.cos(2 * np.pi * month / 12)
+                    at += len(DATE_FEATURES)
+                continue
+            codes[:, block] = self._codes(table, j, col, s, self.blocks[block][1], sel,
+                                          notes)
+            block += 1
+        self.last_notes = notes
+        return Encoded(dense, codes)
+
+    def prepare_predict(self, table, **kw):
+        """transform() by another name, for a prediction or evaluation file."""
+        return self.transform(table, **kw)
+
+    def _check_columns(self, table):
+        missing = [c for c in self.input_columns if c not in table.columns]
+        if missing:
+            hint = f"the file's columns are {listing(table.columns, limit=20)}"
+            if not table.has_header:
+                hint = "the file has no header row; add one with the training columns' names"
+            raise DataError(f"missing {'column' if len(missing) == 1 else 'columns'} the "
+                            f"model was trained on: {listing(missing, limit=50)}",
+                            path=table.path, hint=hint)
+
+    def _values(self, table, j, col, s, sel, notes):
+        """A number or date column's values at rows sel, missing ones filled."""
+        want = s["kind"]
+        if col.kind == want:
+            _check_numbers(table, j, col, hint="fix the value", rows=sel)
+            v = col.values[sel].astype(np.float64)
+            gaps = col.missing[sel]
+        elif col.kind == "text":
+            v, gaps = self._parse_text(table, j, col, want, sel)
+        else:
+            raise _error(table, f"the column holds {col.kind}s where the model was trained "
+                                f"on {want}s", column=j, hint="check that it is the same "
+                                                              "column as in training")
+        if gaps.any():
+            if s["fill"] is None:
+                raise _error(table, "missing value (an empty cell or a missing-value marker)",
+                             row=sel[np.argmax(gaps)], column=j,
+                             hint="fill it in (the model was trained without imputing)")
+            v[gaps] = s["fill"]
+            shown = number_text(s["fill"]) if want == "number" else date_text(s["fill"])
+            notes.append(f"column {show(s['name'])}: {_count(gaps.sum(), 'missing cell')} "
+                         f"filled with the training {self.impute} ({shown})")
+        return v
+
+    @staticmethod
+    def _parse_text(table, j, col, want, sel):
+        """A column the reader typed as text (the whole file's cells are not all numbers,
+        or none is present), where the model takes numbers or dates: the selected rows'
+        values by the reader's rules, or an error at the first that is not one."""
+        from neuralcli.reader import _date, _number
+
+        parse = _number if want == "number" else (lambda c: (_date(c) or (None,))[0])
+        values = [parse(c) for c in col.categories]
+        parsed = np.array([np.nan if v is None else v for v in values] + [np.nan],
+                          dtype=np.float64)
+        codes = col.codes[sel]
+        gaps = codes < 0
+        v = parsed[np.where(gaps, len(col.categories), codes)]
+        wrong = ~np.isfinite(v) & ~gaps
+        if wrong.any():
+            i = int(np.argmax(wrong))
+            text = col.categories[codes[i]]
+            message = (f"NaN/inf is not allowed ({show(text)})" if want == "number" and
+                       _number(text) is not None else
+                       f"{show(text)} is not {'a number' if want == 'number' else 'a date'}")
+            raise _error(table, message, row=sel[i], column=j, hint="fix the value")
+        return v, gaps
+
+    def _codes(self, table, j, col, s, start, sel, notes):
+        """A text column's first-layer rows at rows sel: start + its category's place in
+        the block, the other row for an unseen category (or -1 without one)."""
+        cats = s["categories"]
+        other = start + len(cats) if s["other"] else -1
+        place = {c: start + i for i, c in enumerate(cats)}
+        if col.kind == "text":
+            names = list(col.categories)
+            raw = col.codes[sel]
+        elif col.kind == "number":
+            # the file's cells were all numbers: match them with numeric categories
+            as_number = {}
+            for c in cats:
+                try:
+                    as_number.setdefault(float(c), c)
+                except ValueError:
+                    pass
+            values = col.values[sel]
+            uniq, raw = np.unique(values, return_inverse=True)
+            raw = np.where(col.missing[sel], -1, raw).astype(np.int64)
+            names = [as_number.get(float(u), number_text(float(u))) for u in uniq.tolist()]
+        else:
+            raise _error(table, "the column holds dates where the model was trained on text",
+                         column=j, hint="check that it is the same column as in training")
+        lookup = np.array([place.get(c, -2) for c in names] + [-3], dtype=np.int64)
+        out = lookup[np.where(raw >= 0, raw, len(names))]
+        gaps = out == -3
+        if gaps.any():
+            if s["fill"] is None:
+                raise _error(table, "missing value (an empty cell or a missing-value marker)",
+                             row=sel[np.argmax(gaps)], column=j,
+                             hint="fill it in (the model was trained without imputing)")
+            out[gaps] = place[s["fill"]]
+            notes.append(f"column {show(s['name'])}: {_count(gaps.sum(), 'missing cell')} "
+                         f"filled with the training's most frequent value {show(s['fill'])}")
+        unseen = out == -2
+        if unseen.any():
+            values = sorted({names[r] for r in raw[unseen].tolist()})
+            k = int(unseen.sum())
+            rows = "1 row has a category" if k == 1 else f"{k:,} rows have categories"
+            if s["other"]:
+                where = f"outside the {len(cats)} kept"
+                how = f"the {OTHER} input"
+            else:
+                where, how = "not seen in training", "all zeros"
+            notes.append(f"column {show(s['name'])}: {rows} {where} "
+                         f"({listing(values, quote=True)}); {'it was' if k == 1 else 'they were'}"
+                         f" encoded as {how}")
+            out[unseen] = other
+        return out.astype(np.int32)
+
+    # ---- targets
+
+    def target_of(self, table, *, rows=None, scaled=True):
+        """The encoded target of a table that has the target column (evaluation):
+        class indices (int64), or regression values (standardized if scaled and the
+        target was standardized in training)."""
+        self._need_fit()
+        if self.target not in table.columns:
+            raise DataError(f"no target column {show(self.target)}", path=table.path,
+                            hint="evaluation needs the true values in a column of that "
+                                 "name")
+        j = table.columns.index(self.target)
+        col = table.data[j]
+        sel = _rows_of(table, rows)
+        gaps = col.missing[sel]
+        if gaps.any():
+            raise _error(table, "the target is empty", row=sel[np.argmax(gaps)], column=j,
+                         hint="fill in the value or remove the row")
+        if col.kind == "date":
+            raise _error(table, "the target column holds dates", column=j,
+                         hint="check that it is the same column as in training")
+        if self.task == "regression":
+            if col.kind == "text":
+                r, text = col.first_text or (int(sel[0]), col.categories[col.codes[sel[0]]])
+                raise _error(table, f"{show(text)} is not a number", row=r, column=j,
+                             hint="fix the value or remove the row")
+            _check_numbers(table, j, col, hint="fix the value or remove the row", rows=sel)
+            y = col.values[sel].astype(np.float64)
+            if scaled and self.scale_target:
+                y = (y - self.target_mean) / self.target_std
+            return y
+        if col.kind == "text":
+            names = list(col.categories)
+            raw = col.codes[sel]
+        else:
+            _check_numbers(table, j, col, hint="fix the value or remove the row", rows=sel)
+            uniq, raw = np.unique(col.values[sel], return_inverse=True)
+            names = uniq.tolist()
+        if self.label_kind == "text":
+            index = {c: i for i, c in enumerate(self.classes.tolist())}
+            if col.kind != "text":
+                index = {}
+                for i, c in enumerate(self.classes.tolist()):
+                    try:
+                        index.setdefault(float(c), i)
+                    except ValueError:
+                        pass
+        else:
+            index = {float(c): i for i, c in enumerate(self.classes.tolist())}
+            if col.kind == "text":
+                text_index = {}
+                for c in names:
+                    try:
+                        f = float(c)
+                    except ValueError:
+                        continue
+                    if f in index:
+                        text_index[c] = index[f]
+                index = text_index
+        lookup = np.array([index.get(c, -1) for c in names], dtype=np.int64)
+        out = lookup[raw] if len(names) else np.empty(0, dtype=np.int64)
+        bad = out < 0
+        if bad.any():
+            unknown = sorted({str(names[r]) if col.kind == "text" else number_text(names[r])
+                              for r in raw[bad].tolist()})
+            raise _error(table, f"target {show(self.target)} has "
+                                f"{'a label' if len(unknown) == 1 else 'labels'} not seen in "
+                                f"training: {listing(unknown, quote=True)}",
+                         row=sel[np.argmax(bad)], column=j,
+                         hint=f"the model knows {listing(self.class_names, quote=True)}")
+        return out
+
+    def labels(self, indices):
+        """Class labels (the original numbers or strings) for class indices."""
+        self._need_fit()
+        if self.classes is None:
+            raise DataError("a regression model has no class labels")
+        return self.classes[np.asarray(indices, dtype=np.int64)]
+
+    def label_names(self, indices):
+        """Class labels as text, for display."""
+        return [self.class_names[i] for i in np.asarray(indices, dtype=np.int64).tolist()]
+
+    def inverse_target(self, y):
+        """Regression outputs back in the target's units."""
+        self._need_fit()
+        y = np.asarray(y, dtype=np.float64)
+        if self.task != "regression" or not self.scale_target:
+            return y
+        return y * self.target_std + self.target_mean
+
+    def _need_fit(self):
+        if not self.fitted:
+            raise DataError("the preprocessor has not been fitted")
+
+    # ---- model file
+
+    def to_meta(self):
+        """(meta, arrays) holding everything from_meta needs: meta is JSON-able, arrays
+        (names prefixed "data.") are float64/int64 or 1-D string arrays."""
+        self._need_fit()
+        scaled = [s for s in self.specs if s["kind"] in ("number", "date")]
+        columns = []
+        for s in self.specs:
+            c = {"name": s["name"], "kind": s["kind"], "fill": s["fill"]}
+            if s["kind"] == "number":
+                c["format"] = s.get("format")
+            elif s["kind"] == "date":
+                c["has_time"] = bool(s.get("has_time"))
+            else:
+                c["categories"] = list(s["categories"])
+                c["other"] = bool(s["other"])
+            columns.append(c)
+        meta = {
+            "format": _META_FORMAT, "target": self.target, "task": self.task,
+            "task_reason": self.task_reason, "impute": self.impute,
+            "dropped": list(self.dropped), "ids": list(self.ids), "columns": columns,
+            "label_kind": self.label_kind, "class_names": self.class_names,
+            "scale_target": self.scale_target,
+            "max_categories": self.max_categories,
+            "layout": {"dense": self.n_dense,
+                       "blocks": [[name, start, size] for name, start, size in self.blocks]},
+        }
+        arrays = {
+            "data.mean": np.array([s["mean"] for s in scaled], dtype=np.float64),
+            "data.scale": np.array([s["scale"] for s in scaled], dtype=np.float64),
+            "data.target_scale": np.array([self.target_mean, self.target_std],
+                                          dtype=np.float64),
+        }
+        if self.classes is not None:
+            arrays["data.classes"] = (self.classes if self.label_kind == "text" else
+                                      self.classes.astype(np.int64 if self.label_kind ==
+                                                          "integer" else np.float64))
+        return meta, arrays
+
+    @classmethod
+    def from_meta(cls, meta, arrays):
+        """A fitted Preprocessor from to_meta()'s output, as read back from a model file.
+        A format-1 record (number and text columns one-hot in column order) loads too;
+        then `legacy_order` holds, for each input of the current layout, its place in the
+        old one (the model's first-layer weight rows must be permuted with it)."""
+        try:
+            version = meta.get("format")
+            if version not in (1, _META_FORMAT):
+                raise ValueError(f"format {version!r}")
+            self = cls()
+            self.target = str(meta["target"])
+            self.task = meta["task"]
+            if self.task not in TASKS[1:]:
+                raise ValueError(f"task {self.task!r}")
+            self.task_reason = str(meta["task_reason"])
+            self.impute = meta["impute"]
+            self.dropped = [str(d) for d in meta["dropped"]]
+            self.ids = [str(d) for d in meta.get("ids", [])]
+            self.label_kind = meta["label_kind"]
+            self.scale_target = bool(meta["scale_target"])
+            self.max_categories = int(meta.get("max_categories", MAX_CATEGORIES))
+            mean = np.asarray(arrays["data.mean"], dtype=np.float64)
+            scale = np.asarray(arrays["data.scale"], dtype=np.float64)
+            ts = np.asarray(arrays["data.target_scale"], dtype=np.float64)
+            self.target_mean, self.target_std = float(ts[0]), float(ts[1])
+            kinds = {"numeric": "number", "categorical": "text"} if version == 1 else \
+                {"number": "number", "date": "date", "text": "text"}
+            self.specs = []
+            k = 0
+            for c in meta["columns"]:
+                kind = kinds.get(c["kind"])
+                s = {"name": str(c["name"]), "kind": kind, "fill": c["fill"]}
+                if kind in ("number", "date"):
+                    s["mean"], s["scale"] = float(mean[k]), float(scale[k])
+                    k += 1
+                    if kind == "number":
+                        s["format"] = c.get("format")
+                    else:
+                        s["has_time"] = bool(c.get("has_time"))
+                    if s["fill"] is not None:
+                        s["fill"] = float(s["fill"])
+                elif kind == "text":
+                    s["categories"] = [str(v) for v in c["categories"]]
+                    s["other"] = bool(c.get("other", False))
+                    if s["fill"] is not None:
+                        s["fill"] = str(s["fill"])
+                else:
+                    raise ValueError(f"column kind {c['kind']!r}")
+                self.specs.append(s)
+            if k != len(mean) or len(scale) != len(mean):
+                raise ValueError("scales do not match the number and date columns")
+            if self.task == "regression":
+                self.classes = self.class_names = None
+            else:
+                self.classes = np.asarray(arrays["data.classes"])
+                self.class_names = [str(n) for n in meta["class_names"]]
+                if len(self.class_names) != len(self.classes):
+                    raise ValueError("class names do not match the classes")
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as err:
+            raise DataError(f"the model file's preprocessing record is damaged ({err})",
+                            hint="retrain the model") from None
+        self.fitted = True
+        self._build_layout()
+        if version == 1:
+            self.legacy_order = self._format1_order()
+        elif meta.get("layout", {}).get("dense") != self.n_dense:
+            raise DataError("the model file's preprocessing record is damaged (its layout "
+                            "does not match its columns)", hint="retrain the model")
+        return self
+
+    def _format1_order(self):
+        """For each input of the current layout, its row in format 1's layout, where each
+        column's inputs (one, or its one-hot block) followed in column order."""
+        old = {}
+        at = 0
+        for s in self.specs:
+            if s["kind"] == "number":
+                old[s["name"]] = at
+                at += 1
+            else:
+                for c in s["categories"]:
+                    old[f"{s['name']}={c}"] = at
+                    at += 1
+        order = []
+        for s in self.specs:
+            if s["kind"] == "number":
+                order.append(old[s["name"]])
+        for s in self.specs:
+            if s["kind"] == "text":
+                order.extend(old[f"{s['name']}={c}"] for c in s["categories"])
+        return np.array(order, dtype=np.int64)

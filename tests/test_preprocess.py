@@ -1,0 +1,522 @@
+"""The preprocessing a model stores, on typed tables: every error a user can make is one
+DataError naming the file, the data row (as `explain --row` counts) and the column."""
+import numpy as np
+import pytest
+
+from neuralcli import datasets
+from neuralcli.errors import DataError
+from neuralcli.network import MLP
+from neuralcli.persist import load, save
+from neuralcli.preprocess import OTHER, Preprocessor, decide_task
+from neuralcli.reader import load_builtin, read_table
+from neuralcli.writer import write_csv
+
+from helpers import assert_bitwise_equal
+
+
+@pytest.fixture
+def csv(tmp_path):
+    """Write text to a file in tmp_path and return its path as a string."""
+    def write(content, name="data.csv"):
+        path = tmp_path / name
+        path.write_text(content, encoding="utf-8", newline="")
+        return str(path)
+    return write
+
+
+def read(path, **kw):
+    return read_table(path, **kw)
+
+
+def error_of(fn, *args, **kw):
+    with pytest.raises(DataError) as info:
+        fn(*args, **kw)
+    err = info.value
+    assert "\n" not in str(err)
+    return err
+
+
+def fit(table, **kw):
+    return Preprocessor().fit(table, **kw)
+
+
+def dense(pre, table, **kw):
+    """The one-hot expansion of the Encoded inputs: the network's view of them."""
+    return pre.transform(table, **kw).to_dense(pre.n_features)
+
+
+# ------------------------------------------------------------------ number columns
+
+
+def test_non_number_in_numeric_column(csv):
+    rows = "".join(f"{'abc' if i == 7 else i},{i % 2}\n" for i in range(20))
+    path = csv("age,y\n" + rows)
+    t = read(path)
+    assert t.data[0].kind == "number" and t.data[0].bad == 1       # 19 of 20 are numbers
+    err = error_of(fit, t)
+    assert (err.path, err.row, err.column, err.fix) == (path, 8, "age", ("drop", "age"))
+    assert str(err) == (f'{path}, row 8, column "age": "abc" is not a number; fix the '
+                        f'value, or drop column age if it is not a feature (drop=[...])')
+
+
+def test_missing_markers_are_missing_cells(csv):
+    def rows(marks):
+        return "".join(f"{marks.get(i, i)},{i % 2}\n" for i in range(20))
+
+    path = csv("age,y\n" + rows({3: "NA", 9: "?"}))
+    err = error_of(fit, read(path))
+    assert (err.row, err.column, err.fix) == (4, "age", ("impute", None))
+    assert "missing value" in str(err) and "impute" in str(err)
+    p = fit(read(path), impute="mean")
+    present = [i for i in range(20) if i not in (3, 9)]
+    assert p.specs[0]["fill"] == pytest.approx(np.mean(present))
+    X = p.transform(read(path))
+    assert X.dense[3, 0] == X.dense[9, 0] == pytest.approx(
+        (np.mean(present) - p.specs[0]["mean"]) / p.specs[0]["scale"])
+    assert any('"age": 2 missing cells filled with the training mean' in n
+               for n in p.last_notes)
+    # markers of the user's own: "-" is a value unless listed, then it is missing
+    dash = csv("age,y\n" + rows({3: "-"}), "dash.csv")
+    assert "not a number" in str(error_of(fit, read(dash)))
+    p = fit(read(dash, na_values=["-"]), impute="median")
+    assert p.specs[0]["fill"] == np.median([i for i in range(20) if i != 3])
+
+
+def test_mostly_text_column_is_categorical(csv):
+    t = read(csv("code,y\n1,a\nx,b\nz,a\n2,b\n"))
+    assert t.data[0].kind == "text"
+    assert fit(t).feature_names == ["code=1", "code=2", "code=x", "code=z"]
+
+
+@pytest.mark.parametrize("bad", ["nan", "inf", "-Infinity"])
+def test_nan_and_inf_refused(csv, bad):
+    path = csv(f"x,y\n1,0\n{bad},1\n3,1\n")
+    err = error_of(fit, read(path))
+    assert (err.row, err.column) == (2, "x")
+    assert "NaN/inf is not allowed" in str(err) and bad in str(err)
+
+
+def test_header_less_error_names_column_index(csv):
+    path = csv("1,2,0\n3,x,1\n" + "".join(f"{i},{i},{i % 2}\n" for i in range(20)))
+    err = error_of(fit, read(path))
+    assert err.column == 2 and f"{path}, row 2, column 2:" in str(err)
+
+
+def test_missing_cell_without_impute(csv):
+    path = csv("a,c,y\n1,red,0\n,blue,1\n3,red,0\n")
+    err = error_of(fit, read(path))
+    assert (err.row, err.column) == (2, "a") and "missing value" in str(err)
+    assert err.fix == ("impute", None) and "impute=" in str(err)
+    path = csv("a,c,y\n1,red,0\n2,,1\n3,red,0\n", "c.csv")
+    err = error_of(fit, read(path))
+    assert (err.row, err.column) == (2, "c")
+
+
+def test_empty_target_is_always_an_error(csv):
+    err = error_of(fit, read(csv("a,y\n1,0\n2,\n3,1\n")), impute="mean")
+    assert (err.row, err.column) == (2, "y") and "target is empty" in str(err)
+
+
+@pytest.mark.parametrize("mode, num_fill, cat_fill", [
+    ("mean", 4.0, "red"), ("median", 3.0, "red"), ("most-frequent", 3.0, "red")])
+def test_impute(csv, mode, num_fill, cat_fill):
+    t = read(csv("a,c,y\n3,red,0\n,blue,1\n3,,0\n6,red,1\n"))
+    p = fit(t, impute=mode, scale_target=False)
+    spec_a, spec_c = p.specs
+    assert spec_a["fill"] == num_fill and spec_c["fill"] == cat_fill
+    X = p.transform(t)
+    a = np.array([3, num_fill, 3, 6])
+    np.testing.assert_allclose(X.dense[:, 0], (a - a.mean()) / a.std())
+    assert p.feature_names == ["a", "c=blue", "c=red"]
+    assert X.codes.dtype == np.int32 and X.codes[:, 0].tolist() == [2, 1, 2, 2]
+    assert any('column "a": 1 missing cell filled' in n for n in p.last_notes)
+    # the stored statistic is used for a new file, not that file's own
+    new = read(csv("a,c\n,blue\n100,\n", "new.csv"))
+    X = p.transform(new)
+    assert X.dense[0, 0] == pytest.approx((num_fill - a.mean()) / a.std())
+    assert X.codes[1, 0] == 2
+
+
+def test_unknown_impute_mode(csv):
+    assert "unknown impute mode" in str(error_of(fit, read(csv("a,y\n1,0\n2,1\n")),
+                                                 impute="zero"))
+
+
+# ------------------------------------------------------------------ target and drop
+
+
+def test_target_by_name_and_index(csv):
+    t = read(csv("y,a,b\n0,1,2\n1,3,4\n"))
+    assert fit(t, target="y").input_columns == ["a", "b"]
+    assert fit(t, target=1).input_columns == ["a", "b"]
+    assert fit(t, target="1").input_columns == ["a", "b"]
+    assert fit(t).target == "b"
+
+
+def test_missing_target_column(csv):
+    path = csv("a,b,y\n1,2,0\n3,4,1\n")
+    err = error_of(fit, read(path), target="label")
+    assert err.path == path
+    assert 'no target column "label"' in str(err) and "a, b, y" in str(err)
+    assert "no target column" in str(error_of(fit, read(path), target=9))
+
+
+def test_drop(csv):
+    t = read(csv("id,a,y\n1,2,0\n2,4,1\n"))
+    p = fit(t, drop=["id"])
+    assert p.input_columns == ["a"] and p.dropped == ["id"]
+    assert p.fit_notes == [] and (p.transform(t), p.last_notes)[1] == []
+
+
+def test_bad_drop_names(csv):
+    path = csv("id,a,y\n1,2,0\n2,4,1\n")
+    err = error_of(fit, read(path), drop=["ID", "name"])
+    assert err.path == path
+    assert '"ID", "name"' in str(err) and "id, a, y" in str(err)
+    assert "target" in str(error_of(fit, read(path), drop=["y"]))
+    assert "no feature columns" in str(error_of(fit, read(path), drop=["id", "a"]))
+
+
+def test_one_class_target(csv):
+    path = csv("a,y\n1,yes\n2,yes\n")
+    err = error_of(fit, read(path))
+    assert err.column == "y" and err.fix == ("target", None)
+    assert 'target "y" has only one class ("yes"); a classifier needs at least two' \
+        in str(err)
+    assert "only one class" in str(error_of(fit, read(path), task="multiclass"))
+
+
+# ------------------------------------------------------------------ task detection
+
+
+def rows_of(values):
+    return "x,y\n" + "".join(f"{i},{v}\n" for i, v in enumerate(values))
+
+
+def test_task_text_binary(csv):
+    p = fit(read(csv(rows_of(["yes", "no", "no"]))))
+    assert p.task == "binary"
+    assert p.task_reason == 'target "y" has 2 text classes -> binary classification'
+    assert list(p.classes) == ["no", "yes"] and p.class_names == ["no", "yes"]
+
+
+def test_task_text_multiclass(csv):
+    p = fit(read(csv(rows_of(["setosa", "virginica", "versicolor", "setosa"]))))
+    assert p.task == "multiclass" and p.n_classes == 3
+    assert p.task_reason.endswith("3 text classes -> multiclass classification")
+
+
+def test_task_integers_few_classes(csv):
+    p = fit(read(csv(rows_of([0, 1, 1, 0]))))
+    assert p.task == "binary"
+    assert p.task_reason == 'target "y" has 2 integer values (0, 1) -> binary classification'
+    p = fit(read(csv(rows_of([i % 3 for i in range(30)]))))
+    assert p.task == "multiclass" and list(p.classes) == [0, 1, 2]
+
+
+def test_task_integers_too_many_or_too_sparse(csv):
+    p = fit(read(csv(rows_of(range(100)))))
+    assert p.task == "regression" and "more than 20" in p.task_reason
+    p = fit(read(csv(rows_of([1, 2, 3, 4, 5, 6]))))
+    assert p.task == "regression" and "fewer than 5 rows per value" in p.task_reason
+
+
+def test_task_floats_regression(csv):
+    p = fit(read(csv(rows_of([0.5, 1.0, 2.25]))))
+    assert p.task == "regression" and p.classes is None
+    assert p.task_reason == 'target "y" has non-integer values -> regression'
+
+
+def test_explicit_task_validation(csv):
+    path = csv(rows_of(["a", "b", "c"]))
+    err = error_of(fit, read(path), task="binary")
+    assert "binary classification needs exactly 2" in str(err) and err.column == "y"
+    assert err.fix == ("task", "multiclass")
+    err = error_of(fit, read(path), task="regression")
+    assert (err.row, err.column) == (1, "y") and "regression cannot" in str(err)
+    assert "unknown task" in str(error_of(fit, read(path), task="clustering"))
+    p = fit(read(path), task="multiclass")
+    assert p.task == "multiclass" and p.task_reason.endswith("(chosen with --task)")
+    p = fit(read(csv(rows_of([0, 1, 1, 0]), "b.csv")), task="regression")
+    assert p.task == "regression" and "chosen with --task" in p.task_reason
+
+
+def test_numeric_labels_keep_their_form(csv):
+    t = read(csv(rows_of([10, 2, 2, 10, 2])))
+    p = fit(t)
+    assert p.classes.dtype == np.int64 and list(p.classes) == [2, 10]   # numeric order
+    assert p.class_names == ["2", "10"]
+    np.testing.assert_array_equal(p.target_of(t), [1, 0, 0, 1, 0])
+    assert p.labels([0, 1]).tolist() == [2, 10]
+    p = fit(read(csv(rows_of([0.5, 1.5, 0.5]))), task="binary")
+    assert p.classes.dtype == np.float64 and p.class_names == ["0.5", "1.5"]
+
+
+def test_regression_target_standardized(csv):
+    t = read(csv(rows_of([1.0, 2.0, 4.5, 8.5])))
+    p = fit(t)
+    y = p.target_of(t)
+    assert abs(y.mean()) < 1e-12 and y.std() == pytest.approx(1.0)
+    np.testing.assert_allclose(p.inverse_target(y), [1.0, 2.0, 4.5, 8.5])
+    np.testing.assert_array_equal(p.target_of(t, scaled=False), [1.0, 2.0, 4.5, 8.5])
+    p = fit(t, scale_target=False)
+    np.testing.assert_array_equal(p.target_of(t), [1.0, 2.0, 4.5, 8.5])
+
+
+def test_task_decided_on_the_whole_file_and_fitted_on_training_rows(csv):
+    # 15 rows of 3 values meet the multiclass rule; the 10 training rows alone would not
+    t = read(csv("x,y\n" + "".join(f"{i * i},{i % 3}\n" for i in range(15))))
+    decision = decide_task(t)
+    assert decision.task == "multiclass" and decision.codes.tolist() == \
+        [i % 3 for i in range(15)]
+    train = np.arange(10)
+    p = fit(t, rows=train, task=decision)
+    assert p.task == "multiclass" and p.task_reason == decision.reason
+    x = np.array([i * i for i in range(10)], dtype=np.float64)
+    assert p.specs[0]["mean"] == pytest.approx(x.mean())           # not the file's mean
+    assert p.specs[0]["scale"] == pytest.approx(x.std())
+    X = p.transform(t)
+    assert X.dense[14, 0] == pytest.approx((196 - x.mean()) / x.std())
+
+
+# ------------------------------------------------------------------ features
+
+
+def test_standardization(csv):
+    t = read(csv("a,b,y\n1,10,0\n2,10,1\n3,10,0\n6,10,1\n"))
+    p = fit(t)
+    X = p.transform(t)
+    assert X.codes is None and X.dense.dtype == np.float64
+    np.testing.assert_allclose(X.dense[:, 0].mean(), 0, atol=1e-15)
+    np.testing.assert_allclose(X.dense[:, 0].std(), 1)
+    np.testing.assert_array_equal(X.dense[:, 1], 0)           # constant: scale 1
+    assert any('"b" has the same value (10)' in n for n in p.fit_notes)
+    new = read(csv("a,b\n3,11\n", "new.csv"))
+    a = np.array([1, 2, 3, 6.0])
+    np.testing.assert_allclose(p.transform(new).dense[0], [(3 - a.mean()) / a.std(), 1.0])
+    X32 = p.transform(t, dtype=np.float32)
+    assert X32.dense.dtype == np.float32
+    np.testing.assert_array_equal(X32.dense, X.dense.astype(np.float32))
+
+
+def test_categories_follow_the_dense_inputs(csv):
+    t = read(csv("color,n,y\nred,1,0\nblue,2,1\ngreen,3,0\nred,4,1\n"))
+    p = fit(t)
+    assert p.feature_names == ["n", "color=blue", "color=green", "color=red"]
+    assert p.n_features == 4 and p.n_dense == 1
+    X = p.transform(t)
+    assert X.codes[:, 0].tolist() == [3, 1, 2, 3]          # absolute first-layer rows
+    np.testing.assert_array_equal(X.to_dense(4)[:, 1:],
+                                  [[0, 0, 1], [1, 0, 0], [0, 1, 0], [0, 0, 1]])
+    new = read(csv("color,n\npurple,1\nred,2\nteal,3\npurple,4\n", "new.csv"))
+    assert p.transform(new).codes[:, 0].tolist() == [-1, 3, -1, -1]
+    assert p.last_notes == ['column "color": 3 rows have categories not seen in training '
+                            '("purple", "teal"); they were encoded as all zeros']
+
+
+def test_dates_become_days_weekday_and_month(csv):
+    # 2024-01-01 was a Monday, 2024-03-16 a Saturday, 1970-01-01 a Thursday
+    t = read(csv("when,y\n2024-01-01,0\n2024-03-16,1\n1970-01-01,0\n,1\n"))
+    assert t.data[0].kind == "date"
+    err = error_of(fit, t)
+    assert (err.row, err.column) == (4, "when") and err.fix == ("impute", None)
+    p = fit(t, impute="median")
+    assert p.feature_names == ["when:days", "when:dow_sin", "when:dow_cos",
+                               "when:month_sin", "when:month_cos"]
+    assert any('"when" is a date' in n and "when:dow_sin" in n for n in p.fit_notes)
+    days = np.array([19723.0, 19798.0, 0.0])
+    fill = np.median(days)
+    assert p.specs[0]["fill"] == fill
+    filled = np.append(days, fill)
+    X = p.transform(t).dense
+    np.testing.assert_allclose(X[:, 0], (filled - filled.mean()) / filled.std())
+    dow = np.array([0, 5, 3])                          # Monday = 0
+    month = np.array([0, 2, 0])                        # January = 0
+    np.testing.assert_allclose(X[:3, 1], np.sin(2 * np.pi * dow / 7), atol=1e-15)
+    np.testing.assert_allclose(X[:3, 2], np.cos(2 * np.pi * dow / 7), atol=1e-15)
+    np.testing.assert_allclose(X[:3, 3], np.sin(2 * np.pi * month / 12), atol=1e-15)
+    np.testing.assert_allclose(X[:3, 4], np.cos(2 * np.pi * month / 12), atol=1e-15)
+    assert "date" in dict((c, k) for c, k, _ in p.describe())["when"]
+
+
+def test_max_categories_and_the_other_row(csv):
+    # counts: a 5, b 3, c 3, d 1; b appears before c, so a tie keeps b
+    values = list("abcabcabcaad")
+    t = read(csv("c,y\n" + "".join(f"{v},{i % 2}\n" for i, v in enumerate(values))))
+    p = fit(t, max_categories=2)
+    assert p.feature_names == ["c=a", "c=b", f"c={OTHER}"]
+    assert p.transform(t).codes[:, 0].tolist() == [0 if v == "a" else 1 if v == "b" else 2
+                                                   for v in values]
+    assert any("the 2 most frequent of 4 categories are kept; the other 2 values (4 rows)"
+               in n for n in p.fit_notes)
+    # unseen in training: the other row
+    new = read(csv("c\nzzz\na\n", "new.csv"))
+    assert p.transform(new).codes[:, 0].tolist() == [2, 0]
+    assert p.last_notes == ['column "c": 1 row has a category outside the 2 kept ("zzz"); '
+                            'it was encoded as the <other> input']
+    assert fit(t).feature_names == ["c=a", "c=b", "c=c", "c=d"]
+
+
+def test_identifiers_are_left_out_unless_kept(csv):
+    rows = "".join(f"u{i:03d},{i % 7},{i % 2}\n" for i in range(30))
+    t = read(csv("id,x,y\n" + rows))
+    p = fit(t)
+    assert p.input_columns == ["x"] and p.ids == ["id"]
+    assert any('"id" looks like an identifier (30 distinct values in 30 rows)' in n
+               for n in p.fit_notes)
+    assert p.transform(t).codes is None and p.last_notes == []
+    assert ("id", "text", "left out: looks like an identifier") in p.describe()
+    kept = fit(t, keep=["id"])
+    assert kept.input_columns == ["id", "x"] and kept.ids == []
+    assert kept.n_features == 31
+    # fewer than 20 values: not judged an identifier
+    assert fit(t.take(np.arange(15))).input_columns == ["id", "x"]
+
+
+def test_empty_column(csv):
+    err = error_of(fit, read(csv("a,b,y\n1,,0\n2,,1\n")))
+    assert err.column == "b" and err.fix == ("drop", "b")
+    assert "no values" in str(err)
+
+
+# ------------------------------------------------------------------ prediction files
+
+
+@pytest.fixture
+def trained(csv):
+    t = read(csv("age,color,income,y\n30,red,1.5,yes\n40,blue,2.5,no\n"
+                 "50,red,3.0,yes\n60,blue,4.0,no\n", "train.csv"))
+    return t, fit(t)
+
+
+def test_predict_reordered_columns(csv, trained):
+    t, p = trained
+    X = dense(p, t)
+    new = read(csv("income,y,color,age\n2.5,no,blue,40\n1.5,yes,red,30\n", "p.csv"))
+    np.testing.assert_array_equal(dense(p, new), X[[1, 0]])
+    assert p.last_notes == []
+    np.testing.assert_array_equal(p.target_of(new), [0, 1])
+
+
+def test_predict_extra_columns_noted(csv, trained):
+    t, p = trained
+    new = read(csv("id,age,color,income,notes\n7,40,blue,2.5,hi\n", "p.csv"))
+    want = dense(p, t)[[1]]
+    np.testing.assert_array_equal(dense(p, new), want)
+    assert p.last_notes == ["ignored columns not used in training: id, notes"]
+
+
+def test_predict_missing_columns(csv, trained):
+    _, p = trained
+    path = csv("color\nred\n", "p.csv")
+    err = error_of(p.transform, read(path))
+    assert err.path == path
+    assert "missing columns the model was trained on: age, income" in str(err)
+    err = error_of(p.transform, read(csv("1,2\n3,4\n", "h.csv")))
+    assert "age, color, income" in str(err) and "no header" in str(err)
+
+
+def test_eval_target(csv, trained):
+    _, p = trained
+    err = error_of(p.target_of, read(csv("age,color,income\n1,red,2\n", "p.csv")))
+    assert 'no target column "y"' in str(err)
+    path = csv("age,color,income,y\n1,red,2,yes\n1,red,2,maybe\n1,red,2,never\n", "q.csv")
+    err = error_of(p.target_of, read(path))
+    assert (err.row, err.column) == (2, "y")
+    assert 'labels not seen in training: "maybe", "never"' in str(err)
+
+
+def test_predict_errors_name_the_row_and_offer_no_training_fix(csv, trained):
+    _, p = trained
+    path = csv("age,color,income\n40,red,2\nold,red,2\n", "p.csv")
+    err = error_of(p.transform, read(path))
+    assert (err.row, err.column) == (2, "age") and '"old" is not a number' in str(err)
+    assert err.fix is None
+    err = error_of(p.transform, read(csv("age,color,income\n40,red,2\n50,,3\n", "m.csv")))
+    assert (err.row, err.column, err.fix) == (2, "color", None)
+    # a column with no value at all is read as text; its cells are still just missing
+    err = error_of(p.transform, read(csv("age,color,income\n40,red,\n", "e.csv")))
+    assert (err.row, err.column) == (1, "income") and "missing value" in str(err)
+    # a row whose own cells are numbers traces, though the file's column reads as text
+    t = read(csv("age,color,income\n40,red,2\nold,red,2\nyoung,red,2\n", "o.csv"))
+    assert t.data[0].kind == "text"
+    assert p.transform(t, rows=[0]).dense[0, 0] == p.transform(
+        read(csv("age,color,income\n40,red,2\n", "one.csv"))).dense[0, 0]
+    assert error_of(p.transform, t, rows=[0, 2]).row == 3
+    # rows of a table keep the table's numbering: a traced row names itself
+    t = read(csv("age,color,income\n40,red,2\n50,red,3\n1e999,red,4\n", "r.csv"))
+    assert p.transform(t, rows=[1]).dense.shape == (1, 2)
+    assert error_of(p.transform, t, rows=[0, 2]).row == 3
+
+
+# ------------------------------------------------------------------ model file round trip
+
+
+@pytest.mark.parametrize("target", ["y", "label", "amount"])
+def test_meta_round_trip_through_model_file(csv, tmp_path, target):
+    t = read(csv("a,color,label,amount,when,y\n"
+                 "0.1,red,1,3.25,2020-01-05,cat\n1e3,blue,2,1.5,2021-03-01,dog\n"
+                 "-2.5,,1,9.75,,cat\n7,green,2,2.0,2019-12-31,bird\n"
+                 "3.3,red,1,0.5,2020-07-04,dog\n"))
+    p = fit(t, target=target, impute="median", max_categories=2)
+    meta, arrays = p.to_meta()
+    assert meta["format"] == 2
+    model = MLP([p.n_features, 3, 2], ["relu", "softmax"], seed=1)
+    path = tmp_path / "m.ncm"
+    save(path, model, meta={"preprocessing": meta}, arrays=arrays)
+    saved = load(path)
+    q = Preprocessor.from_meta(saved.meta["preprocessing"], saved.arrays)
+    for attr in ("feature_names", "input_columns", "task", "task_reason", "target",
+                 "class_names", "impute", "dropped", "scale_target", "blocks", "n_dense"):
+        assert getattr(q, attr) == getattr(p, attr), attr
+    assert q.legacy_order is None
+    new = read(csv("color,a,label,amount,when,y\npurple,5,2,1.0,2022-02-02,cat\n"
+                   ",0,1,2.0,,dog\n", "new.csv"))
+    for table in (new, t):
+        a, b = q.transform(table), p.transform(table)
+        assert_bitwise_equal(a.dense, b.dense)
+        assert_bitwise_equal(a.codes, b.codes)
+    assert_bitwise_equal(q.target_of(t), p.target_of(t))
+    if p.classes is not None:
+        assert_bitwise_equal(q.classes, p.classes)
+    assert_bitwise_equal(q.inverse_target(np.arange(3.0)), p.inverse_target(np.arange(3.0)))
+
+
+def test_damaged_meta():
+    with pytest.raises(DataError, match="damaged"):
+        Preprocessor.from_meta({"format": 2, "target": "y"}, {})
+    with pytest.raises(DataError, match="damaged"):
+        Preprocessor.from_meta({"format": 9, "target": "y"}, {})
+
+
+# ------------------------------------------------------------------ built-in sets
+
+
+@pytest.mark.parametrize("name", sorted(datasets.DATASETS))
+def test_builtin_sets(name):
+    X, y, features, target = datasets.load(name)
+    t = load_builtin(name)
+    p = fit(t)
+    assert p.task == datasets.DATASETS[name].task
+    if p.classes is not None:
+        np.testing.assert_array_equal(p.labels(p.target_of(t)), y)
+
+
+def test_builtin_matches_its_csv(tmp_path):
+    t = load_builtin("blobs")
+    X, y, _, _ = datasets.load("blobs")
+    path = tmp_path / "blobs.csv"
+    write_csv(path, t.columns, (list(map(float, x)) + [v.item()] for x, v in zip(X, y)))
+    back = read(path)
+    assert back.columns == t.columns
+    a, b = fit(back).transform(back), fit(t).transform(t)
+    assert_bitwise_equal(a.dense, b.dense)
+
+
+def test_mostly_numeric_column_read_as_text_is_explained(tmp_path):
+    rows = ["age,y"] + [f"{'x' if i in (3, 7, 11) else 20 + i},{i % 2}" for i in range(20)]
+    path = tmp_path / "q.csv"
+    path.write_text("\n".join(rows) + "\n")
+    pre = Preprocessor().fit(read(path))
+    note = [n for n in pre.fit_notes if "read as text" in n]
+    assert note and '"x" at row 4' in note[0] and "3 cells" in note[0]
