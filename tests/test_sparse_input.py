@@ -176,6 +176,29 @@ def test_all_missing_codes_are_zero_one_hot_columns():
     np.testing.assert_allclose(out, dense.forward(enc.dense), rtol=1e-14)
 
 
+def test_dropout_masks_the_same_units_with_codes_as_with_one_hot_floats():
+    net, enc = _problem(4, [50, 8], [40, 30, 2], ["relu", "tanh", "identity"], np.float64,
+                        60)
+    net = MLP(net.sizes, net.activations, n_dense=4, dropout=[0.3, 0.2, 0.0],
+              dtype="float64", seed=2)
+    dout = np.random.default_rng(3).standard_normal((60, 2))
+    got, want = [], []
+    for x, res in ((enc, got), (enc.to_dense(net.sizes[0]), want)):
+        grads = np.full_like(net.params, np.nan)
+        captured = {}
+
+        def fill(out, d):
+            captured["out"] = out.copy()
+            d[...] = dout
+            return 0.0
+
+        net.gradient(x, fill, grads=grads, train=True, seed=5, step=3)
+        res += [captured["out"], grads]
+    assert not np.allclose(got[0], net.forward(enc))  # dropout was applied
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-10, atol=1e-12)
+
+
 @pytest.mark.parametrize("loss", ["mse", "cross_entropy"])
 def test_gradient_matches_finite_differences(loss):
     net, enc = _problem(2, [3, 4], [5, 3], ["tanh", "identity"], np.float64, 9, seed=3)
