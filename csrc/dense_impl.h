@@ -80,6 +80,44 @@ void FN(nc_dense_backward)(T *dx, T *dw, T *db, T *dz, const T *dy, const T *y, 
         FN(nc_gemm)(dx, dz, w, n, c, oc, oc, oc, c, 0, 1, (T)1, (T)0, NULL, work, work_bytes);
 }
 
+/* The first layer with categorical inputs: rows [cd, C) of w are reached through codes
+ * (absolute rows of w, -1 for none) instead of one-hot columns of x. */
+
+// x is (N,Cd), codes is (N,NC), w is (C,OC), b is (OC,), y and z are (N,OC)
+void FN(nc_dense_codes_forward)(T *y, T *z, const T *x, const int32_t *codes, const T *w,
+                                const T *b, int64_t n, int64_t cd, int64_t ncat, int64_t oc,
+                                int act, T act_param, void *work, size_t work_bytes)
+{
+    if (!codes || ncat <= 0) {
+        FN(nc_dense_forward)(y, z, x, w, b, n, cd, oc, act, act_param, work, work_bytes);
+        return;
+    }
+    /* the activation waits for the gathered rows, so the GEMM writes the bare
+     * pre-activation, into z when forward keeps it */
+    T *acc = z ? z : y;
+    EPILOGUE ep;
+    ep.bias = b;
+    ep.z_out = NULL;
+    ep.ldz = oc;
+    ep.act = NC_ACT_IDENTITY;
+    ep.act_param = 0;
+    FN(nc_gemm)(acc, x, w, n, oc, cd, NC_MAX(cd, 1), oc, oc, 0, 0, (T)1, (T)0, &ep, work,
+                work_bytes);
+    FN(nc_gather_rows_add)(acc, codes, w, n, ncat, oc);
+    FN(nc_act_forward)(y, acc, n, oc, oc, oc, act, act_param);
+}
+
+// dy, dz, y, z are (N,OC); x, dx are (N,Cd); codes is (N,NC); w, dw are (C,OC); db is (OC,)
+void FN(nc_dense_codes_backward)(T *dx, T *dw, T *db, T *dz, const T *dy, const T *y,
+                                 const T *z, const T *x, const int32_t *codes, const T *w,
+                                 int64_t n, int64_t c, int64_t cd, int64_t ncat, int64_t oc,
+                                 int act, T act_param, void *work, size_t work_bytes)
+{
+    FN(nc_dense_backward)(dx, dw, db, dz, dy, y, z, x, w, n, cd, oc, act, act_param, work,
+                          work_bytes);
+    if (dw) FN(nc_scatter_rows_add)(dw, dz, codes, n, codes ? ncat : 0, cd, c, oc);
+}
+
 #undef DB_STRIPE
 #undef DB_ROWS
 #undef EPILOGUE

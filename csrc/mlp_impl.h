@@ -63,9 +63,10 @@ size_t FN(nc_mlp_workspace)(const nc_mlp *net, int64_t n, int threads)
 /* Saved-array table on the stack: networks deeper than this are refused by the shim. */
 #define MLP_MAX_LAYERS 256
 
-// x is (N, sizes[0]), params is (P,), out is (N, sizes[L])
-void FN(nc_mlp_forward)(T *out, void *work, const T *x, const T *params, const nc_mlp *net,
-                        int64_t n, int train, uint64_t seed, uint64_t step,
+// x is (N,Cd), codes is (N,NC), params is (P,), out is (N, sizes[L])
+void FN(nc_mlp_forward)(T *out, void *work, const T *x, const int32_t *codes,
+                        const T *params, const nc_mlp *net, int64_t n, int64_t cd,
+                        int64_t ncat, int train, uint64_t seed, uint64_t step,
                         size_t work_bytes)
 {
     FN(mlp_saved) saved[MLP_MAX_LAYERS];
@@ -81,8 +82,12 @@ void FN(nc_mlp_forward)(T *out, void *work, const T *x, const T *params, const n
         int64_t c = net->sizes[l], oc = net->sizes[l + 1];
         const T *w = p, *b = p + c * oc;
         T *y = l == L - 1 ? out : saved[l].act;
-        FN(nc_dense_forward)(y, saved[l].z, in, w, b, n, c, oc, net->acts[l],
-                             (T)net->act_params[l], gwork, gbytes);
+        if (l == 0)
+            FN(nc_dense_codes_forward)(y, saved[l].z, in, codes, w, b, n, cd, ncat, oc,
+                                       net->acts[l], (T)net->act_params[l], gwork, gbytes);
+        else
+            FN(nc_dense_forward)(y, saved[l].z, in, w, b, n, c, oc, net->acts[l],
+                                 (T)net->act_params[l], gwork, gbytes);
         if (l < L - 1) {
             double rate = layer_dropout(net, l);
             if (train && rate > 0) {
@@ -97,9 +102,10 @@ void FN(nc_mlp_forward)(T *out, void *work, const T *x, const T *params, const n
     }
 }
 
-// dout, out are (N, sizes[L]); x, dx are (N, sizes[0]); params, grads are (P,)
+// dout, out are (N, sizes[L]); x, dx are (N,Cd); codes is (N,NC); params, grads are (P,)
 void FN(nc_mlp_backward)(T *grads, T *dx, void *work, const T *dout, const T *x,
-                         const T *out, const T *params, const nc_mlp *net, int64_t n,
+                         const int32_t *codes, const T *out, const T *params,
+                         const nc_mlp *net, int64_t n, int64_t cd, int64_t ncat,
                          uint64_t seed, uint64_t step, double l2, size_t work_bytes)
 {
     FN(mlp_saved) saved[MLP_MAX_LAYERS];
@@ -133,8 +139,13 @@ void FN(nc_mlp_backward)(T *grads, T *dx, void *work, const T *dout, const T *x,
         const T *xin = l == 0 ? x : saved[l - 1].in;
         const T *y = l == L - 1 ? out : saved[l].act;
         T *dxl = l == 0 ? dx : spare;
-        FN(nc_dense_backward)(dxl, dw, db, dz, dy, y, saved[l].z, xin, w, n, c, oc,
-                              net->acts[l], (T)net->act_params[l], gwork, gbytes);
+        if (l == 0)
+            FN(nc_dense_codes_backward)(dxl, dw, db, dz, dy, y, saved[l].z, xin, codes, w, n,
+                                        c, cd, ncat, oc, net->acts[l],
+                                        (T)net->act_params[l], gwork, gbytes);
+        else
+            FN(nc_dense_backward)(dxl, dw, db, dz, dy, y, saved[l].z, xin, w, n, c, oc,
+                                  net->acts[l], (T)net->act_params[l], gwork, gbytes);
         if (l2 != 0) {
             const T l2t = (T)l2;
             int64_t cnt = c * oc;

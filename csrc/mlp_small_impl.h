@@ -32,11 +32,12 @@
 #endif
 
 #define SMALL_ARGS                                                                           \
-    T *gpart, T *out, T *scratch, const T *x, const T *t, const int32_t *labels, const T *sw, \
-        const T *cw, const T *params, const T *wt, const int64_t *offs, const nc_mlp *net,     \
-        int64_t r0, int64_t r1, int kind, double inv
-#define SMALL_PASS gpart, out, scratch, x, t, labels, sw, cw, params, wt, offs, net, r0, r1, \
-                   kind, inv
+    T *gpart, T *out, T *scratch, const T *x, const int32_t *codes, const T *t,               \
+        const int32_t *labels, const T *sw, const T *cw, const T *params, const T *wt,        \
+        const int64_t *offs, const nc_mlp *net, int64_t cd, int64_t ncat, int64_t r0,         \
+        int64_t r1, int kind, double inv
+#define SMALL_PASS gpart, out, scratch, x, codes, t, labels, sw, cw, params, wt, offs, net, \
+                   cd, ncat, r0, r1, kind, inv
 
 static double FN(small_block)(int isa, SMALL_ARGS)
 {
@@ -72,13 +73,14 @@ size_t FN(nc_mlp_small_workspace)(const nc_mlp *net, int64_t n, int threads)
            FN(small_scratch_bytes)(net) * (size_t)nt;
 }
 
-// x is (N, sizes[0]); t is (N,K) targets or NULL; labels, sw are (N,); cw is (K,);
-// params, grads are (P,); out is (N,K) = sizes[L]
-double FN(nc_mlp_step_small)(T *grads, T *out, void *work, const T *x, const T *t,
-                             const int32_t *labels, const T *sw, const T *cw,
-                             const T *params, const nc_mlp *net, int64_t n, int kind,
-                             double l2, size_t work_bytes)
+// x is (N,Cd); codes is (N,NC); t is (N,K) targets or NULL; labels, sw are (N,); cw is
+// (K,); params, grads are (P,); out is (N,K) = sizes[L]
+double FN(nc_mlp_step_small)(T *grads, T *out, void *work, const T *x, const int32_t *codes,
+                             const T *t, const int32_t *labels, const T *sw, const T *cw,
+                             const T *params, const nc_mlp *net, int64_t n, int64_t cd,
+                             int64_t ncat, int kind, double l2, size_t work_bytes)
 {
+    if (!codes) ncat = 0;
     int L = net->n_layers;
     int64_t offs[MLP_MAX_LAYERS];
     int64_t p = 0;
@@ -100,9 +102,10 @@ double FN(nc_mlp_step_small)(T *grads, T *out, void *work, const T *x, const T *
     int nt = (int)NC_MIN(NC_MIN((int64_t)nc_get_num_threads(), groups), fit);
     if (nt < 1) return NAN; /* the caller sized the workspace with nc_mlp_small_workspace */
 
-    /* the transposed weights serve the narrow forward layers and the backward pass */
+    /* the transposed weights serve the narrow forward layers and the backward pass; the
+     * first layer's forward reads the dense rows of W_0 only */
     for (int l = 0; l < L; l++) {
-        int64_t c = net->sizes[l], oc = net->sizes[l + 1];
+        int64_t c = l == 0 ? cd : net->sizes[l], oc = net->sizes[l + 1];
         const T *w = params + offs[l];
         T *d = wt + offs[l];
         for (int64_t i = 0; i < c; i++)
@@ -128,8 +131,8 @@ double FN(nc_mlp_step_small)(T *grads, T *out, void *work, const T *x, const T *
         double acc = 0.0;
         for (int64_t bk = b0; bk < b1; bk++) {
             int64_t r0 = bk * SMALL_ROWS, r1 = NC_MIN(n, r0 + SMALL_ROWS);
-            acc += FN(small_block)(isa, gp, out, scratch, x, t, labels, sw, cw, params, wt,
-                                   offs, net, r0, r1, kind, inv);
+            acc += FN(small_block)(isa, gp, out, scratch, x, codes, t, labels, sw, cw, params,
+                                   wt, offs, net, cd, ncat, r0, r1, kind, inv);
         }
         gloss[g] = acc;
     }

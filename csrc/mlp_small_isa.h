@@ -144,13 +144,43 @@ NC_INLINE void FNI(small_backprop)(T *restrict dh, const T *restrict dz, const T
     }
 }
 
+/* z (R,OC) += the rows of W (C,OC) that the block's codes (R,NC) select. */
+NC_INLINE void FNI(small_gather)(T *restrict z, const int32_t *restrict codes,
+                                 const T *restrict w, int64_t rows, int64_t ncat, int64_t oc)
+{
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t c = 0; c < ncat; c++) {
+            int32_t r = codes[i * ncat + c];
+            if (r < 0) continue;
+            const T *restrict wr = w + (int64_t)r * oc;
+            T *restrict zr = z + i * oc;
+            for (int64_t j = 0; j < oc; j++) zr[j] += wr[j];
+        }
+}
+
+/* gw rows [cd, C) (C,OC) += dz (R,OC) rows by the block's codes, rows in order. */
+NC_INLINE void FNI(small_scatter)(T *restrict gw, const T *restrict dz,
+                                  const int32_t *restrict codes, int64_t rows, int64_t ncat,
+                                  int64_t cd, int64_t c, int64_t oc)
+{
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t k = 0; k < ncat; k++) {
+            int64_t r = codes[i * ncat + k];
+            if (r < cd || r >= c) continue;
+            T *restrict gr = gw + r * oc;
+            const T *restrict dr = dz + i * oc;
+            for (int64_t j = 0; j < oc; j++) gr[j] += dr[j];
+        }
+}
+
 /* One block of rows [r0, r1): forward, loss rows, backward into the group's partials.
  * Returns sum_i s_i * l_i over the block. scratch holds SMALL_ROWS rows per layer. */
-ISA_TARGET static double FNI(small_block)(T *gpart, T *out, T *scratch, const T *x, const T *t,
-                                      const int32_t *labels, const T *sw, const T *cw,
-                                      const T *params, const T *wt, const int64_t *offs,
-                                      const nc_mlp *net, int64_t r0, int64_t r1, int kind,
-                                      double inv)
+ISA_TARGET static double FNI(small_block)(T *gpart, T *out, T *scratch, const T *x,
+                                          const int32_t *codes, const T *t,
+                                          const int32_t *labels, const T *sw, const T *cw,
+                                          const T *params, const T *wt, const int64_t *offs,
+                                          const nc_mlp *net, int64_t cd, int64_t ncat,
+                                          int64_t r0, int64_t r1, int kind, double inv)
 {
     int L = net->n_layers;
     int64_t rows = r1 - r0, k = net->sizes[L];
@@ -170,12 +200,13 @@ ISA_TARGET static double FNI(small_block)(T *gpart, T *out, T *scratch, const T 
     }
     T *g0 = s, *g1 = s + SMALL_ROWS * maxw;
 
-    const T *h = x + r0 * net->sizes[0];
+    const T *h = cd > 0 ? x + r0 * cd : x; /* x may be NULL when every input is a code */
     for (int l = 0; l < L; l++) {
         int64_t c = net->sizes[l], oc = net->sizes[l + 1];
         const T *w = params + offs[l];
         T *zd = zs[l] ? zs[l] : ys[l];
-        FNI(small_forward)(zd, h, w, wt + offs[l], w + c * oc, rows, c, oc);
+        FNI(small_forward)(zd, h, w, wt + offs[l], w + c * oc, rows, l == 0 ? cd : c, oc);
+        if (l == 0 && ncat > 0) FNI(small_gather)(zd, codes + r0 * ncat, w, rows, ncat, oc);
         FN(nc_act_tile)(ys[l], zd, rows, oc, oc, oc, net->acts[l], (T)net->act_params[l]);
         h = ys[l];
     }
@@ -189,9 +220,11 @@ ISA_TARGET static double FNI(small_block)(T *gpart, T *out, T *scratch, const T 
         int64_t c = net->sizes[l], oc = net->sizes[l + 1];
         FN(nc_act_backward_tile)(dy, dy, ys[l], zs[l], rows, oc, oc, net->acts[l],
                                  (T)net->act_params[l]);
-        const T *hprev = l > 0 ? ys[l - 1] : x + r0 * c;
+        const T *hprev = l > 0 ? ys[l - 1] : cd > 0 ? x + r0 * cd : x;
         T *gw = gpart + offs[l];
-        FNI(small_accumulate)(gw, gw + c * oc, hprev, dy, rows, c, oc);
+        FNI(small_accumulate)(gw, gw + c * oc, hprev, dy, rows, l == 0 ? cd : c, oc);
+        if (l == 0 && ncat > 0)
+            FNI(small_scatter)(gw, dy, codes + r0 * ncat, rows, ncat, cd, c, oc);
         if (l > 0) {
             FNI(small_backprop)(spare, dy, wt + offs[l], rows, c, oc);
             T *tmp = dy;

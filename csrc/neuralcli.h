@@ -4,6 +4,8 @@
  * Size letters used in every shape comment:
  *   N   rows of a batch (samples)
  *   C   input features of a layer
+ *   Cd  the dense part of a first layer's inputs (the first Cd rows of its weights)
+ *   NC  categorical columns of a first layer's inputs (codes per row)
  *   OC  output features of a layer
  *   K   classes or outputs of a loss
  *   M, Nc, Kc  the GEMM's own sizes: op(A) is (M,Kc), op(B) is (Kc,Nc), C is (M,Nc)
@@ -162,6 +164,65 @@ void nc_dense_backward_f64(double *dx, double *dw, double *db, double *dz, const
 size_t nc_dense_workspace_f32(int64_t n, int64_t c, int64_t oc, int threads);
 size_t nc_dense_workspace_f64(int64_t n, int64_t c, int64_t oc, int threads);
 
+/* ---------------------------------------------------------------- categorical inputs */
+
+/* A categorical column is a one-hot block of a first layer's inputs; instead of its zeros
+ * and one, a code names the row of w the one selects: an absolute row of w, or -1 for
+ * none. The sums run over rows i in order, then the columns of codes in order: the same
+ * bits for any thread count and on every ISA path. */
+
+/* y (N,OC) += sum over c of w[codes[i,c]] (rows with code -1 skipped); w is (C,OC),
+ * codes (N,NC) int32 with every code -1 or a row of w. */
+void nc_gather_rows_add_f32(float *y, const int32_t *codes, const float *w, int64_t n,
+                            int64_t ncat, int64_t oc);
+void nc_gather_rows_add_f64(double *y, const int32_t *codes, const double *w, int64_t n,
+                            int64_t ncat, int64_t oc);
+
+/* Backward of the gather for rows [r0, r1) of dw (C,OC): dw[r] = sum of dz[i] (N,OC) over
+ * every (i, c) with codes[i,c] == r, and 0 for a row no code selects. Every row in
+ * [r0, r1) is written; codes outside it (and -1) are skipped; other rows are untouched. */
+void nc_scatter_rows_add_f32(float *dw, const float *dz, const int32_t *codes, int64_t n,
+                             int64_t ncat, int64_t r0, int64_t r1, int64_t oc);
+void nc_scatter_rows_add_f64(double *dw, const double *dz, const int32_t *codes, int64_t n,
+                             int64_t ncat, int64_t r0, int64_t r1, int64_t oc);
+
+/* Naive serial loops: the C-level oracle of the pair above. Same contracts. */
+void nc_gather_rows_add_ref_f32(float *y, const int32_t *codes, const float *w, int64_t n,
+                                int64_t ncat, int64_t oc);
+void nc_gather_rows_add_ref_f64(double *y, const int32_t *codes, const double *w, int64_t n,
+                                int64_t ncat, int64_t oc);
+void nc_scatter_rows_add_ref_f32(float *dw, const float *dz, const int32_t *codes, int64_t n,
+                                 int64_t ncat, int64_t r0, int64_t r1, int64_t oc);
+void nc_scatter_rows_add_ref_f64(double *dw, const double *dz, const int32_t *codes,
+                                 int64_t n, int64_t ncat, int64_t r0, int64_t r1, int64_t oc);
+
+/* The dense layer whose inputs are x (N,Cd) for rows [0,Cd) of w (C,OC) and codes (N,NC)
+ * for rows [Cd,C): y = act(x*w[:Cd] + b + sum_c w[codes[:,c]]). codes == NULL or
+ * ncat == 0 is exactly nc_dense_forward on x and w[:Cd]. Workspace: nc_dense_workspace
+ * with (n, C, oc). */
+void nc_dense_codes_forward_f32(float *y, float *z, const float *x, const int32_t *codes,
+                                const float *w, const float *b, int64_t n, int64_t cd,
+                                int64_t ncat, int64_t oc, int act, float act_param,
+                                void *work, size_t work_bytes);
+void nc_dense_codes_forward_f64(double *y, double *z, const double *x, const int32_t *codes,
+                                const double *w, const double *b, int64_t n, int64_t cd,
+                                int64_t ncat, int64_t oc, int act, double act_param,
+                                void *work, size_t work_bytes);
+
+/* Backward of dense_codes_forward: dz and db as nc_dense_backward; dw[:Cd] = x^T dz;
+ * dw[Cd:C] as nc_scatter_rows_add (every row written); dx (N,Cd) = dz w[:Cd]^T when
+ * non-NULL. With Cd == C and no codes it is exactly nc_dense_backward. */
+void nc_dense_codes_backward_f32(float *dx, float *dw, float *db, float *dz, const float *dy,
+                                 const float *y, const float *z, const float *x,
+                                 const int32_t *codes, const float *w, int64_t n, int64_t c,
+                                 int64_t cd, int64_t ncat, int64_t oc, int act,
+                                 float act_param, void *work, size_t work_bytes);
+void nc_dense_codes_backward_f64(double *dx, double *dw, double *db, double *dz,
+                                 const double *dy, const double *y, const double *z,
+                                 const double *x, const int32_t *codes, const double *w,
+                                 int64_t n, int64_t c, int64_t cd, int64_t ncat, int64_t oc,
+                                 int act, double act_param, void *work, size_t work_bytes);
+
 /* ---------------------------------------------------------------- losses */
 
 enum nc_loss { NC_LOSS_MSE = 0, NC_LOSS_MAE = 1, NC_LOSS_BCE = 2, NC_LOSS_CE = 3 };
@@ -274,27 +335,34 @@ int64_t nc_mlp_num_params(const nc_mlp *net);
 size_t nc_mlp_workspace_f32(const nc_mlp *net, int64_t n, int threads);
 size_t nc_mlp_workspace_f64(const nc_mlp *net, int64_t n, int threads);
 
-/* out (N, sizes[L]) = net(x), x is (N, sizes[0]). What backward needs stays in work.
- * train != 0 applies dropout, its masks keyed by (seed + layer, step). */
-void nc_mlp_forward_f32(float *out, void *work, const float *x, const float *params,
-                        const nc_mlp *net, int64_t n, int train, uint64_t seed,
-                        uint64_t step, size_t work_bytes);
-void nc_mlp_forward_f64(double *out, void *work, const double *x, const double *params,
-                        const nc_mlp *net, int64_t n, int train, uint64_t seed,
-                        uint64_t step, size_t work_bytes);
+/* out (N, sizes[L]) = net(x, codes). The first layer's inputs are x (N, Cd) for the
+ * first Cd rows of W_0 and codes (N, NC) for the rest (see nc_dense_codes_forward);
+ * Cd == sizes[0] with codes == NULL is the all-dense network. What backward needs stays
+ * in work. train != 0 applies dropout, its masks keyed by (seed + layer, step). */
+void nc_mlp_forward_f32(float *out, void *work, const float *x, const int32_t *codes,
+                        const float *params, const nc_mlp *net, int64_t n, int64_t cd,
+                        int64_t ncat, int train, uint64_t seed, uint64_t step,
+                        size_t work_bytes);
+void nc_mlp_forward_f64(double *out, void *work, const double *x, const int32_t *codes,
+                        const double *params, const nc_mlp *net, int64_t n, int64_t cd,
+                        int64_t ncat, int train, uint64_t seed, uint64_t step,
+                        size_t work_bytes);
 
-/* Backward of the last training-mode forward with the same work, x, out and key.
- *   dout (N, sizes[L]) is d(loss)/d(out); grads (P,) receives every layer's dW and db;
- *   dx (N, sizes[0]) receives d(loss)/d(x) when non-NULL. l2 adds the gradient of
+/* Backward of the last training-mode forward with the same work, x, codes, out and key.
+ *   dout (N, sizes[L]) is d(loss)/d(out); grads (P,) receives every layer's dW and db
+ *   (W_0's rows reached through codes as nc_scatter_rows_add: every one written);
+ *   dx (N, Cd) receives d(loss)/d(x) when non-NULL. l2 adds the gradient of
  *   0.5*l2*sum(W^2) to every dW (biases are not penalized). */
 void nc_mlp_backward_f32(float *grads, float *dx, void *work, const float *dout,
-                         const float *x, const float *out, const float *params,
-                         const nc_mlp *net, int64_t n, uint64_t seed, uint64_t step,
-                         double l2, size_t work_bytes);
+                         const float *x, const int32_t *codes, const float *out,
+                         const float *params, const nc_mlp *net, int64_t n, int64_t cd,
+                         int64_t ncat, uint64_t seed, uint64_t step, double l2,
+                         size_t work_bytes);
 void nc_mlp_backward_f64(double *grads, double *dx, void *work, const double *dout,
-                         const double *x, const double *out, const double *params,
-                         const nc_mlp *net, int64_t n, uint64_t seed, uint64_t step,
-                         double l2, size_t work_bytes);
+                         const double *x, const int32_t *codes, const double *out,
+                         const double *params, const nc_mlp *net, int64_t n, int64_t cd,
+                         int64_t ncat, uint64_t seed, uint64_t step, double l2,
+                         size_t work_bytes);
 
 /* The fused training step for small networks: forward, loss and backward per block of
  * rows kept in cache, in one call. Applies when nc_mlp_small_ok (every width <= 512, at
@@ -302,18 +370,21 @@ void nc_mlp_backward_f64(double *grads, double *dx, void *work, const double *do
  * named by `kind` (enum nc_loss) defines it, writes the network's output to out (N,K)
  * and d(loss)/d(params) + l2*W to grads (P,). t (N,K) holds the targets of mse, mae and
  * bce; labels (N,) and cw (K,) those of cross-entropy. Bitwise identical for any thread
- * count (the gradient is summed in a fixed number of groups fixed by N). */
+ * count (the gradient is summed in a fixed number of groups fixed by N). x, codes, Cd and
+ * NC are the first layer's inputs as in nc_mlp_forward. */
 int nc_mlp_small_ok(const nc_mlp *net, int elem_bytes);
 size_t nc_mlp_small_workspace_f32(const nc_mlp *net, int64_t n, int threads);
 size_t nc_mlp_small_workspace_f64(const nc_mlp *net, int64_t n, int threads);
 double nc_mlp_step_small_f32(float *grads, float *out, void *work, const float *x,
-                             const float *t, const int32_t *labels, const float *sw,
-                             const float *cw, const float *params, const nc_mlp *net,
-                             int64_t n, int kind, double l2, size_t work_bytes);
+                             const int32_t *codes, const float *t, const int32_t *labels,
+                             const float *sw, const float *cw, const float *params,
+                             const nc_mlp *net, int64_t n, int64_t cd, int64_t ncat,
+                             int kind, double l2, size_t work_bytes);
 double nc_mlp_step_small_f64(double *grads, double *out, void *work, const double *x,
-                             const double *t, const int32_t *labels, const double *sw,
-                             const double *cw, const double *params, const nc_mlp *net,
-                             int64_t n, int kind, double l2, size_t work_bytes);
+                             const int32_t *codes, const double *t, const int32_t *labels,
+                             const double *sw, const double *cw, const double *params,
+                             const nc_mlp *net, int64_t n, int64_t cd, int64_t ncat,
+                             int kind, double l2, size_t work_bytes);
 
 #ifdef __cplusplus
 }

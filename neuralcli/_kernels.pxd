@@ -84,6 +84,25 @@ cdef extern from "neuralcli.h" nogil:
                                int64_t oc, int act, double act_param, void *work,
                                size_t work_bytes)
 
+    void nc_gather_rows_add_f32(float *y, const int32_t *codes, const float *w, int64_t n,
+                                int64_t ncat, int64_t oc)
+    void nc_gather_rows_add_f64(double *y, const int32_t *codes, const double *w, int64_t n,
+                                int64_t ncat, int64_t oc)
+    void nc_scatter_rows_add_f32(float *dw, const float *dz, const int32_t *codes, int64_t n,
+                                 int64_t ncat, int64_t r0, int64_t r1, int64_t oc)
+    void nc_scatter_rows_add_f64(double *dw, const double *dz, const int32_t *codes,
+                                 int64_t n, int64_t ncat, int64_t r0, int64_t r1, int64_t oc)
+    void nc_gather_rows_add_ref_f32(float *y, const int32_t *codes, const float *w,
+                                    int64_t n, int64_t ncat, int64_t oc)
+    void nc_gather_rows_add_ref_f64(double *y, const int32_t *codes, const double *w,
+                                    int64_t n, int64_t ncat, int64_t oc)
+    void nc_scatter_rows_add_ref_f32(float *dw, const float *dz, const int32_t *codes,
+                                     int64_t n, int64_t ncat, int64_t r0, int64_t r1,
+                                     int64_t oc)
+    void nc_scatter_rows_add_ref_f64(double *dw, const double *dz, const int32_t *codes,
+                                     int64_t n, int64_t ncat, int64_t r0, int64_t r1,
+                                     int64_t oc)
+
     double nc_mse_f32(float *dpred, const float *pred, const float *target, const float *sw,
                       int64_t n, int64_t k)
     double nc_mse_f64(double *dpred, const double *pred, const double *target,
@@ -142,20 +161,24 @@ cdef extern from "neuralcli.h" nogil:
     int64_t nc_mlp_num_params(const nc_mlp *net)
     size_t nc_mlp_workspace_f32(const nc_mlp *net, int64_t n, int threads)
     size_t nc_mlp_workspace_f64(const nc_mlp *net, int64_t n, int threads)
-    void nc_mlp_forward_f32(float *out, void *work, const float *x, const float *params,
-                            const nc_mlp *net, int64_t n, int train, uint64_t seed,
-                            uint64_t step, size_t work_bytes)
-    void nc_mlp_forward_f64(double *out, void *work, const double *x, const double *params,
-                            const nc_mlp *net, int64_t n, int train, uint64_t seed,
-                            uint64_t step, size_t work_bytes)
+    void nc_mlp_forward_f32(float *out, void *work, const float *x, const int32_t *codes,
+                            const float *params, const nc_mlp *net, int64_t n, int64_t cd,
+                            int64_t ncat, int train, uint64_t seed, uint64_t step,
+                            size_t work_bytes)
+    void nc_mlp_forward_f64(double *out, void *work, const double *x, const int32_t *codes,
+                            const double *params, const nc_mlp *net, int64_t n, int64_t cd,
+                            int64_t ncat, int train, uint64_t seed, uint64_t step,
+                            size_t work_bytes)
     void nc_mlp_backward_f32(float *grads, float *dx, void *work, const float *dout,
-                             const float *x, const float *out, const float *params,
-                             const nc_mlp *net, int64_t n, uint64_t seed, uint64_t step,
-                             double l2, size_t work_bytes)
+                             const float *x, const int32_t *codes, const float *out,
+                             const float *params, const nc_mlp *net, int64_t n, int64_t cd,
+                             int64_t ncat, uint64_t seed, uint64_t step, double l2,
+                             size_t work_bytes)
     void nc_mlp_backward_f64(double *grads, double *dx, void *work, const double *dout,
-                             const double *x, const double *out, const double *params,
-                             const nc_mlp *net, int64_t n, uint64_t seed, uint64_t step,
-                             double l2, size_t work_bytes)
+                             const double *x, const int32_t *codes, const double *out,
+                             const double *params, const nc_mlp *net, int64_t n, int64_t cd,
+                             int64_t ncat, uint64_t seed, uint64_t step, double l2,
+                             size_t work_bytes)
 
     enum:
         NC_LOSS_MSE
@@ -167,10 +190,13 @@ cdef extern from "neuralcli.h" nogil:
     size_t nc_mlp_small_workspace_f32(const nc_mlp *net, int64_t n, int threads)
     size_t nc_mlp_small_workspace_f64(const nc_mlp *net, int64_t n, int threads)
     double nc_mlp_step_small_f32(float *grads, float *out, void *work, const float *x,
-                                 const float *t, const int32_t *labels, const float *sw,
-                                 const float *cw, const float *params, const nc_mlp *net,
-                                 int64_t n, int kind, double l2, size_t work_bytes)
+                                 const int32_t *codes, const float *t, const int32_t *labels,
+                                 const float *sw, const float *cw, const float *params,
+                                 const nc_mlp *net, int64_t n, int64_t cd, int64_t ncat,
+                                 int kind, double l2, size_t work_bytes)
     double nc_mlp_step_small_f64(double *grads, double *out, void *work, const double *x,
-                                 const double *t, const int32_t *labels, const double *sw,
-                                 const double *cw, const double *params, const nc_mlp *net,
-                                 int64_t n, int kind, double l2, size_t work_bytes)
+                                 const int32_t *codes, const double *t,
+                                 const int32_t *labels, const double *sw, const double *cw,
+                                 const double *params, const nc_mlp *net, int64_t n,
+                                 int64_t cd, int64_t ncat, int kind, double l2,
+                                 size_t work_bytes)

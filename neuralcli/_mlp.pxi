@@ -1,4 +1,5 @@
-# Shim for the whole-network kernels (included by _kernels.pyx).
+# Shim for the whole-network kernels and the categorical-input gather and scatter
+# (included by _kernels.pyx).
 import numpy as np
 
 MAX_LAYERS = 256
@@ -6,14 +7,110 @@ LOSS_CODES = {"mse": NC_LOSS_MSE, "mae": NC_LOSS_MAE, "bce": NC_LOSS_BCE,
               "cross_entropy": NC_LOSS_CE}
 
 
+def _codes_array(codes, int64_t n):
+    """codes as the kernels take them: C-contiguous int32 (n, n_cat), else a ValueError."""
+    arr = np.asarray(codes)
+    if arr.dtype != np.int32:
+        raise ValueError(f"codes must be int32, got {arr.dtype}")
+    if arr.ndim != 2 or arr.shape[0] != n:
+        raise ValueError(f"codes has shape {arr.shape}, expected ({n}, n_cat)")
+    if not arr.flags.c_contiguous:
+        raise ValueError("codes must be C-contiguous")
+    return arr
+
+cdef _check_codes(const int32_t[:, ::1] codes, int64_t lo, int64_t hi):
+    """Every code -1 or a row in [lo, hi), else a ValueError naming the first bad one."""
+    cdef Py_ssize_t i, j, bi = -1, bj = -1
+    cdef int32_t v
+    with nogil:
+        for i in range(codes.shape[0]):
+            for j in range(codes.shape[1]):
+                v = codes[i, j]
+                if v != -1 and (v < lo or v >= hi):
+                    bi, bj = i, j
+                    break
+            if bi >= 0:
+                break
+    if bi >= 0:
+        raise ValueError(f"codes[{bi}, {bj}] = {codes[bi, bj]} is neither -1 nor a "
+                         f"categorical row of the first layer's weights in [{lo}, {hi})")
+
+
+cdef tuple _first_inputs(int64_t n_in, int64_t n_dense, int64_t n, int64_t xcols, codes):
+    """(columns of x, checked codes or None) for a batch of n rows. Without codes x holds
+    every input (n, n_in); with them, the dense ones (n, n_dense)."""
+    if codes is None:
+        if xcols != n_in:
+            also = f", or ({n}, {n_dense}) with codes" if n_dense < n_in else ""
+            raise ValueError(f"x has shape ({n}, {xcols}), expected ({n}, {n_in}){also}")
+        return n_in, None
+    if xcols != n_dense:
+        raise ValueError(f"x has shape ({n}, {xcols}), expected ({n}, {n_dense}): the "
+                         f"network's dense inputs, beside codes")
+    arr = _codes_array(codes, n)
+    _check_codes(arr, n_dense, n_in)
+    return n_dense, arr
+
+
+def gather_rows_add(floating[:, ::1] y, codes, const floating[:, ::1] w, bint ref=False):
+    """y += the rows of w that codes select (-1: none), in place."""
+    cdef int64_t n = y.shape[0], oc = y.shape[1]
+    if w.shape[1] != oc:
+        raise ValueError(f"w has {w.shape[1]} columns, y {oc}")
+    cdef const int32_t[:, ::1] cv = _codes_array(codes, n)
+    _check_codes(cv, 0, w.shape[0])
+    cdef int64_t ncat = cv.shape[1]
+    if n == 0 or ncat == 0 or oc == 0:
+        return
+    with nogil:
+        if floating is float:
+            if ref:
+                nc_gather_rows_add_ref_f32(&y[0, 0], &cv[0, 0], &w[0, 0], n, ncat, oc)
+            else:
+                nc_gather_rows_add_f32(&y[0, 0], &cv[0, 0], &w[0, 0], n, ncat, oc)
+        else:
+            if ref:
+                nc_gather_rows_add_ref_f64(&y[0, 0], &cv[0, 0], &w[0, 0], n, ncat, oc)
+            else:
+                nc_gather_rows_add_f64(&y[0, 0], &cv[0, 0], &w[0, 0], n, ncat, oc)
+
+
+def scatter_rows_add(floating[:, ::1] dw, const floating[:, ::1] dz, codes, int64_t r0,
+                     int64_t r1, bint ref=False):
+    """Rows [r0, r1) of dw = the sums of dz's rows by code (0 where none selects)."""
+    cdef int64_t n = dz.shape[0], oc = dz.shape[1]
+    if dw.shape[1] != oc:
+        raise ValueError(f"dw has {dw.shape[1]} columns, dz {oc}")
+    if not 0 <= r0 <= r1 <= dw.shape[0]:
+        raise ValueError(f"rows [{r0}, {r1}) are not inside dw's {dw.shape[0]} rows")
+    cdef const int32_t[:, ::1] cv = _codes_array(codes, n)
+    _check_codes(cv, r0, r1)
+    cdef int64_t ncat = cv.shape[1]
+    if r1 == r0 or oc == 0:
+        return
+    cdef const floating *dzp = &dz[0, 0] if n > 0 else NULL
+    cdef const int32_t *cp = &cv[0, 0] if n > 0 and ncat > 0 else NULL
+    with nogil:
+        if floating is float:
+            if ref:
+                nc_scatter_rows_add_ref_f32(&dw[0, 0], dzp, cp, n, ncat, r0, r1, oc)
+            else:
+                nc_scatter_rows_add_f32(&dw[0, 0], dzp, cp, n, ncat, r0, r1, oc)
+        else:
+            if ref:
+                nc_scatter_rows_add_ref_f64(&dw[0, 0], dzp, cp, n, ncat, r0, r1, oc)
+            else:
+                nc_scatter_rows_add_f64(&dw[0, 0], dzp, cp, n, ncat, r0, r1, oc)
+
+
 cdef class Net:
     """Owns the C description of an MLP: sizes, activations and dropout rates. Forward and
     backward check shapes once, then run the whole network in C without the GIL."""
     cdef nc_mlp net
     cdef object _sizes, _acts, _params, _dropout
-    cdef readonly int64_t n_params, n_in, n_out
+    cdef readonly int64_t n_params, n_in, n_out, n_dense
 
-    def __init__(self, sizes, acts, act_params, dropout):
+    def __init__(self, sizes, acts, act_params, dropout, n_dense=None):
         sizes = np.ascontiguousarray(sizes, dtype=np.int64)
         L = sizes.shape[0] - 1
         if L < 1 or L > MAX_LAYERS:
@@ -46,6 +143,10 @@ cdef class Net:
         self.n_params = nc_mlp_num_params(&self.net)
         self.n_in = sizes[0]
         self.n_out = sizes[L]
+        self.n_dense = sizes[0] if n_dense is None else n_dense
+        if not 0 <= self.n_dense <= self.n_in:
+            raise ValueError(f"n_dense is {self.n_dense}; the first layer has {self.n_in} "
+                             f"inputs, so it lies in [0, {self.n_in}]")
 
     def workspace(self, int64_t n, int threads, bint double):
         if double:
@@ -53,9 +154,16 @@ cdef class Net:
         return nc_mlp_workspace_f32(&self.net, n, threads)
 
     def forward(self, floating[:, ::1] out, uint8_t[::1] work, const floating[:, ::1] x,
-                const floating[::1] params, bint train, uint64_t seed, uint64_t step):
+                const floating[::1] params, bint train, uint64_t seed, uint64_t step,
+                codes=None):
+        """out = net(x, codes): codes (n, n_cat) int32 rows of W_0 beside x (n, n_dense),
+        or None with x holding every input (n, n_in)."""
         cdef int64_t n = x.shape[0]
-        _mat(x, n, self.n_in, "x", True)
+        cdef int64_t cd
+        cd, carr = _first_inputs(self.n_in, self.n_dense, n, x.shape[1], codes)
+        cdef const int32_t[:, ::1] cv = carr
+        cdef int64_t ncat = cv.shape[1] if cv is not None else 0
+        _mat(x, n, cd, "x", True)
         _mat(out, n, self.n_out, "out", True)
         if params.shape[0] != self.n_params:
             raise ValueError(f"params has {params.shape[0]} values, the network {self.n_params}")
@@ -64,39 +172,47 @@ cdef class Net:
             raise ValueError(f"workspace of {work.shape[0]} bytes, need at least {need}")
         if n == 0:
             return
+        cdef const floating *xp = &x[0, 0] if cd > 0 else NULL
+        cdef const int32_t *cp = &cv[0, 0] if ncat > 0 else NULL
         with nogil:
             if floating is float:
-                nc_mlp_forward_f32(&out[0, 0], &work[0], &x[0, 0], &params[0], &self.net, n,
-                                   train, seed, step, work.shape[0])
+                nc_mlp_forward_f32(&out[0, 0], &work[0], xp, cp, &params[0], &self.net, n,
+                                   cd, ncat, train, seed, step, work.shape[0])
             else:
-                nc_mlp_forward_f64(&out[0, 0], &work[0], &x[0, 0], &params[0], &self.net, n,
-                                   train, seed, step, work.shape[0])
+                nc_mlp_forward_f64(&out[0, 0], &work[0], xp, cp, &params[0], &self.net, n,
+                                   cd, ncat, train, seed, step, work.shape[0])
 
     def backward(self, floating[::1] grads, floating[:, ::1] dx, uint8_t[::1] work,
                  const floating[:, ::1] dout, const floating[:, ::1] x,
                  const floating[:, ::1] out, const floating[::1] params, uint64_t seed,
-                 uint64_t step, double l2=0.0):
+                 uint64_t step, double l2=0.0, codes=None):
+        """grads (and dx (n, n_dense) unless None) of the last forward on x and codes."""
         cdef int64_t n = x.shape[0]
-        _mat(x, n, self.n_in, "x", True)
+        cdef int64_t cd
+        cd, carr = _first_inputs(self.n_in, self.n_dense, n, x.shape[1], codes)
+        cdef const int32_t[:, ::1] cv = carr
+        cdef int64_t ncat = cv.shape[1] if cv is not None else 0
+        _mat(x, n, cd, "x", True)
         _mat(out, n, self.n_out, "out", True)
         _mat(dout, n, self.n_out, "dout", True)
-        _mat(dx, n, self.n_in, "dx", True)
+        _mat(dx, n, cd, "dx", True)
         if params.shape[0] != self.n_params or grads.shape[0] != self.n_params:
             raise ValueError(f"params and grads need {self.n_params} values")
         cdef size_t need = self.workspace(n, 1, floating is double)
         if work.shape[0] < need:
             raise ValueError(f"workspace of {work.shape[0]} bytes, need at least {need}")
+        cdef floating *dxp = &dx[0, 0] if dx is not None and n and cd else NULL
+        cdef const floating *xp = &x[0, 0] if n and cd else NULL
+        cdef const int32_t *cp = &cv[0, 0] if n and ncat else NULL
         with nogil:
             if floating is float:
-                nc_mlp_backward_f32(&grads[0], &dx[0, 0] if dx is not None else NULL,
-                                    &work[0], &dout[0, 0] if n else NULL,
-                                    &x[0, 0] if n else NULL, &out[0, 0] if n else NULL,
-                                    &params[0], &self.net, n, seed, step, l2, work.shape[0])
+                nc_mlp_backward_f32(&grads[0], dxp, &work[0], &dout[0, 0] if n else NULL,
+                                    xp, cp, &out[0, 0] if n else NULL, &params[0],
+                                    &self.net, n, cd, ncat, seed, step, l2, work.shape[0])
             else:
-                nc_mlp_backward_f64(&grads[0], &dx[0, 0] if dx is not None else NULL,
-                                    &work[0], &dout[0, 0] if n else NULL,
-                                    &x[0, 0] if n else NULL, &out[0, 0] if n else NULL,
-                                    &params[0], &self.net, n, seed, step, l2, work.shape[0])
+                nc_mlp_backward_f64(&grads[0], dxp, &work[0], &dout[0, 0] if n else NULL,
+                                    xp, cp, &out[0, 0] if n else NULL, &params[0],
+                                    &self.net, n, cd, ncat, seed, step, l2, work.shape[0])
 
     def small(self, bint double):
         """True when the fused small-network step applies to this network and dtype."""
@@ -111,13 +227,18 @@ cdef class Net:
                    const floating[:, ::1] x, const floating[:, ::1] t,
                    const int32_t[::1] labels, const floating[::1] sw,
                    const floating[::1] cw, const floating[::1] params, int kind,
-                   double l2=0.0):
-        """Fused forward, loss and backward of a small network over the batch x; returns
-        the mean loss. t holds mse/mae/bce targets (N,K), labels cross-entropy's."""
+                   double l2=0.0, codes=None):
+        """Fused forward, loss and backward of a small network over the batch x (and
+        codes, as in forward); returns the mean loss. t holds mse/mae/bce targets (N,K),
+        labels cross-entropy's."""
         cdef int64_t n = x.shape[0], k = self.n_out
         if not nc_mlp_small_ok(&self.net, sizeof(floating)):
             raise ValueError("this network is not small enough for the fused step")
-        _mat(x, n, self.n_in, "x", True)
+        cdef int64_t cd
+        cd, carr = _first_inputs(self.n_in, self.n_dense, n, x.shape[1], codes)
+        cdef const int32_t[:, ::1] cv = carr
+        cdef int64_t ncat = cv.shape[1] if cv is not None else 0
+        _mat(x, n, cd, "x", True)
         _mat(out, n, k, "out", True)
         if kind == NC_LOSS_CE:
             if labels is None or labels.shape[0] != n:
@@ -140,19 +261,21 @@ cdef class Net:
         if n == 0:
             raise ValueError("an empty batch has no loss")
         cdef double loss
+        cdef const floating *xp = &x[0, 0] if cd > 0 else NULL
+        cdef const int32_t *cp = &cv[0, 0] if ncat > 0 else NULL
         with nogil:
             if floating is float:
                 loss = nc_mlp_step_small_f32(
-                    &grads[0], &out[0, 0], &work[0], &x[0, 0],
+                    &grads[0], &out[0, 0], &work[0], xp, cp,
                     &t[0, 0] if t is not None else NULL,
                     &labels[0] if labels is not None else NULL,
                     &sw[0] if sw is not None else NULL, &cw[0] if cw is not None else NULL,
-                    &params[0], &self.net, n, kind, l2, work.shape[0])
+                    &params[0], &self.net, n, cd, ncat, kind, l2, work.shape[0])
             else:
                 loss = nc_mlp_step_small_f64(
-                    &grads[0], &out[0, 0], &work[0], &x[0, 0],
+                    &grads[0], &out[0, 0], &work[0], xp, cp,
                     &t[0, 0] if t is not None else NULL,
                     &labels[0] if labels is not None else NULL,
                     &sw[0] if sw is not None else NULL, &cw[0] if cw is not None else NULL,
-                    &params[0], &self.net, n, kind, l2, work.shape[0])
+                    &params[0], &self.net, n, cd, ncat, kind, l2, work.shape[0])
         return loss

@@ -84,10 +84,15 @@ class MLP:
     then b (fan_out,). `weights[l]` and `biases[l]` are views into it, so writing through
     them changes the network, and a gradient or optimizer state of the same length
     mirrors it exactly.
+
+    `n_dense` (default sizes[0]) splits the first layer's inputs: the first n_dense are
+    dense floats, the rest one-hot columns of categorical inputs, which an `Encoded` input
+    reaches through codes (rows of W_0) without writing the zeros. A plain array holds
+    all sizes[0] inputs, the one-hot columns included.
     """
 
     def __init__(self, sizes, activations, *, dropout=None, dtype="float32", seed=0,
-                 act_params=None, init=True):
+                 act_params=None, init=True, n_dense=None):
         sizes = [int(s) for s in sizes]
         if len(sizes) < 2:
             raise ValueError("a network needs an input size and at least one layer")
@@ -105,6 +110,11 @@ class MLP:
             raise ValueError(f"{n_layers} layers need {n_layers} dropout rates")
         if act_params is None:
             act_params = [ACTIVATIONS[a].param for a in activations]
+        n_dense = sizes[0] if n_dense is None else int(n_dense)
+        if not 0 <= n_dense <= sizes[0]:
+            raise ValueError(f"n_dense is {n_dense}; the first layer has {sizes[0]} inputs, "
+                             f"so it lies in [0, {sizes[0]}]")
+        self.n_dense = n_dense
         self.sizes = sizes
         self.activations = activations
         self.act_params = [float(p) for p in act_params]
@@ -112,7 +122,7 @@ class MLP:
         self.dtype = resolve_dtype(dtype)
         self._net = _kernels.Net(
             sizes, [ACTIVATIONS[a].code for a in activations], self.act_params,
-            dropout) if all(ACTIVATIONS[a].trainable for a in activations) else None
+            dropout, n_dense) if all(ACTIVATIONS[a].trainable for a in activations) else None
         self.n_params = sum(c * oc + oc for c, oc in zip(sizes[:-1], sizes[1:]))
         self.params = np.zeros(self.n_params, dtype=self.dtype)
         self.weights, self.biases = [], []
@@ -146,7 +156,7 @@ class MLP:
 
     @classmethod
     def from_weights(cls, weights, biases, activations, *, dtype=None, dropout=None,
-                     act_params=None):
+                     act_params=None, n_dense=None):
         """A network with given weights (fan_in, fan_out) and biases (fan_out,)."""
         weights = [np.asarray(w) for w in weights]
         biases = [np.asarray(b) for b in biases]
@@ -163,14 +173,14 @@ class MLP:
         if dtype is None:
             dtype = np.float64 if weights[0].dtype == np.float64 else np.float32
         net = cls(sizes, activations, dropout=dropout, dtype=dtype, act_params=act_params,
-                  init=False)
+                  init=False, n_dense=n_dense)
         for dst, src in zip(net.weights + net.biases, weights + biases):
             dst[...] = src
         return net
 
     def copy(self):
         net = MLP(self.sizes, self.activations, dropout=self.dropout, dtype=self.dtype,
-                  act_params=self.act_params, init=False)
+                  act_params=self.act_params, init=False, n_dense=self.n_dense)
         net.params[...] = self.params
         return net
 
@@ -178,11 +188,13 @@ class MLP:
         # rebuild the C description and the views on unpickling; buffers are remade on use
         return {"sizes": self.sizes, "activations": self.activations,
                 "act_params": self.act_params, "dropout": self.dropout,
-                "dtype": self.dtype.name, "params": self.params}
+                "dtype": self.dtype.name, "params": self.params, "n_dense": self.n_dense}
 
     def __setstate__(self, state):
+        # pickles made before n_dense existed hold dense inputs only
         self.__init__(state["sizes"], state["activations"], dropout=state["dropout"],
-                      dtype=state["dtype"], act_params=state["act_params"], init=False)
+                      dtype=state["dtype"], act_params=state["act_params"], init=False,
+                      n_dense=state.get("n_dense"))
         self.params[...] = state["params"]
 
     # -------------------------------------------------------------- buffers
@@ -218,24 +230,46 @@ class MLP:
         return self._net is not None and self._net.small(self.dtype == np.float64)
 
     def _as_input(self, x):
+        """(dense, codes) as the kernels take them: an array holds every input (codes
+        None); an Encoded holds the n_dense dense ones and int32 codes (n, n_cat)."""
+        if isinstance(x, Encoded):
+            dense = np.asarray(x.dense)
+            if dense.ndim != 2 or dense.shape[1] != self.n_dense:
+                raise ValueError(f"Encoded.dense has shape {dense.shape}, the network takes "
+                                 f"(n, {self.n_dense}) dense inputs")
+            if x.codes is None:
+                codes = np.zeros((dense.shape[0], 0), np.int32)
+            else:
+                codes = np.asarray(x.codes)
+                if codes.dtype.kind not in "iu" or codes.ndim != 2 or \
+                        codes.shape[0] != dense.shape[0]:
+                    raise ValueError(f"Encoded.codes has shape {codes.shape} and dtype "
+                                     f"{codes.dtype}; expected integers of shape "
+                                     f"({dense.shape[0]}, n_cat)")
+                codes = np.ascontiguousarray(codes, dtype=np.int32)
+            return np.ascontiguousarray(dense, dtype=self.dtype), codes
         x = np.asarray(x)
         if x.ndim != 2 or x.shape[1] != self.sizes[0]:
             raise ValueError(f"input has shape {x.shape}, the network takes "
                              f"(n, {self.sizes[0]})")
-        return np.ascontiguousarray(x, dtype=self.dtype)
+        return np.ascontiguousarray(x, dtype=self.dtype), None
 
     # -------------------------------------------------------------- passes
 
     def forward(self, x, *, batch_size=8192):
-        """The network's output for x (eval mode: no dropout), as a new array."""
-        x = self._as_input(x)
-        out = np.empty((x.shape[0], self.sizes[-1]), self.dtype)
+        """The network's output for x, an array or an Encoded (eval mode: no dropout), as a
+        new array."""
+        x, codes = self._as_input(x)
         if self._net is None:
+            if codes is not None:
+                x = Encoded(x, codes).to_dense(self.sizes[0])
             return self._forward_layers(x)[-1]
+        out = np.empty((x.shape[0], self.sizes[-1]), self.dtype)
         for i in range(0, x.shape[0], batch_size):
             xb = x[i:i + batch_size]
+            cb = None if codes is None else codes[i:i + batch_size]
             work, ob, _ = self.buffers(xb.shape[0])
-            self._net.forward(ob, work, xb, self.params, False, 0, 0)
+            self._net.forward(ob, work, xb, self.params, False, 0, 0, cb)
             out[i:i + xb.shape[0]] = ob
         return out
 
@@ -252,36 +286,46 @@ class MLP:
 
     def gradient(self, x, dout_fn, *, grads=None, train=False, seed=0, step=1):
         """Run forward, let dout_fn(out, dout) fill d(loss)/d(out) and return the loss,
-        then backward. Returns (loss, grads). Used by tests and traces; the training loop
-        calls the same kernels with its own buffers."""
-        x = self._as_input(x)
+        then backward. x is an array or an Encoded. Returns (loss, grads). Used by tests
+        and traces; the training loop calls the same kernels with its own buffers."""
+        x, codes = self._as_input(x)
         work, out, dout = self.buffers(x.shape[0])
-        self._net.forward(out, work, x, self.params, train, seed, step)
+        self._net.forward(out, work, x, self.params, train, seed, step, codes)
         loss = dout_fn(out, dout)
         if grads is None:
             grads = np.empty_like(self.params)
-        self._net.backward(grads, None, work, dout, x, out, self.params, seed, step)
+        self._net.backward(grads, None, work, dout, x, out, self.params, seed, step, 0.0,
+                           codes)
         return loss, grads
 
     # -------------------------------------------------------------- description
 
-    def summary(self, optimizer_slots=2):
+    def summary(self, optimizer_slots=2, n_cat=None):
         """One row per layer with shapes, parameters and FLOPs, and the totals.
 
         FLOPs count multiply and add as two: forward 2*C*OC per sample, a training step
-        three GEMMs' worth (forward, dX, dW), 6*C*OC, less the dX of the first layer."""
+        three GEMMs' worth (forward, dX, dW), 6*C*OC, less the dX of the first layer.
+        A first layer with categorical rows (n_dense < sizes[0]) counts 2*n_dense*OC for
+        its dense part and OC adds per code each way (the gather forward, the scatter
+        backward); n_cat is the codes per sample, one per categorical column (None: 1)."""
         rows = []
         item = self.dtype.itemsize
         total_fwd = total_train = 0
         for i, (c, oc) in enumerate(zip(self.sizes[:-1], self.sizes[1:])):
             fwd = 2 * c * oc
             train = fwd * (2 if i == 0 else 3)
+            row = {}
+            if i == 0 and self.n_dense < c:
+                codes = 1 if n_cat is None else int(n_cat)
+                fwd = 2 * self.n_dense * oc + codes * oc
+                train = fwd + 2 * self.n_dense * oc + codes * oc
+                row = {"dense_inputs": self.n_dense, "codes": codes}
             total_fwd += fwd
             total_train += train
             rows.append({"layer": i, "kind": "dense", "in": c, "out": oc,
                          "activation": self.activations[i], "dropout": self.dropout[i],
                          "weights": (c, oc), "params": c * oc + oc,
-                         "flops_forward": fwd, "flops_train": train})
+                         "flops_forward": fwd, "flops_train": train, **row})
         return {
             "layers": rows,
             "params": self.n_params,

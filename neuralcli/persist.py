@@ -150,6 +150,7 @@ def _layout(model, meta, arrays):
             "act_params": [float(p) for p in model.act_params],
             "dropout": [float(d) for d in model.dropout],
             "dtype": model.dtype.name,
+            "n_dense": int(model.n_dense),
             "params": params_entry,
         },
         "arrays": [e for e, _ in binary] + strings,
@@ -311,6 +312,11 @@ def _check_network(c, header):
     dropout = c.obj(net, "dropout", list, "network")
     c.need(len(dropout) == n_layers and all(_is_num(d) and 0 <= d < 1 for d in dropout),
            f"header: network.dropout should be {n_layers} rates in [0, 1)")
+    # files written before categorical rows existed hold dense inputs only
+    n_dense = net.get("n_dense", sizes[0])
+    c.need(_is_int(n_dense) and 0 <= n_dense <= sizes[0],
+           f"header: network.n_dense should be an integer in [0, {sizes[0]}], got "
+           f"{str(n_dense)[:40]}")
     dtype = c.obj(net, "dtype", str, "network")
     c.need(dtype in DTYPES, f"header: network dtype {dtype[:20]!r} is not float32 or "
                             f"float64")
@@ -504,7 +510,8 @@ def _load(c, f, size):
     arrays = {e["name"]: arrays[e["name"]] for e in table}   # the order they were saved
     try:
         model = MLP(net["sizes"], net["activations"], dropout=net["dropout"],
-                    dtype=net["dtype"], act_params=net["act_params"], init=False)
+                    dtype=net["dtype"], act_params=net["act_params"], init=False,
+                    n_dense=net.get("n_dense"))
     except ValueError as err:
         c.fail(f"header: network: {err}")
     model.params[...] = loaded[0]

@@ -9,6 +9,7 @@ import numpy as np
 
 from neuralcli import _kernels
 from neuralcli.losses import LOSSES, loss_name
+from neuralcli.network import Encoded
 from neuralcli.optim import make_optimizer
 from neuralcli.schedules import make_schedule
 
@@ -141,7 +142,9 @@ def r2_score(y, pred, sample_weight=None):
 
 class Trainer:
     """Trains one MLP on arrays already encoded for the task:
-    X float (N, C); y int32 labels (N,) for cross_entropy, float (N, K) otherwise."""
+    X float (N, C), or an Encoded (dense (N, n_dense) floats and int32 codes (N, n_cat)
+    that select the first layer's categorical rows); y int32 labels (N,) for
+    cross_entropy, float (N, K) otherwise."""
 
     def __init__(self, model, task, config, callbacks=()):
         config.validate()
@@ -167,8 +170,9 @@ class Trainer:
 
     # -------------------------------------------------------------- one step
 
-    def step(self, xb, yb, swb, lr, seed):
-        """Forward, loss, backward, clip and update on one batch; returns the loss."""
+    def step(self, xb, yb, swb, lr, seed, codes=None):
+        """Forward, loss, backward, clip and update on one batch of dense inputs xb and,
+        for a network with categorical rows, their codes; returns the loss."""
         model, st = self.model, self.state
         n = xb.shape[0]
         st.step += 1
@@ -180,13 +184,13 @@ class Trainer:
             work, out = model.small_buffers(n)
             t, labels = (None, yb) if self._labels else (yb, None)
             loss = model._net.step_small(self.grads, out, work, xb, t, labels, swb, None,
-                                         model.params, self._loss_code, l2)
+                                         model.params, self._loss_code, l2, codes)
             self.last_out = out
             if not math.isfinite(loss):
                 return loss
         else:
             work, out, dout = model.buffers(n)
-            model._net.forward(out, work, xb, model.params, True, seed, st.step)
+            model._net.forward(out, work, xb, model.params, True, seed, st.step, codes)
             self.last_out = out
             spec = LOSSES[self.loss]
             if self._labels:
@@ -196,7 +200,7 @@ class Trainer:
             if not math.isfinite(loss):
                 return loss
             model._net.backward(self.grads, None, work, dout, xb, out, model.params, seed,
-                                st.step, l2)
+                                st.step, l2, codes)
         scale = s
         if self.cfg.clip_norm:
             norm = s * math.sqrt(_kernels.sum_squares(self.grads))
@@ -216,10 +220,14 @@ class Trainer:
     # -------------------------------------------------------------- evaluation
 
     def _prepare(self, X, y, sample_weight):
-        """The arrays as the kernels take them: X and weights in the model's dtype, labels
-        int32 (N,) for cross-entropy, targets (N, K) otherwise."""
+        """The arrays as the kernels take them: X and weights in the model's dtype (an
+        Encoded stays one, with int32 codes), labels int32 (N,) for cross-entropy,
+        targets (N, K) otherwise."""
         dt = self.model.dtype
-        X = np.ascontiguousarray(X, dtype=dt)
+        if isinstance(X, Encoded):
+            X = Encoded(*self.model._as_input(X))
+        else:
+            X = np.ascontiguousarray(X, dtype=dt)
         y = np.ascontiguousarray(y, dtype=np.int32 if self._labels else dt)
         if not self._labels and y.ndim == 1:
             y = y.reshape(-1, 1)
@@ -246,7 +254,7 @@ class Trainer:
     def fit(self, X, y, sample_weight=None, X_val=None, y_val=None, val_weight=None):
         cfg, model, st = self.cfg, self.model, self.state
         X, y, sw = self._prepare(X, y, sample_weight)
-        n = X.shape[0]
+        n = len(X)
         if n == 0:
             raise TrainingError("no training rows")
         has_val = X_val is not None and len(X_val) > 0
@@ -256,11 +264,15 @@ class Trainer:
         nb = (n + bs - 1) // bs
         shuffle = cfg.shuffle and nb > 1
         rng = np.random.default_rng(cfg.seed)
+        enc = isinstance(X, Encoded)
+        # an Encoded trains on its dense part and codes, shuffled together
+        X, C = (X.dense, X.codes) if enc else (X, None)
         if shuffle:
             Xs, ys = np.empty_like(X), np.empty_like(y)
+            Cs = None if C is None else np.empty_like(C)
             sws = None if sw is None else np.empty_like(sw)
         else:
-            Xs, ys, sws = X, y, sw
+            Xs, ys, sws, Cs = X, y, sw, C
         st.epochs, st.samples, st.batches_per_epoch = int(cfg.epochs), n, nb
         good = model.params.copy()          # last weights known finite
         best = model.params.copy()          # weights of the best monitored epoch
@@ -279,6 +291,8 @@ class Trainer:
                     perm = rng.permutation(n)
                     np.take(X, perm, axis=0, out=Xs)
                     np.take(y, perm, axis=0, out=ys)
+                    if C is not None:
+                        np.take(C, perm, axis=0, out=Cs)
                     if sw is not None:
                         np.take(sw, perm, axis=0, out=sws)
                 total = 0.0
@@ -287,7 +301,8 @@ class Trainer:
                     lo, hi = b * bs, min(n, (b + 1) * bs)
                     xb, yb = Xs[lo:hi], ys[lo:hi]
                     swb = None if sws is None else sws[lo:hi]
-                    loss = self.step(xb, yb, swb, lr, dropout_seed)
+                    cb = None if Cs is None else Cs[lo:hi]
+                    loss = self.step(xb, yb, swb, lr, dropout_seed, cb)
                     if not math.isfinite(loss):
                         self._diverged(epoch, b, loss, lr, good)
                         raise _Stop()

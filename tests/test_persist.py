@@ -522,3 +522,32 @@ def test_read_only_directory(tmp_path):
         assert os.listdir(ro) == []
     finally:
         ro.chmod(0o755)
+
+
+# ------------------------------------------------------------------ categorical rows
+
+
+def test_round_trip_keeps_n_dense(tmp_path):
+    from neuralcli.network import Encoded
+    net = MLP([3 + 40, 6, 2], ["relu", "identity"], n_dense=3, seed=1)
+    path = tmp_path / "m.ncm"
+    save(path, net)
+    assert parts(path.read_bytes())[0]["network"]["n_dense"] == 3
+    got = load(path).model
+    assert got.n_dense == 3
+    rng = np.random.default_rng(0)
+    enc = Encoded(rng.standard_normal((5, 3)), np.array([[3], [42], [-1], [10], [3]],
+                                                         np.int32))
+    assert_bitwise_equal(got.forward(enc), net.forward(enc))
+
+
+def test_a_file_without_n_dense_loads_every_input_dense(tmp_path):
+    assert "n_dense" not in good_header()["network"]
+    got = load(craft(tmp_path / "m.ncm", good_header(), np.arange(9.0).tobytes()))
+    assert got.model.n_dense == 2
+
+
+@pytest.mark.parametrize("value", [-1, 3, 1.5, "2", True])
+def test_a_bad_n_dense_is_refused(tmp_path, value):
+    path = craft(tmp_path / "m.ncm", good_header(n_dense=value), np.arange(9.0).tobytes())
+    raises(path, "network.n_dense should be an integer in [0, 2]")
