@@ -9,7 +9,7 @@ import numpy as np
 
 from neuralcli import _kernels
 from neuralcli._version import __version__
-from neuralcli.network import MLP, Encoded, activation_name, resolve_dtype
+from neuralcli.network import MLP, activation_name, resolve_dtype
 from neuralcli.preprocess import MAX_CATEGORIES, Preprocessor, decide_task
 from neuralcli.training import Task, TrainConfig, Trainer, TrainingError, validation_split
 
@@ -118,22 +118,20 @@ class TrainedModel:
                                  impute=impute, task=decision,
                                  max_categories=max_categories, keep=keep)
         notes = list(pre.fit_notes)
-        # one pass over the file's rows; the split takes from it, so every error names
-        # the file's own row
-        X_all = pre.transform(table, dtype=dtype)
+        # the training and validation rows encoded straight from the columns (no copy of
+        # the whole file's inputs); errors name the file's own rows
+        X = pre.transform(table, rows=train_idx, dtype=dtype)
         notes += pre.last_notes
-        y_all = pre.target_of(table)
-        if train_idx is None:
-            X, y_idx = X_all, y_all
-        else:
-            X, y_idx = X_all.take(train_idx), y_all[train_idx]
+        y_idx = pre.target_of(table, rows=train_idx)
         n_targets = 1 if y_idx.ndim == 1 else y_idx.shape[1]
         spec = output_spec(pre.task, pre.n_classes if pre.classes is not None else 0,
                            n_targets, settings.loss)
         Xv = yv = None
         val_rows = 0
         if val_idx is not None:
-            Xv, yv = X_all.take(val_idx), _encode(y_all[val_idx], spec, pre)
+            Xv = pre.transform(table, rows=val_idx, dtype=dtype)
+            notes += [n for n in pre.last_notes if n not in notes]
+            yv = _encode(pre.target_of(table, rows=val_idx), spec, pre)
             val_rows = len(val_idx)
         elif val_table is not None and val_table.n_rows:
             Xv = pre.transform(val_table, dtype=dtype)
@@ -146,7 +144,7 @@ class TrainedModel:
         _check_size(sizes, settings.dtype)
         acts = [activation_name(settings.activation)] * len(hidden) + [spec.out_act]
         net = MLP(sizes, acts, dropout=[settings.dropout] * len(hidden) + [0.0],
-                  dtype=settings.dtype, seed=settings.seed)
+                  dtype=settings.dtype, seed=settings.seed, n_dense=pre.n_dense)
         kind = pre.task
         cfg = TrainConfig(
             epochs=int(settings.epochs), batch_size=int(settings.batch_size),
@@ -158,22 +156,20 @@ class TrainedModel:
             early_stopping=bool(settings.early_stopping and Xv is not None),
             patience=int(settings.patience), seed=int(settings.seed))
         trainer = Trainer(net, Task(kind, spec.loss, spec.n_out), cfg, callbacks)
-        Xd = _dense_until_sparse_inputs(X, pre.n_features)
-        Xvd = None if Xv is None else _dense_until_sparse_inputs(Xv, pre.n_features)
         before = _kernels.get_num_threads()
         if threads:
             _kernels.set_num_threads(int(threads))
         try:
-            state = trainer.fit(Xd, _encode(y_idx, spec, pre), sw, Xvd, yv)
+            state = trainer.fit(X, _encode(y_idx, spec, pre), sw, Xv, yv)
         finally:
             _kernels.set_num_threads(before)
         # figures of the weights kept (the best epoch's, after early stopping), recomputed
         final = {}
         if state.history:
             final["train_loss"], final["train_metric"] = trainer.evaluate(
-                Xd, _encode(y_idx, spec, pre), sw)
+                X, _encode(y_idx, spec, pre), sw)
             if Xv is not None:
-                final["val_loss"], final["val_metric"] = trainer.evaluate(Xvd, yv)
+                final["val_loss"], final["val_metric"] = trainer.evaluate(Xv, yv)
         final["metric"] = "r2" if kind == "regression" else "accuracy"
         prior = None
         if kind != "regression":  # the majority baseline of `eval` uses the training prior
@@ -202,8 +198,7 @@ class TrainedModel:
 
     def outputs(self, X):
         """The network's raw outputs (float64) for inputs X (Encoded, or dense rows)."""
-        return self.net.forward(_dense_until_sparse_inputs(X, self.pre.n_features)
-                                ).astype(np.float64)
+        return self.net.forward(X).astype(np.float64)
 
     def probabilities(self, out):
         """Class probabilities (N, K) from raw outputs; None for regression."""
@@ -275,7 +270,14 @@ class TrainedModel:
             # a format-1 file: its first layer's rows follow the old interleaved layout
             w = saved.model.weights[0]
             w[...] = w[pre.legacy_order].copy()
-        model = cls(saved.model, pre, spec, settings=settings,
+        net = saved.model
+        if net.n_dense != pre.n_dense:
+            # the preprocessing decides which first-layer rows take codes (a format-1 file
+            # records no split: its network reads one-hot rows)
+            net = MLP.from_weights(net.weights, net.biases, net.activations, dtype=net.dtype,
+                                   dropout=net.dropout, act_params=net.act_params,
+                                   n_dense=pre.n_dense)
+        model = cls(net, pre, spec, settings=settings,
                     history=meta.get("history", []), info=meta.get("info", {}))
         model.info.setdefault("library_version", saved.version)
         return model
@@ -297,11 +299,6 @@ def _check_size(sizes, dtype):
                             f"{need / 2**30:.1f} GiB for its weights, gradients and optimizer "
                             f"state, more than this machine's {have / 2**30:.1f} GiB; "
                             f"use smaller --hidden layers")
-
-
-def _dense_until_sparse_inputs(X, n_features):
-    """Encoded inputs as the dense one-hot rows the network and Trainer take for now."""
-    return X.to_dense(n_features) if isinstance(X, Encoded) else X
 
 
 def _encode(y, spec, pre):
