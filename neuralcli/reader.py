@@ -619,15 +619,18 @@ def _format_pattern(fmt):
     digits = r"\d+"
     if fmt.thousands:
         digits = rf"(?:\d{{1,3}}(?:{re.escape(fmt.thousands)}\d{{3}})+|\d+)"
-    body = rf"(?:{digits}(?:{d}\d*)?|{d}\d+)"
+    body = rf"(?:(?:{digits}(?:{d}\d*)?|{d}\d+)(?:[eE][+-]?\d+)?|(?i:inf(?:inity)?|nan))"
     cur = re.escape(fmt.currency) if fmt.currency else "(?!)"
-    pct = "%?" if fmt.percent else ""
+    pct = "(?: *%)?" if fmt.percent else ""
     return re.compile(rf"(?P<s1>[+-]?)(?:(?P<c1>{cur}) *)?(?P<s2>[+-]?)(?P<n>{body})"
                       rf"(?: *(?P<c2>{cur}))?{pct}\Z", re.ASCII)
 
 
 def _formatted(cell, fmt):
-    """The value of a cell written in number format `fmt`, or None."""
+    """The value of a cell written in number format `fmt`, or None: float()'s syntax
+    with the format's decimal mark, its thousands separator between groups of three
+    digits, its currency symbol before or after (a sign on either side of it, spaces
+    next to it) and, when allowed, a trailing %."""
     if fmt is None or fmt.plain:
         return _number(cell)
     m = _format_pattern(fmt).match(cell)

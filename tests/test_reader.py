@@ -750,6 +750,54 @@ def test_python_parser_matches_the_csv_module(rows, crlf, blank, block_size):
                                                            for c in want_j]))
 
 
+TOKENS = ["1", "-0", "2.5", " 3 ", "1e400", "nan", "-Inf", ".5", "5.", "1_0", "1,234",
+          "1.234,5", "$5", "-$1,000.25", "5 €", "12%", "12,5 %", "1e5%", "2024-02-29",
+          "2023-02-30", "2024-03-01T12:00:00.25+01:00", "1999-12-31 23:59", "2024-3-1",
+          "2024-03-01T24:00", "2024-03-01T12:00:60", "2024-03-01t12:00", "2024-03-01Z",
+          "2024-03-01T12:00+0530", "NA", "?", "", "  ", "x", "é✓", "١٢", 'say "hi"', "a,b",
+          "a;b", "two\nlines", "cr\r\nlf"]
+FORMATS = [None, NumberFormat(thousands=","), NumberFormat(",", "."),
+           NumberFormat(",", " "), NumberFormat(thousands=",", currency="$"),
+           NumberFormat(currency="€"), NumberFormat(",", percent=True)]
+RAW = ["", "", "", "\n", "\r\n", '"', 'x"y', "\udcff", ","]    # a lone \r is no line end in the contract
+
+
+@settings(max_examples=150, deadline=None)
+@given(rows=st.lists(st.lists(st.sampled_from(TOKENS), min_size=3, max_size=3),
+                     min_size=1, max_size=12),
+       kinds=st.lists(st.sampled_from(["number", "text", "date"]), min_size=3, max_size=3),
+       formats=st.lists(st.sampled_from(FORMATS), min_size=3, max_size=3),
+       delimiter=st.sampled_from([",", ";", "\t"]), crlf=st.booleans(),
+       bom=st.booleans(), skip=st.integers(0, 1), raw=st.sampled_from(RAW),
+       at=st.floats(0, 1), block_size=st.integers(1, 12), threads=st.sampled_from([1, 2]))
+def test_c_parser_matches_the_python_parser(rows, kinds, formats, delimiter, crlf, bom,
+                                            skip, raw, at, block_size, threads):
+    csvparse = pytest.importorskip("neuralcli.csvparse")
+    buf = io.StringIO()
+    csv_module.writer(buf, delimiter=delimiter,
+                      lineterminator="\r\n" if crlf else "\n").writerows(rows)
+    text = buf.getvalue()
+    cut = int(at * len(text))
+    cut += text[cut - 1:cut] == "\r"          # keep \r\n together
+    text = text[:cut] + raw + text[cut:]         # a stray quote, line end or bad byte
+    data = ("\ufeff" if bom else "").encode() + text.encode("utf-8", "surrogateescape")
+    args = dict(path="p.csv", delimiter=delimiter, ncols=3, kinds=kinds, formats=formats,
+                na_values=list(DEFAULT_NA), skip_records=skip)
+
+    def run(parse, **kw):
+        try:
+            return parse(lambda: io.BytesIO(data), **args, **kw)
+        except DataError as err:
+            return str(err)
+
+    want = run(reader._parse_python)
+    got = run(csvparse.parse, block_size=block_size, threads=threads)
+    if isinstance(want, str) or isinstance(got, str):
+        assert got == want
+    else:
+        _same(got, want)
+
+
 def test_python_parser_utf8_error_across_blocks():
     data = "a\né\n".encode() + b"\xc3(\n"
     for block_size in (1, 2, 100):
