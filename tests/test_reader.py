@@ -418,6 +418,17 @@ def test_text_guess_turned_numbers_by_the_whole_file(monkeypatch, csv):
                        'the whole file holds mostly numbers']
 
 
+def test_block_size_threads_and_progress_reach_the_parser(csv):
+    text = MIXED.replace("\ufeff", "")
+    path = csv(text)
+    seen = []
+    small = read_table(path, block_size=5, threads=2, progress=seen.append)
+    whole = read_table(path)
+    assert small.columns == whole.columns and small.notes == whole.notes
+    _same((small.data, small.lines), (whole.data, whole.lines))
+    assert len(seen) > 3 and seen == sorted(seen) and seen[-1] == len(text.encode())
+
+
 # ------------------------------------------------------------------ sources
 
 
