@@ -213,9 +213,10 @@ def _forced_format(decimal, thousands, shown):
 def _check_delimiter(delimiter, shown):
     named = {"comma": ",", "semicolon": ";", "tab": "\t", "\\t": "\t", "pipe": "|"}
     d = named.get(str(delimiter).lower(), delimiter)
-    if not isinstance(d, str) or len(d) != 1 or d in "\"\r\n" or d.isalnum():
+    if not isinstance(d, str) or len(d) != 1 or not d.isascii() or d in "\"\r\n" \
+            or d.isalnum():
         raise DataError(f"{show(delimiter)} cannot be a delimiter", path=shown,
-                        hint="use one character such as , ; or tab")
+                        hint="use one ASCII character such as , ; | or tab")
     return d
 
 
@@ -398,7 +399,7 @@ class _Stream(io.RawIOBase):
             done = err.object[:err.start].decode(self._codec, "replace")
             raise DataError(f"byte 0x{err.object[err.start]:02x} is not {self._codec} "
                             f"text", path=self._shown, line=self._lines + done.count("\n"),
-                            hint="give the file's encoding") from None
+                            hint="give the file's real encoding") from None
         self._lines += text.count("\n")
         return text.encode("utf-8")
 

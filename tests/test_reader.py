@@ -134,8 +134,9 @@ def test_explicit_delimiter(csv):
     assert read_table(path, delimiter=",").columns == ["a;b", "c"]
     assert read_table(csv("a\tb\n1\t2\n", "t.tsv"), delimiter="tab").columns == ["a", "b"]
     assert read_table(csv("a|b\n1|2\n", "p.csv"), delimiter="pipe").columns == ["a", "b"]
-    err = error_of(read_table, path, delimiter="ab")
-    assert "cannot be a delimiter" in str(err)
+    for bad in ("ab", "x", "§", '"'):
+        err = error_of(read_table, path, delimiter=bad)
+        assert "cannot be a delimiter" in str(err) and err.path == path
 
 
 def test_quoted_fields(csv):
