@@ -567,12 +567,20 @@ def _sniff_column(cells, delimiter, forced):
     n = len(cells)
     if forced is None and _most(sum(_number(c) is not None for c in cells), n):
         return "number", None
-    fmt = _best_format(cells, delimiter, forced)
-    if _most(sum(_formatted(c, fmt) is not None for c in cells), n):
-        return "number", None if fmt.plain else fmt
+    if _most(sum(_NUMBERISH.match(c) is not None for c in cells), n):
+        fmt = _best_format(cells, delimiter, forced)
+        if _most(sum(_formatted(c, fmt) is not None for c in cells), n):
+            return "number", None if fmt.plain else fmt
     if _most(sum(_date(c) is not None for c in cells), n):
         return "date", None
     return "text", None
+
+
+# Only the characters a formatted number may hold: a quick test that spares text
+# columns the trial of every format.
+_MARKS = "-+.,' %" + re.escape("".join(CURRENCIES))
+_NUMBERISH = re.compile(rf"[{_MARKS}0-9eE]*[0-9][{_MARKS}0-9eE]*\Z"
+                        rf"|[{_MARKS}]*(?i:inf|infinity|nan)[{_MARKS}]*\Z")
 
 
 def _best_format(cells, delimiter, forced):
@@ -591,11 +599,12 @@ def _best_format(cells, delimiter, forced):
     else:
         decimals = ["."]
     candidates = []
+    used = [t for t in THOUSANDS if any(t in c for c in cells)]
     for d in decimals:
         if forced is not None and forced[1] is not None:
             groups = [forced[1] or None]
         else:
-            groups = [None] + [t for t in THOUSANDS if t != d]
+            groups = [None] + [t for t in used if t != d]
         candidates += [NumberFormat(d, t, currency, percent) for t in groups]
     return max(candidates, key=lambda fmt: sum(_formatted(c, fmt) is not None
                                                for c in cells))
