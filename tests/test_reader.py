@@ -492,6 +492,19 @@ def test_stdin_interrupted_leaves_no_spool(monkeypatch, spool):
         read_table("-")
     assert list(spool.iterdir()) == []
 
+    class Half(io.BytesIO):
+        def read(self, n=-1):
+            if self.tell():
+                raise KeyboardInterrupt      # Ctrl-C while the input is being copied
+            return super().read(4)
+
+    stdin = _Stdin(b"")
+    stdin.buffer = Half(b"a,b\n1,2\n")
+    monkeypatch.setattr(sys, "stdin", stdin)
+    with pytest.raises(KeyboardInterrupt):
+        read_table("-")
+    assert stdin.buffer.tell() == 4 and list(spool.iterdir()) == []
+
 
 def test_stdin_as_text(monkeypatch, spool):
     monkeypatch.setattr(sys, "stdin", io.StringIO("a,b\n1,é\n"))
