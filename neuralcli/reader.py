@@ -459,15 +459,15 @@ def _not_utf8(data, at, line, shown):
                      hint=_UTF8_HINT)
 
 
-def _records_of(text, delimiter, first_line=1):
+def _records_of(text, delimiter):
     """(line, stripped cells) of the non-blank records of `text`."""
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter,
                         skipinitialspace=True, strict=False)
     records = []
-    end = first_line - 1
+    end = 0
     with _field_limit():
         for row in reader:
-            start, end = end + 1, first_line - 1 + reader.line_num
+            start, end = end + 1, reader.line_num
             cells = [c.strip() for c in row]
             if any(cells):
                 records.append((start, cells))
