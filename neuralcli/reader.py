@@ -213,9 +213,10 @@ def _forced_format(decimal, thousands, shown):
 def _check_delimiter(delimiter, shown):
     named = {"comma": ",", "semicolon": ";", "tab": "\t", "\\t": "\t", "pipe": "|"}
     d = named.get(str(delimiter).lower(), delimiter)
-    if not isinstance(d, str) or len(d) != 1 or d in "\"\r\n" or d.isalnum():
+    if not isinstance(d, str) or len(d) != 1 or not d.isascii() or d in "\"\r\n" \
+            or d.isalnum():
         raise DataError(f"{show(delimiter)} cannot be a delimiter", path=shown,
-                        hint="use one character such as , ; or tab")
+                        hint="use one ASCII character such as , ; | or tab")
     return d
 
 
@@ -398,7 +399,7 @@ class _Stream(io.RawIOBase):
             done = err.object[:err.start].decode(self._codec, "replace")
             raise DataError(f"byte 0x{err.object[err.start]:02x} is not {self._codec} "
                             f"text", path=self._shown, line=self._lines + done.count("\n"),
-                            hint="give the file's encoding") from None
+                            hint="give the file's real encoding") from None
         self._lines += text.count("\n")
         return text.encode("utf-8")
 
@@ -458,15 +459,15 @@ def _not_utf8(data, at, line, shown):
                      hint=_UTF8_HINT)
 
 
-def _records_of(text, delimiter, first_line=1):
+def _records_of(text, delimiter):
     """(line, stripped cells) of the non-blank records of `text`."""
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter,
                         skipinitialspace=True, strict=False)
     records = []
-    end = first_line - 1
+    end = 0
     with _field_limit():
         for row in reader:
-            start, end = end + 1, first_line - 1 + reader.line_num
+            start, end = end + 1, reader.line_num
             cells = [c.strip() for c in row]
             if any(cells):
                 records.append((start, cells))
@@ -566,12 +567,20 @@ def _sniff_column(cells, delimiter, forced):
     n = len(cells)
     if forced is None and _most(sum(_number(c) is not None for c in cells), n):
         return "number", None
-    fmt = _best_format(cells, delimiter, forced)
-    if _most(sum(_formatted(c, fmt) is not None for c in cells), n):
-        return "number", None if fmt.plain else fmt
+    if _most(sum(_NUMBERISH.match(c) is not None for c in cells), n):
+        fmt = _best_format(cells, delimiter, forced)
+        if _most(sum(_formatted(c, fmt) is not None for c in cells), n):
+            return "number", None if fmt.plain else fmt
     if _most(sum(_date(c) is not None for c in cells), n):
         return "date", None
     return "text", None
+
+
+# Only the characters a formatted number may hold: a quick test that spares text
+# columns the trial of every format.
+_MARKS = "-+.,' %" + re.escape("".join(CURRENCIES))
+_NUMBERISH = re.compile(rf"[{_MARKS}0-9eE]*[0-9][{_MARKS}0-9eE]*\Z"
+                        rf"|[{_MARKS}]*(?i:inf|infinity|nan)[{_MARKS}]*\Z")
 
 
 def _best_format(cells, delimiter, forced):
@@ -590,11 +599,12 @@ def _best_format(cells, delimiter, forced):
     else:
         decimals = ["."]
     candidates = []
+    used = [t for t in THOUSANDS if any(t in c for c in cells)]
     for d in decimals:
         if forced is not None and forced[1] is not None:
             groups = [forced[1] or None]
         else:
-            groups = [None] + [t for t in THOUSANDS if t != d]
+            groups = [None] + [t for t in used if t != d]
         candidates += [NumberFormat(d, t, currency, percent) for t in groups]
     return max(candidates, key=lambda fmt: sum(_formatted(c, fmt) is not None
                                                for c in cells))
@@ -619,15 +629,18 @@ def _format_pattern(fmt):
     digits = r"\d+"
     if fmt.thousands:
         digits = rf"(?:\d{{1,3}}(?:{re.escape(fmt.thousands)}\d{{3}})+|\d+)"
-    body = rf"(?:{digits}(?:{d}\d*)?|{d}\d+)"
+    body = rf"(?:(?:{digits}(?:{d}\d*)?|{d}\d+)(?:[eE][+-]?\d+)?|(?i:inf(?:inity)?|nan))"
     cur = re.escape(fmt.currency) if fmt.currency else "(?!)"
-    pct = "%?" if fmt.percent else ""
+    pct = "(?: *%)?" if fmt.percent else ""
     return re.compile(rf"(?P<s1>[+-]?)(?:(?P<c1>{cur}) *)?(?P<s2>[+-]?)(?P<n>{body})"
                       rf"(?: *(?P<c2>{cur}))?{pct}\Z", re.ASCII)
 
 
 def _formatted(cell, fmt):
-    """The value of a cell written in number format `fmt`, or None."""
+    """The value of a cell written in number format `fmt`, or None: float()'s syntax
+    with the format's decimal mark, its thousands separator between groups of three
+    digits, its currency symbol before or after (a sign on either side of it, spaces
+    next to it) and, when allowed, a trailing %."""
     if fmt is None or fmt.plain:
         return _number(cell)
     m = _format_pattern(fmt).match(cell)
