@@ -95,15 +95,8 @@ def _count(n, noun):
 
 def _error(table, message, *, row=None, column=None, hint=None, fix=None):
     """DataError at 0-based row `row` of `table` (a row of the file when the table is the
-    file's) and column position `column`; the line only where it differs from the row."""
-    line = None
-    if row is not None:
-        line = int(table.lines[row])
-        if line == int(row) + 1 + table.has_header:
-            line = None
-    return DataError(message, path=table.path, row=None if row is None else int(row) + 1,
-                     line=line, column=None if column is None else table.ident(column),
-                     hint=hint, fix=fix)
+    file's, or a chunk of it) and column position `column`."""
+    return table.error(message, row=row, column=column, hint=hint, fix=fix)
 
 
 def _fill_value(present, impute):
