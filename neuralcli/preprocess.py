@@ -52,17 +52,6 @@ _META_FORMAT = 2
 # ------------------------------------------------------------------ helpers
 
 
-def _moments(v):
-    """Mean and population standard deviation, computed on values scaled by their largest
-    magnitude: squaring numbers past ~1e154 would overflow to infinity."""
-    v = np.asarray(v, dtype=np.float64)
-    big = float(np.max(np.abs(v))) if v.size else 0.0
-    if big == 0.0:
-        return 0.0, 0.0
-    u = v / big
-    return big * float(np.mean(u)), big * float(np.std(u))
-
-
 def number_text(v):
     """How a number reads in a CSV: integers without '.0', floats shortest round-trip."""
     if isinstance(v, np.generic):
@@ -99,16 +88,6 @@ def _error(table, message, *, row=None, column=None, hint=None, fix=None):
     return table.error(message, row=row, column=column, hint=hint, fix=fix)
 
 
-def _fill_value(present, impute):
-    """The impute statistic of the present values; most-frequent ties go to the smallest."""
-    if impute == "mean":
-        return float(np.mean(present))
-    if impute == "median":
-        return float(np.median(present))
-    values, counts = np.unique(present, return_counts=True)
-    return float(values[np.argmax(counts)])
-
-
 def _date_parts(days):
     """(day of week 0..6 with Monday 0, month 0..11) of day counts since 1970."""
     d = np.floor(days).astype(np.int64)
@@ -119,6 +98,94 @@ def _date_parts(days):
 
 def _rows_of(table, rows):
     return np.arange(table.n_rows) if rows is None else np.asarray(rows, dtype=np.int64)
+
+
+class Summary:
+    """What fitting needs of one column over the training rows, gathered chunk by chunk.
+
+    Adding the chunks of a file one after another gives the summary of the whole: counts
+    add, and means and sums of squared deviations merge by Chan's update. Values are
+    accumulated in units of a power of two at least as large as every magnitude seen, so
+    squares cannot overflow and rescaling is exact. For number and date columns: count,
+    mean, m2, lo, hi of the present values (and the values themselves when `keep_values`,
+    for a median or most-frequent fill); for text: the count of each category code.
+    first_missing is the (table, row) of the first missing cell."""
+
+    def __init__(self, kind, keep_values=False):
+        self.kind = kind
+        self.rows = self.missing = self.count = 0
+        self.first_missing = None
+        self.scale, self.mean_s, self.m2_s = 1.0, 0.0, 0.0
+        self.lo, self.hi = math.inf, -math.inf
+        self.values = [] if keep_values else None
+        self.counts = np.zeros(0, dtype=np.int64)
+
+    def add(self, table, j, sel):
+        """Add rows `sel` of column j of `table` (a whole table, or a chunk of one)."""
+        col = table.data[j]
+        gaps = col.missing[sel]
+        self.rows += len(sel)
+        k = int(gaps.sum())
+        if k and self.first_missing is None:
+            self.first_missing = (table, int(sel[np.argmax(gaps)]))
+        self.missing += k
+        if self.kind == "text":
+            codes = col.codes[sel]
+            counts = np.bincount(codes[codes >= 0], minlength=len(col.categories))
+            if len(counts) > len(self.counts):
+                counts[:len(self.counts)] += self.counts
+                self.counts = counts
+            else:
+                self.counts[:len(counts)] += counts
+            return
+        v = col.values[sel][~gaps]
+        if self.values is not None:
+            self.values.append(v)
+        self.merge(len(v), v)
+
+    def merge(self, n, v=None, *, value=None):
+        """Fold in n present values: an array v, or n copies of one value."""
+        if n == 0:
+            return
+        big = float(np.max(np.abs(v))) if v is not None else abs(value)
+        self.lo = min(self.lo, float(np.min(v)) if v is not None else value)
+        self.hi = max(self.hi, float(np.max(v)) if v is not None else value)
+        if big > self.scale:
+            grow = 2.0 ** -math.frexp(big)[1] * self.scale   # exact: powers of two
+            self.scale = 2.0 ** math.frexp(big)[1]
+            self.mean_s *= grow
+            self.m2_s *= grow * grow
+        if v is not None:
+            u = v / self.scale
+            mean_b = float(np.mean(u))
+            m2_b = float(np.sum(np.square(u - mean_b)))
+        else:
+            mean_b, m2_b = value / self.scale, 0.0
+        total = self.count + n
+        d = mean_b - self.mean_s
+        self.mean_s += d * n / total
+        self.m2_s += m2_b + d * d * (self.count * n / total)
+        self.count = total
+
+    @property
+    def mean(self):
+        return self.mean_s * self.scale
+
+    @property
+    def std(self):
+        return math.sqrt(self.m2_s / self.count) * self.scale if self.count else 0.0
+
+    def fill_value(self, impute):
+        """The impute statistic of the present values; most-frequent ties go to the
+        smallest. A median or most-frequent needs the values (keep_values)."""
+        if impute == "mean":
+            return self.mean
+        present = np.concatenate(self.values)
+        if impute == "median":
+            return float(np.median(present))
+        values, counts = np.unique(present, return_counts=True)
+        return float(values[np.argmax(counts)])
+
 
 
 # ------------------------------------------------------------------ the task
@@ -336,8 +403,13 @@ class Preprocessor:
         notes = []
         specs = []
         for j in features:
-            spec = self._fit_column(table, j, sel, impute, self.max_categories,
-                                    j in kept, notes)
+            col = table.data[j]
+            if col.kind in ("number", "date"):
+                _check_numbers(table, j, col, hint="fix the value", fix=("drop", table.columns[j]))
+            summary = Summary(col.kind, keep_values=impute in ("median", "most-frequent"))
+            summary.add(table, j, sel)
+            spec = self._fit_column(table, j, summary, impute, self.max_categories,
+                                    j in kept, notes, subset=len(sel) < table.n_rows)
             if spec is None:
                 self.ids.append(table.columns[j])
             else:
@@ -354,34 +426,35 @@ class Preprocessor:
         self._build_layout()
         return self
 
-    def _fit_column(self, table, j, sel, impute, max_categories, keep, notes):
+    def _fit_column(self, table, j, summary, impute, max_categories, keep, notes,
+                    subset=False, file_present=None):
+        """The spec of feature column j from its Summary over the training rows, or None
+        for an identifier left out. `table` (the file, or its last chunk) gives the
+        column's name, kind and whole-file facts; `subset`: the rows are not all of it;
+        file_present: the column's non-missing cells in the whole file."""
         name = table.columns[j]
         col = table.data[j]
-        missing = col.missing[sel]
-        if missing.all():
+        if summary.missing == summary.rows:
             raise _error(table, "the column has no values" + (
-                " in the training rows" if len(sel) < table.n_rows else ""), column=j,
-                fix=("drop", name))
-        if missing.any() and impute is None:
-            raise _error(table, "missing value (an empty cell or a missing-value marker)",
-                         row=sel[np.argmax(missing)], column=j, hint="fill it in",
-                         fix=("impute", None))
+                " in the training rows" if subset else ""), column=j, fix=("drop", name))
+        if summary.missing and impute is None:
+            where, row = summary.first_missing
+            raise _error(where, "missing value (an empty cell or a missing-value marker)",
+                         row=row, column=j, hint="fill it in", fix=("impute", None))
         if col.kind in ("number", "date"):
-            _check_numbers(table, j, col, hint="fix the value", fix=("drop", name),
-                           rows=None)
-            v = col.values[sel]
-            present = v[~missing]
-            fill = None if impute is None else _fill_value(present, impute)
-            if missing.any():
-                v = np.where(missing, fill, v)
-            mean, scale = _moments(v)
-            if np.ptp(v) == 0 or not scale > 0:
+            fill = None
+            if impute is not None:
+                fill = summary.fill_value(impute)
+                # the filled cells count in the statistics, as the values they become
+                summary.merge(summary.missing, value=fill)
+            mean, scale = summary.mean, summary.std
+            if summary.lo == summary.hi or not scale > 0:
                 scale = 1.0
                 if col.kind == "number":
                     notes.append(f"column {show(name)} has the same value "
-                                 f"({number_text(v[0])}) in every training row, so it "
-                                 f"carries no information; it is kept with scale 1 (pass "
-                                 f"--drop {name} to leave it out)")
+                                 f"({number_text(summary.lo)}) in every training row, so "
+                                 f"it carries no information; it is kept with scale 1 "
+                                 f"(pass --drop {name} to leave it out)")
             spec = {"name": name, "kind": col.kind, "mean": mean, "scale": scale,
                     "fill": fill}
             if col.kind == "number":
@@ -393,8 +466,7 @@ class Preprocessor:
                              f"on circles ({', '.join(f'{name}:{f}' for f in DATE_FEATURES)})")
             return spec
         # text
-        codes = col.codes[sel]
-        counts = np.bincount(codes[codes >= 0], minlength=len(col.categories))
+        counts = summary.counts
         seen = np.flatnonzero(counts)
         n_values = int(counts.sum())
         if (not keep and n_values >= ID_MIN_ROWS and len(seen) >= ID_SHARE * n_values):
@@ -407,7 +479,7 @@ class Preprocessor:
         top = order[:max_categories]
         other = len(order) > max_categories
         fill = None
-        if missing.any() or impute is not None:
+        if summary.missing or impute is not None:
             # the most frequent category; ties go to the smallest, so the choice is
             # reproducible
             best = counts[order[0]]
@@ -419,20 +491,20 @@ class Preprocessor:
                          f"{len(order):,} categories are kept; the other "
                          f"{_count(len(rest), 'value')} ({_count(counts[rest].sum(), 'row')}"
                          f") share one {OTHER} input")
-        if col.numbers and col.first_text is not None and \
-                col.numbers > 0.5 * max(1, int((~col.missing).sum())):
+        present = file_present if file_present is not None else \
+            int((~col.missing).sum())
+        if col.numbers and col.first_text is not None and col.numbers > 0.5 * max(1, present):
             # mostly numbers: say why it is read as text, in case that is a mistake
             r, text = col.first_text
-            shown = r + 1
             notes.append(f"column {show(name)} is read as text (categories) because "
-                         f"{_count(int((~col.missing).sum()) - col.numbers, 'cell')} of it "
-                         f"are not numbers, such as {show(text)} at row {shown}; to use it "
-                         f"as a number, fix those cells or mark them missing and use "
-                         f"--impute")
+                         f"{_count(present - col.numbers, 'cell')} of it are not numbers, "
+                         f"such as {show(text)} at row {r + 1}; to use it as a number, fix "
+                         f"those cells or mark them missing and use --impute")
         return {"name": name, "kind": "text", "categories": cats, "other": other,
                 "fill": fill}
 
-    def _fit_target(self, table, t, sel, decision, scale_target, notes):
+    def _fit_target(self, table, t, sel, decision, scale_target, notes,
+                    target_summary=None):
         self.task = decision.task
         self.task_reason = decision.reason
         self.label_kind = decision.label_kind
@@ -449,10 +521,12 @@ class Preprocessor:
                                 hint="use more data or a smaller validation split")
             return
         if scale_target:
-            y = table.data[t].values[sel]
             self.scale_target = True
-            self.target_mean, std = _moments(y)
-            if np.ptp(y) == 0 or not std > 0:
+            if target_summary is None:
+                target_summary = Summary("number")
+                target_summary.add(table, t, sel)
+            self.target_mean, std = target_summary.mean, target_summary.std
+            if target_summary.lo == target_summary.hi or not std > 0:
                 std = 1.0
                 notes.append(f"target {tgt} has the same value in every training row")
             self.target_std = std
