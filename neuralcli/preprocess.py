@@ -115,7 +115,7 @@ class Summary:
         self.kind = kind
         self.rows = self.missing = self.count = 0
         self.first_missing = None
-        self.scale, self.mean_s, self.m2_s = 1.0, 0.0, 0.0
+        self.shift, self.scale, self.mean_s, self.m2_s = None, 1.0, 0.0, 0.0
         self.lo, self.hi = math.inf, -math.inf
         self.values = [] if keep_values else None
         self.counts = np.zeros(0, dtype=np.int64)
@@ -147,20 +147,26 @@ class Summary:
         """Fold in n present values: an array v, or n copies of one value."""
         if n == 0:
             return
-        big = float(np.max(np.abs(v))) if v is not None else abs(value)
+        if self.shift is None:
+            # deviations from the first value seen: the merges then work on numbers of the
+            # size of the spread, not of the mean, and lose nothing to cancellation
+            self.shift = float(v[0]) if v is not None else float(value)
         self.lo = min(self.lo, float(np.min(v)) if v is not None else value)
         self.hi = max(self.hi, float(np.max(v)) if v is not None else value)
+        dev = (v - self.shift) if v is not None else None
+        big = float(np.max(np.abs(dev))) if v is not None else abs(value - self.shift)
         if big > self.scale:
-            grow = 2.0 ** -math.frexp(big)[1] * self.scale   # exact: powers of two
-            self.scale = 2.0 ** math.frexp(big)[1]
+            exp = math.frexp(big)[1]
+            grow = math.ldexp(self.scale, -exp)     # exact: powers of two
+            self.scale = math.ldexp(1.0, exp)
             self.mean_s *= grow
             self.m2_s *= grow * grow
         if v is not None:
-            u = v / self.scale
+            u = dev / self.scale
             mean_b = float(np.mean(u))
             m2_b = float(np.sum(np.square(u - mean_b)))
         else:
-            mean_b, m2_b = value / self.scale, 0.0
+            mean_b, m2_b = (value - self.shift) / self.scale, 0.0
         total = self.count + n
         d = mean_b - self.mean_s
         self.mean_s += d * n / total
@@ -169,7 +175,7 @@ class Summary:
 
     @property
     def mean(self):
-        return self.mean_s * self.scale
+        return 0.0 if self.shift is None else self.shift + self.mean_s * self.scale
 
     @property
     def std(self):
