@@ -367,6 +367,18 @@ class Preprocessor:
 
     def fit(self, table, *, rows=None, target=None, drop=(), impute=None, task="auto",
             scale_target=True, max_categories=MAX_CATEGORIES, keep=()):
+        """Fit on rows `rows` (default all) of a table held in memory."""
+        decision = decide_task(table, target, task)
+        return self.fit_chunks([(table, rows)], decision=decision, drop=drop, impute=impute,
+                               scale_target=scale_target, max_categories=max_categories,
+                               keep=keep)
+
+    def fit_chunks(self, chunks, *, decision, drop=(), impute=None, scale_target=True,
+                   max_categories=MAX_CATEGORIES, keep=()):
+        """Fit on a file given as consecutive chunks: (table, rows) pairs, each table a
+        piece of the file (its first_row says where) and rows the training rows among its
+        rows (None: all). decision: the task decided on the whole file's target. The
+        statistics are the same as a fit on the whole file at once (see Summary)."""
         if impute is not None:
             impute = str(impute).replace("_", "-")
             if impute not in IMPUTE_MODES:
@@ -374,10 +386,68 @@ class Preprocessor:
                                 hint=f"use one of {', '.join(IMPUTE_MODES)}")
         if max_categories is None or int(max_categories) < 1:
             raise DataError(f"max_categories must be at least 1, got {max_categories}")
-        decision = decide_task(table, target, task)
-        t = table.columns.index(decision.target)
         drop = [drop] if isinstance(drop, (str, int)) else list(drop)
         keep = [keep] if isinstance(keep, (str, int)) else list(keep)
+        summaries = target_summary = None
+        classes = set()
+        rows_seen = rows_used = 0
+        present = {}
+        table = None
+        for table, rows in chunks:
+            if summaries is None:
+                t, features, kept = self._columns_of(table, decision, drop, keep)
+                summaries = {j: Summary(table.data[j].kind,
+                                        keep_values=impute in ("median", "most-frequent"))
+                             for j in features}
+                target_summary = Summary("number")
+                present = {j: 0 for j in features}
+            sel = _rows_of(table, rows)
+            rows_seen += table.n_rows
+            rows_used += len(sel)
+            for j, summary in summaries.items():
+                col = table.data[j]
+                if col.kind in ("number", "date"):
+                    _check_numbers(table, j, col, hint="fix the value",
+                                   fix=("drop", table.columns[j]))
+                summary.add(table, j, sel)
+                present[j] += int((~col.missing).sum())
+            if decision.task == "regression":
+                target_summary.add(table, t, sel)
+            elif decision.codes is not None:
+                classes.update(np.unique(decision.codes[table.first_row + sel]).tolist())
+        if table is None or not rows_used:
+            raise DataError("no training rows", path=None if table is None else table.path)
+        self.target = decision.target
+        self.impute = impute
+        self.max_categories = int(max_categories)
+        self.dropped = [table.columns[j] for j in sorted(table.find(d) for d in drop)]
+        self.ids = []
+        notes = []
+        specs = []
+        for j, summary in summaries.items():
+            spec = self._fit_column(table, j, summary, impute, self.max_categories,
+                                    j in kept, notes, subset=rows_used < rows_seen,
+                                    file_present=present[j])
+            if spec is None:
+                self.ids.append(table.columns[j])
+            else:
+                specs.append(spec)
+        if not specs:
+            raise DataError(f"no feature columns left besides the target "
+                            f"{show(table.columns[t])}: "
+                            f"{listing([show(i) for i in self.ids])} look like identifiers",
+                            path=table.path, fix=("keep_id", self.ids[0]))
+        self.specs = specs
+        self._fit_target(table, t, decision, scale_target, notes, target_summary, classes)
+        self.fit_notes = notes
+        self.fitted = True
+        self._build_layout()
+        return self
+
+    @staticmethod
+    def _columns_of(table, decision, drop, keep):
+        """(target position, feature positions, kept-ID positions), checking the names."""
+        t = table.columns.index(decision.target)
         for option, names in (("drop", drop), ("keep", keep)):
             unknown = [d for d in names if table.find(d) is None]
             if unknown:
@@ -389,7 +459,6 @@ class Preprocessor:
         if t in dropped:
             raise DataError(f"drop names the target column {show(table.columns[t])}",
                             path=table.path, hint="do not drop it", fix=("target", None))
-        kept = {table.find(k) for k in keep}
         features = [j for j in range(table.n_columns) if j != t and j not in dropped]
         if not features:
             hint = "a model needs at least one input column"
@@ -398,39 +467,7 @@ class Preprocessor:
                         "another delimiter; pass --delimiter or leave it out to sniff it")
             raise DataError(f"no feature columns besides the target "
                             f"{show(table.columns[t])}", path=table.path, hint=hint)
-        sel = _rows_of(table, rows)
-        if not len(sel):
-            raise DataError("no training rows", path=table.path)
-        self.target = decision.target
-        self.impute = impute
-        self.max_categories = int(max_categories)
-        self.dropped = [table.columns[j] for j in sorted(dropped)]
-        self.ids = []
-        notes = []
-        specs = []
-        for j in features:
-            col = table.data[j]
-            if col.kind in ("number", "date"):
-                _check_numbers(table, j, col, hint="fix the value", fix=("drop", table.columns[j]))
-            summary = Summary(col.kind, keep_values=impute in ("median", "most-frequent"))
-            summary.add(table, j, sel)
-            spec = self._fit_column(table, j, summary, impute, self.max_categories,
-                                    j in kept, notes, subset=len(sel) < table.n_rows)
-            if spec is None:
-                self.ids.append(table.columns[j])
-            else:
-                specs.append(spec)
-        if not specs:
-            raise DataError(f"no feature columns left besides the target "
-                            f"{show(table.columns[t])}: "
-                            f"{listing([show(i) for i in self.ids])} look like identifiers",
-                            path=table.path, fix=("keep_id", self.ids[0]))
-        self.specs = specs
-        self._fit_target(table, t, sel, decision, scale_target, notes)
-        self.fit_notes = notes
-        self.fitted = True
-        self._build_layout()
-        return self
+        return t, features, {table.find(k) for k in keep}
 
     def _fit_column(self, table, j, summary, impute, max_categories, keep, notes,
                     subset=False, file_present=None):
@@ -509,8 +546,11 @@ class Preprocessor:
         return {"name": name, "kind": "text", "categories": cats, "other": other,
                 "fill": fill}
 
-    def _fit_target(self, table, t, sel, decision, scale_target, notes,
-                    target_summary=None):
+    def _fit_target(self, table, t, decision, scale_target, notes, target_summary,
+                    classes):
+        """The target's side: the decision's classes (`classes`: the class indices that
+        occur in the training rows), or the regression target's scaling from its
+        Summary over the training rows."""
         self.task = decision.task
         self.task_reason = decision.reason
         self.label_kind = decision.label_kind
@@ -520,17 +560,13 @@ class Preprocessor:
         self.target_mean, self.target_std = 0.0, 1.0
         tgt = show(decision.target)
         if self.task != "regression":
-            present = np.unique(decision.codes[sel]) if decision.codes is not None else []
-            if len(present) < 2:
+            if len(classes) < 2:
                 raise DataError(f"the training rows have only one class of {tgt}",
                                 path=table.path, column=table.ident(t),
                                 hint="use more data or a smaller validation split")
             return
         if scale_target:
             self.scale_target = True
-            if target_summary is None:
-                target_summary = Summary("number")
-                target_summary.add(table, t, sel)
             self.target_mean, std = target_summary.mean, target_summary.std
             if target_summary.lo == target_summary.hi or not std > 0:
                 std = 1.0
