@@ -345,41 +345,19 @@ static int parse_number(const nc_csv *p, const uint8_t *s, size_t n, double *out
         return CELL_NONFINITE;
     }
     const uint8_t *digits = q;
+    /* All digits go into m; more than 19 of them may wrap it, and are then counted
+     * again without leading zeros to see whether m is still exact. */
     uint64_t m = 0;
-    int nd = 0, any = 0, dropped = 0;
-    int64_t exp10 = 0;
-    while (q < e && (unsigned)(*q - '0') < 10) {
-        unsigned d = *q - '0';
-        if (nd < 19) {
-            if (m || d) {
-                m = m * 10 + d;
-                nd++;
-            }
-        } else {
-            exp10++;
-            dropped |= d != 0;
-        }
-        any = 1;
-        q++;
-    }
+    while (q < e && (unsigned)(*q - '0') < 10) m = m * 10 + (unsigned)(*q++ - '0');
+    int64_t nd = q - digits, exp10 = 0;
     if (q < e && *q == '.') {
-        q++;
-        while (q < e && (unsigned)(*q - '0') < 10) {
-            unsigned d = *q - '0';
-            if (nd < 19) {
-                if (m || d) {
-                    m = m * 10 + d;
-                    nd++;
-                }
-                exp10--;
-            } else {
-                dropped |= d != 0;
-            }
-            any = 1;
-            q++;
-        }
+        const uint8_t *f = ++q;
+        while (q < e && (unsigned)(*q - '0') < 10) m = m * 10 + (unsigned)(*q++ - '0');
+        exp10 = -(q - f);
+        nd += q - f;
     }
-    if (!any) return CELL_BAD;
+    if (nd == 0) return CELL_BAD;
+    const uint8_t *mant_end = q;
     if (q < e && (*q | 0x20) == 'e') {
         q++;
         int eneg = 0;
@@ -396,13 +374,21 @@ static int parse_number(const nc_csv *p, const uint8_t *s, size_t n, double *out
         exp10 += eneg ? -x : x;
     }
     if (q != e) return CELL_BAD;
+    int exact = 1;
+    if (nd > 19) {
+        const uint8_t *z = digits;
+        while (z < mant_end && (*z == '0' || *z == '.')) z++;
+        int64_t sig = mant_end - z - (memchr(z, '.', (size_t)(mant_end - z)) != NULL);
+        exact = sig <= 19;
+        if (sig == 0) m = 0;
+    }
     double v;
-    if (m == 0) {
+    if (exact && m == 0) {
         v = 0.0;
-    } else if (!dropped && m < TWO53 && exp10 >= -22 && exp10 <= 22) {
+    } else if (exact && m < TWO53 && exp10 >= -22 && exp10 <= 22) {
         /* Clinger: m and 10^|e| are exact doubles, so one IEEE operation rounds once. */
         v = exp10 >= 0 ? (double)m * POW10[exp10] : (double)m / POW10[-exp10];
-    } else if (!dropped && exp10 > 22 && exp10 <= 22 + 15 &&
+    } else if (exact && exp10 > 22 && exp10 <= 22 + 15 &&
                m <= (TWO53 - 1) / IPOW10[exp10 - 22]) {
         /* Move the excess power into the mantissa while it stays exact. */
         v = (double)(m * IPOW10[exp10 - 22]) * POW10[22];
