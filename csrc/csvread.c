@@ -931,88 +931,76 @@ static const uint8_t *last_nl(const uint8_t *s, const uint8_t *e)
     return NULL;
 }
 
+/* Line ends in b[a, z), a stretch outside quoted fields: each is a record boundary. Takes
+ * the split targets it can, notes whether the stretch has one (for the last boundary). */
+static void stretch_lines(const uint8_t *b, size_t a, size_t z, const size_t *targets,
+                          size_t *splits, int nsplit, int *k, size_t *nl_from, size_t *nl_to)
+{
+    if (a >= z) return;
+    while (*k < nsplit) {
+        size_t from = targets[*k] > a + 1 ? targets[*k] - 1 : a;
+        if (from >= z) break;
+        const uint8_t *x = memchr(b + from, '\n', z - from);
+        if (!x) break;
+        splits[(*k)++] = (size_t)(x - b) + 1;
+    }
+    if (memchr(b + a, '\n', z - a)) {
+        *nl_from = a;
+        *nl_to = z;
+    }
+}
+
 /* Record boundaries in b[s, e) from a record start, following the quoting rules. Returns
  * the end of the last complete record (s if none), or of the first with `first` set;
  * *open is 1 when the data ends inside a quoted field. splits[k] becomes the first
- * boundary at or after targets[k] (at most that return value). */
+ * boundary at or after targets[k] (at most that return value).
+ *
+ * It jumps from quote to quote: a quote opens a quoted field only at a field's start
+ * (after spaces), which is where the byte before those spaces is the delimiter or a line
+ * end; any other quote outside a quoted field is literal. Line ends outside quoted fields
+ * are the boundaries. */
 static size_t scan_records(const uint8_t *b, size_t s, size_t e, uint8_t delim, int first,
                            const size_t *targets, size_t *splits, int nsplit, int *open)
 {
-    size_t last = s;
+    size_t pos = s, nl_from = s, nl_to = s;
     int k = 0;
     *open = 0;
-    if (!memchr(b + s, '"', e - s)) {
-        /* Without quotes every line end is a boundary. */
-        const uint8_t *nl = first ? memchr(b + s, '\n', e - s) : last_nl(b + s, b + e);
-        last = nl ? (size_t)(nl - b) + 1 : s;
-        for (; k < nsplit; k++) {
-            size_t t = targets[k] > s ? targets[k] - 1 : s;
-            const uint8_t *x = t < last ? memchr(b + t, '\n', last - t) : NULL;
-            splits[k] = x ? (size_t)(x - b) + 1 : last;
+    for (;;) {
+        const uint8_t *qt = memchr(b + pos, '"', e - pos);
+        size_t z = qt ? (size_t)(qt - b) : e;
+        if (first) {
+            const uint8_t *x = pos < z ? memchr(b + pos, '\n', z - pos) : NULL;
+            if (x) return (size_t)(x - b) + 1;
+        } else {
+            stretch_lines(b, pos, z, targets, splits, nsplit, &k, &nl_from, &nl_to);
         }
-        return last;
-    }
-    enum { START, UNQUOTED, QUOTED, CLOSED } st = START;
-    size_t i = s;
-    while (i < e) {
-        uint8_t c = b[i];
-        switch (st) {
-        case START:
-            if (c == ' ') {
-                i++;
-                continue;
-            }
-            if (c == '"') {
-                st = QUOTED;
-                i++;
-                continue;
-            }
-            /* fall through: the field is unquoted */
-        case UNQUOTED: {
-            size_t j = (size_t)(field_end(b + i, delim) - b);
-            if (j >= e) {
-                i = e;
-                st = UNQUOTED;
-                continue;
-            }
-            i = j;
-            c = b[i];
-            break;
-        }
-        case QUOTED: {
-            const uint8_t *qt = memchr(b + i, '"', e - i);
-            if (!qt) {
-                i = e;
-                continue;
-            }
-            i = (size_t)(qt - b) + 1;
-            st = CLOSED;
+        if (!qt) break;
+        const uint8_t *t = qt;
+        while (t > b + s && t[-1] == ' ') t--;
+        if (!(t == b + s || t[-1] == delim || t[-1] == '\n' || (delim == ' ' && t < qt))) {
+            pos = z + 1; /* a literal quote */
             continue;
         }
-        case CLOSED:
-            if (c == '"') {
-                st = QUOTED;
-                i++;
-                continue;
-            }
-            if (c != delim && c != '\n') {
-                st = UNQUOTED;
-                continue;
-            }
+        /* Inside a quoted field: its end is a quote not followed by another. */
+        const uint8_t *r = qt + 1, *c;
+        for (;;) {
+            c = memchr(r, '"', (size_t)(b + e - r));
+            if (!c || c + 1 >= b + e || c[1] != '"') break;
+            r = c + 2;
+        }
+        if (!c) {
+            *open = 1;
             break;
         }
-        /* c is the delimiter or a line end at i */
-        i++;
-        st = START;
-        if (c == '\n') {
-            last = i;
-            while (k < nsplit && targets[k] <= last) splits[k++] = last;
-            if (first) break;
-        }
+        if (c + 1 >= b + e) break; /* the next block decides: closing or doubled */
+        pos = (size_t)(c - b) + 1;
     }
+    const uint8_t *l = nl_to > nl_from ? last_nl(b + nl_from, b + nl_to) : NULL;
+    size_t last = l ? (size_t)(l - b) + 1 : s;
     for (; k < nsplit; k++) splits[k] = last;
-    *open = st == QUOTED;
-    return last;
+    for (int i = 0; i < nsplit; i++)
+        if (splits[i] > last) splits[i] = last;
+    return first ? s : last;
 }
 
 /* ---------------------------------------------------------------- the parser */
