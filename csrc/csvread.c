@@ -693,7 +693,9 @@ NC_INLINE void store_cell(const nc_csv *p, csv_chunk *c, int64_t j, const uint8_
     c->miss[j][row] = 0;
     if (r == CELL_OK) {
         c->vals[j][row] = v;
-        if (!(fabs(v) < (double)TWO53 && (double)(int64_t)v == v)) st->not_integral = 1;
+        /* Once set, the flag is not tested again: the test would wait for the value. */
+        if (!st->not_integral && !(fabs(v) < (double)TWO53 && (double)(int64_t)v == v))
+            st->not_integral = 1;
     } else if (r == CELL_NONFINITE) {
         c->vals[j][row] = v;
         if (!st->nonfinite++ && first_set(&st->first_nonfinite, row, s, n))
