@@ -86,7 +86,8 @@ def _read(open_stream, path, delimiter, ncols, kinds, formats, na_values, skip_r
     for v in na_values:
         parser.add_na(v)
     done = 0
-    with open_stream() as stream:
+    stream = open_stream()
+    try:
         readinto = getattr(stream, "readinto", None)
         while True:
             space = parser.space(block_size)
@@ -100,6 +101,10 @@ def _read(open_stream, path, delimiter, ncols, kinds, formats, na_values, skip_r
                 progress(done)
             if eof:
                 break
+    finally:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()
     return parser
 
 

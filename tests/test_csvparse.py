@@ -643,3 +643,34 @@ def test_progress_and_errors_of_the_call():
     with pytest.raises(DataError, match="cannot be a delimiter"):
         parse(lambda: io.BytesIO(b""), path="p", delimiter="§", ncols=1, kinds=["text"],
               formats=[None], na_values=[])
+
+
+def test_streams_without_readinto_and_gzip():
+    import gzip
+
+    data = "a,b\n1,x\n2,\"y\nz\"\n3,é\n".encode()
+
+    class ReadOnly:
+        def __init__(self):
+            self.f, self.closed = io.BytesIO(data), False
+
+        def read(self, n):
+            return self.f.read(min(n, 3))
+
+        def close(self):
+            self.closed = True
+
+    streams = []
+
+    def read_only():
+        streams.append(ReadOnly())
+        return streams[-1]
+
+    packed = gzip.compress(data)
+    want = run(data, ncols=2, kinds=["number", "text"], skip_records=1)
+    for opener in (read_only, lambda: gzip.GzipFile(fileobj=io.BytesIO(packed))):
+        cols, lines = parse(opener, path="t.csv", delimiter=",", ncols=2,
+                            kinds=["number", "text"], formats=[None, None], na_values=[],
+                            skip_records=1, block_size=5)
+        assert ([summary(c) for c in cols], lines.tolist()) == want
+    assert want[1] == [2, 3, 5] and streams[0].closed
