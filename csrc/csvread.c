@@ -75,6 +75,7 @@ struct nc_csv {
     int64_t ncols;
     int *kinds;
     csv_format *fmt;
+    uint8_t *fast;              /* a plain number column: cells may take fast_cell */
     uint8_t delim;
     int64_t skip_left;
     int threads;
@@ -399,6 +400,29 @@ static int parse_number(const nc_csv *p, const uint8_t *s, size_t n, double *out
     return isfinite(v) ? CELL_OK : CELL_NONFINITE;
 }
 
+/* parse_number for the common shape, inlined where cells are stored: sign, at most 19
+ * digits with an optional point, no exponent, read by one exact division. */
+NC_INLINE int number_fast(const nc_csv *p, const uint8_t *s, size_t n, double *out)
+{
+    const uint8_t *q = s, *e = s + n;
+    int neg = *q == '-';
+    q += (*q == '-') | (*q == '+');
+    const uint8_t *d0 = q;
+    uint64_t m = 0;
+    while (q < e && (unsigned)(*q - '0') < 10) m = m * 10 + (unsigned)(*q++ - '0');
+    int64_t nd = q - d0, fr = 0;
+    if (q < e && *q == '.') {
+        const uint8_t *f = ++q;
+        while (q < e && (unsigned)(*q - '0') < 10) m = m * 10 + (unsigned)(*q++ - '0');
+        fr = q - f;
+        nd += fr;
+    }
+    if (q != e || nd == 0 || nd > 19 || m >= TWO53 || fr > 22) return parse_number(p, s, n, out);
+    double v = (double)m / POW10[fr];
+    *out = neg ? -v : v;
+    return CELL_OK;
+}
+
 NC_INLINE int starts(const uint8_t *q, const uint8_t *e, const uint8_t *w, int n)
 {
     return n > 0 && e - q >= n && memcmp(q, w, (size_t)n) == 0;
@@ -687,7 +711,7 @@ NC_INLINE void store_cell(const nc_csv *p, csv_chunk *c, int64_t j, const uint8_
     double v = 0.0;
     int r;
     if (kind == NC_CSV_NUMBER)
-        r = p->fmt[j].plain ? parse_number(p, s, n, &v) : parse_formatted(p, &p->fmt[j], s, n, &v);
+        r = p->fmt[j].plain ? number_fast(p, s, n, &v) : parse_formatted(p, &p->fmt[j], s, n, &v);
     else
         r = parse_date(p, s, n, &v, &st->has_time);
     c->miss[j][row] = 0;
@@ -753,6 +777,42 @@ static const uint8_t *unquote(const nc_csv *p, csv_chunk *c, const uint8_t *q,
     return q;
 }
 
+/* A plain number cell read straight from the record: sign, at most 19 digits with an
+ * optional point, then the delimiter or line end. Returns where the cell ends when it was
+ * stored, NULL for anything else (spaces, exponent, a missing marker, ...), which then
+ * takes the general path. */
+NC_INLINE const uint8_t *fast_cell(const nc_csv *p, csv_chunk *c, int64_t j, const uint8_t *q,
+                                   int64_t row)
+{
+    const uint8_t *t = q;
+    int neg = *t == '-';
+    t += (*t == '-') | (*t == '+');
+    const uint8_t *d0 = t;
+    uint64_t m = 0;
+    /* no bounds: the record ends in a line end */
+    while ((unsigned)(*t - '0') < 10) m = m * 10 + (unsigned)(*t++ - '0');
+    int64_t nd = t - d0, fr = 0;
+    if (*t == '.') {
+        const uint8_t *f = ++t;
+        while ((unsigned)(*t - '0') < 10) m = m * 10 + (unsigned)(*t++ - '0');
+        fr = t - f;
+        nd += fr;
+    }
+    const uint8_t *end = t + (*t == '\r' && t[1] == '\n'); /* CR of a CRLF: stripped */
+    if ((*end != p->delim && *end != '\n') || nd == 0 || nd > 19 || m >= TWO53 || fr > 22 ||
+        (p->n_na && is_na(p, q, (size_t)(t - q))))
+        return NULL;
+    double v = (double)m / POW10[fr];
+    v = neg ? -v : v;
+    csv_stats *st = &c->st[j];
+    st->present++;
+    c->vals[j][row] = v;
+    c->miss[j][row] = 0;
+    if (!st->not_integral && !(fabs(v) < (double)TWO53 && (double)(int64_t)v == v))
+        st->not_integral = 1;
+    return end;
+}
+
 typedef struct {
     int64_t fields;
     int nonempty, multiline, last_empty;
@@ -770,6 +830,14 @@ NC_INLINE const uint8_t *parse_record(const nc_csv *p, csv_chunk *c, const uint8
     int nonempty = 0, multiline = 0, last_empty = 0;
     for (;;) {
         while (*q == ' ') q++;
+        if (mode == REC_STORE && j < ncols && p->fast[j]) {
+            const uint8_t *t = fast_cell(p, c, j, q, row);
+            if (t) {
+                q = t;
+                nonempty = 1;
+                goto next;
+            }
+        }
         const uint8_t *s, *e;
         if (*q == '"') {
             q = unquote(p, c, q + 1, &s, &e);
@@ -786,6 +854,7 @@ NC_INLINE const uint8_t *parse_record(const nc_csv *p, csv_chunk *c, const uint8
             multiline |= memchr(s, '\n', (size_t)(e - s)) != NULL ||
                          memchr(s, '\r', (size_t)(e - s)) != NULL;
         }
+    next:
         j++;
         if (*q == '\n') {
             c->nl++;
@@ -1020,6 +1089,7 @@ nc_csv *nc_csv_new(int64_t ncols, const int *kinds, char delimiter, int64_t skip
     size_t n = (size_t)ncols;
     p->kinds = calloc(n + 1, sizeof *p->kinds);
     p->fmt = calloc(n + 1, sizeof *p->fmt);
+    p->fast = calloc(n + 1, sizeof *p->fast);
     p->vals = calloc(n + 1, sizeof *p->vals);
     p->miss = calloc(n + 1, sizeof *p->miss);
     p->codes = calloc(n + 1, sizeof *p->codes);
@@ -1029,7 +1099,7 @@ nc_csv *nc_csv_new(int64_t ncols, const int *kinds, char delimiter, int64_t skip
 #ifdef __GLIBC__
     p->c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
 #endif
-    int fail = !p->kinds || !p->fmt || !p->vals || !p->miss || !p->codes || !p->st ||
+    int fail = !p->kinds || !p->fmt || !p->fast || !p->vals || !p->miss || !p->codes || !p->st ||
                !p->dicts || !p->chunks;
 #ifdef __GLIBC__
     fail |= p->c_locale == (locale_t)0;
@@ -1040,6 +1110,7 @@ nc_csv *nc_csv_new(int64_t ncols, const int *kinds, char delimiter, int64_t skip
     }
     for (size_t j = 0; j < n; j++) {
         p->kinds[j] = kinds[j];
+        p->fast[j] = kinds[j] == NC_CSV_NUMBER;
         p->fmt[j].plain = 1;
         p->fmt[j].dec[0] = '.';
         p->fmt[j].dec_len = 1;
@@ -1071,6 +1142,7 @@ void nc_csv_free(nc_csv *p)
     free(p->na_len);
     free(p->kinds);
     free(p->fmt);
+    free(p->fast);
     free(p->vals);
     free(p->miss);
     free(p->codes);
@@ -1105,6 +1177,7 @@ int nc_csv_set_format(nc_csv *p, int64_t col, const char *decimal, const char *t
     f->percent = percent != 0;
     f->plain = f->dec_len == 1 && f->dec[0] == '.' && !f->thou_len && !f->cur_len &&
                !f->percent;
+    p->fast[col] = p->kinds[col] == NC_CSV_NUMBER && f->plain;
     return 0;
 }
 
