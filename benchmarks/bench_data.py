@@ -108,6 +108,17 @@ def measure(path, reader, threads, repeats, text):
     return json.loads(out.stdout)
 
 
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dir", default="/work/data")
@@ -115,9 +126,8 @@ def main():
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
     plain, text = generate(args.dir)
-    print(f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, "
-          f"{platform.processor() or platform.machine()}, {os.cpu_count()} cpus, "
-          f"load {os.getloadavg()[0]:.2f}")
+    print(f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, {cpu_name()}, "
+          f"{os.cpu_count()} cpus, load {os.getloadavg()[0]:.2f}")
     print("| file | MB | threads | ours s | pyarrow s | pandas s | pyarrow/ours | "
           "pandas/ours | RSS MB ours / pyarrow / pandas |")
     print("|---|---|---|---|---|---|---|---|---|")

@@ -1404,7 +1404,6 @@ int nc_csv_feed(nc_csv *p, size_t n, int eof)
     for (int i = 0; i < nch - 1; i++) targets[i] = s + (size - s) / nch * (size_t)(i + 1);
     size_t done = p->skip_left > 0 ? s
                   : scan_records(b, s, size, p->delim, 0, targets, splits, nch - 1, &open);
-    if (p->skip_left > 0) open = 0;
     splits[nch - 1] = done;
     size_t from = s;
     for (int i = 0; i < nch; i++) {
@@ -1425,7 +1424,6 @@ int nc_csv_feed(nc_csv *p, size_t n, int eof)
             p->err.byte = *bad;
             return fail(p, NC_CSV_BADUTF8, p->line + count_nl(b + done, bad));
         }
-        (void)open;
         return fail(p, NC_CSV_UNCLOSED, p->line);
     }
     if (eof) done = size;
