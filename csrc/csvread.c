@@ -11,9 +11,11 @@
 /* Bytes kept allocated after the data: word-at-a-time scans may read 8 bytes past the
  * last record's line end, and a file ending without one gets one appended. */
 #define CSV_PAD 64
-/* A block's records are split into one chunk per thread, but no chunk shorter than this:
- * below it the fork costs more than the parse. */
+/* With several threads a block's records are split into a few chunks per thread, taken
+ * as threads come free, so a thread the OS stalls does not hold up the others; no chunk is
+ * shorter than CSV_MIN_CHUNK bytes: below it the fork costs more than the parse. */
 #define CSV_MIN_CHUNK (1 << 16)
+#define CSV_CHUNKS_PER_THREAD 4
 #define CSV_ROWS0 1024
 
 enum { CELL_OK = 0, CELL_NONFINITE = 1, CELL_BAD = -1 };
@@ -101,7 +103,7 @@ struct nc_csv {
     csv_dict *dicts;
 
     csv_chunk *chunks;
-    int nchunks;
+    int nchunks;                /* chunks allocated: the most a block is split into */
     nc_csv_error err;
 #ifdef __GLIBC__
     locale_t c_locale;
@@ -1095,7 +1097,8 @@ nc_csv *nc_csv_new(int64_t ncols, const int *kinds, char delimiter, int64_t skip
     p->codes = calloc(n + 1, sizeof *p->codes);
     p->st = calloc(n + 1, sizeof *p->st);
     p->dicts = calloc(n + 1, sizeof *p->dicts);
-    p->chunks = calloc((size_t)p->threads, sizeof *p->chunks);
+    int most = p->threads > 1 ? p->threads * CSV_CHUNKS_PER_THREAD : 1;
+    p->chunks = calloc((size_t)most, sizeof *p->chunks);
 #ifdef __GLIBC__
     p->c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
 #endif
@@ -1116,7 +1119,7 @@ nc_csv *nc_csv_new(int64_t ncols, const int *kinds, char delimiter, int64_t skip
         p->fmt[j].dec_len = 1;
         p->st[j].first_bad.row = p->st[j].first_nonfinite.row = p->st[j].first_text.row = -1;
     }
-    for (int i = 0; i < p->threads; i++) {
+    for (int i = 0; i < most; i++) {
         p->nchunks = i + 1;
         if (chunk_init(p, &p->chunks[i])) {
             nc_csv_free(p);
@@ -1299,7 +1302,7 @@ static int merge_chunks(nc_csv *p, int nch)
             g->has_time |= s->has_time;
         }
     }
-    int nt = total >= 4096 ? nch : 1;
+    int nt = total >= 4096 ? NC_MIN(nch, p->threads) : 1;
     (void)nt;
     #pragma omp parallel for num_threads(nt) schedule(static, 1)
     for (int i = 0; i < nch; i++) {
@@ -1398,7 +1401,7 @@ int nc_csv_feed(nc_csv *p, size_t n, int eof)
     int nch = 1;
     if (p->threads > 1 && size - s >= 2 * (size_t)CSV_MIN_CHUNK) {
         size_t most = (size - s) / CSV_MIN_CHUNK;
-        nch = most < (size_t)p->threads ? (int)most : p->threads;
+        nch = most < (size_t)p->nchunks ? (int)most : p->nchunks;
     }
     size_t targets[nch], splits[nch];
     for (int i = 0; i < nch - 1; i++) targets[i] = s + (size - s) / nch * (size_t)(i + 1);
@@ -1412,7 +1415,9 @@ int nc_csv_feed(nc_csv *p, size_t n, int eof)
         from = splits[i];
     }
     if (done > s) {
-        #pragma omp parallel for num_threads(nch) schedule(static, 1)
+        int nt = NC_MIN(nch, p->threads);
+        (void)nt;
+        #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
         for (int i = 0; i < nch; i++) parse_chunk(p, &p->chunks[i]);
         if (chunk_error(p, nch)) return p->err.status;
         if (merge_chunks(p, nch)) return fail(p, NC_CSV_NOMEM, 0);
