@@ -196,7 +196,6 @@ def oracle(data, *, delimiter=",", ncols, kinds, formats=None, na_values=(),
     rows, lines, skip = [], [], skip_records
     for i, (raw, line) in enumerate(recs):
         if bad_utf8(raw):
-            err = data.decode("utf-8", "strict") if False else None
             try:
                 data.decode("utf-8")
             except UnicodeDecodeError as e:
@@ -510,6 +509,10 @@ def number_corpus(rng):
         m, e = rng.getrandbits(52) | (1 << 52), rng.randrange(-80, 40)
         half = exact_decimal(2 * m + 1, e - 1)
         out += [half, half + ("1" if "." in half else ".0001")]
+    for _ in range(50):
+        # halfway between two subnormals
+        half = exact_decimal(2 * rng.getrandbits(rng.randrange(1, 52)) + 1, -1075)
+        out += [half, half + "1"]
     return out
 
 
