@@ -17,8 +17,8 @@ from neuralcli.table import DateColumn, NumberColumn, TextColumn
 __all__ = ["parse"]
 
 BLOCK_SIZE = 1 << 24
-BAD_SHARE = 0.10           # more unreadable cells than this makes a column text
-NUMBER_SHARE = 0.90        # at least this share of numbers makes a text column numbers
+BAD_PERCENT = 10           # more unreadable cells than this makes a column text
+NUMBER_PERCENT = 90        # at least this share of numbers makes a text column numbers
 
 
 def parse(open_stream, *, path, delimiter, ncols, kinds, formats, na_values,
@@ -59,6 +59,7 @@ def parse(open_stream, *, path, delimiter, ncols, kinds, formats, na_values,
     if any(new != old and new != "empty" for new, old in zip(settled, kinds)):
         formats = [f if s == old else None for f, s, old in zip(formats, settled, kinds)]
         kinds = [old if s == "empty" else s for s, old in zip(settled, kinds)]
+        parser = None           # the first pass's columns go before the second's come
         parser = run(kinds)
         stats = [parser.stats(j) for j in range(ncols)]
     return _columns(parser, kinds, formats, stats, settled)
@@ -69,9 +70,10 @@ def _settle(kind, st):
     present = st["present"]
     if present == 0:
         return "empty"
-    if kind in ("number", "date") and st["bad"] > BAD_SHARE * present:
+    # in whole numbers: 0.9 * 70 is 63.00000000000001 in floating point
+    if kind in ("number", "date") and st["bad"] * 100 > BAD_PERCENT * present:
         return "text"
-    if kind == "text" and st["numbers"] >= NUMBER_SHARE * present:
+    if kind == "text" and st["numbers"] * 100 >= NUMBER_PERCENT * present:
         return "number"
     return kind
 

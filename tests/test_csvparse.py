@@ -179,9 +179,9 @@ def type_cells(kind, fmt, cells, na):
 def settle(kind, s):
     if s["present"] == 0:
         return "empty"
-    if kind in ("number", "date") and s["bad"] > 0.1 * s["present"]:
+    if kind in ("number", "date") and 10 * s["bad"] > s["present"]:
         return "text"
-    if kind == "text" and s["numbers"] >= 0.9 * s["present"]:
+    if kind == "text" and 10 * s["numbers"] >= 9 * s["present"]:
         return "number"
     return kind
 
@@ -618,6 +618,16 @@ def test_typing_rule_and_one_reparse():
     data = b"a,b\n" + b"".join(b"%d,%d\n" % (i, i) for i in range(20))
     run(data, ncols=2, kinds=["number", "number"], skip_records=1, calls=calls)
     assert len(calls) == 1
+
+
+def test_typing_thresholds_are_exact():
+    # 63 numbers of 70 cells is exactly 90%; 7 bad of 70 is exactly 10% (not more)
+    data = b"a,b\n" + b"".join(b"%s,%s\n" % (b"%d" % i if i < 63 else b"t",
+                                              b"%d" % i if i < 63 else b"x")
+                               for i in range(70))
+    summ, _ = check(data, ncols=2, kinds=["text", "number"], skip_records=1)
+    assert [s["kind"] for s in summ] == ["number", "number"]
+    assert summ[1]["bad"] == 7
 
 
 def test_number_column_with_many_bad_cells_becomes_text():
