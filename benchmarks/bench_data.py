@@ -6,17 +6,20 @@ Two files, generated once (deterministic) if missing:
                     with a comma inside, with CRLF line ends
 
 Each reader runs in its own fresh process (so peak RSS is its own), once to warm the page
-cache and then `--repeats` times; the figure is the median wall time. pyarrow runs with
+cache and then `--repeats` times; the readers alternate over `--rounds` rounds, and the
+figure is the median over rounds of each process's median wall time. pyarrow runs with
 set_cpu_count(n) and set_io_thread_count(n) at the same thread count n as ours; pandas
 uses its C engine (one thread). Ratios are the peer's time / ours (above 1: ours faster).
 
     python benchmarks/bench_data.py [--dir /work/data] [--threads 1 2] [--repeats 3]
+                                    [--rounds 3]
 """
 import argparse
 import datetime
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 
@@ -124,6 +127,7 @@ def main():
     ap.add_argument("--dir", default="/work/data")
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
     plain, text = generate(args.dir)
     print(f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, {cpu_name()}, "
@@ -133,15 +137,27 @@ def main():
     print("|---|---|---|---|---|---|---|---|---|")
     for path, is_text in ((plain, False), (text, True)):
         mb = os.path.getsize(path) / 1e6
-        pandas = measure(path, "pandas", 1, args.repeats, is_text)
+        runs = {}
+        for _ in range(args.rounds):
+            for reader, t in [("pandas", 1)] + [(r, t) for t in args.threads
+                                                for r in ("ours", "pyarrow")]:
+                got = measure(path, reader, t, args.repeats, is_text)
+                runs.setdefault((reader, t), []).append(got)
+
+        def med(reader, t):
+            return statistics.median(r["median"] for r in runs[reader, t])
+
+        def rss(reader, t):
+            return max(r["rss_mb"] for r in runs[reader, t])
+
+        pandas = med("pandas", 1)
         for t in args.threads:
-            ours = measure(path, "ours", t, args.repeats, is_text)
-            arrow = measure(path, "pyarrow", t, args.repeats, is_text)
-            print(f"| {os.path.basename(path)} | {mb:.0f} | {t} | {ours['median']:.3f} | "
-                  f"{arrow['median']:.3f} | {pandas['median']:.3f} | "
-                  f"{arrow['median'] / ours['median']:.2f} | "
-                  f"{pandas['median'] / ours['median']:.2f} | {ours['rss_mb']:.0f} / "
-                  f"{arrow['rss_mb']:.0f} / {pandas['rss_mb']:.0f} |", flush=True)
+            ours, arrow = med("ours", t), med("pyarrow", t)
+            print(f"| {os.path.basename(path)} | {mb:.0f} | {t} | {ours:.3f} | {arrow:.3f} | "
+                  f"{pandas:.3f} | {arrow / ours:.2f} | {pandas / ours:.2f} | "
+                  f"{rss('ours', t):.0f} / {rss('pyarrow', t):.0f} / {rss('pandas', 1):.0f} |",
+                  flush=True)
+    print(f"load at the end {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":
