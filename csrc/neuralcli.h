@@ -386,6 +386,99 @@ double nc_mlp_step_small_f64(double *grads, double *out, void *work, const doubl
                              const nc_mlp *net, int64_t n, int64_t cd, int64_t ncat,
                              int kind, double l2, size_t work_bytes);
 
+/* ---------------------------------------------------------------- CSV reading */
+
+/* A CSV parser, one object per read of a file, holding all its state. The caller writes
+ * the file's bytes into the parser's own buffer (nc_csv_space) a large block at a time and
+ * hands them over with nc_csv_feed; the parser keeps the incomplete last record of a block
+ * for the next one, so memory stays at about one block plus the output columns.
+ *
+ * Syntax (Python's csv module with skipinitialspace and strict off, then str.strip() on
+ * every cell): a field starting with '"' (after spaces) is quoted and may hold the
+ * delimiter, "" for a quote and line ends; text after its closing quote is appended;
+ * a quote elsewhere is literal. Records end at LF or CRLF. Blank records and records of
+ * only empty cells are skipped. Each block's records are parsed in parallel chunks and
+ * merged in order, so every result is identical for any thread count and block size.
+ *
+ * Cells: empty or equal to a missing marker -> missing. Number columns take what
+ * Python's float() takes (ASCII only, no underscores), correctly rounded, or the column's
+ * number format (decimal mark, thousands grouping, currency, percent). Date columns take
+ * ISO 8601 dates and date-times, stored as days since 1970-01-01 UTC. Text columns are
+ * dictionary-encoded: int32 codes in order of first appearance, -1 where missing. */
+typedef struct nc_csv nc_csv;
+
+enum nc_csv_kind { NC_CSV_NUMBER = 0, NC_CSV_TEXT = 1, NC_CSV_DATE = 2 };
+
+enum nc_csv_status {
+    NC_CSV_OK = 0,
+    NC_CSV_NOMEM = 1,
+    NC_CSV_RAGGED = 2,   /* a non-blank record with another field count */
+    NC_CSV_UNCLOSED = 3, /* a quoted field still open at the end of the data */
+    NC_CSV_BADUTF8 = 4   /* bytes that are not UTF-8 */
+};
+
+/* What stopped a read: the line of the record (or of the bad byte), and for a ragged
+ * record its field count, whether a cell spans lines and whether its last cell is empty. */
+typedef struct {
+    int status;
+    int64_t line;
+    int byte;
+    int64_t fields;
+    int multiline;
+    int last_empty;
+} nc_csv_error;
+
+/* A column's counts. present: non-missing cells; bad: cells that do not parse (number
+ * and date columns); nonfinite: nan, inf and overflowing numbers; numbers: cells of a
+ * text column that are numbers. *_row: the 0-based data row of the first such cell, -1
+ * if none, with its text (UTF-8, not terminated) in *_text / *_len. integral: every
+ * present finite value is whole and below 2**53; has_time: a date carried a time. */
+typedef struct {
+    int64_t present, bad, nonfinite, numbers;
+    int64_t bad_row, nonfinite_row, text_row;
+    const char *bad_text, *nonfinite_text, *text_text;
+    size_t bad_len, nonfinite_len, text_len;
+    int integral, has_time;
+} nc_csv_stats;
+
+/* A parser for records of ncols fields, kinds[j] an enum nc_csv_kind. delimiter is one
+ * ASCII byte other than '"', CR and LF; the first skip_records non-blank records are
+ * skipped (a header); threads >= 1. NULL when out of memory. */
+nc_csv *nc_csv_new(int64_t ncols, const int *kinds, char delimiter, int64_t skip_records,
+                   int threads);
+void nc_csv_free(nc_csv *p);
+/* Column j's number format: decimal mark, thousands separator and currency symbol as
+ * UTF-8 strings (NULL: none), percent: a trailing '%' is allowed. Returns -1 for strings
+ * too long to be a mark (8 bytes, 16 for the currency). */
+int nc_csv_set_format(nc_csv *p, int64_t col, const char *decimal, const char *thousands,
+                      const char *currency, int percent);
+/* A cell equal to s (len bytes, after stripping) is missing. 0, or -1 out of memory. */
+int nc_csv_add_na(nc_csv *p, const char *s, size_t len);
+
+/* Where the next bytes of the file go: at least a block's worth (fewer only while the
+ * carried record is short), *avail bytes. NULL when out of memory. */
+uint8_t *nc_csv_space(nc_csv *p, size_t block, size_t *avail);
+/* Parse the complete records after n more bytes were written at nc_csv_space; eof != 0
+ * when the file has ended. Returns an enum nc_csv_status; after an error the parser only
+ * reports it (nc_csv_last_error). */
+int nc_csv_feed(nc_csv *p, size_t n, int eof);
+const nc_csv_error *nc_csv_last_error(const nc_csv *p);
+
+/* Results, after the last feed. Rows read so far and column j's counts. */
+int64_t nc_csv_rows(const nc_csv *p);
+void nc_csv_column_stats(const nc_csv *p, int64_t col, nc_csv_stats *st);
+
+enum nc_csv_output { NC_CSV_VALUES = 0, NC_CSV_MISSING = 1, NC_CSV_CODES = 2,
+                     NC_CSV_LINES = 3 };
+/* Hand one output buffer to the caller, who frees it with free(): values (double, NaN
+ * where missing or bad) and missing (uint8 0/1) of a number or date column, codes
+ * (int32) of a text column, lines (int64, col ignored: the 1-based line where each row
+ * starts). NULL when the column has no such output or there are no rows. */
+void *nc_csv_take(nc_csv *p, int64_t col, int what);
+/* The distinct strings of text column j, in code order. */
+int64_t nc_csv_categories(const nc_csv *p, int64_t col);
+const char *nc_csv_category(const nc_csv *p, int64_t col, int64_t code, size_t *len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -200,3 +200,52 @@ cdef extern from "neuralcli.h" nogil:
                                  const double *params, const nc_mlp *net, int64_t n,
                                  int64_t cd, int64_t ncat, int kind, double l2,
                                  size_t work_bytes)
+
+    ctypedef struct nc_csv:
+        pass
+
+    enum:
+        NC_CSV_NUMBER
+        NC_CSV_TEXT
+        NC_CSV_DATE
+        NC_CSV_OK
+        NC_CSV_NOMEM
+        NC_CSV_RAGGED
+        NC_CSV_UNCLOSED
+        NC_CSV_BADUTF8
+        NC_CSV_VALUES
+        NC_CSV_MISSING
+        NC_CSV_CODES
+        NC_CSV_LINES
+
+    ctypedef struct nc_csv_error:
+        int status
+        int64_t line
+        int byte
+        int64_t fields
+        int multiline
+        int last_empty
+
+    ctypedef struct nc_csv_stats:
+        int64_t present, bad, nonfinite, numbers
+        int64_t bad_row, nonfinite_row, text_row
+        const char *bad_text
+        const char *nonfinite_text
+        const char *text_text
+        size_t bad_len, nonfinite_len, text_len
+        int integral, has_time
+
+    nc_csv *nc_csv_new(int64_t ncols, const int *kinds, char delimiter, int64_t skip_records,
+                       int threads)
+    void nc_csv_free(nc_csv *p)
+    int nc_csv_set_format(nc_csv *p, int64_t col, const char *decimal, const char *thousands,
+                          const char *currency, int percent)
+    int nc_csv_add_na(nc_csv *p, const char *s, size_t len)
+    uint8_t *nc_csv_space(nc_csv *p, size_t block, size_t *avail)
+    int nc_csv_feed(nc_csv *p, size_t n, int eof)
+    const nc_csv_error *nc_csv_last_error(const nc_csv *p)
+    int64_t nc_csv_rows(const nc_csv *p)
+    void nc_csv_column_stats(const nc_csv *p, int64_t col, nc_csv_stats *st)
+    void *nc_csv_take(nc_csv *p, int64_t col, int what)
+    int64_t nc_csv_categories(const nc_csv *p, int64_t col)
+    const char *nc_csv_category(const nc_csv *p, int64_t col, int64_t code, size_t *len)

@@ -250,3 +250,4 @@ def dense_backward(floating[:, ::1] dz, floating[:, ::1] dx, floating[:, ::1] dw
 
 include "_ops.pxi"
 include "_mlp.pxi"
+include "_csv.pxi"
