@@ -30,7 +30,7 @@ import math
 
 import numpy as np
 
-from neuralcli.errors import DataError, listing, show
+from neuralcli.errors import DataError, Note, listing, show
 from neuralcli.network import Encoded
 
 __all__ = ["Preprocessor", "TaskDecision", "decide_task", "IMPUTE_MODES", "TASKS",
@@ -76,14 +76,15 @@ def number_text(v):
     return str(v)
 
 
-def date_text(days):
-    """ISO text of a day count since 1970 (with the time of day when it has one)."""
+def date_text(days, *, time=False):
+    """ISO text of a day count since 1970 (with the time of day when it has one, or
+    always when `time`)."""
     day = math.floor(days)
     text = str(np.datetime64(int(day), "D"))
-    if days != day:
+    if days != day or time:
         seconds = int(round((days - day) * 86400))
         if seconds >= 86400:
-            return date_text(day + 1)
+            return date_text(day + 1, time=time)
         text += f"T{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
     return text
 
@@ -278,7 +279,10 @@ class Preprocessor:
         columns left out; impute: None (missing cells are errors), "mean", "median" or
         "most-frequent"; task: "auto", "binary", "multiclass", "regression", or a
         TaskDecision made by decide_task on the whole file; keep: ID-like text columns to
-        use anyway.
+        use anyway; problems: None (the first problem found raises its DataError), or a
+        list that collects every problem as (column position or None, DataError), the
+        column then left out: a fit that describes the data (`describe()`, notes), which
+        cannot encode it when it found any (`fitted` stays False).
     transform(table, *, rows=None, dtype=np.float64) -> Encoded
         Columns are matched by name in any order; extra columns are ignored. What a user
         should hear (ignored columns, unseen categories, filled cells) is left in
@@ -300,7 +304,7 @@ class Preprocessor:
     # ---- fitting
 
     def fit(self, table, *, rows=None, target=None, drop=(), impute=None, task="auto",
-            scale_target=True, max_categories=MAX_CATEGORIES, keep=()):
+            scale_target=True, max_categories=MAX_CATEGORIES, keep=(), problems=None):
         if impute is not None:
             impute = str(impute).replace("_", "-")
             if impute not in IMPUTE_MODES:
@@ -308,8 +312,21 @@ class Preprocessor:
                                 hint=f"use one of {', '.join(IMPUTE_MODES)}")
         if max_categories is None or int(max_categories) < 1:
             raise DataError(f"max_categories must be at least 1, got {max_categories}")
-        decision = decide_task(table, target, task)
-        t = table.columns.index(decision.target)
+
+        def problem(column, err):
+            if problems is None:
+                raise err
+            problems.append((column, err))
+
+        if isinstance(task, TaskDecision):
+            t = table.columns.index(task.target)
+        else:
+            t = _target_position(table, target)
+        try:
+            decision = decide_task(table, t + 1, task)
+        except DataError as err:
+            decision = None
+            problem(t, err)
         drop = [drop] if isinstance(drop, (str, int)) else list(drop)
         keep = [keep] if isinstance(keep, (str, int)) else list(keep)
         for option, names in (("drop", drop), ("keep", keep)):
@@ -325,41 +342,64 @@ class Preprocessor:
                             path=table.path, hint="do not drop it", fix=("target", None))
         kept = {table.find(k) for k in keep}
         features = [j for j in range(table.n_columns) if j != t and j not in dropped]
+        self.target = table.columns[t]
+        self.impute = impute
+        self.max_categories = int(max_categories)
+        self.dropped = [table.columns[j] for j in sorted(dropped)]
+        self.ids = []
+        self.specs = []
+        self.fit_notes = []
+        self._no_target()
         if not features:
             hint = "a model needs at least one input column"
             if table.n_columns == 1 and any(d in table.columns[0] for d in ",;\t"):
                 hint = ("the whole line was read as one column: the file seems to use "
                         "another delimiter; pass --delimiter or leave it out to sniff it")
-            raise DataError(f"no feature columns besides the target "
-                            f"{show(table.columns[t])}", path=table.path, hint=hint)
+            problem(None, DataError(f"no feature columns besides the target "
+                                    f"{show(table.columns[t])}", path=table.path,
+                                    hint=hint))
         sel = _rows_of(table, rows)
         if not len(sel):
             raise DataError("no training rows", path=table.path)
-        self.target = decision.target
-        self.impute = impute
-        self.max_categories = int(max_categories)
-        self.dropped = [table.columns[j] for j in sorted(dropped)]
-        self.ids = []
         notes = []
         specs = []
+        failed = 0
         for j in features:
-            spec = self._fit_column(table, j, sel, impute, self.max_categories,
-                                    j in kept, notes)
+            try:
+                spec = self._fit_column(table, j, sel, impute, self.max_categories,
+                                        j in kept, notes)
+            except DataError as err:
+                problem(j, err)
+                failed += 1
+                continue
             if spec is None:
                 self.ids.append(table.columns[j])
             else:
                 specs.append(spec)
-        if not specs:
-            raise DataError(f"no feature columns left besides the target "
-                            f"{show(table.columns[t])}: "
-                            f"{listing([show(i) for i in self.ids])} look like identifiers",
-                            path=table.path, fix=("keep_id", self.ids[0]))
+        if features and not specs and not failed:
+            problem(None, DataError(f"no feature columns left besides the target "
+                                    f"{show(table.columns[t])}: "
+                                    f"{listing([show(i) for i in self.ids])} look like "
+                                    f"identifiers", path=table.path,
+                                    fix=("keep_id", self.ids[0])))
         self.specs = specs
-        self._fit_target(table, t, sel, decision, scale_target, notes)
+        if decision is not None:
+            try:
+                self._fit_target(table, t, sel, decision, scale_target, notes)
+            except DataError as err:
+                self._no_target()
+                problem(t, err)
         self.fit_notes = notes
-        self.fitted = True
         self._build_layout()
+        # a fit that found problems describes the data; it cannot encode it
+        self.fitted = not problems
         return self
+
+    def _no_target(self):
+        self.task = self.task_reason = self.label_kind = None
+        self.classes = self.class_names = None
+        self.scale_target = False
+        self.target_mean, self.target_std = 0.0, 1.0
 
     def _fit_column(self, table, j, sel, impute, max_categories, keep, notes):
         name = table.columns[j]
@@ -385,19 +425,20 @@ class Preprocessor:
             if np.ptp(v) == 0 or not scale > 0:
                 scale = 1.0
                 if col.kind == "number":
-                    notes.append(f"column {show(name)} has the same value "
+                    notes.append(Note(f"column {show(name)} has the same value "
                                  f"({number_text(v[0])}) in every training row, so it "
                                  f"carries no information; it is kept with scale 1 (pass "
-                                 f"--drop {name} to leave it out)")
+                                 f"--drop {name} to leave it out)", name))
             spec = {"name": name, "kind": col.kind, "mean": mean, "scale": scale,
                     "fill": fill}
             if col.kind == "number":
                 spec["format"] = col.fmt     # the reader's note says it to the user
             else:
                 spec["has_time"] = bool(col.has_time)
-                notes.append(f"column {show(name)} is a date: its inputs are the days "
+                notes.append(Note(f"column {show(name)} is a date: its inputs are the days "
                              f"since 1970 (standardized) and the day of the week and month "
-                             f"on circles ({', '.join(f'{name}:{f}' for f in DATE_FEATURES)})")
+                             f"on circles ({', '.join(f'{name}:{f}' for f in DATE_FEATURES)})",
+                                  name))
             return spec
         # text
         codes = col.codes[sel]
@@ -405,9 +446,9 @@ class Preprocessor:
         seen = np.flatnonzero(counts)
         n_values = int(counts.sum())
         if (not keep and n_values >= ID_MIN_ROWS and len(seen) >= ID_SHARE * n_values):
-            notes.append(f"column {show(name)} looks like an identifier ({len(seen):,} "
+            notes.append(Note(f"column {show(name)} looks like an identifier ({len(seen):,} "
                          f"distinct values in {n_values:,} rows) and is left out; pass "
-                         f"--keep-id {name} to use it anyway")
+                         f"--keep-id {name} to use it anyway", name))
             return None
         # most frequent first; ties by first appearance (the category list's order)
         order = seen[np.argsort(-counts[seen], kind="stable")]
@@ -422,20 +463,20 @@ class Preprocessor:
         cats = sorted(col.categories[c] for c in top.tolist())
         if other:
             rest = order[max_categories:]
-            notes.append(f"column {show(name)}: the {max_categories} most frequent of "
+            notes.append(Note(f"column {show(name)}: the {max_categories} most frequent of "
                          f"{len(order):,} categories are kept; the other "
                          f"{_count(len(rest), 'value')} ({_count(counts[rest].sum(), 'row')}"
-                         f") share one {OTHER} input")
+                         f") share one {OTHER} input", name))
         if col.numbers and col.first_text is not None and \
                 col.numbers > 0.5 * max(1, int((~col.missing).sum())):
             # mostly numbers: say why it is read as text, in case that is a mistake
             r, text = col.first_text
             shown = r + 1
-            notes.append(f"column {show(name)} is read as text (categories) because "
+            notes.append(Note(f"column {show(name)} is read as text (categories) because "
                          f"{_count(int((~col.missing).sum()) - col.numbers, 'cell')} of it "
                          f"are not numbers, such as {show(text)} at row {shown}; to use it "
                          f"as a number, fix those cells or mark them missing and use "
-                         f"--impute")
+                         f"--impute", name))
         return {"name": name, "kind": "text", "categories": cats, "other": other,
                 "fill": fill}
 
@@ -461,7 +502,8 @@ class Preprocessor:
             self.target_mean, std = _moments(y)
             if np.ptp(y) == 0 or not std > 0:
                 std = 1.0
-                notes.append(f"target {tgt} has the same value in every training row")
+                notes.append(Note(f"target {tgt} has the same value in every training row",
+                                  decision.target))
             self.target_std = std
 
     def _build_layout(self):
@@ -497,31 +539,62 @@ class Preprocessor:
 
     def describe(self):
         """Each input column's encoding: [(column, kind, how)], then left-out IDs."""
-        out = []
-        for s in self.specs:
-            fill = s.get("fill")
-            if s["kind"] == "number":
-                fmt = s.get("format")
-                how = f"standardized (mean {s['mean']:.4g}, scale {s['scale']:.4g})"
-                if fmt and fmt != "plain":
-                    how += f", read with {fmt}"
-                if fill is not None:
-                    how += f"; missing -> {number_text(fill)}"
-            elif s["kind"] == "date":
-                how = (f"date: days since 1970 standardized (mean {s['mean']:.6g}), day of "
-                       f"week and month as sin/cos")
-                if fill is not None:
-                    how += f"; missing -> {date_text(fill)}"
-            else:
-                k = len(s["categories"])
-                how = f"categorical with {k} categor{'y' if k == 1 else 'ies'}" + (
-                    f" + {OTHER}" if s["other"] else "")
-                if fill is not None:
-                    how += f"; missing -> {fill}"
-            out.append((s["name"], s["kind"], how))
+        out = [(s["name"], s["kind"], self._how(s)) for s in self.specs]
         for name in getattr(self, "ids", []):
             out.append((name, "text", "left out: looks like an identifier"))
         return out
+
+    def encoding(self, name):
+        """How column `name` is used, as a dict: "use" is "standardized" (a number
+        column), "date", "categorical", "id" (left out as an identifier), "dropped" or
+        "target"; "text" says it in words (describe()'s wording; for the target, the task
+        and why, or None when no task could be decided); "inputs" is how many
+        first-layer inputs it makes. A categorical column adds "categories" (how many are
+        kept) and "other" (whether the rest share an <other> input); the target adds
+        "task". None for a column the fit left out for a problem."""
+        name = str(name)
+        if name == self.target:
+            return {"use": "target", "text": self.task_reason, "inputs": 0,
+                    "task": self.task}
+        if name in self.dropped:
+            return {"use": "dropped", "text": "left out (drop)", "inputs": 0}
+        if name in self.ids:
+            return {"use": "id", "text": "left out: looks like an identifier",
+                    "inputs": 0}
+        s = next((s for s in self.specs if s["name"] == name), None)
+        if s is None:
+            return None
+        if s["kind"] == "number":
+            return {"use": "standardized", "text": self._how(s), "inputs": 1}
+        if s["kind"] == "date":
+            return {"use": "date", "text": self._how(s), "inputs": len(DATE_FEATURES)}
+        k = len(s["categories"])
+        return {"use": "categorical", "text": self._how(s), "inputs": k + bool(s["other"]),
+                "categories": k, "other": bool(s["other"])}
+
+    @staticmethod
+    def _how(s):
+        """A column spec's encoding in words."""
+        fill = s.get("fill")
+        if s["kind"] == "number":
+            fmt = s.get("format")
+            how = f"standardized (mean {s['mean']:.4g}, scale {s['scale']:.4g})"
+            if fmt and fmt != "plain":
+                how += f", read with {fmt}"
+            if fill is not None:
+                how += f"; missing -> {number_text(fill)}"
+        elif s["kind"] == "date":
+            how = (f"date: days since 1970 standardized (mean {s['mean']:.6g}), day of "
+                   f"week and month as sin/cos")
+            if fill is not None:
+                how += f"; missing -> {date_text(fill)}"
+        else:
+            k = len(s["categories"])
+            how = f"categorical with {k} categor{'y' if k == 1 else 'ies'}" + (
+                f" + {OTHER}" if s["other"] else "")
+            if fill is not None:
+                how += f"; missing -> {fill}"
+        return how
 
     # ---- transforming
 

@@ -133,7 +133,9 @@ class Table:
     columns: names (col1..colN when the file had no header); data: one column object per
     name; path: the source as shown in messages; lines: int64 (n,), the line in the file
     where each row starts; has_header: whether the names came from the file; notes: what
-    the reader wants the user to know (formats recognized, columns re-typed).
+    the reader wants the user to know (formats recognized, columns re-typed); delimiter
+    and encoding: how a CSV source was read (the delimiter character, the codec name),
+    None for sources without them (Parquet, built-in sets).
     Columns are referred to by name, or by 1-based index (int or digit string)."""
     columns: list
     data: list
@@ -141,6 +143,8 @@ class Table:
     lines: np.ndarray = None
     has_header: bool = True
     notes: list = field(default_factory=list)
+    delimiter: str = None
+    encoding: str = None
 
     def __post_init__(self):
         self.columns = [str(c) for c in self.columns]
@@ -181,7 +185,8 @@ class Table:
         idx = np.asarray(indices, dtype=np.int64).reshape(-1)
         return Table(self.columns, [c.take(idx) for c in self.data], path=self.path,
                      lines=self.lines[idx], has_header=self.has_header,
-                     notes=list(self.notes))
+                     notes=list(self.notes), delimiter=self.delimiter,
+                     encoding=self.encoding)
 
     # ---- naming columns
 
