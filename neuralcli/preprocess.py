@@ -313,10 +313,13 @@ class Preprocessor:
         if max_categories is None or int(max_categories) < 1:
             raise DataError(f"max_categories must be at least 1, got {max_categories}")
 
+        failed = set()
+
         def problem(column, err):
             if problems is None:
                 raise err
             problems.append((column, err))
+            failed.add(column)
 
         if isinstance(task, TaskDecision):
             t = table.columns.index(task.target)
@@ -363,20 +366,16 @@ class Preprocessor:
             raise DataError("no training rows", path=table.path)
         notes = []
         specs = []
-        failed = 0
         for j in features:
-            try:
-                spec = self._fit_column(table, j, sel, impute, self.max_categories,
-                                        j in kept, notes)
-            except DataError as err:
-                problem(j, err)
-                failed += 1
+            spec = self._fit_column(table, j, sel, impute, self.max_categories, j in kept,
+                                    notes, problem)
+            if j in failed:
                 continue
             if spec is None:
                 self.ids.append(table.columns[j])
             else:
                 specs.append(spec)
-        if features and not specs and not failed:
+        if features and not specs and not failed - {t}:
             problem(None, DataError(f"no feature columns left besides the target "
                                     f"{show(table.columns[t])}: "
                                     f"{listing([show(i) for i in self.ids])} look like "
@@ -401,21 +400,33 @@ class Preprocessor:
         self.scale_target = False
         self.target_mean, self.target_std = 0.0, 1.0
 
-    def _fit_column(self, table, j, sel, impute, max_categories, keep, notes):
+    def _fit_column(self, table, j, sel, impute, max_categories, keep, notes, problem):
+        """Column j's spec (None for an identifier left out). Its problems go to
+        problem(j, DataError), which raises unless problems are being collected; then
+        the spec of a column with problems is None."""
         name = table.columns[j]
         col = table.data[j]
         missing = col.missing[sel]
         if missing.all():
-            raise _error(table, "the column has no values" + (
+            problem(j, _error(table, "the column has no values" + (
                 " in the training rows" if len(sel) < table.n_rows else ""), column=j,
-                fix=("drop", name))
+                fix=("drop", name)))
+            return None
+        ok = True
         if missing.any() and impute is None:
-            raise _error(table, "missing value (an empty cell or a missing-value marker)",
-                         row=sel[np.argmax(missing)], column=j, hint="fill it in",
-                         fix=("impute", None))
+            problem(j, _error(table, "missing value (an empty cell or a missing-value "
+                                     "marker)", row=sel[np.argmax(missing)], column=j,
+                              hint="fill it in", fix=("impute", None)))
+            ok = False
         if col.kind in ("number", "date"):
-            _check_numbers(table, j, col, hint="fix the value", fix=("drop", name),
-                           rows=None)
+            try:
+                _check_numbers(table, j, col, hint="fix the value", fix=("drop", name),
+                               rows=None)
+            except DataError as err:
+                problem(j, err)
+                return None
+            if not ok:
+                return None
             v = col.values[sel]
             present = v[~missing]
             fill = None if impute is None else _fill_value(present, impute)
@@ -440,6 +451,8 @@ class Preprocessor:
                              f"on circles ({', '.join(f'{name}:{f}' for f in DATE_FEATURES)})",
                                   name))
             return spec
+        if not ok:
+            return None
         # text
         codes = col.codes[sel]
         counts = np.bincount(codes[codes >= 0], minlength=len(col.categories))

@@ -34,7 +34,7 @@ def profile(table, *, target=None, drop=(), task="auto", impute=None,
         if j is None:
             file_problems.append(err.worded(fix_words))
         else:
-            by_column.setdefault(j, _local(err).worded(fix_words))
+            by_column.setdefault(j, []).append(_local(err).worded(fix_words))
     notes = list(table.notes) + list(pre.fit_notes)
     column_notes = {}
     for note in notes:
@@ -46,7 +46,7 @@ def profile(table, *, target=None, drop=(), task="auto", impute=None,
                 "distinct": _distinct(col), "range": _range(col), "top": _top(col)}
         info["encoding"] = pre.encoding(name)
         info["notes"] = column_notes.get(name, [])
-        info["problem"] = by_column.get(j)
+        info["problems"] = by_column.get(j, [])
         columns.append(info)
     return {
         "path": table.path,

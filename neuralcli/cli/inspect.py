@@ -18,7 +18,7 @@ Examples:
 \b
 --json prints one object: path, n_rows, n_columns, delimiter, header, encoding, target,
 task, task_reason, inputs, problems, notes, columns (one object per column: name,
-position, kind, format, missing, distinct, range, top, encoding, notes, problem) and
+position, kind, format, missing, distinct, range, top, encoding, notes, problems) and
 head; docs/inspect.md describes every key.
 """
 
@@ -145,7 +145,7 @@ def _values(c):
 
 def _use(c):
     e = c["encoding"]
-    if c["problem"] is not None:
+    if c["problems"]:
         return ("target, " if e and e["use"] == "target" else "") + "stops train (below)"
     if e is None:
         return ""
