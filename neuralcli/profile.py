@@ -6,6 +6,8 @@ docs/inspect.md lists its keys). The Preprocessor is fitted with problems collec
 rather than raised, so one call reports every column that would stop training, each with
 its row and the fix.
 """
+import math
+
 import numpy as np
 
 from neuralcli.errors import DataError, library_fix
@@ -68,7 +70,7 @@ def profile(table, *, target=None, drop=(), task="auto", impute=None,
 
 def head_rows(table, n):
     """The first n rows as parsed, one dict per row keyed by column name: numbers as int
-    (a column of whole numbers) or float, text as str, dates as ISO text; None for a
+    (whole numbers) or float, text as str, dates as ISO text; None for a
     missing cell and for a cell the column's kind cannot read."""
     n = max(0, min(int(n), table.n_rows))
     cells = [_values(col, n) for col in table.data]
@@ -84,9 +86,12 @@ def _values(col, n):
     if col.kind == "date":
         return [None if g else date_text(v, time=col.has_time)
                 for v, g in zip(values, gone)]
-    whole = col.integral
-    return [None if g else int(v) if whole and np.isfinite(v) else v
-            for v, g in zip(values, gone)]
+    return [None if g else _number(v) for v, g in zip(values, gone)]
+
+
+def _number(v):
+    """A whole number as int (JSON writes it without a fraction), others as float."""
+    return int(v) if math.isfinite(v) and v.is_integer() and abs(v) < 2 ** 53 else v
 
 
 def _local(err):
@@ -124,9 +129,7 @@ def _range(col):
     if col.kind == "date":
         return {"first": date_text(lo, time=col.has_time),
                 "last": date_text(hi, time=col.has_time)}
-    if col.integral:
-        lo, hi = int(lo), int(hi)
-    return {"min": lo, "max": hi, "mean": float(np.mean(v))}
+    return {"min": _number(lo), "max": _number(hi), "mean": float(np.mean(v))}
 
 
 def _top(col):
