@@ -536,6 +536,7 @@ class Preprocessor:
                 names.extend(f"{s['name']}={c}" for c in cats)
         self.feature_names = names
         self.input_columns = [s["name"] for s in self.specs]
+        self._spec_of = {s["name"]: s for s in self.specs}
 
     @property
     def n_features(self):
@@ -574,7 +575,7 @@ class Preprocessor:
         if name in self.ids:
             return {"use": "id", "text": "left out: looks like an identifier",
                     "inputs": 0}
-        s = next((s for s in self.specs if s["name"] == name), None)
+        s = self._spec_of.get(name)
         if s is None:
             return None
         if s["kind"] == "number":
