@@ -52,17 +52,6 @@ _META_FORMAT = 2
 # ------------------------------------------------------------------ helpers
 
 
-def _moments(v):
-    """Mean and population standard deviation, computed on values scaled by their largest
-    magnitude: squaring numbers past ~1e154 would overflow to infinity."""
-    v = np.asarray(v, dtype=np.float64)
-    big = float(np.max(np.abs(v))) if v.size else 0.0
-    if big == 0.0:
-        return 0.0, 0.0
-    u = v / big
-    return big * float(np.mean(u)), big * float(np.std(u))
-
-
 def number_text(v):
     """How a number reads in a CSV: integers without '.0', floats shortest round-trip."""
     if isinstance(v, np.generic):
@@ -96,25 +85,8 @@ def _count(n, noun):
 
 def _error(table, message, *, row=None, column=None, hint=None, fix=None):
     """DataError at 0-based row `row` of `table` (a row of the file when the table is the
-    file's) and column position `column`; the line only where it differs from the row."""
-    line = None
-    if row is not None:
-        line = int(table.lines[row])
-        if line == int(row) + 1 + table.has_header:
-            line = None
-    return DataError(message, path=table.path, row=None if row is None else int(row) + 1,
-                     line=line, column=None if column is None else table.ident(column),
-                     hint=hint, fix=fix)
-
-
-def _fill_value(present, impute):
-    """The impute statistic of the present values; most-frequent ties go to the smallest."""
-    if impute == "mean":
-        return float(np.mean(present))
-    if impute == "median":
-        return float(np.median(present))
-    values, counts = np.unique(present, return_counts=True)
-    return float(values[np.argmax(counts)])
+    file's, or a chunk of it) and column position `column`."""
+    return table.error(message, row=row, column=column, hint=hint, fix=fix)
 
 
 def _date_parts(days):
@@ -127,6 +99,100 @@ def _date_parts(days):
 
 def _rows_of(table, rows):
     return np.arange(table.n_rows) if rows is None else np.asarray(rows, dtype=np.int64)
+
+
+class Summary:
+    """What fitting needs of one column over the training rows, gathered chunk by chunk.
+
+    Adding the chunks of a file one after another gives the summary of the whole: counts
+    add, and means and sums of squared deviations merge by Chan's update. Values are
+    accumulated in units of a power of two at least as large as every magnitude seen, so
+    squares cannot overflow and rescaling is exact. For number and date columns: count,
+    mean, m2, lo, hi of the present values (and the values themselves when `keep_values`,
+    for a median or most-frequent fill); for text: the count of each category code.
+    first_missing is the (table, row) of the first missing cell."""
+
+    def __init__(self, kind, keep_values=False):
+        self.kind = kind
+        self.rows = self.missing = self.count = 0
+        self.first_missing = None
+        self.shift, self.scale, self.mean_s, self.m2_s = None, 1.0, 0.0, 0.0
+        self.lo, self.hi = math.inf, -math.inf
+        self.values = [] if keep_values else None
+        self.counts = np.zeros(0, dtype=np.int64)
+
+    def add(self, table, j, sel):
+        """Add rows `sel` of column j of `table` (a whole table, or a chunk of one)."""
+        col = table.data[j]
+        gaps = col.missing[sel]
+        self.rows += len(sel)
+        k = int(gaps.sum())
+        if k and self.first_missing is None:
+            self.first_missing = (table, int(sel[np.argmax(gaps)]))
+        self.missing += k
+        if self.kind == "text":
+            codes = col.codes[sel]
+            counts = np.bincount(codes[codes >= 0], minlength=len(col.categories))
+            if len(counts) > len(self.counts):
+                counts[:len(self.counts)] += self.counts
+                self.counts = counts
+            else:
+                self.counts[:len(counts)] += counts
+            return
+        v = col.values[sel][~gaps]
+        if self.values is not None:
+            self.values.append(v)
+        self.merge(len(v), v)
+
+    def merge(self, n, v=None, *, value=None):
+        """Fold in n present values: an array v, or n copies of one value."""
+        if n == 0:
+            return
+        if self.shift is None:
+            # deviations from the first value seen: the merges then work on numbers of the
+            # size of the spread, not of the mean, and lose nothing to cancellation
+            self.shift = float(v[0]) if v is not None else float(value)
+        self.lo = min(self.lo, float(np.min(v)) if v is not None else value)
+        self.hi = max(self.hi, float(np.max(v)) if v is not None else value)
+        dev = (v - self.shift) if v is not None else None
+        big = float(np.max(np.abs(dev))) if v is not None else abs(value - self.shift)
+        if big > self.scale:
+            exp = math.frexp(big)[1]
+            grow = math.ldexp(self.scale, -exp)     # exact: powers of two
+            self.scale = math.ldexp(1.0, exp)
+            self.mean_s *= grow
+            self.m2_s *= grow * grow
+        if v is not None:
+            u = dev / self.scale
+            mean_b = float(np.mean(u))
+            m2_b = float(np.sum(np.square(u - mean_b)))
+        else:
+            mean_b, m2_b = (value - self.shift) / self.scale, 0.0
+        total = self.count + n
+        d = mean_b - self.mean_s
+        self.mean_s += d * n / total
+        self.m2_s += m2_b + d * d * (self.count * n / total)
+        self.count = total
+
+    @property
+    def mean(self):
+        return 0.0 if self.shift is None else self.shift + self.mean_s * self.scale
+
+    @property
+    def std(self):
+        return math.sqrt(self.m2_s / self.count) * self.scale if self.count else 0.0
+
+    def fill_value(self, impute):
+        """The impute statistic of the present values; most-frequent ties go to the
+        smallest. A median or most-frequent needs the values (keep_values)."""
+        if impute == "mean":
+            return self.mean
+        present = np.concatenate(self.values)
+        if impute == "median":
+            return float(np.median(present))
+        values, counts = np.unique(present, return_counts=True)
+        return float(values[np.argmax(counts)])
+
 
 
 # ------------------------------------------------------------------ the task
@@ -305,6 +371,27 @@ class Preprocessor:
 
     def fit(self, table, *, rows=None, target=None, drop=(), impute=None, task="auto",
             scale_target=True, max_categories=MAX_CATEGORIES, keep=(), problems=None):
+        """Fit on rows `rows` (default all) of a table held in memory."""
+        try:
+            decision = decide_task(table, target, task)
+        except DataError as err:
+            if problems is None:
+                raise
+            # no task: the target's problem is reported, the features fitted all the same
+            name = table.columns[_target_position(table, target)]
+            problems.append((table.columns.index(name), err))
+            decision = TaskDecision(name, None, None, None)
+        return self.fit_chunks([(table, rows)], decision=decision, drop=drop, impute=impute,
+                               scale_target=scale_target, max_categories=max_categories,
+                               keep=keep, problems=problems)
+
+    def fit_chunks(self, chunks, *, decision, drop=(), impute=None, scale_target=True,
+                   max_categories=MAX_CATEGORIES, keep=(), problems=None):
+        """Fit on a file given as consecutive chunks: (table, rows) pairs, each table a
+        piece of the file (its first_row says where) and rows the training rows among its
+        rows (None: all). decision: the task decided on the whole file's target (its task
+        None when none could be, with problems collected). The statistics are the same as
+        a fit on the whole file at once (see Summary). problems: as in fit."""
         if impute is not None:
             impute = str(impute).replace("_", "-")
             if impute not in IMPUTE_MODES:
@@ -312,7 +399,8 @@ class Preprocessor:
                                 hint=f"use one of {', '.join(IMPUTE_MODES)}")
         if max_categories is None or int(max_categories) < 1:
             raise DataError(f"max_categories must be at least 1, got {max_categories}")
-
+        drop = [drop] if isinstance(drop, (str, int)) else list(drop)
+        keep = [keep] if isinstance(keep, (str, int)) else list(keep)
         failed = set()
 
         def problem(column, err):
@@ -321,54 +409,49 @@ class Preprocessor:
             problems.append((column, err))
             failed.add(column)
 
-        if isinstance(task, TaskDecision):
-            t = table.columns.index(task.target)
-        else:
-            t = _target_position(table, target)
-        try:
-            decision = decide_task(table, t + 1, task)
-        except DataError as err:
-            decision = None
-            problem(t, err)
-        drop = [drop] if isinstance(drop, (str, int)) else list(drop)
-        keep = [keep] if isinstance(keep, (str, int)) else list(keep)
-        for option, names in (("drop", drop), ("keep", keep)):
-            unknown = [d for d in names if table.find(d) is None]
-            if unknown:
-                raise DataError(f"{option} names {listing(unknown, quote=True)}, which "
-                                f"{'is not a column' if len(unknown) == 1 else 'are not columns'}",
-                                path=table.path, hint=f"the columns are "
-                                                      f"{listing(table.columns, limit=20)}")
-        dropped = {table.find(d) for d in drop}
-        if t in dropped:
-            raise DataError(f"drop names the target column {show(table.columns[t])}",
-                            path=table.path, hint="do not drop it", fix=("target", None))
-        kept = {table.find(k) for k in keep}
-        features = [j for j in range(table.n_columns) if j != t and j not in dropped]
-        self.target = table.columns[t]
+        summaries = target_summary = None
+        classes = set()
+        rows_seen = rows_used = 0
+        present = {}
+        table = None
+        for table, rows in chunks:
+            if summaries is None:
+                t, features, kept = self._columns_of(table, decision, drop, keep, problem)
+                summaries = {j: Summary(table.data[j].kind,
+                                        keep_values=impute in ("median", "most-frequent"))
+                             for j in features}
+                target_summary = Summary("number")
+                present = {j: 0 for j in features}
+            sel = _rows_of(table, rows)
+            rows_seen += table.n_rows
+            rows_used += len(sel)
+            for j, summary in summaries.items():
+                col = table.data[j]
+                if col.kind in ("number", "date") and j not in failed:
+                    try:
+                        _check_numbers(table, j, col, hint="fix the value",
+                                       fix=("drop", table.columns[j]))
+                    except DataError as err:
+                        problem(j, err)
+                summary.add(table, j, sel)
+                present[j] += int((~col.missing).sum())
+            if decision.task == "regression":
+                target_summary.add(table, t, sel)
+            elif decision.codes is not None:
+                classes.update(np.unique(decision.codes[table.first_row + sel]).tolist())
+        if table is None or not rows_used:
+            raise DataError("no training rows", path=None if table is None else table.path)
+        self.target = decision.target
         self.impute = impute
         self.max_categories = int(max_categories)
-        self.dropped = [table.columns[j] for j in sorted(dropped)]
+        self.dropped = [table.columns[j] for j in sorted(table.find(d) for d in drop)]
         self.ids = []
-        self.specs = []
-        self.fit_notes = []
-        self._no_target()
-        if not features:
-            hint = "a model needs at least one input column"
-            if table.n_columns == 1 and any(d in table.columns[0] for d in ",;\t"):
-                hint = ("the whole line was read as one column: the file seems to use "
-                        "another delimiter; pass --delimiter or leave it out to sniff it")
-            problem(None, DataError(f"no feature columns besides the target "
-                                    f"{show(table.columns[t])}", path=table.path,
-                                    hint=hint))
-        sel = _rows_of(table, rows)
-        if not len(sel):
-            raise DataError("no training rows", path=table.path)
         notes = []
         specs = []
-        for j in features:
-            spec = self._fit_column(table, j, sel, impute, self.max_categories, j in kept,
-                                    notes, problem)
+        for j, summary in summaries.items():
+            spec = self._fit_column(table, j, summary, impute, self.max_categories,
+                                    j in kept, notes, subset=rows_used < rows_seen,
+                                    file_present=present[j], problem=problem)
             if j in failed:
                 continue
             if spec is None:
@@ -382,9 +465,11 @@ class Preprocessor:
                                     f"identifiers", path=table.path,
                                     fix=("keep_id", self.ids[0])))
         self.specs = specs
-        if decision is not None:
+        self._no_target()
+        if decision.task is not None:
             try:
-                self._fit_target(table, t, sel, decision, scale_target, notes)
+                self._fit_target(table, t, decision, scale_target, notes, target_summary,
+                                 classes)
             except DataError as err:
                 self._no_target()
                 problem(t, err)
@@ -400,75 +485,98 @@ class Preprocessor:
         self.scale_target = False
         self.target_mean, self.target_std = 0.0, 1.0
 
-    def _fit_column(self, table, j, sel, impute, max_categories, keep, notes, problem):
-        """Column j's spec (None for an identifier left out). Its problems go to
-        problem(j, DataError), which raises unless problems are being collected; then
-        the spec of a column with problems is None."""
+    @staticmethod
+    def _columns_of(table, decision, drop, keep, problem):
+        """(target position, feature positions, kept-ID positions), checking the names;
+        no features is a problem(None, DataError)."""
+        t = table.columns.index(decision.target)
+        for option, names in (("drop", drop), ("keep", keep)):
+            unknown = [d for d in names if table.find(d) is None]
+            if unknown:
+                raise DataError(f"{option} names {listing(unknown, quote=True)}, which "
+                                f"{'is not a column' if len(unknown) == 1 else 'are not columns'}",
+                                path=table.path, hint=f"the columns are "
+                                                      f"{listing(table.columns, limit=20)}")
+        dropped = {table.find(d) for d in drop}
+        if t in dropped:
+            raise DataError(f"drop names the target column {show(table.columns[t])}",
+                            path=table.path, hint="do not drop it", fix=("target", None))
+        features = [j for j in range(table.n_columns) if j != t and j not in dropped]
+        if not features:
+            hint = "a model needs at least one input column"
+            if table.n_columns == 1 and any(d in table.columns[0] for d in ",;\t"):
+                hint = ("the whole line was read as one column: the file seems to use "
+                        "another delimiter; pass --delimiter or leave it out to sniff it")
+            problem(None, DataError(f"no feature columns besides the target "
+                                    f"{show(table.columns[t])}", path=table.path,
+                                    hint=hint))
+        return t, features, {table.find(k) for k in keep}
+
+    def _fit_column(self, table, j, summary, impute, max_categories, keep, notes,
+                    subset=False, file_present=None, problem=None):
+        """The spec of feature column j from its Summary over the training rows, or None
+        for an identifier left out. `table` (the file, or its last chunk) gives the
+        column's name, kind and whole-file facts; `subset`: the rows are not all of it;
+        file_present: the column's non-missing cells in the whole file; problem(j,
+        DataError) takes a problem (raising it by default), after which the result is
+        None."""
+        if problem is None:
+            def problem(column, err):
+                raise err
         name = table.columns[j]
         col = table.data[j]
-        missing = col.missing[sel]
-        if missing.all():
+        if summary.missing == summary.rows:
             problem(j, _error(table, "the column has no values" + (
-                " in the training rows" if len(sel) < table.n_rows else ""), column=j,
-                fix=("drop", name)))
+                " in the training rows" if subset else ""), column=j, fix=("drop", name)))
             return None
-        ok = True
-        if missing.any() and impute is None:
-            problem(j, _error(table, "missing value (an empty cell or a missing-value "
-                                     "marker)", row=sel[np.argmax(missing)], column=j,
-                              hint="fill it in", fix=("impute", None)))
-            ok = False
+        if summary.missing and impute is None:
+            where, row = summary.first_missing
+            problem(j, _error(where, "missing value (an empty cell or a missing-value "
+                                     "marker)", row=row, column=j, hint="fill it in",
+                              fix=("impute", None)))
+            return None
         if col.kind in ("number", "date"):
-            try:
-                _check_numbers(table, j, col, hint="fix the value", fix=("drop", name),
-                               rows=None)
-            except DataError as err:
-                problem(j, err)
-                return None
-            if not ok:
-                return None
-            v = col.values[sel]
-            present = v[~missing]
-            fill = None if impute is None else _fill_value(present, impute)
-            if missing.any():
-                v = np.where(missing, fill, v)
-            mean, scale = _moments(v)
-            if np.ptp(v) == 0 or not scale > 0:
+            fill = None
+            if impute is not None:
+                fill = summary.fill_value(impute)
+                # the filled cells count in the statistics, as the values they become
+                summary.merge(summary.missing, value=fill)
+            mean, scale = summary.mean, summary.std
+            if summary.lo == summary.hi or not scale > 0:
                 scale = 1.0
                 if col.kind == "number":
                     notes.append(Note(f"column {show(name)} has the same value "
-                                 f"({number_text(v[0])}) in every training row, so it "
-                                 f"carries no information; it is kept with scale 1 (pass "
-                                 f"--drop {name} to leave it out)", name))
+                                      f"({number_text(summary.lo)}) in every training "
+                                      f"row, so it carries no information; it is kept "
+                                      f"with scale 1 (pass --drop {name} to leave it out)",
+                                      name))
             spec = {"name": name, "kind": col.kind, "mean": mean, "scale": scale,
                     "fill": fill}
             if col.kind == "number":
                 spec["format"] = col.fmt     # the reader's note says it to the user
             else:
                 spec["has_time"] = bool(col.has_time)
-                notes.append(Note(f"column {show(name)} is a date: its inputs are the days "
-                             f"since 1970 (standardized) and the day of the week and month "
-                             f"on circles ({', '.join(f'{name}:{f}' for f in DATE_FEATURES)})",
+                notes.append(Note(f"column {show(name)} is a date: its inputs are the "
+                                  f"days since 1970 (standardized) and the day of the week "
+                                  f"and month on circles "
+                                  f"({', '.join(f'{name}:{f}' for f in DATE_FEATURES)})",
                                   name))
             return spec
-        if not ok:
-            return None
         # text
-        codes = col.codes[sel]
-        counts = np.bincount(codes[codes >= 0], minlength=len(col.categories))
+        counts = summary.counts
         seen = np.flatnonzero(counts)
         n_values = int(counts.sum())
         if (not keep and n_values >= ID_MIN_ROWS and len(seen) >= ID_SHARE * n_values):
-            notes.append(Note(f"column {show(name)} looks like an identifier ({len(seen):,} "
-                         f"distinct values in {n_values:,} rows) and is left out; pass "
-                         f"--keep-id {name} to use it anyway", name))
+            notes.append(Note(f"column {show(name)} looks like an identifier "
+                              f"({len(seen):,} distinct values in {n_values:,} rows) and is "
+                              f"left out; pass --keep-id {name} to use it anyway", name))
             return None
         # most frequent first; ties by first appearance (the category list's order)
         order = seen[np.argsort(-counts[seen], kind="stable")]
         top = order[:max_categories]
         other = len(order) > max_categories
         fill = None
-        if missing.any() or impute is not None:
+        if summary.missing or impute is not None:
             # the most frequent category; ties go to the smallest, so the choice is
             # reproducible
             best = counts[order[0]]
@@ -476,24 +584,29 @@ class Preprocessor:
         cats = sorted(col.categories[c] for c in top.tolist())
         if other:
             rest = order[max_categories:]
-            notes.append(Note(f"column {show(name)}: the {max_categories} most frequent of "
-                         f"{len(order):,} categories are kept; the other "
-                         f"{_count(len(rest), 'value')} ({_count(counts[rest].sum(), 'row')}"
-                         f") share one {OTHER} input", name))
-        if col.numbers and col.first_text is not None and \
-                col.numbers > 0.5 * max(1, int((~col.missing).sum())):
+            notes.append(Note(f"column {show(name)}: the {max_categories} most frequent "
+                              f"of {len(order):,} categories are kept; the other "
+                              f"{_count(len(rest), 'value')} "
+                              f"({_count(counts[rest].sum(), 'row')}) share one {OTHER} "
+                              f"input", name))
+        present = file_present if file_present is not None else \
+            int((~col.missing).sum())
+        if col.numbers and col.first_text is not None and col.numbers > 0.5 * max(1, present):
             # mostly numbers: say why it is read as text, in case that is a mistake
             r, text = col.first_text
-            shown = r + 1
-            notes.append(Note(f"column {show(name)} is read as text (categories) because "
-                         f"{_count(int((~col.missing).sum()) - col.numbers, 'cell')} of it "
-                         f"are not numbers, such as {show(text)} at row {shown}; to use it "
-                         f"as a number, fix those cells or mark them missing and use "
-                         f"--impute", name))
+            notes.append(Note(f"column {show(name)} is read as text (categories) "
+                              f"because {_count(present - col.numbers, 'cell')} of it are "
+                              f"not numbers, such as {show(text)} at row {r + 1}; to use it "
+                              f"as a number, fix those cells or mark them missing and use "
+                              f"--impute", name))
         return {"name": name, "kind": "text", "categories": cats, "other": other,
                 "fill": fill}
 
-    def _fit_target(self, table, t, sel, decision, scale_target, notes):
+    def _fit_target(self, table, t, decision, scale_target, notes, target_summary,
+                    classes):
+        """The target's side: the decision's classes (`classes`: the class indices that
+        occur in the training rows), or the regression target's scaling from its
+        Summary over the training rows."""
         self.task = decision.task
         self.task_reason = decision.reason
         self.label_kind = decision.label_kind
@@ -503,17 +616,15 @@ class Preprocessor:
         self.target_mean, self.target_std = 0.0, 1.0
         tgt = show(decision.target)
         if self.task != "regression":
-            present = np.unique(decision.codes[sel]) if decision.codes is not None else []
-            if len(present) < 2:
+            if len(classes) < 2:
                 raise DataError(f"the training rows have only one class of {tgt}",
                                 path=table.path, column=table.ident(t),
                                 hint="use more data or a smaller validation split")
             return
         if scale_target:
-            y = table.data[t].values[sel]
             self.scale_target = True
-            self.target_mean, std = _moments(y)
-            if np.ptp(y) == 0 or not std > 0:
+            self.target_mean, std = target_summary.mean, target_summary.std
+            if target_summary.lo == target_summary.hi or not std > 0:
                 std = 1.0
                 notes.append(Note(f"target {tgt} has the same value in every training row",
                                   decision.target))

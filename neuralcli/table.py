@@ -133,9 +133,11 @@ class Table:
     columns: names (col1..colN when the file had no header); data: one column object per
     name; path: the source as shown in messages; lines: int64 (n,), the line in the file
     where each row starts; has_header: whether the names came from the file; notes: what
-    the reader wants the user to know (formats recognized, columns re-typed); delimiter
-    and encoding: how a CSV source was read (the delimiter character, the codec name),
-    None for sources without them (Parquet, built-in sets).
+    the reader wants the user to know (formats recognized, columns re-typed); first_row:
+    the 0-based index in the file of this table's first row, for a chunk of a file read in
+    pieces (messages name the file's row); delimiter and encoding: how a CSV source was
+    read (the delimiter character, the codec name), None for sources without them
+    (Parquet, built-in sets).
     Columns are referred to by name, or by 1-based index (int or digit string)."""
     columns: list
     data: list
@@ -143,6 +145,7 @@ class Table:
     lines: np.ndarray = None
     has_header: bool = True
     notes: list = field(default_factory=list)
+    first_row: int = 0
     delimiter: str = None
     encoding: str = None
 
@@ -217,13 +220,16 @@ class Table:
     def label(self, j):
         return column_label(self.ident(j))
 
-    def error(self, message, *, row=None, column=None, hint=None):
-        """DataError at 0-based data row `row` and column position `column`."""
+    def error(self, message, *, row=None, column=None, hint=None, fix=None):
+        """DataError at 0-based data row `row` and column position `column`; fix as in
+        DataError."""
         line = None
         if row is not None:
-            line = int(self.lines[row])
-            if line == int(row) + 1 + self.has_header:
+            row = self.first_row + int(row)
+            line = int(self.lines[row - self.first_row])
+            if line == row + 1 + self.has_header:
                 line = None       # the line is the obvious one: say only the row
         return DataError(message, path=self.path,
-                         row=None if row is None else int(row) + 1, line=line,
-                         column=None if column is None else self.ident(column), hint=hint)
+                         row=None if row is None else row + 1, line=line,
+                         column=None if column is None else self.ident(column), hint=hint,
+                         fix=fix)

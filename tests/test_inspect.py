@@ -147,14 +147,36 @@ def test_problems_are_all_reported_with_their_rows(tmp_path):
     assert len(r["problems"]) == 3
     assert c["a"]["encoding"] is None
     assert r["task"] == "binary"                  # the target is fine
-    # train stops on the first of them
+    # train stops on the first of them, in the same words
     train = run("train", path, "--epochs", "1", "-o", tmp_path / "m.ncm")
-    assert_one_line_error(train, "row 5", 'column "a"', "missing value")
+    assert assert_one_line_error(train) == "error: " + r["problems"][0]
     # with --impute, the missing cells are filled: only the bad cell remains
     r = inspect_json(path, "--impute", "median")
     assert len(r["problems"]) == 1
     assert 'row 10, column "b": "oops" is not a number' in r["problems"][0]
     assert "missing -> 15" in by_name(r)["a"]["encoding"]["text"]
+
+
+def test_a_column_with_bad_and_missing_cells_has_both_problems(tmp_path):
+    from neuralcli.errors import DataError
+    from neuralcli.preprocess import Preprocessor
+    from neuralcli.reader import read_table
+
+    lines = ["a,y"] + [f"{'' if i == 3 else 'x?' if i == 20 else i},{i % 2}"
+                       for i in range(30)]
+    path = tmp_path / "both.csv"
+    path.write_text("\n".join(lines) + "\n")
+    a = by_name(inspect_json(path))["a"]
+    assert len(a["problems"]) == 2
+    assert a["problems"][0].startswith('row 21: "x?" is not a number')
+    assert a["problems"][1].startswith("row 4: missing value")
+    table = read_table(path)
+    problems = []
+    pre = Preprocessor().fit(table, problems=problems)
+    assert [j for j, _ in problems] == [0, 0] and not pre.fitted
+    with pytest.raises(DataError) as err:
+        Preprocessor().fit(table)
+    assert str(err.value) == str(problems[0][1])
 
 
 def test_target_problem_is_the_target_status(tmp_path):
