@@ -99,7 +99,7 @@ def show(console, result):
     if problems:
         console.line()
         stops = "1 problem" if len(problems) == 1 else f"{len(problems):,} problems"
-        console.heading(f"train would stop on {stops} (it reports the first):")
+        console.heading(f"train would stop on {stops} (it reports one at a time):")
         _listed(console, problems)
     notes = result["notes"] + [n for c in columns for n in c["notes"]]
     if notes:
