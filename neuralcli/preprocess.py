@@ -458,7 +458,7 @@ class Preprocessor:
                 self.ids.append(table.columns[j])
             else:
                 specs.append(spec)
-        if features and not specs and not failed - {t}:
+        if features and not specs and not failed:
             problem(None, DataError(f"no feature columns left besides the target "
                                     f"{show(table.columns[t])}: "
                                     f"{listing([show(i) for i in self.ids])} look like "
