@@ -1,7 +1,8 @@
-"""The one exception type for data a user can fix, and how values are quoted in it."""
+"""The one exception type for data a user can fix, the notes said about data, and how
+values are quoted in them."""
 import json
 
-__all__ = ["DataError", "FIXES", "library_fix", "show", "listing", "column_label"]
+__all__ = ["DataError", "Note", "FIXES", "library_fix", "show", "listing", "column_label"]
 
 SHOW_MAX = 40              # longest value quoted in full in a message
 LIST_MAX = 8               # longest list of names/values quoted in full
@@ -56,6 +57,20 @@ class DataError(Exception):
             if advice:
                 text = f"{text}; {advice}"
         return " ".join(text.splitlines())
+
+
+class Note(str):
+    """A sentence the user should hear about the data: a str, with `column` the name of
+    the column it is about (None for the file as a whole), so a front end can show it
+    beside that column."""
+
+    def __new__(cls, text, column=None):
+        self = super().__new__(cls, text)
+        self.column = None if column is None else str(column)
+        return self
+
+    def __reduce__(self):
+        return Note, (str(self), self.column)
 
 
 # The remedies a DataError's `fix` can name, worded in the library's terms.

@@ -30,7 +30,7 @@ import math
 
 import numpy as np
 
-from neuralcli.errors import DataError, listing, show
+from neuralcli.errors import DataError, Note, listing, show
 from neuralcli.network import Encoded
 
 __all__ = ["Preprocessor", "TaskDecision", "decide_task", "IMPUTE_MODES", "TASKS",
@@ -65,14 +65,15 @@ def number_text(v):
     return str(v)
 
 
-def date_text(days):
-    """ISO text of a day count since 1970 (with the time of day when it has one)."""
+def date_text(days, *, time=False):
+    """ISO text of a day count since 1970 (with the time of day when it has one, or
+    always when `time`)."""
     day = math.floor(days)
     text = str(np.datetime64(int(day), "D"))
-    if days != day:
+    if days != day or time:
         seconds = int(round((days - day) * 86400))
         if seconds >= 86400:
-            return date_text(day + 1)
+            return date_text(day + 1, time=time)
         text += f"T{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
     return text
 
@@ -344,7 +345,10 @@ class Preprocessor:
         columns left out; impute: None (missing cells are errors), "mean", "median" or
         "most-frequent"; task: "auto", "binary", "multiclass", "regression", or a
         TaskDecision made by decide_task on the whole file; keep: ID-like text columns to
-        use anyway.
+        use anyway; problems: None (the first problem found raises its DataError), or a
+        list that collects every problem as (column position or None, DataError), the
+        column then left out: a fit that describes the data (`describe()`, notes), which
+        cannot encode it when it found any (`fitted` stays False).
     transform(table, *, rows=None, dtype=np.float64) -> Encoded
         Columns are matched by name in any order; extra columns are ignored. What a user
         should hear (ignored columns, unseen categories, filled cells) is left in
@@ -366,19 +370,28 @@ class Preprocessor:
     # ---- fitting
 
     def fit(self, table, *, rows=None, target=None, drop=(), impute=None, task="auto",
-            scale_target=True, max_categories=MAX_CATEGORIES, keep=()):
+            scale_target=True, max_categories=MAX_CATEGORIES, keep=(), problems=None):
         """Fit on rows `rows` (default all) of a table held in memory."""
-        decision = decide_task(table, target, task)
+        try:
+            decision = decide_task(table, target, task)
+        except DataError as err:
+            if problems is None:
+                raise
+            # no task: the target's problem is reported, the features fitted all the same
+            name = table.columns[_target_position(table, target)]
+            problems.append((table.columns.index(name), err))
+            decision = TaskDecision(name, None, None, None)
         return self.fit_chunks([(table, rows)], decision=decision, drop=drop, impute=impute,
                                scale_target=scale_target, max_categories=max_categories,
-                               keep=keep)
+                               keep=keep, problems=problems)
 
     def fit_chunks(self, chunks, *, decision, drop=(), impute=None, scale_target=True,
-                   max_categories=MAX_CATEGORIES, keep=()):
+                   max_categories=MAX_CATEGORIES, keep=(), problems=None):
         """Fit on a file given as consecutive chunks: (table, rows) pairs, each table a
         piece of the file (its first_row says where) and rows the training rows among its
-        rows (None: all). decision: the task decided on the whole file's target. The
-        statistics are the same as a fit on the whole file at once (see Summary)."""
+        rows (None: all). decision: the task decided on the whole file's target (its task
+        None when none could be, with problems collected). The statistics are the same as
+        a fit on the whole file at once (see Summary). problems: as in fit."""
         if impute is not None:
             impute = str(impute).replace("_", "-")
             if impute not in IMPUTE_MODES:
@@ -388,6 +401,14 @@ class Preprocessor:
             raise DataError(f"max_categories must be at least 1, got {max_categories}")
         drop = [drop] if isinstance(drop, (str, int)) else list(drop)
         keep = [keep] if isinstance(keep, (str, int)) else list(keep)
+        failed = set()
+
+        def problem(column, err):
+            if problems is None:
+                raise err
+            problems.append((column, err))
+            failed.add(column)
+
         summaries = target_summary = None
         classes = set()
         rows_seen = rows_used = 0
@@ -395,7 +416,7 @@ class Preprocessor:
         table = None
         for table, rows in chunks:
             if summaries is None:
-                t, features, kept = self._columns_of(table, decision, drop, keep)
+                t, features, kept = self._columns_of(table, decision, drop, keep, problem)
                 summaries = {j: Summary(table.data[j].kind,
                                         keep_values=impute in ("median", "most-frequent"))
                              for j in features}
@@ -406,9 +427,12 @@ class Preprocessor:
             rows_used += len(sel)
             for j, summary in summaries.items():
                 col = table.data[j]
-                if col.kind in ("number", "date"):
-                    _check_numbers(table, j, col, hint="fix the value",
-                                   fix=("drop", table.columns[j]))
+                if col.kind in ("number", "date") and j not in failed:
+                    try:
+                        _check_numbers(table, j, col, hint="fix the value",
+                                       fix=("drop", table.columns[j]))
+                    except DataError as err:
+                        problem(j, err)
                 summary.add(table, j, sel)
                 present[j] += int((~col.missing).sum())
             if decision.task == "regression":
@@ -427,26 +451,44 @@ class Preprocessor:
         for j, summary in summaries.items():
             spec = self._fit_column(table, j, summary, impute, self.max_categories,
                                     j in kept, notes, subset=rows_used < rows_seen,
-                                    file_present=present[j])
+                                    file_present=present[j], problem=problem)
+            if j in failed:
+                continue
             if spec is None:
                 self.ids.append(table.columns[j])
             else:
                 specs.append(spec)
-        if not specs:
-            raise DataError(f"no feature columns left besides the target "
-                            f"{show(table.columns[t])}: "
-                            f"{listing([show(i) for i in self.ids])} look like identifiers",
-                            path=table.path, fix=("keep_id", self.ids[0]))
+        if features and not specs and not failed:
+            problem(None, DataError(f"no feature columns left besides the target "
+                                    f"{show(table.columns[t])}: "
+                                    f"{listing([show(i) for i in self.ids])} look like "
+                                    f"identifiers", path=table.path,
+                                    fix=("keep_id", self.ids[0])))
         self.specs = specs
-        self._fit_target(table, t, decision, scale_target, notes, target_summary, classes)
+        self._no_target()
+        if decision.task is not None:
+            try:
+                self._fit_target(table, t, decision, scale_target, notes, target_summary,
+                                 classes)
+            except DataError as err:
+                self._no_target()
+                problem(t, err)
         self.fit_notes = notes
-        self.fitted = True
         self._build_layout()
+        # a fit that found problems describes the data; it cannot encode it
+        self.fitted = not problems
         return self
 
+    def _no_target(self):
+        self.task = self.task_reason = self.label_kind = None
+        self.classes = self.class_names = None
+        self.scale_target = False
+        self.target_mean, self.target_std = 0.0, 1.0
+
     @staticmethod
-    def _columns_of(table, decision, drop, keep):
-        """(target position, feature positions, kept-ID positions), checking the names."""
+    def _columns_of(table, decision, drop, keep, problem):
+        """(target position, feature positions, kept-ID positions), checking the names;
+        no features is a problem(None, DataError)."""
         t = table.columns.index(decision.target)
         for option, names in (("drop", drop), ("keep", keep)):
             unknown = [d for d in names if table.find(d) is None]
@@ -465,25 +507,34 @@ class Preprocessor:
             if table.n_columns == 1 and any(d in table.columns[0] for d in ",;\t"):
                 hint = ("the whole line was read as one column: the file seems to use "
                         "another delimiter; pass --delimiter or leave it out to sniff it")
-            raise DataError(f"no feature columns besides the target "
-                            f"{show(table.columns[t])}", path=table.path, hint=hint)
+            problem(None, DataError(f"no feature columns besides the target "
+                                    f"{show(table.columns[t])}", path=table.path,
+                                    hint=hint))
         return t, features, {table.find(k) for k in keep}
 
     def _fit_column(self, table, j, summary, impute, max_categories, keep, notes,
-                    subset=False, file_present=None):
+                    subset=False, file_present=None, problem=None):
         """The spec of feature column j from its Summary over the training rows, or None
         for an identifier left out. `table` (the file, or its last chunk) gives the
         column's name, kind and whole-file facts; `subset`: the rows are not all of it;
-        file_present: the column's non-missing cells in the whole file."""
+        file_present: the column's non-missing cells in the whole file; problem(j,
+        DataError) takes a problem (raising it by default), after which the result is
+        None."""
+        if problem is None:
+            def problem(column, err):
+                raise err
         name = table.columns[j]
         col = table.data[j]
         if summary.missing == summary.rows:
-            raise _error(table, "the column has no values" + (
-                " in the training rows" if subset else ""), column=j, fix=("drop", name))
+            problem(j, _error(table, "the column has no values" + (
+                " in the training rows" if subset else ""), column=j, fix=("drop", name)))
+            return None
         if summary.missing and impute is None:
             where, row = summary.first_missing
-            raise _error(where, "missing value (an empty cell or a missing-value marker)",
-                         row=row, column=j, hint="fill it in", fix=("impute", None))
+            problem(j, _error(where, "missing value (an empty cell or a missing-value "
+                                     "marker)", row=row, column=j, hint="fill it in",
+                              fix=("impute", None)))
+            return None
         if col.kind in ("number", "date"):
             fill = None
             if impute is not None:
@@ -494,28 +545,31 @@ class Preprocessor:
             if summary.lo == summary.hi or not scale > 0:
                 scale = 1.0
                 if col.kind == "number":
-                    notes.append(f"column {show(name)} has the same value "
-                                 f"({number_text(summary.lo)}) in every training row, so "
-                                 f"it carries no information; it is kept with scale 1 "
-                                 f"(pass --drop {name} to leave it out)")
+                    notes.append(Note(f"column {show(name)} has the same value "
+                                      f"({number_text(summary.lo)}) in every training "
+                                      f"row, so it carries no information; it is kept "
+                                      f"with scale 1 (pass --drop {name} to leave it out)",
+                                      name))
             spec = {"name": name, "kind": col.kind, "mean": mean, "scale": scale,
                     "fill": fill}
             if col.kind == "number":
                 spec["format"] = col.fmt     # the reader's note says it to the user
             else:
                 spec["has_time"] = bool(col.has_time)
-                notes.append(f"column {show(name)} is a date: its inputs are the days "
-                             f"since 1970 (standardized) and the day of the week and month "
-                             f"on circles ({', '.join(f'{name}:{f}' for f in DATE_FEATURES)})")
+                notes.append(Note(f"column {show(name)} is a date: its inputs are the "
+                                  f"days since 1970 (standardized) and the day of the week "
+                                  f"and month on circles "
+                                  f"({', '.join(f'{name}:{f}' for f in DATE_FEATURES)})",
+                                  name))
             return spec
         # text
         counts = summary.counts
         seen = np.flatnonzero(counts)
         n_values = int(counts.sum())
         if (not keep and n_values >= ID_MIN_ROWS and len(seen) >= ID_SHARE * n_values):
-            notes.append(f"column {show(name)} looks like an identifier ({len(seen):,} "
-                         f"distinct values in {n_values:,} rows) and is left out; pass "
-                         f"--keep-id {name} to use it anyway")
+            notes.append(Note(f"column {show(name)} looks like an identifier "
+                              f"({len(seen):,} distinct values in {n_values:,} rows) and is "
+                              f"left out; pass --keep-id {name} to use it anyway", name))
             return None
         # most frequent first; ties by first appearance (the category list's order)
         order = seen[np.argsort(-counts[seen], kind="stable")]
@@ -530,19 +584,21 @@ class Preprocessor:
         cats = sorted(col.categories[c] for c in top.tolist())
         if other:
             rest = order[max_categories:]
-            notes.append(f"column {show(name)}: the {max_categories} most frequent of "
-                         f"{len(order):,} categories are kept; the other "
-                         f"{_count(len(rest), 'value')} ({_count(counts[rest].sum(), 'row')}"
-                         f") share one {OTHER} input")
+            notes.append(Note(f"column {show(name)}: the {max_categories} most frequent "
+                              f"of {len(order):,} categories are kept; the other "
+                              f"{_count(len(rest), 'value')} "
+                              f"({_count(counts[rest].sum(), 'row')}) share one {OTHER} "
+                              f"input", name))
         present = file_present if file_present is not None else \
             int((~col.missing).sum())
         if col.numbers and col.first_text is not None and col.numbers > 0.5 * max(1, present):
             # mostly numbers: say why it is read as text, in case that is a mistake
             r, text = col.first_text
-            notes.append(f"column {show(name)} is read as text (categories) because "
-                         f"{_count(present - col.numbers, 'cell')} of it are not numbers, "
-                         f"such as {show(text)} at row {r + 1}; to use it as a number, fix "
-                         f"those cells or mark them missing and use --impute")
+            notes.append(Note(f"column {show(name)} is read as text (categories) "
+                              f"because {_count(present - col.numbers, 'cell')} of it are "
+                              f"not numbers, such as {show(text)} at row {r + 1}; to use it "
+                              f"as a number, fix those cells or mark them missing and use "
+                              f"--impute", name))
         return {"name": name, "kind": "text", "categories": cats, "other": other,
                 "fill": fill}
 
@@ -570,7 +626,8 @@ class Preprocessor:
             self.target_mean, std = target_summary.mean, target_summary.std
             if target_summary.lo == target_summary.hi or not std > 0:
                 std = 1.0
-                notes.append(f"target {tgt} has the same value in every training row")
+                notes.append(Note(f"target {tgt} has the same value in every training row",
+                                  decision.target))
             self.target_std = std
 
     def _build_layout(self):
@@ -590,6 +647,7 @@ class Preprocessor:
                 names.extend(f"{s['name']}={c}" for c in cats)
         self.feature_names = names
         self.input_columns = [s["name"] for s in self.specs]
+        self._spec_of = {s["name"]: s for s in self.specs}
 
     @property
     def n_features(self):
@@ -606,31 +664,62 @@ class Preprocessor:
 
     def describe(self):
         """Each input column's encoding: [(column, kind, how)], then left-out IDs."""
-        out = []
-        for s in self.specs:
-            fill = s.get("fill")
-            if s["kind"] == "number":
-                fmt = s.get("format")
-                how = f"standardized (mean {s['mean']:.4g}, scale {s['scale']:.4g})"
-                if fmt and fmt != "plain":
-                    how += f", read with {fmt}"
-                if fill is not None:
-                    how += f"; missing -> {number_text(fill)}"
-            elif s["kind"] == "date":
-                how = (f"date: days since 1970 standardized (mean {s['mean']:.6g}), day of "
-                       f"week and month as sin/cos")
-                if fill is not None:
-                    how += f"; missing -> {date_text(fill)}"
-            else:
-                k = len(s["categories"])
-                how = f"categorical with {k} categor{'y' if k == 1 else 'ies'}" + (
-                    f" + {OTHER}" if s["other"] else "")
-                if fill is not None:
-                    how += f"; missing -> {fill}"
-            out.append((s["name"], s["kind"], how))
+        out = [(s["name"], s["kind"], self._how(s)) for s in self.specs]
         for name in getattr(self, "ids", []):
             out.append((name, "text", "left out: looks like an identifier"))
         return out
+
+    def encoding(self, name):
+        """How column `name` is used, as a dict: "use" is "standardized" (a number
+        column), "date", "categorical", "id" (left out as an identifier), "dropped" or
+        "target"; "text" says it in words (describe()'s wording; for the target, the task
+        and why, or None when no task could be decided); "inputs" is how many
+        first-layer inputs it makes. A categorical column adds "categories" (how many are
+        kept) and "other" (whether the rest share an <other> input); the target adds
+        "task". None for a column the fit left out for a problem."""
+        name = str(name)
+        if name == self.target:
+            return {"use": "target", "text": self.task_reason, "inputs": 0,
+                    "task": self.task}
+        if name in self.dropped:
+            return {"use": "dropped", "text": "left out (drop)", "inputs": 0}
+        if name in self.ids:
+            return {"use": "id", "text": "left out: looks like an identifier",
+                    "inputs": 0}
+        s = self._spec_of.get(name)
+        if s is None:
+            return None
+        if s["kind"] == "number":
+            return {"use": "standardized", "text": self._how(s), "inputs": 1}
+        if s["kind"] == "date":
+            return {"use": "date", "text": self._how(s), "inputs": len(DATE_FEATURES)}
+        k = len(s["categories"])
+        return {"use": "categorical", "text": self._how(s), "inputs": k + bool(s["other"]),
+                "categories": k, "other": bool(s["other"])}
+
+    @staticmethod
+    def _how(s):
+        """A column spec's encoding in words."""
+        fill = s.get("fill")
+        if s["kind"] == "number":
+            fmt = s.get("format")
+            how = f"standardized (mean {s['mean']:.4g}, scale {s['scale']:.4g})"
+            if fmt and fmt != "plain":
+                how += f", read with {fmt}"
+            if fill is not None:
+                how += f"; missing -> {number_text(fill)}"
+        elif s["kind"] == "date":
+            how = (f"date: days since 1970 standardized (mean {s['mean']:.6g}), day of "
+                   f"week and month as sin/cos")
+            if fill is not None:
+                how += f"; missing -> {date_text(fill)}"
+        else:
+            k = len(s["categories"])
+            how = f"categorical with {k} categor{'y' if k == 1 else 'ies'}" + (
+                f" + {OTHER}" if s["other"] else "")
+            if fill is not None:
+                how += f"; missing -> {fill}"
+        return how
 
     # ---- transforming
 

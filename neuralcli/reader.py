@@ -49,7 +49,7 @@ from contextlib import ExitStack
 
 import numpy as np
 
-from neuralcli.errors import DataError, show
+from neuralcli.errors import DataError, Note, show
 from neuralcli.table import DateColumn, NumberColumn, NumberFormat, Table, TextColumn
 
 __all__ = ["read_table", "load_builtin", "DEFAULT_NA"]
@@ -85,7 +85,8 @@ def read_table(source, *, delimiter=None, encoding=None, na_values=None, decimal
     thousands ("," "." " " "'" or "" for none): the number format of every number column
     instead of the detected one; threads, progress(bytes_done) and block_size go to the
     parser. What the reader recognized (formats, dates, columns re-typed by the whole
-    file) is left in `table.notes`.
+    file) is left in `table.notes` (each a Note naming its column), the delimiter and
+    encoding it read the file with in `table.delimiter` and `table.encoding`.
     """
     na = list(DEFAULT_NA if na_values is None else _na_list(na_values))
     with ExitStack() as stack:
@@ -112,7 +113,8 @@ def read_table(source, *, delimiter=None, encoding=None, na_values=None, decimal
                 col.fmt = formats[j].describe()
             notes += _notes(names[j], col, kinds[j], formats[j], forced)
         return Table(names, list(columns), path=src.shown, lines=lines,
-                     has_header=has_header, notes=notes)
+                     has_header=has_header, notes=notes, delimiter=head.delimiter,
+                     encoding=src.codec or "utf-8")
 
 
 def _header(head, na, shown):
@@ -162,7 +164,7 @@ def _notes(name, col, sniffed, fmt, forced):
         note = _retyped(name, sniffed, col)
         if note:
             notes.append(note)
-    return notes
+    return [Note(n, name) for n in notes]
 
 
 def _na_list(na_values):

@@ -135,7 +135,9 @@ class Table:
     where each row starts; has_header: whether the names came from the file; notes: what
     the reader wants the user to know (formats recognized, columns re-typed); first_row:
     the 0-based index in the file of this table's first row, for a chunk of a file read in
-    pieces (messages name the file's row).
+    pieces (messages name the file's row); delimiter and encoding: how a CSV source was
+    read (the delimiter character, the codec name), None for sources without them
+    (Parquet, built-in sets).
     Columns are referred to by name, or by 1-based index (int or digit string)."""
     columns: list
     data: list
@@ -144,6 +146,8 @@ class Table:
     has_header: bool = True
     notes: list = field(default_factory=list)
     first_row: int = 0
+    delimiter: str = None
+    encoding: str = None
 
     def __post_init__(self):
         self.columns = [str(c) for c in self.columns]
@@ -184,7 +188,8 @@ class Table:
         idx = np.asarray(indices, dtype=np.int64).reshape(-1)
         return Table(self.columns, [c.take(idx) for c in self.data], path=self.path,
                      lines=self.lines[idx], has_header=self.has_header,
-                     notes=list(self.notes))
+                     notes=list(self.notes), delimiter=self.delimiter,
+                     encoding=self.encoding)
 
     # ---- naming columns
 

@@ -33,6 +33,18 @@ OPTION_FIXES = {
 }
 
 
+def fix_words(command):
+    """fix_words(kind, arg) for DataError.worded: a fix worded as `command`'s option, or
+    None where the command has no such option."""
+    params = {p.name for p in command.params} if command is not None else set()
+
+    def words(kind, arg):
+        name, text = OPTION_FIXES.get(kind, (None, None))
+        return text.format(arg=arg) if name in params else None
+
+    return words
+
+
 def error_text(exc, command=None):
     """The one line a user reads for an error: a DataError's fix worded as `command`'s
     option when the command has that option, and left out when it has not."""
@@ -40,10 +52,4 @@ def error_text(exc, command=None):
 
     if not isinstance(exc, DataError):
         return str(exc)
-    params = {p.name for p in command.params} if command is not None else set()
-
-    def words(kind, arg):
-        name, text = OPTION_FIXES.get(kind, (None, None))
-        return text.format(arg=arg) if name in params else None
-
-    return exc.worded(words)
+    return exc.worded(fix_words(command))

@@ -57,6 +57,12 @@ def _fmt(v):
     return _clean(v)
 
 
+def cell_text(v):
+    """How a value reads in a table cell (numbers grouped or rounded, None as "-"), for
+    a command that puts several values in one cell."""
+    return _fmt(v)
+
+
 class Console:
     """The one place the CLI writes to the terminal."""
 

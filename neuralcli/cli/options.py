@@ -1,4 +1,5 @@
-"""Parsers for option values, raising click's BadParameter (a usage error, exit 2)."""
+"""Parsers for option values, raising click's BadParameter (a usage error, exit 2), and
+the option definitions that several commands share."""
 import math
 
 import click
@@ -85,6 +86,28 @@ def class_weight(text):
             raise click.BadParameter(f"weight {w!r} of {label!r} is not a number",
                                      param_hint="--class-weight") from None
     return out
+
+
+# How train turns a file's columns into inputs; inspect takes the same options to show
+# what train would do with them. Each is a decorator that adds one option.
+target_option = click.option(
+    "--target", help="Target column, by name or 1-based index (default: the last).")
+drop_option = click.option(
+    "--drop", multiple=True, help="Column to leave out, such as an ID (repeatable).")
+task_option = click.option(
+    "--task", type=click.Choice(["auto", "binary", "multiclass", "regression"]),
+    default="auto", show_default=True,
+    help="What to predict; auto decides from the target and says why.")
+impute_option = click.option(
+    "--impute", type=click.Choice(["mean", "median", "most-frequent"]),
+    help="Fill empty cells instead of stopping at the first one.")
+max_categories_option = click.option(
+    "--max-categories", type=int, default=100, show_default=True,
+    help="Categories kept per text column (the most frequent); the rest share one "
+         "'other' input.")
+keep_id_option = click.option(
+    "--keep-id", multiple=True, help="Use a column that looks like an ID (nearly all "
+                                     "values distinct) anyway (repeatable).")
 
 
 def reading_options(command):

@@ -3,8 +3,10 @@ import os
 
 import click
 
-from neuralcli.cli.options import (class_weight, hidden_sizes, positive_float, positive_int,
-                                   reading_kwargs, reading_options)
+from neuralcli.cli.options import (class_weight, drop_option, hidden_sizes, impute_option,
+                                   keep_id_option, max_categories_option, positive_float,
+                                   positive_int, reading_kwargs, reading_options, target_option,
+                                   task_option)
 
 EPILOG = """\b
 Examples:
@@ -18,11 +20,9 @@ Examples:
 
 @click.command("train", epilog=EPILOG, short_help="Train a network on a CSV file.")
 @click.argument("data", required=False, type=click.Path(dir_okay=True))
-@click.option("--target", help="Target column, by name or 1-based index (default: the last).")
-@click.option("--drop", multiple=True, help="Column to leave out, such as an ID (repeatable).")
-@click.option("--task", type=click.Choice(["auto", "binary", "multiclass", "regression"]),
-              default="auto", show_default=True, help="What to predict; auto decides from "
-                                                      "the target and says why.")
+@target_option
+@drop_option
+@task_option
 @click.option("--hidden", default="64,64", show_default=True,
               help="Hidden layer widths, comma-separated.")
 @click.option("--activation", default="relu", show_default=True,
@@ -57,14 +57,10 @@ Examples:
               help="Clip the gradient's global L2 norm (0: off).")
 @click.option("--class-weight", "class_weight_text",
               help="'balanced', or label=weight pairs like yes=3,no=1.")
-@click.option("--impute", type=click.Choice(["mean", "median", "most-frequent"]),
-              help="Fill empty cells instead of stopping at the first one.")
+@impute_option
 @reading_options
-@click.option("--max-categories", type=int, default=100, show_default=True,
-              help="Categories kept per text column (the most frequent); the rest share "
-                   "one 'other' input.")
-@click.option("--keep-id", multiple=True, help="Use a column that looks like an ID (nearly "
-                                               "all values distinct) anyway (repeatable).")
+@max_categories_option
+@keep_id_option
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--threads", type=int, help="Threads for the kernels (default: all cores).")
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32",
