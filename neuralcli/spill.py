@@ -259,7 +259,7 @@ class SpilledRows:
                         if perm is None:
                             dst[...] = a[at:at + take]
                         else:
-                            np.take(a, perm[at:at + take], axis=0, out=dst, mode="clip")
+                            a.take(perm[at:at + take], axis=0, out=dst, mode="clip")
                     fill += take
                     if fill == bs:
                         yield bufs

@@ -166,7 +166,9 @@ class _Rows:
             idx = perm[lo:lo + bs]
             m = len(idx)
             for k, a in self.arrays.items():
-                np.take(a, idx, axis=0, out=bufs[k][:m], mode="clip")
+                # the method skips np.take's dispatch, and mode "clip" (the indices are in
+                # range) its copy through a temporary: under a microsecond at 32 rows
+                a.take(idx, axis=0, out=bufs[k][:m], mode="clip")
             yield bufs if m == bs else {k: b[:m] for k, b in bufs.items()}
 
 
