@@ -381,3 +381,45 @@ def test_spilled_rows_settings():
                 SpilledRows(s, **bad)
     with SpillArrays({"dense": (np.float32, (5,))}) as s, pytest.raises(ValueError):
         SpilledRows(s, window_rows=10)
+
+
+# ------------------------------------------------------------------ memory
+
+def _peak(fn):
+    """Peak bytes that numpy and Python allocate while fn runs."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_training_in_memory_holds_no_copy_of_the_data():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((50_000, 20)).astype(np.float32)       # 4 MB
+    y = (X[:, 0] > 0).astype(np.float32).reshape(-1, 1)
+    sw = np.ones(len(X), np.float32)
+    net = MLP([20, 8, 1], ["relu", "identity"])
+    tr = Trainer(net, BINARY, TrainConfig(epochs=1, batch_size=256))
+    tr.evaluate(X[:1000], y[:1000])
+    # the epoch's permutation (8 bytes a row) and batch buffers, no shuffled rows
+    peak = _peak(lambda: tr.fit(X, y, sw))
+    assert tr.state.stop_reason == "completed"
+    assert peak < 8 * len(X) + 200_000, peak
+
+
+def test_training_on_spilled_rows_holds_one_window():
+    X, y, _ = _data(40_000, BINARY, seed=5)
+    with _spill(X, y, chunk=10_000) as s:
+        rows = SpilledRows(s, window_bytes=32 * 1024, block_rows=128)
+        data = len(rows) * s.row_bytes()                               # 960 KB
+        net = _net(BINARY)
+        tr = Trainer(net, BINARY, TrainConfig(epochs=1, batch_size=128))
+        tr.evaluate(rows)          # the network's buffers for a window, made once
+        peak = _peak(lambda: tr.fit(rows, X_val=rows))
+        assert tr.state.stop_reason == "completed" and len(tr.state.history) == 1
+    # a window of rows, batch buffers and the network's step buffers
+    assert peak < 4 * 32 * 1024 and peak < data / 7, peak
