@@ -127,18 +127,46 @@ def validation_split(n, fraction, seed, labels=None):
 
 
 def r2_score(y, pred, sample_weight=None):
-    y = np.asarray(y, dtype=np.float64)
-    pred = np.asarray(pred, dtype=np.float64)
-    w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, np.float64)
-    if y.ndim == 1:
-        y, pred = y[:, None], pred[:, None]
-    mean = np.average(y, axis=0, weights=w)
-    ss_res = (w[:, None] * (y - pred) ** 2).sum(axis=0)
-    ss_tot = (w[:, None] * (y - mean) ** 2).sum(axis=0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r2 = np.where(ss_tot > 0, 1 - ss_res / np.where(ss_tot > 0, ss_tot, 1),
-                      np.where(ss_res > 0, 0.0, 1.0))
-    return float(r2.mean())
+    r2 = _R2()
+    r2.add(y, pred, sample_weight)
+    return r2.score()
+
+
+class _R2:
+    """R^2 (averaged over output columns) summed over chunks of rows: per column the
+    targets' weighted mean and sum of squared deviations, merged chunk by chunk (Chan et
+    al.'s pairwise update; one chunk gives the plain two-pass sums), and the weighted
+    squared residuals."""
+
+    def __init__(self):
+        self.w = 0.0
+        self.mean = self.m2 = self.res = 0.0
+
+    def add(self, y, pred, sw=None):
+        y = np.asarray(y, np.float64)
+        pred = np.asarray(pred, np.float64)
+        if y.ndim == 1:
+            y, pred = y[:, None], pred[:, None]
+        w = np.ones(len(y)) if sw is None else np.asarray(sw, np.float64)
+        ws = w.sum()
+        self.res = self.res + (w[:, None] * (y - pred) ** 2).sum(axis=0)
+        if ws == 0:
+            return
+        mean = (w[:, None] * y).sum(axis=0) / ws
+        m2 = (w[:, None] * (y - mean) ** 2).sum(axis=0)
+        total = self.w + ws
+        delta = mean - self.mean
+        self.mean = self.mean + delta * (ws / total)
+        self.m2 = self.m2 + m2 + delta ** 2 * (self.w * ws / total)
+        self.w = total
+
+    def score(self):
+        ss_res = np.atleast_1d(np.asarray(self.res, np.float64))
+        ss_tot = np.atleast_1d(np.asarray(self.m2, np.float64)) * np.ones_like(ss_res)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r2 = np.where(ss_tot > 0, 1 - ss_res / np.where(ss_tot > 0, ss_tot, 1),
+                          np.where(ss_res > 0, 0.0, 1.0))
+        return float(r2.mean())
 
 
 class _Rows:
@@ -370,10 +398,10 @@ class Trainer:
         if n == 0:
             raise TrainingError("no training rows")
         has_val = X_val is not None and len(X_val) > 0
-        if has_val and not isinstance(X_val, SpilledRows):
-            X_val, y_val, val_weight = self._prepare(X_val, y_val, val_weight)
+        if has_val and isinstance(X_val, SpilledRows):
+            self._check_spilled(X_val, "validation")
         elif has_val:
-            self._rows(X_val, y_val, val_weight, "validation")
+            X_val, y_val, val_weight = self._prepare(X_val, y_val, val_weight)
         bs = n if not cfg.batch_size else min(int(cfg.batch_size), n)
         nb = (n + bs - 1) // bs
         shuffle = cfg.shuffle and nb > 1
@@ -485,39 +513,3 @@ class Trainer:
 
 class _Stop(Exception):
     pass
-
-
-class _R2:
-    """r2_score summed over chunks of rows: per output column the weighted mean and sum
-    of squared deviations of the targets, merged chunk by chunk (Chan et al.'s pairwise
-    update), and the weighted squared residuals."""
-
-    def __init__(self):
-        self.w = 0.0
-        self.mean = self.m2 = self.res = 0.0
-
-    def add(self, y, pred, sw=None):
-        y = np.asarray(y, np.float64)
-        pred = np.asarray(pred, np.float64)
-        if y.ndim == 1:
-            y, pred = y[:, None], pred[:, None]
-        w = np.ones(len(y)) if sw is None else np.asarray(sw, np.float64)
-        ws = w.sum()
-        self.res = self.res + (w[:, None] * (y - pred) ** 2).sum(axis=0)
-        if ws == 0:
-            return
-        mean = (w[:, None] * y).sum(axis=0) / ws
-        m2 = (w[:, None] * (y - mean) ** 2).sum(axis=0)
-        total = self.w + ws
-        delta = mean - self.mean
-        self.mean = self.mean + delta * (ws / total)
-        self.m2 = self.m2 + m2 + delta ** 2 * (self.w * ws / total)
-        self.w = total
-
-    def score(self):
-        ss_res = np.atleast_1d(np.asarray(self.res, np.float64))
-        ss_tot = np.atleast_1d(np.asarray(self.m2, np.float64)) * np.ones_like(ss_res)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            r2 = np.where(ss_tot > 0, 1 - ss_res / np.where(ss_tot > 0, ss_tot, 1),
-                          np.where(ss_res > 0, 0.0, 1.0))
-        return float(r2.mean())
