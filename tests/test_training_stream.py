@@ -253,6 +253,20 @@ def test_one_block_in_one_window_trains_bitwise_as_in_memory(task, encoded, weig
     assert [h["loss"] for h in st.history] == [h["loss"] for h in want.history]
 
 
+@pytest.mark.parametrize("dropout", [0.0, 0.2])
+def test_spilled_training_is_bitwise_the_same_at_1_and_2_threads(dropout, threads):
+    X, y, sw = _data(700, BINARY, encoded=True, weights=True, seed=6)
+    got = []
+    with _spill(X, y, sw) as s:
+        for n in (1, 2):
+            threads(n)
+            net = _net(BINARY, encoded=True, dropout=dropout)
+            Trainer(net, BINARY, TrainConfig(epochs=2, batch_size=32, lr=0.01)).fit(
+                SpilledRows(s, window_rows=150, block_rows=30))
+            got.append(net.params)
+    assert_bitwise_equal(got[0], got[1], "weights at 1 and 2 threads")
+
+
 def test_small_windows_train_as_well_as_in_memory():
     X, y, _ = _data(4000, BINARY, encoded=True, seed=8)
     cfg = dict(epochs=8, batch_size=32, lr=0.01, seed=0)
