@@ -19,7 +19,8 @@ import weakref
 
 import numpy as np
 
-__all__ = ["parse_size", "available_memory", "default_limit", "SpillArrays", "BlockOrder"]
+__all__ = ["parse_size", "available_memory", "default_limit", "SpillArrays", "BlockOrder",
+           "SpilledRows"]
 
 _UNITS = {"": 1, "B": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
 
@@ -106,12 +107,18 @@ class SpillArrays:
         for f in self._files.values():
             f.flush()
 
-    def read(self, name, start, stop):
+    def read(self, name, start, stop, out=None):
+        """Rows [start, stop) of one array, into `out` (C-contiguous, of exactly that many
+        rows) when given, else into a new array."""
         d, s = self.spec[name]
         start, stop = max(0, int(start)), min(self.n_rows, int(stop))
         count = max(0, stop - start)
         per = d.itemsize * int(np.prod(s, dtype=np.int64))
-        out = np.empty((count,) + s, dtype=d)
+        if out is None:
+            out = np.empty((count,) + s, dtype=d)
+        elif out.shape != (count,) + s or out.dtype != d or not out.flags.c_contiguous:
+            raise ValueError(f"{name}: reading {count} rows needs a C-contiguous {d} array "
+                             f"of shape {(count,) + s}, got {out.dtype} {out.shape}")
         if count:
             got = os.preadv(self._files[name].fileno(), [out.reshape(-1).view(np.uint8)],
                             start * per)
@@ -152,3 +159,111 @@ class BlockOrder:
                       for b in order[w:w + self.window]]
             rows = sum(hi - lo for lo, hi in ranges)
             yield ranges, (rng.permutation(rows) if shuffle else None)
+
+
+class SpilledRows:
+    """Model rows that live in a SpillArrays, read back one window at a time.
+
+    The spill holds "dense" (the dense inputs, in the model's dtype), "codes" (int32 first
+    layer rows of the categorical inputs, when the model has them), "y" (int32 labels of
+    shape () for cross-entropy, else (K,) targets in the model's dtype) and optionally
+    "sw" (a row weight in the model's dtype). Blocks of `block_rows` consecutive rows are
+    read a window at a time: as many whole blocks as fit in `window_rows` rows, or in
+    `window_bytes` bytes of rows. The default block is a sixteenth of the window, so a
+    shuffled window mixes rows from sixteen places in the data.
+
+    The caller owns the spill: closing this object (or leaving its `with`) closes it and
+    removes its files; training and evaluation leave it open."""
+
+    NAMES = ("dense", "codes", "y", "sw")
+
+    def __init__(self, spill, *, window_rows=None, window_bytes=None, block_rows=None):
+        names = set(spill.spec)
+        if not {"dense", "y"} <= names or not names <= set(self.NAMES):
+            raise ValueError(f"spilled rows hold the arrays dense and y, and optionally "
+                             f"codes and sw; this spill holds {', '.join(sorted(names))}")
+        if (window_rows is None) == (window_bytes is None):
+            raise ValueError("give the window's size as window_rows or as window_bytes")
+        if window_bytes is not None:
+            window_rows = int(window_bytes) // spill.row_bytes()
+            if window_rows < 1:
+                raise ValueError(f"a window of {int(window_bytes)} bytes holds no row of "
+                                 f"{spill.row_bytes()} bytes; give a larger window")
+        window_rows = int(window_rows)
+        if window_rows < 1:
+            raise ValueError(f"a window holds at least one row, got {window_rows}")
+        block_rows = max(1, window_rows // 16) if block_rows is None else int(block_rows)
+        if not 1 <= block_rows <= window_rows:
+            raise ValueError(f"a block of {block_rows} rows does not fit in a window of "
+                             f"{window_rows} rows")
+        self.spill = spill
+        self.block_rows = block_rows
+        self.window_blocks = window_rows // block_rows
+        self.window_rows = self.window_blocks * block_rows    # rows a window can hold
+
+    def __len__(self):
+        return self.spill.n_rows
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        self.spill.close()
+
+    def has(self, name):
+        return name in self.spill.spec
+
+    def order(self):
+        return BlockOrder(len(self), self.block_rows, self.window_blocks)
+
+    def windows(self, rng=None, shuffle=False):
+        """Yield (arrays, perm) per window, the blocks in the seeded order that `rng`
+        draws (in file order when not shuffling): arrays maps each name to the window's
+        rows as read, perm the order to take them in (None when not shuffling). The
+        arrays are views of buffers that the next window overwrites."""
+        n = len(self)
+        if n == 0:
+            return
+        self.spill.flush()
+        cap = min(n, self.window_rows)
+        bufs = {k: np.empty((cap,) + s, d) for k, (d, s) in self.spill.spec.items()}
+        for ranges, perm in self.order().epoch(rng, shuffle):
+            at = 0
+            for lo, hi in ranges:
+                for k, b in bufs.items():
+                    self.spill.read(k, lo, hi, out=b[at:at + hi - lo])
+                at += hi - lo
+            yield {k: b[:at] for k, b in bufs.items()}, perm
+
+    def batches(self, batch_rows, rng=None, shuffle=False):
+        """Yield one epoch of rows as batches (name -> array) of batch_rows rows, every one
+        full but the last: the rows a window leaves over start the next batch, which the
+        next window fills. Batches are views of buffers that the next batch overwrites."""
+        bs = int(batch_rows)
+        bufs = {k: np.empty((bs,) + s, d) for k, (d, s) in self.spill.spec.items()}
+        fill = 0
+        for arrays, perm in self.windows(rng, shuffle):
+            rows = len(arrays["y"])
+            at = 0
+            while at < rows:
+                take = min(bs - fill, rows - at)
+                if perm is None and fill == 0 and take == bs:
+                    # a whole batch in file order: the window's rows themselves
+                    yield {k: a[at:at + bs] for k, a in arrays.items()}
+                else:
+                    for k, a in arrays.items():
+                        dst = bufs[k][fill:fill + take]
+                        if perm is None:
+                            dst[...] = a[at:at + take]
+                        else:
+                            a.take(perm[at:at + take], axis=0, out=dst, mode="clip")
+                    fill += take
+                    if fill == bs:
+                        yield bufs
+                        fill = 0
+                at += take
+        if fill:
+            yield {k: b[:fill] for k, b in bufs.items()}

@@ -12,6 +12,7 @@ from neuralcli.losses import LOSSES, loss_name
 from neuralcli.network import Encoded
 from neuralcli.optim import make_optimizer
 from neuralcli.schedules import make_schedule
+from neuralcli.spill import SpilledRows
 
 
 class TrainingError(Exception):
@@ -126,25 +127,85 @@ def validation_split(n, fraction, seed, labels=None):
 
 
 def r2_score(y, pred, sample_weight=None):
-    y = np.asarray(y, dtype=np.float64)
-    pred = np.asarray(pred, dtype=np.float64)
-    w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, np.float64)
-    if y.ndim == 1:
-        y, pred = y[:, None], pred[:, None]
-    mean = np.average(y, axis=0, weights=w)
-    ss_res = (w[:, None] * (y - pred) ** 2).sum(axis=0)
-    ss_tot = (w[:, None] * (y - mean) ** 2).sum(axis=0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r2 = np.where(ss_tot > 0, 1 - ss_res / np.where(ss_tot > 0, ss_tot, 1),
-                      np.where(ss_res > 0, 0.0, 1.0))
-    return float(r2.mean())
+    r2 = _R2()
+    r2.add(y, pred, sample_weight)
+    return r2.score()
+
+
+class _R2:
+    """R^2 (averaged over output columns) summed over chunks of rows: per column the
+    targets' weighted mean and sum of squared deviations, merged chunk by chunk (Chan et
+    al.'s pairwise update; one chunk gives the plain two-pass sums), and the weighted
+    squared residuals."""
+
+    def __init__(self):
+        self.w = 0.0
+        self.mean = self.m2 = self.res = 0.0
+
+    def add(self, y, pred, sw=None):
+        y = np.asarray(y, np.float64)
+        pred = np.asarray(pred, np.float64)
+        if y.ndim == 1:
+            y, pred = y[:, None], pred[:, None]
+        w = np.ones(len(y)) if sw is None else np.asarray(sw, np.float64)
+        ws = w.sum()
+        self.res = self.res + (w[:, None] * (y - pred) ** 2).sum(axis=0)
+        if ws == 0:
+            return
+        mean = (w[:, None] * y).sum(axis=0) / ws
+        m2 = (w[:, None] * (y - mean) ** 2).sum(axis=0)
+        total = self.w + ws
+        delta = mean - self.mean
+        self.mean = self.mean + delta * (ws / total)
+        self.m2 = self.m2 + m2 + delta ** 2 * (self.w * ws / total)
+        self.w = total
+
+    def score(self):
+        ss_res = np.atleast_1d(np.asarray(self.res, np.float64))
+        ss_tot = np.atleast_1d(np.asarray(self.m2, np.float64)) * np.ones_like(ss_res)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r2 = np.where(ss_tot > 0, 1 - ss_res / np.where(ss_tot > 0, ss_tot, 1),
+                          np.where(ss_res > 0, 0.0, 1.0))
+        return float(r2.mean())
+
+
+class _Rows:
+    """Rows held in memory as named arrays (dense, and codes, y, sw where present), cut
+    into batches the way SpilledRows cuts spilled ones."""
+
+    def __init__(self, **arrays):
+        self.arrays = {k: a for k, a in arrays.items() if a is not None}
+
+    def __len__(self):
+        return len(self.arrays["y"])
+
+    def batches(self, batch_rows, rng=None, shuffle=False):
+        """Yield one epoch's batches (name -> array): consecutive slices, or when shuffling,
+        the rows of one permutation drawn from rng, gathered batch by batch into buffers
+        that the next batch overwrites (the whole data is never copied)."""
+        n, bs = len(self), int(batch_rows)
+        if not shuffle:
+            for lo in range(0, n, bs):
+                yield {k: a[lo:lo + bs] for k, a in self.arrays.items()}
+            return
+        perm = rng.permutation(n)
+        bufs = {k: np.empty((bs,) + a.shape[1:], a.dtype) for k, a in self.arrays.items()}
+        for lo in range(0, n, bs):
+            idx = perm[lo:lo + bs]
+            m = len(idx)
+            for k, a in self.arrays.items():
+                # the method skips np.take's dispatch, and mode "clip" (the indices are in
+                # range) its copy through a temporary: under a microsecond at 32 rows
+                a.take(idx, axis=0, out=bufs[k][:m], mode="clip")
+            yield bufs if m == bs else {k: b[:m] for k, b in bufs.items()}
 
 
 class Trainer:
     """Trains one MLP on arrays already encoded for the task:
     X float (N, C), or an Encoded (dense (N, n_dense) floats and int32 codes (N, n_cat)
     that select the first layer's categorical rows); y int32 labels (N,) for
-    cross_entropy, float (N, K) otherwise."""
+    cross_entropy, float (N, K) otherwise. X may instead be a SpilledRows, whose spill
+    holds the same arrays (and the row weights), read back a window at a time."""
 
     def __init__(self, model, task, config, callbacks=()):
         config.validate()
@@ -234,8 +295,53 @@ class Trainer:
         sw = None if sample_weight is None else np.ascontiguousarray(sample_weight, dt)
         return X, y, sw
 
-    def evaluate(self, X, y, sample_weight=None):
-        """(loss, metric) of the model on a data set, in eval mode."""
+    def _rows(self, X, y, sample_weight, what="training"):
+        """The data as named row arrays: a SpilledRows checked against the model, or
+        arrays prepared for the kernels."""
+        if isinstance(X, SpilledRows):
+            if y is not None or sample_weight is not None:
+                raise TrainingError(f"the {what} rows are spilled rows, which hold their own "
+                                    f"targets and weights; pass them without y or weights")
+            self._check_spilled(X, what)
+            return X
+        if y is None:
+            raise TrainingError(f"the {what} rows need targets (y)")
+        X, y, sw = self._prepare(X, y, sample_weight)
+        if isinstance(X, Encoded):
+            return _Rows(dense=X.dense, codes=X.codes, y=y, sw=sw)
+        return _Rows(dense=X, y=y, sw=sw)
+
+    def _check_spilled(self, rows, what):
+        model = self.model
+        dt = model.dtype
+        has_codes = rows.has("codes")
+        want = {"dense": (dt, (model.n_dense if has_codes else model.sizes[0],)),
+                "y": (np.dtype(np.int32), ()) if self._labels else
+                     (dt, (model.sizes[-1],)),
+                "sw": (dt, ())}
+        for name, (d, shape) in want.items():
+            if not rows.has(name):
+                continue
+            got_d, got_shape = rows.spill.spec[name]
+            if got_d != d or got_shape != shape:
+                raise TrainingError(
+                    f"the spilled {what} rows' {name} array holds {got_d} rows of shape "
+                    f"{got_shape}; this network takes {np.dtype(d)} rows of shape {shape}; "
+                    f"spill the rows as the network takes them")
+        if has_codes:
+            d, shape = rows.spill.spec["codes"]
+            if d != np.int32 or len(shape) != 1:
+                raise TrainingError(f"the spilled {what} rows' codes array holds {d} rows of "
+                                    f"shape {shape}; codes are int32 rows (n_cat,)")
+
+    def evaluate(self, X, y=None, sample_weight=None):
+        """(loss, metric) of the model on a data set, in eval mode. A SpilledRows is read
+        a window at a time in file order, its loss and metric summed over the windows."""
+        if isinstance(X, SpilledRows):
+            self._rows(X, y, sample_weight, "evaluation")
+            return self._evaluate_spilled(X)
+        if y is None:
+            raise TrainingError("the evaluation rows need targets (y)")
         X, y, sample_weight = self._prepare(X, y, sample_weight)
         out = self.model.forward(X)
         spec = LOSSES[self.loss]
@@ -249,30 +355,57 @@ class Trainer:
             metric = r2_score(y, out, sample_weight)
         return float(loss) * self.cfg.loss_scale, float(metric)
 
+    def _evaluate_spilled(self, rows):
+        spec = LOSSES[self.loss]
+        loss_sum = weight_sum = 0.0
+        correct = 0
+        r2 = _R2()
+        for arrays, _ in rows.windows():
+            x = arrays["dense"]
+            if "codes" in arrays:
+                x = Encoded(x, arrays["codes"])
+            y, sw = arrays["y"], arrays.get("sw")
+            out = self.model.forward(x)
+            if self._labels:
+                loss = spec.kernel(None, None, out, y, sw, None)
+            else:
+                loss = spec.kernel(None, out, y, sw)
+            # each window's loss is a weighted mean: sum them by their weights
+            w = len(y) if sw is None else float(sw.sum(dtype=np.float64))
+            loss_sum += float(loss) * w
+            weight_sum += w
+            if self.task.classification:
+                correct += _correct(self.task.kind, self.loss, out, y)
+            else:
+                r2.add(y, out, sw)
+        loss = loss_sum / weight_sum if weight_sum else 0.0
+        if self.task.classification:
+            metric = correct / max(1, len(rows))
+        else:
+            metric = r2.score()
+        return float(loss) * self.cfg.loss_scale, float(metric)
+
     # -------------------------------------------------------------- the loop
 
-    def fit(self, X, y, sample_weight=None, X_val=None, y_val=None, val_weight=None):
+    def fit(self, X, y=None, sample_weight=None, X_val=None, y_val=None, val_weight=None):
+        """Train on X (arrays, an Encoded or a SpilledRows) for cfg.epochs epochs, each
+        visiting every row once in an order drawn from cfg.seed: one permutation of all
+        rows in memory; for spilled rows, the seeded block shuffle, the rows shuffled
+        within each window. Returns the TrainState."""
         cfg, model, st = self.cfg, self.model, self.state
-        X, y, sw = self._prepare(X, y, sample_weight)
-        n = len(X)
+        rows = self._rows(X, y, sample_weight)
+        n = len(rows)
         if n == 0:
             raise TrainingError("no training rows")
         has_val = X_val is not None and len(X_val) > 0
-        if has_val:
+        if has_val and isinstance(X_val, SpilledRows):
+            self._check_spilled(X_val, "validation")
+        elif has_val:
             X_val, y_val, val_weight = self._prepare(X_val, y_val, val_weight)
         bs = n if not cfg.batch_size else min(int(cfg.batch_size), n)
         nb = (n + bs - 1) // bs
         shuffle = cfg.shuffle and nb > 1
         rng = np.random.default_rng(cfg.seed)
-        enc = isinstance(X, Encoded)
-        # an Encoded trains on its dense part and codes, shuffled together
-        X, C = (X.dense, X.codes) if enc else (X, None)
-        if shuffle:
-            Xs, ys = np.empty_like(X), np.empty_like(y)
-            Cs = None if C is None else np.empty_like(C)
-            sws = None if sw is None else np.empty_like(sw)
-        else:
-            Xs, ys, sws, Cs = X, y, sw, C
         st.epochs, st.samples, st.batches_per_epoch = int(cfg.epochs), n, nb
         good = model.params.copy()          # last weights known finite
         best = model.params.copy()          # weights of the best monitored epoch
@@ -287,26 +420,16 @@ class Trainer:
                 st.epoch = epoch
                 lr = self.schedule.lr(epoch)
                 st.lr = lr
-                if shuffle:
-                    perm = rng.permutation(n)
-                    np.take(X, perm, axis=0, out=Xs)
-                    np.take(y, perm, axis=0, out=ys)
-                    if C is not None:
-                        np.take(C, perm, axis=0, out=Cs)
-                    if sw is not None:
-                        np.take(sw, perm, axis=0, out=sws)
                 total = 0.0
                 correct = 0
-                for b in range(nb):
-                    lo, hi = b * bs, min(n, (b + 1) * bs)
-                    xb, yb = Xs[lo:hi], ys[lo:hi]
-                    swb = None if sws is None else sws[lo:hi]
-                    cb = None if Cs is None else Cs[lo:hi]
-                    loss = self.step(xb, yb, swb, lr, dropout_seed, cb)
+                for b, batch in enumerate(rows.batches(bs, rng, shuffle)):
+                    yb = batch["y"]
+                    loss = self.step(batch["dense"], yb, batch.get("sw"), lr, dropout_seed,
+                                     batch.get("codes"))
                     if not math.isfinite(loss):
                         self._diverged(epoch, b, loss, lr, good)
                         raise _Stop()
-                    total += loss * (hi - lo)
+                    total += loss * len(yb)
                     if self.task.classification:
                         correct += _correct(self.task.kind, self.loss, self.last_out, yb)
                     st.batch = b + 1
