@@ -95,6 +95,7 @@ struct nc_csv {
     int64_t line;               /* 1-based line of buf[0] */
 
     int64_t rows, rows_cap;
+    int64_t done;               /* rows handed over by earlier flushes */
     double **vals;
     uint8_t **miss;
     int32_t **codes;
@@ -1289,7 +1290,7 @@ static int merge_chunks(nc_csv *p, int nch)
             for (int f = 0; f < 3; f++) {
                 if (from[f]->text && !to[f]->text) {
                     *to[f] = *from[f];
-                    to[f]->row += base[i];
+                    to[f]->row += p->done + base[i];
                     from[f]->text = NULL;
                     from[f]->row = -1;
                 }
@@ -1445,6 +1446,25 @@ const nc_csv_error *nc_csv_last_error(const nc_csv *p)
 int64_t nc_csv_rows(const nc_csv *p)
 {
     return p->rows;
+}
+
+void nc_csv_flush(nc_csv *p)
+{
+    for (int64_t j = 0; j < p->ncols; j++) {
+        if (p->kinds[j] == NC_CSV_TEXT) {
+            free(p->codes[j]);
+            p->codes[j] = NULL;
+        } else {
+            free(p->vals[j]);
+            free(p->miss[j]);
+            p->vals[j] = NULL;
+            p->miss[j] = NULL;
+        }
+    }
+    free(p->lines);
+    p->lines = NULL;
+    p->done += p->rows;
+    p->rows = p->rows_cap = 0;
 }
 
 void nc_csv_column_stats(const nc_csv *p, int64_t col, nc_csv_stats *st)

@@ -475,6 +475,10 @@ enum nc_csv_output { NC_CSV_VALUES = 0, NC_CSV_MISSING = 1, NC_CSV_CODES = 2,
  * (int32) of a text column, lines (int64, col ignored: the 1-based line where each row
  * starts). NULL when the column has no such output or there are no rows. */
 void *nc_csv_take(nc_csv *p, int64_t col, int what);
+/* Start the next chunk of rows: output buffers not taken are freed and rows restart at
+ * 0, while the dictionaries, the counts and the first bad cells go on (their rows count
+ * from the start of the file). For reading a file in pieces. */
+void nc_csv_flush(nc_csv *p);
 /* The distinct strings of text column j, in code order. */
 int64_t nc_csv_categories(const nc_csv *p, int64_t col);
 const char *nc_csv_category(const nc_csv *p, int64_t col, int64_t code, size_t *len);

@@ -110,6 +110,10 @@ cdef class CsvParser:
     def rows(self):
         return nc_csv_rows(self.p)
 
+    def flush(self):
+        """Start the next chunk: rows restart at 0, dictionaries and counts go on."""
+        nc_csv_flush(self.p)
+
     def stats(self, int64_t col):
         if not 0 <= col < self.ncols:
             raise IndexError(f"column {col} out of range")

@@ -245,6 +245,7 @@ cdef extern from "neuralcli.h" nogil:
     int nc_csv_feed(nc_csv *p, size_t n, int eof)
     const nc_csv_error *nc_csv_last_error(const nc_csv *p)
     int64_t nc_csv_rows(const nc_csv *p)
+    void nc_csv_flush(nc_csv *p)
     void nc_csv_column_stats(const nc_csv *p, int64_t col, nc_csv_stats *st)
     void *nc_csv_take(nc_csv *p, int64_t col, int what)
     int64_t nc_csv_categories(const nc_csv *p, int64_t col)

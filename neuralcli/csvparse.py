@@ -8,13 +8,19 @@ then checked against the whole file, and the file read once more if any changed:
 - a text column with at least 90% of its non-missing cells numbers is a plain number column;
 - a column with no non-missing cell is a text column with no categories.
 """
+from collections import namedtuple
+
 import numpy as np
 
 from neuralcli import _kernels
 from neuralcli.errors import DataError, show
 from neuralcli.table import DateColumn, NumberColumn, TextColumn
 
-__all__ = ["parse"]
+__all__ = ["parse", "parse_chunks", "settle"]
+
+# a piece of a file read in chunks: typed columns, the lines its rows start on, the index
+# of its first row in the file, and each column's counts over the file so far
+Chunk = namedtuple("Chunk", "columns lines first_row stats")
 
 BLOCK_SIZE = 1 << 24
 BAD_PERCENT = 10           # more unreadable cells than this makes a column text
@@ -32,22 +38,8 @@ def parse(open_stream, *, path, delimiter, ncols, kinds, formats, na_values,
     na_values the stripped cells that mean missing; skip_records the leading non-blank
     records that are not data (a header). progress(bytes_done) is called after each block.
     Problems in the file raise DataError at their line."""
-    kinds = list(kinds)
-    formats = list(formats) if formats is not None else [None] * ncols
-    if len(kinds) != ncols or len(formats) != ncols:
-        raise ValueError(f"{len(kinds)} kinds and {len(formats)} formats for {ncols} columns")
-    bad_kinds = [k for k in kinds if k not in ("number", "text", "date")]
-    if bad_kinds:
-        raise ValueError(f"unknown column kind {bad_kinds[0]!r}")
-    if not isinstance(delimiter, str) or len(delimiter) != 1 or not delimiter.isascii() \
-            or delimiter in "\"\r\n":
-        raise DataError(f"{show(delimiter)} cannot be a delimiter", path=path,
-                        hint="use one ASCII character such as , ; | or tab")
-    if threads is None:
-        threads = _kernels.get_num_threads()
-    threads = max(1, int(threads))
-    block_size = max(1, int(block_size))
-    na_values = [str(v) for v in (na_values or ())]
+    kinds, formats, na_values, threads, block_size = _arguments(
+        path, delimiter, ncols, kinds, formats, na_values, threads, block_size)
 
     def run(kinds_now):
         return _read(open_stream, path, delimiter, ncols, kinds_now, formats, na_values,
@@ -63,6 +55,68 @@ def parse(open_stream, *, path, delimiter, ncols, kinds, formats, na_values,
         parser = run(kinds)
         stats = [parser.stats(j) for j in range(ncols)]
     return _columns(parser, kinds, formats, stats, settled)
+
+
+def parse_chunks(open_stream, *, path, delimiter, ncols, kinds, formats, na_values,
+                 skip_records=0, threads=None, block_size=BLOCK_SIZE, chunk_rows=1 << 16,
+                 progress=None):
+    """The file in pieces, for files bigger than memory: yields (columns, lines,
+    first_row) for consecutive runs of at least chunk_rows rows (the last may be
+    shorter), as `parse` does for the whole file, except that the kinds are kept as given
+    (no second pass: the caller applies the whole-file rule with `settle` on the counts
+    of the last chunk). Text codes index one dictionary that grows from chunk to chunk;
+    each chunk's columns carry the counts of the file so far, their first bad cells'
+    rows counted from the chunk's first row; `stats` holds the counts with rows counted
+    from the file's start."""
+    kinds, formats, na_values, threads, block_size = _arguments(
+        path, delimiter, ncols, kinds, formats, na_values, threads, block_size)
+    parser = _new_parser(ncols, kinds, formats, na_values, delimiter, skip_records,
+                         threads)
+    first_row = 0
+    for last in _blocks(parser, open_stream, path, delimiter, ncols, skip_records,
+                        block_size, progress):
+        n = parser.rows()
+        if n and (n >= chunk_rows or last):
+            stats = [parser.stats(j) for j in range(ncols)]
+            shifted = [_shifted(dict(st), first_row) for st in stats]
+            columns, lines = _columns(parser, kinds, formats, shifted, kinds)
+            parser.flush()
+            yield Chunk(columns, lines, first_row, stats)
+            first_row += n
+
+
+def settle(kinds, stats):
+    """The kinds the whole-file rule gives columns whose counts (a last chunk's stats)
+    cover the whole file; "empty" for a column without values."""
+    return [_settle(k, st) for k, st in zip(kinds, stats)]
+
+
+def _shifted(st, first_row):
+    """Stats whose first-cell rows count from `first_row`."""
+    for key in ("first_bad", "first_nonfinite", "first_text"):
+        if st[key] is not None:
+            st[key] = (st[key][0] - first_row, st[key][1])
+    return st
+
+
+def _arguments(path, delimiter, ncols, kinds, formats, na_values, threads, block_size):
+    """The arguments checked and made plain: (kinds, formats, na_values, threads,
+    block_size)."""
+    kinds = list(kinds)
+    formats = list(formats) if formats is not None else [None] * ncols
+    if len(kinds) != ncols or len(formats) != ncols:
+        raise ValueError(f"{len(kinds)} kinds and {len(formats)} formats for {ncols} columns")
+    bad_kinds = [k for k in kinds if k not in ("number", "text", "date")]
+    if bad_kinds:
+        raise ValueError(f"unknown column kind {bad_kinds[0]!r}")
+    if not isinstance(delimiter, str) or len(delimiter) != 1 or not delimiter.isascii() \
+            or delimiter in "\"\r\n":
+        raise DataError(f"{show(delimiter)} cannot be a delimiter", path=path,
+                        hint="use one ASCII character such as , ; | or tab")
+    if threads is None:
+        threads = _kernels.get_num_threads()
+    return (kinds, formats, [str(v) for v in (na_values or ())], max(1, int(threads)),
+            max(1, int(block_size)))
 
 
 def _settle(kind, st):
@@ -81,12 +135,27 @@ def _settle(kind, st):
 def _read(open_stream, path, delimiter, ncols, kinds, formats, na_values, skip_records,
           threads, block_size, progress):
     """One pass over the file: the CsvParser holding the columns."""
+    parser = _new_parser(ncols, kinds, formats, na_values, delimiter, skip_records, threads)
+    for _ in _blocks(parser, open_stream, path, delimiter, ncols, skip_records, block_size,
+                     progress):
+        pass
+    return parser
+
+
+def _new_parser(ncols, kinds, formats, na_values, delimiter, skip_records, threads):
     parser = _kernels.CsvParser(ncols, kinds, delimiter, skip_records, threads)
     for j, (kind, fmt) in enumerate(zip(kinds, formats)):
         if kind == "number" and fmt is not None and not fmt.plain:
             parser.set_format(j, fmt.decimal, fmt.thousands, fmt.currency, bool(fmt.percent))
     for v in na_values:
         parser.add_na(v)
+    return parser
+
+
+def _blocks(parser, open_stream, path, delimiter, ncols, skip_records, block_size,
+            progress):
+    """Feed the file to the parser a block at a time; yields after each block whether it
+    was the last. The stream is closed however the reading ends."""
     done = 0
     stream = open_stream()
     try:
@@ -101,13 +170,13 @@ def _read(open_stream, path, delimiter, ncols, kinds, formats, na_values, skip_r
                 raise _error(parser.error(), path, delimiter, ncols, skip_records)
             if progress is not None:
                 progress(done)
+            yield eof
             if eof:
                 break
     finally:
         close = getattr(stream, "close", None)
         if close is not None:
             close()
-    return parser
 
 
 def _fill(stream, readinto, space):

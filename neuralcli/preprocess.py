@@ -596,9 +596,9 @@ class Preprocessor:
             r, text = col.first_text
             notes.append(Note(f"column {show(name)} is read as text (categories) "
                               f"because {_count(present - col.numbers, 'cell')} of it are "
-                              f"not numbers, such as {show(text)} at row {r + 1}; to use it "
-                              f"as a number, fix those cells or mark them missing and use "
-                              f"--impute", name))
+                              f"not numbers, such as {show(text)} at row "
+                              f"{table.first_row + r + 1}; to use it as a number, fix those "
+                              f"cells or mark them missing and use --impute", name))
         return {"name": name, "kind": "text", "categories": cats, "other": other,
                 "fill": fill}
 
