@@ -88,33 +88,122 @@ def read_table(source, *, delimiter=None, encoding=None, na_values=None, decimal
     file) is left in `table.notes` (each a Note naming its column), the delimiter and
     encoding it read the file with in `table.delimiter` and `table.encoding`.
     """
-    na = list(DEFAULT_NA if na_values is None else _na_list(na_values))
-    with ExitStack() as stack:
-        src = _open_source(source, encoding, stack)
-        forced = _forced_format(decimal, thousands, src.shown)
-        delim = None if delimiter is None else _check_delimiter(delimiter, src.shown)
-        head = _read_head(src, delim)
-        if not head.records:
-            raise DataError("is empty", path=src.shown,
-                            hint="a CSV needs a header row and data rows")
-        has_header, names = _header(head, na, src.shown)
-        kinds, formats = _sniff_kinds(src, head, has_header, na, forced)
-        columns, lines = parse(src.open, path=src.shown, delimiter=head.delimiter,
-                               ncols=len(names), kinds=kinds, formats=formats,
-                               na_values=na, skip_records=int(has_header),
-                               threads=threads, block_size=block_size or BLOCK_SIZE,
-                               progress=progress)
-        if has_header and len(lines) == 0:
-            raise DataError("has a header but no data rows", path=src.shown,
+    with Scan(source, delimiter=delimiter, encoding=encoding, na_values=na_values,
+              decimal=decimal, thousands=thousands, threads=threads, progress=progress,
+              block_size=block_size) as scan:
+        columns, lines = parse(scan.src.open, **scan.parse_args())
+        scan.check_rows(len(lines))
+        return scan.table(columns, lines, notes=scan.notes(columns))
+
+
+class Scan:
+    """A CSV source opened and sniffed once (delimiter, header, kinds, formats), to be
+    read whole (read_table) or in chunks, as often as a caller needs: training on a file
+    bigger than memory reads it more than once. Use it as a context manager: the source
+    (a spooled standard input, say) is released when it closes.
+
+    `kinds` may fix the kind of named columns ({name: "number" | "text" | "date"}), as a
+    model does for the columns it was trained on."""
+
+    def __init__(self, source, *, delimiter=None, encoding=None, na_values=None,
+                 decimal=None, thousands=None, threads=None, progress=None,
+                 block_size=None, kinds=None):
+        self.na = list(DEFAULT_NA if na_values is None else _na_list(na_values))
+        self._stack = ExitStack()
+        try:
+            self.src = src = _open_source(source, encoding, self._stack)
+            self.forced = _forced_format(decimal, thousands, src.shown)
+            delim = None if delimiter is None else _check_delimiter(delimiter, src.shown)
+            head = _read_head(src, delim)
+            if not head.records:
+                raise DataError("is empty", path=src.shown,
+                                hint="a CSV needs a header row and data rows")
+            self.delimiter = head.delimiter
+            self.has_header, self.names = _header(head, self.na, src.shown)
+            self.sniffed, self.formats = _sniff_kinds(src, head, self.has_header, self.na,
+                                                      self.forced)
+        except BaseException:
+            self._stack.close()
+            raise
+        self.kinds = list(self.sniffed)
+        for name, kind in (kinds or {}).items():
+            if name in self.names:
+                j = self.names.index(name)
+                if kind != self.kinds[j]:
+                    self.kinds[j] = kind
+                    self.formats[j] = None if kind != "number" else self.formats[j]
+        self.threads, self.progress = threads, progress
+        self.block_size = block_size or BLOCK_SIZE
+        self.n_rows = None          # known after a whole pass
+        self.stats = None           # each column's counts over the whole file, likewise
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        self._stack.close()
+
+    @property
+    def path(self):
+        return self.src.shown
+
+    def parse_args(self):
+        return dict(path=self.src.shown, delimiter=self.delimiter, ncols=len(self.names),
+                    kinds=self.kinds, formats=self.formats, na_values=self.na,
+                    skip_records=int(self.has_header), threads=self.threads,
+                    block_size=self.block_size, progress=self.progress)
+
+    def check_rows(self, n):
+        if self.has_header and n == 0:
+            raise DataError("has a header but no data rows", path=self.src.shown,
                             hint="add data rows below the header")
+
+    def table(self, columns, lines, *, notes=(), first_row=0):
+        return Table(self.names, list(columns), path=self.src.shown, lines=lines,
+                     has_header=self.has_header, notes=list(notes),
+                     delimiter=self.delimiter, encoding=self.src.codec or "utf-8",
+                     first_row=first_row)
+
+    def notes(self, columns):
+        """What the reader recognized, from columns whose counts cover the whole file."""
         notes = []
         for j, col in enumerate(columns):
-            if col.kind == "number" and formats[j] is not None and col.fmt is None:
-                col.fmt = formats[j].describe()
-            notes += _notes(names[j], col, kinds[j], formats[j], forced)
-        return Table(names, list(columns), path=src.shown, lines=lines,
-                     has_header=has_header, notes=notes, delimiter=head.delimiter,
-                     encoding=src.codec or "utf-8")
+            if col.kind == "number" and self.formats[j] is not None and col.fmt is None:
+                col.fmt = self.formats[j].describe()
+            notes += _notes(self.names[j], col, self.sniffed[j], self.formats[j],
+                            self.forced)
+        return notes
+
+    def chunks(self, chunk_rows=1 << 16):
+        """The file as consecutive Tables of about chunk_rows rows, their first_row set.
+        After a whole pass, `n_rows` and `stats` describe the file, and `retype()` applies
+        the whole-file typing rule for the next pass."""
+        from neuralcli.csvparse import parse_chunks
+
+        n = 0
+        for chunk in parse_chunks(self.src.open, chunk_rows=chunk_rows, **self.parse_args()):
+            n = chunk.first_row + len(chunk.lines)
+            self.stats = chunk.stats
+            yield self.table(chunk.columns, chunk.lines, first_row=chunk.first_row)
+        self.check_rows(n)
+        self.n_rows = n
+
+    def retype(self):
+        """After a whole pass: give columns the kinds the whole file calls for (a number
+        column with too many unreadable cells is text, and so on). True when any
+        changed, and the next pass must be read again from the start."""
+        from neuralcli.csvparse import settle
+
+        changed = False
+        for j, kind in enumerate(settle(self.kinds, self.stats)):
+            if kind not in ("empty", self.kinds[j]):
+                self.kinds[j] = kind
+                self.formats[j] = None
+                changed = True
+        return changed
 
 
 def _header(head, na, shown):
