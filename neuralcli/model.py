@@ -127,18 +127,28 @@ class TrainedModel:
         spec = output_spec(pre.task, pre.n_classes if pre.classes is not None else 0,
                            n_targets, settings.loss)
         Xv = yv = None
-        val_rows = 0
         if val_idx is not None:
             Xv = pre.transform(table, rows=val_idx, dtype=dtype)
             notes += [n for n in pre.last_notes if n not in notes]
             yv = _encode(pre.target_of(table, rows=val_idx), spec, pre)
-            val_rows = len(val_idx)
         elif val_table is not None and val_table.n_rows:
             Xv = pre.transform(val_table, dtype=dtype)
             notes += [f"validation: {n}" for n in pre.last_notes]
             yv = _encode(pre.target_of(val_table), spec, pre)
-            val_rows = val_table.n_rows
-        sw = _class_weights(settings.class_weight, pre, y_idx)
+        counts = None if pre.task == "regression" else \
+            np.bincount(y_idx, minlength=pre.n_classes)
+        weights = _class_weights(settings.class_weight, pre, counts)
+        y = _encode(y_idx, spec, pre)
+        sw = None if weights is None else weights[y_idx]
+        return cls._train(pre, spec, settings, (X, y, sw), None if Xv is None else
+                          (Xv, yv, None), notes=notes, path=table.path, counts=counts,
+                          callbacks=callbacks, threads=threads)
+
+    @classmethod
+    def _train(cls, pre, spec, settings, train, val, *, notes, path, counts, callbacks,
+               threads):
+        """Build the network and train it on `train` (X, y, row weights) or a SpilledRows,
+        validating on `val` likewise (or None); the model with its history and info."""
         hidden = [int(h) for h in settings.hidden]
         sizes = [pre.n_features] + hidden + [spec.n_out]
         _check_size(sizes, settings.dtype)
@@ -153,40 +163,44 @@ class TrainedModel:
                                if settings.optimizer == "sgd" else {}),
             weight_decay=float(settings.weight_decay), schedule=settings.schedule,
             clip_norm=float(settings.clip_norm or 0.0),
-            early_stopping=bool(settings.early_stopping and Xv is not None),
+            early_stopping=bool(settings.early_stopping and val is not None),
             patience=int(settings.patience), seed=int(settings.seed))
         trainer = Trainer(net, Task(kind, spec.loss, spec.n_out), cfg, callbacks)
+        args = train if isinstance(train, tuple) else (train,)
+        val_args = () if val is None else (val if isinstance(val, tuple) else
+                                           (val, None, None))
         before = _kernels.get_num_threads()
         if threads:
             _kernels.set_num_threads(int(threads))
         try:
-            state = trainer.fit(X, _encode(y_idx, spec, pre), sw, Xv, yv)
+            state = trainer.fit(*args, *((None,) * (3 - len(args))), *val_args)
+            # figures of the weights kept (the best epoch's, after early stopping)
+            final = {}
+            if state.history:
+                final["train_loss"], final["train_metric"] = trainer.evaluate(*args)
+                if val is not None:
+                    final["val_loss"], final["val_metric"] = trainer.evaluate(
+                        *val_args[:1], *val_args[1:2])
         finally:
             _kernels.set_num_threads(before)
-        # figures of the weights kept (the best epoch's, after early stopping), recomputed
-        final = {}
-        if state.history:
-            final["train_loss"], final["train_metric"] = trainer.evaluate(
-                X, _encode(y_idx, spec, pre), sw)
-            if Xv is not None:
-                final["val_loss"], final["val_metric"] = trainer.evaluate(Xv, yv)
         final["metric"] = "r2" if kind == "regression" else "accuracy"
         prior = None
-        if kind != "regression":  # the majority baseline of `eval` uses the training prior
-            prior = (np.bincount(y_idx, minlength=pre.n_classes) / len(y_idx)).tolist()
-        n_train = len(X)
+        if counts is not None:  # the majority baseline of `eval` uses the training prior
+            prior = (counts / counts.sum()).tolist()
+        n_train = len(args[0])
         samples = len(state.history) * n_train
         info = {
             "created": datetime.datetime.now(datetime.timezone.utc).isoformat(
                 timespec="seconds"),
             "library_version": __version__,
-            "data": str(table.path), "rows_train": int(n_train),
-            "rows_val": int(val_rows), "task_reason": pre.task_reason,
+            "data": str(path), "rows_train": int(n_train),
+            "rows_val": 0 if val is None else int(len(val_args[0])),
+            "task_reason": pre.task_reason,
             "best_epoch": int(state.best_epoch), "stop_reason": state.stop_reason,
             "message": state.message, "elapsed_s": float(state.elapsed),
             "samples_per_s": float(samples / state.elapsed) if state.elapsed > 0 else 0.0,
             "threads": int(threads or before), "isa": _kernels.get_isa(),
-            "monitor": "val_loss" if Xv is not None else "loss", "notes": notes,
+            "monitor": "val_loss" if val is not None else "loss", "notes": notes,
             "final": final, "class_prior": prior,
             "encodings": [{"column": c, "kind": k, "encoding": h}
                           for c, k, h in pre.describe()],
@@ -313,8 +327,9 @@ def _encode(y, spec, pre):
     return y.reshape(len(y), -1)
 
 
-def _class_weights(spec, pre, y):
-    """Per-row weights from --class-weight: 'balanced' or {label: weight}."""
+def _class_weights(spec, pre, counts):
+    """Per-class weights from --class-weight ('balanced' or {label: weight}) and the
+    training rows' class counts, or None."""
     if spec in (None, "", "none"):
         return None
     if pre.task == "regression":
@@ -323,8 +338,8 @@ def _class_weights(spec, pre, y):
                             "target is a class label")
     k = pre.n_classes
     if spec == "balanced":
-        counts = np.bincount(y, minlength=k).astype(np.float64)
-        weights = len(y) / (k * np.maximum(counts, 1))
+        counts = np.asarray(counts, dtype=np.float64)
+        weights = counts.sum() / (k * np.maximum(counts, 1))
     else:
         weights = np.ones(k)
         names = {str(n): i for i, n in enumerate(pre.class_names)}
@@ -335,7 +350,7 @@ def _class_weights(spec, pre, y):
             if not (float(w) >= 0 and math.isfinite(float(w))):
                 raise TrainingError(f"class weight of {label!r} must be >= 0, got {w}")
             weights[names[str(label)]] = float(w)
-    return weights[y]
+    return weights
 
 
 def _plain(obj):
