@@ -65,9 +65,9 @@ def parse_chunks(open_stream, *, path, delimiter, ncols, kinds, formats, na_valu
     shorter), as `parse` does for the whole file, except that the kinds are kept as given
     (no second pass: the caller applies the whole-file rule with `settle` on the counts
     of the last chunk). Text codes index one dictionary that grows from chunk to chunk;
-    each chunk's columns carry the counts of the file so far, their first bad cells'
-    rows counted from the chunk's first row; `stats` holds the counts with rows counted
-    from the file's start."""
+    each chunk's columns carry the counts of the file so far, the rows of their first bad
+    cells counted from the file's start (as a chunk's Table.first_row is); `stats` holds
+    the same counts as dicts."""
     kinds, formats, na_values, threads, block_size = _arguments(
         path, delimiter, ncols, kinds, formats, na_values, threads, block_size)
     parser = _new_parser(ncols, kinds, formats, na_values, delimiter, skip_records,
@@ -78,8 +78,7 @@ def parse_chunks(open_stream, *, path, delimiter, ncols, kinds, formats, na_valu
         n = parser.rows()
         if n and (n >= chunk_rows or last):
             stats = [parser.stats(j) for j in range(ncols)]
-            shifted = [_shifted(dict(st), first_row) for st in stats]
-            columns, lines = _columns(parser, kinds, formats, shifted, kinds)
+            columns, lines = _columns(parser, kinds, formats, stats, kinds)
             parser.flush()
             yield Chunk(columns, lines, first_row, stats)
             first_row += n
@@ -89,14 +88,6 @@ def settle(kinds, stats):
     """The kinds the whole-file rule gives columns whose counts (a last chunk's stats)
     cover the whole file; "empty" for a column without values."""
     return [_settle(k, st) for k, st in zip(kinds, stats)]
-
-
-def _shifted(st, first_row):
-    """Stats whose first-cell rows count from `first_row`."""
-    for key in ("first_bad", "first_nonfinite", "first_text"):
-        if st[key] is not None:
-            st[key] = (st[key][0] - first_row, st[key][1])
-    return st
 
 
 def _arguments(path, delimiter, ncols, kinds, formats, na_values, threads, block_size):

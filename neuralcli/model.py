@@ -145,6 +145,90 @@ class TrainedModel:
                           callbacks=callbacks, threads=threads)
 
     @classmethod
+    def fit_file(cls, scan, settings, *, target=None, drop=(), impute=None, task="auto",
+                 val_scan=None, callbacks=(), threads=None, max_categories=MAX_CATEGORIES,
+                 keep=(), memory_limit=None, spill_dir=None, announce=None, passes=None):
+        """Train on a CSV file read in chunks (a reader.Scan), never holding more than a
+        chunk of its columns: the task and the validation rows from the target column,
+        the preprocessing fitted chunk by chunk on the training rows, then the rows
+        encoded into memory, or into a spill file read a window at a time when they would
+        take more than `memory_limit` bytes. The same model as `fit` on the whole table,
+        to the rounding of the statistics. (model, TrainState).
+
+        announce(), when given, is called once the file's rows are counted (after the
+        first pass); passes(label), when given, is a context manager around each pass
+        that yields a progress(bytes_done) callback."""
+        from neuralcli import stream
+
+        settings.validate()
+        dtype = resolve_dtype(settings.dtype)
+        targets = stream.target_table(scan, target, passes)
+        if announce is not None:
+            announce()
+        decision = decide_task(targets, targets.columns[0], task)
+        n = targets.n_rows
+        is_val = np.zeros(n, dtype=bool)
+        if val_scan is None and settings.val_split > 0:
+            strata = None if decision.task == "regression" else decision.codes
+            tr, va = validation_split(n, settings.val_split, settings.seed, strata)
+            if len(va) and len(tr):
+                is_val[va] = True
+            del tr, va
+        del targets
+
+        def rows_of(chunk, val):
+            part = is_val[chunk.first_row:chunk.first_row + chunk.n_rows]
+            return np.flatnonzero(part if val else ~part)
+
+        pre = Preprocessor().fit_chunks(
+            ((chunk, rows_of(chunk, False))
+             for chunk in stream.chunks(scan, passes, "pass 2 of 3")),
+            decision=decision, drop=drop, impute=impute, max_categories=max_categories,
+            keep=keep)
+        notes = list(pre.fit_notes)
+        n_val = int(is_val.sum())
+        n_train = n - n_val
+        counts = None
+        if pre.task != "regression":
+            counts = np.bincount(decision.codes[~is_val], minlength=pre.n_classes)
+        spec = output_spec(pre.task, pre.n_classes if pre.classes is not None else 0, 1,
+                           settings.loss)
+        weights = _class_weights(settings.class_weight, pre, counts)
+        weighted = weights is not None
+        need = stream.encoded_bytes(n, pre, spec, dtype, weighted)
+        spill = memory_limit is not None and need > memory_limit
+        window = None if not spill else max(1 << 20, memory_limit // 4)
+        sinks = [stream.Rows(k, pre, spec, dtype, weighted, spill=spill,
+                             window_bytes=window, directory=spill_dir)
+                 for k in (n_train, n_val)]
+        try:
+            for chunk in stream.chunks(scan, passes, "pass 3 of 3"):
+                for sink, val in zip(sinks, (False, True)):
+                    rows = rows_of(chunk, val)
+                    if not len(rows):
+                        continue
+                    X = pre.transform(chunk, rows=rows, dtype=dtype)
+                    notes += [n for n in pre.last_notes if n not in notes]
+                    y_idx = pre.target_of(chunk, rows=rows)
+                    sink.add(X, _encode(y_idx, spec, pre),
+                             None if weights is None else weights[y_idx])
+            if spill:
+                notes.append(f"the encoded rows take {_size(need)}, more than the memory "
+                             f"limit of {_size(memory_limit)}: training reads them from a "
+                             f"temporary file, {_size(window)} at a time")
+            val = None
+            if val_scan is not None:
+                val = _val_rows(val_scan, pre, spec, dtype, notes)
+            elif n_val:
+                val = sinks[1].data()
+            return cls._train(pre, spec, settings, sinks[0].data(), val, notes=notes,
+                              path=scan.path, counts=counts, callbacks=callbacks,
+                              threads=threads)
+        finally:
+            for sink in sinks:
+                sink.close()
+
+    @classmethod
     def _train(cls, pre, spec, settings, train, val, *, notes, path, counts, callbacks,
                threads):
         """Build the network and train it on `train` (X, y, row weights) or a SpilledRows,
@@ -313,6 +397,29 @@ def _check_size(sizes, dtype):
                             f"{need / 2**30:.1f} GiB for its weights, gradients and optimizer "
                             f"state, more than this machine's {have / 2**30:.1f} GiB; "
                             f"use smaller --hidden layers")
+
+
+def _size(n):
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= size:
+            return f"{n / size:,.1f} {unit}"
+    return f"{int(n)} bytes"
+
+
+def _val_rows(scan, pre, spec, dtype, notes):
+    """(X, y, None) of a separate validation file, read whole."""
+    table = scan.table(*_whole(scan))
+    Xv = pre.transform(table, dtype=dtype)
+    notes += [f"validation: {n}" for n in pre.last_notes]
+    return Xv, _encode(pre.target_of(table), spec, pre), None
+
+
+def _whole(scan):
+    from neuralcli.csvparse import parse
+
+    columns, lines = parse(scan.src.open, **scan.parse_args())
+    scan.check_rows(len(lines))
+    return columns, lines
 
 
 def _encode(y, spec, pre):

@@ -320,9 +320,9 @@ def _check_numbers(table, j, col, *, hint, fix=None, rows=None):
     what = "a date" if col.kind == "date" else "a number"
     bad = col.first_bad
     nonfinite = getattr(col, "first_nonfinite", None)
-    if bad is not None and bad[0] == first:
+    if bad is not None and bad[0] == table.first_row + first:
         message = f"{show(bad[1])} is not {what}"
-    elif nonfinite is not None and nonfinite[0] == first:
+    elif nonfinite is not None and nonfinite[0] == table.first_row + first:
         message = f"NaN/inf is not allowed ({show(nonfinite[1])})"
     elif col.kind == "number" and np.isinf(col.values[first]):
         message = "NaN/inf is not allowed"
@@ -597,7 +597,7 @@ class Preprocessor:
             notes.append(Note(f"column {show(name)} is read as text (categories) "
                               f"because {_count(present - col.numbers, 'cell')} of it are "
                               f"not numbers, such as {show(text)} at row "
-                              f"{table.first_row + r + 1}; to use it as a number, fix those "
+                              f"{r + 1}; to use it as a number, fix those "
                               f"cells or mark them missing and use --impute", name))
         return {"name": name, "kind": "text", "categories": cats, "other": other,
                 "fill": fill}

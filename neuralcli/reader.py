@@ -167,14 +167,15 @@ class Scan:
                      delimiter=self.delimiter, encoding=self.src.codec or "utf-8",
                      first_row=first_row)
 
-    def notes(self, columns):
-        """What the reader recognized, from columns whose counts cover the whole file."""
+    def notes(self, columns, stats=None):
+        """What the reader recognized, from columns whose counts cover the whole file
+        (a whole file's, or the last chunk's with its `stats`)."""
         notes = []
         for j, col in enumerate(columns):
             if col.kind == "number" and self.formats[j] is not None and col.fmt is None:
                 col.fmt = self.formats[j].describe()
             notes += _notes(self.names[j], col, self.sniffed[j], self.formats[j],
-                            self.forced)
+                            self.forced, None if stats is None else stats[j]["present"])
         return notes
 
     def chunks(self, chunk_rows=1 << 16):
@@ -184,12 +185,14 @@ class Scan:
         from neuralcli.csvparse import parse_chunks
 
         n = 0
+        last = None
         for chunk in parse_chunks(self.src.open, chunk_rows=chunk_rows, **self.parse_args()):
             n = chunk.first_row + len(chunk.lines)
-            self.stats = chunk.stats
+            self.stats, last = chunk.stats, chunk.columns
             yield self.table(chunk.columns, chunk.lines, first_row=chunk.first_row)
         self.check_rows(n)
         self.n_rows = n
+        self.last_notes = [] if last is None else self.notes(last, self.stats)
 
     def retype(self):
         """After a whole pass: give columns the kinds the whole file calls for (a number
@@ -237,7 +240,7 @@ def _sniff_kinds(src, head, has_header, na, forced):
     return kinds, formats
 
 
-def _notes(name, col, sniffed, fmt, forced):
+def _notes(name, col, sniffed, fmt, forced, present=None):
     """What a user should hear about a column: a number format or dates recognized, a
     kind the whole file changed. A format given by the caller is not news."""
     notes = []
@@ -250,7 +253,7 @@ def _notes(name, col, sniffed, fmt, forced):
         notes.append(f"column {show(name)}: ISO {what}, used as days since 1970, day of "
                      f"week and month")
     if col.kind != sniffed:
-        note = _retyped(name, sniffed, col)
+        note = _retyped(name, sniffed, col, present)
         if note:
             notes.append(note)
     return [Note(n, name) for n in notes]
@@ -266,11 +269,13 @@ def _and(parts):
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
-def _retyped(name, sniffed, col):
-    """The note for a column whose kind the whole file changed from the sample's guess."""
+def _retyped(name, sniffed, col, present=None):
+    """The note for a column whose kind the whole file changed from the sample's guess;
+    present: its non-missing cells in the whole file (default: counted in col)."""
     words = {"number": "numbers", "date": "dates", "text": "text"}
     if col.kind == "text":
-        present = int(np.count_nonzero(col.codes >= 0))
+        if present is None:
+            present = int(np.count_nonzero(col.codes >= 0))
         if not present:
             return None                 # no value anywhere: nothing to type
         note = (f"column {show(name)}: read as text: the first rows looked like "

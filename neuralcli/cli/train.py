@@ -63,6 +63,10 @@ Examples:
 @keep_id_option
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--threads", type=int, help="Threads for the kernels (default: all cores).")
+@click.option("--memory-limit", "memory_limit_text", metavar="SIZE",
+              help="Memory the encoded training rows may take, such as 256M or 8G "
+                   "(default: half of the available memory); past it they go to a "
+                   "temporary file that training reads a window at a time.")
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32",
               show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
@@ -73,7 +77,8 @@ Examples:
 def command(app, data, target, drop, task, hidden, activation, loss, optimizer, lr, epochs,
             batch_size, val_split, val_path, early_stopping, patience, schedule,
             weight_decay, dropout, clip_norm, class_weight_text, impute, delimiter, na_values,
-            decimal, thousands, encoding, max_categories, keep_id, seed, threads, dtype,
+            decimal, thousands, encoding, max_categories, keep_id, seed, threads,
+            memory_limit_text, dtype,
             output, force, as_json):
     """Train a network on DATA.csv (default: the built-in two spirals) and save it.
 
@@ -83,9 +88,12 @@ def command(app, data, target, drop, task, hidden, activation, loss, optimizer, 
     --max-categories most frequent, the rest sharing one input); ID-like text columns are
     left out. The statistics come from the training rows and are stored in the model.
     Ctrl-C stops after the current batch and saves the best model so far."""
-    from neuralcli.cli import report
+    import contextlib
+
+    from neuralcli.cli import report, source
     from neuralcli.cli.app import CliError
-    from neuralcli.reader import load_builtin, read_table
+    from neuralcli.spill import default_limit, parse_size
+    from neuralcli.reader import load_builtin
     from neuralcli.model import Settings, TrainedModel
 
     console = app.console
@@ -112,30 +120,52 @@ def command(app, data, target, drop, task, hidden, activation, loss, optimizer, 
 
     reading = reading_kwargs(delimiter, na_values, decimal, thousands, encoding)
     if data is None:
-        table = load_builtin("spirals")
         stem = "spirals"
-        console.note("no data given: training on the built-in two spirals (500 points); "
-                     "pass a CSV file to use your own")
     else:
-        table = read_table(data, **reading)
         name = os.path.basename(data)
         if name.endswith(".gz"):
             name = name[:-3]
         stem = "model" if data == "-" else (os.path.splitext(name)[0] or "model")
-    val_table = read_table(val_path, **reading) if val_path else None
     path = output or _fresh_name(f"{stem}.ncm")
     _check_writable(path, force, CliError)
-
-    rows = "1 row" if table.n_rows == 1 else f"{table.n_rows:,} rows"
-    cols = "1 column" if table.n_columns == 1 else f"{table.n_columns:,} columns"
-    console.note(f"data: {table.path}: {rows}, {cols}")
-    for note in table.notes:
-        console.note(note)
+    limit = default_limit()
+    if memory_limit_text is not None:
+        try:
+            limit = parse_size(memory_limit_text)
+        except ValueError as err:
+            raise click.BadParameter(str(err), param_hint="--memory-limit") from None
+    fit = dict(target=target, drop=drop, impute=impute, task=task, threads=threads,
+               max_categories=max_categories, keep=keep_id)
     cb = report.TrainProgress(console, settings.epochs)
-    model, state = TrainedModel.fit(table, settings, target=target, drop=drop, impute=impute,
-                                    task=task, val_table=val_table, callbacks=[cb],
-                                    threads=threads, max_categories=max_categories,
-                                    keep=keep_id)
+
+    def announce(n_rows, n_columns, where, notes):
+        rows = "1 row" if n_rows == 1 else f"{n_rows:,} rows"
+        cols = "1 column" if n_columns == 1 else f"{n_columns:,} columns"
+        console.note(f"data: {where}: {rows}, {cols}")
+        for note in notes:
+            console.note(note)
+
+    if data is None or source.is_parquet(data):
+        if data is None:
+            table = load_builtin("spirals")
+            console.note("no data given: training on the built-in two spirals (500 "
+                         "points); pass a CSV file to use your own")
+        else:
+            table = source.read(console, data, reading)
+        val_table = source.read(console, val_path, reading) if val_path else None
+        announce(table.n_rows, table.n_columns, table.path, table.notes)
+        model, state = TrainedModel.fit(table, settings, val_table=val_table,
+                                        callbacks=[cb], **fit)
+    else:
+        with contextlib.ExitStack() as stack:
+            scan = stack.enter_context(source.scan(data, reading))
+            val_scan = stack.enter_context(source.scan(val_path, reading)) \
+                if val_path else None
+            model, state = TrainedModel.fit_file(
+                scan, settings, val_scan=val_scan, callbacks=[cb], memory_limit=limit,
+                announce=lambda: announce(scan.n_rows, len(scan.names), scan.path,
+                                          scan.last_notes),
+                passes=lambda label: source.progress(console, data, label), **fit)
     for note in model.info["notes"]:
         console.note(note)
     if not state.history and state.stop_reason in ("interrupted", "diverged"):

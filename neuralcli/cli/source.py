@@ -1,0 +1,53 @@
+"""How the commands open DATA: a CSV file (also .gz, or - for standard input) read with
+progress, or a Parquet file; one place, so every command reads alike."""
+import contextlib
+import os
+
+
+def is_parquet(data):
+    from neuralcli import parquet
+
+    return data not in (None, "-") and os.path.isfile(data) and parquet.is_parquet(data)
+
+
+def _total(data):
+    """The bytes a progress bar counts to: a plain file's size (None for a stream or a
+    compressed file, whose decompressed size is not known)."""
+    if data in (None, "-") or str(data).lower().endswith(".gz"):
+        return None
+    try:
+        return os.path.getsize(data)
+    except OSError:
+        return None
+
+
+@contextlib.contextmanager
+def progress(console, data, what="reading"):
+    """A progress(bytes_done) callback drawing the console's reading bar."""
+    with console.reading(f"{data}" if what == "reading" else f"{data} ({what})",
+                         _total(data)) as bar:
+        yield bar.update
+
+
+def read(console, data, reading):
+    """DATA as a Table held in memory."""
+    if is_parquet(data):
+        from neuralcli.parquet import read_parquet
+
+        total = [None]
+        with console.reading(data, None) as bar:
+            def rows_done(done, rows):
+                total[0] = rows
+                bar.update(done, rows=done)
+            return read_parquet(data, progress=rows_done)
+    from neuralcli.reader import read_table
+
+    with progress(console, data) as update:
+        return read_table(data, progress=update, **reading)
+
+
+def scan(data, reading, *, kinds=None, progress=None):
+    """DATA as a reader.Scan, to be read in chunks (a CSV source only)."""
+    from neuralcli.reader import Scan
+
+    return Scan(data, kinds=kinds, progress=progress, **reading)
