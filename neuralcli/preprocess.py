@@ -662,6 +662,13 @@ class Preprocessor:
         """What fit and the last transform found, one sentence each."""
         return list(self.fit_notes) + list(self.last_notes)
 
+    def input_kinds(self):
+        """{column: "number" | "date" | "text"}: how the training read each column the
+        model uses, the target included."""
+        kinds = {s["name"]: s["kind"] for s in self.specs}
+        kinds[self.target] = "text" if self.label_kind == "text" else "number"
+        return kinds
+
     def describe(self):
         """Each input column's encoding: [(column, kind, how)], then left-out IDs."""
         out = [(s["name"], s["kind"], self._how(s)) for s in self.specs]

@@ -120,3 +120,45 @@ def test_whole_file_rule_retypes_before_fitting(tmp_path):
     kinds = [(s["name"], s["kind"]) for s in chunked.pre.specs]
     assert kinds == [(s["name"], s["kind"]) for s in whole.pre.specs]
     assert whole.pre.ids == chunked.pre.ids
+
+
+# ---------------------------------------------------------------- eval and predict
+
+
+def _cli(*args):
+    from click.testing import CliRunner
+
+    from neuralcli.cli import cli
+
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def test_eval_and_predict_read_in_chunks_as_whole(tmp_path, monkeypatch):
+    import neuralcli.reader as reader
+
+    path = make_file(tmp_path / "d.csv", n=3000)
+    model = tmp_path / "m.ncm"
+    assert _cli("train", path, "--epochs", "2", "-o", model).exit_code == 0
+    whole_pred = _cli("predict", model, path, "--keep", "color")
+    whole_eval = _cli("eval", model, path, "--json")
+    monkeypatch.setattr(reader, "BLOCK_SIZE", 4096)
+    chunked_pred = _cli("predict", model, path, "--keep", "color")
+    chunked_eval = _cli("eval", model, path, "--json")
+    assert whole_pred.exit_code == chunked_pred.exit_code == 0
+    assert chunked_pred.stdout == whole_pred.stdout
+    assert len(chunked_pred.stdout.splitlines()) == 3001
+    assert chunked_eval.stdout == whole_eval.stdout
+
+
+def test_predict_leaves_no_partial_output(tmp_path, monkeypatch):
+    import neuralcli.reader as reader
+
+    path = make_file(tmp_path / "d.csv", n=3000)
+    model = tmp_path / "m.ncm"
+    assert _cli("train", path, "--epochs", "1", "-o", model).exit_code == 0
+    bad = make_file(tmp_path / "bad.csv", n=3000, bad_row=2900)
+    monkeypatch.setattr(reader, "BLOCK_SIZE", 4096)
+    out = tmp_path / "out.csv"
+    result = _cli("predict", model, bad, "-o", out)
+    assert result.exit_code == 1 and "row 2901" in result.output
+    assert not out.exists() and not (tmp_path / "out.csv.part").exists()

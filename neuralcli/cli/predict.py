@@ -28,56 +28,77 @@ def command(app, model_path, data, output, keep, delimiter, na_values, decimal, 
     with a note, and missing ones are an error naming them. The output has the kept
     columns (text as read, numbers as their shortest exact text, dates in ISO form), the
     prediction and, for classifiers, one probability column per class."""
+    import contextlib
+    import csv
     import os
 
+    from neuralcli.cli import source
     from neuralcli.cli.app import CliError
-    from neuralcli.reader import read_table
-    from neuralcli.writer import write_csv
     from neuralcli.model import TrainedModel
+    from neuralcli.writer import number_text
 
     console = app.console
     model = TrainedModel.load(model_path)
-    table = read_table(data, **reading_kwargs(delimiter, na_values, decimal, thousands,
-                                              encoding))
-    for note in table.notes:
+    if output and os.path.exists(output) and not force:
+        raise CliError(f"{output} already exists; pass --force to overwrite it")
+    reading = reading_kwargs(delimiter, na_values, decimal, thousands, encoding)
+    notes, written = [], 0
+    # a file is written under a temporary name and renamed when complete, so an error
+    # half way leaves no truncated output behind
+    part = None if not output else f"{output}.part"
+    try:
+        with (open(part, "w", encoding="utf-8", newline="") if part else
+              contextlib.nullcontext(console.out)) as f:
+            writer = csv.writer(f, lineterminator="\n")
+            kept = None
+            for table in source.model_tables(console, data, reading, model):
+                if kept is None:
+                    kept = _kept(table, keep, CliError)
+                _, out, proba, pred = model.predict_table(table)
+                notes += [n for n in model.pre.last_notes if n not in notes]
+                if written == 0:
+                    writer.writerow(_header(table, kept, model, proba, pred))
+                texts = [cell_texts(table.data[j]) for j in kept]
+                if proba is not None:
+                    labels = model.pre.label_names(pred)
+                    values = [[lab] + [number_text(float(p)) for p in row]
+                              for lab, row in zip(labels, proba.tolist())]
+                else:
+                    p2 = pred.reshape(len(pred), -1).tolist()
+                    values = [[number_text(float(v)) for v in row] for row in p2]
+                writer.writerows([t[i] for t in texts] + values[i]
+                                 for i in range(table.n_rows))
+                written += table.n_rows
+        if part:
+            os.replace(part, output)
+    finally:
+        if part and os.path.exists(part):
+            os.remove(part)
+    for note in notes:
         console.note(note)
+    if output:
+        console.note(f"wrote {written:,} predictions to {output}")
+
+
+def _kept(table, keep, error):
     kept = []
     for name in keep:
         j = table.find(name)
         if j is None:
-            raise CliError(f"--keep names {name!r}, which is not a column of {table.path}; "
-                           f"the columns are {', '.join(table.columns)}")
+            raise error(f"--keep names {name!r}, which is not a column of {table.path}; "
+                        f"the columns are {', '.join(table.columns)}")
         kept.append(j)
-    if output and os.path.exists(output) and not force:
-        raise CliError(f"{output} already exists; pass --force to overwrite it")
-    _, out, proba, pred = model.predict_table(table)
-    for note in model.pre.last_notes:
-        console.note(note)
+    return kept
+
+
+def _header(table, kept, model, proba, pred):
     target = model.pre.target
     columns = [table.columns[j] for j in kept]
-    pred_col = f"predicted_{target}"
-    columns.append(pred_col)
     if proba is not None:
-        labels = model.pre.label_names(pred)
-        names = model.pre.class_names
-        columns += [f"p_{n}" for n in names]
-    kept_text = [cell_texts(table.data[j]) for j in kept]
-    rows = []
-    for i in range(table.n_rows):
-        row = [texts[i] for texts in kept_text]
-        if proba is not None:
-            row.append(labels[i])
-            row.extend(float(p) for p in proba[i])
-        else:
-            row.extend([float(v) for v in pred[i]] if pred.ndim == 2 else [float(pred[i])])
-        rows.append(row)
-    if proba is None and pred.ndim == 2:
-        columns = columns[:-1] + [f"predicted_{target}_{k + 1}" for k in range(pred.shape[1])]
-    if output:
-        write_csv(output, columns, rows)
-        console.note(f"wrote {len(rows):,} predictions to {output}")
-    else:
-        write_csv(console.out, columns, rows)
+        return columns + [f"predicted_{target}"] + [f"p_{n}" for n in model.pre.class_names]
+    if pred.ndim == 2 and pred.shape[1] > 1:
+        return columns + [f"predicted_{target}_{k + 1}" for k in range(pred.shape[1])]
+    return columns + [f"predicted_{target}"]
 
 
 def cell_texts(column):

@@ -51,3 +51,21 @@ def scan(data, reading, *, kinds=None, progress=None):
     from neuralcli.reader import Scan
 
     return Scan(data, kinds=kinds, progress=progress, **reading)
+
+
+def model_tables(console, data, reading, model):
+    """DATA for a trained model, a Table at a time: the chunks of a CSV file, read with
+    the kinds the model was trained on (a column it reads as numbers is read as numbers),
+    or a Parquet file whole. The reader's notes are printed once the file is read."""
+    if is_parquet(data):
+        table = read(console, data, reading)
+        for note in table.notes:
+            console.note(note)
+        yield table
+        return
+    from neuralcli import stream
+
+    with scan(data, reading, kinds=model.pre.input_kinds()) as sc:
+        yield from stream.chunks(sc, lambda label: progress(console, data))
+        for note in sc.last_notes:
+            console.note(note)
