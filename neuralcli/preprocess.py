@@ -438,7 +438,9 @@ class Preprocessor:
             if decision.task == "regression":
                 target_summary.add(table, t, sel)
             elif decision.codes is not None:
-                classes.update(np.unique(decision.codes[table.first_row + sel]).tolist())
+                seen = np.bincount(decision.codes[table.first_row + sel],
+                                   minlength=len(decision.classes))
+                classes.update(np.flatnonzero(seen).tolist())
         if table is None or not rows_used:
             raise DataError("no training rows", path=None if table is None else table.path)
         self.target = decision.target

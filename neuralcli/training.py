@@ -123,7 +123,9 @@ def validation_split(n, fraction, seed, labels=None):
             rng.shuffle(idx)
             parts.append(idx[:min(int(round(fraction * len(idx))), len(idx) - 1)])
         val = np.sort(np.concatenate(parts)) if parts else np.array([], dtype=np.int64)
-    return np.setdiff1d(np.arange(n), val), val
+    keep = np.ones(n, dtype=bool)
+    keep[val] = False
+    return np.flatnonzero(keep), val
 
 
 def r2_score(y, pred, sample_weight=None):
