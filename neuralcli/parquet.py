@@ -51,14 +51,19 @@ class _Numbers:
     def add(self, pa, arr):
         floats = pa.compute.cast(arr, pa.float64(), safe=False)
         v = floats.to_numpy(zero_copy_only=False).astype(np.float64, copy=True)
-        missing = arr.is_null().to_numpy(zero_copy_only=False) | np.isnan(v)
+        self._store(v, arr.is_null().to_numpy(zero_copy_only=False) | np.isnan(v))
+
+    def _store(self, v, missing):
         v[missing] = np.nan
         self.values.append(v)
         self.missing.append(missing)
 
+    def _joined(self):
+        return (np.concatenate(self.values) if self.values else np.empty(0),
+                np.concatenate(self.missing) if self.missing else np.empty(0, bool))
+
     def column(self):
-        v = np.concatenate(self.values) if self.values else np.empty(0)
-        m = np.concatenate(self.missing) if self.missing else np.empty(0, bool)
+        v, m = self._joined()
         present = v[~m]
         finite = np.isfinite(present)
         nonfinite = int((~finite).sum())
@@ -91,13 +96,10 @@ class _Dates(_Numbers):
             whole, part = np.divmod(raw, _NS_PER_DAY)
             v = whole.astype(np.float64) + part / _NS_PER_DAY
             self.has_time = self.has_time or bool(np.any(part[~missing] != 0))
-        v[missing] = np.nan
-        self.values.append(v)
-        self.missing.append(missing)
+        self._store(v, missing)
 
     def column(self):
-        v = np.concatenate(self.values) if self.values else np.empty(0)
-        m = np.concatenate(self.missing) if self.missing else np.empty(0, bool)
+        v, m = self._joined()
         return DateColumn(v, m, has_time=self.has_time)
 
 

@@ -32,6 +32,7 @@ import numpy as np
 
 from neuralcli.errors import DataError, Note, listing, show
 from neuralcli.network import Encoded
+from neuralcli.writer import number_text
 
 __all__ = ["Preprocessor", "TaskDecision", "decide_task", "IMPUTE_MODES", "TASKS",
            "MAX_CATEGORIES"]
@@ -50,19 +51,6 @@ _META_FORMAT = 2
 
 
 # ------------------------------------------------------------------ helpers
-
-
-def number_text(v):
-    """How a number reads in a CSV: integers without '.0', floats shortest round-trip."""
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, bool):
-        return str(int(v))
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        return str(int(v)) if v.is_integer() and abs(v) < 2 ** 53 else repr(v)
-    return str(v)
 
 
 def date_text(days, *, time=False):

@@ -51,3 +51,15 @@ def assert_bitwise_equal(a, b, name="result"):
         diff = np.argwhere(a.view(np.uint8).reshape(-1) != b.view(np.uint8).reshape(-1))
         raise AssertionError(f"{name}: not bitwise equal; first differing byte {diff[0][0]}")
 
+
+def error_of(fn, *args, **kw):
+    """The DataError that fn(*args, **kw) raises, checked to be one line."""
+    import pytest
+
+    from neuralcli.errors import DataError
+
+    with pytest.raises(DataError) as info:
+        fn(*args, **kw)
+    err = info.value
+    assert "\n" not in str(err)
+    return err

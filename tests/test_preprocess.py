@@ -11,7 +11,7 @@ from neuralcli.preprocess import OTHER, Preprocessor, decide_task
 from neuralcli.reader import load_builtin, read_table
 from neuralcli.writer import write_csv
 
-from helpers import assert_bitwise_equal
+from helpers import assert_bitwise_equal, error_of
 
 
 @pytest.fixture
@@ -26,14 +26,6 @@ def csv(tmp_path):
 
 def read(path, **kw):
     return read_table(path, **kw)
-
-
-def error_of(fn, *args, **kw):
-    with pytest.raises(DataError) as info:
-        fn(*args, **kw)
-    err = info.value
-    assert "\n" not in str(err)
-    return err
 
 
 def fit(table, **kw):

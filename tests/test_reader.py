@@ -18,7 +18,7 @@ from neuralcli.reader import DEFAULT_NA, load_builtin, read_table
 from neuralcli.table import NumberFormat
 from neuralcli.writer import write_csv
 
-from helpers import assert_bitwise_equal
+from helpers import error_of, assert_bitwise_equal
 
 
 @pytest.fixture
@@ -32,14 +32,6 @@ def csv(tmp_path):
             path.write_text(content, encoding="utf-8", newline="")
         return str(path)
     return write
-
-
-def error_of(fn, *args, **kw):
-    with pytest.raises(DataError) as info:
-        fn(*args, **kw)
-    err = info.value
-    assert "\n" not in str(err)
-    return err
 
 
 def kinds(t):
