@@ -7,7 +7,9 @@ Two files, generated once (deterministic) if missing:
 
 Each reader runs in its own fresh process (so peak RSS is its own), once to warm the page
 cache and then `--repeats` times; the readers alternate over `--rounds` rounds, and the
-figure is the median over rounds of each process's median wall time. pyarrow runs with
+figure is the median over rounds of each process's median wall time, with its CPU time
+(all threads, user + system) in brackets: on a machine shared with other jobs the CPU
+time of a one-thread read moves much less than its wall time. pyarrow runs with
 set_cpu_count(n) and set_io_thread_count(n) at the same thread count n as ours; pandas
 uses its C engine (one thread). Ratios are the peer's time / ours (above 1: ours faster).
 
@@ -57,14 +59,16 @@ else:
     def run():
         return pandas.read_csv(path, engine="c")
 run()
-times = []
+times, cpus = [], []
 for _ in range(repeats):
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     out = run()
     times.append(time.perf_counter() - t)
+    cpus.append(time.process_time() - c)
     del out
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps({"median": statistics.median(times), "rss_mb": rss}))
+print(json.dumps({"median": statistics.median(times), "cpu": statistics.median(cpus),
+                  "rss_mb": rss}))
 """
 
 
@@ -144,8 +148,11 @@ def main():
                 got = measure(path, reader, t, args.repeats, is_text)
                 runs.setdefault((reader, t), []).append(got)
 
-        def med(reader, t):
-            return statistics.median(r["median"] for r in runs[reader, t])
+        def med(reader, t, key="median"):
+            return statistics.median(r[key] for r in runs[reader, t])
+
+        def both(reader, t):
+            return f"{med(reader, t):.3f} ({med(reader, t, 'cpu'):.2f})"
 
         def rss(reader, t):
             return max(r["rss_mb"] for r in runs[reader, t])
@@ -153,8 +160,9 @@ def main():
         pandas = med("pandas", 1)
         for t in args.threads:
             ours, arrow = med("ours", t), med("pyarrow", t)
-            print(f"| {os.path.basename(path)} | {mb:.0f} | {t} | {ours:.3f} | {arrow:.3f} | "
-                  f"{pandas:.3f} | {arrow / ours:.2f} | {pandas / ours:.2f} | "
+            print(f"| {os.path.basename(path)} | {mb:.0f} | {t} | {both('ours', t)} | "
+                  f"{both('pyarrow', t)} | {both('pandas', 1)} | {arrow / ours:.2f} | "
+                  f"{pandas / ours:.2f} | "
                   f"{rss('ours', t):.0f} / {rss('pyarrow', t):.0f} / {rss('pandas', 1):.0f} |",
                   flush=True)
     print(f"load at the end {os.getloadavg()[0]:.2f}")
