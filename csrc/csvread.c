@@ -68,6 +68,13 @@ typedef struct {
     uint8_t *scratch;
     size_t scratch_cap;
     int64_t nl;                 /* line ends consumed */
+    /* The first chunk of a block writes its numbers, codes and lines straight into the
+     * parser's columns (it knows where its rows go); its own buffers wait here. */
+    int direct;
+    double **own_vals;
+    uint8_t **own_miss;
+    int32_t **own_codes;
+    int64_t *own_lines, own_cap;
     int status;
     const uint8_t *err_at;      /* the record (ragged) or the byte (UTF-8) */
     int64_t err_fields;
@@ -878,6 +885,7 @@ NC_INLINE const uint8_t *parse_record(const nc_csv *p, csv_chunk *c, const uint8
 static int chunk_reserve(const nc_csv *p, csv_chunk *c, int64_t need)
 {
     if (need <= c->cap) return 0;
+    if (c->direct) return -1; /* cannot happen: its room is one row per line end */
     int64_t cap = c->cap ? c->cap : CSV_ROWS0;
     while (cap < need) cap *= 2;
     for (int64_t j = 0; j < p->ncols; j++) {
@@ -971,6 +979,9 @@ static void chunk_free(const nc_csv *p, csv_chunk *c)
     free(c->maps_cap);
     free(c->st);
     free(c->dicts);
+    free(c->own_vals);
+    free(c->own_miss);
+    free(c->own_codes);
     free(c->lines);
     free(c->scratch);
     memset(c, 0, sizeof *c);
@@ -987,8 +998,11 @@ static int chunk_init(const nc_csv *p, csv_chunk *c)
     c->maps_cap = calloc(n, sizeof *c->maps_cap);
     c->st = calloc(n, sizeof *c->st);
     c->dicts = calloc(n, sizeof *c->dicts);
+    c->own_vals = calloc(n, sizeof *c->own_vals);
+    c->own_miss = calloc(n, sizeof *c->own_miss);
+    c->own_codes = calloc(n, sizeof *c->own_codes);
     if ((n && (!c->vals || !c->miss || !c->codes || !c->maps || !c->maps_cap || !c->st ||
-               !c->dicts)))
+               !c->dicts || !c->own_vals || !c->own_miss || !c->own_codes)))
         return -1;
     for (size_t j = 0; j < n; j++) {
         c->st[j].first_bad.row = c->st[j].first_nonfinite.row = c->st[j].first_text.row = -1;
@@ -1227,22 +1241,12 @@ static int fail(nc_csv *p, int status, int64_t line)
     return status;
 }
 
-/* Fold the chunks' rows, codes and counts into the parser's columns, in chunk order. */
-static int merge_chunks(nc_csv *p, int nch)
+/* Room for `need` rows in the parser's columns. */
+static int reserve_rows(nc_csv *p, int64_t need)
 {
-    int64_t total = 0, base[nch + 1], lbase[nch + 1];
-    for (int i = 0; i < nch; i++) {
-        base[i] = p->rows + total;
-        total += p->chunks[i].rows;
-    }
-    int64_t ln = p->line;
-    for (int i = 0; i < nch; i++) {
-        lbase[i] = ln;
-        ln += p->chunks[i].nl;
-    }
-    if (total > 0 && p->rows + total > p->rows_cap) {
+    if (need > p->rows_cap) {
         int64_t cap = p->rows_cap ? p->rows_cap : CSV_ROWS0;
-        while (cap < p->rows + total) cap += cap / 2;
+        while (cap < need) cap += cap / 2;
         for (int64_t j = 0; j < p->ncols; j++) {
             if (p->kinds[j] == NC_CSV_TEXT) {
                 int32_t *t = realloc(p->codes[j], (size_t)cap * sizeof(int32_t));
@@ -1262,6 +1266,51 @@ static int merge_chunks(nc_csv *p, int nch)
         p->lines = l;
         p->rows_cap = cap;
     }
+    return 0;
+}
+
+/* Point chunk c's outputs at the parser's columns from row p->rows on (on = 1), with room
+ * for `rows` rows, or give it its own buffers back (on = 0). */
+static void chunk_direct(nc_csv *p, csv_chunk *c, int on, int64_t rows)
+{
+    for (int64_t j = 0; j < p->ncols; j++) {
+        double *v = c->vals[j];
+        uint8_t *m = c->miss[j];
+        int32_t *t = c->codes[j];
+        c->vals[j] = on ? (p->vals[j] ? p->vals[j] + p->rows : NULL) : c->own_vals[j];
+        c->miss[j] = on ? (p->miss[j] ? p->miss[j] + p->rows : NULL) : c->own_miss[j];
+        c->codes[j] = on ? (p->codes[j] ? p->codes[j] + p->rows : NULL) : c->own_codes[j];
+        if (on) {
+            c->own_vals[j] = v;
+            c->own_miss[j] = m;
+            c->own_codes[j] = t;
+        }
+    }
+    if (on) {
+        c->own_lines = c->lines;
+        c->own_cap = c->cap;
+        c->lines = p->lines + p->rows;
+        c->cap = rows;
+    } else {
+        c->lines = c->own_lines;
+        c->cap = c->own_cap;
+    }
+}
+
+/* Fold the chunks' rows, codes and counts into the parser's columns, in chunk order. */
+static int merge_chunks(nc_csv *p, int nch)
+{
+    int64_t total = 0, base[nch + 1], lbase[nch + 1];
+    for (int i = 0; i < nch; i++) {
+        base[i] = p->rows + total;
+        total += p->chunks[i].rows;
+    }
+    int64_t ln = p->line;
+    for (int i = 0; i < nch; i++) {
+        lbase[i] = ln;
+        ln += p->chunks[i].nl;
+    }
+    if (reserve_rows(p, p->rows + total)) return -1;
     /* Global codes in order of first appearance: chunk by chunk, each chunk's strings in
      * its own first-appearance order. */
     for (int64_t j = 0; j < p->ncols; j++) {
@@ -1312,14 +1361,15 @@ static int merge_chunks(nc_csv *p, int nch)
         for (int64_t j = 0; j < p->ncols; j++) {
             if (p->kinds[j] == NC_CSV_TEXT) {
                 int32_t *dst = p->codes[j] + o;
-                const int32_t *src = c->codes[j], *map = c->maps[j];
+                const int32_t *src = c->direct ? dst : c->codes[j], *map = c->maps[j];
                 for (int64_t r = 0; r < n; r++) dst[r] = src[r] < 0 ? -1 : map[src[r]];
-            } else if (n) {
+            } else if (n && !c->direct) {
                 memcpy(p->vals[j] + o, c->vals[j], (size_t)n * sizeof(double));
                 memcpy(p->miss[j] + o, c->miss[j], (size_t)n);
             }
         }
-        for (int64_t r = 0; r < n; r++) p->lines[o + r] = lbase[i] + c->lines[r];
+        const int64_t *src = c->direct ? p->lines + o : c->lines;
+        for (int64_t r = 0; r < n; r++) p->lines[o + r] = lbase[i] + src[r];
     }
     p->rows += total;
     p->line = ln;
@@ -1416,10 +1466,18 @@ int nc_csv_feed(nc_csv *p, size_t n, int eof)
         from = splits[i];
     }
     if (done > s) {
+        /* The first chunk has at most one row per line end. */
+        csv_chunk *c = &p->chunks[0];
+        int64_t bound = count_nl(c->start, c->end);
+        if (reserve_rows(p, p->rows + bound)) return fail(p, NC_CSV_NOMEM, 0);
+        for (int i = 0; i < nch; i++) p->chunks[i].direct = 0;
+        c->direct = bound > 0;
+        if (c->direct) chunk_direct(p, c, 1, bound);
         int nt = NC_MIN(nch, p->threads);
         (void)nt;
         #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
         for (int i = 0; i < nch; i++) parse_chunk(p, &p->chunks[i]);
+        if (c->direct) chunk_direct(p, c, 0, 0);
         if (chunk_error(p, nch)) return p->err.status;
         if (merge_chunks(p, nch)) return fail(p, NC_CSV_NOMEM, 0);
     }

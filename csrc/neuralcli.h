@@ -396,9 +396,10 @@ double nc_mlp_step_small_f64(double *grads, double *out, void *work, const doubl
  * Syntax (Python's csv module with skipinitialspace and strict off, then str.strip() on
  * every cell): a field starting with '"' (after spaces) is quoted and may hold the
  * delimiter, "" for a quote and line ends; text after its closing quote is appended;
- * a quote elsewhere is literal. Records end at LF or CRLF. Blank records and records of
- * only empty cells are skipped. Each block's records are parsed in parallel chunks and
- * merged in order, so every result is identical for any thread count and block size.
+ * a quote elsewhere is literal. Records end at LF or CRLF (a lone CR is an ordinary byte,
+ * stripped as whitespace at a cell's ends). Blank records and records of only empty cells
+ * are skipped. Each block's records are parsed in parallel chunks and merged in order, so
+ * every result is identical for any thread count and block size.
  *
  * Cells: empty or equal to a missing marker -> missing. Number columns take what
  * Python's float() takes (ASCII only, no underscores), correctly rounded, or the column's
@@ -448,8 +449,8 @@ nc_csv *nc_csv_new(int64_t ncols, const int *kinds, char delimiter, int64_t skip
                    int threads);
 void nc_csv_free(nc_csv *p);
 /* Column j's number format: decimal mark, thousands separator and currency symbol as
- * UTF-8 strings (NULL: none), percent: a trailing '%' is allowed. Returns -1 for strings
- * too long to be a mark (8 bytes, 16 for the currency). */
+ * UTF-8 strings (NULL: none), percent: a trailing '%' is allowed. Returns -1 for a mark
+ * of 8 bytes or more (a currency of 16 or more). */
 int nc_csv_set_format(nc_csv *p, int64_t col, const char *decimal, const char *thousands,
                       const char *currency, int percent);
 /* A cell equal to s (len bytes, after stripping) is missing. 0, or -1 out of memory. */
