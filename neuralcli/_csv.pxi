@@ -140,15 +140,16 @@ cdef class CsvParser:
         buf.one = 1
         return buf
 
-    def categories(self, int64_t col):
-        """Text column col's distinct strings in code order, each made a str once."""
+    def categories(self, int64_t col, int64_t start=0):
+        """Text column col's distinct strings in code order from code `start` on, each
+        made a str once."""
         if not 0 <= col < self.ncols:
             raise IndexError(f"column {col} out of range")
         cdef int64_t k, n = nc_csv_categories(self.p, col)
         cdef size_t ln
         cdef const char *s
         out = []
-        for k in range(n):
+        for k in range(max(0, start), n):
             s = nc_csv_category(self.p, col, k, &ln)
             out.append(PyUnicode_DecodeUTF8(s, ln, "replace"))
         return out

@@ -72,13 +72,16 @@ def parse_chunks(open_stream, *, path, delimiter, ncols, kinds, formats, na_valu
         path, delimiter, ncols, kinds, formats, na_values, threads, block_size)
     parser = _new_parser(ncols, kinds, formats, na_values, delimiter, skip_records,
                          threads)
+    # one list of categories per text column, grown as new ones appear, shared by the
+    # chunks (a chunk's codes index only the entries before its end)
+    shared = {j: [] for j, k in enumerate(kinds) if k == "text"}
     first_row = 0
     for last in _blocks(parser, open_stream, path, delimiter, ncols, skip_records,
                         block_size, progress):
         n = parser.rows()
         if n and (n >= chunk_rows or last):
             stats = [parser.stats(j) for j in range(ncols)]
-            columns, lines = _columns(parser, kinds, formats, stats, kinds)
+            columns, lines = _columns(parser, kinds, formats, stats, kinds, shared)
             parser.flush()
             yield Chunk(columns, lines, first_row, stats)
             first_row += n
@@ -218,7 +221,7 @@ def _array(parser, j, what, dtype, n):
     return np.frombuffer(buf, dtype=dtype)
 
 
-def _columns(parser, kinds, formats, stats, settled):
+def _columns(parser, kinds, formats, stats, settled, shared=None):
     n = parser.rows()
     lines = _array(parser, -1, "lines", np.int64, n)
     columns = []
@@ -226,8 +229,13 @@ def _columns(parser, kinds, formats, stats, settled):
         if settled[j] == "empty":
             columns.append(TextColumn(np.full(n, -1, dtype=np.int32), []))
         elif kind == "text":
-            columns.append(TextColumn(_array(parser, j, "codes", np.int32, n),
-                                      parser.categories(j), st["numbers"], st["first_text"]))
+            if shared is None:
+                categories = parser.categories(j)
+            else:
+                categories = shared[j]
+                categories.extend(parser.categories(j, len(categories)))
+            columns.append(TextColumn(_array(parser, j, "codes", np.int32, n), categories,
+                                      st["numbers"], st["first_text"]))
         elif kind == "number":
             columns.append(NumberColumn(
                 _array(parser, j, "values", np.float64, n),

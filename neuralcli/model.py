@@ -148,11 +148,12 @@ class TrainedModel:
     def fit_file(cls, scan, settings, *, target=None, drop=(), impute=None, task="auto",
                  val_scan=None, callbacks=(), threads=None, max_categories=MAX_CATEGORIES,
                  keep=(), memory_limit=None, spill_dir=None, announce=None, passes=None):
-        """Train on a CSV file read in chunks (a reader.Scan), never holding more than a
-        chunk of its columns: the task and the validation rows from the target column,
-        the preprocessing fitted chunk by chunk on the training rows, then the rows
-        encoded into memory, or into a spill file read a window at a time when they would
-        take more than `memory_limit` bytes. The same model as `fit` on the whole table,
+        """Train on a CSV file read in chunks (a reader.Scan, see neuralcli.stream): the
+        task and the validation rows from the target column, the preprocessing fitted
+        chunk by chunk on the training rows, then the rows encoded into memory, or into a
+        spill file read a window at a time when they would take more than `memory_limit`
+        bytes. The chunks stay in memory between passes while they fit the limit;
+        otherwise each pass reads the file again. The same model as `fit` on the whole table,
         to the rounding of the statistics. (model, TrainState).
 
         announce(), when given, is called once the file's rows are counted (after the
@@ -162,7 +163,8 @@ class TrainedModel:
 
         settings.validate()
         dtype = resolve_dtype(settings.dtype)
-        targets = stream.target_table(scan, target, passes)
+        runs = stream.Passes(scan, memory_limit, passes)
+        targets = stream.target_table(runs, target)
         if announce is not None:
             announce()
         decision = decide_task(targets, targets.columns[0], task)
@@ -181,8 +183,7 @@ class TrainedModel:
             return np.flatnonzero(part if val else ~part)
 
         pre = Preprocessor().fit_chunks(
-            ((chunk, rows_of(chunk, False))
-             for chunk in stream.chunks(scan, passes, "pass 2 of 3")),
+            ((chunk, rows_of(chunk, False)) for chunk in runs.again("pass 2 of 3")),
             decision=decision, drop=drop, impute=impute, max_categories=max_categories,
             keep=keep)
         notes = list(pre.fit_notes)
@@ -202,7 +203,7 @@ class TrainedModel:
                              window_bytes=window, directory=spill_dir)
                  for k in (n_train, n_val)]
         try:
-            for chunk in stream.chunks(scan, passes, "pass 3 of 3"):
+            for chunk in runs.again("pass 3 of 3", consume=True):
                 for sink, val in zip(sinks, (False, True)):
                     rows = rows_of(chunk, val)
                     if not len(rows):

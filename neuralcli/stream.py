@@ -1,5 +1,4 @@
-"""Training from a CSV file read in chunks, so that no more than a chunk of the file's
-typed columns is ever in memory:
+"""Training from a CSV file read in chunks, in passes:
 
 1. a first pass keeps only the target column, to decide the task on the whole file, apply
    the whole-file typing rule and choose the validation rows (by row index, stratified,
@@ -9,6 +8,11 @@ typed columns is ever in memory:
 3. a third pass encodes the rows in the model's dtype, into arrays in memory when they fit
    under the memory limit, otherwise into a spill file that training reads a window at a
    time (neuralcli.spill).
+
+The first pass keeps its chunks while they fit under the memory limit, and then the file
+is parsed once: the later passes take the kept chunks, the third letting go of each once
+encoded, so the typed columns and the encoded rows are hardly ever in memory together.
+Past the limit, each pass reads the file again and only a chunk is held at a time.
 """
 import contextlib
 
@@ -18,7 +22,7 @@ from neuralcli.network import Encoded
 from neuralcli.spill import SpillArrays, SpilledRows
 from neuralcli.table import DateColumn, NumberColumn, Table, TextColumn
 
-__all__ = ["chunks", "target_table", "Rows", "encoded_bytes"]
+__all__ = ["chunks", "Passes", "target_table", "Rows", "encoded_bytes"]
 
 CHUNK_ROWS = 1 << 16
 
@@ -36,15 +40,64 @@ def chunks(scan, passes=None, label=""):
         yield from scan.chunks(CHUNK_ROWS)
 
 
-def target_table(scan, target, passes=None):
-    """A one-column Table holding the whole file's target column (read chunk by chunk),
-    with the file's lines; the scan's kinds settled by the whole-file rule first."""
+def table_bytes(table):
+    """Memory a table's columns and line numbers take."""
+    total = table.lines.nbytes
+    for col in table.data:
+        for name in ("values", "missing", "codes"):
+            a = getattr(col, name, None)
+            if isinstance(a, np.ndarray):
+                total += a.nbytes
+    return total
+
+
+class Passes:
+    """The passes over a file read in chunks. The first pass keeps its chunks while they
+    fit in `limit` bytes, so that the later passes read them from memory (the file is then
+    parsed once); past the limit they are dropped and each later pass reads the file
+    again. again(consume=True) lets go of each kept chunk once it is given out."""
+
+    def __init__(self, scan, limit=None, passes=None):
+        self.scan, self.limit, self.passes = scan, limit, passes
+        self.kept = None
+
+    def first(self, label):
+        kept, size = [], 0
+        for chunk in chunks(self.scan, self.passes, label):
+            if kept is not None:
+                size += table_bytes(chunk)
+                if self.limit is not None and size > self.limit:
+                    kept = None
+                else:
+                    kept.append(chunk)
+            yield chunk
+        self.kept = kept
+
+    def again(self, label, consume=False):
+        if self.kept is None:
+            yield from chunks(self.scan, self.passes, label)
+        elif not consume:
+            yield from list(self.kept)
+        else:
+            while self.kept:
+                yield self.kept.pop(0)
+
+    @property
+    def in_memory(self):
+        return self.kept is not None
+
+
+def target_table(runs, target):
+    """A one-column Table holding the whole file's target column, from a first pass over
+    the file (a Passes), with the file's lines; the scan's kinds settled by the whole-file
+    rule first (a pass again when they change)."""
+    scan = runs.scan
     while True:
         j = _empty_table(scan).resolve(
             scan.names[-1] if target is None else target, role="target column")
         parts, lines = [], []
         last = None
-        for chunk in chunks(scan, passes, "pass 1 of 3"):
+        for chunk in runs.first("pass 1 of 3"):
             parts.append(chunk.data[j])
             lines.append(chunk.lines)
             last = chunk.data[j]
