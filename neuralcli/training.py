@@ -57,7 +57,8 @@ class TrainConfig:
 
 @dataclass
 class TrainState:
-    """What callbacks see and may change: set `stop = True` to end after this batch."""
+    """What callbacks see and may change: set `stop = True` to end after this batch (this
+    run of batches, when they run in C)."""
     epoch: int = 0                  # 0-based epoch in progress
     step: int = 0                   # optimizer steps taken
     batch: int = 0
@@ -75,6 +76,11 @@ class TrainState:
 
 
 class Callback:
+    """Hooks of the training loop. on_batch_end comes after each run of batches: logs
+    holds "batch" (the epoch's batches done), "batches" (how many this call covers: 1 in
+    the per-batch loop, up to ~0.1 s worth in compiled runs), "loss" (the last batch's)
+    and "epoch" (1-based)."""
+
     def on_train_begin(self, state):
         pass
 
@@ -512,7 +518,6 @@ class Trainer:
     def _one_batch(self, batch, b, sums):
         """One step on the epoch's batch b (name -> array), then its sums, callbacks and
         the stop checks."""
-        st = self.state
         yb = batch["y"]
         loss = self.step(batch["dense"], yb, batch.get("sw"), sums.lr, sums.seed,
                          batch.get("codes"))
