@@ -510,7 +510,10 @@ def test_predict_keeps_values_as_read(tmp_path, model):
     assert lines[1].startswith("40.5,rome,2024-02-29,") and lines[2].startswith("1000,oslo,,")
 
 
-def test_sigterm_stops_training_saves_the_best_model_and_exits_143(tmp_path, csv):
+@pytest.mark.parametrize("signame,status,word", [("SIGTERM", 143, "terminated"),
+                                                ("SIGINT", 130, "interrupted")])
+def test_a_signal_stops_training_saves_the_best_model_and_exits(signame, status, word,
+                                                                tmp_path, csv):
     import os
     import signal
     import subprocess
@@ -541,13 +544,13 @@ def test_sigterm_stops_training_saves_the_best_model_and_exits_143(tmp_path, csv
         while not log.exists() and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
         assert log.exists(), proc.communicate(timeout=30)
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(getattr(signal, signame))
         stdout, stderr = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 143, (stdout, stderr)
+    assert proc.returncode == status, (stdout, stderr)
     assert out.exists() and str(out) in stdout
-    assert "terminated" in stderr and "Traceback" not in stderr
+    assert word in stderr and "Traceback" not in stderr
     assert "interrupted in epoch" in stdout + stderr and "kept the weights of epoch" in \
         stdout + stderr
