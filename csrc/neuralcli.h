@@ -386,6 +386,87 @@ double nc_mlp_step_small_f64(double *grads, double *out, void *work, const doubl
                              const nc_mlp *net, int64_t n, int64_t cd, int64_t ncat,
                              int kind, double l2, size_t work_bytes);
 
+/* ---------------------------------------------------------------- training runs */
+
+enum nc_optim_kind { NC_OPT_SGD = 0, NC_OPT_ADAM = 1, NC_OPT_RMSPROP = 2 };
+enum nc_task { NC_TASK_REGRESSION = 0, NC_TASK_BINARY = 1, NC_TASK_MULTICLASS = 2 };
+
+/* An optimizer as the nc_sgd / nc_adam / nc_rmsprop calls take it, with its state
+ * buffers (P,) in the model's dtype (NULL where the kernel takes none) and its step
+ * counter t, advanced before every update (Adam's bias correction uses the new t). */
+typedef struct {
+    int kind;                 /* enum nc_optim_kind */
+    double momentum, beta1, beta2, eps, alpha, weight_decay;
+    int nesterov, decoupled;  /* decoupled: AdamW */
+    void *state0, *state1;    /* SGD: velocity; Adam: m, v; RMSprop: v, momentum buffer */
+    int64_t t;
+} nc_optim;
+
+/* The rows of a run, in memory. Row r of the data is x[r] (Cd,), codes[r] (NC,),
+ * t[r] (K,) (mse, mae, bce) or labels[r] (cross-entropy) and sw[r] (or NULL: all 1).
+ * Position i of the order is row perm[i], or row i when perm is NULL; batch b covers
+ * positions [first + b*batch_rows, first + (b+1)*batch_rows) clipped to n. K is the
+ * network's outputs. */
+typedef struct {
+    const void *x;
+    const int32_t *codes;
+    const void *t;
+    const int32_t *labels;
+    const void *sw;
+    const int64_t *perm;
+    int64_t n, first, cd, ncat, k;
+} nc_rows;
+
+/* Buffers of batch_rows rows for the gathered batch, each as its row array, or NULL
+ * where the rows have no such array. Unused when the order has no permutation. */
+typedef struct {
+    void *x;
+    int32_t *codes;
+    void *t;
+    int32_t *labels;
+    void *sw;
+} nc_batch_bufs;
+
+/* What a step does: the loss (enum nc_loss), the task (enum nc_task) whose correct
+ * predictions are counted, the fused small step (needs nc_mlp_small_ok) or forward, loss
+ * and backward, the objective loss_scale * loss + l2/(2m) * |W|^2 on a batch of m rows,
+ * global gradient clipping at clip_norm (0: none) and the dropout seed. */
+typedef struct {
+    int loss, task, fused;
+    double loss_scale, l2, clip_norm;
+    uint64_t seed;
+} nc_train_cfg;
+
+/* A run's position and sums, carried from call to call through an epoch. */
+typedef struct {
+    int64_t batch;     /* in: the first batch to run; out: the first batch not run */
+    uint64_t step;     /* steps taken; a batch's dropout masks are keyed by step + 1 */
+    double loss_sum;   /* sum over the batches run of loss * rows, in batch order */
+    int64_t correct;   /* correct predictions (classification tasks) */
+    double last_loss;  /* the loss of the last batch run */
+    int diverged;      /* 1: batch `batch` gave a non-finite loss or gradient norm */
+} nc_train_progress;
+
+/* Train on batches prog->batch, ..., b1 - 1 in order, each exactly as one step of the
+ * model layer: gather, forward/loss/backward (or the fused small step), the finite-loss
+ * check, clipping, one optimizer update at learning rate lr, then the loss and correct
+ * sums. Stops early after the batch during which `budget` seconds (monotonic clock; 0:
+ * no limit) have passed since the call began, or at the first non-finite loss (nothing
+ * updated for that batch). params, grads (P,); out (batch_rows, K); dout the same
+ * (GEMM path; NULL for the fused step); work as
+ * nc_mlp_workspace (GEMM path) or nc_mlp_small_workspace (fused) for batch_rows rows,
+ * work_bytes long. Every result is the same for any thread count and budget. */
+void nc_train_batches_f32(nc_train_progress *prog, float *params, float *grads, float *out,
+                          float *dout, void *work, const nc_batch_bufs *bufs,
+                          const nc_rows *rows, const nc_mlp *net, const nc_train_cfg *cfg,
+                          nc_optim *opt, int64_t batch_rows, int64_t b1, double lr,
+                          double budget, size_t work_bytes);
+void nc_train_batches_f64(nc_train_progress *prog, double *params, double *grads,
+                          double *out, double *dout, void *work, const nc_batch_bufs *bufs,
+                          const nc_rows *rows, const nc_mlp *net, const nc_train_cfg *cfg,
+                          nc_optim *opt, int64_t batch_rows, int64_t b1, double lr,
+                          double budget, size_t work_bytes);
+
 /* ---------------------------------------------------------------- CSV reading */
 
 /* A CSV parser, one object per read of a file, holding all its state. The caller writes

@@ -201,6 +201,63 @@ cdef extern from "neuralcli.h" nogil:
                                  int64_t cd, int64_t ncat, int kind, double l2,
                                  size_t work_bytes)
 
+    enum:
+        NC_OPT_SGD
+        NC_OPT_ADAM
+        NC_OPT_RMSPROP
+        NC_TASK_REGRESSION
+        NC_TASK_BINARY
+        NC_TASK_MULTICLASS
+
+    ctypedef struct nc_optim:
+        int kind
+        double momentum, beta1, beta2, eps, alpha, weight_decay
+        int nesterov, decoupled
+        void *state0
+        void *state1
+        int64_t t
+
+    ctypedef struct nc_rows:
+        const void *x
+        const int32_t *codes
+        const void *t
+        const int32_t *labels
+        const void *sw
+        const int64_t *perm
+        int64_t n, first, cd, ncat, k
+
+    ctypedef struct nc_batch_bufs:
+        void *x
+        int32_t *codes
+        void *t
+        int32_t *labels
+        void *sw
+
+    ctypedef struct nc_train_cfg:
+        int loss, task, fused
+        double loss_scale, l2, clip_norm
+        uint64_t seed
+
+    ctypedef struct nc_train_progress:
+        int64_t batch
+        uint64_t step
+        double loss_sum
+        int64_t correct
+        double last_loss
+        int diverged
+
+    void nc_train_batches_f32(nc_train_progress *prog, float *params, float *grads,
+                              float *out, float *dout, void *work, const nc_batch_bufs *bufs,
+                              const nc_rows *rows, const nc_mlp *net,
+                              const nc_train_cfg *cfg, nc_optim *opt, int64_t batch_rows,
+                              int64_t b1, double lr, double budget, size_t work_bytes)
+    void nc_train_batches_f64(nc_train_progress *prog, double *params, double *grads,
+                              double *out, double *dout, void *work,
+                              const nc_batch_bufs *bufs, const nc_rows *rows,
+                              const nc_mlp *net, const nc_train_cfg *cfg, nc_optim *opt,
+                              int64_t batch_rows, int64_t b1, double lr, double budget,
+                              size_t work_bytes)
+
     ctypedef struct nc_csv:
         pass
 

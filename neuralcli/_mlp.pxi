@@ -5,6 +5,9 @@ import numpy as np
 MAX_LAYERS = 256
 LOSS_CODES = {"mse": NC_LOSS_MSE, "mae": NC_LOSS_MAE, "bce": NC_LOSS_BCE,
               "cross_entropy": NC_LOSS_CE}
+TASK_CODES = {"regression": NC_TASK_REGRESSION, "binary": NC_TASK_BINARY,
+              "multiclass": NC_TASK_MULTICLASS}
+OPTIMIZER_CODES = {"sgd": NC_OPT_SGD, "adam": NC_OPT_ADAM, "rmsprop": NC_OPT_RMSPROP}
 
 
 def _codes_array(codes, int64_t n):
@@ -279,3 +282,127 @@ cdef class Net:
                     &sw[0] if sw is not None else NULL, &cw[0] if cw is not None else NULL,
                     &params[0], &self.net, n, cd, ncat, kind, l2, work.shape[0])
         return loss
+
+    def train_batches(self, floating[::1] params, floating[::1] grads,
+                      floating[:, ::1] out, floating[:, ::1] dout, uint8_t[::1] work,
+                      const floating[:, ::1] x, codes, const floating[:, ::1] t,
+                      const int32_t[::1] labels, const floating[::1] sw,
+                      const int64_t[::1] perm, int64_t first, tuple bufs, tuple cfg,
+                      tuple opt, tuple progress, int64_t batch_rows, int64_t b1, double lr,
+                      double budget):
+        """Train on batches progress[0] .. b1-1 of the rows (x, codes, t or labels, sw)
+        taken in the order perm (None: as they are) from position first, in C without
+        the GIL, until they run out or `budget` seconds pass (see nc_train_batches).
+        bufs: (x, codes, t, labels, sw) batch_rows-row buffers for the gathered rows;
+        cfg: (loss code, task code, fused, loss scale, l2, clip norm, dropout seed);
+        opt: (kind, momentum, beta1, beta2, eps, alpha, weight decay, nesterov,
+        decoupled, state0, state1, t); progress: (batch, step, loss sum, correct).
+        Returns (batch, step, optimizer t, loss sum, correct, last loss, diverged).
+        Codes are checked when the run starts at batch 0."""
+        cdef int64_t n = x.shape[0], k = self.n_out
+        cdef int64_t cd
+        cdef nc_train_progress prog
+        prog.batch, prog.step, prog.loss_sum, prog.correct = progress
+        carr = None
+        if codes is None:
+            cd = self.n_in
+        else:
+            cd = self.n_dense
+            carr = _codes_array(codes, n)
+        if x.shape[1] != cd:
+            raise ValueError(f"x has {x.shape[1]} columns, the network takes {cd}"
+                             f"{' beside codes' if codes is not None else ''}")
+        cdef const int32_t[:, ::1] cv = carr
+        if cv is not None and prog.batch == 0:
+            _check_codes(cv, self.n_dense, self.n_in)
+        cdef int64_t ncat = cv.shape[1] if cv is not None else 0
+        cdef int kind = cfg[0]
+        if kind == NC_LOSS_CE:
+            if labels is None or labels.shape[0] != n:
+                raise ValueError("cross-entropy needs one label per row")
+        else:
+            if t is None:
+                raise ValueError("this loss needs targets of shape (n, outputs)")
+            _mat(t, n, k, "targets", True)
+        if sw is not None and sw.shape[0] != n:
+            raise ValueError(f"sample weights have {sw.shape[0]} values for {n} rows")
+        if perm is not None and perm.shape[0] != n:
+            raise ValueError(f"the order has {perm.shape[0]} positions for {n} rows")
+        if batch_rows < 1 or first < 0 or (b1 > prog.batch >= 0 and
+                                           first + (b1 - 1) * batch_rows >= n):
+            raise ValueError(f"batches up to {b1} of {batch_rows} rows from {first} do not "
+                             f"fit in {n} rows")
+        if params.shape[0] != self.n_params or grads.shape[0] != self.n_params:
+            raise ValueError(f"params and grads need {self.n_params} values")
+        _mat(out, batch_rows, k, "out", True)
+        cdef bint fused = cfg[2]
+        if not fused:
+            _mat(dout, batch_rows, k, "dout", True)
+        cdef size_t need = (self.small_workspace(batch_rows, 1, floating is double) if fused
+                            else self.workspace(batch_rows, 1, floating is double))
+        if fused and not nc_mlp_small_ok(&self.net, sizeof(floating)):
+            raise ValueError("this network is not small enough for the fused step")
+        if work.shape[0] < need:
+            raise ValueError(f"workspace of {work.shape[0]} bytes, need at least {need}")
+        cdef floating[:, ::1] bx = bufs[0]
+        cdef int32_t[:, ::1] bc = bufs[1]
+        cdef floating[:, ::1] bt = bufs[2]
+        cdef int32_t[::1] bl = bufs[3]
+        cdef floating[::1] bsw = bufs[4]
+        if perm is not None:
+            _mat(bx, batch_rows, cd, "x buffer", True)
+            if cv is not None:
+                if bc is None or bc.shape[0] != batch_rows or bc.shape[1] != ncat:
+                    raise ValueError(f"the codes buffer needs shape ({batch_rows}, {ncat})")
+            if t is not None:
+                _mat(bt, batch_rows, k, "targets buffer", True)
+            if labels is not None and (bl is None or bl.shape[0] != batch_rows):
+                raise ValueError(f"the labels buffer needs {batch_rows} values")
+            if sw is not None and (bsw is None or bsw.shape[0] != batch_rows):
+                raise ValueError(f"the weights buffer needs {batch_rows} values")
+        cdef nc_rows rows
+        rows.x = &x[0, 0] if n and cd else NULL
+        rows.codes = &cv[0, 0] if n and ncat else NULL
+        rows.t = &t[0, 0] if t is not None and n else NULL
+        rows.labels = &labels[0] if labels is not None and n else NULL
+        rows.sw = &sw[0] if sw is not None and n else NULL
+        rows.perm = &perm[0] if perm is not None and n else NULL
+        rows.n, rows.first, rows.cd, rows.ncat, rows.k = n, first, cd, ncat, k
+        cdef nc_batch_bufs b
+        b.x = &bx[0, 0] if bx is not None and cd else NULL
+        b.codes = &bc[0, 0] if bc is not None and ncat else NULL
+        b.t = &bt[0, 0] if bt is not None else NULL
+        b.labels = &bl[0] if bl is not None else NULL
+        b.sw = &bsw[0] if bsw is not None else NULL
+        cdef nc_train_cfg c
+        c.loss, c.task, c.fused = cfg[0], cfg[1], cfg[2]
+        c.loss_scale, c.l2, c.clip_norm, c.seed = cfg[3], cfg[4], cfg[5], cfg[6]
+        cdef nc_optim o
+        o.kind, o.momentum, o.beta1, o.beta2, o.eps, o.alpha = opt[:6]
+        o.weight_decay, o.nesterov, o.decoupled = opt[6:9]
+        cdef floating[::1] s0 = opt[9]
+        cdef floating[::1] s1 = opt[10]
+        o.state0 = &s0[0] if s0 is not None else NULL
+        o.state1 = &s1[0] if s1 is not None else NULL
+        if (s0 is not None and s0.shape[0] != self.n_params) or \
+                (s1 is not None and s1.shape[0] != self.n_params):
+            raise ValueError(f"optimizer state buffers need {self.n_params} values")
+        need_states = {NC_OPT_SGD: (o.momentum != 0, False), NC_OPT_ADAM: (True, True),
+                       NC_OPT_RMSPROP: (True, o.momentum != 0)}.get(o.kind)
+        if need_states is None:
+            raise ValueError(f"unknown optimizer code {o.kind}")
+        if (need_states[0] and s0 is None) or (need_states[1] and s1 is None):
+            raise ValueError("the optimizer is missing a state buffer")
+        o.t = opt[11]
+        cdef floating *doutp = &dout[0, 0] if dout is not None else NULL
+        with nogil:
+            if floating is float:
+                nc_train_batches_f32(&prog, &params[0], &grads[0], &out[0, 0], doutp,
+                                     &work[0], &b, &rows, &self.net, &c, &o, batch_rows, b1,
+                                     lr, budget, work.shape[0])
+            else:
+                nc_train_batches_f64(&prog, &params[0], &grads[0], &out[0, 0], doutp,
+                                     &work[0], &b, &rows, &self.net, &c, &o, batch_rows, b1,
+                                     lr, budget, work.shape[0])
+        return (prog.batch, prog.step, o.t, prog.loss_sum, prog.correct, prog.last_loss,
+                bool(prog.diverged))

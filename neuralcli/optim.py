@@ -23,6 +23,12 @@ class Optimizer:
     def hyperparameters(self):
         return {"weight_decay": self.weight_decay}
 
+    def compiled(self):
+        """The optimizer as the compiled training runs take it: (kind code, momentum,
+        beta1, beta2, eps, alpha, weight decay, nesterov, decoupled, state0, state1,
+        step counter), or None when they cannot run it."""
+        return None
+
 
 class SGD(Optimizer):
     """SGD with optional (Nesterov) momentum and L2 weight decay, as torch.optim.SGD."""
@@ -41,6 +47,11 @@ class SGD(Optimizer):
         v = self.state[0] if self.state else None
         _kernels.sgd(params, v, grads, lr, self.momentum, self.weight_decay, self.nesterov,
                      scale)
+
+    def compiled(self):
+        v = self.state[0] if self.state else None
+        return (_kernels.OPTIMIZER_CODES["sgd"], self.momentum, 0.0, 0.0, 0.0, 0.0,
+                self.weight_decay, self.nesterov, False, v, None, self.t)
 
     def hyperparameters(self):
         return {"momentum": self.momentum, "nesterov": self.nesterov,
@@ -67,6 +78,11 @@ class Adam(Optimizer):
         m, v = self.state
         _kernels.adam(params, m, v, grads, lr, self.beta1, self.beta2, self.eps,
                       self.weight_decay, self.t, self.decoupled, scale)
+
+    def compiled(self):
+        m, v = self.state
+        return (_kernels.OPTIMIZER_CODES["adam"], 0.0, self.beta1, self.beta2, self.eps, 0.0,
+                self.weight_decay, False, self.decoupled, m, v, self.t)
 
     def hyperparameters(self):
         return {"beta1": self.beta1, "beta2": self.beta2, "eps": self.eps,
@@ -100,6 +116,11 @@ class RMSprop(Optimizer):
         buf = self.state[1] if self.momentum > 0 else None
         _kernels.rmsprop(params, self.state[0], buf, grads, lr, self.alpha, self.eps,
                          self.weight_decay, self.momentum, scale)
+
+    def compiled(self):
+        buf = self.state[1] if self.momentum > 0 else None
+        return (_kernels.OPTIMIZER_CODES["rmsprop"], self.momentum, 0.0, 0.0, self.eps,
+                self.alpha, self.weight_decay, False, False, self.state[0], buf, self.t)
 
     def hyperparameters(self):
         return {"alpha": self.alpha, "eps": self.eps, "momentum": self.momentum,

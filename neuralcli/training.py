@@ -10,7 +10,8 @@ import numpy as np
 from neuralcli import _kernels
 from neuralcli.losses import LOSSES, loss_name
 from neuralcli.network import Encoded
-from neuralcli.optim import make_optimizer
+from neuralcli.kernels import workspace
+from neuralcli.optim import OPTIMIZERS, make_optimizer
 from neuralcli.schedules import make_schedule
 from neuralcli.spill import SpilledRows
 
@@ -56,7 +57,8 @@ class TrainConfig:
 
 @dataclass
 class TrainState:
-    """What callbacks see and may change: set `stop = True` to end after this batch."""
+    """What callbacks see and may change: set `stop = True` to end after this batch (this
+    run of batches, when they run in C)."""
     epoch: int = 0                  # 0-based epoch in progress
     step: int = 0                   # optimizer steps taken
     batch: int = 0
@@ -74,6 +76,11 @@ class TrainState:
 
 
 class Callback:
+    """Hooks of the training loop. on_batch_end comes after each run of batches: logs
+    holds "batch" (the epoch's batches done), "batches" (how many this call covers: 1 in
+    the per-batch loop, up to ~0.1 s worth in compiled runs), "loss" (the last batch's)
+    and "epoch" (1-based)."""
+
     def on_train_begin(self, state):
         pass
 
@@ -207,7 +214,18 @@ class Trainer:
     X float (N, C), or an Encoded (dense (N, n_dense) floats and int32 codes (N, n_cat)
     that select the first layer's categorical rows); y int32 labels (N,) for
     cross_entropy, float (N, K) otherwise. X may instead be a SpilledRows, whose spill
-    holds the same arrays (and the row weights), read back a window at a time."""
+    holds the same arrays (and the row weights), read back a window at a time.
+
+    An epoch's batches run in compiled runs: each call trains batch after batch in C
+    (gather, step, sums) until the batches run out or run_seconds pass, then returns to
+    Python for the callbacks, stop requests and signals. So on_batch_end reports a run
+    at a time: logs["batch"] is the epoch's batches done so far, logs["batches"] how many
+    this report covers, logs["loss"] the last one's loss; a stop request or Ctrl-C takes
+    effect after the current run. The weights and history are bitwise those of one step
+    per batch (compiled_runs = False), which a subclass that overrides step gets too."""
+
+    compiled_runs = True
+    run_seconds = 0.1
 
     def __init__(self, model, task, config, callbacks=()):
         config.validate()
@@ -229,7 +247,8 @@ class Trainer:
         self._labels = LOSSES[self.loss].targets == "labels"
         self._fused = model.fused
         self._loss_code = _kernels.LOSS_CODES[self.loss]
-        self.last_out = None  # the network's output on the last batch
+        self.last_out = None  # the network's output on the last batch (per-batch steps)
+        self._gather = None
 
     # -------------------------------------------------------------- one step
 
@@ -422,25 +441,13 @@ class Trainer:
                 st.epoch = epoch
                 lr = self.schedule.lr(epoch)
                 st.lr = lr
-                total = 0.0
-                correct = 0
-                for b, batch in enumerate(rows.batches(bs, rng, shuffle)):
-                    yb = batch["y"]
-                    loss = self.step(batch["dense"], yb, batch.get("sw"), lr, dropout_seed,
-                                     batch.get("codes"))
-                    if not math.isfinite(loss):
-                        self._diverged(epoch, b, loss, lr, good)
-                        raise _Stop()
-                    total += loss * len(yb)
-                    if self.task.classification:
-                        correct += _correct(self.task.kind, self.loss, self.last_out, yb)
-                    st.batch = b + 1
-                    if self.callbacks:
-                        logs = {"loss": loss, "batch": b + 1, "epoch": epoch + 1}
-                        for cb in self.callbacks:
-                            cb.on_batch_end(st, logs)
-                    if st.stop:
-                        raise _Stop()
+                sums = _EpochSums(epoch, lr, dropout_seed, good)
+                if self._runs_in_c():
+                    self._epoch_runs(rows, bs, rng, shuffle, sums)
+                else:
+                    for b, batch in enumerate(rows.batches(bs, rng, shuffle)):
+                        self._one_batch(batch, b, sums)
+                total, correct = sums.total, sums.correct
                 # end of epoch
                 if not math.isfinite(_kernels.sum_squares(model.params)):
                     self._diverged(epoch, nb - 1, math.nan, lr, good)
@@ -499,6 +506,132 @@ class Trainer:
             cb.on_train_end(st)
         return st
 
+    # -------------------------------------------------------------- batches
+
+    def _runs_in_c(self):
+        """Whether an epoch's batches run in compiled runs (nc_train_batches) or one
+        Python step at a time: the one place that chooses. The runs take the trainer's
+        own step and the optimizers of the table; a subclass that changes the step, or
+        compiled_runs set False, keeps the per-batch loop."""
+        return (self.compiled_runs and type(self).step is _COMPILED_STEP
+                and type(self.optimizer) in OPTIMIZERS.values()
+                and self.optimizer.compiled() is not None)
+
+    def _one_batch(self, batch, b, sums):
+        """One step on the epoch's batch b (name -> array), then its sums, callbacks and
+        the stop checks."""
+        yb = batch["y"]
+        loss = self.step(batch["dense"], yb, batch.get("sw"), sums.lr, sums.seed,
+                         batch.get("codes"))
+        if not math.isfinite(loss):
+            self._diverged(sums.epoch, b, loss, sums.lr, sums.good)
+            raise _Stop()
+        sums.total += loss * len(yb)
+        if self.task.classification:
+            sums.correct += _correct(self.task.kind, self.loss, self.last_out, yb)
+        self._batches_done(b + 1, loss, 1, sums)
+
+    def _batches_done(self, batch, loss, count, sums):
+        """Report the epoch's batches up to `batch` (count of them since the last report,
+        the last one's loss) to the callbacks, then stop if one asked to."""
+        st = self.state
+        st.batch = batch
+        if self.callbacks:
+            logs = {"loss": loss, "batch": batch, "epoch": sums.epoch + 1, "batches": count}
+            for cb in self.callbacks:
+                cb.on_batch_end(st, logs)
+        if st.stop:
+            raise _Stop()
+
+    def _run_buffers(self, bs, last, arrays):
+        """Workspace, output and output gradient (None for the fused step) of the compiled
+        runs over batches of bs rows, the last of them `last` rows: the model's own
+        buffers for bs rows where they are large enough for both, and batch buffers for
+        the gathered rows of each array."""
+        model = self.model
+        double = model.dtype == np.float64
+        size = model._net.small_workspace if self._fused else model._net.workspace
+        threads = _kernels.get_num_threads()
+        if self._fused:
+            work, out = model.small_buffers(bs)
+            dout = None
+        else:
+            work, out, dout = model.buffers(bs)
+        if size(last, threads, double) > len(work):
+            work = workspace(size(last, threads, double))
+        shapes = tuple((k, a.shape[1:], a.dtype.str) for k, a in sorted(arrays.items()))
+        if self._gather is None or self._gather[0] != (bs, shapes):
+            rows = {k: np.empty((bs,) + a.shape[1:], a.dtype) for k, a in arrays.items()}
+            self._gather = ((bs, shapes), rows)
+        return work, out, dout, self._gather[1]
+
+    def _run(self, arrays, perm, first, count, base, bs, sums, gather=None):
+        """Batches 0..count-1 of arrays (taken in the order perm from position first) in
+        compiled runs of about run_seconds each, the epoch's batch `base` onwards;
+        callbacks, stop requests and signals are handled between runs. gather: the
+        batch buffers (name -> bs rows) to gather into, else the trainer's own."""
+        model, st = self.model, self.state
+        n = len(arrays["y"])
+        last = min(bs, n - first - (count - 1) * bs)
+        work, out, dout, own = self._run_buffers(bs, last, arrays)
+        g = own if gather is None else gather
+        y = arrays["y"]
+        t, labels = (None, y) if self._labels else (y, None)
+        bufs = (g["dense"], g.get("codes"), None if self._labels else g["y"],
+                g["y"] if self._labels else None, g.get("sw"))
+        cfg = (self._loss_code, _kernels.TASK_CODES[self.task.kind], self._fused,
+               float(self.cfg.loss_scale), float(self.cfg.l2 or 0.0),
+               float(self.cfg.clip_norm or 0.0), sums.seed)
+        x, codes, sw = arrays["dense"], arrays.get("codes"), arrays.get("sw")
+        b = 0
+        while b < count:
+            prog = (b, st.step, sums.total, sums.correct)
+            b1, st.step, t_opt, sums.total, sums.correct, loss, diverged = \
+                model._net.train_batches(model.params, self.grads, out, dout, work, x, codes,
+                                         t, labels, sw, perm, first, bufs, cfg,
+                                         self.optimizer.compiled(), prog, bs, count,
+                                         sums.lr, self.run_seconds)
+            self.optimizer.t = t_opt
+            if diverged:
+                self._diverged(sums.epoch, base + b1, loss, sums.lr, sums.good)
+                raise _Stop()
+            done, b = b1 - b, b1
+            self._batches_done(base + b, loss, done, sums)
+
+    def _epoch_runs(self, rows, bs, rng, shuffle, sums):
+        """One epoch in compiled runs. Rows in memory: one run over the epoch's
+        permutation. Spilled rows: runs over each window's rows in the window's order;
+        the rows a window leaves over start a batch that the next window fills, and that
+        batch takes one Python step."""
+        n = len(rows)
+        nb = (n + bs - 1) // bs
+        if not isinstance(rows, SpilledRows):
+            perm = rng.permutation(n) if shuffle else None
+            self._run(rows.arrays, perm, 0, nb, 0, bs, sums)
+            return
+        carry = {k: np.empty((bs,) + s, d) for k, (d, s) in rows.spill.spec.items()}
+        fill = b = 0
+        for arrays, perm in rows.windows(rng, shuffle):
+            size = len(arrays["y"])
+            at = 0
+            if fill:
+                take = min(bs - fill, size)
+                _take(arrays, perm, at, take, carry, fill)
+                fill, at = fill + take, take
+                if fill == bs:
+                    self._one_batch(carry, b, sums)
+                    fill, b = 0, b + 1
+            full = (size - at) // bs
+            if full:
+                # the carried rows are all stepped: their buffers gather the run's
+                self._run(arrays, perm, at, full, b, bs, sums, carry)
+                at, b = at + full * bs, b + full
+            if at < size:
+                _take(arrays, perm, at, size - at, carry, 0)
+                fill = size - at
+        if fill:
+            self._one_batch({k: a[:fill] for k, a in carry.items()}, b, sums)
+
     def _diverged(self, epoch, batch, loss, lr, good):
         st = self.state
         self.model.params[...] = good
@@ -513,5 +646,29 @@ class Trainer:
                       f"good weights (from {kept}); {hint}")
 
 
+# the step the compiled runs reproduce; a trainer whose step is another (a subclass's, or
+# one patched in) takes its batches one Python step at a time
+_COMPILED_STEP = Trainer.step
+
+
 class _Stop(Exception):
     pass
+
+
+class _EpochSums:
+    """An epoch's settings and running sums, shared by its batches."""
+
+    def __init__(self, epoch, lr, seed, good):
+        self.epoch, self.lr, self.seed, self.good = epoch, lr, seed, good
+        self.total = 0.0
+        self.correct = 0
+
+
+def _take(arrays, perm, at, take, dst, fill):
+    """Rows [at, at+take) of a window's order into dst's rows [fill, fill+take)."""
+    for k, a in arrays.items():
+        out = dst[k][fill:fill + take]
+        if perm is None:
+            out[...] = a[at:at + take]
+        else:
+            a.take(perm[at:at + take], axis=0, out=out, mode="clip")

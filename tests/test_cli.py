@@ -508,3 +508,49 @@ def test_predict_keeps_values_as_read(tmp_path, model):
     lines = result.stdout.splitlines()
     assert lines[0].startswith("income,city,when,predicted_bought")
     assert lines[1].startswith("40.5,rome,2024-02-29,") and lines[2].startswith("1000,oslo,,")
+
+
+@pytest.mark.parametrize("signame,status,word", [("SIGTERM", 143, "terminated"),
+                                                ("SIGINT", 130, "interrupted")])
+def test_a_signal_stops_training_saves_the_best_model_and_exits(signame, status, word,
+                                                                tmp_path, csv):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import neuralcli
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(neuralcli.__file__)))
+    out = tmp_path / "term.ncm"
+    log = tmp_path / "history.txt"
+    # a callback-free run of many short epochs; the child writes when its first epoch ends
+    code = ("import sys\n"
+            "from neuralcli.cli import main\n"
+            "from neuralcli import training\n"
+            "real = training.Trainer._batches_done\n"
+            "def done(self, *a):\n"
+            "    real(self, *a)\n"
+            f"    if self.state.epoch == 1: open({str(log)!r}, 'w').close()\n"
+            "training.Trainer._batches_done = done\n"
+            "sys.argv[0] = 'neuralcli'\n"
+            "main()\n")
+    proc = subprocess.Popen([sys.executable, "-c", code, "train", str(csv), "--epochs",
+                             "1000000", "--batch-size", "8", "-o", str(out)], cwd=root,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not log.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert log.exists(), proc.communicate(timeout=30)
+        proc.send_signal(getattr(signal, signame))
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == status, (stdout, stderr)
+    assert out.exists() and str(out) in stdout
+    assert word in stderr and "Traceback" not in stderr
+    assert "interrupted in epoch" in stdout + stderr and "kept the weights of epoch" in \
+        stdout + stderr

@@ -106,8 +106,10 @@ class _StopAt(Callback):
         self.batch, self.exc, self.count = batch, exc, 0
 
     def on_batch_end(self, state, logs):
-        self.count += 1
-        if self.count == self.batch:
+        # a report may cover a run of several batches: stop in the run that reaches it
+        before = self.count
+        self.count += logs["batches"]
+        if before < self.batch <= self.count:
             if self.exc:
                 raise self.exc
             state.stop = True

@@ -1,13 +1,14 @@
 """The `neuralcli` command: the root group, global options, error handling, commands.
 
-Exit codes: 0 success, 1 a data or model error, 2 a usage error, 130 interrupted."""
+Exit codes: 0 success, 1 a data or model error, 2 a usage error, 130 interrupted (Ctrl-C),
+143 terminated (SIGTERM, during train)."""
 import os
 import sys
 
 import click
 
 from neuralcli._version import __version__
-from neuralcli.cli.app import App, error_text, user_errors
+from neuralcli.cli.app import App, Terminated, error_text, user_errors
 from neuralcli.cli.console import Console
 
 # options of the root command, which go before the subcommand's name
@@ -15,6 +16,7 @@ GLOBAL_FLAGS = ("-q", "--quiet", "--no-color", "--version")
 
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
 
 
 class Group(click.Group):
@@ -54,6 +56,9 @@ class Group(click.Group):
                 return super().invoke(ctx)
         except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
             raise
+        except Terminated:
+            _console(ctx).error("terminated")
+            ctx.exit(EXIT_TERMINATED)
         except KeyboardInterrupt:
             _console(ctx).error("interrupted")
             ctx.exit(EXIT_INTERRUPTED)

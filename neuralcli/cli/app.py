@@ -1,9 +1,46 @@
-"""The application object every command receives, the CLI's own error type, and how a
-library error is worded as the command's options."""
+"""The application object every command receives, the CLI's own error type, SIGTERM taken
+as an interruption, and how a library error is worded as the command's options."""
+import signal
+import threading
 
 
 class CliError(Exception):
     """A problem the user can fix, printed as one line: what, where, what to do."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, taken like Ctrl-C: training stops after its current run of batches and
+    keeps the best weights; the command then exits 143 instead of 130."""
+
+
+class TermAsInterrupt:
+    """While open, SIGTERM raises Terminated in the main thread, as Ctrl-C raises
+    KeyboardInterrupt: where Python next runs, so during a compiled call when it returns.
+    After hold(), a SIGTERM is only recorded (nothing interrupts the saving of a model);
+    `received` tells whether one came. Outside the main thread it does nothing."""
+
+    def __init__(self):
+        self.received = False
+        self.armed = True
+        self._before = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._before = signal.signal(signal.SIGTERM, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        if self._before is not None:
+            signal.signal(signal.SIGTERM, self._before)
+            self._before = None
+
+    def hold(self):
+        self.armed = False
+
+    def _handle(self, signum, frame):
+        self.received = True
+        if self.armed:
+            raise Terminated()
 
 
 class App:
