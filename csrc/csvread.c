@@ -77,7 +77,6 @@ typedef struct {
     int64_t *own_lines, own_cap;
     int status;
     const uint8_t *err_at;      /* the record (ragged) or the byte (UTF-8) */
-    int64_t err_fields;
 } csv_chunk;
 
 struct nc_csv {
@@ -955,7 +954,6 @@ static void parse_chunk(const nc_csv *p, csv_chunk *c)
         if (r.fields != p->ncols) {
             c->status = NC_CSV_RAGGED;
             c->err_at = rec;
-            c->err_fields = r.fields;
             return;
         }
         c->rows++;
