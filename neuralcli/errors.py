@@ -81,6 +81,7 @@ FIXES = {
     "task": "set task=\"{arg}\"",
     "keep_id": "keep column {arg} as a feature (keep=[...])",
     "na_values": "count {arg} as a missing value (na_values=[...])",
+    "delimiter": "give the delimiter (delimiter=...), or leave it out to sniff it",
 }
 
 

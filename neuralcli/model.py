@@ -120,7 +120,7 @@ class TrainedModel:
         notes = list(pre.fit_notes)
         # the training and validation rows encoded straight from the columns (no copy of
         # the whole file's inputs); errors name the file's own rows
-        X = pre.transform(table, rows=train_idx, dtype=dtype)
+        X = pre.transform(table, rows=train_idx, dtype=dtype, training=True)
         notes += pre.last_notes
         y_idx = pre.target_of(table, rows=train_idx)
         n_targets = 1 if y_idx.ndim == 1 else y_idx.shape[1]
@@ -128,7 +128,7 @@ class TrainedModel:
                            n_targets, settings.loss)
         Xv = yv = None
         if val_idx is not None:
-            Xv = pre.transform(table, rows=val_idx, dtype=dtype)
+            Xv = pre.transform(table, rows=val_idx, dtype=dtype, training=True)
             notes += [n for n in pre.last_notes if n not in notes]
             yv = _encode(pre.target_of(table, rows=val_idx), spec, pre)
         elif val_table is not None and val_table.n_rows:
@@ -208,7 +208,7 @@ class TrainedModel:
                     rows = rows_of(chunk, val)
                     if not len(rows):
                         continue
-                    X = pre.transform(chunk, rows=rows, dtype=dtype)
+                    X = pre.transform(chunk, rows=rows, dtype=dtype, training=True)
                     notes += [n for n in pre.last_notes if n not in notes]
                     y_idx = pre.target_of(chunk, rows=rows)
                     sink.add(X, _encode(y_idx, spec, pre),

@@ -493,13 +493,14 @@ class Preprocessor:
                             path=table.path, hint="do not drop it", fix=("target", None))
         features = [j for j in range(table.n_columns) if j != t and j not in dropped]
         if not features:
-            hint = "a model needs at least one input column"
+            hint, fix = "a model needs at least one input column", None
             if table.n_columns == 1 and any(d in table.columns[0] for d in ",;\t"):
                 hint = ("the whole line was read as one column: the file seems to use "
-                        "another delimiter; pass --delimiter or leave it out to sniff it")
+                        "another delimiter")
+                fix = ("delimiter", None)
             problem(None, DataError(f"no feature columns besides the target "
                                     f"{show(table.columns[t])}", path=table.path,
-                                    hint=hint))
+                                    hint=hint, fix=fix))
         return t, features, {table.find(k) for k in keep}
 
     def _fit_column(self, table, j, summary, impute, max_categories, keep, notes,
@@ -724,9 +725,11 @@ class Preprocessor:
         rows = kw.get("rows")
         return self.fit(table, **kw).transform(table, rows=rows)
 
-    def transform(self, table, *, rows=None, dtype=np.float64):
+    def transform(self, table, *, rows=None, dtype=np.float64, training=False):
         """Encoded inputs (dense in `dtype`, codes int32) for the table's rows (or `rows`
-        of it), from the training columns matched by name."""
+        of it), from the training columns matched by name. training: the rows are the
+        training file's, whose categories beyond a column's cap the fit's notes already
+        told of."""
         self._need_fit()
         notes = []
         self._check_columns(table)
@@ -758,7 +761,7 @@ class Preprocessor:
                     at += len(DATE_FEATURES)
                 continue
             codes[:, block] = self._codes(table, j, col, s, self.blocks[block][1], sel,
-                                          notes)
+                                          training, notes)
             block += 1
         self.last_notes = notes
         return Encoded(dense, codes)
@@ -825,7 +828,7 @@ class Preprocessor:
             raise _error(table, message, row=sel[i], column=j, hint="fix the value")
         return v, gaps
 
-    def _codes(self, table, j, col, s, start, sel, notes):
+    def _codes(self, table, j, col, s, start, sel, training, notes):
         """A text column's first-layer rows at rows sel: start + its category's place in
         the block, the other row for an unseen category (or -1 without one)."""
         cats = s["categories"]
@@ -861,7 +864,7 @@ class Preprocessor:
             notes.append(f"column {show(s['name'])}: {_count(gaps.sum(), 'missing cell')} "
                          f"filled with the training's most frequent value {show(s['fill'])}")
         unseen = out == -2
-        if unseen.any():
+        if unseen.any() and not (training and s["other"]):
             values = sorted({names[r] for r in raw[unseen].tolist()})
             k = int(unseen.sum())
             rows = "1 row has a category" if k == 1 else f"{k:,} rows have categories"
@@ -873,7 +876,7 @@ class Preprocessor:
             notes.append(f"column {show(s['name'])}: {rows} {where} "
                          f"({listing(values, quote=True)}); {'it was' if k == 1 else 'they were'}"
                          f" encoded as {how}")
-            out[unseen] = other
+        out[unseen] = other
         return out.astype(np.int32)
 
     # ---- targets

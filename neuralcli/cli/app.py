@@ -67,6 +67,7 @@ OPTION_FIXES = {
     "task": ("task", "use --task {arg}"),
     "keep_id": ("keep_id", "pass --keep-id {arg} to use it anyway"),
     "na_values": ("na_values", "list {arg} in --na-values to count it as missing"),
+    "delimiter": ("delimiter", "pass --delimiter, or leave it out to sniff it"),
 }
 
 
