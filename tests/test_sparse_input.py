@@ -286,7 +286,7 @@ def test_bitwise_equal_at_one_and_two_threads(threads):
 ISA_SCRIPT = r"""
 import hashlib, sys
 import numpy as np
-sys.path.insert(0, "tests")
+sys.path.insert(0, TESTS_DIR)
 from neuralcli import _kernels
 from test_sparse_input import _problem, _gradient, _fused
 big, enc = _problem(5, [3000, 50], [64, 2], ["relu", "identity"], np.float32, 2000)
@@ -312,7 +312,8 @@ def test_bitwise_equal_across_thread_counts_on_every_isa_path():
     fused = set()
     for isa in ("portable", "avx2", "avx512"):
         env = dict(os.environ, NEURALCLI_ISA=isa)
-        got, gemm1, fused1, gemm2, fused2 = run_python(ISA_SCRIPT, env=env,
+        script = ISA_SCRIPT.replace("TESTS_DIR", repr(os.path.dirname(__file__)))
+        got, gemm1, fused1, gemm2, fused2 = run_python(script, env=env,
                                                        check=True).stdout.split()
         assert gemm1 == gemm2, got
         assert fused1 == fused2, got

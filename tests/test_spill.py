@@ -1,12 +1,12 @@
 """Spill files and the seeded block shuffle of the bigger-than-memory path."""
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from neuralcli.spill import BlockOrder, SpillArrays, default_limit, parse_size
+
+from helpers import run_python
 
 
 def test_parse_size():
@@ -59,8 +59,7 @@ def test_spill_removed_on_error_and_at_exit(tmp_path):
     code = ("import sys; import numpy as np; from neuralcli.spill import SpillArrays\n"
             f"s = SpillArrays({{'a': (np.float64, ())}}, directory={str(tmp_path)!r})\n"
             "s.append(a=np.ones(10)); print(s.dir)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=os.path.dirname(os.path.dirname(__file__)))
+    out = run_python(code, check=True)
     assert out.stdout.strip().startswith(str(tmp_path))
     assert not os.path.exists(out.stdout.strip())
 
