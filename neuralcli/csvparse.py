@@ -241,7 +241,8 @@ def _columns(parser, kinds, formats, stats, settled, shared=None):
                 _array(parser, j, "values", np.float64, n),
                 _array(parser, j, "missing", np.bool_, n), st["bad"], st["first_bad"],
                 st["nonfinite"], st["first_nonfinite"], st["integral"],
-                None if fmt is None or fmt.plain else fmt.describe()))
+                None if fmt is None or fmt.plain else fmt.describe(),
+                None if fmt is None or fmt.plain else fmt))
         else:
             columns.append(DateColumn(_array(parser, j, "values", np.float64, n),
                                       _array(parser, j, "missing", np.bool_, n), st["bad"],

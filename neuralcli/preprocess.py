@@ -32,6 +32,7 @@ import numpy as np
 
 from neuralcli.errors import DataError, Note, listing, show
 from neuralcli.network import Encoded
+from neuralcli.table import NumberFormat
 from neuralcli.writer import number_text
 
 __all__ = ["Preprocessor", "TaskDecision", "decide_task", "IMPUTE_MODES", "TASKS",
@@ -545,6 +546,9 @@ class Preprocessor:
                     "fill": fill}
             if col.kind == "number":
                 spec["format"] = col.fmt     # the reader's note says it to the user
+                nf = getattr(col, "number_format", None)
+                if nf is not None and not nf.plain:
+                    spec["number_format"] = nf
             else:
                 spec["has_time"] = bool(col.has_time)
                 notes.append(Note(f"column {show(name)} is a date: its inputs are the "
@@ -652,6 +656,12 @@ class Preprocessor:
     def notes(self):
         """What fit and the last transform found, one sentence each."""
         return list(self.fit_notes) + list(self.last_notes)
+
+    def input_formats(self):
+        """{column: NumberFormat} of the number columns that training read in a local
+        format (thousands separators, a decimal comma, currency, percent)."""
+        return {s["name"]: s["number_format"] for s in self.specs
+                if s.get("number_format") is not None}
 
     def input_kinds(self):
         """{column: "number" | "date" | "text"}: how the training read each column the
@@ -986,6 +996,10 @@ class Preprocessor:
             c = {"name": s["name"], "kind": s["kind"], "fill": s["fill"]}
             if s["kind"] == "number":
                 c["format"] = s.get("format")
+                if s.get("number_format") is not None:
+                    nf = s["number_format"]
+                    c["number_format"] = {"decimal": nf.decimal, "thousands": nf.thousands,
+                                          "currency": nf.currency, "percent": nf.percent}
             elif s["kind"] == "date":
                 c["has_time"] = bool(s.get("has_time"))
             else:
@@ -1052,6 +1066,11 @@ class Preprocessor:
                     k += 1
                     if kind == "number":
                         s["format"] = c.get("format")
+                        if c.get("number_format") is not None:
+                            nf = c["number_format"]
+                            s["number_format"] = NumberFormat(
+                                str(nf["decimal"]), nf["thousands"], nf["currency"],
+                                bool(nf["percent"]))
                     else:
                         s["has_time"] = bool(c.get("has_time"))
                     if s["fill"] is not None:

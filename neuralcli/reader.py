@@ -75,7 +75,8 @@ _UTF8_HINT = "give the file's encoding (for example latin-1), or save it as UTF-
 
 
 def read_table(source, *, delimiter=None, encoding=None, na_values=None, decimal=None,
-               thousands=None, threads=None, progress=None, block_size=None):
+               thousands=None, threads=None, progress=None, block_size=None, kinds=None,
+               formats=None):
     """Read a CSV source (a path, a .gz path, or "-" for standard input) into a Table.
 
     delimiter: one character (or "comma", "semicolon", "tab", "pipe"), sniffed unless
@@ -84,13 +85,14 @@ def read_table(source, *, delimiter=None, encoding=None, na_values=None, decimal
     unless given; matched exactly against the stripped cell); decimal ("." or ",") and
     thousands ("," "." " " "'" or "" for none): the number format of every number column
     instead of the detected one; threads, progress(bytes_done) and block_size go to the
-    parser. What the reader recognized (formats, dates, columns re-typed by the whole
+    parser; kinds and formats fix named columns' kinds and number formats (see Scan).
+    What the reader recognized (formats, dates, columns re-typed by the whole
     file) is left in `table.notes` (each a Note naming its column), the delimiter and
     encoding it read the file with in `table.delimiter` and `table.encoding`.
     """
     with Scan(source, delimiter=delimiter, encoding=encoding, na_values=na_values,
               decimal=decimal, thousands=thousands, threads=threads, progress=progress,
-              block_size=block_size) as scan:
+              block_size=block_size, kinds=kinds, formats=formats) as scan:
         columns, lines = parse(scan.src.open, **scan.parse_args())
         scan.check_rows(len(lines))
         return scan.table(columns, lines, notes=scan.notes(columns))
@@ -102,12 +104,13 @@ class Scan:
     bigger than memory reads it more than once. Use it as a context manager: the source
     (a spooled standard input, say) is released when it closes.
 
-    `kinds` may fix the kind of named columns ({name: "number" | "text" | "date"}), as a
-    model does for the columns it was trained on."""
+    `kinds` may fix the kind of named columns ({name: "number" | "text" | "date"}), and
+    `formats` their NumberFormat ({name: NumberFormat}), as a model does for the columns
+    it was trained on."""
 
     def __init__(self, source, *, delimiter=None, encoding=None, na_values=None,
                  decimal=None, thousands=None, threads=None, progress=None,
-                 block_size=None, kinds=None):
+                 block_size=None, kinds=None, formats=None):
         self.na = list(DEFAULT_NA if na_values is None else _na_list(na_values))
         self._stack = ExitStack()
         try:
@@ -132,6 +135,9 @@ class Scan:
                 if kind != self.kinds[j]:
                     self.kinds[j] = kind
                     self.formats[j] = None if kind != "number" else self.formats[j]
+        for name, fmt in (formats or {}).items():
+            if name in self.names and self.kinds[self.names.index(name)] == "number":
+                self.formats[self.names.index(name)] = fmt
         self.threads, self.progress = threads, progress
         self.block_size = block_size or BLOCK_SIZE
         self.n_rows = None          # known after a whole pass
@@ -174,6 +180,7 @@ class Scan:
         for j, col in enumerate(columns):
             if col.kind == "number" and self.formats[j] is not None and col.fmt is None:
                 col.fmt = self.formats[j].describe()
+                col.number_format = self.formats[j]
             notes += _notes(self.names[j], col, self.sniffed[j], self.formats[j],
                             self.forced, None if stats is None else stats[j]["present"])
         return notes

@@ -59,7 +59,8 @@ class NumberColumn:
     missing markers; bad: count of cells that are not numbers, first_bad its first
     (row, text); nonfinite: count of nan/inf cells (or overflow such as 1e400),
     first_nonfinite likewise; integral: every present value is a whole number;
-    fmt: the number format recognized ("thousands ','", "decimal comma", ...) or None."""
+    fmt: the number format recognized ("thousands ','", "decimal comma", ...) or None, and
+    number_format the NumberFormat itself."""
     values: np.ndarray
     missing: np.ndarray
     bad: int = 0
@@ -68,6 +69,7 @@ class NumberColumn:
     first_nonfinite: tuple = None
     integral: bool = False
     fmt: str = None
+    number_format: "NumberFormat" = None
     kind = "number"
 
     def __len__(self):
@@ -76,7 +78,8 @@ class NumberColumn:
     def take(self, idx):
         """The column at rows idx. Counts of bad cells keep describing the whole file."""
         return NumberColumn(self.values[idx], self.missing[idx], self.bad, self.first_bad,
-                            self.nonfinite, self.first_nonfinite, self.integral, self.fmt)
+                            self.nonfinite, self.first_nonfinite, self.integral, self.fmt,
+                            self.number_format)
 
 
 @dataclass

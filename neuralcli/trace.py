@@ -37,7 +37,7 @@ def row_table(pre, values, *, target=None):
     if len(values) != len(cols):
         raise DataError(f"--input has {len(values)} values, the model takes {len(cols)}: "
                         f"{', '.join(cols)}", hint="give one value per column, in that order")
-    data = [_cell(s["kind"], v) for s, v in zip(pre.specs, values)]
+    data = [_cell(s["kind"], v, s.get("number_format")) for s, v in zip(pre.specs, values)]
     if target is not None:
         cols.append(pre.target)
         data.append(target_cell(pre, target))
@@ -49,11 +49,11 @@ def target_cell(pre, text):
     return _cell("text" if pre.label_kind == "text" else "number", text)
 
 
-def _cell(kind, text):
+def _cell(kind, text, fmt=None):
     """One cell as a one-row column of `kind`, read by the reader's rules: numbers as
-    float() reads them (NaN and inf kept, to be refused), ISO dates and date-times, the
-    default missing-value markers missing."""
-    from neuralcli.reader import DEFAULT_NA, _date, _number
+    float() reads them, or in the column's NumberFormat `fmt` (NaN and inf kept, to be
+    refused), ISO dates and date-times, the default missing-value markers missing."""
+    from neuralcli.reader import DEFAULT_NA, _date, _formatted
 
     text = str(text).strip()
     missing = text == "" or text in DEFAULT_NA
@@ -65,7 +65,7 @@ def _cell(kind, text):
         cls = NumberColumn if kind == "number" else DateColumn
         return cls(np.array([np.nan]), gone)
     if kind == "number":
-        v = _number(text)
+        v = _formatted(text, fmt)
         if v is None:
             return NumberColumn(np.array([np.nan]), gone, bad=1, first_bad=(0, text))
         if not math.isfinite(v):

@@ -162,3 +162,43 @@ def test_predict_leaves_no_partial_output(tmp_path, monkeypatch):
     result = _cli("predict", model, bad, "-o", out)
     assert result.exit_code == 1 and "row 2901" in result.output
     assert not out.exists() and not (tmp_path / "out.csv.part").exists()
+
+
+def test_a_model_reads_its_columns_in_the_formats_it_was_trained_on(tmp_path):
+    rng = np.random.default_rng(3)
+    rows = ["amount;rate;y"]
+    for _ in range(400):
+        a = int(rng.integers(100_000, 900_000))
+        rate = f"{rng.normal(2, 1):.2f}".replace(".", ",")
+        # amount with a dot between thousands, rate with a decimal comma
+        rows.append(f"{a // 1000}.{a % 1000:03d};{rate};{int(a > 500_000)}")
+    path = tmp_path / "semi.csv"
+    path.write_text("\n".join(rows) + "\n")
+    model = tmp_path / "m.ncm"
+    trained = _cli("train", path, "--thousands", ".", "--decimal", ",", "--epochs", "2",
+                   "-o", model)
+    assert trained.exit_code == 0, trained.output
+    given = _cli("predict", model, path, "--thousands", ".", "--decimal", ",")
+    remembered = _cli("predict", model, path)
+    assert given.exit_code == remembered.exit_code == 0
+    assert remembered.stdout == given.stdout
+    assert _cli("eval", model, path, "--json").stdout == \
+        _cli("eval", model, path, "--json", "--thousands", ".", "--decimal", ",").stdout
+
+
+def test_explain_reads_a_typed_row_in_the_columns_format(tmp_path):
+    rng = np.random.default_rng(4)
+    rows = ["price,x,y"]
+    for _ in range(300):
+        p = rng.uniform(10, 5000)
+        rows.append(f'"${p:,.2f}",{rng.normal():.3f},{int(p > 2500)}')
+    path = tmp_path / "money.csv"
+    path.write_text("\n".join(rows) + "\n")
+    model = tmp_path / "m.ncm"
+    assert _cli("train", path, "--epochs", "2", "-o", model).exit_code == 0
+    shown = _cli("explain", model, "--input", '"$1,234.50",0.5', "--format", "json")
+    assert shown.exit_code == 0, shown.output
+    import json
+
+    raw = [c for c in json.loads(shown.stdout)["preprocessing"] if c["column"] == "price"]
+    assert raw and raw[0]["raw"] == "1234.5"

@@ -2,6 +2,8 @@
 on your model and your data, with the numbers its kernels produce."""
 import click
 
+from neuralcli.cli.options import reading_kwargs, reading_options
+
 EPILOG = """\b
 Examples:
   neuralcli explain model.ncm --row 3 data.csv
@@ -32,8 +34,10 @@ Examples:
               help="Learning rate of the gradient-descent step shown at the end.")
 @click.option("--format", "fmt", type=click.Choice(["rich", "plain", "json"]),
               default="rich", show_default=True)
+@reading_options
 @click.pass_obj
-def command(app, model_path, data, row, input_text, target, top, lr, fmt):
+def command(app, model_path, data, row, input_text, target, top, lr, fmt, delimiter,
+            na_values, decimal, thousands, encoding):
     """Trace one row through MODEL: the network, the preprocessing of each value, the
     forward pass neuron by neuron, the loss, the backward pass and one gradient step.
 
@@ -41,7 +45,7 @@ def command(app, model_path, data, row, input_text, target, top, lr, fmt):
     is what the training engine computes for that row."""
     from neuralcli.cli.app import CliError
     from neuralcli.model import TrainedModel
-    from neuralcli.reader import read_table
+    from neuralcli.cli import source
     from neuralcli.trace import row_table, trace
 
     if top < 1:
@@ -54,7 +58,10 @@ def command(app, model_path, data, row, input_text, target, top, lr, fmt):
         raise click.UsageError("--row needs DATA.csv")
     model = TrainedModel.load(model_path)
     if row is not None:
-        table = read_table(data)
+        table = source.read(app.console, data,
+                            reading_kwargs(delimiter, na_values, decimal, thousands,
+                                           encoding),
+                            kinds=model.pre.input_kinds(), formats=model.pre.input_formats())
         if not 1 <= row <= table.n_rows:
             raise CliError(f"{table.path} has {table.n_rows} data rows; --row must lie in "
                            f"1..{table.n_rows}, got {row}")

@@ -29,8 +29,9 @@ def progress(console, data, what="reading"):
         yield bar.update
 
 
-def read(console, data, reading):
-    """DATA as a Table held in memory."""
+def read(console, data, reading, **fixed):
+    """DATA as a Table held in memory; fixed: read_table's kinds and formats, for a CSV
+    file."""
     if is_parquet(data):
         from neuralcli.parquet import read_parquet
 
@@ -43,14 +44,14 @@ def read(console, data, reading):
     from neuralcli.reader import read_table
 
     with progress(console, data) as update:
-        return read_table(data, progress=update, **reading)
+        return read_table(data, progress=update, **reading, **fixed)
 
 
-def scan(data, reading, *, kinds=None, progress=None):
+def scan(data, reading, *, kinds=None, formats=None, progress=None):
     """DATA as a reader.Scan, to be read in chunks (a CSV source only)."""
     from neuralcli.reader import Scan
 
-    return Scan(data, kinds=kinds, progress=progress, **reading)
+    return Scan(data, kinds=kinds, formats=formats, progress=progress, **reading)
 
 
 def model_tables(console, data, reading, model):
@@ -65,7 +66,8 @@ def model_tables(console, data, reading, model):
         return
     from neuralcli import stream
 
-    with scan(data, reading, kinds=model.pre.input_kinds()) as sc:
+    with scan(data, reading, kinds=model.pre.input_kinds(),
+              formats=model.pre.input_formats()) as sc:
         yield from stream.chunks(sc, lambda label: progress(console, data))
         for note in sc.last_notes:
             console.note(note)
