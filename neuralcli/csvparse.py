@@ -193,8 +193,7 @@ def _error(err, path, delimiter, ncols, skip_records):
     line = err["line"]
     if err["status"] == "utf8":
         return DataError(f"byte 0x{err['byte']:02x} is not UTF-8 text", path=path, line=line,
-                         hint="give the file's encoding (for example latin-1), or save it "
-                              "as UTF-8")
+                         hint="save it as UTF-8", fix=("encoding", "latin-1"))
     if err["status"] == "unclosed":
         return DataError("a quote opened in this row is never closed", path=path, line=line,
                          hint="close the quote (\"), or double a quote that is part of a "

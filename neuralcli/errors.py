@@ -82,6 +82,7 @@ FIXES = {
     "keep_id": "keep column {arg} as a feature (keep=[...])",
     "na_values": "count {arg} as a missing value (na_values=[...])",
     "delimiter": "give the delimiter (delimiter=...), or leave it out to sniff it",
+    "encoding": "give the file's encoding (encoding=\"{arg}\" or another)",
 }
 
 

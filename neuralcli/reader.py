@@ -69,7 +69,7 @@ GZIP_MAGIC = b"\x1f\x8b"
 BOMS = ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
         (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
 _EPOCH = datetime.date(1970, 1, 1).toordinal()
-_UTF8_HINT = "give the file's encoding (for example latin-1), or save it as UTF-8"
+_UTF8_HINT = "save it as UTF-8"
 
 # ------------------------------------------------------------------ reading
 
@@ -257,8 +257,7 @@ def _notes(name, col, sniffed, fmt, forced, present=None):
                      f"{_and(fmt.describe().split(', '))}")
     elif col.kind == "date":
         what = "date-times" if col.has_time else "dates"
-        notes.append(f"column {show(name)}: ISO {what}, used as days since 1970, day of "
-                     f"week and month")
+        notes.append(f"column {show(name)}: read as ISO {what}")
     if col.kind != sniffed:
         note = _retyped(name, sniffed, col, present)
         if note:
@@ -559,7 +558,7 @@ def _decode_utf8(data, shown):
 
 def _not_utf8(data, at, line, shown):
     return DataError(f"byte 0x{data[at]:02x} is not UTF-8 text", path=shown, line=line,
-                     hint=_UTF8_HINT)
+                     hint=_UTF8_HINT, fix=("encoding", "latin-1"))
 
 
 def _records_of(text, delimiter):
@@ -999,8 +998,9 @@ def _type_column(cells, kind, fmt, na):
         return DateColumn(values, missing, bad, first_bad, has_time)
     finite = values[np.isfinite(values)]
     integral = bool(np.all((finite == np.floor(finite)) & (np.abs(finite) < 2.0 ** 53)))
+    local = fmt is not None and not fmt.plain
     return NumberColumn(values, missing, bad, first_bad, nonfinite, first_nonfinite,
-                        integral, None if fmt is None or fmt.plain else fmt.describe())
+                        integral, fmt.describe() if local else None, fmt if local else None)
 
 
 try:

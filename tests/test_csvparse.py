@@ -202,9 +202,8 @@ def oracle(data, *, delimiter=",", ncols, kinds, formats=None, na_values=(),
                 err = e
             first = data[:err.start].count(b"\n") + 1
             return str(DataError(f"byte 0x{data[err.start]:02x} is not UTF-8 text",
-                                 path=path, line=first,
-                                 hint="give the file's encoding (for example latin-1), "
-                                      "or save it as UTF-8"))
+                                 path=path, line=first, hint="save it as UTF-8",
+                                 fix=("encoding", "latin-1")))
         if unclosed and i == len(recs) - 1:
             return str(DataError("a quote opened in this row is never closed", path=path,
                                  line=line, hint="close the quote (\"), or double a quote "
@@ -380,9 +379,9 @@ def test_invalid_utf8():
                     skip_records=1)
         assert "is not UTF-8 text" in msg
     assert run(b"a,b\n1,x\n\n2,caf\xe9\n", ncols=2, kinds=["number", "text"],
-               skip_records=1) == ("t.csv, line 4: byte 0xe9 is not UTF-8 text; give the "
-                                   "file's encoding (for example latin-1), or save it as "
-                                   "UTF-8")
+               skip_records=1) == ("t.csv, line 4: byte 0xe9 is not UTF-8 text; save it as "
+                                   "UTF-8, or give the file's encoding "
+                                   "(encoding=\"latin-1\" or another)")
 
 
 def test_multibyte_text_and_unicode_whitespace():

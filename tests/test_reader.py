@@ -336,8 +336,7 @@ def test_iso_dates(csv):
     assert col.kind == "date" and not col.has_time
     assert_bitwise_equal(col.values, np.array([19783.0, 1.0, -1.0, np.nan]))
     assert list(col.missing) == [False, False, False, True]
-    assert t.notes == ['column "signup": ISO dates, used as days since 1970, day of week '
-                       'and month']
+    assert t.notes == ['column "signup": read as ISO dates']
 
 
 def test_iso_date_times_and_offsets(csv):
@@ -550,7 +549,7 @@ def test_not_utf8(csv):
     err = error_of(read_table, path)
     assert err.line == 3
     assert str(err).startswith(f"{path}, line 3: byte 0xe9 is not UTF-8 text")
-    assert "encoding" in err.hint and "latin-1" in err.hint
+    assert err.fix == ("encoding", "latin-1") and "latin-1" in str(err)
 
 
 def test_not_utf8_beyond_the_first_block(csv):

@@ -68,6 +68,7 @@ OPTION_FIXES = {
     "keep_id": ("keep_id", "pass --keep-id {arg} to use it anyway"),
     "na_values": ("na_values", "list {arg} in --na-values to count it as missing"),
     "delimiter": ("delimiter", "pass --delimiter, or leave it out to sniff it"),
+    "encoding": ("encoding", "pass the file's encoding, such as --encoding {arg}"),
 }
 
 

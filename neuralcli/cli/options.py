@@ -123,8 +123,9 @@ def reading_options(command):
                      help="Decimal mark of the numbers (default: detected per column)."),
         click.option("--thousands", help="Thousands separator of the numbers, such as , . "
                                          "or ' (default: detected per column)."),
-        click.option("--encoding", help="Text encoding of DATA (default: UTF-8, with a "
-                                        "fallback the reader detects)."),
+        click.option("--encoding", help="Text encoding of DATA, such as latin-1 (default: "
+                                        "UTF-8; UTF-16 and UTF-32 are known by their "
+                                        "byte-order mark)."),
     ]):
         command = option(command)
     return command
