@@ -120,8 +120,9 @@ class TrainedModel:
         notes = list(pre.fit_notes)
         # the training and validation rows encoded straight from the columns (no copy of
         # the whole file's inputs); errors name the file's own rows
+        filled = {}
         X = pre.transform(table, rows=train_idx, dtype=dtype, training=True)
-        notes += pre.last_notes
+        _gather_notes(pre, notes, filled)
         y_idx = pre.target_of(table, rows=train_idx)
         n_targets = 1 if y_idx.ndim == 1 else y_idx.shape[1]
         spec = output_spec(pre.task, pre.n_classes if pre.classes is not None else 0,
@@ -129,12 +130,13 @@ class TrainedModel:
         Xv = yv = None
         if val_idx is not None:
             Xv = pre.transform(table, rows=val_idx, dtype=dtype, training=True)
-            notes += [n for n in pre.last_notes if n not in notes]
+            _gather_notes(pre, notes, filled)
             yv = _encode(pre.target_of(table, rows=val_idx), spec, pre)
         elif val_table is not None and val_table.n_rows:
             Xv = pre.transform(val_table, dtype=dtype)
             notes += [f"validation: {n}" for n in pre.last_notes]
             yv = _encode(pre.target_of(val_table), spec, pre)
+        notes += pre.fill_notes(filled)
         counts = None if pre.task == "regression" else \
             np.bincount(y_idx, minlength=pre.n_classes)
         weights = _class_weights(settings.class_weight, pre, counts)
@@ -202,6 +204,7 @@ class TrainedModel:
         sinks = [stream.Rows(k, pre, spec, dtype, weighted, spill=spill,
                              window_bytes=window, directory=spill_dir)
                  for k in (n_train, n_val)]
+        filled = {}
         try:
             for chunk in runs.again("pass 3 of 3", consume=True):
                 for sink, val in zip(sinks, (False, True)):
@@ -209,10 +212,11 @@ class TrainedModel:
                     if not len(rows):
                         continue
                     X = pre.transform(chunk, rows=rows, dtype=dtype, training=True)
-                    notes += [n for n in pre.last_notes if n not in notes]
+                    _gather_notes(pre, notes, filled)
                     y_idx = pre.target_of(chunk, rows=rows)
                     sink.add(X, _encode(y_idx, spec, pre),
                              None if weights is None else weights[y_idx])
+            notes += pre.fill_notes(filled)
             if spill:
                 notes.append(f"the encoded rows take {_size(need)}, more than the memory "
                              f"limit of {_size(memory_limit)}: training reads them from a "
@@ -398,6 +402,15 @@ def _check_size(sizes, dtype):
                             f"{need / 2**30:.1f} GiB for its weights, gradients and optimizer "
                             f"state, more than this machine's {have / 2**30:.1f} GiB; "
                             f"use smaller --hidden layers")
+
+
+def _gather_notes(pre, notes, filled):
+    """Add the notes of the transform just run to `notes`, once each, and its filled
+    cells to `filled` ({column: count}), to be said once for all the rows."""
+    fills = set(pre.fill_notes(pre.last_filled))
+    notes += [n for n in pre.last_notes if n not in fills and n not in notes]
+    for name, k in pre.last_filled.items():
+        filled[name] = filled.get(name, 0) + k
 
 
 def _size(n):

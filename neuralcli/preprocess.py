@@ -731,6 +731,24 @@ class Preprocessor:
 
     # ---- transforming
 
+    def fill_notes(self, filled):
+        """One note per column of {column: cells filled} (what transform counted in
+        last_filled, or such counts added up over several calls)."""
+        notes = []
+        for s in self.specs:
+            k = filled.get(s["name"])
+            if not k:
+                continue
+            if s["kind"] == "text":
+                what = f"the training's most frequent value {show(s['fill'])}"
+            else:
+                shown = number_text(s["fill"]) if s["kind"] == "number" else \
+                    date_text(s["fill"])
+                what = f"the training {self.impute} ({shown})"
+            notes.append(f"column {show(s['name'])}: {_count(k, 'missing cell')} filled "
+                         f"with {what}")
+        return notes
+
     def fit_transform(self, table, **kw):
         rows = kw.get("rows")
         return self.fit(table, **kw).transform(table, rows=rows)
@@ -742,6 +760,7 @@ class Preprocessor:
         told of."""
         self._need_fit()
         notes = []
+        self.last_filled = {}
         self._check_columns(table)
         known = set(self.input_columns) | set(self.dropped) | set(self.ids) | {self.target}
         extra = [c for c in table.columns if c not in known]
@@ -773,7 +792,7 @@ class Preprocessor:
             codes[:, block] = self._codes(table, j, col, s, self.blocks[block][1], sel,
                                           training, notes)
             block += 1
-        self.last_notes = notes
+        self.last_notes = notes + self.fill_notes(self.last_filled)
         return Encoded(dense, codes)
 
     def prepare_predict(self, table, **kw):
@@ -809,9 +828,7 @@ class Preprocessor:
                              row=sel[np.argmax(gaps)], column=j,
                              hint="fill it in (the model was trained without imputing)")
             v[gaps] = s["fill"]
-            shown = number_text(s["fill"]) if want == "number" else date_text(s["fill"])
-            notes.append(f"column {show(s['name'])}: {_count(gaps.sum(), 'missing cell')} "
-                         f"filled with the training {self.impute} ({shown})")
+            self.last_filled[s["name"]] = int(gaps.sum())
         return v
 
     @staticmethod
@@ -871,8 +888,7 @@ class Preprocessor:
                              row=sel[np.argmax(gaps)], column=j,
                              hint="fill it in (the model was trained without imputing)")
             out[gaps] = place[s["fill"]]
-            notes.append(f"column {show(s['name'])}: {_count(gaps.sum(), 'missing cell')} "
-                         f"filled with the training's most frequent value {show(s['fill'])}")
+            self.last_filled[s["name"]] = int(gaps.sum())
         unseen = out == -2
         if unseen.any() and not (training and s["other"]):
             values = sorted({names[r] for r in raw[unseen].tolist()})

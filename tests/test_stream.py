@@ -202,3 +202,19 @@ def test_explain_reads_a_typed_row_in_the_columns_format(tmp_path):
 
     raw = [c for c in json.loads(shown.stdout)["preprocessing"] if c["column"] == "price"]
     assert raw and raw[0]["raw"] == "1234.5"
+
+
+def test_filled_cells_are_told_once_for_all_rows(tmp_path):
+    rng = np.random.default_rng(5)
+    rows = ["x,c,y"] + [f"{'NA' if i % 10 == 0 else round(rng.normal(), 3)},"
+                        f"{'' if i % 25 == 0 else 'abc'[i % 3]},{i % 2}" for i in range(500)]
+    path = tmp_path / "gaps.csv"
+    path.write_text("\n".join(rows) + "\n")
+    result = _cli("train", path, "--impute", "mean", "--epochs", "1", "-o", tmp_path / "m")
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if "missing cells filled" in line]
+    assert len(lines) == 2, lines
+    assert any(line.startswith('column "x": 50 missing cells filled with the training mean')
+               for line in lines), lines
+    assert 'column "c": 20 missing cells filled with the training\'s most frequent value ' \
+           '"a"' in lines, lines
