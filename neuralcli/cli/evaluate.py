@@ -22,8 +22,8 @@ def _rows(n):
 @click.pass_obj
 def command(app, model_path, data, delimiter, na_values, decimal, thousands, encoding,
             as_json):
-    """Evaluate MODEL on DATA.csv (a .gz file, or - for standard input), which must hold
-    the target column.
+    """Evaluate MODEL on DATA.csv (a .gz file, - for standard input, or a Parquet file),
+    which must hold the target column.
 
     Classification: accuracy, log-loss, per-class precision, recall and F1, macro and
     weighted F1, the confusion matrix and ROC AUC. Regression: MSE, RMSE, MAE and R^2.

@@ -22,7 +22,8 @@ Examples:
 @click.pass_obj
 def command(app, model_path, data, output, keep, delimiter, na_values, decimal, thousands,
             encoding, force):
-    """Predict with MODEL for every row of DATA.csv (a .gz file, or - for standard input).
+    """Predict with MODEL for every row of DATA.csv (a .gz file, - for standard input, or a
+    Parquet file).
 
     Columns are matched by name, in any order; columns the model does not use are ignored
     with a note, and missing ones are an error naming them. The output has the kept

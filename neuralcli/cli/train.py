@@ -82,7 +82,8 @@ def command(app, data, target, drop, task, hidden, activation, loss, optimizer, 
             output, force, as_json):
     """Train a network on DATA.csv (default: the built-in two spirals) and save it.
 
-    DATA may be a .gz file or - for standard input. The target is the last column unless
+    DATA may be a .gz file, - for standard input, or a Parquet file (with the
+    neuralcli[parquet] extra). The target is the last column unless
     --target says otherwise. Number columns are standardized; date columns become days
     since 1970 and the day of the week and month; text columns are categories (the
     --max-categories most frequent, the rest sharing one input); ID-like text columns are
