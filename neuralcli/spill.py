@@ -20,7 +20,7 @@ import weakref
 import numpy as np
 
 __all__ = ["parse_size", "available_memory", "default_limit", "SpillArrays", "BlockOrder",
-           "SpilledRows"]
+           "SpilledRows", "take_rows"]
 
 _UNITS = {"": 1, "B": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
 
@@ -254,12 +254,7 @@ class SpilledRows:
                     # a whole batch in file order: the window's rows themselves
                     yield {k: a[at:at + bs] for k, a in arrays.items()}
                 else:
-                    for k, a in arrays.items():
-                        dst = bufs[k][fill:fill + take]
-                        if perm is None:
-                            dst[...] = a[at:at + take]
-                        else:
-                            a.take(perm[at:at + take], axis=0, out=dst, mode="clip")
+                    take_rows(arrays, perm, at, take, bufs, fill)
                     fill += take
                     if fill == bs:
                         yield bufs
@@ -267,3 +262,14 @@ class SpilledRows:
                 at += take
         if fill:
             yield {k: b[:fill] for k, b in bufs.items()}
+
+
+def take_rows(arrays, perm, at, take, dst, fill):
+    """Rows [at, at+take) of a window, in the order perm gives them (file order for
+    None), into the rows [fill, fill+take) of dst's arrays of the same names."""
+    for k, a in arrays.items():
+        out = dst[k][fill:fill + take]
+        if perm is None:
+            out[...] = a[at:at + take]
+        else:
+            a.take(perm[at:at + take], axis=0, out=out, mode="clip")

@@ -13,7 +13,7 @@ from neuralcli.network import Encoded
 from neuralcli.kernels import workspace
 from neuralcli.optim import OPTIMIZERS, make_optimizer
 from neuralcli.schedules import make_schedule
-from neuralcli.spill import SpilledRows
+from neuralcli.spill import SpilledRows, take_rows
 
 
 class TrainingError(Exception):
@@ -616,7 +616,7 @@ class Trainer:
             at = 0
             if fill:
                 take = min(bs - fill, size)
-                _take(arrays, perm, at, take, carry, fill)
+                take_rows(arrays, perm, at, take, carry, fill)
                 fill, at = fill + take, take
                 if fill == bs:
                     self._one_batch(carry, b, sums)
@@ -627,7 +627,7 @@ class Trainer:
                 self._run(arrays, perm, at, full, b, bs, sums, carry)
                 at, b = at + full * bs, b + full
             if at < size:
-                _take(arrays, perm, at, size - at, carry, 0)
+                take_rows(arrays, perm, at, size - at, carry, 0)
                 fill = size - at
         if fill:
             self._one_batch({k: a[:fill] for k, a in carry.items()}, b, sums)
@@ -664,11 +664,3 @@ class _EpochSums:
         self.correct = 0
 
 
-def _take(arrays, perm, at, take, dst, fill):
-    """Rows [at, at+take) of a window's order into dst's rows [fill, fill+take)."""
-    for k, a in arrays.items():
-        out = dst[k][fill:fill + take]
-        if perm is None:
-            out[...] = a[at:at + take]
-        else:
-            a.take(perm[at:at + take], axis=0, out=out, mode="clip")
