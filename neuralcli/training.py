@@ -662,5 +662,3 @@ class _EpochSums:
         self.epoch, self.lr, self.seed, self.good = epoch, lr, seed, good
         self.total = 0.0
         self.correct = 0
-
-
