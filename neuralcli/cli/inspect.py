@@ -166,5 +166,10 @@ def _use(c):
 
 
 def _cell(v):
-    """A parsed value as the head table shows it: missing as an empty cell."""
-    return "" if v is None else v
+    """A parsed value as the head table shows it, exactly as parsed (a number as its
+    shortest exact text, not rounded for display); missing as an empty cell."""
+    from neuralcli.writer import number_text
+
+    if v is None:
+        return ""
+    return number_text(v) if isinstance(v, float) else v
