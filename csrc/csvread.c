@@ -176,6 +176,28 @@ NC_INLINE const uint8_t *field_end(const uint8_t *q, uint8_t delim)
 #endif
 }
 
+/* The first byte ch in [q, e), or NULL. The quote walk looks for many near bytes, so the
+ * first 32 go a word at a time inline and only longer distances call memchr. Reads up to
+ * 7 bytes past e, which callers keep inside the allocation. */
+NC_INLINE const uint8_t *find_byte(const uint8_t *q, const uint8_t *e, uint8_t ch)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    const uint64_t pc = ones * ch;
+    for (int i = 0; i < 4 && q < e; i++, q += 8) {
+        uint64_t w;
+        memcpy(&w, q, 8);
+        uint64_t a = w ^ pc, m = (a - ones) & ~a & high;
+        if (m) {
+            const uint8_t *x = q + (__builtin_ctzll(m) >> 3);
+            return x < e ? x : NULL;
+        }
+    }
+    if (q >= e) return NULL;
+#endif
+    return memchr(q, ch, (size_t)(e - q));
+}
+
 static int64_t count_nl(const uint8_t *s, const uint8_t *e)
 {
     int64_t n = 0;
@@ -1052,7 +1074,7 @@ static void stretch_lines(const uint8_t *b, size_t a, size_t z, const size_t *ta
         if (!x) break;
         splits[(*k)++] = (size_t)(x - b) + 1;
     }
-    if (memchr(b + a, '\n', z - a)) {
+    if (find_byte(b + a, b + z, '\n')) {
         *nl_from = a;
         *nl_to = z;
     }
@@ -1074,7 +1096,7 @@ static size_t scan_records(const uint8_t *b, size_t s, size_t e, uint8_t delim, 
     int k = 0;
     *open = 0;
     for (;;) {
-        const uint8_t *qt = memchr(b + pos, '"', e - pos);
+        const uint8_t *qt = find_byte(b + pos, b + e, '"');
         size_t z = qt ? (size_t)(qt - b) : e;
         if (first) {
             const uint8_t *x = pos < z ? memchr(b + pos, '\n', z - pos) : NULL;
@@ -1092,7 +1114,7 @@ static size_t scan_records(const uint8_t *b, size_t s, size_t e, uint8_t delim, 
         /* Inside a quoted field: its end is a quote not followed by another. */
         const uint8_t *r = qt + 1, *c;
         for (;;) {
-            c = memchr(r, '"', (size_t)(b + e - r));
+            c = find_byte(r, b + e, '"');
             if (!c || c + 1 >= b + e || c[1] != '"') break;
             r = c + 2;
         }
