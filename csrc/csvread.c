@@ -1541,10 +1541,9 @@ int nc_csv_feed(nc_csv *p, size_t n, int eof)
         from = splits[i];
     }
     if (done > s) {
-        /* The first chunk's room: a stored row takes ncols - 1 delimiters and a line end,
-         * and any record after the last row takes at least its line end. */
+        /* The first chunk has at most one row per line end. */
         csv_chunk *c = &p->chunks[0];
-        int64_t bound = (int64_t)(c->end - c->start) / NC_MAX(p->ncols, 1) + 1;
+        int64_t bound = count_nl(c->start, c->end);
         if (reserve_rows(p, p->rows + bound)) return fail(p, NC_CSV_NOMEM, 0);
         for (int i = 0; i < nch; i++) p->chunks[i].direct = 0;
         c->direct = bound > 0;
