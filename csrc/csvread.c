@@ -17,6 +17,8 @@
 #define CSV_MIN_CHUNK (1 << 16)
 #define CSV_CHUNKS_PER_THREAD 4
 #define CSV_ROWS0 1024
+/* Bytes of UTF-8 checked at a time ahead of a chunk's parse: small enough to stay in L1. */
+#define CSV_UTF8_WINDOW (1 << 14)
 
 enum { CELL_OK = 0, CELL_NONFINITE = 1, CELL_BAD = -1 };
 enum { REC_STORE = 0, REC_SKIP = 1, REC_INSPECT = 2 };
@@ -174,6 +176,28 @@ NC_INLINE const uint8_t *field_end(const uint8_t *q, uint8_t delim)
 #endif
 }
 
+/* The first byte ch in [q, e), or NULL. The quote walk looks for many near bytes, so the
+ * first 32 go a word at a time inline and only longer distances call memchr. Reads up to
+ * 7 bytes past e, which callers keep inside the allocation. */
+NC_INLINE const uint8_t *find_byte(const uint8_t *q, const uint8_t *e, uint8_t ch)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    const uint64_t pc = ones * ch;
+    for (int i = 0; i < 4 && q < e; i++, q += 8) {
+        uint64_t w;
+        memcpy(&w, q, 8);
+        uint64_t a = w ^ pc, m = (a - ones) & ~a & high;
+        if (m) {
+            const uint8_t *x = q + (__builtin_ctzll(m) >> 3);
+            return x < e ? x : NULL;
+        }
+    }
+    if (q >= e) return NULL;
+#endif
+    return memchr(q, ch, (size_t)(e - q));
+}
+
 static int64_t count_nl(const uint8_t *s, const uint8_t *e)
 {
     int64_t n = 0;
@@ -211,11 +235,14 @@ static int utf8_seq(const uint8_t *s, const uint8_t *e)
 }
 
 /* The first byte in [s, e) that starts no valid UTF-8 sequence (where Python's decoder
- * reports the error), or NULL. Runs of ASCII go eight bytes at a time. */
-static const uint8_t *utf8_first_bad(const uint8_t *s, const uint8_t *e)
+ * reports the error), or NULL; a sequence starting before e may run on to `limit`, and
+ * *stop is where checking stopped (at or after e when nothing was bad). Runs of ASCII go
+ * eight bytes at a time. */
+static const uint8_t *utf8_check(const uint8_t *s, const uint8_t *e, const uint8_t *limit,
+                                 const uint8_t **stop)
 {
     while (s < e) {
-        if (e - s >= 8) {
+        if (limit - s >= 8) {
             uint64_t w;
             memcpy(&w, s, 8);
             if (!(w & 0x8080808080808080ull)) {
@@ -227,11 +254,21 @@ static const uint8_t *utf8_first_bad(const uint8_t *s, const uint8_t *e)
             s++;
             continue;
         }
-        int n = utf8_seq(s, e);
-        if (!n) return s;
+        int n = utf8_seq(s, limit);
+        if (!n) {
+            *stop = s;
+            return s;
+        }
         s += n;
     }
+    *stop = s;
     return NULL;
+}
+
+static const uint8_t *utf8_first_bad(const uint8_t *s, const uint8_t *e)
+{
+    const uint8_t *stop;
+    return utf8_check(s, e, e, &stop);
 }
 
 /* Code point of the valid sequence at s, or -1. */
@@ -933,7 +970,9 @@ static void chunk_reset(const nc_csv *p, csv_chunk *c)
 static void parse_chunk(const nc_csv *p, csv_chunk *c)
 {
     chunk_reset(p, c);
-    const uint8_t *bad = utf8_first_bad(c->start, c->end);
+    /* UTF-8 is checked a window at a time just ahead of the parse, while those bytes are
+     * in cache, rather than in a pass of its own over the chunk. */
+    const uint8_t *bad = NULL, *checked = c->start;
     const uint8_t *q = c->start;
     while (q < c->end) {
         if (c->rows == c->cap && chunk_reserve(p, c, c->rows + 1)) {
@@ -945,6 +984,11 @@ static void parse_chunk(const nc_csv *p, csv_chunk *c)
         csv_rec r;
         q = parse_record(p, c, q, REC_STORE, &r);
         if (c->status) return;
+        while (!bad && checked < q) {
+            const uint8_t *to = (size_t)(c->end - checked) > CSV_UTF8_WINDOW
+                                ? checked + CSV_UTF8_WINDOW : c->end;
+            bad = utf8_check(checked, to, c->end, &checked);
+        }
         if (bad && bad < q) {
             c->status = NC_CSV_BADUTF8;
             c->err_at = bad;
@@ -1030,7 +1074,7 @@ static void stretch_lines(const uint8_t *b, size_t a, size_t z, const size_t *ta
         if (!x) break;
         splits[(*k)++] = (size_t)(x - b) + 1;
     }
-    if (memchr(b + a, '\n', z - a)) {
+    if (find_byte(b + a, b + z, '\n')) {
         *nl_from = a;
         *nl_to = z;
     }
@@ -1052,7 +1096,7 @@ static size_t scan_records(const uint8_t *b, size_t s, size_t e, uint8_t delim, 
     int k = 0;
     *open = 0;
     for (;;) {
-        const uint8_t *qt = memchr(b + pos, '"', e - pos);
+        const uint8_t *qt = find_byte(b + pos, b + e, '"');
         size_t z = qt ? (size_t)(qt - b) : e;
         if (first) {
             const uint8_t *x = pos < z ? memchr(b + pos, '\n', z - pos) : NULL;
@@ -1070,7 +1114,7 @@ static size_t scan_records(const uint8_t *b, size_t s, size_t e, uint8_t delim, 
         /* Inside a quoted field: its end is a quote not followed by another. */
         const uint8_t *r = qt + 1, *c;
         for (;;) {
-            c = memchr(r, '"', (size_t)(b + e - r));
+            c = find_byte(r, b + e, '"');
             if (!c || c + 1 >= b + e || c[1] != '"') break;
             r = c + 2;
         }
@@ -1087,6 +1131,34 @@ static size_t scan_records(const uint8_t *b, size_t s, size_t e, uint8_t delim, 
     for (int i = 0; i < nsplit; i++)
         if (splits[i] > last) splits[i] = last;
     return first ? s : last;
+}
+
+/* Whether b[s, e) holds a quote byte, the parts looked at by `threads` threads. */
+static int any_quote(const uint8_t *b, size_t s, size_t e, int threads)
+{
+    int nt = e - s >= 2 * (size_t)CSV_MIN_CHUNK ? threads : 1, found = 0;
+    size_t part = (e - s) / (size_t)nt;
+    #pragma omp parallel for num_threads(nt) schedule(static, 1) reduction(|:found)
+    for (int i = 0; i < nt; i++) {
+        size_t a = s + part * (size_t)i, z = i == nt - 1 ? e : a + part;
+        found |= memchr(b + a, '"', z - a) != NULL;
+    }
+    return found;
+}
+
+/* scan_records for data without a quote byte, where every line end is a record
+ * boundary: the same splits and return value, without walking the whole block. */
+static size_t plain_records(const uint8_t *b, size_t s, size_t e, const size_t *targets,
+                            size_t *splits, int nsplit)
+{
+    const uint8_t *l = last_nl(b + s, b + e);
+    size_t last = l ? (size_t)(l - b) + 1 : s;
+    for (int k = 0; k < nsplit; k++) {
+        size_t from = targets[k] > s + 1 ? targets[k] - 1 : s;
+        const uint8_t *x = from < last ? memchr(b + from, '\n', last - from) : NULL;
+        splits[k] = x ? (size_t)(x - b) + 1 : last;
+    }
+    return last;
 }
 
 /* ---------------------------------------------------------------- the parser */
@@ -1454,8 +1526,13 @@ int nc_csv_feed(nc_csv *p, size_t n, int eof)
     }
     size_t targets[nch], splits[nch];
     for (int i = 0; i < nch - 1; i++) targets[i] = s + (size - s) / nch * (size_t)(i + 1);
-    size_t done = p->skip_left > 0 ? s
-                  : scan_records(b, s, size, p->delim, 0, targets, splits, nch - 1, &open);
+    size_t done;
+    if (p->skip_left > 0)
+        done = s;
+    else if (nch > 1 && !any_quote(b, s, size, p->threads))
+        done = plain_records(b, s, size, targets, splits, nch - 1);
+    else
+        done = scan_records(b, s, size, p->delim, 0, targets, splits, nch - 1, &open);
     splits[nch - 1] = done;
     size_t from = s;
     for (int i = 0; i < nch; i++) {

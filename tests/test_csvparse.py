@@ -480,6 +480,69 @@ def test_many_rows_threads_and_blocks():
           na_values=["NA"])
 
 
+def unquoted_file(rng, nrows):
+    """Rows of numbers, text and dates with no quote byte anywhere: blank lines, CRLF,
+    spaces, multibyte text."""
+    pool = [c for c in CELL_POOL if not any(ch in c for ch in ',"\r\n')]
+    pool += ["%.6g" % rng.random() for _ in range(40)]
+    out = []
+    for _ in range(nrows):
+        if rng.random() < 0.03:
+            out.append(rng.choice(["", " ", ",,"]))
+        else:
+            out.append(",".join(" " * rng.randrange(2) + rng.choice(pool)
+                                for _ in range(3)))
+        out.append(rng.choice(["\n", "\r\n"]))
+    return "".join(out).encode()
+
+
+def test_unquoted_blocks_split_at_line_ends():
+    # Blocks without a quote byte are split at the line ends near the cut points without
+    # the quote-aware walk; with a quote in some blocks only, both ways alternate.
+    rng = random.Random(11)
+    data = unquoted_file(rng, 15000)
+    assert b'"' not in data and len(data) > 200_000
+    kinds = ["number", "text", "date"]
+    blocks = (1000, 140_000, 150_001, 1 << 24)
+    check(data, block_sizes=blocks, threads=(1, 2, 3), ncols=3, kinds=kinds)
+    at = data.index(b"\n", len(data) // 2) + 1
+    quoted = data[:at] + b'"q,1",x,\n' + data[at:]
+    check(quoted, block_sizes=blocks, threads=(1, 2), ncols=3, kinds=kinds)
+    # one record longer than the stretch between cut points: cuts fall inside it
+    long = data[:at] + b"1," + b"x" * 120_000 + b",\n" + data[at:]
+    check(long, block_sizes=(150_000, 1 << 24), threads=(1, 2, 3), ncols=3, kinds=kinds)
+    # the first error in file order wins, whichever chunk sees it
+    for bad in (b"1,2\n", b"1,\xff,\n"):
+        for frac in (0.1, 0.5, 0.97):
+            k = data.index(b"\n", int(len(data) * frac)) + 1
+            msg = check(data[:k] + bad + data[k:] + b"1,2,3,4\n", block_sizes=(150_000, 1 << 24),
+                        threads=(1, 2), ncols=3, kinds=kinds)
+            assert "t.csv, line" in msg
+
+
+def test_utf8_checked_across_windows():
+    # Multibyte characters straddle every offset, so some cross each boundary where the
+    # check stops and resumes; a bad byte far into a chunk is still found at its line.
+    cells = ["é" * (k % 7) + "x" * (k % 5) + "日本😀"[: k % 4] for k in range(5000)]
+    data = ("t,n\n" + "".join(f"{c},{k}\n" for k, c in enumerate(cells))).encode()
+    assert len(data) > 4 * (1 << 14)
+    check(data, block_sizes=(1 << 24, 30_001), threads=(1, 2), ncols=2,
+          kinds=["text", "number"], skip_records=1)
+    for at in (20_000, 40_000, len(data) - 30):
+        k = data.index(b"\n", at) + 1
+        for bad in (b"\xc3,1\n", b"\xe6\x97,1\n", b"\xed\xa0\x80,1\n"):
+            broken = data[:k] + bad + data[k:]
+            msg = check(broken, block_sizes=(1 << 24, 30_001), threads=(1, 2), ncols=2,
+                        kinds=["text", "number"], skip_records=1)
+            assert "is not UTF-8 text" in msg
+            # a ragged row before the bad byte in the same stretch is the error reported
+            early = data.index(b"\n", k - 300) + 1
+            msg = check(broken[:early] + b"1,2,3\n" + broken[early:],
+                        block_sizes=(1 << 24,), threads=(1, 2), ncols=2,
+                        kinds=["text", "number"], skip_records=1)
+            assert "has 3 fields" in msg
+
+
 # ------------------------------------------------------------------ numbers
 
 def number_corpus(rng):
