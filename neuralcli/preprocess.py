@@ -439,16 +439,30 @@ class Preprocessor:
         self.ids = []
         notes = []
         specs = []
-        for j, summary in summaries.items():
-            spec = self._fit_column(table, j, summary, impute, self.max_categories,
-                                    j in kept, notes, subset=rows_used < rows_seen,
-                                    file_present=present[j], problem=problem)
+        order = list(summaries)
+        if impute is None:
+            # without imputing, the missing cell that comes first in the file is the one
+            # reported, whatever its column
+            def first_gap(j):
+                sm = summaries[j]
+                if not sm.missing or sm.missing == sm.rows:
+                    return (1, 0)
+                where, row = sm.first_missing
+                return (0, where.first_row + row)
+            order.sort(key=first_gap)
+        fitted = {}
+        for j in order:
+            fitted[j] = self._fit_column(table, j, summaries[j], impute,
+                                         self.max_categories, j in kept, notes,
+                                         subset=rows_used < rows_seen,
+                                         file_present=present[j], problem=problem)
+        for j in summaries:
             if j in failed:
                 continue
-            if spec is None:
+            if fitted[j] is None:
                 self.ids.append(table.columns[j])
             else:
-                specs.append(spec)
+                specs.append(fitted[j])
         if features and not specs and not failed:
             problem(None, DataError(f"no feature columns left besides the target "
                                     f"{show(table.columns[t])}: "

@@ -218,3 +218,16 @@ def test_filled_cells_are_told_once_for_all_rows(tmp_path):
                for line in lines), lines
     assert 'column "c": 20 missing cells filled with the training\'s most frequent value ' \
            '"a"' in lines, lines
+
+
+def test_the_first_missing_cell_in_the_file_is_reported(tmp_path):
+    rows = ["a,b,y"] + [f"{'' if i == 40 else i},{'NA' if i == 3 else i * 2},{i % 2}"
+                        for i in range(60)]
+    path = tmp_path / "gaps.csv"
+    path.write_text("\n".join(rows) + "\n")
+    with pytest.raises(DataError) as whole:
+        fit_whole(str(path), settings(val_split=0.0))
+    assert "row 4" in str(whole.value) and 'column "b"' in str(whole.value)
+    with pytest.raises(DataError) as chunked:
+        fit_chunked(str(path), settings(val_split=0.0))
+    assert str(chunked.value) == str(whole.value)
