@@ -107,13 +107,13 @@ class TrainedModel:
         settings.validate()
         dtype = resolve_dtype(settings.dtype)
         decision = decide_task(table, target, task)
-        train_idx, val_idx = None, None
-        if val_table is None and settings.val_split > 0:
-            strata = None if decision.task == "regression" else decision.codes
-            tr, va = validation_split(table.n_rows, settings.val_split, settings.seed,
-                                      strata)
-            if len(va) and len(tr):
-                train_idx, val_idx = tr, va
+        train_idx = None
+        val_idx = None if val_table is not None else \
+            _validation_rows(decision, table.n_rows, settings)
+        if val_idx is not None:
+            keep_rows = np.ones(table.n_rows, dtype=bool)
+            keep_rows[val_idx] = False
+            train_idx = np.flatnonzero(keep_rows)
         pre = Preprocessor().fit(table, rows=train_idx, target=decision.target, drop=drop,
                                  impute=impute, task=decision,
                                  max_categories=max_categories, keep=keep)
@@ -172,12 +172,10 @@ class TrainedModel:
         decision = decide_task(targets, targets.columns[0], task)
         n = targets.n_rows
         is_val = np.zeros(n, dtype=bool)
-        if val_scan is None and settings.val_split > 0:
-            strata = None if decision.task == "regression" else decision.codes
-            tr, va = validation_split(n, settings.val_split, settings.seed, strata)
-            if len(va) and len(tr):
+        if val_scan is None:
+            va = _validation_rows(decision, n, settings)
+            if va is not None:
                 is_val[va] = True
-            del tr, va
         del targets
 
         def rows_of(chunk, val):
@@ -422,18 +420,19 @@ def _size(n):
 
 def _val_rows(scan, pre, spec, dtype, notes):
     """(X, y, None) of a separate validation file, read whole."""
-    table = scan.table(*_whole(scan))
+    table = scan.read()
     Xv = pre.transform(table, dtype=dtype)
     notes += [f"validation: {n}" for n in pre.last_notes]
     return Xv, _encode(pre.target_of(table), spec, pre), None
 
 
-def _whole(scan):
-    from neuralcli.csvparse import parse
-
-    columns, lines = parse(scan.src.open, **scan.parse_args())
-    scan.check_rows(len(lines))
-    return columns, lines
+def _validation_rows(decision, n, settings):
+    """The held-out rows of n (stratified by class), or None without a split."""
+    if settings.val_split <= 0:
+        return None
+    strata = None if decision.task == "regression" else decision.codes
+    tr, va = validation_split(n, settings.val_split, settings.seed, strata)
+    return va if len(va) and len(tr) else None
 
 
 def _encode(y, spec, pre):

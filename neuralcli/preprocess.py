@@ -72,12 +72,6 @@ def _count(n, noun):
     return f"{n} {noun}" if n == 1 else f"{n:,} {noun}s"
 
 
-def _error(table, message, *, row=None, column=None, hint=None, fix=None):
-    """DataError at 0-based row `row` of `table` (a row of the file when the table is the
-    file's, or a chunk of it) and column position `column`."""
-    return table.error(message, row=row, column=column, hint=hint, fix=fix)
-
-
 def _date_parts(days):
     """(day of week 0..6 with Monday 0, month 0..11) of day counts since 1970."""
     d = np.floor(days).astype(np.int64)
@@ -225,16 +219,16 @@ def decide_task(table, target=None, task="auto"):
     chosen = task != "auto"
     missing = np.flatnonzero(col.missing)
     if len(missing):
-        raise _error(table, "the target is empty", row=missing[0], column=t,
+        raise table.error("the target is empty", row=missing[0], column=t,
                      hint="fill in the value or remove the row (a target is never "
                           "imputed)")
     if col.kind == "date":
-        raise _error(table, f"target {tgt} holds dates, which neuralcli cannot predict",
+        raise table.error(f"target {tgt} holds dates, which neuralcli cannot predict",
                      column=t, fix=("target", None))
     if col.kind == "text":
         if task == "regression":
             row, text = col.first_text or (0, col.categories[col.codes[0]])
-            raise _error(table, f"target {tgt} holds text ({show(text)}), which "
+            raise table.error(f"target {tgt} holds text ({show(text)}), which "
                                 f"regression cannot predict", row=row, column=t,
                          hint="choose a numeric target", fix=("task", "multiclass"))
         present = np.unique(col.codes)
@@ -317,7 +311,7 @@ def _check_numbers(table, j, col, *, hint, fix=None, rows=None):
         message = "NaN/inf is not allowed"
     else:
         message = f"the value is not {what}"
-    raise _error(table, message, row=first, column=j, hint=hint, fix=fix)
+    raise table.error(message, row=first, column=j, hint=hint, fix=fix)
 
 
 # ------------------------------------------------------------------ the Preprocessor
@@ -532,12 +526,12 @@ class Preprocessor:
         name = table.columns[j]
         col = table.data[j]
         if summary.missing == summary.rows:
-            problem(j, _error(table, "the column has no values" + (
+            problem(j, table.error("the column has no values" + (
                 " in the training rows" if subset else ""), column=j, fix=("drop", name)))
             return None
         if summary.missing and impute is None:
             where, row = summary.first_missing
-            problem(j, _error(where, "missing value (an empty cell or a missing-value "
+            problem(j, where.error("missing value (an empty cell or a missing-value "
                                      "marker)", row=row, column=j, hint="fill it in",
                               fix=("impute", None)))
             return None
@@ -833,12 +827,12 @@ class Preprocessor:
         elif col.kind == "text":
             v, gaps = self._parse_text(table, j, col, want, sel)
         else:
-            raise _error(table, f"the column holds {col.kind}s where the model was trained "
+            raise table.error(f"the column holds {col.kind}s where the model was trained "
                                 f"on {want}s", column=j, hint="check that it is the same "
                                                               "column as in training")
         if gaps.any():
             if s["fill"] is None:
-                raise _error(table, "missing value (an empty cell or a missing-value marker)",
+                raise table.error("missing value (an empty cell or a missing-value marker)",
                              row=sel[np.argmax(gaps)], column=j,
                              hint="fill it in (the model was trained without imputing)")
             v[gaps] = s["fill"]
@@ -866,7 +860,7 @@ class Preprocessor:
             message = (f"NaN/inf is not allowed ({show(text)})" if want == "number" and
                        _number(text) is not None else
                        f"{show(text)} is not {'a number' if want == 'number' else 'a date'}")
-            raise _error(table, message, row=sel[i], column=j, hint="fix the value")
+            raise table.error(message, row=sel[i], column=j, hint="fix the value")
         return v, gaps
 
     def _codes(self, table, j, col, s, start, sel, training, notes):
@@ -891,14 +885,14 @@ class Preprocessor:
             raw = np.where(col.missing[sel], -1, raw).astype(np.int64)
             names = [as_number.get(float(u), number_text(float(u))) for u in uniq.tolist()]
         else:
-            raise _error(table, "the column holds dates where the model was trained on text",
+            raise table.error("the column holds dates where the model was trained on text",
                          column=j, hint="check that it is the same column as in training")
         lookup = np.array([place.get(c, -2) for c in names] + [-3], dtype=np.int64)
         out = lookup[np.where(raw >= 0, raw, len(names))]
         gaps = out == -3
         if gaps.any():
             if s["fill"] is None:
-                raise _error(table, "missing value (an empty cell or a missing-value marker)",
+                raise table.error("missing value (an empty cell or a missing-value marker)",
                              row=sel[np.argmax(gaps)], column=j,
                              hint="fill it in (the model was trained without imputing)")
             out[gaps] = place[s["fill"]]
@@ -935,15 +929,15 @@ class Preprocessor:
         sel = _rows_of(table, rows)
         gaps = col.missing[sel]
         if gaps.any():
-            raise _error(table, "the target is empty", row=sel[np.argmax(gaps)], column=j,
+            raise table.error("the target is empty", row=sel[np.argmax(gaps)], column=j,
                          hint="fill in the value or remove the row")
         if col.kind == "date":
-            raise _error(table, "the target column holds dates", column=j,
+            raise table.error("the target column holds dates", column=j,
                          hint="check that it is the same column as in training")
         if self.task == "regression":
             if col.kind == "text":
                 r, text = col.first_text or (int(sel[0]), col.categories[col.codes[sel[0]]])
-                raise _error(table, f"{show(text)} is not a number", row=r, column=j,
+                raise table.error(f"{show(text)} is not a number", row=r, column=j,
                              hint="fix the value or remove the row")
             _check_numbers(table, j, col, hint="fix the value or remove the row", rows=sel)
             y = col.values[sel].astype(np.float64)
@@ -984,7 +978,7 @@ class Preprocessor:
         if bad.any():
             unknown = sorted({str(names[r]) if col.kind == "text" else number_text(names[r])
                               for r in raw[bad].tolist()})
-            raise _error(table, f"target {show(self.target)} has "
+            raise table.error(f"target {show(self.target)} has "
                                 f"{'a label' if len(unknown) == 1 else 'labels'} not seen in "
                                 f"training: {listing(unknown, quote=True)}",
                          row=sel[np.argmax(bad)], column=j,

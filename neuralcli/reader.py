@@ -93,9 +93,7 @@ def read_table(source, *, delimiter=None, encoding=None, na_values=None, decimal
     with Scan(source, delimiter=delimiter, encoding=encoding, na_values=na_values,
               decimal=decimal, thousands=thousands, threads=threads, progress=progress,
               block_size=block_size, kinds=kinds, formats=formats) as scan:
-        columns, lines = parse(scan.src.open, **scan.parse_args())
-        scan.check_rows(len(lines))
-        return scan.table(columns, lines, notes=scan.notes(columns))
+        return scan.read()
 
 
 class Scan:
@@ -161,6 +159,13 @@ class Scan:
                     kinds=self.kinds, formats=self.formats, na_values=self.na,
                     skip_records=int(self.has_header), threads=self.threads,
                     block_size=self.block_size, progress=self.progress)
+
+    def read(self):
+        """The whole file as one Table (re-typed by the whole-file rule), with the
+        reader's notes."""
+        columns, lines = parse(self.src.open, **self.parse_args())
+        self.check_rows(len(lines))
+        return self.table(columns, lines, notes=self.notes(columns))
 
     def check_rows(self, n):
         if self.has_header and n == 0:

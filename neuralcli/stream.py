@@ -82,10 +82,6 @@ class Passes:
             while self.kept:
                 yield self.kept.pop(0)
 
-    @property
-    def in_memory(self):
-        return self.kept is not None
-
 
 def target_table(runs, target):
     """A one-column Table holding the whole file's target column, from a first pass over

@@ -35,10 +35,8 @@ def read(console, data, reading, **fixed):
     if is_parquet(data):
         from neuralcli.parquet import read_parquet
 
-        total = [None]
         with console.reading(data, None) as bar:
             def rows_done(done, rows):
-                total[0] = rows
                 bar.update(done, rows=done)
             return read_parquet(data, progress=rows_done)
     from neuralcli.reader import read_table
