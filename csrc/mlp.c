@@ -44,11 +44,14 @@ int nc_mlp_small_ok(const nc_mlp *net, int elem_bytes)
     return 1;
 }
 
-/* Gradient groups for a batch of n rows: a function of n alone. */
+/* Gradient groups for a batch of n rows: a function of n alone. A group holds a block of
+ * SMALL_ROWS rows or more, except that a batch of 32 to 63 rows splits in two halves so
+ * that a second thread has work. */
 static int64_t small_groups(int64_t n)
 {
-    int64_t blocks = (n + SMALL_ROWS - 1) / SMALL_ROWS;
-    return NC_MAX(1, NC_MIN(SMALL_GROUPS, blocks));
+    int64_t g = n / SMALL_ROWS;
+    if (g < 2 && n >= SMALL_ROWS) g = 2;
+    return NC_MAX(1, NC_MIN(SMALL_GROUPS, g));
 }
 
 #define NC_TEMPLATE "mlp_impl.h"

@@ -3,41 +3,67 @@
  * A small network's layers are too narrow for a GEMM to pay: each call streams a whole
  * (N, width) activation through memory for a few FLOPs per element. Here the batch goes
  * through in blocks of SMALL_ROWS rows that stay in L1 from forward through loss to
- * backward. Each block's weight gradient is added into one of at most SMALL_GROUPS
- * partial sums, fixed by the batch size alone; the partials are added in group order at
- * the end, so the result is identical for any thread count. */
+ * backward. The batch's rows are split into at most SMALL_GROUPS groups, fixed by the
+ * batch size alone; each group's blocks add their weight gradient into the group's own
+ * partial sum (group 0's is the gradient itself), and the partials are added in group
+ * order at the end, so the result is identical for any thread count. */
+
+#if NC_X86
+#include <immintrin.h>
+#endif
+
+/* a*b + c rounded once, in T */
+#define SMALL_FMA(a, b, c)                                                                   \
+    (sizeof(T) == 4 ? (T)__builtin_fmaf((float)(a), (float)(b), (float)(c))                  \
+                    : (T)__builtin_fma((double)(a), (double)(b), (double)(c)))
+/* rows of a register tile */
+#define SMALL_MR 6
+
+/* The widest layer's input or output. */
+static int64_t FN(small_max_width)(const nc_mlp *net)
+{
+    int64_t maxw = 1;
+    for (int l = 0; l <= net->n_layers; l++) maxw = NC_MAX(maxw, net->sizes[l]);
+    return maxw;
+}
 
 #define ISA portable
 #define VB 16
 #define ISA_TARGET
+#define ISA_FMA 0
 #include "mlp_small_isa.h"
 #undef ISA
 #undef VB
 #undef ISA_TARGET
+#undef ISA_FMA
 #if NC_X86
 #define ISA avx2
 #define VB 32
 #define ISA_TARGET NC_TARGET_AVX2
+#define ISA_FMA 256
 #include "mlp_small_isa.h"
 #undef ISA
 #undef VB
 #undef ISA_TARGET
+#undef ISA_FMA
 #define ISA avx512
 #define VB 64
 #define ISA_TARGET NC_TARGET_AVX512
+#define ISA_FMA 512
 #include "mlp_small_isa.h"
 #undef ISA
 #undef VB
 #undef ISA_TARGET
+#undef ISA_FMA
 #endif
 
 #define SMALL_ARGS                                                                           \
     T *gpart, T *out, T *scratch, const T *x, const int32_t *codes, const T *t,               \
-        const int32_t *labels, const T *sw, const T *cw, const T *params, const T *wt,        \
+        const int32_t *labels, const T *sw, const T *cw, const T *params, T *const *wts,      \
         const int64_t *offs, const nc_mlp *net, int64_t cd, int64_t ncat, int64_t r0,         \
-        int64_t r1, int kind, double inv
-#define SMALL_PASS gpart, out, scratch, x, codes, t, labels, sw, cw, params, wt, offs, net, \
-                   cd, ncat, r0, r1, kind, inv
+        int64_t r1, int kind, double inv, int first
+#define SMALL_PASS gpart, out, scratch, x, codes, t, labels, sw, cw, params, wts, offs, net, \
+                   cd, ncat, r0, r1, kind, inv, first
 
 static double FN(small_block)(int isa, SMALL_ARGS)
 {
@@ -102,19 +128,27 @@ double FN(nc_mlp_step_small)(T *grads, T *out, void *work, const T *x, const int
     int nt = (int)NC_MIN(NC_MIN((int64_t)nc_get_num_threads(), groups), fit);
     if (nt < 1) return NAN; /* the caller sized the workspace with nc_mlp_small_workspace */
 
-    /* the transposed weights serve the narrow forward layers and the backward pass; the
-     * first layer's forward reads the dense rows of W_0 only */
+    /* the transposed weights serve the backward pass and the narrow forward layers; a
+     * one-output layer's weights are their own transpose */
+    T *wts[MLP_MAX_LAYERS];
     for (int l = 0; l < L; l++) {
         int64_t c = l == 0 ? cd : net->sizes[l], oc = net->sizes[l + 1];
         const T *w = params + offs[l];
+        wts[l] = (T *)w;
+        if (oc == 1 || (l == 0 && oc >= 8)) continue;
         T *d = wt + offs[l];
-        for (int64_t i = 0; i < c; i++)
-            for (int64_t j = 0; j < oc; j++) d[j * c + i] = w[i * oc + j];
+        wts[l] = d;
+        for (int64_t i0 = 0; i0 < c; i0 += 16)
+            for (int64_t j0 = 0; j0 < oc; j0 += 16) {
+                int64_t i1 = NC_MIN(c, i0 + 16), j1 = NC_MIN(oc, j0 + 16);
+                for (int64_t i = i0; i < i1; i++)
+                    for (int64_t j = j0; j < j1; j++) d[j * c + i] = w[i * oc + j];
+            }
     }
     double inv;
     double wsum = FN(nc_loss_weight_total)(sw, cw, labels, n, k, kind, &inv);
-    int64_t blocks = (n + SMALL_ROWS - 1) / SMALL_ROWS;
     int isa = nc_get_isa();
+    size_t stride = pbytes / sizeof(T);
     (void)nt;
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int64_t g = 0; g < groups; g++) {
@@ -124,35 +158,114 @@ double FN(nc_mlp_step_small)(T *grads, T *out, void *work, const T *x, const int
         int tid = 0;
 #endif
         T *scratch = (T *)(scratch0 + sbytes * (size_t)tid);
-        T *gp = part + (size_t)g * (pbytes / sizeof(T));
-        for (int64_t i = 0; i < p; i++) gp[i] = 0;
-        /* the blocks of group g: an even split of the blocks, fixed by n */
-        int64_t b0 = g * blocks / groups, b1 = (g + 1) * blocks / groups;
+        /* group 0 sums straight into grads, the others into their partials */
+        T *gp = g == 0 ? grads : part + (size_t)(g - 1) * stride;
+        /* the rows of group g, an even split fixed by n, in blocks of SMALL_ROWS */
+        int64_t g0 = g * n / groups, g1 = (g + 1) * n / groups;
         double acc = 0.0;
-        for (int64_t bk = b0; bk < b1; bk++) {
-            int64_t r0 = bk * SMALL_ROWS, r1 = NC_MIN(n, r0 + SMALL_ROWS);
+        for (int64_t r0 = g0; r0 < g1; r0 += SMALL_ROWS) {
+            int64_t r1 = NC_MIN(g1, r0 + SMALL_ROWS);
             acc += FN(small_block)(isa, gp, out, scratch, x, codes, t, labels, sw, cw, params,
-                                   wt, offs, net, cd, ncat, r0, r1, kind, inv);
+                                   wts, offs, net, cd, ncat, r0, r1, kind, inv, r0 == g0);
         }
         gloss[g] = acc;
     }
     /* add the groups' partials in group order, then the L2 term on the weights */
-    size_t stride = pbytes / sizeof(T);
-    for (int l = 0; l < L; l++) {
-        int64_t c = net->sizes[l], oc = net->sizes[l + 1];
-        int64_t o = offs[l];
-        for (int64_t i = o; i < o + c * oc + oc; i++) {
-            T sum = part[i];
-            for (int64_t g = 1; g < groups; g++) sum += part[(size_t)g * stride + i];
-            grads[i] = sum;
-        }
-        if (l2 != 0) {
-            const T l2t = (T)l2;
-            for (int64_t i = o; i < o + c * oc; i++) grads[i] += l2t * params[i];
+    for (int64_t g = 1; g < groups; g++) {
+        const T *gp = part + (size_t)(g - 1) * stride;
+        for (int64_t i = 0; i < p; i++) grads[i] += gp[i];
+    }
+    if (l2 != 0) {
+        const T l2t = (T)l2;
+        for (int l = 0; l < L; l++) {
+            int64_t o = offs[l], cw_ = net->sizes[l] * net->sizes[l + 1];
+            for (int64_t i = o; i < o + cw_; i++) grads[i] += l2t * params[i];
         }
     }
     if (wsum == 0.0) return 0.0;
     double total = 0.0;
     for (int64_t g = 0; g < groups; g++) total += gloss[g];
     return kind == NC_LOSS_CE ? total / wsum : total / ((double)k * wsum);
+}
+
+static void FN(small_forward_block)(int isa, T *out, T *scratch, const T *x,
+                                    const int32_t *codes, const T *params, T *const *wts,
+                                    const int64_t *offs, const nc_mlp *net, int64_t cd,
+                                    int64_t ncat, int64_t r0, int64_t r1)
+{
+#if NC_X86
+    if (isa == NC_ISA_AVX512) {
+        NC_CAT(FN(small_forward_block), avx512)(out, scratch, x, codes, params, wts, offs, net,
+                                                cd, ncat, r0, r1);
+        return;
+    }
+    if (isa == NC_ISA_AVX2) {
+        NC_CAT(FN(small_forward_block), avx2)(out, scratch, x, codes, params, wts, offs, net,
+                                              cd, ncat, r0, r1);
+        return;
+    }
+#endif
+    (void)isa;
+    NC_CAT(FN(small_forward_block), portable)(out, scratch, x, codes, params, wts, offs, net,
+                                              cd, ncat, r0, r1);
+}
+
+/* Workspace of the small forward: the transposed narrow layers, then two blocks of the
+ * widest layer per thread. */
+static size_t FN(small_forward_bytes)(const nc_mlp *net, int threads)
+{
+    size_t pbytes = FN(align64)((size_t)nc_mlp_num_params(net) * sizeof(T));
+    size_t sbytes = FN(align64)((size_t)(2 * SMALL_ROWS * FN(small_max_width)(net)) * sizeof(T));
+    return pbytes + sbytes * (size_t)threads;
+}
+
+/* The evaluation forward of a small network in blocks of SMALL_ROWS rows; each block's
+ * rows are computed whole by one thread, so any thread count gives the same bits. Returns
+ * 0 when work_bytes is too small (the caller then takes the layer-by-layer path). */
+static int FN(mlp_forward_small)(T *out, void *work, const T *x, const int32_t *codes,
+                                 const T *params, const nc_mlp *net, int64_t n, int64_t cd,
+                                 int64_t ncat, size_t work_bytes)
+{
+    if (!codes) ncat = 0;
+    int L = net->n_layers;
+    int64_t blocks = (n + SMALL_ROWS - 1) / SMALL_ROWS;
+    int nt = nc_threads_for(blocks, 4);
+    while (nt > 1 && FN(small_forward_bytes)(net, nt) > work_bytes) nt--;
+    if (FN(small_forward_bytes)(net, nt) > work_bytes) return 0;
+    int64_t offs[MLP_MAX_LAYERS];
+    int64_t p = 0;
+    for (int l = 0; l < L; l++) {
+        offs[l] = p;
+        p += net->sizes[l] * net->sizes[l + 1] + net->sizes[l + 1];
+    }
+    T *wt = (T *)work;
+    char *scratch0 = (char *)work + FN(align64)((size_t)p * sizeof(T));
+    size_t sbytes = FN(align64)((size_t)(2 * SMALL_ROWS * FN(small_max_width)(net)) * sizeof(T));
+    /* only the narrow layers read the transpose going forward */
+    T *wts[MLP_MAX_LAYERS];
+    for (int l = 0; l < L; l++) {
+        int64_t c = l == 0 ? cd : net->sizes[l], oc = net->sizes[l + 1];
+        const T *w = params + offs[l];
+        wts[l] = (T *)w;
+        if (oc == 1 || oc >= 8) continue;
+        T *d = wt + offs[l];
+        wts[l] = d;
+        for (int64_t i = 0; i < c; i++)
+            for (int64_t j = 0; j < oc; j++) d[j * c + i] = w[i * oc + j];
+    }
+    int isa = nc_get_isa();
+    (void)nt;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t b = 0; b < blocks; b++) {
+#ifdef _OPENMP
+        int tid = omp_get_thread_num();
+#else
+        int tid = 0;
+#endif
+        T *scratch = (T *)(scratch0 + sbytes * (size_t)tid);
+        int64_t r0 = b * SMALL_ROWS, r1 = NC_MIN(n, r0 + SMALL_ROWS);
+        FN(small_forward_block)(isa, out, scratch, x, codes, params, wts, offs, net, cd, ncat,
+                                r0, r1);
+    }
+    return 1;
 }

@@ -1,57 +1,120 @@
 /* Template body: the block kernels of the fused small-network step for one ISA.
  * Included by mlp_small_impl.h once per ISA with ISA (name suffix), VB (native vector
- * bytes) and ISA_TARGET (function attribute), inside the T/SFX template.
+ * bytes), ISA_TARGET (function attribute) and ISA_FMA (1 when the ISA has vector FMA),
+ * inside the T/SFX template.
  *
- * Four native vectors of accumulators stay in registers across a loop; each output
- * element still adds its terms in the same order as the scalar tails, so every ISA and
- * every chunking gives the same bits. */
+ * Each of the block's three products (forward, weight gradient, backprop) is a small
+ * GEMM computed in register tiles of up to SMALL_MR rows by two native vectors. Every
+ * output element is one chain of fused multiply-adds in a fixed order (the bias or zero
+ * first, then the terms in index order), whatever the vector width, the tile it falls in
+ * or the scalar tail that computes it, so every ISA and every blocking give the same bits.
+ * Layers narrower than 8 outputs take dot products split over 8 partial sums in a fixed
+ * pattern instead. */
 #define FNI(name) NC_CAT(FN(name), ISA)
 #define NV ((int64_t)(VB / sizeof(T)))
 typedef T FNI(vec) __attribute__((vector_size(VB)));
 /* the same vector at any element-aligned address */
 typedef T FNI(vecu) __attribute__((vector_size(VB), aligned(sizeof(T)), may_alias));
-#define LD(p) (*(const FNI(vecu) *)(p))
+#define LD(p) ((FNI(vec)) * (const FNI(vecu) *)(p))
 #define ST(p, v) (*(FNI(vecu) *)(p) = (v))
 
-/* z (R,OC) = h (R,C) W (C,OC) + b. Wide layers keep 4*NV columns of z in registers while
- * streaming W's rows; narrow ones take dot products with Wt's rows, split over 8
- * accumulators in a fixed pattern. */
-NC_INLINE void FNI(small_forward)(T *restrict z, const T *restrict h, const T *restrict w,
+/* a*b + c rounded once, lane by lane */
+ISA_TARGET NC_INLINE FNI(vec) FNI(vfma)(FNI(vec) a, FNI(vec) b, FNI(vec) c)
+{
+#if ISA_FMA == 512
+    if (sizeof(T) == 4) return (FNI(vec))_mm512_fmadd_ps((__m512)a, (__m512)b, (__m512)c);
+    return (FNI(vec))_mm512_fmadd_pd((__m512d)a, (__m512d)b, (__m512d)c);
+#elif ISA_FMA == 256
+    if (sizeof(T) == 4) return (FNI(vec))_mm256_fmadd_ps((__m256)a, (__m256)b, (__m256)c);
+    return (FNI(vec))_mm256_fmadd_pd((__m256d)a, (__m256d)b, (__m256d)c);
+#else
+    FNI(vec) r;
+    for (int q = 0; q < (int)NV; q++) r[q] = SMALL_FMA(a[q], b[q], c[q]);
+    return r;
+#endif
+}
+
+ISA_TARGET NC_INLINE FNI(vec) FNI(splat)(T v)
+{
+#if ISA_FMA == 512
+    if (sizeof(T) == 4) return (FNI(vec))_mm512_set1_ps((float)v);
+    return (FNI(vec))_mm512_set1_pd((double)v);
+#elif ISA_FMA == 256
+    if (sizeof(T) == 4) return (FNI(vec))_mm256_set1_ps((float)v);
+    return (FNI(vec))_mm256_set1_pd((double)v);
+#else
+    FNI(vec) r;
+    for (int q = 0; q < (int)NV; q++) r[q] = v;
+    return r;
+#endif
+}
+
+/* ---- forward: z (R,OC) = h (R,C) W (C,OC) + b ---------------------------------------- */
+
+/* nr rows by ns vectors of z at (z, b, w) already offset to the tile's first column. */
+ISA_TARGET NC_INLINE void FNI(fwd_tile)(T *restrict z, const T *restrict h, const T *restrict w,
+                             const T *restrict b, int64_t c, int64_t oc, const int nr,
+                             const int ns)
+{
+    FNI(vec) acc[6][2]; /* SMALL_MR <= 6 */
+#pragma GCC unroll 8
+    for (int m = 0; m < nr; m++)
+#pragma GCC unroll 2
+        for (int s = 0; s < ns; s++) acc[m][s] = LD(b + s * NV);
+    for (int64_t p = 0; p < c; p++) {
+        FNI(vec) wv[2];
+#pragma GCC unroll 2
+        for (int s = 0; s < ns; s++) wv[s] = LD(w + p * oc + s * NV);
+#pragma GCC unroll 8
+        for (int m = 0; m < nr; m++) {
+            FNI(vec) hb = FNI(splat)(h[m * c + p]);
+#pragma GCC unroll 2
+            for (int s = 0; s < ns; s++) acc[m][s] = FNI(vfma)(hb, wv[s], acc[m][s]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int m = 0; m < nr; m++)
+#pragma GCC unroll 2
+        for (int s = 0; s < ns; s++) ST(z + m * oc + s * NV, acc[m][s]);
+}
+
+#define SMALL_ROW_TILES(CALL)                                                                \
+    do {                                                                                     \
+        int64_t i = 0;                                                                       \
+        for (; i + SMALL_MR <= rows; i += SMALL_MR) CALL(SMALL_MR);                          \
+        switch (rows - i) {                                                                  \
+        case 5: CALL(5); break;                                                              \
+        case 4: CALL(4); break;                                                              \
+        case 3: CALL(3); break;                                                              \
+        case 2: CALL(2); break;                                                              \
+        case 1: CALL(1); break;                                                              \
+        default: break;                                                                      \
+        }                                                                                    \
+    } while (0)
+
+ISA_TARGET NC_INLINE void FNI(small_forward)(T *restrict z, const T *restrict h, const T *restrict w,
                                   const T *restrict wt, const T *restrict b, int64_t rows,
                                   int64_t c, int64_t oc)
 {
     if (oc >= 8) {
-        for (int64_t i = 0; i < rows; i++) {
-            T *restrict zr = z + i * oc;
-            const T *hr = h + i * c;
-            int64_t j0 = 0;
-            for (; j0 + 4 * NV <= oc; j0 += 4 * NV) {
-                FNI(vec) a0 = LD(b + j0), a1 = LD(b + j0 + NV), a2 = LD(b + j0 + 2 * NV),
-                         a3 = LD(b + j0 + 3 * NV);
-                for (int64_t p = 0; p < c; p++) {
-                    T hv = hr[p];
-                    const T *wr = w + p * oc + j0;
-                    a0 += hv * LD(wr);
-                    a1 += hv * LD(wr + NV);
-                    a2 += hv * LD(wr + 2 * NV);
-                    a3 += hv * LD(wr + 3 * NV);
-                }
-                ST(zr + j0, a0);
-                ST(zr + j0 + NV, a1);
-                ST(zr + j0 + 2 * NV, a2);
-                ST(zr + j0 + 3 * NV, a3);
-            }
-            for (; j0 + NV <= oc; j0 += NV) {
-                FNI(vec) a0 = LD(b + j0);
-                for (int64_t p = 0; p < c; p++) a0 += hr[p] * LD(w + p * oc + j0);
-                ST(zr + j0, a0);
-            }
+        int64_t j0 = 0;
+        for (; j0 + 2 * NV <= oc; j0 += 2 * NV) {
+#define FWD(NR) FNI(fwd_tile)(z + i * oc + j0, h + i * c, w + j0, b + j0, c, oc, NR, 2)
+            SMALL_ROW_TILES(FWD);
+#undef FWD
+        }
+        if (j0 + NV <= oc) {
+#define FWD(NR) FNI(fwd_tile)(z + i * oc + j0, h + i * c, w + j0, b + j0, c, oc, NR, 1)
+            SMALL_ROW_TILES(FWD);
+#undef FWD
+            j0 += NV;
+        }
+        for (int64_t i = 0; i < rows; i++)
             for (int64_t j = j0; j < oc; j++) {
                 T a = b[j];
-                for (int64_t p = 0; p < c; p++) a += hr[p] * w[p * oc + j];
-                zr[j] = a;
+                for (int64_t p = 0; p < c; p++) a = SMALL_FMA(h[i * c + p], w[p * oc + j], a);
+                z[i * oc + j] = a;
             }
-        }
         return;
     }
     for (int64_t i = 0; i < rows; i++) {
@@ -61,91 +124,158 @@ NC_INLINE void FNI(small_forward)(T *restrict z, const T *restrict h, const T *r
             T acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
             int64_t p = 0;
             for (; p + 8 <= c; p += 8)
-                for (int q = 0; q < 8; q++) acc[q] += hr[p + q] * wr[p + q];
-            for (int q = 0; p < c; p++, q++) acc[q] += hr[p] * wr[p];
+#pragma GCC unroll 8
+                for (int q = 0; q < 8; q++) acc[q] = SMALL_FMA(hr[p + q], wr[p + q], acc[q]);
+            for (int q = 0; p < c; p++, q++) acc[q] = SMALL_FMA(hr[p], wr[p], acc[q]);
             z[i * oc + j] = b[j] + (((acc[0] + acc[1]) + (acc[2] + acc[3])) +
                                     ((acc[4] + acc[5]) + (acc[6] + acc[7])));
         }
     }
 }
 
-/* g (len,) += sum over rows of s_i * v_i, v_i = src + i*stride, s_i = scale[i*sstride]
- * (or 1 when scale is NULL): 4*NV elements of g in registers across all the rows. */
-NC_INLINE void FNI(small_axpy_rows)(T *restrict g, const T *restrict src, int64_t stride,
-                                    const T *restrict scale, int64_t sstride, int64_t rows,
-                                    int64_t len)
+/* ---- weight gradient: gw (C,OC) (+)= h^T dz, gb (OC,) (+)= column sums of dz ---------- */
+
+/* np rows of gw (gw, h offset to the tile's first row of gw, gw and dz to its first
+ * column) by ns vectors; first: start from zero instead of gw. */
+ISA_TARGET NC_INLINE void FNI(dw_tile)(T *restrict gw, const T *restrict h, const T *restrict dz,
+                            int64_t rows, int64_t c, int64_t oc, int first, const int np,
+                            const int ns)
+{
+    FNI(vec) acc[6][2]; /* SMALL_MR <= 6 */
+#pragma GCC unroll 8
+    for (int m = 0; m < np; m++)
+#pragma GCC unroll 2
+        for (int s = 0; s < ns; s++)
+            acc[m][s] = first ? FNI(splat)((T)0) : LD(gw + m * oc + s * NV);
+    for (int64_t r = 0; r < rows; r++) {
+        FNI(vec) dv[2];
+#pragma GCC unroll 2
+        for (int s = 0; s < ns; s++) dv[s] = LD(dz + r * oc + s * NV);
+#pragma GCC unroll 8
+        for (int m = 0; m < np; m++) {
+            FNI(vec) hb = FNI(splat)(h[r * c + m]);
+#pragma GCC unroll 2
+            for (int s = 0; s < ns; s++) acc[m][s] = FNI(vfma)(hb, dv[s], acc[m][s]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int m = 0; m < np; m++)
+#pragma GCC unroll 2
+        for (int s = 0; s < ns; s++) ST(gw + m * oc + s * NV, acc[m][s]);
+}
+
+ISA_TARGET NC_INLINE void FNI(small_accumulate)(T *restrict gw, T *restrict gb, const T *restrict h,
+                                     const T *restrict dz, int64_t rows, int64_t c,
+                                     int64_t oc, int first)
 {
     int64_t j0 = 0;
-    for (; j0 + 4 * NV <= len; j0 += 4 * NV) {
-        FNI(vec) a0 = LD(g + j0), a1 = LD(g + j0 + NV), a2 = LD(g + j0 + 2 * NV),
-                 a3 = LD(g + j0 + 3 * NV);
-        for (int64_t i = 0; i < rows; i++) {
-            const T *v = src + i * stride + j0;
-            if (scale) {
-                T sv = scale[i * sstride];
-                a0 += sv * LD(v);
-                a1 += sv * LD(v + NV);
-                a2 += sv * LD(v + 2 * NV);
-                a3 += sv * LD(v + 3 * NV);
-            } else {
-                a0 += LD(v);
-                a1 += LD(v + NV);
-                a2 += LD(v + 2 * NV);
-                a3 += LD(v + 3 * NV);
-            }
+    if (oc >= NV) {
+        /* row tiles of gw run over p, the input index */
+        for (; j0 + 2 * NV <= oc; j0 += 2 * NV) {
+#define DW(NP) FNI(dw_tile)(gw + p * oc + j0, h + p, dz + j0, rows, c, oc, first, NP, 2)
+            int64_t p = 0;
+            for (; p + SMALL_MR <= c; p += SMALL_MR) DW(SMALL_MR);
+            for (; p < c; p++) DW(1);
+#undef DW
         }
-        ST(g + j0, a0);
-        ST(g + j0 + NV, a1);
-        ST(g + j0 + 2 * NV, a2);
-        ST(g + j0 + 3 * NV, a3);
-    }
-    for (; j0 + NV <= len; j0 += NV) {
-        FNI(vec) a0 = LD(g + j0);
-        for (int64_t i = 0; i < rows; i++) {
-            FNI(vec) v = LD(src + i * stride + j0);
-            if (scale)
-                a0 += scale[i * sstride] * v;
-            else
-                a0 += v;
+        if (j0 + NV <= oc) {
+#define DW(NP) FNI(dw_tile)(gw + p * oc + j0, h + p, dz + j0, rows, c, oc, first, NP, 1)
+            int64_t p = 0;
+            for (; p + SMALL_MR <= c; p += SMALL_MR) DW(SMALL_MR);
+            for (; p < c; p++) DW(1);
+#undef DW
+            j0 += NV;
         }
-        ST(g + j0, a0);
+    } else if (oc == 1) {
+        /* gw is a column: vectors run over p */
+        int64_t p = 0;
+        for (; p + NV <= c; p += NV) {
+            FNI(vec) a = first ? FNI(splat)((T)0) : LD(gw + p);
+            for (int64_t r = 0; r < rows; r++)
+                a = FNI(vfma)(FNI(splat)(dz[r]), LD(h + r * c + p), a);
+            ST(gw + p, a);
+        }
+        for (; p < c; p++) {
+            T a = first ? (T)0 : gw[p];
+            for (int64_t r = 0; r < rows; r++) a = SMALL_FMA(dz[r], h[r * c + p], a);
+            gw[p] = a;
+        }
+        j0 = 1;
     }
-    for (int64_t j = j0; j < len; j++) {
-        T a = g[j];
-        for (int64_t i = 0; i < rows; i++)
-            a += scale ? scale[i * sstride] * src[i * stride + j] : src[i * stride + j];
-        g[j] = a;
+    for (int64_t p = 0; p < c; p++)
+        for (int64_t j = j0; j < oc; j++) {
+            T a = first ? (T)0 : gw[p * oc + j];
+            for (int64_t r = 0; r < rows; r++) a = SMALL_FMA(dz[r * oc + j], h[r * c + p], a);
+            gw[p * oc + j] = a;
+        }
+    /* bias: the rows in order */
+    int64_t j = 0;
+    for (; j + NV <= oc; j += NV) {
+        FNI(vec) a = first ? FNI(splat)((T)0) : LD(gb + j);
+        for (int64_t r = 0; r < rows; r++) a += LD(dz + r * oc + j);
+        ST(gb + j, a);
+    }
+    for (; j < oc; j++) {
+        T a = first ? (T)0 : gb[j];
+        for (int64_t r = 0; r < rows; r++) a += dz[r * oc + j];
+        gb[j] = a;
     }
 }
 
-/* gw (C,OC) += h^T dz and gb (OC,) += column sums of dz over the block's rows; each
- * element adds the rows in order. */
-NC_INLINE void FNI(small_accumulate)(T *restrict gw, T *restrict gb, const T *restrict h,
-                                     const T *restrict dz, int64_t rows, int64_t c,
-                                     int64_t oc)
+/* ---- backprop: dh (R,C) = dz (R,OC) W^T, from Wt (OC,C) --------------------------------- */
+
+ISA_TARGET NC_INLINE void FNI(bp_tile)(T *restrict dh, const T *restrict dz, const T *restrict wt,
+                            int64_t c, int64_t oc, const int nr, const int ns)
 {
-    if (oc == 1)
-        FNI(small_axpy_rows)(gw, h, c, dz, 1, rows, c);  /* gw += sum_i dz_i * h_i */
-    else
-        for (int64_t p = 0; p < c; p++)  /* row p of gw += sum_i h_ip * dz_i */
-            FNI(small_axpy_rows)(gw + p * oc, dz, oc, h + p, c, rows, oc);
-    FNI(small_axpy_rows)(gb, dz, oc, NULL, 0, rows, oc);
+    FNI(vec) acc[6][2]; /* SMALL_MR <= 6 */
+#pragma GCC unroll 8
+    for (int m = 0; m < nr; m++)
+#pragma GCC unroll 2
+        for (int s = 0; s < ns; s++) acc[m][s] = FNI(splat)((T)0);
+    for (int64_t j = 0; j < oc; j++) {
+        FNI(vec) wv[2];
+#pragma GCC unroll 2
+        for (int s = 0; s < ns; s++) wv[s] = LD(wt + j * c + s * NV);
+#pragma GCC unroll 8
+        for (int m = 0; m < nr; m++) {
+            FNI(vec) db = FNI(splat)(dz[m * oc + j]);
+#pragma GCC unroll 2
+            for (int s = 0; s < ns; s++) acc[m][s] = FNI(vfma)(db, wv[s], acc[m][s]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int m = 0; m < nr; m++)
+#pragma GCC unroll 2
+        for (int s = 0; s < ns; s++) ST(dh + m * c + s * NV, acc[m][s]);
 }
 
-/* dh (R,C) = dz (R,OC) W^T: rows of Wt (OC,C) scaled by dz's row and added. */
-NC_INLINE void FNI(small_backprop)(T *restrict dh, const T *restrict dz, const T *restrict wt,
+ISA_TARGET NC_INLINE void FNI(small_backprop)(T *restrict dh, const T *restrict dz, const T *restrict wt,
                                    int64_t rows, int64_t c, int64_t oc)
 {
-    for (int64_t i = 0; i < rows; i++) {
-        T *restrict hr = dh + i * c;
-        for (int64_t p = 0; p < c; p++) hr[p] = 0;
-        /* a zero start then the terms in order: the same bits as starting from the first */
-        FNI(small_axpy_rows)(hr, wt, c, dz + i * oc, 1, oc, c);
+    int64_t p0 = 0;
+    for (; p0 + 2 * NV <= c; p0 += 2 * NV) {
+#define BP(NR) FNI(bp_tile)(dh + i * c + p0, dz + i * oc, wt + p0, c, oc, NR, 2)
+        SMALL_ROW_TILES(BP);
+#undef BP
     }
+    if (p0 + NV <= c) {
+#define BP(NR) FNI(bp_tile)(dh + i * c + p0, dz + i * oc, wt + p0, c, oc, NR, 1)
+        SMALL_ROW_TILES(BP);
+#undef BP
+        p0 += NV;
+    }
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t p = p0; p < c; p++) {
+            T a = 0;
+            for (int64_t j = 0; j < oc; j++) a = SMALL_FMA(dz[i * oc + j], wt[j * c + p], a);
+            dh[i * c + p] = a;
+        }
 }
 
+/* ---- category codes ----------------------------------------------------------------- */
+
 /* z (R,OC) += the rows of W (C,OC) that the block's codes (R,NC) select. */
-NC_INLINE void FNI(small_gather)(T *restrict z, const int32_t *restrict codes,
+ISA_TARGET NC_INLINE void FNI(small_gather)(T *restrict z, const int32_t *restrict codes,
                                  const T *restrict w, int64_t rows, int64_t ncat, int64_t oc)
 {
     for (int64_t i = 0; i < rows; i++)
@@ -158,8 +288,9 @@ NC_INLINE void FNI(small_gather)(T *restrict z, const int32_t *restrict codes,
         }
 }
 
-/* gw rows [cd, C) (C,OC) += dz (R,OC) rows by the block's codes, rows in order. */
-NC_INLINE void FNI(small_scatter)(T *restrict gw, const T *restrict dz,
+/* gw rows [cd, C) (C,OC) += dz (R,OC) rows by the block's codes, rows in order; the
+ * block's dense rows were written first, so first only matters for rows not yet seen. */
+ISA_TARGET NC_INLINE void FNI(small_scatter)(T *restrict gw, const T *restrict dz,
                                   const int32_t *restrict codes, int64_t rows, int64_t ncat,
                                   int64_t cd, int64_t c, int64_t oc)
 {
@@ -173,14 +304,16 @@ NC_INLINE void FNI(small_scatter)(T *restrict gw, const T *restrict dz,
         }
 }
 
-/* One block of rows [r0, r1): forward, loss rows, backward into the group's partials.
- * Returns sum_i s_i * l_i over the block. scratch holds SMALL_ROWS rows per layer. */
+/* One block of rows [r0, r1): forward, loss rows, backward into the group's partials,
+ * which it starts from zero when first. Returns sum_i s_i * l_i over the block. scratch
+ * holds SMALL_ROWS rows per layer. */
 ISA_TARGET static double FNI(small_block)(T *gpart, T *out, T *scratch, const T *x,
                                           const int32_t *codes, const T *t,
                                           const int32_t *labels, const T *sw, const T *cw,
-                                          const T *params, const T *wt, const int64_t *offs,
+                                          const T *params, T *const *wts, const int64_t *offs,
                                           const nc_mlp *net, int64_t cd, int64_t ncat,
-                                          int64_t r0, int64_t r1, int kind, double inv)
+                                          int64_t r0, int64_t r1, int kind, double inv,
+                                          int first)
 {
     int L = net->n_layers;
     int64_t rows = r1 - r0, k = net->sizes[L];
@@ -205,7 +338,12 @@ ISA_TARGET static double FNI(small_block)(T *gpart, T *out, T *scratch, const T 
         int64_t c = net->sizes[l], oc = net->sizes[l + 1];
         const T *w = params + offs[l];
         T *zd = zs[l] ? zs[l] : ys[l];
-        FNI(small_forward)(zd, h, w, wt + offs[l], w + c * oc, rows, l == 0 ? cd : c, oc);
+        int64_t cin = l == 0 ? cd : c;
+        if (cin > 0)
+            FNI(small_forward)(zd, h, w, wts[l], w + c * oc, rows, cin, oc);
+        else
+            for (int64_t i = 0; i < rows; i++)
+                for (int64_t j = 0; j < oc; j++) zd[i * oc + j] = w[c * oc + j];
         if (l == 0 && ncat > 0) FNI(small_gather)(zd, codes + r0 * ncat, w, rows, ncat, oc);
         FN(nc_act_tile)(ys[l], zd, rows, oc, oc, oc, net->acts[l], (T)net->act_params[l]);
         h = ys[l];
@@ -222,17 +360,48 @@ ISA_TARGET static double FNI(small_block)(T *gpart, T *out, T *scratch, const T 
                                  (T)net->act_params[l]);
         const T *hprev = l > 0 ? ys[l - 1] : cd > 0 ? x + r0 * cd : x;
         T *gw = gpart + offs[l];
-        FNI(small_accumulate)(gw, gw + c * oc, hprev, dy, rows, l == 0 ? cd : c, oc);
+        int64_t cin = l == 0 ? cd : c;
+        if (first && cin < c) /* code rows: zero them, the scatter adds into them */
+            for (int64_t i = cin * oc; i < c * oc; i++) gw[i] = 0;
+        FNI(small_accumulate)(gw, gw + c * oc, hprev, dy, rows, cin, oc, first);
         if (l == 0 && ncat > 0)
             FNI(small_scatter)(gw, dy, codes + r0 * ncat, rows, ncat, cd, c, oc);
         if (l > 0) {
-            FNI(small_backprop)(spare, dy, wt + offs[l], rows, c, oc);
+            FNI(small_backprop)(spare, dy, wts[l], rows, c, oc);
             T *tmp = dy;
             dy = spare;
             spare = tmp;
         }
     }
     return acc;
+}
+
+/* The forward pass alone over rows [r0, r1), for evaluation: the same products, in the
+ * same order, as the training step's forward. */
+ISA_TARGET static void FNI(small_forward_block)(T *out, T *scratch, const T *x,
+                                                const int32_t *codes, const T *params,
+                                                T *const *wts, const int64_t *offs,
+                                                const nc_mlp *net, int64_t cd, int64_t ncat,
+                                                int64_t r0, int64_t r1)
+{
+    int L = net->n_layers;
+    int64_t rows = r1 - r0, k = net->sizes[L];
+    T *bufs[2] = {scratch, scratch + SMALL_ROWS * FN(small_max_width)(net)};
+    const T *h = cd > 0 ? x + r0 * cd : x;
+    for (int l = 0; l < L; l++) {
+        int64_t c = net->sizes[l], oc = net->sizes[l + 1];
+        const T *w = params + offs[l];
+        T *y = l == L - 1 ? out + r0 * k : bufs[l & 1];
+        int64_t cin = l == 0 ? cd : c;
+        if (cin > 0)
+            FNI(small_forward)(y, h, w, wts[l], w + c * oc, rows, cin, oc);
+        else
+            for (int64_t i = 0; i < rows; i++)
+                for (int64_t j = 0; j < oc; j++) y[i * oc + j] = w[c * oc + j];
+        if (l == 0 && ncat > 0) FNI(small_gather)(y, codes + r0 * ncat, w, rows, ncat, oc);
+        FN(nc_act_tile)(y, y, rows, oc, oc, oc, net->acts[l], (T)net->act_params[l]);
+        h = y;
+    }
 }
 
 #undef LD

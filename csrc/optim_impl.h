@@ -31,6 +31,59 @@ void FN(nc_sgd)(T *p, T *v, const T *g, int64_t n, T lr, T momentum, T weight_de
     }
 }
 
+/* Adam over [i0, i1): elementwise in T, so the vector width of the ISA path that runs it
+ * cannot change a bit (no contraction: each operation rounds as written). */
+NC_INLINE void FN(adam_span)(T *restrict p, T *restrict m, T *restrict v,
+                             const T *restrict g, int64_t i0, int64_t i1, T beta1, T beta2,
+                             T c1, T c2, T eps, T weight_decay, int decoupled, T shrink,
+                             T step_size, T bc2_sqrt, T grad_scale)
+{
+    for (int64_t i = i0; i < i1; i++) {
+        T d = g[i] * grad_scale;
+        if (weight_decay != 0) {
+            if (decoupled)
+                p[i] *= shrink;
+            else
+                d += weight_decay * p[i];
+        }
+        T mi = beta1 * m[i] + c1 * d;
+        T vi = beta2 * v[i] + c2 * d * d;
+        m[i] = mi;
+        v[i] = vi;
+        T denom = sqrt(vi) / bc2_sqrt + eps;
+        p[i] -= step_size * (mi / denom);
+    }
+}
+
+#define ADAM_ARGS                                                                            \
+    T *restrict p, T *restrict m, T *restrict v, const T *restrict g, int64_t i0, int64_t i1, \
+        T beta1, T beta2, T c1, T c2, T eps, T weight_decay, int decoupled, T shrink,         \
+        T step_size, T bc2_sqrt, T grad_scale
+#define ADAM_PASS                                                                            \
+    p, m, v, g, i0, i1, beta1, beta2, c1, c2, eps, weight_decay, decoupled, shrink,         \
+        step_size, bc2_sqrt, grad_scale
+#if NC_X86
+NC_TARGET_AVX2 static void FN(adam_span_avx2)(ADAM_ARGS) { FN(adam_span)(ADAM_PASS); }
+NC_TARGET_AVX512 static void FN(adam_span_avx512)(ADAM_ARGS) { FN(adam_span)(ADAM_PASS); }
+#endif
+static void FN(adam_span_isa)(int isa, ADAM_ARGS)
+{
+#if NC_X86
+    if (isa == NC_ISA_AVX512) {
+        FN(adam_span_avx512)(ADAM_PASS);
+        return;
+    }
+    if (isa == NC_ISA_AVX2) {
+        FN(adam_span_avx2)(ADAM_PASS);
+        return;
+    }
+#endif
+    (void)isa;
+    FN(adam_span)(ADAM_PASS);
+}
+#undef ADAM_ARGS
+#undef ADAM_PASS
+
 void FN(nc_adam)(T *p, T *m, T *v, const T *g, int64_t n, T lr, T beta1, T beta2, T eps,
                  T weight_decay, int64_t step, int decoupled, T grad_scale)
 {
@@ -46,25 +99,13 @@ void FN(nc_adam)(T *p, T *m, T *v, const T *g, int64_t n, T lr, T beta1, T beta2
     T c1 = (T)1 - beta1, c2 = (T)1 - beta2;
     int64_t blocks = (n + OPT_GRAIN - 1) / OPT_GRAIN;
     int nt = nc_threads_for(blocks, 1);
+    int isa = nc_get_isa();
     (void)nt;
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int64_t b = 0; b < blocks; b++) {
         int64_t i1 = NC_MIN(n, (b + 1) * OPT_GRAIN);
-        for (int64_t i = b * OPT_GRAIN; i < i1; i++) {
-            T d = g[i] * grad_scale;
-            if (weight_decay != 0) {
-                if (decoupled)
-                    p[i] *= shrink;
-                else
-                    d += weight_decay * p[i];
-            }
-            T mi = beta1 * m[i] + c1 * d;
-            T vi = beta2 * v[i] + c2 * d * d;
-            m[i] = mi;
-            v[i] = vi;
-            T denom = sqrt(vi) / bc2_sqrt + eps;
-            p[i] -= step_size * (mi / denom);
-        }
+        FN(adam_span_isa)(isa, p, m, v, g, b * OPT_GRAIN, i1, beta1, beta2, c1, c2, eps,
+                          weight_decay, decoupled, shrink, step_size, bc2_sqrt, grad_scale);
     }
 }
 

@@ -75,7 +75,8 @@ LEARNING_RATES = ("constant", "invscaling", "adaptive")
 # ------------------------------------------------------------------ input checks
 
 def _check_X(X, n_features=None, who="", reset=False):
-    """X as a finite 2-D float64 array, with scikit-learn's error types and wording."""
+    """X as a finite 2-D float64 (or float32) array, with scikit-learn's error types and
+    wording."""
     if hasattr(X, "toarray") or type(X).__module__.startswith("scipy.sparse"):
         raise TypeError("A sparse matrix was passed, but dense data is required. "
                         "Use X.toarray() to convert to a dense numpy array.")
@@ -95,9 +96,13 @@ def _check_X(X, n_features=None, who="", reset=False):
     if arr.shape[1] < 1:
         raise ValueError(f"Found array with 0 feature(s) (shape={arr.shape}) while a minimum "
                          f"of 1 is required.")
-    arr = np.asarray(arr, dtype=np.float64)
+    # float32 stays float32, as scikit-learn's float dtypes do: the network's own dtype
+    # is float32 by default, so a float32 X reaches it without a copy
+    if arr.dtype != np.float32:
+        arr = np.asarray(arr, dtype=np.float64)
     if not np.isfinite(arr).all():
-        what = "NaN" if np.isnan(arr).any() else "infinity or a value too large for dtype('float64')"
+        what = ("NaN" if np.isnan(arr).any()
+                else f"infinity or a value too large for dtype('{arr.dtype}')")
         raise ValueError(f"Input X contains {what}.")
     if n_features is not None and arr.shape[1] != n_features:
         raise ValueError(f"X has {arr.shape[1]} features, but {who} is expecting "
