@@ -63,6 +63,52 @@ static size_t FN(small_scratch_bytes)(const nc_mlp *net)
     return FN(align64)((size_t)(SMALL_ROWS * (elems + 2 * maxw)) * sizeof(T));
 }
 
+/* One gradient group: its blocks in order into its own partial sum; scratch is the
+ * running thread's. */
+typedef struct {
+    T *part, *out;
+    double *gloss;
+    char *scratch0;
+    size_t sbytes, pbytes;
+    const T *x, *t, *sw, *cw, *params, *wt;
+    const int32_t *codes, *labels;
+    const int64_t *offs;
+    const nc_mlp *net;
+    int64_t n, cd, ncat, p, blocks, groups;
+    double inv;
+    int kind, isa;
+} FN(small_job);
+
+static void FN(small_group)(void *arg, int64_t g, int slot)
+{
+    const FN(small_job) *j = arg;
+    T *part = j->part, *out = j->out;
+    double *gloss = j->gloss;
+    size_t pbytes = j->pbytes;
+    const T *x = j->x, *t = j->t, *sw = j->sw, *cw = j->cw, *params = j->params, *wt = j->wt;
+    const int32_t *codes = j->codes, *labels = j->labels;
+    const int64_t *offs = j->offs;
+    const nc_mlp *net = j->net;
+    int64_t n = j->n, cd = j->cd, ncat = j->ncat, p = j->p, blocks = j->blocks;
+    int64_t groups = j->groups;
+    double inv = j->inv;
+    int kind = j->kind, isa = j->isa;
+    {
+        T *scratch = (T *)(j->scratch0 + j->sbytes * (size_t)slot);
+        T *gp = part + (size_t)g * (pbytes / sizeof(T));
+        for (int64_t i = 0; i < p; i++) gp[i] = 0;
+        /* the blocks of group g: an even split of the blocks, fixed by n */
+        int64_t b0 = g * blocks / groups, b1 = (g + 1) * blocks / groups;
+        double acc = 0.0;
+        for (int64_t bk = b0; bk < b1; bk++) {
+            int64_t r0 = bk * SMALL_ROWS, r1 = NC_MIN(n, r0 + SMALL_ROWS);
+            acc += FN(small_block)(isa, gp, out, scratch, x, codes, t, labels, sw, cw, params,
+                                   wt, offs, net, cd, ncat, r0, r1, kind, inv);
+        }
+        gloss[g] = acc;
+    }
+}
+
 size_t FN(nc_mlp_small_workspace)(const nc_mlp *net, int64_t n, int threads)
 {
     int64_t p = nc_mlp_num_params(net);
@@ -101,6 +147,9 @@ double FN(nc_mlp_step_small)(T *grads, T *out, void *work, const T *x, const int
     int64_t fit = work_bytes > fixed ? (int64_t)((work_bytes - fixed) / sbytes) : 0;
     int nt = (int)NC_MIN(NC_MIN((int64_t)nc_get_num_threads(), groups), fit);
     if (nt < 1) return NAN; /* the caller sized the workspace with nc_mlp_small_workspace */
+    /* a row does three multiply-adds per weight (forward, dX, dW), in vectors: about one
+     * element operation's worth */
+    nt = NC_MIN(nt, nc_threads_for(n * p));
 
     /* the transposed weights serve the narrow forward layers and the backward pass; the
      * first layer's forward reads the dense rows of W_0 only */
@@ -115,27 +164,10 @@ double FN(nc_mlp_step_small)(T *grads, T *out, void *work, const T *x, const int
     double wsum = FN(nc_loss_weight_total)(sw, cw, labels, n, k, kind, &inv);
     int64_t blocks = (n + SMALL_ROWS - 1) / SMALL_ROWS;
     int isa = nc_get_isa();
-    (void)nt;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (int64_t g = 0; g < groups; g++) {
-#ifdef _OPENMP
-        int tid = omp_get_thread_num();
-#else
-        int tid = 0;
-#endif
-        T *scratch = (T *)(scratch0 + sbytes * (size_t)tid);
-        T *gp = part + (size_t)g * (pbytes / sizeof(T));
-        for (int64_t i = 0; i < p; i++) gp[i] = 0;
-        /* the blocks of group g: an even split of the blocks, fixed by n */
-        int64_t b0 = g * blocks / groups, b1 = (g + 1) * blocks / groups;
-        double acc = 0.0;
-        for (int64_t bk = b0; bk < b1; bk++) {
-            int64_t r0 = bk * SMALL_ROWS, r1 = NC_MIN(n, r0 + SMALL_ROWS);
-            acc += FN(small_block)(isa, gp, out, scratch, x, codes, t, labels, sw, cw, params,
-                                   wt, offs, net, cd, ncat, r0, r1, kind, inv);
-        }
-        gloss[g] = acc;
-    }
+    FN(small_job) job = {part, out,    gloss, scratch0, sbytes, pbytes, x,    t,
+                         sw,   cw,     params, wt,   codes,  labels, offs,  net,
+                         n,    cd,     ncat,  p,    blocks, groups, inv,   kind, isa};
+    nc_parallel(FN(small_group), &job, groups, nt);
     /* add the groups' partials in group order, then the L2 term on the weights */
     size_t stride = pbytes / sizeof(T);
     for (int l = 0; l < L; l++) {
