@@ -1,8 +1,9 @@
 """Build neuralcli's compiled core: csrc/*.c and the Cython shim in one private module.
 
-One extension module holds the whole C core, so the process-wide thread setting exists
-once. OpenMP is used when a test program compiles and links with it;
-NEURALCLI_NO_OPENMP=1 forces a serial build. The SIMD kernels carry per-function target
+One extension module holds the whole C core, so the process-wide thread setting and the
+core's thread pool (csrc/pool.c, POSIX threads) exist once. The training kernels run on
+that pool; the CSV reader uses OpenMP when a test program compiles and links with it
+(NEURALCLI_NO_OPENMP=1 makes it serial). The SIMD kernels carry per-function target
 attributes and are chosen at import, so the build itself targets baseline x86-64.
 """
 import os
@@ -62,8 +63,8 @@ class BuildExt(build_ext):
         cflags, lflags = openmp_flags(self.compiler)
         extra = os.environ.get("NEURALCLI_EXTRA_CFLAGS", "").split()
         for ext in self.extensions:
-            ext.extra_compile_args = BASE_FLAGS + cflags + extra
-            ext.extra_link_args = lflags + extra
+            ext.extra_compile_args = BASE_FLAGS + ["-pthread"] + cflags + extra
+            ext.extra_link_args = ["-pthread"] + lflags + extra
         super().build_extensions()
 
 

@@ -86,19 +86,30 @@ void FN(nc_act_tile)(T *y, const T *z, int64_t n, int64_t c, int64_t ldy, int64_
     }
 }
 
+typedef struct {
+    T *y;
+    const T *z;
+    int64_t n, c, ldy, ldz, rows;
+    int act;
+    T param;
+} FN(act_fwd_job);
+
+static void FN(act_fwd_unit)(void *arg, int64_t bi, int slot)
+{
+    const FN(act_fwd_job) *j = arg;
+    int64_t i0 = bi * j->rows, i1 = NC_MIN(j->n, i0 + j->rows);
+    (void)slot;
+    FN(nc_act_tile)(j->y + i0 * j->ldy, j->z + i0 * j->ldz, i1 - i0, j->c, j->ldy, j->ldz,
+                    j->act, j->param);
+}
+
 void FN(nc_act_forward)(T *y, const T *z, int64_t n, int64_t c, int64_t ldy, int64_t ldz,
                         int act, T param)
 {
     int64_t rows = c > 0 ? NC_MAX(1, ACT_GRAIN_ELEMS / c) : n;
     int64_t blocks = (n + rows - 1) / rows;
-    int nt = nc_threads_for(blocks, 1);
-    (void)nt;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (int64_t bi = 0; bi < blocks; bi++) {
-        int64_t i0 = bi * rows;
-        int64_t i1 = NC_MIN(n, i0 + rows);
-        FN(nc_act_tile)(y + i0 * ldy, z + i0 * ldz, i1 - i0, c, ldy, ldz, act, param);
-    }
+    FN(act_fwd_job) job = {y, z, n, c, ldy, ldz, rows, act, param};
+    nc_parallel(FN(act_fwd_unit), &job, blocks, nc_threads_for(n * c));
 }
 
 /* dz = dy * act'(.) over an (n,c) tile, serially; all four share leading dim ld. */
@@ -168,6 +179,23 @@ int FN(nc_act_backward_tile)(T *dz, const T *dy, const T *y, const T *z, int64_t
     return 0;
 }
 
+typedef struct {
+    T *dz;
+    const T *dy, *y, *z;
+    int64_t n, c, ld, rows;
+    int act;
+    T param;
+} FN(act_bwd_job);
+
+static void FN(act_bwd_unit)(void *arg, int64_t bi, int slot)
+{
+    const FN(act_bwd_job) *j = arg;
+    int64_t i0 = bi * j->rows, off = i0 * j->ld;
+    (void)slot;
+    FN(nc_act_backward_tile)(j->dz + off, j->dy + off, j->y + off, j->z ? j->z + off : NULL,
+                             NC_MIN(j->n, i0 + j->rows) - i0, j->c, j->ld, j->act, j->param);
+}
+
 int FN(nc_act_backward)(T *dz, const T *dy, const T *y, const T *z, int64_t n, int64_t c,
                         int64_t ld, int act, T param)
 {
@@ -175,15 +203,8 @@ int FN(nc_act_backward)(T *dz, const T *dy, const T *y, const T *z, int64_t n, i
     if (act == NC_ACT_GELU && z == NULL) return -1;
     int64_t rows = c > 0 ? NC_MAX(1, ACT_GRAIN_ELEMS / c) : n;
     int64_t blocks = (n + rows - 1) / rows;
-    int nt = nc_threads_for(blocks, 1);
-    (void)nt;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (int64_t bi = 0; bi < blocks; bi++) {
-        int64_t i0 = bi * rows;
-        int64_t off = i0 * ld;
-        FN(nc_act_backward_tile)(dz + off, dy + off, y + off, z ? z + off : NULL,
-                                 NC_MIN(n, i0 + rows) - i0, c, ld, act, param);
-    }
+    FN(act_bwd_job) job = {dz, dy, y, z, n, c, ld, rows, act, param};
+    nc_parallel(FN(act_bwd_unit), &job, blocks, nc_threads_for(n * c));
     return 0;
 }
 

@@ -34,31 +34,46 @@ void FN(nc_dense_forward)(T *y, T *z, const T *x, const T *w, const T *b, int64_
 
 /* dz = dy * act'(.) and db = column sums of dz in one pass. Each thread owns a stripe of
  * columns and walks every row in order, so db never depends on the thread count. */
+typedef struct {
+    T *db, *dz;
+    const T *dy, *y, *z;
+    int64_t n, oc;
+    int act;
+    T act_param;
+} FN(dz_db_job);
+
+static void FN(dz_db_unit)(void *arg, int64_t s, int slot)
+{
+    const FN(dz_db_job) *jb = arg;
+    T *db = jb->db, *dz = jb->dz;
+    const T *dy = jb->dy, *y = jb->y, *z = jb->z;
+    int64_t n = jb->n, oc = jb->oc;
+    int64_t j0 = s * DB_STRIPE;
+    int64_t w = NC_MIN(oc, j0 + DB_STRIPE) - j0;
+    double acc[DB_STRIPE];
+    (void)slot;
+    for (int64_t j = 0; j < w; j++) acc[j] = 0;
+    for (int64_t i0 = 0; i0 < n; i0 += DB_ROWS) {
+        int64_t h = NC_MIN(n, i0 + DB_ROWS) - i0;
+        int64_t off = i0 * oc + j0;
+        FN(nc_act_backward_tile)(dz + off, dy + off, y + off, z ? z + off : NULL, h, w, oc,
+                                 jb->act, jb->act_param);
+        if (db)
+            for (int64_t i = 0; i < h; i++)
+                for (int64_t j = 0; j < w; j++) acc[j] += dz[off + i * oc + j];
+    }
+    if (db)
+        for (int64_t j = 0; j < w; j++) db[j0 + j] = (T)acc[j];
+}
+
+/* dz = dy * act'(.) and db = column sums of dz in one pass. A unit is a stripe of
+ * columns walked over every row in order, so db never depends on the thread count. */
 static void FN(dz_db)(T *db, T *dz, const T *dy, const T *y, const T *z, int64_t n,
                       int64_t oc, int act, T act_param)
 {
     int64_t stripes = (oc + DB_STRIPE - 1) / DB_STRIPE;
-    int nt = nc_threads_for(stripes * n, 4096);
-    if (nt > stripes) nt = (int)stripes;
-    (void)nt;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (int64_t s = 0; s < stripes; s++) {
-        int64_t j0 = s * DB_STRIPE;
-        int64_t w = NC_MIN(oc, j0 + DB_STRIPE) - j0;
-        double acc[DB_STRIPE];
-        for (int64_t j = 0; j < w; j++) acc[j] = 0;
-        for (int64_t i0 = 0; i0 < n; i0 += DB_ROWS) {
-            int64_t h = NC_MIN(n, i0 + DB_ROWS) - i0;
-            int64_t off = i0 * oc + j0;
-            FN(nc_act_backward_tile)(dz + off, dy + off, y + off, z ? z + off : NULL, h, w,
-                                     oc, act, act_param);
-            if (db)
-                for (int64_t i = 0; i < h; i++)
-                    for (int64_t j = 0; j < w; j++) acc[j] += dz[off + i * oc + j];
-        }
-        if (db)
-            for (int64_t j = 0; j < w; j++) db[j0 + j] = (T)acc[j];
-    }
+    FN(dz_db_job) job = {db, dz, dy, y, z, n, oc, act, act_param};
+    nc_parallel(FN(dz_db_unit), &job, stripes, nc_threads_for(n * oc));
 }
 
 // dy, dz are (N,OC); y, z are (N,OC); x is (N,C); w is (C,OC);

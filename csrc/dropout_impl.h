@@ -18,19 +18,31 @@ static void FN(dropout_range)(T *y, uint8_t *mask, const T *x, int64_t i0, int64
     }
 }
 
+typedef struct {
+    T *y;
+    uint8_t *mask;
+    const T *x;
+    int64_t n;
+    uint64_t thresh, seed, step;
+    T keep_prob;
+} FN(dropout_job);
+
+static void FN(dropout_unit)(void *arg, int64_t b, int slot)
+{
+    const FN(dropout_job) *j = arg;
+    (void)slot;
+    FN(dropout_range)(j->y, j->mask, j->x, b * DROPOUT_GRAIN,
+                      NC_MIN(j->n, (b + 1) * DROPOUT_GRAIN), j->thresh, j->keep_prob, j->seed,
+                      j->step);
+}
+
 static void FN(dropout_apply)(T *y, uint8_t *mask, const T *x, int64_t n, T p, uint64_t seed,
                               uint64_t step)
 {
     // y, mask and x are (n,)
-    uint64_t thresh = dropout_threshold((double)p);
-    T keep_prob = (T)1 - p;
+    FN(dropout_job) job = {y, mask, x, n, dropout_threshold((double)p), seed, step, (T)1 - p};
     int64_t blocks = (n + DROPOUT_GRAIN - 1) / DROPOUT_GRAIN;
-    int nt = nc_threads_for(blocks, 1);
-    (void)nt;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (int64_t b = 0; b < blocks; b++)
-        FN(dropout_range)(y, mask, x, b * DROPOUT_GRAIN, NC_MIN(n, (b + 1) * DROPOUT_GRAIN),
-                          thresh, keep_prob, seed, step);
+    nc_parallel(FN(dropout_unit), &job, blocks, nc_threads_for(n));
 }
 
 void FN(nc_dropout_forward)(T *y, uint8_t *mask, const T *x, int64_t n, T p, uint64_t seed,

@@ -87,9 +87,10 @@
  * this m*n*k or for fewer rows than this */
 #define SMALL_MNK_ROW (64 * 64 * 64)
 #define SMALL_M_ROW 6
-/* Multiply-adds one thread should get at least before a second one is started. */
-#define SMALL_GRAIN (1 << 16)
-#define PACKED_GRAIN (1 << 18)
+/* Multiply-adds worth one element operation of nc_threads_for: the unpacked kernels
+ * retire about 4 in that time, the packed ones about 16. */
+#define SMALL_MADDS_PER_OP 4
+#define PACKED_MADDS_PER_OP 16
 /* Below this many multiply-adds the packed path runs on one thread: a fork and join, the
  * second thread's packs and a split that rarely halves the tiles cost what a second
  * thread saves (measured: 80^3 and 64x128x64 no faster on two, 100^3 15% faster). */
@@ -195,24 +196,9 @@ void nc_pack_copy_avx512_f64(double *dst, int64_t w, const double *src, int64_t 
 #define NC_TARGET_AVX2 __attribute__((target("avx2,fma")))
 #endif
 
-#ifdef _OPENMP
-#define THREAD_ID() omp_get_thread_num()
-#define THREAD_COUNT() omp_get_num_threads()
-#else
-#define THREAD_ID() 0
-#define THREAD_COUNT() 1
-#endif
-
 static inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 static inline int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
 static inline size_t align64(size_t x) { return (x + 63) & ~(size_t)63; }
-
-/* [lo, hi) of `total` items for thread `t` of `nt`, contiguous and balanced. */
-static inline void part(int64_t total, int nt, int t, int64_t *lo, int64_t *hi)
-{
-    *lo = total * t / nt;
-    *hi = total * (t + 1) / nt;
-}
 
 /* Balanced block length: the fewest blocks of at most `max`, equal up to rounding to
  * `unit`. Depends on the sizes only, so the summation order does too. */
@@ -492,6 +478,33 @@ static void FN(small_rows_a512k)(SMALL_ARGS)
 #undef SMALL_ARGS
 #undef SMALL_PASS
 
+typedef struct {
+    T *c;
+    const T *a, *b;
+    int64_t m, n, k, lda, ldb, ldc, rows;
+    int ta, tb, isa;
+    T alpha, beta;
+    const EPILOGUE *ep;
+} FN(small_job);
+
+static void FN(small_unit)(void *arg, int64_t u, int slot)
+{
+    const FN(small_job) *j = arg;
+    int64_t i0 = u * j->rows, i1 = NC_MIN(j->m, i0 + j->rows);
+    (void)slot;
+#if NC_X86
+    if (j->isa == NC_ISA_AVX512)
+        FN(small_rows_a512k)(j->c, j->a, j->b, j->n, j->k, j->lda, j->ldb, j->ldc, j->ta,
+                             j->tb, j->alpha, j->beta, j->ep, i0, i1);
+    else if (j->isa == NC_ISA_AVX2)
+        FN(small_rows_avx2)(j->c, j->a, j->b, j->n, j->k, j->lda, j->ldb, j->ldc, j->ta,
+                            j->tb, j->alpha, j->beta, j->ep, i0, i1);
+    else
+#endif
+        FN(small_rows_portable)(j->c, j->a, j->b, j->n, j->k, j->lda, j->ldb, j->ldc, j->ta,
+                                j->tb, j->alpha, j->beta, j->ep, i0, i1);
+}
+
 static void FN(gemm_small)(T *c, const T *a, const T *b, int64_t m, int64_t n, int64_t k,
                            int64_t lda, int64_t ldb, int64_t ldc, int ta, int tb, T alpha,
                            T beta, const EPILOGUE *ep, int isa)
@@ -505,31 +518,15 @@ static void FN(gemm_small)(T *c, const T *a, const T *b, int64_t m, int64_t n, i
         }
         return;
     }
-    /* Rows are split in units; the AVX-512 column case (n == 1, A transposed) runs the row
-     * kernel along i, whose 64-wide blocks pick their accumulator layout by their width,
-     * so its split must fall on multiples of 64 to leave every block as one thread
-     * would see it. */
-    int64_t unit = isa == NC_ISA_AVX512 && n == 1 && ta && ldc == 1 ? 64 : 1;
-    int64_t units = ceil_div(m, unit);
-    int nt = nc_threads_for(m * n * k, SMALL_GRAIN);
-    if (nt > units) nt = (int)units;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (int t = 0; t < nt; t++) {
-        int64_t i0, i1;
-        part(units, nt, t, &i0, &i1);
-        i0 = NC_MIN(m, i0 * unit);
-        i1 = NC_MIN(m, i1 * unit);
-#if NC_X86
-        if (isa == NC_ISA_AVX512)
-            FN(small_rows_a512k)(c, a, b, n, k, lda, ldb, ldc, ta, tb, alpha, beta, ep, i0, i1);
-        else if (isa == NC_ISA_AVX2)
-            FN(small_rows_avx2)(c, a, b, n, k, lda, ldb, ldc, ta, tb, alpha, beta, ep, i0, i1);
-        else
-#endif
-            FN(small_rows_portable)(c, a, b, n, k, lda, ldb, ldc, ta, tb, alpha, beta, ep, i0,
-                                    i1);
-    }
-    (void)isa;
+    /* Rows are split in units of one thread's least share; the AVX-512 column case
+     * (n == 1, A transposed) runs the row kernel along i, whose 64-wide blocks pick their
+     * accumulator layout by their width, so its split must fall on multiples of 64 to
+     * leave every block as one thread would see it. */
+    int64_t align = isa == NC_ISA_AVX512 && n == 1 && ta && ldc == 1 ? 64 : 1;
+    int64_t rows = round_up(NC_MAX(1, NC_WORK_PER_THREAD * SMALL_MADDS_PER_OP / (n * k)), align);
+    FN(small_job) job = {c, a, b, m, n, k, lda, ldb, ldc, rows, ta, tb, isa, alpha, beta, ep};
+    nc_parallel(FN(small_unit), &job, ceil_div(m, rows),
+                nc_threads_for(m * n * k / SMALL_MADDS_PER_OP));
 }
 
 /* ---------------------------------------------------------------- packing */
@@ -822,6 +819,35 @@ static void FN(gemm_unit)(const CFG *cf, T *c, const T *a, const T *b, int64_t k
     }
 }
 
+typedef struct {
+    const CFG *cf;
+    T *c;
+    const T *a, *b;
+    int64_t m, n, k, lda, ldb, ldc, gm, gn, pm, pn;
+    int ta, tb;
+    T alpha, beta;
+    const EPILOGUE *ep;
+    char *base;
+    size_t per, boff;
+} FN(packed_job);
+
+/* Unit u of the grid, in row-group order, with the packs of the running thread's slot. */
+static void FN(packed_unit)(void *arg, int64_t u, int slot)
+{
+    const FN(packed_job) *j = arg;
+    const CFG *cf = j->cf;
+    char *mine = j->base + (size_t)slot * j->per;
+    T *abuf = (T *)mine, *bbuf = (T *)(mine + j->boff);
+    int64_t gi = u / j->gn, gj = u % j->gn;
+    int64_t i0 = NC_MIN(j->m, j->pm * gi / j->gm * cf->mr);
+    int64_t i1 = NC_MIN(j->m, j->pm * (gi + 1) / j->gm * cf->mr);
+    int64_t j0 = NC_MIN(j->n, j->pn * gj / j->gn * cf->nr);
+    int64_t j1 = NC_MIN(j->n, j->pn * (gj + 1) / j->gn * cf->nr);
+    if (i1 > i0 && j1 > j0)
+        FN(gemm_unit)(cf, j->c, j->a, j->b, j->k, j->lda, j->ldb, j->ldc, j->ta, j->tb,
+                      j->alpha, j->beta, j->ep, abuf, bbuf, i0, i1 - i0, j0, j1 - j0);
+}
+
 static void FN(gemm_packed)(const CFG *cf, T *c, const T *a, const T *b, int64_t m,
                             int64_t n, int64_t k, int64_t lda, int64_t ldb, int64_t ldc,
                             int ta, int tb, T alpha, T beta, const EPILOGUE *ep, void *work,
@@ -833,24 +859,9 @@ static void FN(gemm_packed)(const CFG *cf, T *c, const T *a, const T *b, int64_t
     if (nt > units) nt = (int)units;
     char *base = (char *)(((uintptr_t)work + 63) & ~(uintptr_t)63);
     size_t boff, per = FN(thread_bytes)(cf, m, n, k, &boff);
-#pragma omp parallel num_threads(nt) if (nt > 1)
-    {
-        int tid = THREAD_ID();
-        char *mine = base + (size_t)tid * per;
-        T *abuf = (T *)mine, *bbuf = (T *)(mine + boff);
-        /* units in row-group order; any thread may take any unit */
-#pragma omp for schedule(dynamic, 1) nowait
-        for (int64_t u = 0; u < units; u++) {
-            int64_t gi = u / gn, gj = u % gn;
-            int64_t i0 = NC_MIN(m, pm * gi / gm * cf->mr);
-            int64_t i1 = NC_MIN(m, pm * (gi + 1) / gm * cf->mr);
-            int64_t j0 = NC_MIN(n, pn * gj / gn * cf->nr);
-            int64_t j1 = NC_MIN(n, pn * (gj + 1) / gn * cf->nr);
-            if (i1 > i0 && j1 > j0)
-                FN(gemm_unit)(cf, c, a, b, k, lda, ldb, ldc, ta, tb, alpha, beta, ep, abuf,
-                              bbuf, i0, i1 - i0, j0, j1 - j0);
-        }
-    }
+    FN(packed_job) job = {cf, c,  a,  b,  m,  n,     k,    lda,  ldb, ldc, gm,   gn,
+                          pm, pn, ta, tb, alpha, beta, ep, base, per, boff};
+    nc_parallel(FN(packed_unit), &job, units, nt);
 }
 
 /* ---------------------------------------------------------------- entry point */
@@ -870,7 +881,7 @@ void FN(nc_gemm)(T *c, const T *a, const T *b, int64_t m, int64_t n, int64_t k, 
                 (row_ok && (m * n * k <= SMALL_MNK_ROW || m < SMALL_M_ROW));
     int nt = 1;
     if (!small) {
-        nt = m * n * k < PACKED_MIN_MNK ? 1 : nc_threads_for(m * n * k, PACKED_GRAIN);
+        nt = m * n * k < PACKED_MIN_MNK ? 1 : nc_threads_for(m * n * k / PACKED_MADDS_PER_OP);
         /* too little scratch for every thread's packs: fewer threads; for one thread's
          * (or none), the unpacked path, never more memory */
         while (nt > 1 && (!work || work_bytes < FN(packed_bytes)(cf, m, n, k, nt))) nt--;

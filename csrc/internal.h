@@ -4,10 +4,6 @@
 
 #include "neuralcli.h"
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #if defined(__x86_64__) || defined(_M_X64)
 #define NC_X86 1
 #else
@@ -30,12 +26,37 @@
 #define NC_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define NC_MAX(a, b) ((a) > (b) ? (a) : (b))
 
-/* Threads worth using for `work` units of roughly equal cost, given that one thread
- * should get at least `grain` of them; never more than the setting. */
-static inline int nc_threads_for(int64_t work, int64_t grain)
+/* ---------------------------------------------------------------- thread pool (pool.c)
+ *
+ * nc_parallel runs fn(ctx, unit, slot) for every unit in [0, units) on at most
+ * max_threads threads (and never more than the thread setting), and returns when all
+ * are done. The calling thread runs units too and never waits for a worker that has not
+ * started one. slot is in [0, max_threads) and is used by one thread at a time during
+ * the call: index per-thread scratch with it. Which thread runs a unit, and how many
+ * threads there are, must not change the unit's result: split work into units by sizes
+ * alone and sum per-unit partials in unit order. A call from inside a unit runs inline. */
+typedef void (*nc_task)(void *ctx, int64_t unit, int slot);
+void nc_parallel(nc_task fn, void *ctx, int64_t units, int max_threads);
+
+/* Workers started so far (for tests). */
+int nc_pool_workers(void);
+
+#define NC_MAX_THREADS 256
+
+/* Threads worth using for a region of `work` element operations: one element read,
+ * combined and written by an element-wise kernel counts 1 (an activation, an optimizer
+ * update, a loss row's element, a column-sum term); a GEMM counts its multiply-adds
+ * divided by how many of them its kernels retire per element-wise operation. Each thread
+ * must get NC_WORK_PER_THREAD of them, some 5-20 microseconds on one core: several
+ * times what handing units to a spinning worker costs, so a second thread pays when the
+ * machine is quiet, and small enough that a late worker costs the caller nothing (it
+ * runs the units itself). Never more than the setting. */
+#define NC_WORK_PER_THREAD 16384
+
+static inline int nc_threads_for(int64_t work)
 {
     int nt = nc_get_num_threads();
-    int64_t useful = grain > 0 ? work / grain : work;
+    int64_t useful = work / NC_WORK_PER_THREAD;
     if (useful < 1) useful = 1;
     return useful < nt ? (int)useful : nt;
 }

@@ -10,6 +10,24 @@ static inline T FN(row_weight)(const T *sw, const T *cw, const int32_t *labels, 
     return s;
 }
 
+typedef struct {
+    const T *sw, *cw;
+    const int32_t *labels;
+    double *part;
+    int64_t n, len;
+} FN(weight_job);
+
+static void FN(weight_unit)(void *arg, int64_t c, int slot)
+{
+    const FN(weight_job) *j = arg;
+    int64_t i1 = NC_MIN(j->n, (c + 1) * j->len);
+    double acc = 0.0;
+    (void)slot;
+    for (int64_t i = c * j->len; i < i1; i++)
+        acc += (double)FN(row_weight)(j->sw, j->cw, j->labels, i);
+    j->part[c] = acc;
+}
+
 /* sum_i s_i over fixed chunks of rows. */
 static double FN(weight_total)(const T *sw, const T *cw, const int32_t *labels, int64_t n)
 {
@@ -18,16 +36,8 @@ static double FN(weight_total)(const T *sw, const T *cw, const int32_t *labels, 
     int64_t len = nc_red_chunk_len(n);
     int64_t chunks = (n + len - 1) / len;
     double part[NC_RED_CHUNKS];
-    /* one multiply-add per row: threads pay only for long batches */
-    int nt = nc_threads_for(chunks, 8);
-    (void)nt;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (int64_t c = 0; c < chunks; c++) {
-        int64_t i1 = NC_MIN(n, (c + 1) * len);
-        double acc = 0.0;
-        for (int64_t i = c * len; i < i1; i++) acc += (double)FN(row_weight)(sw, cw, labels, i);
-        part[c] = acc;
-    }
+    FN(weight_job) job = {sw, cw, labels, part, n, len};
+    nc_parallel(FN(weight_unit), &job, chunks, nc_threads_for(n));
     double total = 0.0;
     for (int64_t c = 0; c < chunks; c++) total += part[c];
     return total;
@@ -145,6 +155,26 @@ double FN(nc_loss_weight_total)(const T *sw, const T *cw, const int32_t *labels,
     return wsum;
 }
 
+typedef struct {
+    T *grad, *probs;
+    const T *a, *t;
+    const int32_t *labels;
+    const T *sw, *cw;
+    double *part;
+    int64_t n, k, rows;
+    double inv;
+    int kind;
+} FN(loss_job);
+
+static void FN(loss_unit)(void *arg, int64_t c, int slot)
+{
+    const FN(loss_job) *j = arg;
+    (void)slot;
+    j->part[c] = FN(nc_loss_rows)(j->grad, j->probs, j->a, j->t, j->labels, j->sw, j->cw,
+                                  c * j->rows, NC_MIN(j->n, (c + 1) * j->rows), j->k, j->kind,
+                                  j->inv);
+}
+
 /* Any loss over all rows in fixed chunks, threaded; see nc_loss_rows. */
 static double FN(chunked_loss)(T *grad, T *probs, const T *a, const T *t,
                                const int32_t *labels, const T *sw, const T *cw, int64_t n,
@@ -160,12 +190,8 @@ static double FN(chunked_loss)(T *grad, T *probs, const T *a, const T *t,
     int64_t rows = loss_chunk_rows(n, k);
     int64_t chunks = (n + rows - 1) / rows;
     double part[NC_RED_CHUNKS];
-    int nt = nc_threads_for(chunks, 1);
-    (void)nt;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (int64_t c = 0; c < chunks; c++)
-        part[c] = FN(nc_loss_rows)(grad, probs, a, t, labels, sw, cw, c * rows,
-                                   NC_MIN(n, (c + 1) * rows), k, kind, inv);
+    FN(loss_job) job = {grad, probs, a, t, labels, sw, cw, part, n, k, rows, inv, kind};
+    nc_parallel(FN(loss_unit), &job, chunks, nc_threads_for(n * k));
     /* a zero total weight still yields the probabilities; the gradient is all zeros */
     if (wsum == 0.0) return 0.0;
     double total = 0.0;

@@ -54,5 +54,8 @@ static int64_t small_groups(int64_t n)
     return NC_MAX(1, NC_MIN(SMALL_GROUPS, g));
 }
 
+/* Weights per block of the backward's L2 term, a unit of the pool. */
+#define L2_BLOCK 16384
+
 #define NC_TEMPLATE "mlp_impl.h"
 #include "instantiate.h"

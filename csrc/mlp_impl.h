@@ -124,6 +124,22 @@ void FN(nc_mlp_forward)(T *out, void *work, const T *x, const int32_t *codes,
     }
 }
 
+/* dw += l2 * w over one block of L2_BLOCK weights */
+typedef struct {
+    T *dw;
+    const T *w;
+    int64_t cnt;
+    T l2;
+} FN(l2_job);
+
+static void FN(l2_unit)(void *arg, int64_t b, int slot)
+{
+    const FN(l2_job) *j = arg;
+    int64_t i1 = NC_MIN(j->cnt, (b + 1) * L2_BLOCK);
+    (void)slot;
+    for (int64_t i = b * L2_BLOCK; i < i1; i++) j->dw[i] += j->l2 * j->w[i];
+}
+
 // dout, out are (N, sizes[L]); x, dx are (N,Cd); codes is (N,NC); params, grads are (P,)
 void FN(nc_mlp_backward)(T *grads, T *dx, void *work, const T *dout, const T *x,
                          const int32_t *codes, const T *out, const T *params,
@@ -169,12 +185,9 @@ void FN(nc_mlp_backward)(T *grads, T *dx, void *work, const T *dout, const T *x,
             FN(nc_dense_backward)(dxl, dw, db, dz, dy, y, saved[l].z, xin, w, n, c, oc,
                                   net->acts[l], (T)net->act_params[l], gwork, gbytes);
         if (l2 != 0) {
-            const T l2t = (T)l2;
-            int64_t cnt = c * oc;
-            int nt = nc_threads_for(cnt, 1 << 15);
-            (void)nt;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-            for (int64_t i = 0; i < cnt; i++) dw[i] += l2t * w[i];
+            FN(l2_job) job = {dw, w, c * oc, (T)l2};
+            nc_parallel(FN(l2_unit), &job, (c * oc + L2_BLOCK - 1) / L2_BLOCK,
+                        nc_threads_for(c * oc));
         }
         if (l > 0) {
             double rate = layer_dropout(net, l - 1);

@@ -89,6 +89,40 @@ static size_t FN(small_scratch_bytes)(const nc_mlp *net)
     return FN(align64)((size_t)(SMALL_ROWS * (elems + 2 * maxw)) * sizeof(T));
 }
 
+/* One gradient group: its rows in blocks, in order, into its own partial sum (group 0's
+ * is the gradient itself); scratch is the running thread's slot. */
+typedef struct {
+    T *grads, *part, *out;
+    double *gloss;
+    char *scratch0;
+    size_t sbytes, stride;
+    const T *x, *t, *sw, *cw, *params;
+    T *const *wts;
+    const int32_t *codes, *labels;
+    const int64_t *offs;
+    const nc_mlp *net;
+    int64_t n, cd, ncat, groups;
+    double inv;
+    int kind, isa;
+} FN(small_job);
+
+static void FN(small_group)(void *arg, int64_t g, int slot)
+{
+    const FN(small_job) *j = arg;
+    T *scratch = (T *)(j->scratch0 + j->sbytes * (size_t)slot);
+    T *gp = g == 0 ? j->grads : j->part + (size_t)(g - 1) * j->stride;
+    /* the rows of group g, an even split fixed by n, in blocks of SMALL_ROWS */
+    int64_t g0 = g * j->n / j->groups, g1 = (g + 1) * j->n / j->groups;
+    double acc = 0.0;
+    for (int64_t r0 = g0; r0 < g1; r0 += SMALL_ROWS) {
+        int64_t r1 = NC_MIN(g1, r0 + SMALL_ROWS);
+        acc += FN(small_block)(j->isa, gp, j->out, scratch, j->x, j->codes, j->t, j->labels,
+                               j->sw, j->cw, j->params, j->wts, j->offs, j->net, j->cd,
+                               j->ncat, r0, r1, j->kind, j->inv, r0 == g0);
+    }
+    j->gloss[g] = acc;
+}
+
 size_t FN(nc_mlp_small_workspace)(const nc_mlp *net, int64_t n, int threads)
 {
     int64_t p = nc_mlp_num_params(net);
@@ -127,6 +161,9 @@ double FN(nc_mlp_step_small)(T *grads, T *out, void *work, const T *x, const int
     int64_t fit = work_bytes > fixed ? (int64_t)((work_bytes - fixed) / sbytes) : 0;
     int nt = (int)NC_MIN(NC_MIN((int64_t)nc_get_num_threads(), groups), fit);
     if (nt < 1) return NAN; /* the caller sized the workspace with nc_mlp_small_workspace */
+    /* a row does three multiply-adds per weight (forward, dX, dW), in vectors: about one
+     * element operation's worth */
+    nt = NC_MIN(nt, nc_threads_for(n * p));
 
     /* the transposed weights serve the backward pass and the narrow forward layers; a
      * one-output layer's weights are their own transpose */
@@ -149,27 +186,10 @@ double FN(nc_mlp_step_small)(T *grads, T *out, void *work, const T *x, const int
     double wsum = FN(nc_loss_weight_total)(sw, cw, labels, n, k, kind, &inv);
     int isa = nc_get_isa();
     size_t stride = pbytes / sizeof(T);
-    (void)nt;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (int64_t g = 0; g < groups; g++) {
-#ifdef _OPENMP
-        int tid = omp_get_thread_num();
-#else
-        int tid = 0;
-#endif
-        T *scratch = (T *)(scratch0 + sbytes * (size_t)tid);
-        /* group 0 sums straight into grads, the others into their partials */
-        T *gp = g == 0 ? grads : part + (size_t)(g - 1) * stride;
-        /* the rows of group g, an even split fixed by n, in blocks of SMALL_ROWS */
-        int64_t g0 = g * n / groups, g1 = (g + 1) * n / groups;
-        double acc = 0.0;
-        for (int64_t r0 = g0; r0 < g1; r0 += SMALL_ROWS) {
-            int64_t r1 = NC_MIN(g1, r0 + SMALL_ROWS);
-            acc += FN(small_block)(isa, gp, out, scratch, x, codes, t, labels, sw, cw, params,
-                                   wts, offs, net, cd, ncat, r0, r1, kind, inv, r0 == g0);
-        }
-        gloss[g] = acc;
-    }
+    FN(small_job) job = {grads, part,   out,  gloss, scratch0, sbytes, stride, x,
+                         t,     sw,     cw,   params, wts,     codes,  labels, offs,
+                         net,   n,      cd,   ncat,  groups,   inv,    kind,   isa};
+    nc_parallel(FN(small_group), &job, groups, nt);
     /* add the groups' partials in group order, then the L2 term on the weights */
     for (int64_t g = 1; g < groups; g++) {
         const T *gp = part + (size_t)(g - 1) * stride;
@@ -219,6 +239,28 @@ static size_t FN(small_forward_bytes)(const nc_mlp *net, int threads)
     return pbytes + sbytes * (size_t)threads;
 }
 
+typedef struct {
+    T *out;
+    char *scratch0;
+    size_t sbytes;
+    const T *x, *params;
+    T *const *wts;
+    const int32_t *codes;
+    const int64_t *offs;
+    const nc_mlp *net;
+    int64_t n, cd, ncat;
+    int isa;
+} FN(small_fwd_job);
+
+static void FN(small_fwd_unit)(void *arg, int64_t b, int slot)
+{
+    const FN(small_fwd_job) *j = arg;
+    T *scratch = (T *)(j->scratch0 + j->sbytes * (size_t)slot);
+    int64_t r0 = b * SMALL_ROWS, r1 = NC_MIN(j->n, r0 + SMALL_ROWS);
+    FN(small_forward_block)(j->isa, j->out, scratch, j->x, j->codes, j->params, j->wts,
+                            j->offs, j->net, j->cd, j->ncat, r0, r1);
+}
+
 /* The evaluation forward of a small network in blocks of SMALL_ROWS rows; each block's
  * rows are computed whole by one thread, so any thread count gives the same bits. Returns
  * 0 when work_bytes is too small (the caller then takes the layer-by-layer path). */
@@ -229,15 +271,16 @@ static int FN(mlp_forward_small)(T *out, void *work, const T *x, const int32_t *
     if (!codes) ncat = 0;
     int L = net->n_layers;
     int64_t blocks = (n + SMALL_ROWS - 1) / SMALL_ROWS;
-    int nt = nc_threads_for(blocks, 4);
-    while (nt > 1 && FN(small_forward_bytes)(net, nt) > work_bytes) nt--;
-    if (FN(small_forward_bytes)(net, nt) > work_bytes) return 0;
-    int64_t offs[MLP_MAX_LAYERS];
     int64_t p = 0;
+    int64_t offs[MLP_MAX_LAYERS];
     for (int l = 0; l < L; l++) {
         offs[l] = p;
         p += net->sizes[l] * net->sizes[l + 1] + net->sizes[l + 1];
     }
+    /* a row costs one multiply-add per weight */
+    int nt = nc_threads_for(n * p);
+    while (nt > 1 && FN(small_forward_bytes)(net, nt) > work_bytes) nt--;
+    if (FN(small_forward_bytes)(net, nt) > work_bytes) return 0;
     T *wt = (T *)work;
     char *scratch0 = (char *)work + FN(align64)((size_t)p * sizeof(T));
     size_t sbytes = FN(align64)((size_t)(2 * SMALL_ROWS * FN(small_max_width)(net)) * sizeof(T));
@@ -253,19 +296,8 @@ static int FN(mlp_forward_small)(T *out, void *work, const T *x, const int32_t *
         for (int64_t i = 0; i < c; i++)
             for (int64_t j = 0; j < oc; j++) d[j * c + i] = w[i * oc + j];
     }
-    int isa = nc_get_isa();
-    (void)nt;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (int64_t b = 0; b < blocks; b++) {
-#ifdef _OPENMP
-        int tid = omp_get_thread_num();
-#else
-        int tid = 0;
-#endif
-        T *scratch = (T *)(scratch0 + sbytes * (size_t)tid);
-        int64_t r0 = b * SMALL_ROWS, r1 = NC_MIN(n, r0 + SMALL_ROWS);
-        FN(small_forward_block)(isa, out, scratch, x, codes, params, wts, offs, net, cd, ncat,
-                                r0, r1);
-    }
+    FN(small_fwd_job) job = {out, scratch0, sbytes, x,  params, wts,
+                             codes, offs,   net,    n,  cd,     ncat, nc_get_isa()};
+    nc_parallel(FN(small_fwd_unit), &job, blocks, nt);
     return 1;
 }

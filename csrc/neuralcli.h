@@ -47,6 +47,15 @@ int nc_detect_isa(void);
 int nc_set_isa(int isa);
 int nc_get_isa(void);
 
+/* The core's thread pool, checked from outside: runs `units` units on at most max_threads
+ * threads; unit u adds 1 to hits[u], stores the slot it ran on in slots[u], spins for
+ * `spin` iterations and, when nested is set, runs a job of its own from inside the unit.
+ * Returns the number of violations seen (a slot used by two threads at once, a slot out
+ * of range, a nested job not run exactly once per unit); 0 is a pass. workers, when
+ * non-NULL, receives how many pool threads exist afterwards. */
+int64_t nc_pool_probe(int64_t *hits, int32_t *slots, int64_t units, int max_threads,
+                      int64_t spin, int nested, int *workers);
+
 /* ---------------------------------------------------------------- activations */
 
 enum nc_act {

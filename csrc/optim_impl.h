@@ -6,15 +6,25 @@
  * the last few ulps. */
 #define FN(name) NC_CAT(name, SFX)
 
-void FN(nc_sgd)(T *p, T *v, const T *g, int64_t n, T lr, T momentum, T weight_decay,
-                int nesterov, T grad_scale)
+typedef struct {
+    T *p, *v;
+    const T *g;
+    int64_t n;
+    T lr, momentum, weight_decay, grad_scale;
+    int nesterov;
+} FN(sgd_job);
+
+static void FN(sgd_unit)(void *arg, int64_t b, int slot)
 {
-    // p, v and g are (P,)
-    int64_t blocks = (n + OPT_GRAIN - 1) / OPT_GRAIN;
-    int nt = nc_threads_for(blocks, 1);
-    (void)nt;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (int64_t b = 0; b < blocks; b++) {
+    const FN(sgd_job) *j = arg;
+    T *p = j->p, *v = j->v;
+    const T *g = j->g;
+    int64_t n = j->n;
+    T lr = j->lr, momentum = j->momentum, weight_decay = j->weight_decay;
+    T grad_scale = j->grad_scale;
+    int nesterov = j->nesterov;
+    (void)slot;
+    {
         int64_t i1 = NC_MIN(n, (b + 1) * OPT_GRAIN);
         for (int64_t i = b * OPT_GRAIN; i < i1; i++) {
             T d = g[i] * grad_scale;
@@ -30,6 +40,22 @@ void FN(nc_sgd)(T *p, T *v, const T *g, int64_t n, T lr, T momentum, T weight_de
         }
     }
 }
+
+void FN(nc_sgd)(T *p, T *v, const T *g, int64_t n, T lr, T momentum, T weight_decay,
+                int nesterov, T grad_scale)
+{
+    // p, v and g are (P,)
+    FN(sgd_job) job = {p, v, g, n, lr, momentum, weight_decay, grad_scale, nesterov};
+    nc_parallel(FN(sgd_unit), &job, (n + OPT_GRAIN - 1) / OPT_GRAIN, nc_threads_for(n));
+}
+
+typedef struct {
+    T *p, *m, *v;
+    const T *g;
+    int64_t n;
+    T beta1, beta2, eps, weight_decay, grad_scale, step_size, bc2_sqrt, shrink, c1, c2;
+    int decoupled, isa;
+} FN(adam_job);
 
 /* Adam over [i0, i1): elementwise in T, so the vector width of the ISA path that runs it
  * cannot change a bit (no contraction: each operation rounds as written). */
@@ -84,6 +110,25 @@ static void FN(adam_span_isa)(int isa, ADAM_ARGS)
 #undef ADAM_ARGS
 #undef ADAM_PASS
 
+static void FN(adam_unit)(void *arg, int64_t b, int slot)
+{
+    const FN(adam_job) *j = arg;
+    T *p = j->p, *m = j->m, *v = j->v;
+    const T *g = j->g;
+    int64_t n = j->n;
+    T beta1 = j->beta1, beta2 = j->beta2, eps = j->eps, weight_decay = j->weight_decay;
+    T grad_scale = j->grad_scale, step_size = j->step_size, bc2_sqrt = j->bc2_sqrt;
+    T shrink = j->shrink, c1 = j->c1, c2 = j->c2;
+    int decoupled = j->decoupled;
+    (void)slot;
+    {
+        int64_t i1 = NC_MIN(n, (b + 1) * OPT_GRAIN);
+        FN(adam_span_isa)(j->isa, p, m, v, g, b * OPT_GRAIN, i1, beta1, beta2, c1, c2, eps,
+                          weight_decay, decoupled, shrink, step_size, bc2_sqrt, grad_scale);
+    }
+}
+
+
 void FN(nc_adam)(T *p, T *m, T *v, const T *g, int64_t n, T lr, T beta1, T beta2, T eps,
                  T weight_decay, int64_t step, int decoupled, T grad_scale)
 {
@@ -97,28 +142,28 @@ void FN(nc_adam)(T *p, T *m, T *v, const T *g, int64_t n, T lr, T beta1, T beta2
     T bc2_sqrt = (T)sqrt(bc2);
     T shrink = (T)(1.0 - (double)lr * (double)weight_decay);
     T c1 = (T)1 - beta1, c2 = (T)1 - beta2;
-    int64_t blocks = (n + OPT_GRAIN - 1) / OPT_GRAIN;
-    int nt = nc_threads_for(blocks, 1);
-    int isa = nc_get_isa();
-    (void)nt;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (int64_t b = 0; b < blocks; b++) {
-        int64_t i1 = NC_MIN(n, (b + 1) * OPT_GRAIN);
-        FN(adam_span_isa)(isa, p, m, v, g, b * OPT_GRAIN, i1, beta1, beta2, c1, c2, eps,
-                          weight_decay, decoupled, shrink, step_size, bc2_sqrt, grad_scale);
-    }
+    FN(adam_job) job = {p, m, v, g, n, beta1, beta2, eps, weight_decay, grad_scale, step_size,
+                        bc2_sqrt, shrink, c1, c2, decoupled, nc_get_isa()};
+    nc_parallel(FN(adam_unit), &job, (n + OPT_GRAIN - 1) / OPT_GRAIN, nc_threads_for(n));
 }
 
-void FN(nc_rmsprop)(T *p, T *v, T *buf, const T *g, int64_t n, T lr, T alpha, T eps,
-                    T weight_decay, T momentum, T grad_scale)
+typedef struct {
+    T *p, *v, *buf;
+    const T *g;
+    int64_t n;
+    T lr, alpha, eps, weight_decay, momentum, grad_scale, c;
+} FN(rmsprop_job);
+
+static void FN(rmsprop_unit)(void *arg, int64_t b, int slot)
 {
-    // p, v, buf and g are (P,)
-    T c = (T)1 - alpha;
-    int64_t blocks = (n + OPT_GRAIN - 1) / OPT_GRAIN;
-    int nt = nc_threads_for(blocks, 1);
-    (void)nt;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (int64_t b = 0; b < blocks; b++) {
+    const FN(rmsprop_job) *j = arg;
+    T *p = j->p, *v = j->v, *buf = j->buf;
+    const T *g = j->g;
+    int64_t n = j->n;
+    T lr = j->lr, alpha = j->alpha, eps = j->eps, weight_decay = j->weight_decay;
+    T momentum = j->momentum, grad_scale = j->grad_scale, c = j->c;
+    (void)slot;
+    {
         int64_t i1 = NC_MIN(n, (b + 1) * OPT_GRAIN);
         for (int64_t i = b * OPT_GRAIN; i < i1; i++) {
             T d = g[i] * grad_scale;
@@ -135,6 +180,17 @@ void FN(nc_rmsprop)(T *p, T *v, T *buf, const T *g, int64_t n, T lr, T alpha, T 
             }
         }
     }
+}
+
+
+void FN(nc_rmsprop)(T *p, T *v, T *buf, const T *g, int64_t n, T lr, T alpha, T eps,
+                    T weight_decay, T momentum, T grad_scale)
+{
+    // p, v, buf and g are (P,)
+    T c = (T)1 - alpha;
+    FN(rmsprop_job) job = {p, v, buf, g, n, lr, alpha, eps, weight_decay, momentum, grad_scale,
+                           c};
+    nc_parallel(FN(rmsprop_unit), &job, (n + OPT_GRAIN - 1) / OPT_GRAIN, nc_threads_for(n));
 }
 
 #undef FN

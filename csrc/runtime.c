@@ -6,16 +6,14 @@ static int nc_isa = -1; /* -1: not chosen yet */
 
 void nc_set_num_threads(int n)
 {
-    nc_num_threads = n < 1 ? 1 : n;
+    nc_num_threads = n < 1 ? 1 : n > NC_MAX_THREADS ? NC_MAX_THREADS : n;
 }
 
+/* The training kernels run on the core's own pool (pool.c), with or without OpenMP; the
+ * CSV reader's OpenMP regions use the same setting. */
 int nc_get_num_threads(void)
 {
-#ifdef _OPENMP
     return nc_num_threads;
-#else
-    return 1;
-#endif
 }
 
 int nc_has_openmp(void)

@@ -24,6 +24,8 @@ cdef extern from "neuralcli.h" nogil:
     int nc_detect_isa()
     int nc_set_isa(int isa)
     int nc_get_isa()
+    int64_t nc_pool_probe(int64_t *hits, int32_t *slots, int64_t units, int max_threads,
+                          int64_t spin, int nested, int *workers)
 
     int nc_act_needs_z(int act)
     void nc_act_forward_f32(float *y, const float *z, int64_t n, int64_t c, int64_t ldy,

@@ -34,6 +34,19 @@ def set_isa(name):
 def get_isa():
     return ISA_NAMES[nc_get_isa()]
 
+def pool_probe(int64_t[::1] hits, int32_t[::1] slots, int max_threads, int64_t spin=0,
+               bint nested=False):
+    """Exercise the core's thread pool (tests): returns (violations, pool threads)."""
+    if hits.shape[0] != slots.shape[0]:
+        raise ValueError("hits and slots must have the same length")
+    cdef int64_t bad
+    cdef int workers = 0
+    with nogil:
+        bad = nc_pool_probe(&hits[0] if hits.shape[0] else NULL,
+                            &slots[0] if slots.shape[0] else NULL, hits.shape[0],
+                            max_threads, spin, nested, &workers)
+    return bad, workers
+
 def act_needs_z(int act):
     return bool(nc_act_needs_z(act))
 
