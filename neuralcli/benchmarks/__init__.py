@@ -19,11 +19,13 @@ def worker_command(module, *args):
     return [sys.executable, "-m", module, *args], root
 
 
-# Spins until the process that started it is gone: checking the parent every million
-# iterations (some tens of milliseconds) keeps the core busy all the while, and a
-# benchmark killed outright (SIGKILL, no finally) still leaves nothing spinning behind.
-_SPIN = ("import os\n"
-         "parent = os.getppid()\n"
+# Spins until the process that started it (its first argument) is no longer its parent:
+# checking every million iterations (some tens of milliseconds) keeps the core busy all
+# the while, and a benchmark killed outright (SIGKILL, no finally) still leaves nothing
+# spinning behind. The pid comes from the starter, since the starter may be gone before
+# the spinner's interpreter has even started.
+_SPIN = ("import os, sys\n"
+         "parent = int(sys.argv[1])\n"
          "while os.getppid() == parent:\n"
          "    for _ in range(1000000):\n"
          "        pass\n")
@@ -35,7 +37,7 @@ def busy_core():
     pinned to no core (the scheduler places it, as it would any other job). Yields its
     Popen; the process is killed and reaped when the block ends, however it ends (an
     error, Ctrl-C)."""
-    proc = subprocess.Popen([sys.executable, "-c", _SPIN], stdin=subprocess.DEVNULL,
+    proc = subprocess.Popen([sys.executable, "-c", _SPIN, str(os.getpid())], stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         yield proc
