@@ -923,7 +923,7 @@ def _fmt(x, spec, none="—"):
     return none if x is None else format(x, spec)
 
 
-BUSY_NOTE = ("measured with the other core busy: a spinning process (`while True: pass`, "
+BUSY_NOTE = ("measured with the other core busy: a spinning Python process (a bare loop, "
              "pinned to no core) ran from before the workers started to the end")
 
 
