@@ -167,14 +167,14 @@ def _run_worker(peer, path, threads, repeats):
     return json.loads(out.stdout)
 
 
-def train_end_to_end(path, threads, workdir):
-    """Wall seconds and peak RSS of `neuralcli train path --epochs 1`, run as a user runs
+def train_end_to_end(path, threads, workdir, options=("--epochs", "1")):
+    """Wall seconds and peak RSS of `neuralcli train path *options`, run as a user runs
     it in a fresh interpreter (start-up included); the command's own process reports its
     peak resident size as it exits."""
     model = os.path.join(workdir, "bench.ncm")
     report = os.path.join(workdir, "rss.json")
     cmd, cwd = worker_command("neuralcli.benchmarks.data", "--train-worker", report, "--",
-                              "train", path, "--epochs", "1", "--threads", str(threads),
+                              "train", path, *options, "--threads", str(threads),
                               "-o", model, "--force")
     t0 = time.perf_counter()
     out = subprocess.run(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
