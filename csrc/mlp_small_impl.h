@@ -123,6 +123,27 @@ static void FN(small_group)(void *arg, int64_t g, int slot)
     j->gloss[g] = acc;
 }
 
+/* Elements of the gradient per unit of the partials' sum. */
+#define SMALL_SUM_GRAIN 2048
+typedef struct {
+    T *grads;
+    const T *part;
+    size_t stride;
+    int64_t p, groups;
+} FN(small_sum_job);
+
+/* grads[i] += the partials of groups 1.. in group order, over one unit's elements. */
+static void FN(small_sum_unit)(void *arg, int64_t u, int slot)
+{
+    const FN(small_sum_job) *j = arg;
+    int64_t i0 = u * SMALL_SUM_GRAIN, i1 = NC_MIN(j->p, i0 + SMALL_SUM_GRAIN);
+    (void)slot;
+    for (int64_t g = 1; g < j->groups; g++) {
+        const T *gp = j->part + (size_t)(g - 1) * j->stride;
+        for (int64_t i = i0; i < i1; i++) j->grads[i] += gp[i];
+    }
+}
+
 size_t FN(nc_mlp_small_workspace)(const nc_mlp *net, int64_t n, int threads)
 {
     int64_t p = nc_mlp_num_params(net);
@@ -191,9 +212,10 @@ double FN(nc_mlp_step_small)(T *grads, T *out, void *work, const T *x, const int
                          net,   n,      cd,   ncat,  groups,   inv,    kind,   isa};
     nc_parallel(FN(small_group), &job, groups, nt);
     /* add the groups' partials in group order, then the L2 term on the weights */
-    for (int64_t g = 1; g < groups; g++) {
-        const T *gp = part + (size_t)(g - 1) * stride;
-        for (int64_t i = 0; i < p; i++) grads[i] += gp[i];
+    if (groups > 1) {
+        FN(small_sum_job) sj = {grads, part, stride, p, groups};
+        nc_parallel(FN(small_sum_unit), &sj, (p + SMALL_SUM_GRAIN - 1) / SMALL_SUM_GRAIN,
+                    nc_threads_for(p * (groups - 1)));
     }
     if (l2 != 0) {
         const T l2t = (T)l2;

@@ -122,8 +122,8 @@ static void FN(adam_unit)(void *arg, int64_t b, int slot)
     int decoupled = j->decoupled;
     (void)slot;
     {
-        int64_t i1 = NC_MIN(n, (b + 1) * OPT_GRAIN);
-        FN(adam_span_isa)(j->isa, p, m, v, g, b * OPT_GRAIN, i1, beta1, beta2, c1, c2, eps,
+        int64_t i1 = NC_MIN(n, (b + 1) * ADAM_GRAIN);
+        FN(adam_span_isa)(j->isa, p, m, v, g, b * ADAM_GRAIN, i1, beta1, beta2, c1, c2, eps,
                           weight_decay, decoupled, shrink, step_size, bc2_sqrt, grad_scale);
     }
 }
@@ -144,7 +144,8 @@ void FN(nc_adam)(T *p, T *m, T *v, const T *g, int64_t n, T lr, T beta1, T beta2
     T c1 = (T)1 - beta1, c2 = (T)1 - beta2;
     FN(adam_job) job = {p, m, v, g, n, beta1, beta2, eps, weight_decay, grad_scale, step_size,
                         bc2_sqrt, shrink, c1, c2, decoupled, nc_get_isa()};
-    nc_parallel(FN(adam_unit), &job, (n + OPT_GRAIN - 1) / OPT_GRAIN, nc_threads_for(n));
+    /* two divisions and a square root an element: some 8 element operations' worth */
+    nc_parallel(FN(adam_unit), &job, (n + ADAM_GRAIN - 1) / ADAM_GRAIN, nc_threads_for(8 * n));
 }
 
 typedef struct {
