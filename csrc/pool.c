@@ -81,7 +81,10 @@ struct pool {
     _Alignas(64) _Atomic uint32_t wake; /* bumped to wake sleeping workers */
     _Atomic int sleepers;
     _Alignas(64) _Atomic int owned;
-    int workers; /* started; changed by the owner only */
+    /* the owner's alone */
+    int workers;         /* started */
+    int64_t solo_until;  /* run jobs inline until this time (ns) */
+    int strikes;         /* jobs in a row that workers made slower */
 };
 
 static struct pool pool;
@@ -145,8 +148,9 @@ static int spin_while32(_Atomic uint32_t *addr, uint32_t val)
 
 /* ---------------------------------------------------------------- running units */
 
-/* Claim and run units of the job read as w until none is left; returns w's generation. */
-static uint64_t run_units(uint64_t w, int slot)
+/* Claim and run units of the job read as w until none is left; returns w's generation
+ * and adds the claims run to *ran. */
+static uint64_t run_units(uint64_t w, int slot, int64_t *ran)
 {
     uint64_t gen = JOB_GEN(w);
     while (JOB_GEN(w) == gen && JOB_NEXT(w) < JOB_UNITS(w)) {
@@ -162,6 +166,7 @@ static uint64_t run_units(uint64_t w, int slot)
         /* claim JOB_NEXT(w) of job `gen` is ours: the fields read above are its own */
         int64_t u0 = (int64_t)JOB_NEXT(w) * per, u1 = NC_MIN(total, u0 + per);
         for (int64_t u = u0; u < u1; u++) fn(ctx, u, slot);
+        (*ran)++;
         /* seq_cst against the owner's flag-then-check: it sleeps only if it would see us */
         uint32_t d = atomic_fetch_add(&pool.done, 1) + 1;
         if (d == (uint32_t)JOB_UNITS(w) && atomic_load(&pool.owner_sleeps)) wake_all(&pool.done);
@@ -174,10 +179,11 @@ static void *worker_main(void *arg)
 {
     int slot = (int)(intptr_t)arg;
     uint64_t seen = GEN_MASK + 1; /* no generation: look at the job live now */
+    int64_t ran = 0;
     for (;;) {
         uint64_t w = atomic_load_explicit(&pool.job, memory_order_acquire);
         if (JOB_GEN(w) != seen) {
-            seen = run_units(w, slot);
+            seen = run_units(w, slot, &ran);
             continue;
         }
         /* idle: spin, then sleep until the owner publishes a new job */
@@ -217,6 +223,8 @@ static void reset_after_fork(void)
     atomic_store(&pool.sleepers, 0);
     atomic_store(&pool.owned, 0);
     pool.workers = 0;
+    pool.solo_until = 0;
+    pool.strikes = 0;
 }
 
 static void pool_init(void)
@@ -247,6 +255,32 @@ static int start_workers(int want)
     return pool.workers;
 }
 
+/* A worker preempted in the middle of a unit makes the caller wait until the OS runs it
+ * again, which on a machine with more runnable threads than cores can be milliseconds,
+ * again and again. After a job that took longer than the caller alone would have (its
+ * own pace over all the claims) by more than STALL_NS, the pool runs jobs inline for
+ * SOLO_FACTOR times that excess, doubled for each such job in a row (at most
+ * SOLO_MAX_NS), then tries its workers again; a job with no such wait resets the count.
+ * A quiet machine never triggers it; a busy one loses at most a fraction of what
+ * threads would have saved. */
+#define STALL_NS 50000
+#define SOLO_FACTOR 4
+#define SOLO_MAX_NS 200000000
+
+static void note_wait(int64_t t0, int64_t t1, int64_t t2, int64_t mine, int64_t claims)
+{
+    /* t0..t1: the caller ran `mine` claims; t1..t2: it waited for the others */
+    int64_t alone = mine > 0 ? (t1 - t0) / mine * claims : 0;
+    int64_t excess = (t2 - t0) - alone;
+    if (mine == 0 || excess < STALL_NS) {
+        pool.strikes = 0;
+        return;
+    }
+    int64_t solo = excess * SOLO_FACTOR << NC_MIN(pool.strikes, 10);
+    pool.solo_until = t2 + NC_MIN(solo, (int64_t)SOLO_MAX_NS);
+    pool.strikes++;
+}
+
 static void run_inline(nc_task fn, void *ctx, int64_t units)
 {
     for (int64_t u = 0; u < units; u++) fn(ctx, u, 0);
@@ -268,7 +302,7 @@ void nc_parallel(nc_task fn, void *ctx, int64_t units, int max_threads)
         return;
     }
     nt = NC_MIN(nt, start_workers(nt - 1) + 1);
-    if (nt <= 1) {
+    if (nt <= 1 || (pool.solo_until && now_ns() < pool.solo_until)) {
         atomic_store_explicit(&pool.owned, 0, memory_order_release);
         run_inline(fn, ctx, units);
         return;
@@ -290,7 +324,9 @@ void nc_parallel(nc_task fn, void *ctx, int64_t units, int max_threads)
         wake_all(&pool.wake);
     }
 
-    run_units(w, 0);
+    int64_t t0 = now_ns(), mine = 0;
+    run_units(w, 0, &mine);
+    int64_t t1 = now_ns();
 
     /* every unit is claimed; wait for the ones still running elsewhere */
     for (;;) {
@@ -301,6 +337,7 @@ void nc_parallel(nc_task fn, void *ctx, int64_t units, int max_threads)
         if (atomic_load(&pool.done) == d) wait_while(&pool.done, d);
         atomic_store(&pool.owner_sleeps, 0);
     }
+    if (mine < (int64_t)claims) note_wait(t0, t1, now_ns(), mine, (int64_t)claims);
     atomic_store_explicit(&pool.owned, 0, memory_order_release);
 }
 

@@ -36,7 +36,7 @@ def set_num_threads(n):
 
 
 def get_num_threads():
-    """Threads the kernels use (1 in a build without OpenMP)."""
+    """Threads the kernels use: the core's own pool, with or without OpenMP."""
     return _kernels.get_num_threads()
 
 
