@@ -823,6 +823,32 @@ static const uint8_t *unquote(const nc_csv *p, csv_chunk *c, const uint8_t *q,
     return q;
 }
 
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define CSV_SWAR 1
+/* 0x80 in each byte of w that is an ASCII digit. The bytes are cut to seven bits first,
+ * so adding to them carries into no neighbour; a byte with its high bit set is no digit. */
+NC_INLINE uint64_t digit_bytes(uint64_t w)
+{
+    const uint64_t x = w & 0x7F7F7F7F7F7F7F7Full;
+    const uint64_t from0 = x + 0x5050505050505050ull;  /* high bit: x >= '0' */
+    const uint64_t past9 = x + 0x4646464646464646ull;  /* high bit: x > '9' */
+    return from0 & ~past9 & ~w & 0x8080808080808080ull;
+}
+
+/* The number written by the first n (1..8) bytes of w, all digits: they are moved to the
+ * top so the leading places are zeros, then neighbours are combined in pairs, pairs of
+ * pairs and the two halves (no lane overflows: 99, 9999). */
+NC_INLINE uint64_t swar_digits(uint64_t w, int n)
+{
+    w = (w & 0x0F0F0F0F0F0F0F0Full) << (8 * (8 - n));
+    w = (w * 10 + (w >> 8)) & 0x00FF00FF00FF00FFull;
+    w = (w * 100 + (w >> 16)) & 0x0000FFFF0000FFFFull;
+    return (w & 0xFFFFFFFFull) * 10000 + (w >> 32);
+}
+#else
+#define CSV_SWAR 0
+#endif
+
 /* A plain number cell read straight from the record: sign, at most 19 digits with an
  * optional point, then the delimiter or line end. Returns where the cell ends when it was
  * stored, NULL for anything else (spaces, exponent, a missing marker, ...), which then
@@ -833,17 +859,49 @@ NC_INLINE const uint8_t *fast_cell(const nc_csv *p, csv_chunk *c, int64_t j, con
     const uint8_t *t = q;
     int neg = *t == '-';
     t += (*t == '-') | (*t == '+');
-    const uint8_t *d0 = t;
     uint64_t m = 0;
-    /* no bounds: the record ends in a line end */
-    while ((unsigned)(*t - '0') < 10) m = m * 10 + (unsigned)(*t++ - '0');
-    int64_t nd = t - d0, fr = 0;
+    int64_t nd, fr = 0;
+#if CSV_SWAR
+    /* Up to 7 digits before and 7 after the point, a word each (the record ends in a line
+     * end with padding after it, so the loads stay inside the buffer): at most 14 digits,
+     * so m < 2^53 and m / 10^fr is one correctly rounded division. */
+    uint64_t w, f;
+    memcpy(&w, t, 8);
+    uint64_t other = ~digit_bytes(w) & 0x8080808080808080ull;
+    if (!other) goto scalar;
+    nd = __builtin_ctzll(other) >> 3;
+    if (nd) m = swar_digits(w, (int)nd);
+    t += nd;
     if (*t == '.') {
-        const uint8_t *f = ++t;
-        while ((unsigned)(*t - '0') < 10) m = m * 10 + (unsigned)(*t++ - '0');
-        fr = t - f;
+        memcpy(&f, t + 1, 8);
+        other = ~digit_bytes(f) & 0x8080808080808080ull;
+        if (!other) goto scalar;
+        fr = __builtin_ctzll(other) >> 3;
+        if (fr) m = m * IPOW10[fr] + swar_digits(f, (int)fr);
+        t += 1 + fr;
         nd += fr;
     }
+    goto check;
+scalar:
+    t = q + ((*q == '-') | (*q == '+'));
+    m = 0;
+    fr = 0;
+#endif
+    {
+        const uint8_t *d0 = t;
+        /* no bounds: the record ends in a line end */
+        while ((unsigned)(*t - '0') < 10) m = m * 10 + (unsigned)(*t++ - '0');
+        nd = t - d0;
+        if (*t == '.') {
+            const uint8_t *f0 = ++t;
+            while ((unsigned)(*t - '0') < 10) m = m * 10 + (unsigned)(*t++ - '0');
+            fr = t - f0;
+            nd += fr;
+        }
+    }
+#if CSV_SWAR
+check:;
+#endif
     const uint8_t *end = t + (*t == '\r' && t[1] == '\n'); /* CR of a CRLF: stripped */
     if ((*end != p->delim && *end != '\n') || nd == 0 || nd > 19 || m >= TWO53 || fr > 22 ||
         (p->n_na && is_na(p, q, (size_t)(t - q))))
