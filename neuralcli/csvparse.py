@@ -8,6 +8,9 @@ then checked against the whole file, and the file read once more if any changed:
 - a text column with at least 90% of its non-missing cells numbers is a plain number column;
 - a column with no non-missing cell is a text column with no categories.
 """
+import io
+import os
+import stat
 from collections import namedtuple
 
 import numpy as np
@@ -153,6 +156,9 @@ def _blocks(parser, open_stream, path, delimiter, ncols, skip_records, block_siz
     done = 0
     stream = open_stream()
     try:
+        size = _file_size(stream)
+        if size:
+            parser.expect(size)
         readinto = getattr(stream, "readinto", None)
         while True:
             space = parser.space(block_size)
@@ -171,6 +177,18 @@ def _blocks(parser, open_stream, path, delimiter, ncols, skip_records, block_siz
         close = getattr(stream, "close", None)
         if close is not None:
             close()
+
+
+def _file_size(stream):
+    """The bytes a stream reading a plain file from its start will give, or None (a pipe,
+    a decompressed or re-encoded stream): a hint for sizing the columns."""
+    if not isinstance(stream, (io.BufferedReader, io.FileIO)):
+        return None
+    try:
+        st = os.fstat(stream.fileno())
+        return st.st_size - stream.tell() if stat.S_ISREG(st.st_mode) else None
+    except (OSError, ValueError):
+        return None
 
 
 def _fill(stream, readinto, space):
