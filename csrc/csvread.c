@@ -32,6 +32,8 @@
 #define CSV_UTF8_WINDOW (1 << 14)
 /* Bytes looked at for a quote, then counted for line ends, at a time: both in L1. */
 #define CSV_SCAN_STEP (1 << 14)
+/* A chunk's tile of rows holds about this many bytes of numbers (see csv_chunk). */
+#define CSV_TILE_BYTES (1 << 14)
 
 enum { CELL_OK = 0, CELL_NONFINITE = 1, CELL_BAD = -1 };
 enum { REC_STORE = 0, REC_SKIP = 1, REC_INSPECT = 2 };
@@ -69,16 +71,22 @@ typedef struct {
     int not_integral, has_time;
 } csv_stats;
 
-/* A chunk writes its rows straight into the parser's columns from row `first` on, where
- * the chunks before it leave room for one row per line end. */
+/* A chunk writes its rows into the parser's columns from row `first` on, where the chunks
+ * before it leave room for one row per line end. Cells go first into a tile of a few rows
+ * (a column's cells side by side), copied out a column at a time when full: written
+ * straight, each row would touch a cache line in every column, more lines than the
+ * hardware follows. */
 typedef struct {
     const uint8_t *start, *end; /* whole records, the last ending in a line end */
     int64_t rows, bound, first; /* rows stored, line ends in [start, end), first row */
     int64_t line0;              /* the file's line at start */
-    double **vals;
+    int plain;                  /* no quote byte in [start, end) */
+    double **vals;              /* column j's cells in the tile */
     uint8_t **miss;
     int32_t **codes;
-    int64_t *lines;             /* line ends before each row's record, in this chunk */
+    int64_t tile_rows, tile_cap;
+    void *tile;
+    int64_t *lines;             /* each row's line, in the parser's lines from `first` */
     csv_stats *st;
     csv_dict *dicts;
     int32_t **maps;             /* local code -> global code, per text column */
@@ -537,6 +545,17 @@ static int parse_number(const nc_csv *p, const uint8_t *s, size_t n, double *out
     return isfinite(v) ? CELL_OK : CELL_NONFINITE;
 }
 
+/* -v for neg, else v (v >= 0), by setting the sign bit: a branch on the sign would
+ * mispredict on about every other cell of data with mixed signs. */
+NC_INLINE double with_sign(double v, int neg)
+{
+    uint64_t b;
+    memcpy(&b, &v, sizeof b);
+    b |= (uint64_t)(neg != 0) << 63;
+    memcpy(&v, &b, sizeof v);
+    return v;
+}
+
 /* parse_number for the common shape, inlined where cells are stored: sign, at most 19
  * digits with an optional point, no exponent, read by one exact division. */
 NC_INLINE int number_fast(const nc_csv *p, const uint8_t *s, size_t n, double *out)
@@ -555,8 +574,7 @@ NC_INLINE int number_fast(const nc_csv *p, const uint8_t *s, size_t n, double *o
         nd += fr;
     }
     if (q != e || nd == 0 || nd > 19 || m >= TWO53 || fr > 22) return parse_number(p, s, n, out);
-    double v = (double)m / POW10[fr];
-    *out = neg ? -v : v;
+    *out = with_sign((double)m / POW10[fr], neg);
     return CELL_OK;
 }
 
@@ -810,18 +828,19 @@ NC_INLINE int is_na(const nc_csv *p, const uint8_t *s, size_t n)
     return 0;
 }
 
-/* Store the stripped cell [s, s+n) of column j in the chunk's row `row`. */
+/* Store the stripped cell [s, s+n) of column j of the chunk's row c->rows in its tile
+ * at `slot`. */
 NC_INLINE void store_cell(const nc_csv *p, csv_chunk *c, int64_t j, const uint8_t *s, size_t n,
-                          int64_t row)
+                          int64_t slot)
 {
     int kind = p->kinds[j];
     csv_stats *st = &c->st[j];
     if (n == 0 || (p->n_na && is_na(p, s, n))) {
         if (kind == NC_CSV_TEXT) {
-            c->codes[j][row] = -1;
+            c->codes[j][slot] = -1;
         } else {
-            c->vals[j][row] = NAN;
-            c->miss[j][row] = 1;
+            c->vals[j][slot] = NAN;
+            c->miss[j][slot] = 1;
         }
         return;
     }
@@ -838,11 +857,11 @@ NC_INLINE void store_cell(const nc_csv *p, csv_chunk *c, int64_t j, const uint8_
             double v;
             d->ents[code].is_number = parse_number(p, s, n, &v) != CELL_BAD;
             if (!d->ents[code].is_number && !st->first_text.text &&
-                first_set(&st->first_text, row, s, n))
+                first_set(&st->first_text, c->rows, s, n))
                 c->status = NC_CSV_NOMEM;
         }
         st->numbers += d->ents[code].is_number;
-        c->codes[j][row] = (int32_t)code;
+        c->codes[j][slot] = (int32_t)code;
         return;
     }
     double v = 0.0;
@@ -851,19 +870,19 @@ NC_INLINE void store_cell(const nc_csv *p, csv_chunk *c, int64_t j, const uint8_
         r = p->fmt[j].plain ? number_fast(p, s, n, &v) : parse_formatted(p, &p->fmt[j], s, n, &v);
     else
         r = parse_date(p, s, n, &v, &st->has_time);
-    c->miss[j][row] = 0;
+    c->miss[j][slot] = 0;
     if (r == CELL_OK) {
-        c->vals[j][row] = v;
+        c->vals[j][slot] = v;
         /* Once set, the flag is not tested again: the test would wait for the value. */
         if (!st->not_integral && !(fabs(v) < (double)TWO53 && (double)(int64_t)v == v))
             st->not_integral = 1;
     } else if (r == CELL_NONFINITE) {
-        c->vals[j][row] = v;
-        if (!st->nonfinite++ && first_set(&st->first_nonfinite, row, s, n))
+        c->vals[j][slot] = v;
+        if (!st->nonfinite++ && first_set(&st->first_nonfinite, c->rows, s, n))
             c->status = NC_CSV_NOMEM;
     } else {
-        c->vals[j][row] = NAN;
-        if (!st->bad++ && first_set(&st->first_bad, row, s, n)) c->status = NC_CSV_NOMEM;
+        c->vals[j][slot] = NAN;
+        if (!st->bad++ && first_set(&st->first_bad, c->rows, s, n)) c->status = NC_CSV_NOMEM;
     }
 }
 
@@ -940,12 +959,39 @@ NC_INLINE uint64_t swar_digits(uint64_t w, int n)
 #define CSV_SWAR 0
 #endif
 
+/* A fast number cell waits in the tile as its digits m, point place fr and sign, packed
+ * in 64 bits (m < 2^53, fr <= 22), its missing byte CSV_PENDING: the division m / 10^fr
+ * is done when the tile is copied out, where the divisions of many cells overlap instead
+ * of each standing in the parse's way. */
+#define CSV_PENDING 2
+
+NC_INLINE void pending_store(csv_chunk *c, int64_t j, int64_t slot, uint64_t m, int64_t fr,
+                             int neg)
+{
+    uint64_t x = m | (uint64_t)fr << 53 | (uint64_t)(neg != 0) << 63;
+    memcpy(&c->vals[j][slot], &x, sizeof x);
+    c->miss[j][slot] = CSV_PENDING;
+    csv_stats *st = &c->st[j];
+    st->present++;
+    /* Whole exactly when 10^fr divides m (m < 2^53 < 10^16): otherwise m / 10^fr is at
+     * least 10^-fr from a whole number, far more than its rounding error. Once set, not
+     * tested again. */
+    if (!st->not_integral && fr && m && (fr > 15 || m % IPOW10[fr])) st->not_integral = 1;
+}
+
+/* The value of a packed pending cell: one correctly rounded division (Clinger). */
+NC_INLINE double pending_value(uint64_t x)
+{
+    double v = (double)(int64_t)(x & (TWO53 - 1)) / POW10[(x >> 53) & 31];
+    return with_sign(v, (int)(x >> 63));
+}
+
 /* A plain number cell read straight from the record: sign, at most 19 digits with an
  * optional point, then the delimiter or line end. Returns where the cell ends when it was
  * stored, NULL for anything else (spaces, exponent, a missing marker, ...), which then
  * takes the general path. */
 NC_INLINE const uint8_t *fast_cell(const nc_csv *p, csv_chunk *c, int64_t j, const uint8_t *q,
-                                   int64_t row)
+                                   int64_t slot)
 {
     const uint8_t *t = q;
     int neg = *t == '-';
@@ -997,14 +1043,7 @@ check:;
     if ((*end != p->delim && *end != '\n') || nd == 0 || nd > 19 || m >= TWO53 || fr > 22 ||
         (p->n_na && is_na(p, q, (size_t)(t - q))))
         return NULL;
-    double v = (double)m / POW10[fr];
-    v = neg ? -v : v;
-    csv_stats *st = &c->st[j];
-    st->present++;
-    c->vals[j][row] = v;
-    c->miss[j][row] = 0;
-    if (!st->not_integral && !(fabs(v) < (double)TWO53 && (double)(int64_t)v == v))
-        st->not_integral = 1;
+    pending_store(c, j, slot, m, fr, neg);
     return end;
 }
 
@@ -1014,19 +1053,19 @@ typedef struct {
 } csv_rec;
 
 /* One record from its start q (inside the chunk, which ends in a line end): its cells
- * stored in row c->rows (REC_STORE), only looked at (REC_SKIP), or described for an
+ * stored in the tile's row c->tile_rows (REC_STORE), only looked at (REC_SKIP), or described for an
  * error message (REC_INSPECT). Returns the start of the next record. */
 NC_INLINE const uint8_t *parse_record(const nc_csv *p, csv_chunk *c, const uint8_t *q, int mode,
                                       csv_rec *r)
 {
     const uint8_t delim = p->delim;
-    const int64_t ncols = p->ncols, row = c->rows;
+    const int64_t ncols = p->ncols, slot = c->tile_rows;
     int64_t j = 0;
     int nonempty = 0, multiline = 0, last_empty = 0;
     for (;;) {
         while (*q == ' ') q++;
         if (mode == REC_STORE && j < ncols && p->fast[j]) {
-            const uint8_t *t = fast_cell(p, c, j, q, row);
+            const uint8_t *t = fast_cell(p, c, j, q, slot);
             if (t) {
                 q = t;
                 nonempty = 1;
@@ -1043,7 +1082,7 @@ NC_INLINE const uint8_t *parse_record(const nc_csv *p, csv_chunk *c, const uint8
         }
         strip(&s, &e);
         nonempty |= e > s;
-        if (mode == REC_STORE && j < ncols) store_cell(p, c, j, s, (size_t)(e - s), row);
+        if (mode == REC_STORE && j < ncols) store_cell(p, c, j, s, (size_t)(e - s), slot);
         if (mode == REC_INSPECT) {
             last_empty = e == s;
             multiline |= memchr(s, '\n', (size_t)(e - s)) != NULL ||
@@ -1065,6 +1104,139 @@ NC_INLINE const uint8_t *parse_record(const nc_csv *p, csv_chunk *c, const uint8
     return q;
 }
 
+/* ---------------------------------------------------------------- records without quotes */
+
+/* The field ends of a chunk without quote bytes: a bit for each byte that is the
+ * delimiter or a line end, 64 bytes at a time, taken lowest first. Finding the next field
+ * is then a bit scan instead of a walk through the field, so the cells' parses do not wait
+ * on one another. */
+typedef struct {
+    const uint8_t *base;        /* the window's first byte */
+    uint64_t bits;              /* field ends in [base, base + 64) not yet taken */
+    int isa;
+    uint8_t delim;
+} csv_ends;
+
+#if NC_X86
+NC_TARGET_AVX2 static uint64_t ends_avx2(const uint8_t *s, uint8_t delim)
+{
+    const __m256i d = _mm256_set1_epi8((char)delim), nl = _mm256_set1_epi8('\n');
+    __m256i a = _mm256_loadu_si256((const __m256i *)s);
+    __m256i b = _mm256_loadu_si256((const __m256i *)(s + 32));
+    uint32_t lo = (uint32_t)_mm256_movemask_epi8(
+        _mm256_or_si256(_mm256_cmpeq_epi8(a, d), _mm256_cmpeq_epi8(a, nl)));
+    uint32_t hi = (uint32_t)_mm256_movemask_epi8(
+        _mm256_or_si256(_mm256_cmpeq_epi8(b, d), _mm256_cmpeq_epi8(b, nl)));
+    return lo | (uint64_t)hi << 32;
+}
+#endif
+
+/* The end bits of the 64 bytes at s. */
+NC_INLINE uint64_t ends_at(int isa, const uint8_t *s, uint8_t delim)
+{
+#if NC_X86
+    if (isa >= NC_ISA_AVX2) return ends_avx2(s, delim);
+#else
+    (void)isa;
+#endif
+    uint64_t bits = 0;
+#if CSV_SWAR
+    const uint64_t low7 = 0x7F7F7F7F7F7F7F7Full, high = 0x8080808080808080ull;
+    const uint64_t ones = 0x0101010101010101ull, pd = ones * delim, pn = ones * '\n';
+    for (int i = 0; i < 8; i++) {
+        uint64_t w;
+        memcpy(&w, s + 8 * i, 8);
+        uint64_t a = w ^ pd, b = w ^ pn;
+        /* exactly the zero bytes of a or b keep a high bit, which the multiply gathers
+         * into the top byte, lowest byte lowest */
+        uint64_t z = (~(((a & low7) + low7) | a) | ~(((b & low7) + low7) | b)) & high;
+        bits |= ((z * 0x0002040810204081ull) >> 56) << (8 * i);
+    }
+#else
+    for (int i = 0; i < 64; i++) bits |= (uint64_t)(s[i] == delim || s[i] == '\n') << i;
+#endif
+    return bits;
+}
+
+/* The next field end. Windows read up to 63 bytes past the chunk's last line end, which
+ * the buffer's padding (CSV_PAD) keeps inside the allocation; the ends found there are
+ * never taken. */
+NC_INLINE const uint8_t *next_end(csv_ends *it)
+{
+    while (!it->bits) {
+        it->base += 64;
+        it->bits = ends_at(it->isa, it->base, it->delim);
+    }
+    const uint8_t *e = it->base + __builtin_ctzll(it->bits);
+    it->bits &= it->bits - 1;
+    return e;
+}
+
+/* A plain number cell [s, e) stored when it is: sign, at most 7 digits, an optional
+ * point and at most 7 more, nothing else but a CR before a line end; the same value as
+ * fast_cell. 0 for anything else, which takes the general path. */
+NC_INLINE int plain_cell(const nc_csv *p, csv_chunk *c, int64_t j, const uint8_t *s,
+                         const uint8_t *e, int64_t slot)
+{
+#if CSV_SWAR
+    const uint64_t high = 0x8080808080808080ull;
+    e -= *e == '\n' && e > s && e[-1] == '\r';
+    const uint8_t *t = s;
+    int neg = *t == '-';
+    t += (*t == '-') | (*t == '+');
+    uint64_t w, f;
+    memcpy(&w, t, 8);
+    uint64_t other = ~digit_bytes(w) & high;
+    if (!other) return 0;
+    int64_t nd = __builtin_ctzll(other) >> 3, fr = 0;
+    uint64_t m = nd ? swar_digits(w, (int)nd) : 0;
+    t += nd;
+    if (*t == '.') {
+        memcpy(&f, t + 1, 8);
+        other = ~digit_bytes(f) & high;
+        if (!other) return 0;
+        fr = __builtin_ctzll(other) >> 3;
+        if (fr) m = m * IPOW10[fr] + swar_digits(f, (int)fr);
+        t += 1 + fr;
+        nd += fr;
+    }
+    if (t != e || nd == 0 || (p->n_na && is_na(p, s, (size_t)(e - s)))) return 0;
+    pending_store(c, j, slot, m, fr, neg);
+    return 1;
+#else
+    (void)p, (void)c, (void)j, (void)s, (void)e, (void)slot;
+    return 0;
+#endif
+}
+
+/* parse_record (REC_STORE) for a chunk without quote bytes, the field ends from `it`. */
+NC_INLINE const uint8_t *plain_record(const nc_csv *p, csv_chunk *c, const uint8_t *q,
+                                      csv_ends *it, csv_rec *r)
+{
+    const int64_t ncols = p->ncols, slot = c->tile_rows;
+    int64_t j = 0;
+    int nonempty = 0;
+    for (;;) {
+        const uint8_t *e = next_end(it);
+        if (j < ncols && p->fast[j] && plain_cell(p, c, j, q, e, slot)) {
+            nonempty = 1;
+        } else {
+            const uint8_t *s = q, *t = e;
+            strip(&s, &t);
+            nonempty |= t > s;
+            if (j < ncols) store_cell(p, c, j, s, (size_t)(t - s), slot);
+        }
+        j++;
+        q = e + 1;
+        if (*e == '\n') break;
+    }
+    c->nl++;
+    r->fields = j;
+    r->nonempty = nonempty;
+    r->multiline = r->last_empty = 0;
+    return q;
+}
+
 /* ---------------------------------------------------------------- chunks */
 
 static void stats_reset(csv_stats *st)
@@ -1079,6 +1251,7 @@ static void stats_reset(csv_stats *st)
 static void chunk_reset(const nc_csv *p, csv_chunk *c)
 {
     c->rows = 0;
+    c->tile_rows = 0;
     c->nl = 0;
     c->status = NC_CSV_OK;
     c->err_at = NULL;
@@ -1088,7 +1261,30 @@ static void chunk_reset(const nc_csv *p, csv_chunk *c)
     }
 }
 
-/* Parse the chunk's records into its own buffers; stop at the first error. */
+/* The tile's rows copied to their place in the parser's columns, the tile emptied. */
+static void tile_flush(const nc_csv *p, csv_chunk *c)
+{
+    const int64_t n = c->tile_rows, at = c->first + c->rows - n;
+    for (int64_t j = 0; j < p->ncols && n; j++) {
+        if (p->kinds[j] == NC_CSV_TEXT) {
+            memcpy(p->codes[j] + at, c->codes[j], (size_t)n * sizeof(int32_t));
+            continue;
+        }
+        const double *tv = c->vals[j];
+        const uint8_t *tm = c->miss[j];
+        double *v = p->vals[j] + at;
+        uint8_t *m = p->miss[j] + at;
+        for (int64_t r = 0; r < n; r++) {
+            uint64_t x;
+            memcpy(&x, &tv[r], sizeof x);
+            v[r] = tm[r] == CSV_PENDING ? pending_value(x) : tv[r];
+            m[r] = tm[r] & 1;
+        }
+    }
+    c->tile_rows = 0;
+}
+
+/* Parse the chunk's records into the parser's columns; stop at the first error. */
 static void parse_chunk(const nc_csv *p, csv_chunk *c)
 {
     chunk_reset(p, c);
@@ -1096,12 +1292,14 @@ static void parse_chunk(const nc_csv *p, csv_chunk *c)
      * in cache, rather than in a pass of its own over the chunk. */
     const uint8_t *bad = NULL, *checked = c->start;
     const uint8_t *q = c->start;
+    csv_ends ends = {c->start, 0, p->isa, p->delim};
+    if (c->plain) ends.bits = ends_at(p->isa, c->start, p->delim);
     /* No room check: every stored record ends in one of the chunk's c->bound line ends. */
     while (q < c->end) {
         const uint8_t *rec = q;
         c->lines[c->rows] = c->line0 + c->nl;
         csv_rec r;
-        q = parse_record(p, c, q, REC_STORE, &r);
+        q = c->plain ? plain_record(p, c, q, &ends, &r) : parse_record(p, c, q, REC_STORE, &r);
         if (c->status) return;
         while (!bad && checked < q) {
             const uint8_t *to = (size_t)(c->end - checked) > CSV_UTF8_WINDOW
@@ -1121,7 +1319,9 @@ static void parse_chunk(const nc_csv *p, csv_chunk *c)
             return;
         }
         c->rows++;
+        if (++c->tile_rows == c->tile_cap) tile_flush(p, c);
     }
+    tile_flush(p, c);
 }
 
 static void chunk_free(const nc_csv *p, csv_chunk *c)
@@ -1138,6 +1338,7 @@ static void chunk_free(const nc_csv *p, csv_chunk *c)
     free(c->maps_cap);
     free(c->st);
     free(c->dicts);
+    free(c->tile);
     free(c->scratch);
     memset(c, 0, sizeof *c);
 }
@@ -1153,9 +1354,22 @@ static int chunk_init(const nc_csv *p, csv_chunk *c)
     c->maps_cap = calloc(n, sizeof *c->maps_cap);
     c->st = calloc(n, sizeof *c->st);
     c->dicts = calloc(n, sizeof *c->dicts);
+    /* The tile: about CSV_TILE_BYTES of numbers, at least 8 rows; the columns' cells
+     * side by side, each column's doubles first, then its codes, then its missing flags. */
+    int64_t rows = (int64_t)(CSV_TILE_BYTES / (n ? 9 * n : 1));
+    c->tile_cap = rows < 8 ? 8 : rows;
+    c->tile = malloc((size_t)c->tile_cap * (n ? n : 1) * (sizeof(double) + sizeof(int32_t) + 1));
     if ((n && (!c->vals || !c->miss || !c->codes || !c->maps || !c->maps_cap || !c->st ||
-               !c->dicts)))
+               !c->dicts)) || !c->tile)
         return -1;
+    double *tv = c->tile;
+    int32_t *tc = (int32_t *)(tv + c->tile_cap * (int64_t)n);
+    uint8_t *tm = (uint8_t *)(tc + c->tile_cap * (int64_t)n);
+    for (size_t j = 0; j < n; j++) {
+        c->vals[j] = tv + (int64_t)j * c->tile_cap;
+        c->codes[j] = tc + (int64_t)j * c->tile_cap;
+        c->miss[j] = tm + (int64_t)j * c->tile_cap;
+    }
     for (size_t j = 0; j < n; j++) {
         c->st[j].first_bad.row = c->st[j].first_nonfinite.row = c->st[j].first_text.row = -1;
     }
@@ -1606,14 +1820,9 @@ static int reserve_rows(nc_csv *p, int64_t need, int64_t likely)
     return 0;
 }
 
-/* Point chunk c's outputs at the parser's columns from its first row on. */
+/* Point chunk c's line numbers at the parser's from its first row on. */
 static void chunk_place(nc_csv *p, csv_chunk *c)
 {
-    for (int64_t j = 0; j < p->ncols; j++) {
-        c->vals[j] = p->vals[j] ? p->vals[j] + c->first : NULL;
-        c->miss[j] = p->miss[j] ? p->miss[j] + c->first : NULL;
-        c->codes[j] = p->codes[j] ? p->codes[j] + c->first : NULL;
-    }
     c->lines = p->lines + c->first;
 }
 
@@ -1835,6 +2044,7 @@ int nc_csv_feed(nc_csv *p, size_t n, int eof)
         }
         int64_t room = p->rows, line = p->line;
         for (int i = 0; i < nch; i++) {
+            p->chunks[i].plain = counted;
             p->chunks[i].first = room;
             p->chunks[i].line0 = line;
             room += p->chunks[i].bound;
