@@ -134,7 +134,7 @@ def _read(open_stream, path, delimiter, ncols, kinds, formats, na_values, skip_r
     """One pass over the file: the CsvParser holding the columns."""
     parser = _new_parser(ncols, kinds, formats, na_values, delimiter, skip_records, threads)
     for _ in _blocks(parser, open_stream, path, delimiter, ncols, skip_records, block_size,
-                     progress):
+                     progress, whole=True):
         pass
     return parser
 
@@ -150,13 +150,14 @@ def _new_parser(ncols, kinds, formats, na_values, delimiter, skip_records, threa
 
 
 def _blocks(parser, open_stream, path, delimiter, ncols, skip_records, block_size,
-            progress):
+            progress, whole=False):
     """Feed the file to the parser a block at a time; yields after each block whether it
-    was the last. The stream is closed however the reading ends."""
+    was the last. whole: the parser keeps every row (no flushes), so its columns are sized
+    for the file's. The stream is closed however the reading ends."""
     done = 0
     stream = open_stream()
     try:
-        size = _file_size(stream)
+        size = _file_size(stream) if whole else None
         if size:
             parser.expect(size)
         readinto = getattr(stream, "readinto", None)
