@@ -7,6 +7,12 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
+#if NC_X86
+#include <immintrin.h>
+#endif
 
 /* Bytes kept allocated after the data: word-at-a-time scans may read 8 bytes past the
  * last record's line end, and a file ending without one gets one appended. */
@@ -17,8 +23,17 @@
 #define CSV_MIN_CHUNK (1 << 16)
 #define CSV_CHUNKS_PER_THREAD 4
 #define CSV_ROWS0 1024
+/* Output columns of at least this many bytes are page mappings of their own (see
+ * col_resize); smaller ones come from malloc. From CSV_HUGE on they may use huge pages. */
+#define CSV_MAP_BYTES ((size_t)1 << 18)
+#define CSV_PAGE ((size_t)4096)
+#define CSV_HUGE ((size_t)1 << 21)
 /* Bytes of UTF-8 checked at a time ahead of a chunk's parse: small enough to stay in L1. */
 #define CSV_UTF8_WINDOW (1 << 14)
+/* Bytes looked at for a quote, then counted for line ends, at a time: both in L1. */
+#define CSV_SCAN_STEP (1 << 14)
+/* A chunk's tile of rows holds about this many bytes of numbers (see csv_chunk). */
+#define CSV_TILE_BYTES (1 << 14)
 
 enum { CELL_OK = 0, CELL_NONFINITE = 1, CELL_BAD = -1 };
 enum { REC_STORE = 0, REC_SKIP = 1, REC_INSPECT = 2 };
@@ -56,13 +71,22 @@ typedef struct {
     int not_integral, has_time;
 } csv_stats;
 
+/* A chunk writes its rows into the parser's columns from row `first` on, where the chunks
+ * before it leave room for one row per line end. Cells go first into a tile of a few rows
+ * (a column's cells side by side), copied out a column at a time when full: written
+ * straight, each row would touch a cache line in every column, more lines than the
+ * hardware follows. */
 typedef struct {
     const uint8_t *start, *end; /* whole records, the last ending in a line end */
-    int64_t rows, cap;
-    double **vals;
+    int64_t rows, bound, first; /* rows stored, line ends in [start, end), first row */
+    int64_t line0;              /* the file's line at start */
+    int plain;                  /* no quote byte in [start, end) */
+    double **vals;              /* column j's cells in the tile */
     uint8_t **miss;
     int32_t **codes;
-    int64_t *lines;             /* line ends before each row's record, in this chunk */
+    int64_t tile_rows, tile_cap;
+    void *tile;
+    int64_t *lines;             /* each row's line, in the parser's lines from `first` */
     csv_stats *st;
     csv_dict *dicts;
     int32_t **maps;             /* local code -> global code, per text column */
@@ -70,13 +94,6 @@ typedef struct {
     uint8_t *scratch;
     size_t scratch_cap;
     int64_t nl;                 /* line ends consumed */
-    /* The first chunk of a block writes its numbers, codes and lines straight into the
-     * parser's columns (it knows where its rows go); its own buffers wait here. */
-    int direct;
-    double **own_vals;
-    uint8_t **own_miss;
-    int32_t **own_codes;
-    int64_t *own_lines, own_cap;
     int status;
     const uint8_t *err_at;      /* the record (ragged) or the byte (UTF-8) */
 } csv_chunk;
@@ -89,6 +106,7 @@ struct nc_csv {
     uint8_t delim;
     int64_t skip_left;
     int threads;
+    int isa;                    /* enum nc_isa, fixed when the parser is made */
 
     char **na;
     size_t *na_len;
@@ -99,6 +117,7 @@ struct nc_csv {
 
     uint8_t *buf;
     size_t len, cap;
+    size_t fed, expect;         /* bytes fed so far, and expected in all (0: unknown) */
     int bom_done;
     int64_t line;               /* 1-based line of buf[0] */
 
@@ -108,6 +127,7 @@ struct nc_csv {
     uint8_t **miss;
     int32_t **codes;
     int64_t *lines;
+    size_t *vals_bytes, *miss_bytes, *codes_bytes, lines_bytes; /* their allocations */
     csv_stats *st;
     csv_dict *dicts;
 
@@ -198,6 +218,7 @@ NC_INLINE const uint8_t *find_byte(const uint8_t *q, const uint8_t *e, uint8_t c
     return memchr(q, ch, (size_t)(e - q));
 }
 
+/* Line ends in [s, e) where few are expected (an error's line): one memchr per line. */
 static int64_t count_nl(const uint8_t *s, const uint8_t *e)
 {
     int64_t n = 0;
@@ -205,6 +226,73 @@ static int64_t count_nl(const uint8_t *s, const uint8_t *e)
         n++;
         s++;
     }
+    return n;
+}
+
+#if NC_X86
+/* Line ends in [s, e), 32 bytes a compare: matches are counted in byte lanes (each
+ * compare adds 0 or 1 to a lane, emptied into 64-bit sums before 255 can overflow it). */
+NC_TARGET_AVX2 static int64_t lines_avx2(const uint8_t *s, const uint8_t *e)
+{
+    const __m256i nl = _mm256_set1_epi8('\n'), zero = _mm256_setzero_si256();
+    __m256i sums = zero;
+    while (e - s >= 32) {
+        __m256i lanes = zero;
+        for (int i = 0; i < 255 && e - s >= 32; i++, s += 32) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)s);
+            lanes = _mm256_sub_epi8(lanes, _mm256_cmpeq_epi8(v, nl));
+        }
+        sums = _mm256_add_epi64(sums, _mm256_sad_epu8(lanes, zero));
+    }
+    int64_t n = _mm256_extract_epi64(sums, 0) + _mm256_extract_epi64(sums, 1) +
+                _mm256_extract_epi64(sums, 2) + _mm256_extract_epi64(sums, 3);
+    while (s < e) n += *s++ == '\n';
+    return n;
+}
+
+/* The end of the leading run of ASCII 32-byte blocks of [s, e): where a byte >= 0x80 may
+ * be, or within 32 bytes of e. */
+NC_TARGET_AVX2 static const uint8_t *ascii_run_avx2(const uint8_t *s, const uint8_t *e)
+{
+    while (e - s >= 128) {
+        __m256i a = _mm256_loadu_si256((const __m256i *)s);
+        __m256i b = _mm256_loadu_si256((const __m256i *)(s + 32));
+        __m256i c = _mm256_loadu_si256((const __m256i *)(s + 64));
+        __m256i d = _mm256_loadu_si256((const __m256i *)(s + 96));
+        if (_mm256_movemask_epi8(_mm256_or_si256(_mm256_or_si256(a, b),
+                                                 _mm256_or_si256(c, d))))
+            break;
+        s += 128;
+    }
+    while (e - s >= 32 && !_mm256_movemask_epi8(_mm256_loadu_si256((const __m256i *)s)))
+        s += 32;
+    return s;
+}
+#endif
+
+/* Line ends in [s, e), for sizing a chunk's rows: a word at a time without AVX2. */
+static int64_t count_lines(int isa, const uint8_t *s, const uint8_t *e)
+{
+#if NC_X86
+    if (isa >= NC_ISA_AVX2) return lines_avx2(s, e);
+#else
+    (void)isa;
+#endif
+    int64_t n = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const uint64_t low7 = 0x7F7F7F7F7F7F7F7Full, high = 0x8080808080808080ull;
+    const uint64_t ones = 0x0101010101010101ull, pn = ones * '\n';
+    while (e - s >= 8) {
+        uint64_t w;
+        memcpy(&w, s, 8);
+        uint64_t x = w ^ pn;
+        /* exactly the zero bytes of x get their high bit, as 1 per lane once shifted */
+        uint64_t z = ~(((x & low7) + low7) | x) & high;
+        n += (int64_t)(((z >> 7) * ones) >> 56);
+        s += 8;
+    }
+#endif
+    while (s < e) n += *s++ == '\n';
     return n;
 }
 
@@ -269,6 +357,17 @@ static const uint8_t *utf8_first_bad(const uint8_t *s, const uint8_t *e)
 {
     const uint8_t *stop;
     return utf8_check(s, e, e, &stop);
+}
+
+/* Where the vector ASCII scan of [s, e) stops (s itself without one). */
+NC_INLINE const uint8_t *ascii_run(const uint8_t *s, const uint8_t *e)
+{
+#if NC_X86
+    return ascii_run_avx2(s, e);
+#else
+    (void)e;
+    return s;
+#endif
 }
 
 /* Code point of the valid sequence at s, or -1. */
@@ -446,6 +545,17 @@ static int parse_number(const nc_csv *p, const uint8_t *s, size_t n, double *out
     return isfinite(v) ? CELL_OK : CELL_NONFINITE;
 }
 
+/* -v for neg, else v (v >= 0), by setting the sign bit: a branch on the sign would
+ * mispredict on about every other cell of data with mixed signs. */
+NC_INLINE double with_sign(double v, int neg)
+{
+    uint64_t b;
+    memcpy(&b, &v, sizeof b);
+    b |= (uint64_t)(neg != 0) << 63;
+    memcpy(&v, &b, sizeof v);
+    return v;
+}
+
 /* parse_number for the common shape, inlined where cells are stored: sign, at most 19
  * digits with an optional point, no exponent, read by one exact division. */
 NC_INLINE int number_fast(const nc_csv *p, const uint8_t *s, size_t n, double *out)
@@ -464,8 +574,7 @@ NC_INLINE int number_fast(const nc_csv *p, const uint8_t *s, size_t n, double *o
         nd += fr;
     }
     if (q != e || nd == 0 || nd > 19 || m >= TWO53 || fr > 22) return parse_number(p, s, n, out);
-    double v = (double)m / POW10[fr];
-    *out = neg ? -v : v;
+    *out = with_sign((double)m / POW10[fr], neg);
     return CELL_OK;
 }
 
@@ -719,18 +828,19 @@ NC_INLINE int is_na(const nc_csv *p, const uint8_t *s, size_t n)
     return 0;
 }
 
-/* Store the stripped cell [s, s+n) of column j in the chunk's row `row`. */
+/* Store the stripped cell [s, s+n) of column j of the chunk's row c->rows in its tile
+ * at `slot`. */
 NC_INLINE void store_cell(const nc_csv *p, csv_chunk *c, int64_t j, const uint8_t *s, size_t n,
-                          int64_t row)
+                          int64_t slot)
 {
     int kind = p->kinds[j];
     csv_stats *st = &c->st[j];
     if (n == 0 || (p->n_na && is_na(p, s, n))) {
         if (kind == NC_CSV_TEXT) {
-            c->codes[j][row] = -1;
+            c->codes[j][slot] = -1;
         } else {
-            c->vals[j][row] = NAN;
-            c->miss[j][row] = 1;
+            c->vals[j][slot] = NAN;
+            c->miss[j][slot] = 1;
         }
         return;
     }
@@ -747,11 +857,11 @@ NC_INLINE void store_cell(const nc_csv *p, csv_chunk *c, int64_t j, const uint8_
             double v;
             d->ents[code].is_number = parse_number(p, s, n, &v) != CELL_BAD;
             if (!d->ents[code].is_number && !st->first_text.text &&
-                first_set(&st->first_text, row, s, n))
+                first_set(&st->first_text, c->rows, s, n))
                 c->status = NC_CSV_NOMEM;
         }
         st->numbers += d->ents[code].is_number;
-        c->codes[j][row] = (int32_t)code;
+        c->codes[j][slot] = (int32_t)code;
         return;
     }
     double v = 0.0;
@@ -760,19 +870,19 @@ NC_INLINE void store_cell(const nc_csv *p, csv_chunk *c, int64_t j, const uint8_
         r = p->fmt[j].plain ? number_fast(p, s, n, &v) : parse_formatted(p, &p->fmt[j], s, n, &v);
     else
         r = parse_date(p, s, n, &v, &st->has_time);
-    c->miss[j][row] = 0;
+    c->miss[j][slot] = 0;
     if (r == CELL_OK) {
-        c->vals[j][row] = v;
+        c->vals[j][slot] = v;
         /* Once set, the flag is not tested again: the test would wait for the value. */
         if (!st->not_integral && !(fabs(v) < (double)TWO53 && (double)(int64_t)v == v))
             st->not_integral = 1;
     } else if (r == CELL_NONFINITE) {
-        c->vals[j][row] = v;
-        if (!st->nonfinite++ && first_set(&st->first_nonfinite, row, s, n))
+        c->vals[j][slot] = v;
+        if (!st->nonfinite++ && first_set(&st->first_nonfinite, c->rows, s, n))
             c->status = NC_CSV_NOMEM;
     } else {
-        c->vals[j][row] = NAN;
-        if (!st->bad++ && first_set(&st->first_bad, row, s, n)) c->status = NC_CSV_NOMEM;
+        c->vals[j][slot] = NAN;
+        if (!st->bad++ && first_set(&st->first_bad, c->rows, s, n)) c->status = NC_CSV_NOMEM;
     }
 }
 
@@ -823,39 +933,162 @@ static const uint8_t *unquote(const nc_csv *p, csv_chunk *c, const uint8_t *q,
     return q;
 }
 
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define CSV_SWAR 1
+/* 0x80 in each byte of w that is an ASCII digit. The bytes are cut to seven bits first,
+ * so adding to them carries into no neighbour; a byte with its high bit set is no digit. */
+NC_INLINE uint64_t digit_bytes(uint64_t w)
+{
+    const uint64_t x = w & 0x7F7F7F7F7F7F7F7Full;
+    const uint64_t from0 = x + 0x5050505050505050ull;  /* high bit: x >= '0' */
+    const uint64_t past9 = x + 0x4646464646464646ull;  /* high bit: x > '9' */
+    return from0 & ~past9 & ~w & 0x8080808080808080ull;
+}
+
+/* The number written by the first n (1..8) bytes of w, all digits: they are moved to the
+ * top so the leading places are zeros, then neighbours are combined in pairs, pairs of
+ * pairs and the two halves (no lane overflows: 99, 9999). */
+NC_INLINE uint64_t swar_digits(uint64_t w, int n)
+{
+    w = (w & 0x0F0F0F0F0F0F0F0Full) << (8 * (8 - n));
+    w = (w * 10 + (w >> 8)) & 0x00FF00FF00FF00FFull;
+    w = (w * 100 + (w >> 16)) & 0x0000FFFF0000FFFFull;
+    return (w & 0xFFFFFFFFull) * 10000 + (w >> 32);
+}
+#else
+#define CSV_SWAR 0
+#endif
+
+/* A fast number cell waits in the tile as its digits m, point place fr and sign, packed
+ * in 64 bits (m < 2^53, fr <= 22), its missing byte CSV_PENDING: the division m / 10^fr
+ * is done when the tile is copied out, where the divisions of many cells overlap instead
+ * of each standing in the parse's way. */
+#define CSV_PENDING 2
+
+NC_INLINE void pending_store(csv_chunk *c, int64_t j, int64_t slot, uint64_t m, int64_t fr,
+                             int neg)
+{
+    uint64_t x = m | (uint64_t)fr << 53 | (uint64_t)(neg != 0) << 63;
+    memcpy(&c->vals[j][slot], &x, sizeof x);
+    c->miss[j][slot] = CSV_PENDING;
+    csv_stats *st = &c->st[j];
+    st->present++;
+    /* Whole exactly when 10^fr divides m (m < 2^53 < 10^16): otherwise m / 10^fr is at
+     * least 10^-fr from a whole number, far more than its rounding error. Once set, not
+     * tested again. */
+    if (!st->not_integral && fr && m && (fr > 15 || m % IPOW10[fr])) st->not_integral = 1;
+}
+
+/* The value of a packed pending cell: one correctly rounded division (Clinger). */
+NC_INLINE double pending_value(uint64_t x)
+{
+    double v = (double)(int64_t)(x & (TWO53 - 1)) / POW10[(x >> 53) & 31];
+    return with_sign(v, (int)(x >> 63));
+}
+
+#if NC_X86
+/* A tile column's cells out to v and m, as tile_flush does, four pending cells a vector:
+ * digits below 2^52 become a double exactly by filling in the mantissa of 2^52 and
+ * subtracting it, and vdivpd rounds each lane as divsd would. Groups with another cell
+ * or larger digits go one by one. */
+NC_TARGET_AVX2 static void pending_out_avx2(double *v, uint8_t *m, const double *tv,
+                                            const uint8_t *tm, int64_t n)
+{
+    const __m256i digits = _mm256_set1_epi64x((long long)((1ull << 52) - 1));
+    const __m256i big = _mm256_set1_epi64x((long long)(1ull << 52));
+    const __m256i sign = _mm256_set1_epi64x((long long)(1ull << 63));
+    const __m256i place = _mm256_set1_epi64x(31);
+    const __m256i two52 = _mm256_set1_epi64x(0x4330000000000000ll);
+    const __m256d two52d = _mm256_set1_pd(4503599627370496.0);
+    int64_t r = 0;
+    for (; r + 4 <= n; r += 4) {
+        uint32_t flags;
+        memcpy(&flags, tm + r, sizeof flags);
+        __m256i x = _mm256_loadu_si256((const __m256i *)(tv + r));
+        if (flags != 0x02020202u || !_mm256_testz_si256(x, big)) {
+            for (int k = 0; k < 4; k++) {
+                uint64_t y;
+                memcpy(&y, &tv[r + k], sizeof y);
+                v[r + k] = tm[r + k] == CSV_PENDING ? pending_value(y) : tv[r + k];
+                m[r + k] = tm[r + k] & 1;
+            }
+            continue;
+        }
+        __m256d d = _mm256_sub_pd(
+            _mm256_castsi256_pd(_mm256_or_si256(_mm256_and_si256(x, digits), two52)), two52d);
+        __m256i k = _mm256_and_si256(_mm256_srli_epi64(x, 53), place);
+        __m256d q = _mm256_div_pd(d, _mm256_i64gather_pd(POW10, k, 8));
+        q = _mm256_or_pd(q, _mm256_castsi256_pd(_mm256_and_si256(x, sign)));
+        _mm256_storeu_pd(v + r, q);
+        memset(m + r, 0, 4);
+    }
+    for (; r < n; r++) {
+        uint64_t y;
+        memcpy(&y, &tv[r], sizeof y);
+        v[r] = tm[r] == CSV_PENDING ? pending_value(y) : tv[r];
+        m[r] = tm[r] & 1;
+    }
+}
+#endif
+
 /* A plain number cell read straight from the record: sign, at most 19 digits with an
  * optional point, then the delimiter or line end. Returns where the cell ends when it was
  * stored, NULL for anything else (spaces, exponent, a missing marker, ...), which then
  * takes the general path. */
 NC_INLINE const uint8_t *fast_cell(const nc_csv *p, csv_chunk *c, int64_t j, const uint8_t *q,
-                                   int64_t row)
+                                   int64_t slot)
 {
     const uint8_t *t = q;
     int neg = *t == '-';
     t += (*t == '-') | (*t == '+');
-    const uint8_t *d0 = t;
     uint64_t m = 0;
-    /* no bounds: the record ends in a line end */
-    while ((unsigned)(*t - '0') < 10) m = m * 10 + (unsigned)(*t++ - '0');
-    int64_t nd = t - d0, fr = 0;
+    int64_t nd, fr = 0;
+#if CSV_SWAR
+    /* Up to 7 digits before and 7 after the point, a word each (the record ends in a line
+     * end with padding after it, so the loads stay inside the buffer): at most 14 digits,
+     * so m < 2^53 and m / 10^fr is one correctly rounded division. */
+    uint64_t w, f;
+    memcpy(&w, t, 8);
+    uint64_t other = ~digit_bytes(w) & 0x8080808080808080ull;
+    if (!other) goto scalar;
+    nd = __builtin_ctzll(other) >> 3;
+    if (nd) m = swar_digits(w, (int)nd);
+    t += nd;
     if (*t == '.') {
-        const uint8_t *f = ++t;
-        while ((unsigned)(*t - '0') < 10) m = m * 10 + (unsigned)(*t++ - '0');
-        fr = t - f;
+        memcpy(&f, t + 1, 8);
+        other = ~digit_bytes(f) & 0x8080808080808080ull;
+        if (!other) goto scalar;
+        fr = __builtin_ctzll(other) >> 3;
+        if (fr) m = m * IPOW10[fr] + swar_digits(f, (int)fr);
+        t += 1 + fr;
         nd += fr;
     }
+    goto check;
+scalar:
+    t = q + ((*q == '-') | (*q == '+'));
+    m = 0;
+    fr = 0;
+#endif
+    {
+        const uint8_t *d0 = t;
+        /* no bounds: the record ends in a line end */
+        while ((unsigned)(*t - '0') < 10) m = m * 10 + (unsigned)(*t++ - '0');
+        nd = t - d0;
+        if (*t == '.') {
+            const uint8_t *f0 = ++t;
+            while ((unsigned)(*t - '0') < 10) m = m * 10 + (unsigned)(*t++ - '0');
+            fr = t - f0;
+            nd += fr;
+        }
+    }
+#if CSV_SWAR
+check:;
+#endif
     const uint8_t *end = t + (*t == '\r' && t[1] == '\n'); /* CR of a CRLF: stripped */
     if ((*end != p->delim && *end != '\n') || nd == 0 || nd > 19 || m >= TWO53 || fr > 22 ||
         (p->n_na && is_na(p, q, (size_t)(t - q))))
         return NULL;
-    double v = (double)m / POW10[fr];
-    v = neg ? -v : v;
-    csv_stats *st = &c->st[j];
-    st->present++;
-    c->vals[j][row] = v;
-    c->miss[j][row] = 0;
-    if (!st->not_integral && !(fabs(v) < (double)TWO53 && (double)(int64_t)v == v))
-        st->not_integral = 1;
+    pending_store(c, j, slot, m, fr, neg);
     return end;
 }
 
@@ -865,19 +1098,19 @@ typedef struct {
 } csv_rec;
 
 /* One record from its start q (inside the chunk, which ends in a line end): its cells
- * stored in row c->rows (REC_STORE), only looked at (REC_SKIP), or described for an
+ * stored in the tile's row c->tile_rows (REC_STORE), only looked at (REC_SKIP), or described for an
  * error message (REC_INSPECT). Returns the start of the next record. */
 NC_INLINE const uint8_t *parse_record(const nc_csv *p, csv_chunk *c, const uint8_t *q, int mode,
                                       csv_rec *r)
 {
     const uint8_t delim = p->delim;
-    const int64_t ncols = p->ncols, row = c->rows;
+    const int64_t ncols = p->ncols, slot = c->tile_rows;
     int64_t j = 0;
     int nonempty = 0, multiline = 0, last_empty = 0;
     for (;;) {
         while (*q == ' ') q++;
         if (mode == REC_STORE && j < ncols && p->fast[j]) {
-            const uint8_t *t = fast_cell(p, c, j, q, row);
+            const uint8_t *t = fast_cell(p, c, j, q, slot);
             if (t) {
                 q = t;
                 nonempty = 1;
@@ -894,7 +1127,7 @@ NC_INLINE const uint8_t *parse_record(const nc_csv *p, csv_chunk *c, const uint8
         }
         strip(&s, &e);
         nonempty |= e > s;
-        if (mode == REC_STORE && j < ncols) store_cell(p, c, j, s, (size_t)(e - s), row);
+        if (mode == REC_STORE && j < ncols) store_cell(p, c, j, s, (size_t)(e - s), slot);
         if (mode == REC_INSPECT) {
             last_empty = e == s;
             multiline |= memchr(s, '\n', (size_t)(e - s)) != NULL ||
@@ -916,34 +1149,159 @@ NC_INLINE const uint8_t *parse_record(const nc_csv *p, csv_chunk *c, const uint8
     return q;
 }
 
-/* ---------------------------------------------------------------- chunks */
+/* ---------------------------------------------------------------- records without quotes */
 
-static int chunk_reserve(const nc_csv *p, csv_chunk *c, int64_t need)
+/* The field ends of a chunk without quote bytes: a bit for each byte that is the
+ * delimiter or a line end, 64 bytes at a time, taken lowest first. Finding the next field
+ * is then a bit scan instead of a walk through the field, so the cells' parses do not wait
+ * on one another. */
+typedef struct {
+    const uint8_t *base;        /* the window's first byte */
+    uint64_t bits;              /* field ends in [base, base + 64) not yet taken */
+    int isa;
+    uint8_t delim;
+} csv_ends;
+
+#if NC_X86
+NC_TARGET_AVX2 static uint64_t ends_avx2(const uint8_t *s, uint8_t delim)
 {
-    if (need <= c->cap) return 0;
-    if (c->direct) return -1; /* cannot happen: its room is one row per line end */
-    int64_t cap = c->cap ? c->cap : CSV_ROWS0;
-    while (cap < need) cap *= 2;
-    for (int64_t j = 0; j < p->ncols; j++) {
-        if (p->kinds[j] == NC_CSV_TEXT) {
-            int32_t *t = realloc(c->codes[j], (size_t)cap * sizeof(int32_t));
-            if (!t) return -1;
-            c->codes[j] = t;
-        } else {
-            double *v = realloc(c->vals[j], (size_t)cap * sizeof(double));
-            if (!v) return -1;
-            c->vals[j] = v;
-            uint8_t *m = realloc(c->miss[j], (size_t)cap);
-            if (!m) return -1;
-            c->miss[j] = m;
-        }
-    }
-    int64_t *l = realloc(c->lines, (size_t)cap * sizeof(int64_t));
-    if (!l) return -1;
-    c->lines = l;
-    c->cap = cap;
-    return 0;
+    const __m256i d = _mm256_set1_epi8((char)delim), nl = _mm256_set1_epi8('\n');
+    __m256i a = _mm256_loadu_si256((const __m256i *)s);
+    __m256i b = _mm256_loadu_si256((const __m256i *)(s + 32));
+    uint32_t lo = (uint32_t)_mm256_movemask_epi8(
+        _mm256_or_si256(_mm256_cmpeq_epi8(a, d), _mm256_cmpeq_epi8(a, nl)));
+    uint32_t hi = (uint32_t)_mm256_movemask_epi8(
+        _mm256_or_si256(_mm256_cmpeq_epi8(b, d), _mm256_cmpeq_epi8(b, nl)));
+    return lo | (uint64_t)hi << 32;
 }
+#endif
+
+/* The end bits of the 64 bytes at s. */
+NC_INLINE uint64_t ends_at(int isa, const uint8_t *s, uint8_t delim)
+{
+#if NC_X86
+    if (isa >= NC_ISA_AVX2) return ends_avx2(s, delim);
+#else
+    (void)isa;
+#endif
+    uint64_t bits = 0;
+#if CSV_SWAR
+    const uint64_t low7 = 0x7F7F7F7F7F7F7F7Full, high = 0x8080808080808080ull;
+    const uint64_t ones = 0x0101010101010101ull, pd = ones * delim, pn = ones * '\n';
+    for (int i = 0; i < 8; i++) {
+        uint64_t w;
+        memcpy(&w, s + 8 * i, 8);
+        uint64_t a = w ^ pd, b = w ^ pn;
+        /* exactly the zero bytes of a or b keep a high bit, which the multiply gathers
+         * into the top byte, lowest byte lowest */
+        uint64_t z = (~(((a & low7) + low7) | a) | ~(((b & low7) + low7) | b)) & high;
+        bits |= ((z * 0x0002040810204081ull) >> 56) << (8 * i);
+    }
+#else
+    for (int i = 0; i < 64; i++) bits |= (uint64_t)(s[i] == delim || s[i] == '\n') << i;
+#endif
+    return bits;
+}
+
+/* The next field end. Windows read up to 63 bytes past the chunk's last line end, which
+ * the buffer's padding (CSV_PAD) keeps inside the allocation; the ends found there are
+ * never taken. */
+NC_INLINE const uint8_t *next_end(csv_ends *it)
+{
+    while (!it->bits) {
+        it->base += 64;
+        it->bits = ends_at(it->isa, it->base, it->delim);
+    }
+    const uint8_t *e = it->base + __builtin_ctzll(it->bits);
+    it->bits &= it->bits - 1;
+    return e;
+}
+
+/* A plain number cell [s, e) stored when it is: sign, then at most 8 bytes of digits
+ * and an optional point, or at most 7 digits, an optional point and at most 7 more;
+ * nothing else but a CR before a line end. The same value as fast_cell; 0 for anything
+ * else, which takes the general path. */
+NC_INLINE int plain_cell(const nc_csv *p, csv_chunk *c, int64_t j, const uint8_t *s,
+                         const uint8_t *e, int64_t slot)
+{
+#if CSV_SWAR
+    const uint64_t high = 0x8080808080808080ull;
+    e -= *e == '\n' && e > s && e[-1] == '\r';
+    const uint8_t *t = s;
+    int neg = *t == '-';
+    t += (*t == '-') | (*t == '+');
+    uint64_t w, f;
+    memcpy(&w, t, 8);
+    const int64_t len = e - t;
+    if (len >= 1 && len <= 8) {
+        /* One word holds it all: its only non-digit byte may be the point, which is
+         * taken out so that one pass of swar_digits reads every digit. */
+        uint64_t other = ~digit_bytes(w) & high & (~0ull >> (64 - 8 * len));
+        int64_t nd = len, fr = 0;
+        if (other) {
+            int at = __builtin_ctzll(other) >> 3;
+            if ((other & (other - 1)) || ((w >> (8 * at)) & 0xFF) != '.') return 0;
+            uint64_t below = (1ull << (8 * at)) - 1;
+            w = (w & below) | ((w >> 8) & ~below);
+            nd = len - 1;
+            fr = len - 1 - at;
+        }
+        if (nd == 0 || (p->n_na && is_na(p, s, (size_t)(e - s)))) return 0;
+        pending_store(c, j, slot, swar_digits(w, (int)nd), fr, neg);
+        return 1;
+    }
+    uint64_t other = ~digit_bytes(w) & high;
+    if (!other) return 0;
+    int64_t nd = __builtin_ctzll(other) >> 3, fr = 0;
+    uint64_t m = nd ? swar_digits(w, (int)nd) : 0;
+    t += nd;
+    if (*t == '.') {
+        memcpy(&f, t + 1, 8);
+        other = ~digit_bytes(f) & high;
+        if (!other) return 0;
+        fr = __builtin_ctzll(other) >> 3;
+        if (fr) m = m * IPOW10[fr] + swar_digits(f, (int)fr);
+        t += 1 + fr;
+        nd += fr;
+    }
+    if (t != e || nd == 0 || (p->n_na && is_na(p, s, (size_t)(e - s)))) return 0;
+    pending_store(c, j, slot, m, fr, neg);
+    return 1;
+#else
+    (void)p, (void)c, (void)j, (void)s, (void)e, (void)slot;
+    return 0;
+#endif
+}
+
+/* parse_record (REC_STORE) for a chunk without quote bytes, the field ends from `it`. */
+NC_INLINE const uint8_t *plain_record(const nc_csv *p, csv_chunk *c, const uint8_t *q,
+                                      csv_ends *it, csv_rec *r)
+{
+    const int64_t ncols = p->ncols, slot = c->tile_rows;
+    int64_t j = 0;
+    int nonempty = 0;
+    for (;;) {
+        const uint8_t *e = next_end(it);
+        if (j < ncols && p->fast[j] && plain_cell(p, c, j, q, e, slot)) {
+            nonempty = 1;
+        } else {
+            const uint8_t *s = q, *t = e;
+            strip(&s, &t);
+            nonempty |= t > s;
+            if (j < ncols) store_cell(p, c, j, s, (size_t)(t - s), slot);
+        }
+        j++;
+        q = e + 1;
+        if (*e == '\n') break;
+    }
+    c->nl++;
+    r->fields = j;
+    r->nonempty = nonempty;
+    r->multiline = r->last_empty = 0;
+    return q;
+}
+
+/* ---------------------------------------------------------------- chunks */
 
 static void stats_reset(csv_stats *st)
 {
@@ -957,6 +1315,7 @@ static void stats_reset(csv_stats *st)
 static void chunk_reset(const nc_csv *p, csv_chunk *c)
 {
     c->rows = 0;
+    c->tile_rows = 0;
     c->nl = 0;
     c->status = NC_CSV_OK;
     c->err_at = NULL;
@@ -966,7 +1325,36 @@ static void chunk_reset(const nc_csv *p, csv_chunk *c)
     }
 }
 
-/* Parse the chunk's records into its own buffers; stop at the first error. */
+/* The tile's rows copied to their place in the parser's columns, the tile emptied. */
+static void tile_flush(const nc_csv *p, csv_chunk *c)
+{
+    const int64_t n = c->tile_rows, at = c->first + c->rows - n;
+    for (int64_t j = 0; j < p->ncols && n; j++) {
+        if (p->kinds[j] == NC_CSV_TEXT) {
+            memcpy(p->codes[j] + at, c->codes[j], (size_t)n * sizeof(int32_t));
+            continue;
+        }
+        const double *tv = c->vals[j];
+        const uint8_t *tm = c->miss[j];
+        double *v = p->vals[j] + at;
+        uint8_t *m = p->miss[j] + at;
+#if NC_X86
+        if (p->isa >= NC_ISA_AVX2) {
+            pending_out_avx2(v, m, tv, tm, n);
+            continue;
+        }
+#endif
+        for (int64_t r = 0; r < n; r++) {
+            uint64_t x;
+            memcpy(&x, &tv[r], sizeof x);
+            v[r] = tm[r] == CSV_PENDING ? pending_value(x) : tv[r];
+            m[r] = tm[r] & 1;
+        }
+    }
+    c->tile_rows = 0;
+}
+
+/* Parse the chunk's records into the parser's columns; stop at the first error. */
 static void parse_chunk(const nc_csv *p, csv_chunk *c)
 {
     chunk_reset(p, c);
@@ -974,20 +1362,20 @@ static void parse_chunk(const nc_csv *p, csv_chunk *c)
      * in cache, rather than in a pass of its own over the chunk. */
     const uint8_t *bad = NULL, *checked = c->start;
     const uint8_t *q = c->start;
+    csv_ends ends = {c->start, 0, p->isa, p->delim};
+    if (c->plain) ends.bits = ends_at(p->isa, c->start, p->delim);
+    /* No room check: every stored record ends in one of the chunk's c->bound line ends. */
     while (q < c->end) {
-        if (c->rows == c->cap && chunk_reserve(p, c, c->rows + 1)) {
-            c->status = NC_CSV_NOMEM;
-            return;
-        }
         const uint8_t *rec = q;
-        c->lines[c->rows] = c->nl;
+        c->lines[c->rows] = c->line0 + c->nl;
         csv_rec r;
-        q = parse_record(p, c, q, REC_STORE, &r);
+        q = c->plain ? plain_record(p, c, q, &ends, &r) : parse_record(p, c, q, REC_STORE, &r);
         if (c->status) return;
         while (!bad && checked < q) {
             const uint8_t *to = (size_t)(c->end - checked) > CSV_UTF8_WINDOW
                                 ? checked + CSV_UTF8_WINDOW : c->end;
-            bad = utf8_check(checked, to, c->end, &checked);
+            if (p->isa >= NC_ISA_AVX2) checked = ascii_run(checked, to);
+            if (checked < to) bad = utf8_check(checked, to, c->end, &checked);
         }
         if (bad && bad < q) {
             c->status = NC_CSV_BADUTF8;
@@ -1001,15 +1389,14 @@ static void parse_chunk(const nc_csv *p, csv_chunk *c)
             return;
         }
         c->rows++;
+        if (++c->tile_rows == c->tile_cap) tile_flush(p, c);
     }
+    tile_flush(p, c);
 }
 
 static void chunk_free(const nc_csv *p, csv_chunk *c)
 {
     for (int64_t j = 0; j < p->ncols; j++) {
-        if (c->vals) free(c->vals[j]);
-        if (c->miss) free(c->miss[j]);
-        if (c->codes) free(c->codes[j]);
         if (c->maps) free(c->maps[j]);
         if (c->st) stats_reset(&c->st[j]);
         if (c->dicts) dict_free(&c->dicts[j]);
@@ -1021,10 +1408,7 @@ static void chunk_free(const nc_csv *p, csv_chunk *c)
     free(c->maps_cap);
     free(c->st);
     free(c->dicts);
-    free(c->own_vals);
-    free(c->own_miss);
-    free(c->own_codes);
-    free(c->lines);
+    free(c->tile);
     free(c->scratch);
     memset(c, 0, sizeof *c);
 }
@@ -1040,12 +1424,22 @@ static int chunk_init(const nc_csv *p, csv_chunk *c)
     c->maps_cap = calloc(n, sizeof *c->maps_cap);
     c->st = calloc(n, sizeof *c->st);
     c->dicts = calloc(n, sizeof *c->dicts);
-    c->own_vals = calloc(n, sizeof *c->own_vals);
-    c->own_miss = calloc(n, sizeof *c->own_miss);
-    c->own_codes = calloc(n, sizeof *c->own_codes);
+    /* The tile: about CSV_TILE_BYTES of numbers, at least 8 rows; the columns' cells
+     * side by side, each column's doubles first, then its codes, then its missing flags. */
+    int64_t rows = (int64_t)(CSV_TILE_BYTES / (n ? 9 * n : 1));
+    c->tile_cap = rows < 8 ? 8 : rows;
+    c->tile = malloc((size_t)c->tile_cap * (n ? n : 1) * (sizeof(double) + sizeof(int32_t) + 1));
     if ((n && (!c->vals || !c->miss || !c->codes || !c->maps || !c->maps_cap || !c->st ||
-               !c->dicts || !c->own_vals || !c->own_miss || !c->own_codes)))
+               !c->dicts)) || !c->tile)
         return -1;
+    double *tv = c->tile;
+    int32_t *tc = (int32_t *)(tv + c->tile_cap * (int64_t)n);
+    uint8_t *tm = (uint8_t *)(tc + c->tile_cap * (int64_t)n);
+    for (size_t j = 0; j < n; j++) {
+        c->vals[j] = tv + (int64_t)j * c->tile_cap;
+        c->codes[j] = tc + (int64_t)j * c->tile_cap;
+        c->miss[j] = tm + (int64_t)j * c->tile_cap;
+    }
     for (size_t j = 0; j < n; j++) {
         c->st[j].first_bad.row = c->st[j].first_nonfinite.row = c->st[j].first_text.row = -1;
     }
@@ -1133,17 +1527,33 @@ static size_t scan_records(const uint8_t *b, size_t s, size_t e, uint8_t delim, 
     return first ? s : last;
 }
 
-/* Whether b[s, e) holds a quote byte, the parts looked at by `threads` threads. */
-static int any_quote(const uint8_t *b, size_t s, size_t e, int threads)
+/* Line ends in [s, e), or -1 as soon as a quote byte is seen. */
+static int64_t lines_unquoted(int isa, const uint8_t *s, const uint8_t *e)
 {
-    int nt = e - s >= 2 * (size_t)CSV_MIN_CHUNK ? threads : 1, found = 0;
-    size_t part = (e - s) / (size_t)nt;
-    #pragma omp parallel for num_threads(nt) schedule(static, 1) reduction(|:found)
-    for (int i = 0; i < nt; i++) {
-        size_t a = s + part * (size_t)i, z = i == nt - 1 ? e : a + part;
-        found |= memchr(b + a, '"', z - a) != NULL;
+    int64_t n = 0;
+    while (s < e) {
+        const uint8_t *z = e - s > CSV_SCAN_STEP ? s + CSV_SCAN_STEP : e;
+        if (memchr(s, '"', (size_t)(z - s))) return -1;
+        n += count_lines(isa, s, z);
+        s = z;
     }
-    return found;
+    return n;
+}
+
+/* The line ends of b[s, e) in nparts parts split at targets (nls[i] for the part ending at
+ * targets[i], the last at e), counted in parallel; 1 and no counts when it has a quote. */
+static int part_lines(const nc_csv *p, const uint8_t *b, size_t s, size_t e,
+                      const size_t *targets, int nparts, int64_t *nls)
+{
+    int quoted = 0, nt = NC_MIN(nparts, p->threads);
+    (void)nt;
+    #pragma omp parallel for num_threads(nt) schedule(static) reduction(|:quoted)
+    for (int i = 0; i < nparts; i++) {
+        size_t a = i ? targets[i - 1] : s, z = i < nparts - 1 ? targets[i] : e;
+        nls[i] = lines_unquoted(p->isa, b + a, b + z);
+        quoted |= nls[i] < 0;
+    }
+    return quoted;
 }
 
 /* scan_records for data without a quote byte, where every line end is a record
@@ -1159,6 +1569,126 @@ static size_t plain_records(const uint8_t *b, size_t s, size_t e, const size_t *
         splits[k] = x ? (size_t)(x - b) + 1 : last;
     }
     return last;
+}
+
+/* ---------------------------------------------------------------- output columns */
+
+/* The columns grow block by block and are handed over whole at the end. Large ones are
+ * page mappings of their own: growing one moves its pages (mremap) instead of copying
+ * them, and those of 2 MB or more start on a 2 MB boundary and ask for transparent huge
+ * pages, which spare the page fault per 4 KB on first write where the kernel allows (a
+ * move keeps the boundary, so pages stay huge). A buffer of n bytes is a mapping exactly
+ * when col_mapped(n); nc_csv_take keeps that true of what it hands over, so
+ * nc_csv_release knows from the size alone how to free it. */
+static int col_mapped(size_t bytes)
+{
+#ifdef __linux__
+    return bytes >= CSV_MAP_BYTES;
+#else
+    (void)bytes;
+    return 0;
+#endif
+}
+
+#ifdef __linux__
+static size_t page_up(size_t n)
+{
+    return (n + CSV_PAGE - 1) & ~(CSV_PAGE - 1);
+}
+
+/* A fresh mapping of len bytes (a page multiple), on a huge page boundary from
+ * CSV_HUGE bytes on: a larger one is mapped and its ends cut off. MAP_FAILED when none. */
+static void *map_fresh(size_t len)
+{
+    const int prot = PROT_READ | PROT_WRITE, flags = MAP_PRIVATE | MAP_ANONYMOUS;
+    if (len < CSV_HUGE) return mmap(NULL, len, prot, flags, -1, 0);
+    uint8_t *q = mmap(NULL, len + CSV_HUGE, prot, flags, -1, 0);
+    if (q == MAP_FAILED) return q;
+    size_t head = (CSV_HUGE - (uintptr_t)q % CSV_HUGE) % CSV_HUGE;
+    if (head) munmap(q, head);
+    if (CSV_HUGE - head) munmap(q + head + len, CSV_HUGE - head);
+#ifdef MADV_HUGEPAGE
+    madvise(q + head, len, MADV_HUGEPAGE); /* advice only: the kernel may decline */
+#endif
+    return q + head;
+}
+
+/* The mapping buf of len bytes made want bytes long (page multiples), moved if it cannot
+ * grow where it is. MAP_FAILED when out of memory, buf intact then. */
+static void *map_resize(void *buf, size_t len, size_t want)
+{
+    void *q = mremap(buf, len, want, 0);
+    if (q != MAP_FAILED || want < CSV_HUGE) {
+        if (q == MAP_FAILED) q = mremap(buf, len, want, MREMAP_MAYMOVE);
+#ifdef MADV_HUGEPAGE
+        if (q != MAP_FAILED && want >= CSV_HUGE) madvise(q, want, MADV_HUGEPAGE);
+#endif
+        return q;
+    }
+    /* Onto a fresh aligned stretch, which the move replaces: the pages' offsets within a
+     * huge page stay as they were only from a boundary to a boundary. */
+    void *to = map_fresh(want);
+    if (to == MAP_FAILED) return to;
+    if ((uintptr_t)buf % CSV_HUGE == 0 || len < CSV_HUGE) {
+        q = mremap(buf, len, want, MREMAP_MAYMOVE | MREMAP_FIXED, to);
+        if (q == MAP_FAILED) munmap(to, want);
+        return q;
+    }
+    memcpy(to, buf, len);
+    munmap(buf, len);
+    return to;
+}
+#endif
+
+/* buf (bytes long, NULL and 0 for none) resized to want bytes, contents kept up to the
+ * shorter; NULL when out of memory, buf still valid then. */
+static void *col_resize(void *buf, size_t bytes, size_t want)
+{
+#ifdef __linux__
+    if (col_mapped(want)) {
+        void *q;
+        if (buf && col_mapped(bytes)) {
+            q = map_resize(buf, page_up(bytes), page_up(want));
+        } else {
+            q = map_fresh(page_up(want));
+            if (q != MAP_FAILED && buf) {
+                memcpy(q, buf, bytes < want ? bytes : want);
+                free(buf);
+            }
+        }
+        return q == MAP_FAILED ? NULL : q;
+    }
+    if (buf && col_mapped(bytes)) {
+        void *q = malloc(want ? want : 1);
+        if (!q) return NULL;
+        memcpy(q, buf, want);
+        munmap(buf, page_up(bytes));
+        return q;
+    }
+#endif
+    return realloc(buf, want ? want : 1);
+}
+
+/* Grow *buf (*bytes long) to at least want bytes. 0, or -1 out of memory. */
+static int col_grow(void **buf, size_t *bytes, size_t want)
+{
+    if (want <= *bytes && *buf) return 0;
+    void *q = col_resize(*buf, *bytes, want);
+    if (!q) return -1;
+    *buf = q;
+    *bytes = want;
+    return 0;
+}
+
+void nc_csv_release(void *buf, size_t bytes)
+{
+#ifdef __linux__
+    if (buf && col_mapped(bytes)) {
+        munmap(buf, page_up(bytes));
+        return;
+    }
+#endif
+    free(buf);
 }
 
 /* ---------------------------------------------------------------- the parser */
@@ -1182,13 +1712,17 @@ nc_csv *nc_csv_new(int64_t ncols, const int *kinds, char delimiter, int64_t skip
     p->codes = calloc(n + 1, sizeof *p->codes);
     p->st = calloc(n + 1, sizeof *p->st);
     p->dicts = calloc(n + 1, sizeof *p->dicts);
+    p->vals_bytes = calloc(n + 1, sizeof *p->vals_bytes);
+    p->miss_bytes = calloc(n + 1, sizeof *p->miss_bytes);
+    p->codes_bytes = calloc(n + 1, sizeof *p->codes_bytes);
+    p->isa = nc_get_isa();
     int most = p->threads > 1 ? p->threads * CSV_CHUNKS_PER_THREAD : 1;
     p->chunks = calloc((size_t)most, sizeof *p->chunks);
 #ifdef __GLIBC__
     p->c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
 #endif
     int fail = !p->kinds || !p->fmt || !p->fast || !p->vals || !p->miss || !p->codes || !p->st ||
-               !p->dicts || !p->chunks;
+               !p->dicts || !p->chunks || !p->vals_bytes || !p->miss_bytes || !p->codes_bytes;
 #ifdef __GLIBC__
     fail |= p->c_locale == (locale_t)0;
 #endif
@@ -1214,14 +1748,29 @@ nc_csv *nc_csv_new(int64_t ncols, const int *kinds, char delimiter, int64_t skip
     return p;
 }
 
+/* The output buffers not taken freed, the parser left with none. */
+static void columns_free(nc_csv *p)
+{
+    for (int64_t j = 0; p->vals && p->miss && p->codes && j < p->ncols; j++) {
+        nc_csv_release(p->vals[j], p->vals_bytes[j]);
+        nc_csv_release(p->miss[j], p->miss_bytes[j]);
+        nc_csv_release(p->codes[j], p->codes_bytes[j]);
+        p->vals[j] = NULL;
+        p->miss[j] = NULL;
+        p->codes[j] = NULL;
+        p->vals_bytes[j] = p->miss_bytes[j] = p->codes_bytes[j] = 0;
+    }
+    nc_csv_release(p->lines, p->lines_bytes);
+    p->lines = NULL;
+    p->lines_bytes = 0;
+}
+
 void nc_csv_free(nc_csv *p)
 {
     if (!p) return;
     for (int i = 0; i < p->nchunks; i++) chunk_free(p, &p->chunks[i]);
+    if (p->vals_bytes && p->miss_bytes && p->codes_bytes) columns_free(p);
     for (int64_t j = 0; j < p->ncols; j++) {
-        if (p->vals) free(p->vals[j]);
-        if (p->miss) free(p->miss[j]);
-        if (p->codes) free(p->codes[j]);
         if (p->st) stats_reset(&p->st[j]);
         if (p->dicts) dict_free(&p->dicts[j]);
     }
@@ -1234,7 +1783,9 @@ void nc_csv_free(nc_csv *p)
     free(p->vals);
     free(p->miss);
     free(p->codes);
-    free(p->lines);
+    free(p->vals_bytes);
+    free(p->miss_bytes);
+    free(p->codes_bytes);
     free(p->st);
     free(p->dicts);
     free(p->chunks);
@@ -1304,6 +1855,11 @@ uint8_t *nc_csv_space(nc_csv *p, size_t block, size_t *avail)
     return p->buf + p->len;
 }
 
+void nc_csv_expect(nc_csv *p, size_t bytes)
+{
+    p->expect = bytes;
+}
+
 static int fail(nc_csv *p, int status, int64_t line)
 {
     p->err.status = status;
@@ -1311,76 +1867,74 @@ static int fail(nc_csv *p, int status, int64_t line)
     return status;
 }
 
-/* Room for `need` rows in the parser's columns. */
-static int reserve_rows(nc_csv *p, int64_t need)
+/* Every output column with room for cap rows. */
+static int resize_rows(nc_csv *p, int64_t cap)
 {
-    if (need > p->rows_cap) {
-        int64_t cap = p->rows_cap ? p->rows_cap : CSV_ROWS0;
-        while (cap < need) cap += cap / 2;
-        for (int64_t j = 0; j < p->ncols; j++) {
-            if (p->kinds[j] == NC_CSV_TEXT) {
-                int32_t *t = realloc(p->codes[j], (size_t)cap * sizeof(int32_t));
-                if (!t) return -1;
-                p->codes[j] = t;
-            } else {
-                double *v = realloc(p->vals[j], (size_t)cap * sizeof(double));
-                if (!v) return -1;
-                p->vals[j] = v;
-                uint8_t *m = realloc(p->miss[j], (size_t)cap);
-                if (!m) return -1;
-                p->miss[j] = m;
-            }
+    size_t n = (size_t)cap;
+    for (int64_t j = 0; j < p->ncols; j++) {
+        if (p->kinds[j] == NC_CSV_TEXT) {
+            if (col_grow((void **)&p->codes[j], &p->codes_bytes[j], n * sizeof(int32_t)))
+                return -1;
+        } else if (col_grow((void **)&p->vals[j], &p->vals_bytes[j], n * sizeof(double)) ||
+                   col_grow((void **)&p->miss[j], &p->miss_bytes[j], n)) {
+            return -1;
         }
-        int64_t *l = realloc(p->lines, (size_t)cap * sizeof(int64_t));
-        if (!l) return -1;
-        p->lines = l;
-        p->rows_cap = cap;
     }
+    if (col_grow((void **)&p->lines, &p->lines_bytes, n * sizeof(int64_t))) return -1;
+    p->rows_cap = cap;
     return 0;
 }
 
-/* Point chunk c's outputs at the parser's columns from row p->rows on (on = 1), with room
- * for `rows` rows, or give it its own buffers back (on = 0). */
-static void chunk_direct(nc_csv *p, csv_chunk *c, int on, int64_t rows)
+/* Room for `need` rows in the parser's columns; when they must grow, room for `likely`
+ * rows if that is more and memory allows (the whole file's, so they are sized once). */
+static int reserve_rows(nc_csv *p, int64_t need, int64_t likely)
 {
-    for (int64_t j = 0; j < p->ncols; j++) {
-        double *v = c->vals[j];
-        uint8_t *m = c->miss[j];
-        int32_t *t = c->codes[j];
-        c->vals[j] = on ? (p->vals[j] ? p->vals[j] + p->rows : NULL) : c->own_vals[j];
-        c->miss[j] = on ? (p->miss[j] ? p->miss[j] + p->rows : NULL) : c->own_miss[j];
-        c->codes[j] = on ? (p->codes[j] ? p->codes[j] + p->rows : NULL) : c->own_codes[j];
-        if (on) {
-            c->own_vals[j] = v;
-            c->own_miss[j] = m;
-            c->own_codes[j] = t;
+    if (need <= p->rows_cap) return 0;
+    int64_t cap = p->rows_cap ? p->rows_cap : CSV_ROWS0;
+    while (cap < need) cap += cap / 2;
+    if (likely > cap && !resize_rows(p, likely)) return 0;
+    return resize_rows(p, cap);
+}
+
+/* Point chunk c's line numbers at the parser's from its first row on. */
+static void chunk_place(nc_csv *p, csv_chunk *c)
+{
+    c->lines = p->lines + c->first;
+}
+
+/* Move each chunk's rows down to follow the chunk before it, where blank records or line
+ * ends inside quoted fields left some of its room unused; c->first becomes its row. */
+static void close_gaps(nc_csv *p, int nch)
+{
+    int64_t to = p->chunks[0].first + p->chunks[0].rows;
+    for (int i = 1; i < nch; i++) {
+        csv_chunk *c = &p->chunks[i];
+        size_t n = (size_t)c->rows;
+        if (c->first != to && n) {
+            for (int64_t j = 0; j < p->ncols; j++) {
+                if (p->kinds[j] == NC_CSV_TEXT) {
+                    memmove(p->codes[j] + to, p->codes[j] + c->first, n * sizeof(int32_t));
+                } else {
+                    memmove(p->vals[j] + to, p->vals[j] + c->first, n * sizeof(double));
+                    memmove(p->miss[j] + to, p->miss[j] + c->first, n);
+                }
+            }
+            memmove(p->lines + to, p->lines + c->first, n * sizeof(int64_t));
         }
-    }
-    if (on) {
-        c->own_lines = c->lines;
-        c->own_cap = c->cap;
-        c->lines = p->lines + p->rows;
-        c->cap = rows;
-    } else {
-        c->lines = c->own_lines;
-        c->cap = c->own_cap;
+        c->first = to;
+        to += c->rows;
     }
 }
 
-/* Fold the chunks' rows, codes and counts into the parser's columns, in chunk order. */
+/* Fold the chunks' codes and counts into the parser's, in chunk order; their rows and
+ * line numbers are in place already, without gaps (close_gaps). */
 static int merge_chunks(nc_csv *p, int nch)
 {
-    int64_t total = 0, base[nch + 1], lbase[nch + 1];
-    for (int i = 0; i < nch; i++) {
-        base[i] = p->rows + total;
-        total += p->chunks[i].rows;
-    }
+    const int64_t total = p->chunks[nch - 1].first + p->chunks[nch - 1].rows - p->rows;
     int64_t ln = p->line;
-    for (int i = 0; i < nch; i++) {
-        lbase[i] = ln;
-        ln += p->chunks[i].nl;
-    }
-    if (reserve_rows(p, p->rows + total)) return -1;
+    int text = 0;
+    for (int i = 0; i < nch; i++) ln += p->chunks[i].nl;
+    for (int64_t j = 0; j < p->ncols; j++) text |= p->kinds[j] == NC_CSV_TEXT;
     /* Global codes in order of first appearance: chunk by chunk, each chunk's strings in
      * its own first-appearance order. */
     for (int64_t j = 0; j < p->ncols; j++) {
@@ -1409,7 +1963,7 @@ static int merge_chunks(nc_csv *p, int nch)
             for (int f = 0; f < 3; f++) {
                 if (from[f]->text && !to[f]->text) {
                     *to[f] = *from[f];
-                    to[f]->row += p->done + base[i];
+                    to[f]->row += p->done + p->chunks[i].first;
                     from[f]->text = NULL;
                     from[f]->row = -1;
                 }
@@ -1424,22 +1978,16 @@ static int merge_chunks(nc_csv *p, int nch)
     }
     int nt = total >= 4096 ? NC_MIN(nch, p->threads) : 1;
     (void)nt;
-    #pragma omp parallel for num_threads(nt) schedule(static, 1)
+    #pragma omp parallel for num_threads(nt) schedule(static, 1) if (text)
     for (int i = 0; i < nch; i++) {
         const csv_chunk *c = &p->chunks[i];
-        int64_t o = base[i], n = c->rows;
+        int64_t o = c->first, n = c->rows;
         for (int64_t j = 0; j < p->ncols; j++) {
-            if (p->kinds[j] == NC_CSV_TEXT) {
-                int32_t *dst = p->codes[j] + o;
-                const int32_t *src = c->direct ? dst : c->codes[j], *map = c->maps[j];
-                for (int64_t r = 0; r < n; r++) dst[r] = src[r] < 0 ? -1 : map[src[r]];
-            } else if (n && !c->direct) {
-                memcpy(p->vals[j] + o, c->vals[j], (size_t)n * sizeof(double));
-                memcpy(p->miss[j] + o, c->miss[j], (size_t)n);
-            }
+            if (p->kinds[j] != NC_CSV_TEXT) continue;
+            int32_t *code = p->codes[j] + o;
+            const int32_t *map = c->maps[j];
+            for (int64_t r = 0; r < n; r++) code[r] = code[r] < 0 ? -1 : map[code[r]];
         }
-        const int64_t *src = c->direct ? p->lines + o : c->lines;
-        for (int64_t r = 0; r < n; r++) p->lines[o + r] = lbase[i] + src[r];
     }
     p->rows += total;
     p->line = ln;
@@ -1478,6 +2026,7 @@ int nc_csv_feed(nc_csv *p, size_t n, int eof)
 {
     if (p->err.status) return p->err.status;
     p->len += n;
+    p->fed += n;
     uint8_t *b = p->buf;
     if (!b) return NC_CSV_OK;
     if (!p->bom_done) {
@@ -1525,14 +2074,31 @@ int nc_csv_feed(nc_csv *p, size_t n, int eof)
         nch = most < (size_t)p->nchunks ? (int)most : p->nchunks;
     }
     size_t targets[nch], splits[nch];
+    int64_t nls[nch];
     for (int i = 0; i < nch - 1; i++) targets[i] = s + (size - s) / nch * (size_t)(i + 1);
     size_t done;
-    if (p->skip_left > 0)
+    int counted = 0;
+    if (p->skip_left > 0) {
         done = s;
-    else if (nch > 1 && !any_quote(b, s, size, p->threads))
+    } else if (!part_lines(p, b, s, size, targets, nch, nls)) {
+        /* Without quotes every line end ends a record: the chunks' line ends follow from
+         * the parts' counts and the few bytes between each target and its split. */
         done = plain_records(b, s, size, targets, splits, nch - 1);
-    else
+        int64_t at = 0, prev = 0;
+        for (int i = 0; i < nch; i++) {
+            at += nls[i]; /* line ends before targets[i], or in the block for the last */
+            int64_t upto = at; /* line ends before splits[i] (none after done) */
+            if (i < nch - 1 && splits[i] >= targets[i])
+                upto += count_lines(p->isa, b + targets[i], b + splits[i]);
+            else if (i < nch - 1)
+                upto -= count_lines(p->isa, b + splits[i], b + targets[i]);
+            p->chunks[i].bound = upto - prev;
+            prev = upto;
+        }
+        counted = 1;
+    } else {
         done = scan_records(b, s, size, p->delim, 0, targets, splits, nch - 1, &open);
+    }
     splits[nch - 1] = done;
     size_t from = s;
     for (int i = 0; i < nch; i++) {
@@ -1541,19 +2107,36 @@ int nc_csv_feed(nc_csv *p, size_t n, int eof)
         from = splits[i];
     }
     if (done > s) {
-        /* The first chunk has at most one row per line end. */
-        csv_chunk *c = &p->chunks[0];
-        int64_t bound = count_nl(c->start, c->end);
-        if (reserve_rows(p, p->rows + bound)) return fail(p, NC_CSV_NOMEM, 0);
-        for (int i = 0; i < nch; i++) p->chunks[i].direct = 0;
-        c->direct = bound > 0;
-        if (c->direct) chunk_direct(p, c, 1, bound);
+        /* A chunk has at most one row per line end: with that much room each, all write
+         * their rows straight into the columns. */
         int nt = NC_MIN(nch, p->threads);
         (void)nt;
+        if (!counted) {
+            #pragma omp parallel for num_threads(nt) schedule(static, 1)
+            for (int i = 0; i < nch; i++) {
+                csv_chunk *c = &p->chunks[i];
+                c->bound = count_lines(p->isa, c->start, c->end);
+            }
+        }
+        int64_t room = p->rows, line = p->line;
+        for (int i = 0; i < nch; i++) {
+            p->chunks[i].plain = counted;
+            p->chunks[i].first = room;
+            p->chunks[i].line0 = line;
+            room += p->chunks[i].bound;
+            line += p->chunks[i].bound; /* a chunk consumes all its line ends */
+        }
+        /* The rows of the bytes still to come, at this block's density, plus a little. */
+        int64_t likely = room;
+        if (p->expect > p->fed)
+            likely += (int64_t)((double)(room - p->rows) * 1.0625 *
+                                (double)(p->expect - p->fed) / (double)(done - s));
+        if (reserve_rows(p, room, likely)) return fail(p, NC_CSV_NOMEM, 0);
+        for (int i = 0; i < nch; i++) chunk_place(p, &p->chunks[i]);
         #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
         for (int i = 0; i < nch; i++) parse_chunk(p, &p->chunks[i]);
-        if (c->direct) chunk_direct(p, c, 0, 0);
         if (chunk_error(p, nch)) return p->err.status;
+        close_gaps(p, nch);
         if (merge_chunks(p, nch)) return fail(p, NC_CSV_NOMEM, 0);
     }
     if (eof && done < size) {
@@ -1583,19 +2166,7 @@ int64_t nc_csv_rows(const nc_csv *p)
 
 void nc_csv_flush(nc_csv *p)
 {
-    for (int64_t j = 0; j < p->ncols; j++) {
-        if (p->kinds[j] == NC_CSV_TEXT) {
-            free(p->codes[j]);
-            p->codes[j] = NULL;
-        } else {
-            free(p->vals[j]);
-            free(p->miss[j]);
-            p->vals[j] = NULL;
-            p->miss[j] = NULL;
-        }
-    }
-    free(p->lines);
-    p->lines = NULL;
+    columns_free(p);
     p->done += p->rows;
     p->rows = p->rows_cap = 0;
 }
@@ -1623,32 +2194,35 @@ void nc_csv_column_stats(const nc_csv *p, int64_t col, nc_csv_stats *st)
 void *nc_csv_take(nc_csv *p, int64_t col, int what)
 {
     void **slot;
-    size_t elem;
+    size_t elem, *bytes;
     if (what == NC_CSV_LINES) {
         slot = (void **)&p->lines;
+        bytes = &p->lines_bytes;
         elem = sizeof(int64_t);
     } else if (col < 0 || col >= p->ncols) {
         return NULL;
     } else if (what == NC_CSV_CODES && p->kinds[col] == NC_CSV_TEXT) {
         slot = (void **)&p->codes[col];
+        bytes = &p->codes_bytes[col];
         elem = sizeof(int32_t);
     } else if (what == NC_CSV_VALUES && p->kinds[col] != NC_CSV_TEXT) {
         slot = (void **)&p->vals[col];
+        bytes = &p->vals_bytes[col];
         elem = sizeof(double);
     } else if (what == NC_CSV_MISSING && p->kinds[col] != NC_CSV_TEXT) {
         slot = (void **)&p->miss[col];
+        bytes = &p->miss_bytes[col];
         elem = 1;
     } else {
         return NULL;
     }
-    void *out = *slot;
+    if (!*slot || p->rows == 0) return NULL;
+    /* Cut to the rows, so the size the caller knows is the buffer's own. */
+    void *out = col_resize(*slot, *bytes, (size_t)p->rows * elem);
+    if (!out) return NULL;
     *slot = NULL;
-    if (!out || p->rows == 0) {
-        free(out);
-        return NULL;
-    }
-    void *fit = realloc(out, (size_t)p->rows * elem);
-    return fit ? fit : out;
+    *bytes = 0;
+    return out;
 }
 
 int64_t nc_csv_categories(const nc_csv *p, int64_t col)

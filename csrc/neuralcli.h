@@ -559,6 +559,9 @@ int nc_csv_add_na(nc_csv *p, const char *s, size_t len);
 /* Where the next bytes of the file go: at least a block's worth (fewer only while the
  * carried record is short), *avail bytes. NULL when out of memory. */
 uint8_t *nc_csv_space(nc_csv *p, size_t block, size_t *avail);
+/* The file's size in bytes, when known before reading: the columns are then sized once
+ * for the whole file (estimated from the first block) instead of growing. Optional. */
+void nc_csv_expect(nc_csv *p, size_t bytes);
 /* Parse the complete records after n more bytes were written at nc_csv_space; eof != 0
  * when the file has ended. Returns an enum nc_csv_status; after an error the parser only
  * reports it (nc_csv_last_error). */
@@ -571,11 +574,14 @@ void nc_csv_column_stats(const nc_csv *p, int64_t col, nc_csv_stats *st);
 
 enum nc_csv_output { NC_CSV_VALUES = 0, NC_CSV_MISSING = 1, NC_CSV_CODES = 2,
                      NC_CSV_LINES = 3 };
-/* Hand one output buffer to the caller, who frees it with free(): values (double, NaN
- * where missing or bad) and missing (uint8 0/1) of a number or date column, codes
- * (int32) of a text column, lines (int64, col ignored: the 1-based line where each row
- * starts). NULL when the column has no such output or there are no rows. */
+/* Hand one output buffer of nc_csv_rows() elements to the caller, who frees it with
+ * nc_csv_release: values (double, NaN where missing or bad) and missing (uint8 0/1) of a
+ * number or date column, codes (int32) of a text column, lines (int64, col ignored: the
+ * 1-based line where each row starts). NULL when the column has no such output (or it
+ * was taken), there are no rows, or memory ran out. */
 void *nc_csv_take(nc_csv *p, int64_t col, int what);
+/* Free a buffer from nc_csv_take, bytes its size (rows times the element size). */
+void nc_csv_release(void *buf, size_t bytes);
 /* Start the next chunk of rows: output buffers not taken are freed and rows restart at
  * 0, while the dictionaries, the counts and the first bad cells go on (their rows count
  * from the start of the file). For reading a file in pieces. */

@@ -1,7 +1,6 @@
 # Shim for the CSV parser (included by _kernels.pyx): file bytes go into the parser's own
 # buffer, typed columns come out as C buffers that numpy views without a copy.
 from cpython.unicode cimport PyUnicode_DecodeUTF8
-from libc.stdlib cimport free
 
 cdef extern from "Python.h":
     object PyMemoryView_FromMemory(char *mem, Py_ssize_t size, int flags)
@@ -37,7 +36,7 @@ cdef class CsvBuffer:
         pass
 
     def __dealloc__(self):
-        free(self.data)
+        nc_csv_release(self.data, <size_t>self.nbytes)
 
 
 cdef _first(int64_t row, const char *text, size_t n):
@@ -92,6 +91,10 @@ cdef class CsvParser:
             raise MemoryError("no memory for a block of the file")
         return PyMemoryView_FromMemory(<char *>ptr, avail, PyBUF_WRITE)
 
+    def expect(self, size_t nbytes):
+        """The file's size, when known: the columns are sized once for it."""
+        nc_csv_expect(self.p, nbytes)
+
     def feed(self, size_t n, bint eof):
         """Parse after n bytes were written into space(); the status name."""
         cdef int r
@@ -128,12 +131,17 @@ cdef class CsvParser:
                 "first_text": _first(s.text_row, s.text_text, s.text_len)}
 
     def take(self, int64_t col, str what):
-        """An output buffer handed over to Python (a CsvBuffer), or None when empty."""
+        """An output buffer handed over to Python (a CsvBuffer), or None when there are no
+        rows. MemoryError when none comes: taken already, not one of the column's outputs,
+        or out of memory."""
         code, itemsize = _CSV_OUTPUTS[what]
         cdef int64_t n = nc_csv_rows(self.p)
+        if n == 0:
+            return None
         cdef void *ptr = nc_csv_take(self.p, col, code)
         if ptr == NULL:
-            return None
+            raise MemoryError(f"no {what} buffer for column {col}: taken already, not "
+                              f"one of its outputs, or out of memory")
         cdef CsvBuffer buf = CsvBuffer.__new__(CsvBuffer)
         buf.data = ptr
         buf.nbytes = n * itemsize

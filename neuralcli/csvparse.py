@@ -8,6 +8,9 @@ then checked against the whole file, and the file read once more if any changed:
 - a text column with at least 90% of its non-missing cells numbers is a plain number column;
 - a column with no non-missing cell is a text column with no categories.
 """
+import io
+import os
+import stat
 from collections import namedtuple
 
 import numpy as np
@@ -131,7 +134,7 @@ def _read(open_stream, path, delimiter, ncols, kinds, formats, na_values, skip_r
     """One pass over the file: the CsvParser holding the columns."""
     parser = _new_parser(ncols, kinds, formats, na_values, delimiter, skip_records, threads)
     for _ in _blocks(parser, open_stream, path, delimiter, ncols, skip_records, block_size,
-                     progress):
+                     progress, whole=True):
         pass
     return parser
 
@@ -147,12 +150,16 @@ def _new_parser(ncols, kinds, formats, na_values, delimiter, skip_records, threa
 
 
 def _blocks(parser, open_stream, path, delimiter, ncols, skip_records, block_size,
-            progress):
+            progress, whole=False):
     """Feed the file to the parser a block at a time; yields after each block whether it
-    was the last. The stream is closed however the reading ends."""
+    was the last. whole: the parser keeps every row (no flushes), so its columns are sized
+    for the file's. The stream is closed however the reading ends."""
     done = 0
     stream = open_stream()
     try:
+        size = _file_size(stream) if whole else None
+        if size:
+            parser.expect(size)
         readinto = getattr(stream, "readinto", None)
         while True:
             space = parser.space(block_size)
@@ -171,6 +178,18 @@ def _blocks(parser, open_stream, path, delimiter, ncols, skip_records, block_siz
         close = getattr(stream, "close", None)
         if close is not None:
             close()
+
+
+def _file_size(stream):
+    """The bytes a stream reading a plain file from its start will give, or None (a pipe,
+    a decompressed or re-encoded stream): a hint for sizing the columns."""
+    if not isinstance(stream, (io.BufferedReader, io.FileIO)):
+        return None
+    try:
+        st = os.fstat(stream.fileno())
+        return st.st_size - stream.tell() if stat.S_ISREG(st.st_mode) else None
+    except (OSError, ValueError):
+        return None
 
 
 def _fill(stream, readinto, space):

@@ -598,6 +598,73 @@ def test_numbers_bit_for_bit():
     assert summ[0]["nonfinite"] == sum(not math.isfinite(v) for v in want)
 
 
+def short_decimals(rng, n):
+    """Cells as a writer of fixed-point numbers makes them, around the 7-digit edges of the
+    word-at-a-time reading: sign, 0-9 digits, an optional point and 0-9 more."""
+    out = []
+    for _ in range(n):
+        whole = "".join(rng.choice("0123456789") for _ in range(rng.randrange(0, 10)))
+        frac = "".join(rng.choice("0123456789") for _ in range(rng.randrange(0, 10)))
+        s = whole + ("." + frac if rng.random() < 0.8 else "")
+        if not any(ch.isdigit() for ch in s):
+            s = "0" + s
+        out.append(rng.choice(["", "", "-", "+"]) + s)
+    return out
+
+
+@pytest.mark.parametrize("quoted", [False, True])
+def test_bare_number_cells_bit_for_bit(quoted):
+    # Cells with nothing around them take the fast paths (field ends by bit scans when the
+    # file has no quote byte, else the quote-aware walk); each must read as float() does,
+    # the last cell of a line too, before LF and CRLF, and mark the column whole or not.
+    rng = random.Random(5)
+    cells = short_decimals(rng, 6000) + number_corpus(rng)[:2000] + ["-0", "0.0", "7."]
+    rng.shuffle(cells)
+    rows = [cells[k:k + 3] for k in range(0, len(cells) - 2, 3)]
+    if quoted:
+        rows.insert(len(rows) // 2, ['"1.5"', "2", "3"])
+    ends = [rng.choice(["\n", "\r\n"]) for _ in rows]
+    data = ("a,b,c\n" + "".join(",".join(r) + e for r, e in zip(rows, ends))).encode()
+    assert (b'"' in data) == quoted
+    summ, _ = check(data, block_sizes=(1 << 24, 4099), threads=(1, 2), ncols=3,
+                    kinds=["number"] * 3, skip_records=1)
+    for j in range(3):
+        assert summ[j]["values"] == bits([float(r[j].strip('"')) for r in rows])
+    whole = ["12", "-0", "0.000", "+3.0", "1234567.0000000", "9007199254740991"]
+    for tail, integral in (([], True), (["0.5"], False), (["1.0000001"], False)):
+        data = ("v\n" + "\n".join(whole * 50 + tail + whole) + "\n").encode()
+        summ, _ = check(data, threads=(1, 2), ncols=1, kinds=["number"], skip_records=1)
+        assert summ[0]["integral"] is integral
+
+
+def test_vector_and_portable_paths_agree():
+    # Line counts, field ends, ASCII runs and the tile copy have vector forms chosen at
+    # run time; the word-at-a-time forms must give every column and line bit for bit.
+    from neuralcli import _kernels
+
+    best = _kernels.get_isa()
+    if best == "portable":
+        pytest.skip("no vector path on this machine")
+    rng = random.Random(13)
+    plain = unquoted_file(rng, 3000)
+    numbers = ("a,b\n" + "".join(f"{x},{y}\r\n" for x, y in zip(
+        short_decimals(rng, 3000), short_decimals(rng, 3000)))).encode()
+    texts = ("t,n\n" + "".join(f"\"{k % 7}\",é{k % 5},{k}\n" for k in range(3000))).encode()
+    cases = [(plain, 3, ["number", "text", "date"], 0), (numbers, 2, ["number"] * 2, 1),
+             (texts, 3, ["text", "text", "number"], 1)]
+    for data, ncols, kinds, skip in cases:
+        got = {}
+        for isa in ("portable", best):
+            try:
+                _kernels.set_isa(isa)
+                got[isa] = [run(data, threads=t, block_size=bs, ncols=ncols, kinds=kinds,
+                                skip_records=skip) for t in (1, 2) for bs in (5000, 1 << 24)]
+            finally:
+                _kernels.set_isa(best)
+        assert got["portable"] == got[best]
+        assert not isinstance(got[best][0], str)
+
+
 def test_not_numbers():
     bad = ["1_0", "١", "0x10", "1e", "e5", ".", "+", "--1", "1..2", "1e+", "inf5", "nanx",
            "in f", "1 2", "½", "1e5.5", "+-1", "infinit", "1;5", "٣.٥"]
