@@ -53,37 +53,15 @@ static size_t FN(mlp_layout)(const nc_mlp *net, int64_t n, int threads, char *ba
     return off;
 }
 
-static size_t FN(small_forward_bytes)(const nc_mlp *net, int threads);
-
 size_t FN(nc_mlp_workspace)(const nc_mlp *net, int64_t n, int threads)
 {
     size_t gemm = 0;
     size_t off = FN(mlp_layout)(net, n, threads, NULL, NULL, NULL, NULL, &gemm);
-    /* room for nc_mlp_infer's blocked path too, so that a row's output never depends on
-     * how many rows came with it */
-    size_t small = nc_mlp_small_ok(net, (int)sizeof(T)) ? FN(small_forward_bytes)(net, threads)
-                                                         : 0;
-    return NC_MAX(off + gemm, small);
+    return off + gemm;
 }
 
 /* Saved-array table on the stack: networks deeper than this are refused by the shim. */
 #define MLP_MAX_LAYERS 256
-
-static int FN(mlp_forward_small)(T *out, void *work, const T *x, const int32_t *codes,
-                                 const T *params, const nc_mlp *net, int64_t n, int64_t cd,
-                                 int64_t ncat, size_t work_bytes);
-
-void FN(nc_mlp_infer)(T *out, void *work, const T *x, const int32_t *codes, const T *params,
-                      const nc_mlp *net, int64_t n, int64_t cd, int64_t ncat,
-                      size_t work_bytes)
-{
-    if (n <= 0) return;
-    /* a small network: the training step's own blocked forward */
-    if (nc_mlp_small_ok(net, (int)sizeof(T)) &&
-        FN(mlp_forward_small)(out, work, x, codes, params, net, n, cd, ncat, work_bytes))
-        return;
-    FN(nc_mlp_forward)(out, work, x, codes, params, net, n, cd, ncat, 0, 0, 0, work_bytes);
-}
 
 // x is (N,Cd), codes is (N,NC), params is (P,), out is (N, sizes[L])
 void FN(nc_mlp_forward)(T *out, void *work, const T *x, const int32_t *codes,

@@ -19,14 +19,6 @@
 /* rows of a register tile */
 #define SMALL_MR 6
 
-/* The widest layer's input or output. */
-static int64_t FN(small_max_width)(const nc_mlp *net)
-{
-    int64_t maxw = 1;
-    for (int l = 0; l <= net->n_layers; l++) maxw = NC_MAX(maxw, net->sizes[l]);
-    return maxw;
-}
-
 #define ISA portable
 #define VB 16
 #define ISA_TARGET
@@ -228,98 +220,4 @@ double FN(nc_mlp_step_small)(T *grads, T *out, void *work, const T *x, const int
     double total = 0.0;
     for (int64_t g = 0; g < groups; g++) total += gloss[g];
     return kind == NC_LOSS_CE ? total / wsum : total / ((double)k * wsum);
-}
-
-static void FN(small_forward_block)(int isa, T *out, T *scratch, const T *x,
-                                    const int32_t *codes, const T *params, T *const *wts,
-                                    const int64_t *offs, const nc_mlp *net, int64_t cd,
-                                    int64_t ncat, int64_t r0, int64_t r1)
-{
-#if NC_X86
-    if (isa == NC_ISA_AVX512) {
-        NC_CAT(FN(small_forward_block), avx512)(out, scratch, x, codes, params, wts, offs, net,
-                                                cd, ncat, r0, r1);
-        return;
-    }
-    if (isa == NC_ISA_AVX2) {
-        NC_CAT(FN(small_forward_block), avx2)(out, scratch, x, codes, params, wts, offs, net,
-                                              cd, ncat, r0, r1);
-        return;
-    }
-#endif
-    (void)isa;
-    NC_CAT(FN(small_forward_block), portable)(out, scratch, x, codes, params, wts, offs, net,
-                                              cd, ncat, r0, r1);
-}
-
-/* Workspace of the small forward: the transposed narrow layers, then two blocks of the
- * widest layer per thread. */
-static size_t FN(small_forward_bytes)(const nc_mlp *net, int threads)
-{
-    size_t pbytes = FN(align64)((size_t)nc_mlp_num_params(net) * sizeof(T));
-    size_t sbytes = FN(align64)((size_t)(2 * SMALL_ROWS * FN(small_max_width)(net)) * sizeof(T));
-    return pbytes + sbytes * (size_t)threads;
-}
-
-typedef struct {
-    T *out;
-    char *scratch0;
-    size_t sbytes;
-    const T *x, *params;
-    T *const *wts;
-    const int32_t *codes;
-    const int64_t *offs;
-    const nc_mlp *net;
-    int64_t n, cd, ncat;
-    int isa;
-} FN(small_fwd_job);
-
-static void FN(small_fwd_unit)(void *arg, int64_t b, int slot)
-{
-    const FN(small_fwd_job) *j = arg;
-    T *scratch = (T *)(j->scratch0 + j->sbytes * (size_t)slot);
-    int64_t r0 = b * SMALL_ROWS, r1 = NC_MIN(j->n, r0 + SMALL_ROWS);
-    FN(small_forward_block)(j->isa, j->out, scratch, j->x, j->codes, j->params, j->wts,
-                            j->offs, j->net, j->cd, j->ncat, r0, r1);
-}
-
-/* The evaluation forward of a small network in blocks of SMALL_ROWS rows; each block's
- * rows are computed whole by one thread, so any thread count gives the same bits. Returns
- * 0 when work_bytes is too small (the caller then takes the layer-by-layer path). */
-static int FN(mlp_forward_small)(T *out, void *work, const T *x, const int32_t *codes,
-                                 const T *params, const nc_mlp *net, int64_t n, int64_t cd,
-                                 int64_t ncat, size_t work_bytes)
-{
-    if (!codes) ncat = 0;
-    int L = net->n_layers;
-    int64_t blocks = (n + SMALL_ROWS - 1) / SMALL_ROWS;
-    int64_t p = 0;
-    int64_t offs[MLP_MAX_LAYERS];
-    for (int l = 0; l < L; l++) {
-        offs[l] = p;
-        p += net->sizes[l] * net->sizes[l + 1] + net->sizes[l + 1];
-    }
-    /* a row costs one multiply-add per weight */
-    int nt = nc_threads_for(n * p);
-    while (nt > 1 && FN(small_forward_bytes)(net, nt) > work_bytes) nt--;
-    if (FN(small_forward_bytes)(net, nt) > work_bytes) return 0;
-    T *wt = (T *)work;
-    char *scratch0 = (char *)work + FN(align64)((size_t)p * sizeof(T));
-    size_t sbytes = FN(align64)((size_t)(2 * SMALL_ROWS * FN(small_max_width)(net)) * sizeof(T));
-    /* only the narrow layers read the transpose going forward */
-    T *wts[MLP_MAX_LAYERS];
-    for (int l = 0; l < L; l++) {
-        int64_t c = l == 0 ? cd : net->sizes[l], oc = net->sizes[l + 1];
-        const T *w = params + offs[l];
-        wts[l] = (T *)w;
-        if (oc == 1 || oc >= 8) continue;
-        T *d = wt + offs[l];
-        wts[l] = d;
-        for (int64_t i = 0; i < c; i++)
-            for (int64_t j = 0; j < oc; j++) d[j * c + i] = w[i * oc + j];
-    }
-    FN(small_fwd_job) job = {out, scratch0, sbytes, x,  params, wts,
-                             codes, offs,   net,    n,  cd,     ncat, nc_get_isa()};
-    nc_parallel(FN(small_fwd_unit), &job, blocks, nt);
-    return 1;
 }

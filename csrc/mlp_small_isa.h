@@ -376,34 +376,6 @@ ISA_TARGET static double FNI(small_block)(T *gpart, T *out, T *scratch, const T 
     return acc;
 }
 
-/* The forward pass alone over rows [r0, r1), for evaluation: the same products, in the
- * same order, as the training step's forward. */
-ISA_TARGET static void FNI(small_forward_block)(T *out, T *scratch, const T *x,
-                                                const int32_t *codes, const T *params,
-                                                T *const *wts, const int64_t *offs,
-                                                const nc_mlp *net, int64_t cd, int64_t ncat,
-                                                int64_t r0, int64_t r1)
-{
-    int L = net->n_layers;
-    int64_t rows = r1 - r0, k = net->sizes[L];
-    T *bufs[2] = {scratch, scratch + SMALL_ROWS * FN(small_max_width)(net)};
-    const T *h = cd > 0 ? x + r0 * cd : x;
-    for (int l = 0; l < L; l++) {
-        int64_t c = net->sizes[l], oc = net->sizes[l + 1];
-        const T *w = params + offs[l];
-        T *y = l == L - 1 ? out + r0 * k : bufs[l & 1];
-        int64_t cin = l == 0 ? cd : c;
-        if (cin > 0)
-            FNI(small_forward)(y, h, w, wts[l], w + c * oc, rows, cin, oc);
-        else
-            for (int64_t i = 0; i < rows; i++)
-                for (int64_t j = 0; j < oc; j++) y[i * oc + j] = w[c * oc + j];
-        if (l == 0 && ncat > 0) FNI(small_gather)(y, codes + r0 * ncat, w, rows, ncat, oc);
-        FN(nc_act_tile)(y, y, rows, oc, oc, oc, net->acts[l], (T)net->act_params[l]);
-        h = y;
-    }
-}
-
 #undef LD
 #undef ST
 #undef NV

@@ -357,16 +357,6 @@ void nc_mlp_forward_f64(double *out, void *work, const double *x, const int32_t 
                         int64_t ncat, int train, uint64_t seed, uint64_t step,
                         size_t work_bytes);
 
-/* out = net(x, codes) for evaluation (no dropout, nothing kept for backward): a small
- * network (nc_mlp_small_ok) runs the fused step's forward in row blocks, any other the
- * layers of nc_mlp_forward. work as for nc_mlp_forward. */
-void nc_mlp_infer_f32(float *out, void *work, const float *x, const int32_t *codes,
-                      const float *params, const nc_mlp *net, int64_t n, int64_t cd,
-                      int64_t ncat, size_t work_bytes);
-void nc_mlp_infer_f64(double *out, void *work, const double *x, const int32_t *codes,
-                      const double *params, const nc_mlp *net, int64_t n, int64_t cd,
-                      int64_t ncat, size_t work_bytes);
-
 /* Backward of the last training-mode forward with the same work, x, codes, out and key.
  *   dout (N, sizes[L]) is d(loss)/d(out); grads (P,) receives every layer's dW and db
  *   (W_0's rows reached through codes as nc_scatter_rows_add: every one written);

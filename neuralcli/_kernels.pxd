@@ -171,12 +171,6 @@ cdef extern from "neuralcli.h" nogil:
                             const double *params, const nc_mlp *net, int64_t n, int64_t cd,
                             int64_t ncat, int train, uint64_t seed, uint64_t step,
                             size_t work_bytes)
-    void nc_mlp_infer_f32(float *out, void *work, const float *x, const int32_t *codes,
-                          const float *params, const nc_mlp *net, int64_t n, int64_t cd,
-                          int64_t ncat, size_t work_bytes)
-    void nc_mlp_infer_f64(double *out, void *work, const double *x, const int32_t *codes,
-                          const double *params, const nc_mlp *net, int64_t n, int64_t cd,
-                          int64_t ncat, size_t work_bytes)
     void nc_mlp_backward_f32(float *grads, float *dx, void *work, const float *dout,
                              const float *x, const int32_t *codes, const float *out,
                              const float *params, const nc_mlp *net, int64_t n, int64_t cd,

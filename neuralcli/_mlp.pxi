@@ -185,34 +185,6 @@ cdef class Net:
                 nc_mlp_forward_f64(&out[0, 0], &work[0], xp, cp, &params[0], &self.net, n,
                                    cd, ncat, train, seed, step, work.shape[0])
 
-    def infer(self, floating[:, ::1] out, uint8_t[::1] work, const floating[:, ::1] x,
-              const floating[::1] params, codes=None):
-        """out = net(x, codes) for evaluation: forward's result without dropout, computed
-        by the fused step's forward for a small network; work keeps nothing for backward."""
-        cdef int64_t n = x.shape[0]
-        cdef int64_t cd
-        cd, carr = _first_inputs(self.n_in, self.n_dense, n, x.shape[1], codes)
-        cdef const int32_t[:, ::1] cv = carr
-        cdef int64_t ncat = cv.shape[1] if cv is not None else 0
-        _mat(x, n, cd, "x", True)
-        _mat(out, n, self.n_out, "out", True)
-        if params.shape[0] != self.n_params:
-            raise ValueError(f"params has {params.shape[0]} values, the network {self.n_params}")
-        cdef size_t need = self.workspace(n, 1, floating is double)
-        if work.shape[0] < need:
-            raise ValueError(f"workspace of {work.shape[0]} bytes, need at least {need}")
-        if n == 0:
-            return
-        cdef const floating *xp = &x[0, 0] if cd > 0 else NULL
-        cdef const int32_t *cp = &cv[0, 0] if ncat > 0 else NULL
-        with nogil:
-            if floating is float:
-                nc_mlp_infer_f32(&out[0, 0], &work[0], xp, cp, &params[0], &self.net, n, cd,
-                                 ncat, work.shape[0])
-            else:
-                nc_mlp_infer_f64(&out[0, 0], &work[0], xp, cp, &params[0], &self.net, n, cd,
-                                 ncat, work.shape[0])
-
     def backward(self, floating[::1] grads, floating[:, ::1] dx, uint8_t[::1] work,
                  const floating[:, ::1] dout, const floating[:, ::1] x,
                  const floating[:, ::1] out, const floating[::1] params, uint64_t seed,

@@ -269,7 +269,7 @@ class MLP:
             xb = x[i:i + batch_size]
             cb = None if codes is None else codes[i:i + batch_size]
             work, ob, _ = self.buffers(xb.shape[0])
-            self._net.infer(ob, work, xb, self.params, cb)
+            self._net.forward(ob, work, xb, self.params, False, 0, 0, cb)
             out[i:i + xb.shape[0]] = ob
         return out
 
