@@ -525,7 +525,8 @@ def test_a_signal_stops_training_saves_the_best_model_and_exits(signame, status,
     root = os.path.dirname(os.path.dirname(os.path.abspath(neuralcli.__file__)))
     out = tmp_path / "term.ncm"
     log = tmp_path / "history.txt"
-    # a callback-free run of many short epochs; the child writes when its first epoch ends
+    # a callback-free run of many short epochs (no early stopping, so the signal finds it
+    # training); the child writes when its first epoch ends
     code = ("import sys\n"
             "from neuralcli.cli import main\n"
             "from neuralcli import training\n"
@@ -537,7 +538,8 @@ def test_a_signal_stops_training_saves_the_best_model_and_exits(signame, status,
             "sys.argv[0] = 'neuralcli'\n"
             "main()\n")
     proc = subprocess.Popen([sys.executable, "-c", code, "train", str(csv), "--epochs",
-                             "1000000", "--batch-size", "8", "-o", str(out)], cwd=root,
+                             "1000000", "--batch-size", "8", "--no-early-stopping", "-o",
+                             str(out)], cwd=root,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120
@@ -554,3 +556,35 @@ def test_a_signal_stops_training_saves_the_best_model_and_exits(signame, status,
     assert word in stderr and "Traceback" not in stderr
     assert "interrupted in epoch" in stdout + stderr and "kept the weights of epoch" in \
         stdout + stderr
+
+
+@pytest.mark.parametrize("signame,status", [("SIGTERM", 143), ("SIGINT", 130)])
+def test_a_signal_while_the_model_is_saved_waits_for_the_file(signame, status, tmp_path,
+                                                               csv):
+    import os
+    import subprocess
+    import sys
+
+    import neuralcli
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(neuralcli.__file__)))
+    out = tmp_path / "late.ncm"
+    # the signal arrives as the save begins, after training has ended on its own
+    code = ("import os, signal, sys\n"
+            "from neuralcli.cli import main\n"
+            "from neuralcli.model import TrainedModel\n"
+            "real = TrainedModel.save\n"
+            "def save(self, path):\n"
+            f"    os.kill(os.getpid(), signal.{signame})\n"
+            "    real(self, path)\n"
+            "TrainedModel.save = save\n"
+            "sys.argv[0] = 'neuralcli'\n"
+            "main()\n")
+    r = subprocess.run([sys.executable, "-c", code, "train", str(csv), "--epochs", "2",
+                        "-o", str(out)], cwd=root, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == status, (r.stdout, r.stderr)
+    assert out.exists() and str(out) in r.stdout
+    assert "Traceback" not in r.stderr
+    from neuralcli.model import TrainedModel
+    assert len(TrainedModel.load(str(out)).history) == 2  # the whole run was kept

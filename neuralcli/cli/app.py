@@ -1,5 +1,6 @@
 """The application object every command receives, the CLI's own error type, SIGTERM taken
-as an interruption, and how a library error is worded as the command's options."""
+as an interruption (it and Ctrl-C held off while a model is saved), and how a library
+error is worded as the command's options."""
 import signal
 import threading
 
@@ -14,33 +15,37 @@ class Terminated(KeyboardInterrupt):
 
 
 class TermAsInterrupt:
-    """While open, SIGTERM raises Terminated in the main thread, as Ctrl-C raises
-    KeyboardInterrupt: where Python next runs, so during a compiled call when it returns.
-    After hold(), a SIGTERM is only recorded (nothing interrupts the saving of a model);
-    `received` tells whether one came. Outside the main thread it does nothing."""
+    """While open, SIGTERM raises Terminated in the main thread, and Ctrl-C (SIGINT)
+    KeyboardInterrupt as it always does: where Python next runs, so during a compiled call
+    when it returns. After hold(), either signal is only recorded (nothing interrupts the
+    saving of a model); `received` tells whether one came, `terminated` whether it was
+    SIGTERM. Outside the main thread it does nothing."""
 
     def __init__(self):
         self.received = False
+        self.terminated = False
         self.armed = True
-        self._before = None
+        self._before = {}
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
-            self._before = signal.signal(signal.SIGTERM, self._handle)
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                self._before[sig] = signal.signal(sig, self._handle)
         return self
 
     def __exit__(self, *exc):
-        if self._before is not None:
-            signal.signal(signal.SIGTERM, self._before)
-            self._before = None
+        for sig, before in self._before.items():
+            signal.signal(sig, before)
+        self._before = {}
 
     def hold(self):
         self.armed = False
 
     def _handle(self, signum, frame):
         self.received = True
+        self.terminated = self.terminated or signum == signal.SIGTERM
         if self.armed:
-            raise Terminated()
+            raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
 
 
 class App:

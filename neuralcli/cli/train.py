@@ -183,9 +183,9 @@ def _train(app, term, data, target, drop, task, hidden, activation, loss, optimi
                 announce=lambda: announce(scan.n_rows, len(scan.names), scan.path,
                                           scan.last_notes),
                 passes=lambda label: source.progress(console, data, label), **fit)
-    # from here a SIGTERM is only recorded: the model is saved, then the command ends
+    # from here SIGTERM and Ctrl-C are only recorded: the model is saved, then the command
+    # ends as the signal asked
     term.hold()
-    interrupted = Terminated if term.received else KeyboardInterrupt
     for note in model.info["notes"]:
         console.note(note)
     if not state.history and state.stop_reason in ("interrupted", "diverged"):
@@ -193,12 +193,12 @@ def _train(app, term, data, target, drop, task, hidden, activation, loss, optimi
         if state.stop_reason == "diverged":
             raise CliError(f"{state.message}; no epoch finished, so no model was saved")
         console.note("stopped before the first epoch ended: no model was saved")
-        raise interrupted
+        raise Terminated if term.terminated else KeyboardInterrupt
     _check_writable(path, force, CliError)  # the file may have appeared meanwhile
     model.save(path)
     report.training_summary(console, model, state, path, as_json=as_json)
     if state.stop_reason == "interrupted" or term.received:
-        raise interrupted
+        raise Terminated if term.terminated else KeyboardInterrupt
     if state.stop_reason == "diverged":
         raise CliError(f"{state.message}; the last good weights were saved to {path}")
 
