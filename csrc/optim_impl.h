@@ -13,7 +13,17 @@ typedef struct {
     T lr, momentum, weight_decay, grad_scale;
     int nesterov;
 } FN(sgd_job);
+static void FN(sgd_unit)(void *arg, int64_t b, int slot);
 
+void FN(nc_sgd)(T *p, T *v, const T *g, int64_t n, T lr, T momentum, T weight_decay,
+                int nesterov, T grad_scale)
+{
+    // p, v and g are (P,)
+    FN(sgd_job) job = {p, v, g, n, lr, momentum, weight_decay, grad_scale, nesterov};
+    nc_parallel(FN(sgd_unit), &job, (n + OPT_GRAIN - 1) / OPT_GRAIN, nc_threads_for(n));
+}
+
+/* one block of OPT_GRAIN elements */
 static void FN(sgd_unit)(void *arg, int64_t b, int slot)
 {
     const FN(sgd_job) *j = arg;
@@ -41,14 +51,6 @@ static void FN(sgd_unit)(void *arg, int64_t b, int slot)
     }
 }
 
-void FN(nc_sgd)(T *p, T *v, const T *g, int64_t n, T lr, T momentum, T weight_decay,
-                int nesterov, T grad_scale)
-{
-    // p, v and g are (P,)
-    FN(sgd_job) job = {p, v, g, n, lr, momentum, weight_decay, grad_scale, nesterov};
-    nc_parallel(FN(sgd_unit), &job, (n + OPT_GRAIN - 1) / OPT_GRAIN, nc_threads_for(n));
-}
-
 typedef struct {
     T *p, *m, *v;
     const T *g;
@@ -56,7 +58,27 @@ typedef struct {
     T beta1, beta2, eps, weight_decay, grad_scale, step_size, bc2_sqrt, shrink, c1, c2;
     int decoupled;
 } FN(adam_job);
+static void FN(adam_unit)(void *arg, int64_t b, int slot);
 
+void FN(nc_adam)(T *p, T *m, T *v, const T *g, int64_t n, T lr, T beta1, T beta2, T eps,
+                 T weight_decay, int64_t step, int decoupled, T grad_scale)
+{
+    // p, m, v and g are (P,)
+    /* step 0 would divide by 1 - beta^0 = 0 */
+    if (step < 1) step = 1;
+    /* scalar factors in double, like torch's Python-float arithmetic, then rounded once */
+    double bc1 = 1.0 - pow((double)beta1, (double)step);
+    double bc2 = 1.0 - pow((double)beta2, (double)step);
+    T step_size = (T)((double)lr / bc1);
+    T bc2_sqrt = (T)sqrt(bc2);
+    T shrink = (T)(1.0 - (double)lr * (double)weight_decay);
+    T c1 = (T)1 - beta1, c2 = (T)1 - beta2;
+    FN(adam_job) job = {p, m, v, g, n, beta1, beta2, eps, weight_decay, grad_scale, step_size,
+                        bc2_sqrt, shrink, c1, c2, decoupled};
+    nc_parallel(FN(adam_unit), &job, (n + OPT_GRAIN - 1) / OPT_GRAIN, nc_threads_for(n));
+}
+
+/* one block of OPT_GRAIN elements */
 static void FN(adam_unit)(void *arg, int64_t b, int slot)
 {
     const FN(adam_job) *j = arg;
@@ -88,32 +110,25 @@ static void FN(adam_unit)(void *arg, int64_t b, int slot)
     }
 }
 
-
-void FN(nc_adam)(T *p, T *m, T *v, const T *g, int64_t n, T lr, T beta1, T beta2, T eps,
-                 T weight_decay, int64_t step, int decoupled, T grad_scale)
-{
-    // p, m, v and g are (P,)
-    /* step 0 would divide by 1 - beta^0 = 0 */
-    if (step < 1) step = 1;
-    /* scalar factors in double, like torch's Python-float arithmetic, then rounded once */
-    double bc1 = 1.0 - pow((double)beta1, (double)step);
-    double bc2 = 1.0 - pow((double)beta2, (double)step);
-    T step_size = (T)((double)lr / bc1);
-    T bc2_sqrt = (T)sqrt(bc2);
-    T shrink = (T)(1.0 - (double)lr * (double)weight_decay);
-    T c1 = (T)1 - beta1, c2 = (T)1 - beta2;
-    FN(adam_job) job = {p, m, v, g, n, beta1, beta2, eps, weight_decay, grad_scale, step_size,
-                        bc2_sqrt, shrink, c1, c2, decoupled};
-    nc_parallel(FN(adam_unit), &job, (n + OPT_GRAIN - 1) / OPT_GRAIN, nc_threads_for(n));
-}
-
 typedef struct {
     T *p, *v, *buf;
     const T *g;
     int64_t n;
     T lr, alpha, eps, weight_decay, momentum, grad_scale, c;
 } FN(rmsprop_job);
+static void FN(rmsprop_unit)(void *arg, int64_t b, int slot);
 
+void FN(nc_rmsprop)(T *p, T *v, T *buf, const T *g, int64_t n, T lr, T alpha, T eps,
+                    T weight_decay, T momentum, T grad_scale)
+{
+    // p, v, buf and g are (P,)
+    T c = (T)1 - alpha;
+    FN(rmsprop_job) job = {p, v, buf, g, n, lr, alpha, eps, weight_decay, momentum, grad_scale,
+                           c};
+    nc_parallel(FN(rmsprop_unit), &job, (n + OPT_GRAIN - 1) / OPT_GRAIN, nc_threads_for(n));
+}
+
+/* one block of OPT_GRAIN elements */
 static void FN(rmsprop_unit)(void *arg, int64_t b, int slot)
 {
     const FN(rmsprop_job) *j = arg;
@@ -140,17 +155,6 @@ static void FN(rmsprop_unit)(void *arg, int64_t b, int slot)
             }
         }
     }
-}
-
-
-void FN(nc_rmsprop)(T *p, T *v, T *buf, const T *g, int64_t n, T lr, T alpha, T eps,
-                    T weight_decay, T momentum, T grad_scale)
-{
-    // p, v, buf and g are (P,)
-    T c = (T)1 - alpha;
-    FN(rmsprop_job) job = {p, v, buf, g, n, lr, alpha, eps, weight_decay, momentum, grad_scale,
-                           c};
-    nc_parallel(FN(rmsprop_unit), &job, (n + OPT_GRAIN - 1) / OPT_GRAIN, nc_threads_for(n));
 }
 
 #undef FN
