@@ -518,12 +518,14 @@ static void FN(gemm_small)(T *c, const T *a, const T *b, int64_t m, int64_t n, i
         }
         return;
     }
-    /* Rows are split in units of one thread's least share; the AVX-512 column case
+    /* Rows are split in units of a quarter of one thread's least share (so two or three
+     * threads still split the rows evenly); the AVX-512 column case
      * (n == 1, A transposed) runs the row kernel along i, whose 64-wide blocks pick their
      * accumulator layout by their width, so its split must fall on multiples of 64 to
      * leave every block as one thread would see it. */
     int64_t align = isa == NC_ISA_AVX512 && n == 1 && ta && ldc == 1 ? 64 : 1;
-    int64_t rows = round_up(NC_MAX(1, NC_WORK_PER_THREAD * SMALL_MADDS_PER_OP / (n * k)), align);
+    int64_t share = NC_WORK_PER_THREAD * SMALL_MADDS_PER_OP / 4;
+    int64_t rows = round_up(NC_MAX(1, share / (n * k)), align);
     FN(small_job) job = {c, a, b, m, n, k, lda, ldb, ldc, rows, ta, tb, isa, alpha, beta, ep};
     nc_parallel(FN(small_unit), &job, ceil_div(m, rows),
                 nc_threads_for(m * n * k / SMALL_MADDS_PER_OP));

@@ -13,7 +13,17 @@ typedef struct {
     T lr, momentum, weight_decay, grad_scale;
     int nesterov;
 } FN(sgd_job);
+static void FN(sgd_unit)(void *arg, int64_t b, int slot);
 
+void FN(nc_sgd)(T *p, T *v, const T *g, int64_t n, T lr, T momentum, T weight_decay,
+                int nesterov, T grad_scale)
+{
+    // p, v and g are (P,)
+    FN(sgd_job) job = {p, v, g, n, lr, momentum, weight_decay, grad_scale, nesterov};
+    nc_parallel(FN(sgd_unit), &job, (n + OPT_GRAIN - 1) / OPT_GRAIN, nc_threads_for(n));
+}
+
+/* one block of OPT_GRAIN elements */
 static void FN(sgd_unit)(void *arg, int64_t b, int slot)
 {
     const FN(sgd_job) *j = arg;
@@ -41,14 +51,6 @@ static void FN(sgd_unit)(void *arg, int64_t b, int slot)
     }
 }
 
-void FN(nc_sgd)(T *p, T *v, const T *g, int64_t n, T lr, T momentum, T weight_decay,
-                int nesterov, T grad_scale)
-{
-    // p, v and g are (P,)
-    FN(sgd_job) job = {p, v, g, n, lr, momentum, weight_decay, grad_scale, nesterov};
-    nc_parallel(FN(sgd_unit), &job, (n + OPT_GRAIN - 1) / OPT_GRAIN, nc_threads_for(n));
-}
-
 typedef struct {
     T *p, *m, *v;
     const T *g;
@@ -56,6 +58,7 @@ typedef struct {
     T beta1, beta2, eps, weight_decay, grad_scale, step_size, bc2_sqrt, shrink, c1, c2;
     int decoupled, isa;
 } FN(adam_job);
+static void FN(adam_unit)(void *arg, int64_t b, int slot);
 
 /* Adam over [i0, i1): elementwise in T, so the vector width of the ISA path that runs it
  * cannot change a bit (no contraction: each operation rounds as written). */
@@ -110,25 +113,6 @@ static void FN(adam_span_isa)(int isa, ADAM_ARGS)
 #undef ADAM_ARGS
 #undef ADAM_PASS
 
-static void FN(adam_unit)(void *arg, int64_t b, int slot)
-{
-    const FN(adam_job) *j = arg;
-    T *p = j->p, *m = j->m, *v = j->v;
-    const T *g = j->g;
-    int64_t n = j->n;
-    T beta1 = j->beta1, beta2 = j->beta2, eps = j->eps, weight_decay = j->weight_decay;
-    T grad_scale = j->grad_scale, step_size = j->step_size, bc2_sqrt = j->bc2_sqrt;
-    T shrink = j->shrink, c1 = j->c1, c2 = j->c2;
-    int decoupled = j->decoupled;
-    (void)slot;
-    {
-        int64_t i1 = NC_MIN(n, (b + 1) * ADAM_GRAIN);
-        FN(adam_span_isa)(j->isa, p, m, v, g, b * ADAM_GRAIN, i1, beta1, beta2, c1, c2, eps,
-                          weight_decay, decoupled, shrink, step_size, bc2_sqrt, grad_scale);
-    }
-}
-
-
 void FN(nc_adam)(T *p, T *m, T *v, const T *g, int64_t n, T lr, T beta1, T beta2, T eps,
                  T weight_decay, int64_t step, int decoupled, T grad_scale)
 {
@@ -148,13 +132,44 @@ void FN(nc_adam)(T *p, T *m, T *v, const T *g, int64_t n, T lr, T beta1, T beta2
     nc_parallel(FN(adam_unit), &job, (n + ADAM_GRAIN - 1) / ADAM_GRAIN, nc_threads_for(8 * n));
 }
 
+/* one block of ADAM_GRAIN elements */
+static void FN(adam_unit)(void *arg, int64_t b, int slot)
+{
+    const FN(adam_job) *j = arg;
+    T *p = j->p, *m = j->m, *v = j->v;
+    const T *g = j->g;
+    int64_t n = j->n;
+    T beta1 = j->beta1, beta2 = j->beta2, eps = j->eps, weight_decay = j->weight_decay;
+    T grad_scale = j->grad_scale, step_size = j->step_size, bc2_sqrt = j->bc2_sqrt;
+    T shrink = j->shrink, c1 = j->c1, c2 = j->c2;
+    int decoupled = j->decoupled;
+    (void)slot;
+    {
+        int64_t i1 = NC_MIN(n, (b + 1) * ADAM_GRAIN);
+        FN(adam_span_isa)(j->isa, p, m, v, g, b * ADAM_GRAIN, i1, beta1, beta2, c1, c2, eps,
+                          weight_decay, decoupled, shrink, step_size, bc2_sqrt, grad_scale);
+    }
+}
+
 typedef struct {
     T *p, *v, *buf;
     const T *g;
     int64_t n;
     T lr, alpha, eps, weight_decay, momentum, grad_scale, c;
 } FN(rmsprop_job);
+static void FN(rmsprop_unit)(void *arg, int64_t b, int slot);
 
+void FN(nc_rmsprop)(T *p, T *v, T *buf, const T *g, int64_t n, T lr, T alpha, T eps,
+                    T weight_decay, T momentum, T grad_scale)
+{
+    // p, v, buf and g are (P,)
+    T c = (T)1 - alpha;
+    FN(rmsprop_job) job = {p, v, buf, g, n, lr, alpha, eps, weight_decay, momentum, grad_scale,
+                           c};
+    nc_parallel(FN(rmsprop_unit), &job, (n + OPT_GRAIN - 1) / OPT_GRAIN, nc_threads_for(n));
+}
+
+/* one block of OPT_GRAIN elements */
 static void FN(rmsprop_unit)(void *arg, int64_t b, int slot)
 {
     const FN(rmsprop_job) *j = arg;
@@ -181,17 +196,6 @@ static void FN(rmsprop_unit)(void *arg, int64_t b, int slot)
             }
         }
     }
-}
-
-
-void FN(nc_rmsprop)(T *p, T *v, T *buf, const T *g, int64_t n, T lr, T alpha, T eps,
-                    T weight_decay, T momentum, T grad_scale)
-{
-    // p, v, buf and g are (P,)
-    T c = (T)1 - alpha;
-    FN(rmsprop_job) job = {p, v, buf, g, n, lr, alpha, eps, weight_decay, momentum, grad_scale,
-                           c};
-    nc_parallel(FN(rmsprop_unit), &job, (n + OPT_GRAIN - 1) / OPT_GRAIN, nc_threads_for(n));
 }
 
 #undef FN
