@@ -274,6 +274,71 @@ def test_regressor_score_with_sample_weight_matches_sklearn(outputs):
     assert abs(reg.score(X, y, sample_weight=sw) - want) < 1e-10
 
 
+@pytest.mark.parametrize("outputs", [1, 3])
+def test_r2_with_sample_weight_matches_sklearn_in_any_chunks(outputs):
+    """The library's own R^2 (validation scores, evaluate, score without scikit-learn),
+    over one chunk and merged over uneven chunks, equals scikit-learn's weighted R^2."""
+    from neuralcli.training import _R2, r2_score
+
+    metrics = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(9)
+    y = rng.standard_normal((50, outputs)) * [1.0, 3.0, 0.5][:outputs] + 2.0
+    pred = y + 0.7 * rng.standard_normal(y.shape)
+    sw = np.where(y[:, 0] > 2.0, 5.0, 0.2)
+    want = metrics.r2_score(y, pred, sample_weight=sw)
+    assert abs(want - metrics.r2_score(y, pred)) > 1e-3
+    assert abs(r2_score(y, pred, sw) - want) < 1e-12
+    r2 = _R2()
+    for lo, hi in [(0, 7), (7, 8), (8, 31), (31, 50)]:
+        r2.add(y[lo:hi], pred[lo:hi], sw[lo:hi])
+    assert abs(r2.score() - want) < 1e-12
+
+
+def test_evaluate_r2_with_sample_weight_matches_sklearn():
+    metrics = pytest.importorskip("sklearn.metrics")
+    X, y = _problem(40)
+    sw = np.where(y[:, 0] > 0, 6.0, 0.3)
+    _, net, tr = _fit("sgd", {}, True, 2, 0.05, X, y)
+    out = net.forward(X)
+    want = metrics.r2_score(y, out, sample_weight=sw)
+    assert abs(want - metrics.r2_score(y, out)) > 1e-3
+    assert abs(tr.evaluate(X, y, sw)[1] - want) < 1e-10
+
+
+SCORE_WITHOUT_SKLEARN = r"""
+import sys, json
+sys.modules["sklearn"] = None  # the estimators' own score methods
+import numpy as np
+from neuralcli import MLPClassifier, MLPRegressor
+rng = np.random.default_rng(0)
+X = rng.standard_normal((40, 2))
+sw = rng.uniform(0, 3, 40)
+yr = X[:, 0] - 2 * X[:, 1] + 0.5 * rng.standard_normal(40)
+yc = (X[:, 0] > 0).astype(int)
+kw = dict(max_iter=5, random_state=0, dtype="float64", shuffle=False)
+reg = MLPRegressor((4,), **kw).fit(X, yr)
+clf = MLPClassifier((4,), **kw).fit(X, yc)
+print(json.dumps({"reg": reg.score(X, yr, sample_weight=sw), "reg_pred": reg.predict(X).tolist(),
+                  "clf": clf.score(X, yc, sample_weight=sw), "clf_pred": clf.predict(X).tolist(),
+                  "sw": sw.tolist(), "yr": yr.tolist(), "yc": yc.tolist()}))
+"""
+
+
+def test_score_without_sklearn_matches_sklearn():
+    import json
+
+    from helpers import run_python
+
+    metrics = pytest.importorskip("sklearn.metrics")
+    res = run_python(SCORE_WITHOUT_SKLEARN)
+    assert res.returncode == 0, res.stderr
+    d = json.loads(res.stdout.strip().splitlines()[-1])
+    want = metrics.r2_score(d["yr"], d["reg_pred"], sample_weight=d["sw"])
+    assert abs(d["reg"] - want) < 1e-12
+    want = metrics.accuracy_score(d["yc"], d["clf_pred"], sample_weight=d["sw"])
+    assert abs(d["clf"] - want) < 1e-12
+
+
 # ------------------------------------------------------------------ class weights
 
 def _imbalanced():
