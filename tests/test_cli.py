@@ -342,6 +342,7 @@ def _check_eval_figures(figures, model, data):
     proba = np.array([[float(v) for v in r[-k:]] for r in rows])
     pred = np.array([names.index(r[-k - 1]) for r in rows])
     assert (pred == proba.argmax(axis=1)).all()
+    assert len(set(pred.tolist())) > 1, "a constant prediction would hide errors"
     assert got["accuracy"] == pytest.approx(metrics.accuracy(y, pred), rel=1e-12)
     assert got["log_loss"] == pytest.approx(metrics.log_loss(y, proba, k), rel=1e-6)
     assert got["confusion_matrix"] == np.asarray(metrics.confusion_matrix(y, pred, k)).tolist()
@@ -355,6 +356,10 @@ def _check_eval_figures(figures, model, data):
     assert got["roc_auc"] == pytest.approx(auc, rel=1e-9)
 
 
+# enough training that the predictions vary from row to row
+TRAINED = ["--epochs", "40", "--lr", "0.05", "--hidden", "8", "--batch-size", "0"]
+
+
 def test_eval_regression_figures_match_metrics(tmp_path):
     rng = np.random.default_rng(2)
     x = rng.normal(0, 1, (80, 2))
@@ -362,7 +367,7 @@ def test_eval_regression_figures_match_metrics(tmp_path):
     f = write(tmp_path / "r.csv", "a,b,y\n" + "".join(
         f"{a:.4f},{b:.4f},{t:.4f}\n" for (a, b), t in zip(x, y)))
     m = tmp_path / "r.ncm"
-    result = run("train", f, *FAST, "--keep-id", "a", "--keep-id", "b", "-o", m)
+    result = run("train", f, *TRAINED, "--keep-id", "a", "--keep-id", "b", "-o", m)
     assert result.exit_code == 0, result.stderr
     figures = json.loads(run("eval", m, f, "--json").stdout)
     assert figures["task"] == "regression"
@@ -376,7 +381,7 @@ def test_eval_multiclass_figures_match_metrics(tmp_path):
     f = write(tmp_path / "c.csv", "a,b,kind\n" + "".join(
         f"{a:.3f},{b:.3f},{c}\n" for (a, b), c in zip(x, label)))
     m = tmp_path / "c.ncm"
-    result = run("train", f, *FAST, "--keep-id", "a", "--keep-id", "b", "-o", m)
+    result = run("train", f, *TRAINED, "--keep-id", "a", "--keep-id", "b", "-o", m)
     assert result.exit_code == 0, result.stderr
     figures = json.loads(run("eval", m, f, "--json").stdout)
     assert figures["task"] == "multiclass" and len(figures["classes"]) == 3
