@@ -316,16 +316,18 @@ def _predictions(model, data):
 def _check_eval_figures(figures, model, data):
     """eval --json's figures equal the metrics functions (and scikit-learn's, where it
     has the figure) on the predictions that `predict` writes for the same rows."""
-    import pandas as pd
+    import csv as csvlib
 
     from neuralcli import metrics
 
-    truth = pd.read_csv(data)
+    with open(data, newline="") as f:
+        rows = list(csvlib.reader(f))
+    truth = {name: [r[j] for r in rows[1:]] for j, name in enumerate(rows[0])}
     header, rows = _predictions(model, data)
     got = figures["model"]
     if figures["task"] == "regression":
         target = header[-1].removeprefix("predicted_")
-        y = truth[target].to_numpy(float)
+        y = np.array(truth[target], dtype=float)
         pred = np.array([float(r[-1]) for r in rows])
         want = metrics.regression_report(y, pred)
         for key in ("mse", "rmse", "mae", "r2"):
@@ -338,7 +340,7 @@ def _check_eval_figures(figures, model, data):
     k = len(names)
     assert header[-k:] == [f"p_{n}" for n in names]
     target = header[-k - 1].removeprefix("predicted_")
-    y = np.array([names.index(str(v)) for v in truth[target]])
+    y = np.array([names.index(v) for v in truth[target]])
     proba = np.array([[float(v) for v in r[-k:]] for r in rows])
     pred = np.array([names.index(r[-k - 1]) for r in rows])
     assert (pred == proba.argmax(axis=1)).all()
