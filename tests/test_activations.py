@@ -57,6 +57,26 @@ def test_extremes_stay_finite(dtype):
     assert sm[0, -1] == 1
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(5, 3), (40, 9), (300, 129)])
+def test_softmax_wide_logits_max_off_column_zero(dtype, shape):
+    """Rows spanning more than 90 with the maximum away from column 0: only the shift by
+    the row maximum keeps float32 exp finite."""
+    n, k = shape
+    rng = np.random.default_rng(3)
+    z = rng.uniform(-47, 37, shape)
+    z[np.arange(n), rng.integers(1, k, n)] = 47.5
+    z[:, 0] = -48
+    z = z.astype(dtype)
+    y = K.activation_forward("softmax", z)
+    assert np.isfinite(y).all()
+    rtol, atol = tolerance(dtype, 4)
+    assert_close(y, ref.act_forward("softmax", z), rtol, atol, "softmax")
+    dy = _z(shape, dtype, 4)
+    assert_close(K.activation_backward("softmax", dy, y, z), ref.act_backward("softmax", dy, z),
+                 *tolerance(dtype, 8), "softmax backward")
+
+
 def test_relu_passes_nan_through():
     z = np.array([[np.nan, -1.0, 2.0]])
     y = K.activation_forward("relu", z)

@@ -105,7 +105,8 @@ def test_eval_predict_info_flow(tmp_path, csv, model):
     for word in ("accuracy", "log-loss", "ROC AUC", "baseline", "Confusion matrix"):
         assert word in result.stdout
     figures = json.loads(run("eval", model, csv, "--json").stdout)
-    assert 0 <= figures["model"]["accuracy"] <= 1 and "baseline" in figures
+    assert "baseline" in figures and figures["rows"] == 120
+    _check_eval_figures(figures, model, csv)
 
     result = run("predict", model, csv, "--keep", "city")
     assert result.exit_code == 0, result.stderr
@@ -302,13 +303,103 @@ def test_bench_prints_ratios_and_json():
     assert_one_line_error(run("bench", "--threads", "0"), "--threads", code=2)
 
 
+def _predictions(model, data):
+    """The `predict` command's output for data, parsed: (header, rows)."""
+    import csv as csvlib
+
+    result = run("predict", model, data)
+    assert result.exit_code == 0, result.stderr
+    rows = list(csvlib.reader(result.stdout.splitlines()))
+    return rows[0], rows[1:]
+
+
+def _check_eval_figures(figures, model, data):
+    """eval --json's figures equal the metrics functions (and scikit-learn's, where it
+    has the figure) on the predictions that `predict` writes for the same rows."""
+    import csv as csvlib
+
+    from neuralcli import metrics
+
+    with open(data, newline="") as f:
+        rows = list(csvlib.reader(f))
+    truth = {name: [r[j] for r in rows[1:]] for j, name in enumerate(rows[0])}
+    header, rows = _predictions(model, data)
+    got = figures["model"]
+    if figures["task"] == "regression":
+        target = header[-1].removeprefix("predicted_")
+        y = np.array(truth[target], dtype=float)
+        pred = np.array([float(r[-1]) for r in rows])
+        want = metrics.regression_report(y, pred)
+        for key in ("mse", "rmse", "mae", "r2"):
+            assert got[key] == pytest.approx(want[key], rel=1e-9, abs=1e-12), key
+        sk = pytest.importorskip("sklearn.metrics")
+        assert got["r2"] == pytest.approx(sk.r2_score(y, pred), rel=1e-9)
+        assert got["mae"] == pytest.approx(sk.mean_absolute_error(y, pred), rel=1e-9)
+        return
+    names = figures["classes"]
+    k = len(names)
+    assert header[-k:] == [f"p_{n}" for n in names]
+    target = header[-k - 1].removeprefix("predicted_")
+    y = np.array([names.index(v) for v in truth[target]])
+    proba = np.array([[float(v) for v in r[-k:]] for r in rows])
+    pred = np.array([names.index(r[-k - 1]) for r in rows])
+    assert (pred == proba.argmax(axis=1)).all()
+    assert len(set(pred.tolist())) > 1, "a constant prediction would hide errors"
+    assert got["accuracy"] == pytest.approx(metrics.accuracy(y, pred), rel=1e-12)
+    assert got["log_loss"] == pytest.approx(metrics.log_loss(y, proba, k), rel=1e-6)
+    assert got["confusion_matrix"] == np.asarray(metrics.confusion_matrix(y, pred, k)).tolist()
+    sk = pytest.importorskip("sklearn.metrics")
+    assert got["accuracy"] == pytest.approx(sk.accuracy_score(y, pred), rel=1e-12)
+    assert got["log_loss"] == pytest.approx(sk.log_loss(y, proba, labels=range(k)), rel=1e-6)
+    assert got["confusion_matrix"] == sk.confusion_matrix(y, pred, labels=range(k)).tolist()
+    assert got["macro_f1"] == pytest.approx(sk.f1_score(y, pred, average="macro"), rel=1e-9)
+    auc = sk.roc_auc_score(y, proba[:, 1]) if k == 2 else \
+        sk.roc_auc_score(y, proba, multi_class="ovr", labels=range(k))
+    assert got["roc_auc"] == pytest.approx(auc, rel=1e-9)
+
+
+# enough training that the predictions vary from row to row
+TRAINED = ["--epochs", "40", "--lr", "0.05", "--hidden", "8", "--batch-size", "0"]
+
+
+def test_eval_regression_figures_match_metrics(tmp_path):
+    rng = np.random.default_rng(2)
+    x = rng.normal(0, 1, (80, 2))
+    y = 3 * x[:, 0] - x[:, 1] + rng.normal(0, 0.3, 80)
+    f = write(tmp_path / "r.csv", "a,b,y\n" + "".join(
+        f"{a:.4f},{b:.4f},{t:.4f}\n" for (a, b), t in zip(x, y)))
+    m = tmp_path / "r.ncm"
+    result = run("train", f, *TRAINED, "--keep-id", "a", "--keep-id", "b", "-o", m)
+    assert result.exit_code == 0, result.stderr
+    figures = json.loads(run("eval", m, f, "--json").stdout)
+    assert figures["task"] == "regression"
+    _check_eval_figures(figures, m, f)
+
+
+def test_eval_multiclass_figures_match_metrics(tmp_path):
+    rng = np.random.default_rng(3)
+    x = rng.normal(0, 1, (90, 2))
+    label = np.array(["lo", "mid", "hi"])[(x[:, 0] > -0.4).astype(int) + (x[:, 0] > 0.4)]
+    f = write(tmp_path / "c.csv", "a,b,kind\n" + "".join(
+        f"{a:.3f},{b:.3f},{c}\n" for (a, b), c in zip(x, label)))
+    m = tmp_path / "c.ncm"
+    result = run("train", f, *TRAINED, "--keep-id", "a", "--keep-id", "b", "-o", m)
+    assert result.exit_code == 0, result.stderr
+    figures = json.loads(run("eval", m, f, "--json").stdout)
+    assert figures["task"] == "multiclass" and len(figures["classes"]) == 3
+    _check_eval_figures(figures, m, f)
+
+
 def test_task_is_decided_on_the_whole_file(tmp_path):
     # 15 rows, 3 values: multiclass by the documented rule (rows >= 5 per value) for the
     # whole file, though the 12 training rows alone would not meet it
     f = write(tmp_path / "k.csv", "x,y\n" + "\n".join(f"{i},{i % 3}" for i in range(15)))
     result = run("train", f, *FAST, "-o", tmp_path / "k.ncm")
     assert result.exit_code == 0, result.stderr
-    assert "in 15 rows" in result.stdout or "multiclass" in result.stdout
+    assert "-> multiclass classification" in result.stdout
+    assert "regression" not in result.stdout
+    result = run("train", f, *FAST, "-o", tmp_path / "k2.ncm", "--json")
+    assert json.loads(result.stdout)["task"] == "multiclass"
     # a value that the split may send to validation only does not change the task
     rows = [f"{i},{i % 20}" for i in range(199)] + ["199,20"]
     g = write(tmp_path / "r.csv", "x,y\n" + "\n".join(rows))

@@ -27,6 +27,19 @@ def test_sklearn_compatible(estimator, check):
         check(estimator)
 
 
+@pytest.mark.parametrize("cls", [MLPClassifier, MLPRegressor])
+def test_sklearn_sample_weight_equivalence_full_batch(cls):
+    """scikit-learn's check that a weight of k is k repeated rows and 0 a removed row,
+    which holds exactly for one full batch without shuffling or an L2 term."""
+    from sklearn.utils.estimator_checks import check_sample_weight_equivalence_on_dense_data
+
+    est = cls((8,), batch_size=10_000, shuffle=False, alpha=0.0, max_iter=20,
+              learning_rate_init=0.01, random_state=0, dtype="float64")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check_sample_weight_equivalence_on_dense_data(cls.__name__, est)
+
+
 def test_parameters_round_trip():
     clf = MLPClassifier(hidden_layer_sizes=(8, 4), solver="adamw", dropout=0.1,
                         class_weight="balanced", dtype="float64", n_threads=1)
@@ -104,7 +117,12 @@ def test_string_labels_and_binary_probabilities():
     assert set(clf.predict(X)) <= {"no", "yes"}
     assert clf.predict_proba(X).shape == (200, 2)
     assert clf.coefs_[0].shape == (2, 16) and clf.intercepts_[-1].shape == (1,)
-    assert clf.out_activation_ == "identity" or clf.out_activation_ in ("logistic", "identity")
+    # the network outputs the logit; predict_proba applies the sigmoid
+    assert clf.out_activation_ == "identity"
+    (w0, w1), (b0, b1) = clf.coefs_, clf.intercepts_
+    logit = (np.maximum(X @ w0 + b0, 0) @ w1 + b1)[:, 0]
+    np.testing.assert_allclose(clf.predict_proba(X)[:, 1], 1 / (1 + np.exp(-logit)),
+                               rtol=1e-5, atol=1e-7)
 
 
 def test_partial_fit_keeps_learning():

@@ -145,6 +145,34 @@ def test_softmax_ce_extreme_logits(dtype, big):
                  "gradient")
 
 
+def wide_logits(n, k, dtype, span=95.0, seed=0):
+    """Logits spanning more than `span` in every row, the row maximum in a column other
+    than 0 and column 0 the row minimum: a shift by anything but the row maximum
+    overflows exp in float32 (exp(89) > float32 max)."""
+    rng = np.random.default_rng(seed)
+    z = rng.uniform(-span / 2, span / 2 - 10, (n, k))
+    top = rng.integers(1, k, n)
+    z[np.arange(n), top] = span / 2
+    z[:, 0] = -span / 2 - 1
+    assert (z.max(axis=1) - z.min(axis=1) > 90).all()
+    return z.astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n,k", [(5, 3), (64, 7), (2049, 4)])
+def test_softmax_ce_wide_logits_max_off_column_zero(dtype, n, k):
+    z = wide_logits(n, k, dtype)
+    y = np.random.default_rng(1).integers(0, k, n)
+    value, grad = kernels.loss("softmax_ce", z, y)
+    assert np.isfinite(value) and np.isfinite(grad).all()
+    rtol, atol = tolerance(dtype, 4)
+    assert_close(value, ref.loss_forward("softmax_ce", z, y), rtol, atol, "value")
+    assert_close(grad * n, ref.loss_backward("softmax_ce", z, y) * n, rtol, atol, "gradient")
+    probs = np.empty_like(z)
+    kernels.loss("softmax_ce", z, y, probs_out=probs)
+    assert_close(probs, ref.act_forward("softmax", z), rtol, atol, "probabilities")
+
+
 # ------------------------------------------------------------------ PyTorch
 
 def _torch_loss(name, pred, target, sw, cw):

@@ -425,6 +425,7 @@ def test_unopenable_paths(tmp_path):
         raises(tmp_path / "fifo", "not a regular file")
 
 
+@pytest.mark.unprivileged
 @pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0,
                     reason="permission bits do not bind root")
 def test_unreadable_file(saved):
@@ -510,6 +511,7 @@ def test_permission_denied_is_a_model_file_error(tmp_path, monkeypatch):
     assert isinstance(info.value.__cause__, PermissionError)
 
 
+@pytest.mark.unprivileged
 @pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0,
                     reason="permission bits do not bind root")
 def test_read_only_directory(tmp_path):
