@@ -123,6 +123,16 @@ ISA_TARGET NC_INLINE void FNI(small_forward)(T *restrict z, const T *restrict h,
             const T *wr = wt + j * c;
             T acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
             int64_t p = 0;
+#if ISA_FMA
+            if (sizeof(T) == 4) {
+                /* the 8 partial sums are the 8 lanes of one vector */
+                __m256 a8 = _mm256_setzero_ps();
+                for (; p + 8 <= c; p += 8)
+                    a8 = _mm256_fmadd_ps(_mm256_loadu_ps((const float *)hr + p),
+                                         _mm256_loadu_ps((const float *)wr + p), a8);
+                _mm256_storeu_ps((float *)acc, a8);
+            }
+#endif
             for (; p + 8 <= c; p += 8)
 #pragma GCC unroll 8
                 for (int q = 0; q < 8; q++) acc[q] = SMALL_FMA(hr[p + q], wr[p + q], acc[q]);
@@ -189,6 +199,19 @@ ISA_TARGET NC_INLINE void FNI(small_accumulate)(T *restrict gw, T *restrict gb, 
     } else if (oc == 1) {
         /* gw is a column: vectors run over p */
         int64_t p = 0;
+        /* four vectors at a time: four chains of multiply-adds in flight */
+        for (; p + 4 * NV <= c; p += 4 * NV) {
+            FNI(vec) a[4];
+#pragma GCC unroll 4
+            for (int s = 0; s < 4; s++) a[s] = first ? FNI(splat)((T)0) : LD(gw + p + s * NV);
+            for (int64_t r = 0; r < rows; r++) {
+                FNI(vec) d = FNI(splat)(dz[r]);
+#pragma GCC unroll 4
+                for (int s = 0; s < 4; s++) a[s] = FNI(vfma)(d, LD(h + r * c + p + s * NV), a[s]);
+            }
+#pragma GCC unroll 4
+            for (int s = 0; s < 4; s++) ST(gw + p + s * NV, a[s]);
+        }
         for (; p + NV <= c; p += NV) {
             FNI(vec) a = first ? FNI(splat)((T)0) : LD(gw + p);
             for (int64_t r = 0; r < rows; r++)
@@ -208,8 +231,18 @@ ISA_TARGET NC_INLINE void FNI(small_accumulate)(T *restrict gw, T *restrict gb, 
             for (int64_t r = 0; r < rows; r++) a = SMALL_FMA(dz[r * oc + j], h[r * c + p], a);
             gw[p * oc + j] = a;
         }
-    /* bias: the rows in order */
+    /* bias: the rows in order, four vectors at a time where the layer is that wide */
     int64_t j = 0;
+    for (; j + 4 * NV <= oc; j += 4 * NV) {
+        FNI(vec) a[4];
+#pragma GCC unroll 4
+        for (int s = 0; s < 4; s++) a[s] = first ? FNI(splat)((T)0) : LD(gb + j + s * NV);
+        for (int64_t r = 0; r < rows; r++)
+#pragma GCC unroll 4
+            for (int s = 0; s < 4; s++) a[s] += LD(dz + r * oc + j + s * NV);
+#pragma GCC unroll 4
+        for (int s = 0; s < 4; s++) ST(gb + j + s * NV, a[s]);
+    }
     for (; j + NV <= oc; j += NV) {
         FNI(vec) a = first ? FNI(splat)((T)0) : LD(gb + j);
         for (int64_t r = 0; r < rows; r++) a += LD(dz + r * oc + j);
