@@ -163,9 +163,13 @@ def test_busy_spinner_ends_with_a_killed_parent():
             "cm = busy_core()\n"
             "print(cm.__enter__().pid, flush=True)\n"
             "os._exit(0)\n")
+    import neuralcli
+
+    # run beside the package this test imports (the source tree, or site-packages when
+    # the project is installed), so the child imports the same one
+    root = os.path.dirname(os.path.dirname(os.path.abspath(neuralcli.__file__)))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                         check=True)
+                         cwd=root, check=True)
     pid = int(out.stdout.split()[0])
     t_end = time.monotonic() + 20
     while not _gone(pid) and time.monotonic() < t_end:
