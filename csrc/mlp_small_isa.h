@@ -49,33 +49,36 @@ ISA_TARGET NC_INLINE FNI(vec) FNI(splat)(T v)
 #endif
 }
 
-/* ---- forward: z (R,OC) = h (R,C) W (C,OC) + b ---------------------------------------- */
-
-/* nr rows by ns vectors of z at (z, b, w) already offset to the tile's first column. */
-ISA_TARGET NC_INLINE void FNI(fwd_tile)(T *restrict z, const T *restrict h, const T *restrict w,
-                             const T *restrict b, int64_t c, int64_t oc, const int nr,
-                             const int ns)
+/* The register tile of all three products: nr rows by ns vectors of
+ *   out[m][:] = start[m][:] + sum over k of a[m*am + k*ak] * b[k*ldb + :]
+ * with the terms added in k order by one fused multiply-add each. start is read with
+ * leading dimension lds (0: the same row, a bias, for every m), or is zero when NULL. */
+ISA_TARGET NC_INLINE void FNI(tile)(T *out, int64_t ldo, const T *start, int64_t lds,
+                                    const T *restrict a, int64_t am, int64_t ak,
+                                    const T *restrict b, int64_t ldb, int64_t kdim,
+                                    const int nr, const int ns)
 {
     FNI(vec) acc[6][2]; /* SMALL_MR <= 6 */
 #pragma GCC unroll 8
     for (int m = 0; m < nr; m++)
 #pragma GCC unroll 2
-        for (int s = 0; s < ns; s++) acc[m][s] = LD(b + s * NV);
-    for (int64_t p = 0; p < c; p++) {
-        FNI(vec) wv[2];
+        for (int s = 0; s < ns; s++)
+            acc[m][s] = start ? LD(start + m * lds + s * NV) : FNI(splat)((T)0);
+    for (int64_t k = 0; k < kdim; k++) {
+        FNI(vec) bv[2];
 #pragma GCC unroll 2
-        for (int s = 0; s < ns; s++) wv[s] = LD(w + p * oc + s * NV);
+        for (int s = 0; s < ns; s++) bv[s] = LD(b + k * ldb + s * NV);
 #pragma GCC unroll 8
         for (int m = 0; m < nr; m++) {
-            FNI(vec) hb = FNI(splat)(h[m * c + p]);
+            FNI(vec) av = FNI(splat)(a[m * am + k * ak]);
 #pragma GCC unroll 2
-            for (int s = 0; s < ns; s++) acc[m][s] = FNI(vfma)(hb, wv[s], acc[m][s]);
+            for (int s = 0; s < ns; s++) acc[m][s] = FNI(vfma)(av, bv[s], acc[m][s]);
         }
     }
 #pragma GCC unroll 8
     for (int m = 0; m < nr; m++)
 #pragma GCC unroll 2
-        for (int s = 0; s < ns; s++) ST(z + m * oc + s * NV, acc[m][s]);
+        for (int s = 0; s < ns; s++) ST(out + m * ldo + s * NV, acc[m][s]);
 }
 
 #define SMALL_ROW_TILES(CALL)                                                                \
@@ -92,6 +95,8 @@ ISA_TARGET NC_INLINE void FNI(fwd_tile)(T *restrict z, const T *restrict h, cons
         }                                                                                    \
     } while (0)
 
+/* ---- forward: z (R,OC) = h (R,C) W (C,OC) + b ---------------------------------------- */
+
 ISA_TARGET NC_INLINE void FNI(small_forward)(T *restrict z, const T *restrict h, const T *restrict w,
                                   const T *restrict wt, const T *restrict b, int64_t rows,
                                   int64_t c, int64_t oc)
@@ -99,12 +104,12 @@ ISA_TARGET NC_INLINE void FNI(small_forward)(T *restrict z, const T *restrict h,
     if (oc >= 8) {
         int64_t j0 = 0;
         for (; j0 + 2 * NV <= oc; j0 += 2 * NV) {
-#define FWD(NR) FNI(fwd_tile)(z + i * oc + j0, h + i * c, w + j0, b + j0, c, oc, NR, 2)
+#define FWD(NR) FNI(tile)(z + i * oc + j0, oc, b + j0, 0, h + i * c, c, 1, w + j0, oc, c, NR, 2)
             SMALL_ROW_TILES(FWD);
 #undef FWD
         }
         if (j0 + NV <= oc) {
-#define FWD(NR) FNI(fwd_tile)(z + i * oc + j0, h + i * c, w + j0, b + j0, c, oc, NR, 1)
+#define FWD(NR) FNI(tile)(z + i * oc + j0, oc, b + j0, 0, h + i * c, c, 1, w + j0, oc, c, NR, 1)
             SMALL_ROW_TILES(FWD);
 #undef FWD
             j0 += NV;
@@ -145,35 +150,6 @@ ISA_TARGET NC_INLINE void FNI(small_forward)(T *restrict z, const T *restrict h,
 
 /* ---- weight gradient: gw (C,OC) (+)= h^T dz, gb (OC,) (+)= column sums of dz ---------- */
 
-/* np rows of gw (gw, h offset to the tile's first row of gw, gw and dz to its first
- * column) by ns vectors; first: start from zero instead of gw. */
-ISA_TARGET NC_INLINE void FNI(dw_tile)(T *restrict gw, const T *restrict h, const T *restrict dz,
-                            int64_t rows, int64_t c, int64_t oc, int first, const int np,
-                            const int ns)
-{
-    FNI(vec) acc[6][2]; /* SMALL_MR <= 6 */
-#pragma GCC unroll 8
-    for (int m = 0; m < np; m++)
-#pragma GCC unroll 2
-        for (int s = 0; s < ns; s++)
-            acc[m][s] = first ? FNI(splat)((T)0) : LD(gw + m * oc + s * NV);
-    for (int64_t r = 0; r < rows; r++) {
-        FNI(vec) dv[2];
-#pragma GCC unroll 2
-        for (int s = 0; s < ns; s++) dv[s] = LD(dz + r * oc + s * NV);
-#pragma GCC unroll 8
-        for (int m = 0; m < np; m++) {
-            FNI(vec) hb = FNI(splat)(h[r * c + m]);
-#pragma GCC unroll 2
-            for (int s = 0; s < ns; s++) acc[m][s] = FNI(vfma)(hb, dv[s], acc[m][s]);
-        }
-    }
-#pragma GCC unroll 8
-    for (int m = 0; m < np; m++)
-#pragma GCC unroll 2
-        for (int s = 0; s < ns; s++) ST(gw + m * oc + s * NV, acc[m][s]);
-}
-
 ISA_TARGET NC_INLINE void FNI(small_accumulate)(T *restrict gw, T *restrict gb, const T *restrict h,
                                      const T *restrict dz, int64_t rows, int64_t c,
                                      int64_t oc, int first)
@@ -182,14 +158,18 @@ ISA_TARGET NC_INLINE void FNI(small_accumulate)(T *restrict gw, T *restrict gb, 
     if (oc >= NV) {
         /* row tiles of gw run over p, the input index */
         for (; j0 + 2 * NV <= oc; j0 += 2 * NV) {
-#define DW(NP) FNI(dw_tile)(gw + p * oc + j0, h + p, dz + j0, rows, c, oc, first, NP, 2)
+#define DW(NP)                                                                       \
+    FNI(tile)(gw + p * oc + j0, oc, first ? NULL : gw + p * oc + j0, oc, h + p, 1, c, dz + j0, \
+              oc, rows, NP, 2)
             int64_t p = 0;
             for (; p + SMALL_MR <= c; p += SMALL_MR) DW(SMALL_MR);
             for (; p < c; p++) DW(1);
 #undef DW
         }
         if (j0 + NV <= oc) {
-#define DW(NP) FNI(dw_tile)(gw + p * oc + j0, h + p, dz + j0, rows, c, oc, first, NP, 1)
+#define DW(NP)                                                                       \
+    FNI(tile)(gw + p * oc + j0, oc, first ? NULL : gw + p * oc + j0, oc, h + p, 1, c, dz + j0, \
+              oc, rows, NP, 1)
             int64_t p = 0;
             for (; p + SMALL_MR <= c; p += SMALL_MR) DW(SMALL_MR);
             for (; p < c; p++) DW(1);
@@ -257,42 +237,17 @@ ISA_TARGET NC_INLINE void FNI(small_accumulate)(T *restrict gw, T *restrict gb, 
 
 /* ---- backprop: dh (R,C) = dz (R,OC) W^T, from Wt (OC,C) --------------------------------- */
 
-ISA_TARGET NC_INLINE void FNI(bp_tile)(T *restrict dh, const T *restrict dz, const T *restrict wt,
-                            int64_t c, int64_t oc, const int nr, const int ns)
-{
-    FNI(vec) acc[6][2]; /* SMALL_MR <= 6 */
-#pragma GCC unroll 8
-    for (int m = 0; m < nr; m++)
-#pragma GCC unroll 2
-        for (int s = 0; s < ns; s++) acc[m][s] = FNI(splat)((T)0);
-    for (int64_t j = 0; j < oc; j++) {
-        FNI(vec) wv[2];
-#pragma GCC unroll 2
-        for (int s = 0; s < ns; s++) wv[s] = LD(wt + j * c + s * NV);
-#pragma GCC unroll 8
-        for (int m = 0; m < nr; m++) {
-            FNI(vec) db = FNI(splat)(dz[m * oc + j]);
-#pragma GCC unroll 2
-            for (int s = 0; s < ns; s++) acc[m][s] = FNI(vfma)(db, wv[s], acc[m][s]);
-        }
-    }
-#pragma GCC unroll 8
-    for (int m = 0; m < nr; m++)
-#pragma GCC unroll 2
-        for (int s = 0; s < ns; s++) ST(dh + m * c + s * NV, acc[m][s]);
-}
-
 ISA_TARGET NC_INLINE void FNI(small_backprop)(T *restrict dh, const T *restrict dz, const T *restrict wt,
                                    int64_t rows, int64_t c, int64_t oc)
 {
     int64_t p0 = 0;
     for (; p0 + 2 * NV <= c; p0 += 2 * NV) {
-#define BP(NR) FNI(bp_tile)(dh + i * c + p0, dz + i * oc, wt + p0, c, oc, NR, 2)
+#define BP(NR) FNI(tile)(dh + i * c + p0, c, NULL, 0, dz + i * oc, oc, 1, wt + p0, c, oc, NR, 2)
         SMALL_ROW_TILES(BP);
 #undef BP
     }
     if (p0 + NV <= c) {
-#define BP(NR) FNI(bp_tile)(dh + i * c + p0, dz + i * oc, wt + p0, c, oc, NR, 1)
+#define BP(NR) FNI(tile)(dh + i * c + p0, c, NULL, 0, dz + i * oc, oc, 1, wt + p0, c, oc, NR, 1)
         SMALL_ROW_TILES(BP);
 #undef BP
         p0 += NV;
