@@ -1542,17 +1542,30 @@ static int64_t lines_unquoted(int isa, const uint8_t *s, const uint8_t *e)
 
 /* The line ends of b[s, e) in nparts parts split at targets (nls[i] for the part ending at
  * targets[i], the last at e), counted in parallel; 1 and no counts when it has a quote. */
+typedef struct {
+    const nc_csv *p;
+    const uint8_t *b;
+    size_t s, e;
+    const size_t *targets;
+    int nparts;
+    int64_t *nls;
+} part_lines_job;
+
+static void part_lines_unit(void *arg, int64_t i, int slot)
+{
+    const part_lines_job *j = arg;
+    size_t a = i ? j->targets[i - 1] : j->s, z = i < j->nparts - 1 ? j->targets[i] : j->e;
+    (void)slot;
+    j->nls[i] = lines_unquoted(j->p->isa, j->b + a, j->b + z);
+}
+
 static int part_lines(const nc_csv *p, const uint8_t *b, size_t s, size_t e,
                       const size_t *targets, int nparts, int64_t *nls)
 {
-    int quoted = 0, nt = NC_MIN(nparts, p->threads);
-    (void)nt;
-    #pragma omp parallel for num_threads(nt) schedule(static) reduction(|:quoted)
-    for (int i = 0; i < nparts; i++) {
-        size_t a = i ? targets[i - 1] : s, z = i < nparts - 1 ? targets[i] : e;
-        nls[i] = lines_unquoted(p->isa, b + a, b + z);
-        quoted |= nls[i] < 0;
-    }
+    part_lines_job job = {p, b, s, e, targets, nparts, nls};
+    nc_parallel(part_lines_unit, &job, nparts, NC_MIN(nparts, p->threads));
+    int quoted = 0;
+    for (int i = 0; i < nparts; i++) quoted |= nls[i] < 0;
     return quoted;
 }
 
@@ -1928,6 +1941,21 @@ static void close_gaps(nc_csv *p, int nch)
 
 /* Fold the chunks' codes and counts into the parser's, in chunk order; their rows and
  * line numbers are in place already, without gaps (close_gaps). */
+/* Chunk i's text codes, from its own dictionary's numbering to the merged one's. */
+static void recode_unit(void *arg, int64_t i, int slot)
+{
+    const nc_csv *p = arg;
+    const csv_chunk *c = &p->chunks[i];
+    int64_t o = c->first, n = c->rows;
+    (void)slot;
+    for (int64_t j = 0; j < p->ncols; j++) {
+        if (p->kinds[j] != NC_CSV_TEXT) continue;
+        int32_t *code = p->codes[j] + o;
+        const int32_t *map = c->maps[j];
+        for (int64_t r = 0; r < n; r++) code[r] = code[r] < 0 ? -1 : map[code[r]];
+    }
+}
+
 static int merge_chunks(nc_csv *p, int nch)
 {
     const int64_t total = p->chunks[nch - 1].first + p->chunks[nch - 1].rows - p->rows;
@@ -1976,19 +2004,7 @@ static int merge_chunks(nc_csv *p, int nch)
             g->has_time |= s->has_time;
         }
     }
-    int nt = total >= 4096 ? NC_MIN(nch, p->threads) : 1;
-    (void)nt;
-    #pragma omp parallel for num_threads(nt) schedule(static, 1) if (text)
-    for (int i = 0; i < nch; i++) {
-        const csv_chunk *c = &p->chunks[i];
-        int64_t o = c->first, n = c->rows;
-        for (int64_t j = 0; j < p->ncols; j++) {
-            if (p->kinds[j] != NC_CSV_TEXT) continue;
-            int32_t *code = p->codes[j] + o;
-            const int32_t *map = c->maps[j];
-            for (int64_t r = 0; r < n; r++) code[r] = code[r] < 0 ? -1 : map[code[r]];
-        }
-    }
+    if (text) nc_parallel(recode_unit, p, nch, total >= 4096 ? NC_MIN(nch, p->threads) : 1);
     p->rows += total;
     p->line = ln;
     return 0;
@@ -2020,6 +2036,22 @@ static int chunk_error(nc_csv *p, int nch)
         return fail(p, NC_CSV_RAGGED, line);
     }
     return NC_CSV_OK;
+}
+
+/* The line ends of chunk i: an upper bound of its rows. */
+static void bound_unit(void *arg, int64_t i, int slot)
+{
+    const nc_csv *p = arg;
+    csv_chunk *c = &p->chunks[i];
+    (void)slot;
+    c->bound = count_lines(p->isa, c->start, c->end);
+}
+
+static void parse_unit(void *arg, int64_t i, int slot)
+{
+    const nc_csv *p = arg;
+    (void)slot;
+    parse_chunk(p, &p->chunks[i]);
 }
 
 int nc_csv_feed(nc_csv *p, size_t n, int eof)
@@ -2110,13 +2142,8 @@ int nc_csv_feed(nc_csv *p, size_t n, int eof)
         /* A chunk has at most one row per line end: with that much room each, all write
          * their rows straight into the columns. */
         int nt = NC_MIN(nch, p->threads);
-        (void)nt;
         if (!counted) {
-            #pragma omp parallel for num_threads(nt) schedule(static, 1)
-            for (int i = 0; i < nch; i++) {
-                csv_chunk *c = &p->chunks[i];
-                c->bound = count_lines(p->isa, c->start, c->end);
-            }
+            nc_parallel(bound_unit, p, nch, nt);
         }
         int64_t room = p->rows, line = p->line;
         for (int i = 0; i < nch; i++) {
@@ -2133,8 +2160,7 @@ int nc_csv_feed(nc_csv *p, size_t n, int eof)
                                 (double)(p->expect - p->fed) / (double)(done - s));
         if (reserve_rows(p, room, likely)) return fail(p, NC_CSV_NOMEM, 0);
         for (int i = 0; i < nch; i++) chunk_place(p, &p->chunks[i]);
-        #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
-        for (int i = 0; i < nch; i++) parse_chunk(p, &p->chunks[i]);
+        nc_parallel(parse_unit, p, nch, nt);
         if (chunk_error(p, nch)) return p->err.status;
         close_gaps(p, nch);
         if (merge_chunks(p, nch)) return fail(p, NC_CSV_NOMEM, 0);

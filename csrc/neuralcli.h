@@ -39,7 +39,6 @@ enum nc_isa { NC_ISA_PORTABLE = 0, NC_ISA_AVX2 = 1, NC_ISA_AVX512 = 2 };
  * at import). n < 1 is taken as 1. */
 void nc_set_num_threads(int n);
 int nc_get_num_threads(void);
-int nc_has_openmp(void);
 /* Best path this CPU and OS support. */
 int nc_detect_isa(void);
 /* Select a path; asking for more than the CPU has selects the best it has. Returns the

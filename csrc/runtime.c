@@ -9,20 +9,10 @@ void nc_set_num_threads(int n)
     nc_num_threads = n < 1 ? 1 : n > NC_MAX_THREADS ? NC_MAX_THREADS : n;
 }
 
-/* The training kernels run on the core's own pool (pool.c), with or without OpenMP; the
- * CSV reader's OpenMP regions use the same setting. */
+/* Every parallel kernel runs on the core's own pool (pool.c) within this setting. */
 int nc_get_num_threads(void)
 {
     return nc_num_threads;
-}
-
-int nc_has_openmp(void)
-{
-#ifdef _OPENMP
-    return 1;
-#else
-    return 0;
-#endif
 }
 
 int nc_detect_isa(void)

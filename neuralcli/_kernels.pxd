@@ -20,7 +20,6 @@ cdef extern from "neuralcli.h" nogil:
 
     void nc_set_num_threads(int n)
     int nc_get_num_threads()
-    int nc_has_openmp()
     int nc_detect_isa()
     int nc_set_isa(int isa)
     int nc_get_isa()

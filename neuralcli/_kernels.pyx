@@ -22,9 +22,6 @@ def set_num_threads(int n):
 def get_num_threads():
     return nc_get_num_threads()
 
-def has_openmp():
-    return bool(nc_has_openmp())
-
 def detect_isa():
     return ISA_NAMES[nc_detect_isa()]
 

