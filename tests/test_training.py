@@ -82,10 +82,13 @@ def test_early_stopping_restores_best_weights():
     assert net.params.tobytes() == seen[st.best_epoch].tobytes()
 
 
-def test_clipping_sets_the_update_norm():
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled-runs", "per-batch"])
+def test_clipping_sets_the_update_norm(compiled):
     X, y = _data(50)
     net, tr = _trainer(TrainConfig(epochs=1, batch_size=0, lr=1.0, optimizer="sgd",
                                    clip_norm=1e-3), dtype="float64")
+    tr.compiled_runs = compiled
+    assert tr._runs_in_c() == compiled
     before = net.params.copy()
     tr.fit(X, y)
     # the gradient's norm is far above 1e-3, so plain SGD moves by exactly lr * clip_norm
