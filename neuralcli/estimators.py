@@ -386,7 +386,7 @@ class _BaseMLP(_SkBase):
         self.loss_ = self.loss_curve_[-1] if self.loss_curve_ else np.inf
         self.n_layers_ = self._model.n_layers + 1
         self.n_outputs_ = self._model.sizes[-1]
-        self.out_activation_ = {"sigmoid": "logistic"}.get(self._output_act, self._output_act)
+        self.out_activation_ = self._out_activation
         self.stop_reason_ = state.stop_reason
 
     def _fold_class_weight(self, y, sw):
@@ -515,7 +515,7 @@ class _BaseMLP(_SkBase):
             if est.validation_scores_ else None
         est.n_layers_ = saved.model.n_layers + 1
         est.n_outputs_ = saved.model.sizes[-1]
-        est.out_activation_ = {"sigmoid": "logistic"}.get(est._output_act, est._output_act)
+        est.out_activation_ = est._out_activation
         est.stop_reason_ = hist.get("stop_reason", "")
         return est
 
@@ -555,6 +555,11 @@ class MLPClassifier(_SkClassifier, _BaseMLP):
     @property
     def _output_act(self):
         return "identity"  # logits; the link is applied in predict_proba
+
+    @property
+    def _out_activation(self):
+        """The output's link, named as scikit-learn's out_activation_ names it."""
+        return "logistic" if self._binary else "softmax"
 
     @property
     def _loss(self):
@@ -689,6 +694,7 @@ class MLPRegressor(_SkRegressor, _BaseMLP):
     neuralcli's table via `loss`), one or several outputs."""
     _task_kind = "regression"
     _output_act = "identity"
+    _out_activation = "identity"
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
                  alpha=0.0001, batch_size="auto", learning_rate="constant",

@@ -117,8 +117,9 @@ def test_string_labels_and_binary_probabilities():
     assert set(clf.predict(X)) <= {"no", "yes"}
     assert clf.predict_proba(X).shape == (200, 2)
     assert clf.coefs_[0].shape == (2, 16) and clf.intercepts_[-1].shape == (1,)
-    # the network outputs the logit; predict_proba applies the sigmoid
-    assert clf.out_activation_ == "identity"
+    # the network outputs the logit and predict_proba applies the sigmoid, which
+    # out_activation_ names as scikit-learn's does
+    assert clf.out_activation_ == "logistic"
     (w0, w1), (b0, b1) = clf.coefs_, clf.intercepts_
     logit = (np.maximum(X @ w0 + b0, 0) @ w1 + b1)[:, 0]
     np.testing.assert_allclose(clf.predict_proba(X)[:, 1], 1 / (1 + np.exp(-logit)),

@@ -26,6 +26,8 @@ CASES = [
     ("adam", {}),
     ("adam", {"beta1": 0.8, "beta2": 0.99, "eps": 1e-6, "weight_decay": 0.05}),
     ("adamw", {"weight_decay": 0.05}),
+    ("adamw", {}),
+    ("adamw", {"beta1": 0.85, "beta2": 0.95, "eps": 1e-7, "weight_decay": 0.2}),
     ("rmsprop", {}),
     ("rmsprop", {"momentum": 0.9}),
     ("rmsprop", {"alpha": 0.9, "eps": 1e-6, "momentum": 0.5, "weight_decay": 0.01}),

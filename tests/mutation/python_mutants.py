@@ -1,0 +1,138 @@
+"""Mutation testing of the model layer's arithmetic with mutmut: which mutants count, the
+ones left alive as equivalent (with the reason), and the score.
+
+    python setup.py build_ext --inplace      # mutmut copies the built package
+    python tests/mutation/python_mutants.py run      # mutmut run over the scope below
+    python tests/mutation/python_mutants.py score    # the table for tests/README.md
+
+pyproject.toml's [tool.mutmut] names the files; SCOPE narrows estimators.py to how the
+estimators score, predict and weigh (not their persistence, parameter plumbing or
+scikit-learn tags). `score` reads mutmut's results in mutants/ and exits 1 when fewer
+than TARGET of the counted mutants are killed. Mutant names carry a number per function,
+so after editing a function, re-check the EQUIVALENT entries that name it."""
+import argparse
+import fnmatch
+import glob
+import json
+import os
+import re
+import subprocess
+import sys
+from collections import Counter, defaultdict
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TARGET = 0.90
+
+SCOPE = [
+    "neuralcli.optim.*",
+    "neuralcli.losses.*",
+    "neuralcli.metrics.*",
+    "neuralcli.training.*",
+    "neuralcli.schedules.*",
+    "neuralcli.preprocess.*",
+    # the estimators: scoring, prediction, targets and weights
+    "neuralcli.estimators.xǁ_SkRegressorǁscore__mutmut_*",
+    "neuralcli.estimators.xǁ_SkClassifierǁscore__mutmut_*",
+    "neuralcli.estimators.xǁ_BaseMLPǁ_forward__mutmut_*",
+    "neuralcli.estimators.xǁ_BaseMLPǁ_record__mutmut_*",
+    "neuralcli.estimators.xǁMLPClassifierǁ*",
+    "neuralcli.estimators.xǁMLPRegressorǁ*",
+]
+# ... except what is not arithmetic in those classes: fitting plumbing and tags
+OUT_OF_SCOPE = [
+    "neuralcli.estimators.xǁ*ǁ__init____mutmut_*",
+    "neuralcli.estimators.xǁ*ǁ__sklearn_tags____mutmut_*",
+    "neuralcli.estimators.xǁ*ǁfit__mutmut_*",
+    "neuralcli.estimators.xǁ*ǁpartial_fit__mutmut_*",
+    "neuralcli.estimators.xǁ*ǁ_n_outputs_for__mutmut_*",
+    "neuralcli.estimators.xǁ*ǁ_task_kind__mutmut_*",
+]
+
+# mutant name -> why no test can tell it from the original
+EQUIVALENT = {
+}
+
+
+def in_scope(name):
+    return (any(fnmatch.fnmatchcase(name, p) for p in SCOPE)
+            and not any(fnmatch.fnmatchcase(name, p) for p in OUT_OF_SCOPE))
+
+
+def results():
+    """{mutant name: exit code or None} from mutmut's files in mutants/."""
+    out = {}
+    for path in glob.glob(os.path.join(ROOT, "mutants", "neuralcli", "*.py.meta")):
+        with open(path) as f:
+            out.update(json.load(f)["exit_code_by_key"])
+    return out
+
+
+def status(code):
+    if code in (1, 3) or (code is not None and code < 0) or code in (24, 36, 152, 255):
+        return "killed"  # failed, crashed or timed out
+    return {0: "survived", None: "not checked", 5: "no tests", 33: "no tests"}.get(
+        code, "suspicious")
+
+
+def cmd_run(args):
+    names = [n for n in results() if in_scope(n)] if args.only_left else SCOPE
+    if args.only_left:
+        names = [n for n in names if status(results()[n]) != "killed"
+                 and n not in EQUIVALENT]
+    return subprocess.call(["mutmut", "run", "--max-children", str(args.jobs), *names],
+                           cwd=ROOT)
+
+
+def cmd_score(args):
+    res = {n: c for n, c in results().items() if in_scope(n)}
+    if not res:
+        print("no mutmut results in mutants/: run `python tests/mutation/python_mutants.py "
+              "run` first", file=sys.stderr)
+        return 1
+    by_module = defaultdict(Counter)
+    left = []
+    for name, code in sorted(res.items()):
+        module = name.split(".")[1]
+        st = "equivalent" if name in EQUIVALENT else status(code)
+        by_module[module][st] += 1
+        if st not in ("killed", "equivalent"):
+            left.append((name, st))
+    total = Counter()
+    print("| module | mutants | killed | equivalent | survived / untested | score |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for module in sorted(by_module):
+        c = by_module[module]
+        total.update(c)
+        print(_row(module, c))
+    print(_row("**all**", total))
+    if args.verbose:
+        for name, st in left:
+            print(f"{st}: {name}")
+    counted = sum(total.values()) - total["equivalent"]
+    return 0 if counted and total["killed"] / counted >= TARGET else 1
+
+
+def _row(label, c):
+    n = sum(c.values())
+    counted = n - c["equivalent"]
+    alive = counted - c["killed"]
+    score = c["killed"] / counted if counted else 1.0
+    return (f"| {label} | {n} | {c['killed']} | {c['equivalent']} | {alive} | "
+            f"{100 * score:.1f}% |")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    run = sub.add_parser("run", help="mutmut run over the scope")
+    run.add_argument("--jobs", type=int, default=2)
+    run.add_argument("--only-left", action="store_true",
+                     help="only the mutants not yet killed (after adding tests)")
+    score = sub.add_parser("score", help="the score table from mutmut's results")
+    score.add_argument("-v", "--verbose", action="store_true", help="list what is alive")
+    args = ap.parse_args(argv)
+    return {"run": cmd_run, "score": cmd_score}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,159 @@
+"""How the estimators turn the network's output into probabilities, labels and scores:
+stable at extreme logits, no warnings where scikit-learn's give none, the fitted
+attributes that record training as scikit-learn's do, and the scores used when
+scikit-learn is not installed."""
+import warnings
+
+import numpy as np
+import pytest
+
+from helpers import run_python
+from neuralcli import MLPClassifier, MLPRegressor
+
+
+def _quiet(est, X, y, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return est.fit(X, y, **kw)
+
+
+def _blobs(k, n=60, seed=0):
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % k
+    X = rng.standard_normal((n, 3)) + 3.0 * y[:, None]
+    return X, y
+
+
+def _stable_softmax(z):
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def test_softmax_probabilities_at_extreme_logits():
+    X, y = _blobs(3)
+    clf = _quiet(MLPClassifier(hidden_layer_sizes=(4,), max_iter=5, random_state=0), X, y)
+    clf._model.weights[-1][...] *= 1e4        # logits of order 1e4: exp overflows unshifted
+    clf._model.biases[-1][...] = [300.0, -200.0, 100.0]
+    logits = clf._model.forward(X).astype(np.float64)
+    assert np.abs(logits).max() > 1000
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        p = clf.predict_proba(X)
+        logp = clf.predict_log_proba(X)      # some probabilities are exactly 0: log is -inf
+    assert np.isfinite(p).all()
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-12)
+    np.testing.assert_allclose(p, _stable_softmax(logits), rtol=1e-12, atol=1e-300)
+    assert (p == 0).any() and np.isneginf(logp).any()
+    assert np.array_equal(np.isneginf(logp), p == 0)
+    assert np.array_equal(clf.predict(X), clf.classes_[logits.argmax(axis=1)])
+
+
+def test_softmax_probabilities_per_row_of_modest_logits():
+    # one large row must not shift the others: each row subtracts its own maximum
+    X, y = _blobs(3)
+    clf = _quiet(MLPClassifier(hidden_layer_sizes=(4,), max_iter=5, random_state=0), X, y)
+    clf._model.weights[-1][...] *= 2000
+    logits = clf._model.forward(X).astype(np.float64)
+    spread = logits.max(axis=1)
+    assert spread.max() - spread.min() > 800  # unshareable by one shift
+    p = clf.predict_proba(X)
+    np.testing.assert_allclose(p, _stable_softmax(logits), rtol=1e-12, atol=1e-300)
+
+
+def test_binary_probabilities_at_extreme_logits():
+    X, y = _blobs(2)
+    clf = _quiet(MLPClassifier(hidden_layer_sizes=(4,), max_iter=5, random_state=0), X, y)
+    clf._model.weights[-1][...] *= 1e5
+    z = clf._model.forward(X).astype(np.float64)[:, 0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        p = clf.predict_proba(X)
+    assert p.shape == (len(X), 2) and np.isfinite(p).all()
+    np.testing.assert_allclose(p[:, 1], 1 / (1 + np.exp(-np.clip(z, -700, 700))),
+                               rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=0, atol=1e-15)
+    assert np.array_equal(clf.predict(X), clf.classes_[(z > 0).astype(int)])
+
+
+@pytest.mark.parametrize("early", [False, True])
+def test_fitted_attributes_record_training(early):
+    X, y = _blobs(3, n=90)
+    clf = _quiet(MLPClassifier(hidden_layer_sizes=(5, 4), max_iter=7, random_state=0,
+                               early_stopping=early, n_iter_no_change=100, batch_size=16),
+                 X, y)
+    assert clf.n_iter_ == 7 == len(clf.loss_curve_)
+    n_train = 90 - (len(clf._val_rows) if early and hasattr(clf, "_val_rows") else 0)
+    if not early:
+        assert clf.t_ == 7 * 90
+        assert clf.best_loss_ == min(clf.loss_curve_)
+        assert not hasattr(clf, "validation_scores_") or clf.validation_scores_ in (None, [])
+    else:
+        assert clf.t_ % 7 == 0 and clf.t_ < 7 * 90
+        assert clf.best_loss_ is None
+        assert len(clf.validation_scores_) == 7
+        assert clf.best_validation_score_ == max(clf.validation_scores_)
+        assert all(0 <= s <= 1 for s in clf.validation_scores_)
+    assert clf.loss_ == clf.loss_curve_[-1]
+    assert clf.n_layers_ == 4 and clf.n_outputs_ == 3
+    assert clf.out_activation_ == "softmax"
+    del n_train
+    bin_clf = _quiet(MLPClassifier(hidden_layer_sizes=(3,), max_iter=2, random_state=0),
+                     *_blobs(2))
+    assert bin_clf.out_activation_ == "logistic" and bin_clf.n_outputs_ == 1
+    assert bin_clf.n_layers_ == 3
+    reg = _quiet(MLPRegressor(hidden_layer_sizes=(3,), max_iter=3, random_state=0),
+                 X, X[:, 0] * 2.0)
+    assert reg.out_activation_ == "identity" and reg.n_outputs_ == 1
+    assert reg.t_ == 3 * 90 and reg.n_iter_ == 3
+
+
+def test_partial_fit_extends_the_record():
+    X, y = _blobs(2)
+    clf = _quiet(MLPClassifier(hidden_layer_sizes=(3,), max_iter=3, random_state=0), X, y)
+    curve = list(clf.loss_curve_)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf.partial_fit(X, y)
+    assert clf.n_iter_ == 4 and clf.loss_curve_[:3] == curve and len(clf.loss_curve_) == 4
+    assert clf.t_ == 4 * len(X) and clf.loss_ == clf.loss_curve_[-1]
+    assert clf.best_loss_ == min(clf.loss_curve_)
+
+
+NO_SKLEARN = r"""
+import sys, json
+sys.modules["sklearn"] = None      # import sklearn fails: the estimators' own fallbacks
+import numpy as np, warnings
+from neuralcli import MLPClassifier, MLPRegressor
+from neuralcli import estimators
+assert not estimators._HAVE_SKLEARN
+rng = np.random.default_rng(0)
+X = rng.standard_normal((80, 3)); y = (X[:, 0] + 0.5 * rng.standard_normal(80) > 0).astype(int)
+w = rng.uniform(0.1, 3.0, 80)
+t = X[:, 0] * 2 + X[:, 1] + 0.3 * rng.standard_normal(80)
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    clf = MLPClassifier(hidden_layer_sizes=(4,), max_iter=20, random_state=0).fit(X, y)
+    reg = MLPRegressor(hidden_layer_sizes=(4,), max_iter=20, random_state=0).fit(X, t)
+print(json.dumps({"pred": clf.predict(X).tolist(), "acc": clf.score(X, y),
+                  "acc_w": clf.score(X, y, sample_weight=w),
+                  "value": reg.predict(X).tolist(), "r2": reg.score(X, t),
+                  "r2_w": reg.score(X, t, sample_weight=w), "w": w.tolist(),
+                  "y": y.tolist(), "t": t.tolist()}))
+"""
+
+
+def test_scores_without_scikit_learn_are_scikit_learns():
+    import json
+
+    metrics = pytest.importorskip("sklearn.metrics")
+    out = run_python(NO_SKLEARN, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    r = json.loads(out.stdout)
+    w = np.array(r["w"])
+    assert r["acc"] == metrics.accuracy_score(r["y"], r["pred"])
+    assert abs(r["acc_w"] - metrics.accuracy_score(r["y"], r["pred"], sample_weight=w)) < 1e-15
+    assert abs(r["acc_w"] - r["acc"]) > 1e-3
+    assert abs(r["r2"] - metrics.r2_score(r["t"], r["value"])) < 1e-12
+    assert abs(r["r2_w"] - metrics.r2_score(r["t"], r["value"], sample_weight=w)) < 1e-12
+    assert abs(r["r2_w"] - r["r2"]) > 1e-4

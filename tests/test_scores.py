@@ -1,0 +1,124 @@
+"""R² and the regression baselines at their edges: float32 and integer inputs scored in
+float64, targets of small spread, constant targets, weights merged over chunks, and the
+baselines' shapes, means and errors. Compared with scikit-learn where it is installed and
+with the closed forms otherwise."""
+import numpy as np
+import pytest
+
+from neuralcli import metrics
+from neuralcli.training import _R2, r2_score
+
+
+def _r2_oracle(y, pred, w=None):
+    """Mean over outputs of 1 - SS_res/SS_tot in float64; constant outputs score 1.0 when
+    predicted exactly, else 0.0 (scikit-learn's force_finite)."""
+    y = np.asarray(y, np.float64).reshape(len(y), -1)
+    pred = np.asarray(pred, np.float64).reshape(len(y), -1)
+    w = np.ones(len(y)) if w is None else np.asarray(w, np.float64)
+    mean = (w[:, None] * y).sum(0) / w.sum()
+    res = (w[:, None] * (y - pred) ** 2).sum(0)
+    tot = (w[:, None] * (y - mean) ** 2).sum(0)
+    out = [1 - r / t if t > 0 else (0.0 if r > 0 else 1.0) for r, t in zip(res, tot)]
+    return float(np.mean(out))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.int64])
+def test_r2_of_float32_and_integer_inputs_is_taken_in_float64(dtype):
+    rng = np.random.default_rng(0)
+    y = (rng.standard_normal((40, 2)) * 1000 + 7).astype(dtype)
+    pred = (y + rng.standard_normal(y.shape) * 300).astype(dtype)
+    w = rng.uniform(0.5, 2.0, 40).astype(np.float32)
+    want = _r2_oracle(y, pred, w)
+    assert abs(r2_score(y, pred, w) - want) < 1e-14
+    assert abs(metrics.r2(y, pred, w) - want) < 1e-14
+    r2 = _R2()
+    r2.add(y[:13], pred[:13], w[:13])
+    r2.add(y[13:], pred[13:], w[13:])
+    assert abs(r2.score() - want) < 1e-13
+
+
+def test_r2_of_a_small_spread_and_of_constant_outputs():
+    rng = np.random.default_rng(1)
+    y = rng.uniform(0, 0.01, (30, 3))           # SS_tot far below 1
+    y[:, 1] = 5.0                               # constant, predicted exactly below
+    pred = y + rng.standard_normal(y.shape) * 0.002
+    pred[:, 1] = 5.0
+    want = _r2_oracle(y, pred)
+    assert 0 < want < 1
+    assert abs(r2_score(y, pred) - want) < 1e-13
+    assert abs(metrics.r2(y, pred) - want) < 1e-13
+    pred[:, 1] = 5.5                            # constant, predicted wrong: 0
+    want = _r2_oracle(y, pred)
+    assert abs(r2_score(y, pred) - want) < 1e-13
+    assert abs(metrics.r2(y, pred) - want) < 1e-13
+    assert r2_score(np.full(4, 2.0), np.full(4, 2.0)) == 1.0
+    assert r2_score(np.full(4, 2.0), np.full(4, 2.5)) == 0.0
+
+
+def test_r2_chunks_whose_weights_sum_to_one_or_zero():
+    rng = np.random.default_rng(2)
+    y = rng.standard_normal(9)
+    pred = y + 0.5 * rng.standard_normal(9)
+    w = np.array([0.25, 0.75, 0.0, 0.0, 2.0, 1.0, 0.5, 0.5, 3.0])
+    r2 = _R2()
+    for lo, hi in [(0, 2), (2, 4), (4, 6), (6, 8), (8, 9)]:  # sums 1, 0, 3, 1, 3
+        r2.add(y[lo:hi], pred[lo:hi], w[lo:hi])
+    assert abs(r2.score() - _r2_oracle(y, pred, w)) < 1e-13
+    with_sklearn = pytest.importorskip("sklearn.metrics")
+    assert abs(r2.score() - with_sklearn.r2_score(y, pred, sample_weight=w)) < 1e-13
+
+
+def test_r2_is_none_below_two_samples():
+    assert metrics.r2([1.0], [2.0]) is None
+    assert metrics.regression_report([1.0], [2.0])["r2"] is None
+
+
+def test_baseline_regression_predicts_the_weighted_mean():
+    y = np.array([[1.0, 10.0], [2.0, 20.0], [4.0, 10.0], [8.0, 40.0]])
+    w = np.array([1.0, 0.0, 2.0, 1.0])
+    rep = metrics.baseline_regression(y, sample_weight=w)
+    mean = (w[:, None] * y).sum(0) / w.sum()
+    assert rep["n_samples"] == 4 and rep["n_outputs"] == 2
+    assert rep["r2"] == 0.0
+    want_mse = ((w[:, None] * (y - mean) ** 2).sum(0) / w.sum()).mean()
+    assert rep["mse"] == pytest.approx(want_mse, rel=1e-15)
+    assert rep["mae"] == pytest.approx(((w[:, None] * abs(y - mean)).sum(0) / w.sum()).mean(),
+                                       rel=1e-15)
+
+
+def test_baseline_regression_with_a_given_mean():
+    y = np.array([1.0, 3.0, 5.0])
+    rep = metrics.baseline_regression(y, mean=2.0)
+    assert rep["n_outputs"] == 1
+    assert rep["mse"] == pytest.approx((1 + 1 + 9) / 3, rel=1e-15)
+    assert rep["r2"] == pytest.approx(1 - 11 / 8, rel=1e-15)
+    y2 = np.column_stack([y, 2 * y])
+    per_output = metrics.baseline_regression(y2, mean=[3.0, 6.0])
+    assert per_output["r2"] == 0.0 and per_output["n_outputs"] == 2
+    one = metrics.baseline_regression(y2, mean=[3.0])       # one value for every output
+    assert one["mse"] == pytest.approx((8 / 3 + (1 + 9 + 49) / 3) / 2, rel=1e-15)
+    m = np.float32(2.3)                         # taken as the float64 of its float32 value
+    ints = metrics.baseline_regression(np.array([1, 2, 4]), mean=m)
+    m = float(m)
+    assert ints["mse"] == pytest.approx(((1 - m) ** 2 + (2 - m) ** 2 + (4 - m) ** 2) / 3,
+                                        rel=1e-15)
+    assert metrics.baseline_regression(np.full(3, 7.0))["r2"] == 1.0
+
+
+@pytest.mark.parametrize("y,kw,message", [
+    (np.zeros(0), {}, r"y_true must be a non-empty \(N,\) or \(N, K\) array, got \(0,\)"),
+    (np.zeros((2, 2, 2)), {}, "non-empty"),
+    (np.zeros((3, 2)), {"mean": [1.0, 2.0, 3.0]}, "mean must be a scalar or 2 values, got 3"),
+    (np.zeros((3, 2)), {"mean": [1.0, 2.0], "sample_weight": [1.0, 1.0]},
+     r"sample_weight must have shape \(3,\)"),
+])
+def test_baseline_regression_errors(y, kw, message):
+    with pytest.raises(ValueError, match=message):
+        metrics.baseline_regression(y, **kw)
+
+
+def test_class_prior_names_its_argument():
+    assert metrics.class_prior([0, 2, 2, 1], 3) == [0.25, 0.25, 0.5]
+    assert metrics.class_prior([0, 2], 3, sample_weight=[3.0, 1.0]) == [0.75, 0.0, 0.25]
+    with pytest.raises(ValueError, match=r"^y holds class 3, outside 0..2$"):
+        metrics.class_prior([0, 3], 3)
