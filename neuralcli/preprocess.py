@@ -757,10 +757,6 @@ class Preprocessor:
                          f"with {what}")
         return notes
 
-    def fit_transform(self, table, **kw):
-        rows = kw.get("rows")
-        return self.fit(table, **kw).transform(table, rows=rows)
-
     def transform(self, table, *, rows=None, dtype=np.float64, training=False):
         """Encoded inputs (dense in `dtype`, codes int32) for the table's rows (or `rows`
         of it), from the training columns matched by name. training: the rows are the
@@ -802,10 +798,6 @@ class Preprocessor:
             block += 1
         self.last_notes = notes + self.fill_notes(self.last_filled)
         return Encoded(dense, codes)
-
-    def prepare_predict(self, table, **kw):
-        """transform() by another name, for a prediction or evaluation file."""
-        return self.transform(table, **kw)
 
     def _check_columns(self, table):
         missing = [c for c in self.input_columns if c not in table.columns]

@@ -512,3 +512,28 @@ def test_mostly_numeric_column_read_as_text_is_explained(tmp_path):
     pre = Preprocessor().fit(read(path))
     note = [n for n in pre.fit_notes if "read as text" in n]
     assert note and '"x" at row 4' in note[0] and "3 cells" in note[0]
+
+
+def test_date_column_read_as_text_at_prediction(csv):
+    """A file whose date column the reader types as text (a cell is not a date): the rows
+    that are dates encode as they would from a date column, the first that is not is an
+    error naming it, and a NaN in a number column read as text says NaN is refused."""
+    train = read(csv("when,x,y\n2024-01-01,1,0\n2024-03-16,2,1\n1970-01-01,3,0\n"
+                     "2023-07-04,4,1\n", "train.csv"))
+    p = fit(train)
+    good = p.transform(read(csv("when,x\n2024-03-16,2\n2023-07-04,5\n", "good.csv"))).dense
+    t = read(csv("when,x\n2024-03-16,2\nsoon,3\n2023-07-04,5\n,6\n", "text.csv"))
+    assert t.data[0].kind == "text"
+    got = p.transform(t, rows=[0, 2]).dense
+    assert np.array_equal(got, good)
+    err = error_of(p.transform, t, rows=[0, 1, 2])
+    assert (err.row, err.column) == (2, "when")
+    assert str(err).endswith('row 2, column "when": "soon" is not a date; fix the value')
+    err = error_of(p.transform, t, rows=[3])
+    assert (err.row, err.column) == (4, "when") and "missing value" in str(err)
+    n = read(csv("when,x\n2024-03-16,nan\n2023-07-04,abc\n", "nan.csv"))
+    assert n.data[1].kind == "text"
+    err = error_of(p.transform, n, rows=[0])
+    assert (err.row, err.column) == (1, "x") and 'NaN/inf is not allowed ("nan")' in str(err)
+    err = error_of(p.transform, n, rows=[1])
+    assert (err.row, err.column) == (2, "x") and '"abc" is not a number' in str(err)

@@ -122,3 +122,41 @@ def test_class_prior_names_its_argument():
     assert metrics.class_prior([0, 2], 3, sample_weight=[3.0, 1.0]) == [0.75, 0.0, 0.25]
     with pytest.raises(ValueError, match=r"^y holds class 3, outside 0..2$"):
         metrics.class_prior([0, 3], 3)
+
+
+def test_regression_figures_of_float32_inputs_are_taken_in_float64():
+    rng = np.random.default_rng(3)
+    y = (rng.standard_normal((25, 2)) * 1000).astype(np.float32)
+    p = (y + rng.standard_normal(y.shape) * 100).astype(np.float32)
+    w = rng.uniform(0.5, 2.0, 25)
+    y64, p64 = y.astype(np.float64), p.astype(np.float64)
+    rep = metrics.regression_report(y, p, w)
+    assert rep == {"n_samples": 25, "n_outputs": 2, "mse": metrics.mse(y64, p64, w),
+                   "rmse": metrics.rmse(y64, p64, w), "mae": metrics.mae(y64, p64, w),
+                   "r2": metrics.r2(y64, p64, w)}
+    per = (w[:, None] * (y64 - p64) ** 2).sum(0) / w.sum()
+    assert rep["mse"] == pytest.approx(per.mean(), rel=1e-15)
+    assert rep["rmse"] == pytest.approx(np.sqrt(per).mean(), rel=1e-15)
+    assert rep["mae"] == pytest.approx(((w[:, None] * abs(y64 - p64)).sum(0) / w.sum()).mean(),
+                                       rel=1e-15)
+    plain = metrics.regression_report(y, p)
+    assert plain["rmse"] != rep["rmse"] and plain["mae"] != rep["mae"]
+
+
+@pytest.mark.parametrize("y,p,message", [
+    ([], [], "y_true is empty"),
+    ([1.0, 2.0], [1.0, np.nan], "y_true or y_pred holds NaN or infinite values"),
+    ([np.inf, 2.0], [1.0, 2.0], "y_true or y_pred holds NaN"),
+    ([1.0, 2.0], [1.0, 2.0, 3.0], "must both be"),
+])
+def test_regression_figures_refuse_bad_targets(y, p, message):
+    with pytest.raises(ValueError, match=message):
+        metrics.mse(y, p)
+
+
+@pytest.mark.parametrize("fn", [metrics.confusion_matrix, metrics.precision_recall_f1])
+def test_class_figures_name_the_bad_argument(fn):
+    with pytest.raises(ValueError, match=r"^y_pred holds class 4, outside 0..2$"):
+        fn([0, 1, 2], [0, 4, 2], 3)
+    with pytest.raises(ValueError, match=r"^y_true holds class -1, outside 0..2$"):
+        fn([0, -1, 2], [0, 1, 2], 3)

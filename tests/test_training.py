@@ -220,3 +220,29 @@ def test_rmsprop_step():
     p, g, p1 = _one_step("rmsprop")
     v = 0.01 * g * g
     np.testing.assert_allclose(p1, p - 0.1 * g / (np.sqrt(v) + 1e-8), rtol=1e-12)
+
+
+@pytest.mark.parametrize("cfg,scale,message", [
+    (TrainConfig(epochs=50, batch_size=0, lr=1e12, optimizer="sgd"), 1e3,
+     "training diverged in epoch 3, batch 1: the loss became nan; kept the last good weights "
+     "(from the end of epoch 2); try a lower learning rate than 1e+12 or gradient clipping "
+     "(clip norm 1.0)"),
+    (TrainConfig(epochs=50, batch_size=16, lr=3.0, optimizer="sgd", clip_norm=1e9), 1e20,
+     "training diverged in epoch 1, batch 13: the loss became nan; kept the last good "
+     "weights (from before training); try a lower learning rate than 3"),
+])
+def test_divergence_message_says_where_and_what_was_kept(cfg, scale, message):
+    X, y = _data()
+    net, tr = _trainer(cfg)
+    seen = {}
+
+    class Snap(Callback):
+        def on_epoch_end(self, state, logs):
+            seen[logs["epoch"]] = net.params.copy()
+
+    tr.callbacks = [Snap()]
+    first = net.params.copy()
+    st = tr.fit(X * scale, y)
+    assert st.stop_reason == "diverged" and st.message == message
+    kept = seen[max(seen)] if seen else first
+    assert net.params.tobytes() == kept.tobytes()

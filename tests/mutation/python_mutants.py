@@ -38,8 +38,17 @@ SCOPE = [
     "neuralcli.estimators.xǁMLPClassifierǁ*",
     "neuralcli.estimators.xǁMLPRegressorǁ*",
 ]
-# ... except what is not arithmetic in those classes: fitting plumbing and tags
+# ... except what is not arithmetic: the estimators' fitting plumbing and tags, and the
+# preprocessing's sentences for people (as raise and warning messages are left out in
+# pyproject.toml)
 OUT_OF_SCOPE = [
+    "neuralcli.preprocess.x_date_text__mutmut_*",
+    "neuralcli.preprocess.x__count__mutmut_*",
+    "neuralcli.preprocess.xǁTaskDecisionǁ__repr____mutmut_*",
+    "neuralcli.preprocess.xǁPreprocessorǁdescribe__mutmut_*",
+    "neuralcli.preprocess.xǁPreprocessorǁencoding__mutmut_*",
+    "neuralcli.preprocess.xǁPreprocessorǁ_how__mutmut_*",
+    "neuralcli.preprocess.xǁPreprocessorǁfill_notes__mutmut_*",
     "neuralcli.estimators.xǁ*ǁ__init____mutmut_*",
     "neuralcli.estimators.xǁ*ǁ__sklearn_tags____mutmut_*",
     "neuralcli.estimators.xǁ*ǁfit__mutmut_*",
@@ -98,8 +107,8 @@ def cmd_score(args):
         if st not in ("killed", "equivalent"):
             left.append((name, st))
     total = Counter()
-    print("| module | mutants | killed | equivalent | survived / untested | score |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("| module | mutants | killed | equivalent | survived | no test | not run | score |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for module in sorted(by_module):
         c = by_module[module]
         total.update(c)
@@ -108,16 +117,17 @@ def cmd_score(args):
     if args.verbose:
         for name, st in left:
             print(f"{st}: {name}")
-    counted = sum(total.values()) - total["equivalent"]
+    counted = sum(total.values()) - total["equivalent"]  # a mutant not run counts against
     return 0 if counted and total["killed"] / counted >= TARGET else 1
 
 
 def _row(label, c):
+    """Counted are the mutants run and not equivalent; the score is the share killed."""
     n = sum(c.values())
-    counted = n - c["equivalent"]
-    alive = counted - c["killed"]
+    counted = n - c["equivalent"] - c["not checked"]
     score = c["killed"] / counted if counted else 1.0
-    return (f"| {label} | {n} | {c['killed']} | {c['equivalent']} | {alive} | "
+    return (f"| {label} | {n} | {c['killed']} | {c['equivalent']} | "
+            f"{c['survived'] + c['suspicious']} | {c['no tests']} | {c['not checked']} | "
             f"{100 * score:.1f}% |")
 
 
