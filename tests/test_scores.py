@@ -160,3 +160,31 @@ def test_class_figures_name_the_bad_argument(fn):
         fn([0, 1, 2], [0, 4, 2], 3)
     with pytest.raises(ValueError, match=r"^y_true holds class -1, outside 0..2$"):
         fn([0, -1, 2], [0, 1, 2], 3)
+
+
+def test_class_labels_in_the_forms_users_pass():
+    y = np.array([0, 2, 1, 2])
+    p = np.array([0, 1, 1, 2])
+    want = metrics.confusion_matrix(y, p, 3)
+    assert want == [[1, 0, 0], [0, 1, 0], [0, 1, 1]]
+    for yt in (y.reshape(-1, 1), y.astype(np.float32), y.astype(np.uint8), y.tolist()):
+        assert metrics.confusion_matrix(yt, p, 3) == want
+    assert metrics.confusion_matrix([True, False], [1, 1], 2) == [[0, 1], [0, 1]]
+    assert metrics.confusion_matrix([0, 0, 0], [0, 0, 0], 1) == [[3]]
+    assert metrics.accuracy(y.reshape(-1, 1), p) == 0.75
+    assert metrics.accuracy([1], [1]) == 1.0
+
+
+@pytest.mark.parametrize("y,n,message", [
+    ([], 3, "^y_true is empty$"),
+    ([[0, 1], [1, 0]], 3, r"^y_true must be 1-D class indices, got shape \(2, 2\)$"),
+    (np.zeros((2, 1, 1)), 3, "must be 1-D class indices"),
+    ([0.0, 1.5], 3, "^y_true must hold integer class indices$"),
+    ([0.0, np.nan], 3, "must hold integer class indices"),
+    ([0.0, np.inf], 3, "must hold integer class indices"),
+    (["a", "b"], 3, "must hold integer class indices"),
+    ([0, 1], 0, "^n_classes must be at least 1, got 0$"),
+])
+def test_class_labels_refused(y, n, message):
+    with pytest.raises(ValueError, match=message):
+        metrics.confusion_matrix(y, np.zeros(len(y), int) if len(y) else [], n)

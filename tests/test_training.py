@@ -246,3 +246,43 @@ def test_divergence_message_says_where_and_what_was_kept(cfg, scale, message):
     assert st.stop_reason == "diverged" and st.message == message
     kept = seen[max(seen)] if seen else first
     assert net.params.tobytes() == kept.tobytes()
+
+
+def _accuracy_case(kind, loss, seed=4):
+    """A trained-a-little network and data for which accuracy is neither 0 nor 1."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((120, 3))
+    if kind == "binary":
+        y = (X[:, 0] + 0.8 * rng.standard_normal(120) > 0).astype(float).reshape(-1, 1)
+        sizes, out_act = (3, 6, 1), ("sigmoid" if loss == "mse" else "identity")
+    else:
+        lab = np.digitize(X[:, 0] + 0.8 * rng.standard_normal(120), [-0.5, 0.5])
+        y = lab.astype(np.int32) if loss == "cross_entropy" else np.eye(3)[lab]
+        sizes, out_act = (3, 6, 3), ("softmax" if loss == "mse" else "identity")
+    net = MLP(list(sizes), ["tanh", out_act], seed=seed, dtype="float64")
+    tr = Trainer(net, Task(kind, loss, sizes[-1]), TrainConfig(epochs=3, batch_size=16,
+                                                               lr=0.05))
+    return net, tr, X, y
+
+
+@pytest.mark.parametrize("kind,loss", [("binary", "bce"), ("binary", "mse"),
+                                       ("multiclass", "cross_entropy"), ("multiclass", "mse")])
+def test_accuracy_counts_the_predicted_class(kind, loss):
+    net, tr, X, y = _accuracy_case(kind, loss)
+    st = tr.fit(X, y)
+    out = net.forward(X)
+    if kind == "binary":
+        # bce outputs a logit (class 1 above 0), mse a sigmoid probability (above 0.5)
+        pred = out[:, 0] > (0.0 if loss == "bce" else 0.5)
+        want = np.mean(pred == (y[:, 0] > 0.5))
+    else:
+        labels = y if y.ndim == 1 else y.argmax(axis=1)
+        want = np.mean(out.argmax(axis=1) == labels)
+    assert 0.2 < want < 0.99
+    assert tr.evaluate(X, y)[1] == want
+    # the epochs' training accuracy, per-batch and in compiled runs alike
+    net2, tr2, _, _ = _accuracy_case(kind, loss)
+    tr2.compiled_runs = False
+    st2 = tr2.fit(X, y)
+    assert [h["accuracy"] for h in st.history] == [h["accuracy"] for h in st2.history]
+    assert all(0 < h["accuracy"] < 1 for h in st.history)
