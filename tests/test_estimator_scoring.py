@@ -157,3 +157,22 @@ def test_scores_without_scikit_learn_are_scikit_learns():
     assert abs(r["r2"] - metrics.r2_score(r["t"], r["value"])) < 1e-12
     assert abs(r["r2_w"] - metrics.r2_score(r["t"], r["value"], sample_weight=w)) < 1e-12
     assert abs(r["r2_w"] - r["r2"]) > 1e-4
+
+
+def test_binary_prediction_at_a_logit_of_zero_is_the_first_class():
+    # scikit-learn's label binarizer takes class 1 only above probability 0.5
+    X, y = _blobs(2)
+    clf = _quiet(MLPClassifier(hidden_layer_sizes=(3,), max_iter=2, random_state=0), X, y)
+    clf._model.weights[-1][...] = 0.0
+    clf._model.biases[-1][...] = 0.0
+    assert (clf.predict(X) == clf.classes_[0]).all()
+    assert (clf.predict_proba(X) == 0.5).all()
+
+
+def test_regressor_targets_must_be_numbers():
+    X, _ = _blobs(2, n=10)
+    with pytest.raises(ValueError, match="^y must be numeric for a regressor$"):
+        MLPRegressor(max_iter=1).fit(X, np.array(["a", "b"] * 5))
+    reg = _quiet(MLPRegressor(hidden_layer_sizes=(3,), max_iter=2, random_state=0), X,
+                 np.array(["1.5", "2"] * 5))
+    assert reg.predict(X).shape == (10,)

@@ -188,3 +188,18 @@ def test_class_labels_in_the_forms_users_pass():
 def test_class_labels_refused(y, n, message):
     with pytest.raises(ValueError, match=message):
         metrics.confusion_matrix(y, np.zeros(len(y), int) if len(y) else [], n)
+
+
+def test_baseline_classification_normalizes_the_prior():
+    y = [0, 1, 1, 1]
+    rep = metrics.baseline_classification(y, 2, prior=[2.0, 6.0])
+    assert rep["accuracy"] == 0.75
+    want = -np.mean(np.log([0.25, 0.75, 0.75, 0.75]))
+    assert rep["log_loss"] == pytest.approx(want, rel=1e-15)
+    assert metrics.baseline_classification(y, 2, prior=[1, 3])["log_loss"] == rep["log_loss"]
+
+
+@pytest.mark.parametrize("prior", [[0.5, -0.1], [0.0, 0.0], [np.nan, 1.0], [np.inf, 1.0]])
+def test_baseline_classification_refuses_a_bad_prior(prior):
+    with pytest.raises(ValueError, match="^prior must be finite, non-negative and not all zero$"):
+        metrics.baseline_classification([0, 1], 2, prior=prior)

@@ -286,3 +286,40 @@ def test_accuracy_counts_the_predicted_class(kind, loss):
     st2 = tr2.fit(X, y)
     assert [h["accuracy"] for h in st.history] == [h["accuracy"] for h in st2.history]
     assert all(0 < h["accuracy"] < 1 for h in st.history)
+
+
+@pytest.mark.parametrize("sizes,acts", [((2, 16, 1), ("relu", "identity")),
+                                        ((2, 40, 30, 2), ("tanh", "tanh", "sigmoid"))])
+def test_l2_with_a_loss_scale_per_batch_as_in_compiled_runs(sizes, acts):
+    # the second network is too large for the fused small step, so the per-batch path
+    # runs forward, loss and backward apart, with a sigmoid output whose derivative is
+    # taken from the output
+    X, y = _data(96)
+    y = np.column_stack([y[:, 0], 1 - y[:, 0]]) if sizes[-1] == 2 else y
+    got = []
+    for compiled in (True, False):
+        net = MLP(list(sizes), list(acts), seed=0, dtype="float64")
+        task = Task("regression", "mse", sizes[-1])
+        tr = Trainer(net, task, TrainConfig(epochs=3, batch_size=16, lr=0.05, l2=0.3,
+                                            loss_scale=0.5, optimizer="sgd"))
+        tr.compiled_runs = compiled
+        st = tr.fit(X, y)
+        got.append((net.params.copy(), [h["loss"] for h in st.history]))
+    np.testing.assert_allclose(got[1][0], got[0][0], rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(got[1][1], got[0][1], rtol=1e-12)
+
+
+def test_per_batch_callbacks_count_each_batch():
+    X, y = _data(100)
+    seen = []
+
+    class Batches(Callback):
+        def on_batch_end(self, state, logs):
+            seen.append((logs["epoch"], logs["batch"], logs["batches"], logs["loss"]))
+
+    net, tr = _trainer(TrainConfig(epochs=2, batch_size=32, lr=0.01), callbacks=[Batches()])
+    tr.compiled_runs = False
+    st = tr.fit(X, y)
+    assert [s[:3] for s in seen] == [(e, b, 1) for e in (1, 2) for b in (1, 2, 3, 4)]
+    assert all(np.isfinite(s[3]) and s[3] > 0 for s in seen)
+    assert st.history[-1]["loss"] > 0
