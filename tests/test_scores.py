@@ -203,3 +203,48 @@ def test_baseline_classification_normalizes_the_prior():
 def test_baseline_classification_refuses_a_bad_prior(prior):
     with pytest.raises(ValueError, match="^prior must be finite, non-negative and not all zero$"):
         metrics.baseline_classification([0, 1], 2, prior=prior)
+
+
+def test_counts_are_ints_unweighted_and_floats_weighted():
+    y, p = [0, 1, 1, 2], [0, 1, 2, 2]
+    cm = metrics.confusion_matrix(y, p, 3)
+    assert all(type(v) is int for row in cm for v in row)
+    rep = metrics.classification_report(y, np.eye(3)[p], 3)
+    assert rep["support"] == [1, 2, 1] and all(type(v) is int for v in rep["support"])
+    w = [0.5, 1.25, 1.0, 2.0]
+    cmw = metrics.confusion_matrix(y, p, 3, sample_weight=w)
+    assert cmw == [[0.5, 0.0, 0.0], [0.0, 1.25, 1.0], [0.0, 0.0, 2.0]]
+    assert all(type(v) is float for row in cmw for v in row)
+    repw = metrics.classification_report(y, np.eye(3)[p], 3, sample_weight=w)
+    assert repw["support"] == [0.5, 2.25, 2.0]
+
+
+def test_log_loss_of_float32_and_certain_probabilities_is_scikit_learns():
+    sk = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(4)
+    p = rng.dirichlet([1.0, 1.0, 1.0], 30)
+    p[:10] = np.eye(3)[np.arange(10) % 3]              # certain and right
+    y = np.arange(30) % 3
+    assert metrics.log_loss(y, p, 3) == sk.log_loss(y, p, labels=[0, 1, 2])
+    p32 = p.astype(np.float32)
+    assert metrics.log_loss(y, p32, 3) == metrics.log_loss(y, p32.astype(np.float64), 3)
+
+
+def test_r2_of_float32_targets_without_weights():
+    rng = np.random.default_rng(6)
+    y = (rng.standard_normal(40) * 1000 + 5000).astype(np.float32)
+    p = (y + rng.standard_normal(40) * 200).astype(np.float32)
+    want = _r2_oracle(y, p)
+    assert abs(metrics.r2(y, p) - want) < 1e-14
+    assert abs(metrics.r2(y, p.astype(np.float64)) - want) < 1e-14
+
+
+def test_roc_auc_skips_a_class_whose_weight_is_zero():
+    sk = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(7)
+    y = np.arange(60) % 3
+    p = rng.dirichlet([1.0, 1.0, 1.0], 60)
+    w = np.where(y == 2, 0.0, rng.uniform(0.5, 2.0, 60))
+    want = np.mean([sk.roc_auc_score(y == k, p[:, k], sample_weight=w) for k in (0, 1)])
+    assert abs(metrics.roc_auc(y, p, 3, sample_weight=w) - want) < 1e-14
+    assert metrics.roc_auc(y, p, 3, sample_weight=np.where(y == 0, 1.0, 0.0)) is None
