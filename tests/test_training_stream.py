@@ -437,3 +437,41 @@ def test_training_on_spilled_rows_holds_one_window():
         assert tr.state.stop_reason == "completed" and len(tr.state.history) == 1
     # a window of rows, batch buffers and the network's step buffers
     assert peak < 4 * 32 * 1024 and peak < data / 7, peak
+
+
+def test_spilled_evaluate_scales_the_loss_and_counts_one_row():
+    X, y, sw = _data(200, REGRESSION, weights=True, dtype=np.float64)
+    tr = Trainer(_net(REGRESSION, dtype="float64"), REGRESSION,
+                 TrainConfig(epochs=1, batch_size=32, lr=0.01, loss_scale=0.5))
+    tr.fit(X, y, sw)
+    want = tr.evaluate(X, y, sw)
+    with _spill(X, y, sw, dtype=np.float64) as s:
+        got = tr.evaluate(SpilledRows(s, window_rows=64, block_rows=16))
+    assert math.isclose(got[0], want[0], rel_tol=1e-12)
+    assert math.isclose(got[1], want[1], rel_tol=1e-12)
+    Xb, yb, _ = _data(30, BINARY)
+    trb = Trainer(_net(BINARY), BINARY, TrainConfig(epochs=1, batch_size=8, lr=0.01))
+    trb.fit(Xb, yb)
+    for i in range(3):
+        one = trb.evaluate(Xb[i:i + 1], yb[i:i + 1])
+        with _spill(Xb[i:i + 1], yb[i:i + 1]) as s:
+            got = trb.evaluate(SpilledRows(s, window_rows=4, block_rows=4))
+        assert got[1] == one[1] and got[1] in (0.0, 1.0)
+
+
+def test_spilled_weights_and_codes_of_another_type_are_refused():
+    X, y, sw = _data(40, BINARY, weights=True)
+    spec = {"dense": (np.float32, (5,)), "y": (np.float32, (1,)), "sw": (np.float64, ())}
+    with SpillArrays(spec) as s:
+        s.append(dense=X.astype(np.float32), y=y.astype(np.float32), sw=sw.astype(np.float64))
+        with pytest.raises(TrainingError, match="sw array holds float64 rows"):
+            Trainer(_net(BINARY), BINARY, TrainConfig()).evaluate(SpilledRows(s, window_rows=8))
+    Xe, ye, _ = _data(40, BINARY, encoded=True)
+    spec = {"dense": (np.float32, (N_DENSE,)), "y": (np.float32, (1,)),
+            "codes": (np.int64, (len(LEVELS),))}
+    with SpillArrays(spec) as s:
+        s.append(dense=Xe.dense.astype(np.float32), y=ye.astype(np.float32),
+                 codes=Xe.codes.astype(np.int64))
+        with pytest.raises(TrainingError, match="codes array holds int64 rows"):
+            Trainer(_net(BINARY, encoded=True), BINARY, TrainConfig()).evaluate(
+                SpilledRows(s, window_rows=8))
