@@ -459,8 +459,10 @@ def test_meta_round_trip_through_model_file(csv, tmp_path, target):
     saved = load(path)
     q = Preprocessor.from_meta(saved.meta["preprocessing"], saved.arrays)
     for attr in ("feature_names", "input_columns", "task", "task_reason", "target",
-                 "class_names", "impute", "dropped", "scale_target", "blocks", "n_dense"):
+                 "class_names", "impute", "dropped", "scale_target", "blocks", "n_dense",
+                 "max_categories", "specs"):
         assert getattr(q, attr) == getattr(p, attr), attr
+    assert q.max_categories == 2
     assert q.legacy_order is None
     new = read(csv("color,a,label,amount,when,y\npurple,5,2,1.0,2022-02-02,cat\n"
                    ",0,1,2.0,,dog\n", "new.csv"))
@@ -537,3 +539,20 @@ def test_date_column_read_as_text_at_prediction(csv):
     assert (err.row, err.column) == (1, "x") and 'NaN/inf is not allowed ("nan")' in str(err)
     err = error_of(p.transform, n, rows=[1])
     assert (err.row, err.column) == (2, "x") and '"abc" is not a number' in str(err)
+
+
+def test_meta_round_trip_keeps_whether_dates_have_times(csv):
+    t = read(csv("when,x,y\n2020-01-05T10:30:00,1,0\n2021-03-01T00:00:15,2,1\n"
+                 "2019-12-31T23:59:59,3,0\n"))
+    p = fit(t)
+    assert p.specs[0]["has_time"] is True
+    q = Preprocessor.from_meta(*p.to_meta())
+    assert q.specs[0]["has_time"] is True and q.specs == p.specs
+    d = fit(read(csv("when,x,y\n2020-01-05,1,0\n2021-03-01,2,1\n", "d.csv")))
+    assert Preprocessor.from_meta(*d.to_meta()).specs[0]["has_time"] is False
+
+
+def test_most_frequent_fill_is_the_most_frequent_value(csv):
+    t = read(csv("a,y\n1,0\n5,1\n5,0\n,1\n2,0\n5,1\n2,0\n"))
+    p = fit(t, impute="most_frequent")
+    assert p.specs[0]["fill"] == 5.0
