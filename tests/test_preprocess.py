@@ -556,3 +556,32 @@ def test_most_frequent_fill_is_the_most_frequent_value(csv):
     t = read(csv("a,y\n1,0\n5,1\n5,0\n,1\n2,0\n5,1\n2,0\n"))
     p = fit(t, impute="most_frequent")
     assert p.specs[0]["fill"] == 5.0
+
+
+def test_text_column_read_as_numbers_at_prediction(csv):
+    """A category column of the training file (text there) whose prediction file holds
+    only numbers: each number finds the category it spells, 10.0 the category "10"."""
+    train = read(csv("code,x,y\n10,1,0\n20,2,1\nx7,3,0\n20,4,1\n10,5,0\n", "train.csv"))
+    assert train.data[0].kind == "text"
+    p = fit(train)
+    want = p.transform(read(csv("code,x\n20,1\n10,2\n20,3\n", "want.csv"), kinds={"code":
+                                                                             "text"}))
+    t = read(csv("code,x\n20,1\n10.0,2\n2e1,3\n", "num.csv"))
+    assert t.data[0].kind == "number"
+    got = p.transform(t)
+    assert np.array_equal(got.codes, want.codes) and np.array_equal(got.dense, want.dense)
+    assert p.last_notes == []
+    unseen = p.transform(read(csv("code,x\n30,1\n10,2\n", "new.csv")))
+    assert p.last_notes == ['column "code": 1 row has a category not seen in training '
+                            '("30"); it was encoded as all zeros']
+    assert unseen.codes[1, 0] == want.codes[1, 0] and unseen.codes[0, 0] != want.codes[1, 0]
+    err = error_of(p.transform, read(csv("code,x\n10,1\n,2\n", "gap.csv")))
+    assert (err.row, err.column) == (2, "code")
+    assert str(err).endswith('gap.csv, row 2, column "code": missing value (an empty cell or '
+                             'a missing-value marker); fill it in (the model was trained '
+                             'without imputing)')
+    err = error_of(p.transform, read(csv("code,x\n2024-01-01,1\n2024-02-01,2\n", "d.csv")))
+    assert (err.row, err.column) == (None, "code")
+    assert str(err).endswith('d.csv, column "code": the column holds dates where the model '
+                             'was trained on text; check that it is the same column as in '
+                             'training')
