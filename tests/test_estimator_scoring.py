@@ -176,3 +176,25 @@ def test_regressor_targets_must_be_numbers():
     reg = _quiet(MLPRegressor(hidden_layer_sizes=(3,), max_iter=2, random_state=0), X,
                  np.array(["1.5", "2"] * 5))
     assert reg.predict(X).shape == (10,)
+
+
+def test_balanced_weights_with_sample_weights_and_a_single_sample_class():
+    # n/(k * count) per class times the sample's own weight; a class of one sample
+    # weighs n/k; a class the data lacks still has its place in the counts
+    X, _ = _blobs(3, n=9)
+    y = np.array([0, 0, 0, 0, 0, 1, 1, 1, 2])
+    sw = np.linspace(0.5, 2.5, 9)
+    clf = MLPClassifier(class_weight="balanced")
+    clf.classes_ = np.array([0, 1, 2])
+    want = 9 / (3 * np.array([5.0, 3.0, 1.0]))[y]
+    np.testing.assert_allclose(clf._fold_class_weight(y, None), want, rtol=1e-15)
+    np.testing.assert_allclose(clf._fold_class_weight(y, sw), sw * want, rtol=1e-15)
+    clf.classes_ = np.array([0, 1, 2, 3])           # class 3 absent from this batch
+    np.testing.assert_allclose(clf._fold_class_weight(y, None),
+                               9 / (4 * np.array([5.0, 3.0, 1.0]))[y], rtol=1e-15)
+
+
+def test_classifier_refuses_non_finite_labels():
+    X, _ = _blobs(2, n=4)
+    with pytest.raises(ValueError, match=r"^Input y contains NaN or infinity\.$"):
+        MLPClassifier(max_iter=1).fit(X, np.array([0.0, 1.0, np.nan, 1.0]))

@@ -585,3 +585,17 @@ def test_text_column_read_as_numbers_at_prediction(csv):
     assert str(err).endswith('d.csv, column "code": the column holds dates where the model '
                              'was trained on text; check that it is the same column as in '
                              'training')
+
+
+def test_evaluation_targets_that_cannot_be_read(csv):
+    p = fit(read(csv("x,y\n1,a\n2,b\n3,a\n4,b\n", "train.csv")))
+    err = error_of(p.target_of, read(csv("x,y\n1,a\n2,b\n3,\n4,a\n", "gap.csv")))
+    assert (err.row, err.column) == (3, "y")
+    assert str(err).endswith('gap.csv, row 3, column "y": the target is empty; fill in the '
+                             'value or remove the row')
+    err = error_of(p.target_of, read(csv("x,y\n1,2024-01-01\n2,2024-01-02\n", "d.csv")))
+    assert err.column == "y" and "the target column holds dates" in str(err)
+    r = fit(read(csv("x,t\n1,0.5\n2,1.5\n3,2.25\n4,8.0\n", "reg.csv")))
+    assert r.task == "regression"
+    err = error_of(r.target_of, read(csv("x,t\n1,0.5\n2,much\n3,3.0\n", "bad.csv")))
+    assert (err.row, err.column) == (2, "t") and '"much" is not a number' in str(err)
