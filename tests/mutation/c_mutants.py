@@ -23,6 +23,7 @@ then they are expected to survive.
     python tests/mutation/c_mutants.py --list
     python tests/mutation/c_mutants.py --only loss     # ids, files or descriptions matching
     python tests/mutation/c_mutants.py --jobs 2        # two mutants at a time (two copies)
+    python tests/mutation/c_mutants.py --equivalent    # check the equivalent ones survive
 
 Exit status 1 when a mutant that is not marked equivalent survives (or the build fails).
 """
@@ -161,7 +162,7 @@ MUTANTS = [
       "relu maps NaN to 0"),
     M("activations_impl.h", "yr[j] = v < 0 ? (T)0 : v;", "yr[j] = v <= 0 ? (T)0 : v;", T_ACT,
       "relu at exactly zero",
-      equivalent="differs only for z = -0.0, giving +0.0 for -0.0: equal values"),
+      equivalent="differs only at z = -0.0, giving +0.0 for -0.0: the same value"),
     M("activations_impl.h", "yr[j] = v * (v < 0 ? param : (T)1);",
       "yr[j] = v * (v > 0 ? param : (T)1);", T_ACT, "leaky relu slope on the wrong side"),
     M("activations_impl.h", "yr[j] = zr[j] > 0 ? zr[j] : param * expm1(zr[j]);",
@@ -334,6 +335,19 @@ MUTANTS = [
       T_GEMM, "the AVX2 path runs the portable configuration",
       equivalent="the portable configuration computes the same products; only speed and "
                  "rounding order inside tolerance change"),
+    M("gemm_ref.c", "acc += av * bv;", "acc = av * bv;", T_GEMM,
+      "reference GEMM keeps only the last product"),
+    M("gemm_ref.c", "T av = trans_a ? a[p * lda + i] : a[i * lda + p];",
+      "T av = a[i * lda + p];", T_GEMM, "reference GEMM ignores trans_a"),
+    M("gemm_ref.c", "T bv = trans_b ? b[j * ldb + p] : b[p * ldb + j];",
+      "T bv = trans_b ? b[p * ldb + j] : b[j * ldb + p];", T_GEMM,
+      "reference GEMM's B transposes swapped"),
+    M("gemm_ref.c", "beta == 0 ? alpha * acc : alpha * acc + beta * c[i * ldc + j];",
+      "alpha * acc + beta * c[i * ldc + j];", T_GEMM,
+      "reference GEMM reads C when beta == 0"),
+    M("gemm_ref.c", "beta == 0 ? alpha * acc : alpha * acc + beta * c[i * ldc + j];",
+      "beta == 0 ? acc : alpha * acc + beta * c[i * ldc + j];", T_GEMM,
+      "reference GEMM drops alpha when beta == 0"),
     M("gemm_kernels.c", "for (int j = 0; j < 8; j++) cr[j] = alpha * acc[i][j];",
       "for (int j = 0; j < 8; j++) cr[j] = acc[i][j];", T_GEMM,
       "portable micro-kernel drops alpha (beta == 0)"),
@@ -852,6 +866,8 @@ def select(args):
     ms = MUTANTS
     if args.quick:
         ms = [m for m in ms if m.quick]
+    if args.equivalent:
+        ms = [m for m in ms if m.equivalent]
     if args.only:
         pat = re.compile(args.only, re.I)
         ms = [m for m in ms if pat.search(m.id) or pat.search(m.file) or pat.search(m.desc)]
@@ -882,8 +898,11 @@ def main():
                     help="seconds for one mutant's tests (default 300)")
     ap.add_argument("--run-equivalent", action="store_true",
                     help="also run the mutants marked equivalent (they should survive)")
+    ap.add_argument("--equivalent", action="store_true",
+                    help="run only the mutants marked equivalent (implies --run-equivalent)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary copy")
     args = ap.parse_args()
+    args.run_equivalent = args.run_equivalent or args.equivalent
 
     ms = select(args)
     bad = check_snippets(ms)
