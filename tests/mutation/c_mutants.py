@@ -53,6 +53,7 @@ T_GATHER = ["tests/test_sparse_input.py"]
 T_FUSED = ["tests/test_fused_step.py", "tests/test_sparse_input.py"]
 T_MLP = ["tests/test_network.py", "tests/test_sparse_input.py"]
 T_TRAIN = ["tests/test_training_runs.py", "tests/test_training_oracle.py"]
+ISA_ORDER = ("portable", "avx2", "avx512")
 PORTABLE = {"NEURALCLI_ISA": "portable"}
 AVX2 = {"NEURALCLI_ISA": "avx2"}
 
@@ -912,6 +913,7 @@ def main():
         for m in ms:
             tag = (" [equivalent: " + m.equivalent + "]") if m.equivalent else ""
             env = " " + " ".join(f"{k}={v}" for k, v in m.env.items()) if m.env else ""
+            env += f" [needs {m.needs}]" if m.needs else ""
             log(f"{m.id} {m.file:18} {m.desc}{env}{' (quick)' if m.quick else ''}{tag}")
         log(f"{len(ms)} mutants, {sum(1 for m in ms if m.equivalent)} marked equivalent")
         return 0
@@ -948,7 +950,7 @@ def main():
         for m in ms:
             if m.equivalent and not args.run_equivalent:
                 results[m.id] = ("equivalent", m.equivalent)
-            elif m.needs and m.needs != isa and m.needs == "avx512":
+            elif m.needs and ISA_ORDER.index(m.needs) > ISA_ORDER.index(isa):
                 results[m.id] = ("skipped", f"needs {m.needs}, this CPU runs {isa}")
             else:
                 todo.append(m)
@@ -999,6 +1001,9 @@ def main():
     surv = [m for m in ms if results[m.id][0] == "survived"]
     for m in surv:
         log(f"SURVIVED {m.id} {m.file}: {m.desc}")
+    for m in ms:
+        if results[m.id][0] == "skipped":
+            log(f"SKIPPED {m.id} {m.file}: {m.desc}: {results[m.id][1]}")
     for m in ms:
         if results[m.id][0] == "not viable":
             log(f"NOT VIABLE {m.id} {m.file}: {m.desc}: {results[m.id][1]}")
