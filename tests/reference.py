@@ -221,6 +221,40 @@ def rmsprop(p, v, buf, g, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momen
 
 # ------------------------------------------------------------------ dropout and norms
 
+# Philox4x32-10 (Salmon, Moraes, Dror, Shaw, "Parallel random numbers: as easy as 1, 2, 3",
+# SC 2011): two multipliers, two Weyl key increments, ten rounds.
+_PHILOX_M = (0xD2511F53, 0xCD9E8D57)
+_PHILOX_W = (0x9E3779B9, 0xBB67AE85)
+_LO32 = np.uint64(0xFFFFFFFF)
+
+
+def philox4x32_10(ctr, key):
+    """The four 32-bit output words for counters ctr = (c0, c1, c2, c3) and key = (k0, k1);
+    each may be an integer or an array of them (broadcast), as uint64 arrays."""
+    c0, c1, c2, c3 = (np.asarray(v, dtype=np.uint64) & _LO32 for v in ctr)
+    k0, k1 = (np.uint64(int(v) & 0xFFFFFFFF) for v in key)
+    m0, m1 = np.uint64(_PHILOX_M[0]), np.uint64(_PHILOX_M[1])
+    w0, w1 = np.uint64(_PHILOX_W[0]), np.uint64(_PHILOX_W[1])
+    s32 = np.uint64(32)
+    for _ in range(10):
+        p0, p1 = m0 * c0, m1 * c2  # 32 x 32 bits: exact in 64
+        c0, c1, c2, c3 = ((p1 >> s32) ^ c1 ^ k0, p1 & _LO32, (p0 >> s32) ^ c3 ^ k1, p0 & _LO32)
+        k0, k1 = (k0 + w0) & _LO32, (k1 + w1) & _LO32
+    return c0, c1, c2, c3
+
+
+def dropout_mask(n, p, seed, step):
+    """The keep-mask of n elements: element i takes lane i % 4 of the Philox block with
+    counter (i // 4, step) and key seed, and is kept when those 32 bits u satisfy
+    u / 2^32 >= p, i.e. u >= ceil(p * 2^32)."""
+    q = np.arange((n + 3) // 4, dtype=np.uint64)
+    words = philox4x32_10((q, q >> np.uint64(32), step & 0xFFFFFFFF, step >> 32),
+                          (seed & 0xFFFFFFFF, seed >> 32))
+    u = np.stack(words, axis=1).reshape(-1)[:n]
+    thresh = math.ceil(float(p) * 2.0 ** 32) if p > 0 else 0
+    return u >= np.uint64(thresh), u
+
+
 def dropout_forward(x, mask, p):
     """Inverted dropout given the keep-mask: kept elements scaled by 1/(1-p)."""
     return np.where(np.asarray(mask, dtype=bool), _d(x) / (1 - p), 0.0)

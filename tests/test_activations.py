@@ -83,6 +83,15 @@ def test_relu_passes_nan_through():
     assert np.isnan(y[0, 0]) and y[0, 1] == 0 and y[0, 2] == 2
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_step_at_zero_is_one(dtype):
+    """The perceptron's step is 1 for z >= 0, so an exact zero (either sign) fires."""
+    z = np.array([[0.0, -0.0, -1e-30, 1e-30, -2.0, 3.0]], dtype)
+    y = K.activation_forward("step", z)
+    assert_bitwise_equal(y, np.array([[1, 1, 0, 1, 0, 1]], dtype), "step")
+    assert_bitwise_equal(y, ref.act_forward("step", z).astype(dtype), "step vs oracle")
+
+
 @pytest.mark.parametrize("act", ACTS)
 def test_bitwise_equal_across_thread_counts(act, threads):
     z = _z((700, 257), np.float32, 3)

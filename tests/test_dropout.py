@@ -57,6 +57,44 @@ def test_mask_reproducible_and_keyed():
         assert abs((m != other).mean() - 0.5) < 0.005
 
 
+# Random123's published known answers for Philox4x32-10: (counter, key, output)
+PHILOX_KAT = [
+    ((0, 0, 0, 0), (0, 0), (0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8)),
+    ((0xFFFFFFFF,) * 4, (0xFFFFFFFF,) * 2, (0x408F276D, 0x41C83B0E, 0xA20BC7C6, 0x6D5451FD)),
+    ((0x243F6A88, 0x85A308D3, 0x13198A2E, 0x03707344), (0xA4093822, 0x299F31D0),
+     (0xD16CFE09, 0x94FDCCEB, 0x5001E420, 0x24126EA1)),
+]
+
+
+@pytest.mark.parametrize("ctr,key,want", PHILOX_KAT)
+def test_reference_philox_known_answers(ctr, key, want):
+    assert tuple(int(w) for w in ref.philox4x32_10(ctr, key)) == want
+
+
+@pytest.mark.parametrize("seed,step", [(0, 0), (42, 7), (2 ** 64 - 1, 2 ** 40 + 3),
+                                       (0x243F6A8885A308D3, 1)])
+@pytest.mark.parametrize("p", [0.1, 0.5, 0.9])
+def test_mask_is_the_reference_philox_mask(p, seed, step):
+    """Every element's keep bit is its own Philox lane against ceil(p 2^32), bit for bit."""
+    n = 40003
+    want, _ = ref.dropout_mask(n, p, seed, step)
+    assert_bitwise_equal(mask_of(n, p, seed=seed, step=step), want, "mask")
+
+
+def test_element_at_the_threshold_is_kept():
+    """p = u/2^32 exactly: the element whose bits are u is kept (u >= ceil(p 2^32)) and
+    one whose bits are a little lower is dropped."""
+    n, seed, step = 4096, 11, 5
+    _, u = ref.dropout_mask(n, 0.5, seed, step)
+    order = np.argsort(u)
+    i, j = int(order[n // 2]), int(order[n // 2 - 1])
+    assert u[i] > u[j]
+    p = int(u[i]) / 2.0 ** 32  # exact in float64
+    mask = mask_of(n, p, seed=seed, step=step)
+    assert mask[i] and not mask[j]
+    assert_bitwise_equal(mask, u >= u[i], "mask")
+
+
 def test_mask_depends_on_index_only():
     """A prefix of the array gets the prefix of the mask, whatever the chunking, and
     float32 and float64 draw the same mask."""

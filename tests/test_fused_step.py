@@ -16,6 +16,9 @@ CASES = [
     ([5, 130, 33, 2], ["leaky_relu", "elu", "identity"], "mse"),
     ([3, 9, 2], ["softmax", "identity"], "mae"),
     ([6, 200, 1], ["sigmoid", "sigmoid"], "mse"),
+    # one-output layers whose inputs are no multiple of a vector: the scalar columns
+    ([5, 1], ["identity"], "bce"),
+    ([4, 21, 1], ["tanh", "identity"], "mse"),
 ]
 
 
@@ -60,12 +63,16 @@ def test_matches_layer_by_layer_path(sizes, acts, loss, dtype, n):
 
 def test_l2_and_zero_weights():
     net = MLP([3, 16, 1], ["relu", "identity"], dtype=np.float64, seed=4)
+    # non-zero biases, so an L2 term that reached them would show
+    net.params[...] = np.random.default_rng(6).standard_normal(net.n_params)
     x, t, _ = _problem(net.sizes, "mse", np.float64, 40)
     _, g0, _ = _fused(net, x, t, None, "mse")
     _, g1, _ = _fused(net, x, t, None, "mse", l2=0.5)
     diff = g1 - g0
-    np.testing.assert_allclose(diff[:48], 0.5 * net.params[:48], rtol=1e-12)  # W0
-    assert not diff[48:64].any()                                               # b0
+    np.testing.assert_allclose(diff[:48], 0.5 * net.params[:48], rtol=1e-12)     # W0
+    assert not diff[48:64].any()                                                  # b0
+    np.testing.assert_allclose(diff[64:80], 0.5 * net.params[64:80], rtol=1e-12)  # W1
+    assert not diff[80:].any()                                                    # b1
     loss, g, _ = _fused(net, x, t, None, "mse", sw=np.zeros(40))
     assert loss == 0 and not g.any()
 

@@ -122,6 +122,23 @@ def run_gemm(m, n, k, ta=False, tb=False, alpha=1.0, beta=0.0, dtype=np.float32,
     return c
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("ta,tb", [(False, False), (True, False), (False, True), (True, True)])
+@pytest.mark.parametrize("alpha,beta", [(1.0, 0.0), (-0.5, 0.0), (1.5, -2.0), (1.0, 1.0)])
+def test_gemm_ref_matches_oracle(ta, tb, alpha, beta, dtype):
+    """The naive C GEMM, the core's own oracle: transposes, alpha, beta, and beta == 0
+    never reading C (NaN there)."""
+    m, n, k = 7, 5, 6  # all different, so a swapped index reads the wrong element
+    rng = np.random.default_rng(11)
+    a, b = _operands(rng, m, n, k, ta, tb, dtype)
+    a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)
+    c0 = rng.standard_normal((m, n)).astype(dtype)
+    c = np.full((m, n), np.nan, dtype) if beta == 0 else c0.copy()
+    _kernels.gemm_ref(c, a, b, ta, tb, alpha, beta)
+    ref, scale = _oracle(a, b, ta, tb, alpha, beta, c0)
+    check_close(c, ref, scale, k, dtype, f"gemm_ref ta={ta} tb={tb} alpha={alpha} beta={beta}")
+
+
 # Edge-straddling values for MR (12, 6, 4), NR (32, 16, 8) and the K block (256/384)
 EDGES = (1, 5, 13, 33)
 SWEEP = list(range(1, 131))

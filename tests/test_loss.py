@@ -99,6 +99,29 @@ def test_zero_total_weight(name, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_softmax_ce_zero_total_weight_still_gives_probs(dtype):
+    """With every row weighted 0 the loss is 0 and the gradient all zeros, but the
+    probabilities are still the softmax of the logits."""
+    pred, target, _, _ = make("softmax_ce", 9, 3, dtype)
+    probs = np.full_like(pred, np.nan)
+    value, grad = kernels.loss("softmax_ce", pred, target, sample_weight=np.zeros(9, dtype),
+                               probs_out=probs)
+    assert value == 0.0 and not grad.any()
+    assert_close(probs, ref.act_forward("softmax", pred), *tolerance(dtype), "probs")
+
+
+@pytest.mark.parametrize("name", POINTWISE)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_zero_total_weight_ignores_non_finite_predictions(name, dtype):
+    """A batch whose rows all weigh 0 contributes nothing, whatever its predictions."""
+    pred, target, _, _ = make(name, 9, 3, dtype)
+    pred[2, 1] = np.inf
+    value, grad = kernels.loss(name, pred, target, sample_weight=np.zeros(9, dtype))
+    assert value == 0.0
+    assert not grad.any(), "the gradient of a zero-weight batch is all zeros, not NaN"
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_mae_subgradient_at_zero_is_zero(dtype):
     pred = np.array([[1.0, -2.0, 3.0]], dtype)
     target = np.array([[1.0, 0.0, 5.0]], dtype)

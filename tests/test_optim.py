@@ -229,3 +229,26 @@ def test_bad_input():
         kernels.sgd_step(ro, g, lr=0.1)
     with pytest.raises(ValueError):
         _kernels.sgd(ro, None, g, 0.1, 0.0, 0.0, False, 1.0)
+
+
+def test_c_adam_step_zero_is_step_one():
+    """The shim refuses step 0; the C entry point itself treats it as step 1 (1 - beta^0
+    would divide by zero), so a direct caller gets step 1's update, not another step's."""
+    import ctypes
+
+    lib = ctypes.CDLL(_kernels.__file__)
+    fn = lib.nc_adam_f64
+    p_, d = ctypes.c_void_p, ctypes.c_double
+    fn.argtypes = [p_, p_, p_, p_, ctypes.c_int64, d, d, d, d, d, ctypes.c_int64,
+                   ctypes.c_int, d]
+    fn.restype = None
+    p0, gs = data(7, np.float64)
+    out = []
+    for step in (0, 1):
+        p, m, v = p0.copy(), np.zeros(7), np.zeros(7)
+        fn(p.ctypes.data, m.ctypes.data, v.ctypes.data, gs[0].ctypes.data, 7, 1e-2, 0.9, 0.999,
+           1e-8, 0.0, step, 0, 1.0)
+        out.append(p)
+    assert_bitwise_equal(out[0], out[1], "step 0 against step 1")
+    want, _, _ = ref.adam(p0, np.zeros(7), np.zeros(7), gs[0], 1, lr=1e-2)
+    assert_close(out[0], want, *tolerance(np.float64), "step 0 against the oracle")

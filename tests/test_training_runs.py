@@ -102,7 +102,7 @@ def test_runs_match_for_every_input_and_loss(task, encoded, weights, dtype, drop
     X, y, sw = _data(150, task, encoded=encoded, weights=weights, seed=2,
                      dtype=np.dtype(dtype))
     cfg = dict(epochs=3, batch_size=20, lr=0.01, seed=1, loss_scale=0.5, clip_norm=1.0,
-               schedule="step", schedule_options={"step_size": 1, "gamma": 0.5})
+               l2=0.02, schedule="step", schedule_options={"step_size": 1, "gamma": 0.5})
     kw = {"encoded": encoded, "dropout": dropout, "dtype": dtype}
     _same(_fit(True, task, X, y, sw, cfg, kw), _fit(False, task, X, y, sw, cfg, kw))
 
@@ -118,6 +118,22 @@ def test_softmax_mse_counts_correct_by_the_target_rows():
         runs.append((net, tr, tr.fit(X, onehot), None))
     _same(*runs)
     assert 0 < runs[0][2].history[-1]["accuracy"] < 1
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_tied_outputs_predict_the_first_class(compiled):
+    """With every weight zero the three outputs tie exactly; the prediction is the first
+    of them, as np.argmax takes it, so the accuracy of the one batch (counted on the
+    outputs before its update) is the share of rows labelled 0."""
+    X, y, _ = _data(120, MULTI, seed=3)
+    net = _net(MULTI)
+    net.params[...] = 0
+    tr = Trainer(net, MULTI, TrainConfig(epochs=1, batch_size=120, optimizer="sgd", lr=0.1))
+    tr.compiled_runs = compiled
+    st = tr.fit(X, y)
+    assert tr._runs_in_c() == compiled
+    assert 0 < np.mean(y == 0) < 1
+    assert st.history[-1]["accuracy"] == pytest.approx(np.mean(y == 0), abs=1e-12)
 
 
 @pytest.mark.parametrize("n_threads", [1, 2])
