@@ -55,7 +55,7 @@ class SGD(Optimizer):
 
     def hyperparameters(self):
         return {"momentum": self.momentum, "nesterov": self.nesterov,
-                "weight_decay": self.weight_decay}
+                **super().hyperparameters()}
 
 
 class Adam(Optimizer):
@@ -86,7 +86,7 @@ class Adam(Optimizer):
 
     def hyperparameters(self):
         return {"beta1": self.beta1, "beta2": self.beta2, "eps": self.eps,
-                "weight_decay": self.weight_decay}
+                **super().hyperparameters()}
 
 
 class AdamW(Adam):
@@ -124,7 +124,7 @@ class RMSprop(Optimizer):
 
     def hyperparameters(self):
         return {"alpha": self.alpha, "eps": self.eps, "momentum": self.momentum,
-                "weight_decay": self.weight_decay}
+                **super().hyperparameters()}
 
 
 OPTIMIZERS = {cls.name: cls for cls in (SGD, Adam, AdamW, RMSprop)}

@@ -198,3 +198,15 @@ def test_classifier_refuses_non_finite_labels():
     X, _ = _blobs(2, n=4)
     with pytest.raises(ValueError, match=r"^Input y contains NaN or infinity\.$"):
         MLPClassifier(max_iter=1).fit(X, np.array([0.0, 1.0, np.nan, 1.0]))
+
+
+@pytest.mark.parametrize("cls", [MLPClassifier, MLPRegressor])
+@pytest.mark.parametrize("method", ["predict", "score"])
+def test_prediction_with_the_wrong_feature_count_names_the_estimator(cls, method):
+    X, y = _blobs(2, n=20)
+    est = _quiet(cls(hidden_layer_sizes=(3,), max_iter=2, random_state=0), X,
+                 y if cls is MLPClassifier else y.astype(float))
+    with pytest.raises(ValueError, match=rf"^X has 5 features, but {cls.__name__} is "
+                                         rf"expecting 3 features as input\.$"):
+        args = (np.zeros((4, 5)),) + ((y[:4],) if method == "score" else ())
+        getattr(est, method)(*args)

@@ -323,3 +323,54 @@ def test_regression_matches_sklearn(case, outputs, weights):
     rep = M.regression_report(y, p, w)
     assert rep["r2"] == M.r2(y, p, w) and rep["mse"] == M.mse(y, p, w)
     assert json.loads(json.dumps(rep)) == rep
+
+
+# ---------------------------------------------------------------------------- input dtypes
+
+def test_float32_weights_are_summed_in_float64():
+    """Weights of any float type are read as float64: float32 weights give the AUC (a
+    sum over thousands of rows, where float32 accumulation would show) and every other
+    figure of the same weights held as float64."""
+    rng = np.random.default_rng(11)
+    n, k = 4000, 3
+    y = rng.integers(0, k, n)
+    proba = rng.dirichlet(np.ones(k), n)
+    w32 = rng.uniform(0.1, 3.0, n).astype(np.float32)
+    w64 = w32.astype(np.float64)
+    for kk, yy, pp in ((k, y, proba), (2, y % 2, np.stack([1 - proba[:, 0], proba[:, 0]], 1))):
+        got = M.classification_report(yy, pp, kk, w32)
+        want = M.classification_report(yy, pp, kk, w64)
+        assert got == want, kk
+
+
+def test_weighted_f1_with_weights_summing_below_one():
+    """The weighted F1 divides by the total weight whatever its size: weights summing to
+    0.5 give scikit-learn's figure, not 0."""
+    skm = pytest.importorskip("sklearn.metrics")
+    y = np.array([0, 1, 1, 2, 2])
+    y_pred = np.array([0, 1, 2, 2, 2])
+    w = np.full(5, 0.1)
+    got = M.precision_recall_f1(y, y_pred, 3, w)["weighted_f1"]
+    close(got, skm.f1_score(y, y_pred, average="weighted", sample_weight=w), "weighted f1")
+    assert got > 0.5
+
+
+def test_baseline_classification_reads_the_prior_in_float64():
+    """A float32 prior (frequencies that need normalising) is normalised in float64: the
+    report equals the float64 prior's."""
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 3, 200)
+    prior32 = np.array([0.1, 0.3, 0.45], dtype=np.float32)
+    got = M.baseline_classification(y, 3, prior=prior32)
+    want = M.baseline_classification(y, 3, prior=prior32.astype(np.float64))
+    assert got == want
+
+
+def test_baseline_regression_takes_the_mean_of_float32_targets_in_float64():
+    """The default mean of float32 targets is taken in float64, so the baseline's R² is 0
+    to rounding even where a float32 mean would be off (a large offset, a small spread)."""
+    rng = np.random.default_rng(9)
+    y32 = (1000.0 + rng.normal(size=5000)).astype(np.float32)
+    rep = M.baseline_regression(y32)
+    assert abs(rep["r2"]) < 1e-12
+    assert rep == M.baseline_regression(y32.astype(np.float64))
