@@ -170,11 +170,13 @@ class _R2:
         self.w = total
 
     def score(self):
-        ss_res = np.atleast_1d(np.asarray(self.res, np.float64))
-        ss_tot = np.atleast_1d(np.asarray(self.m2, np.float64)) * np.ones_like(ss_res)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            r2 = np.where(ss_tot > 0, 1 - ss_res / np.where(ss_tot > 0, ss_tot, 1),
-                          np.where(ss_res > 0, 0.0, 1.0))
+        # res and m2 are float64 scalars (nothing added yet, or no weight) or (K,) arrays;
+        # a column of no spread scores 1.0 when predicted exactly, else 0.0
+        ss_res = np.atleast_1d(self.res)
+        ss_tot = np.broadcast_to(self.m2, ss_res.shape)
+        r2 = np.where(ss_res > 0, 0.0, 1.0)
+        spread = ss_tot > 0
+        r2[spread] = 1 - ss_res[spread] / ss_tot[spread]
         return float(r2.mean())
 
 
@@ -450,7 +452,7 @@ class Trainer:
                 total, correct = sums.total, sums.correct
                 # end of epoch
                 if not math.isfinite(_kernels.sum_squares(model.params)):
-                    self._diverged(epoch, nb - 1, math.nan, lr, good)
+                    self._diverged(epoch, nb - 1, None, lr, good)
                     raise _Stop()
                 good[...] = model.params
                 logs = {"epoch": epoch + 1, "loss": total / n, "lr": lr}
@@ -633,17 +635,19 @@ class Trainer:
             self._one_batch({k: a[:fill] for k, a in carry.items()}, b, sums)
 
     def _diverged(self, epoch, batch, loss, lr, good):
+        """Put back the last good weights and say why training stopped: `loss` is the
+        batch's non-finite loss, or None when the weights became non-finite although
+        every loss was finite (the check at the end of an epoch)."""
         st = self.state
         self.model.params[...] = good
         st.stop_reason = "diverged"
-        what = "loss" if not math.isfinite(loss) else "weights"
+        what = "the weights became non-finite" if loss is None else f"the loss became {loss}"
         hint = f"try a lower learning rate than {lr:g}"
         if not self.cfg.clip_norm:
             hint += " or gradient clipping (clip norm 1.0)"
         kept = f"the end of epoch {epoch}" if epoch else "before training"
-        st.message = (f"training diverged in epoch {epoch + 1}, batch {batch + 1}: the {what} "
-                      f"became {loss if what == 'loss' else 'non-finite'}; kept the last "
-                      f"good weights (from {kept}); {hint}")
+        st.message = (f"training diverged in epoch {epoch + 1}, batch {batch + 1}: {what}; "
+                      f"kept the last good weights (from {kept}); {hint}")
 
 
 # the step the compiled runs reproduce; a trainer whose step is another (a subclass's, or

@@ -230,6 +230,12 @@ def test_rmsprop_step():
     (TrainConfig(epochs=50, batch_size=16, lr=3.0, optimizer="sgd", clip_norm=1e9), 1e20,
      "training diverged in epoch 1, batch 13: the loss became nan; kept the last good "
      "weights (from before training); try a lower learning rate than 3"),
+    # float32 weights: the learning rate itself is infinite there, so one step makes the
+    # weights non-finite while the loss it stepped on was finite
+    (TrainConfig(epochs=3, batch_size=0, lr=1e39, optimizer="sgd"), 1.0,
+     "training diverged in epoch 1, batch 1: the weights became non-finite; kept the last "
+     "good weights (from before training); try a lower learning rate than 1e+39 or gradient "
+     "clipping (clip norm 1.0)"),
 ])
 def test_divergence_message_says_where_and_what_was_kept(cfg, scale, message):
     X, y = _data()
@@ -289,16 +295,17 @@ def test_accuracy_counts_the_predicted_class(kind, loss):
 
 
 @pytest.mark.parametrize("sizes,acts", [((2, 16, 1), ("relu", "identity")),
-                                        ((2, 40, 30, 2), ("tanh", "tanh", "sigmoid"))])
+                                        ((2, 80, 80, 2), ("tanh", "tanh", "sigmoid"))])
 def test_l2_with_a_loss_scale_per_batch_as_in_compiled_runs(sizes, acts):
-    # the second network is too large for the fused small step, so the per-batch path
-    # runs forward, loss and backward apart, with a sigmoid output whose derivative is
-    # taken from the output
+    # the second network's weights (54 KB in float64) are too many for the fused small
+    # step, so the per-batch path runs forward, loss and backward apart, with a sigmoid
+    # output whose derivative is taken from the output
     X, y = _data(96)
     y = np.column_stack([y[:, 0], 1 - y[:, 0]]) if sizes[-1] == 2 else y
     got = []
     for compiled in (True, False):
         net = MLP(list(sizes), list(acts), seed=0, dtype="float64")
+        assert net.fused == (len(sizes) == 3)
         task = Task("regression", "mse", sizes[-1])
         tr = Trainer(net, task, TrainConfig(epochs=3, batch_size=16, lr=0.05, l2=0.3,
                                             loss_scale=0.5, optimizer="sgd"))

@@ -475,3 +475,34 @@ def test_spilled_weights_and_codes_of_another_type_are_refused():
         with pytest.raises(TrainingError, match="codes array holds int64 rows"):
             Trainer(_net(BINARY, encoded=True), BINARY, TrainConfig()).evaluate(
                 SpilledRows(s, window_rows=8))
+
+
+def test_spilled_rows_without_codes_feed_a_categorical_network_its_full_width():
+    # a network with categorical inputs also takes rows one-hot encoded already: dense
+    # rows of the first layer's full width, spilled without codes
+    X, y, sw = _data(200, BINARY, encoded=True, weights=True)
+    full = np.zeros((200, N_DENSE + sum(LEVELS)), np.float32)
+    full[:, :N_DENSE] = X.dense
+    for j in range(len(LEVELS)):
+        hit = np.flatnonzero(X.codes[:, j] >= 0)
+        full[hit, X.codes[hit, j]] = 1.0
+    tr = Trainer(_net(BINARY, encoded=True), BINARY,
+                 TrainConfig(epochs=1, batch_size=32, lr=0.01))
+    tr.fit(X, y, sw)
+    want = tr.evaluate(X, y, sw)
+    with _spill(full, y, sw) as s:
+        got = tr.evaluate(SpilledRows(s, window_rows=64, block_rows=16))
+    assert math.isclose(got[0], want[0], rel_tol=1e-5) and got[1] == want[1]
+
+
+@pytest.mark.parametrize("task", [BINARY, REGRESSION], ids=["binary", "regression"])
+def test_spilled_evaluation_of_zero_total_weight_is_a_zero_loss_as_in_memory(task):
+    X, y, _ = _data(100, task, dtype=np.float64)
+    tr = Trainer(_net(task, dtype="float64"), task, TrainConfig(epochs=1, batch_size=32,
+                                                               lr=0.01))
+    tr.fit(X, y)
+    sw = np.zeros(100)
+    want = tr.evaluate(X, y, sw)
+    with _spill(X, y, sw, dtype=np.float64) as s:
+        got = tr.evaluate(SpilledRows(s, window_rows=32, block_rows=8))
+    assert got == want and got[0] == 0.0
