@@ -91,7 +91,7 @@ class Summary:
     add, and means and sums of squared deviations merge by Chan's update. Values are
     accumulated in units of a power of two at least as large as every magnitude seen, so
     squares cannot overflow and rescaling is exact. For number and date columns: count,
-    mean, m2, lo, hi of the present values (and the values themselves when `keep_values`,
+    mean and m2 of the present values (and the values themselves when `keep_values`,
     for a median or most-frequent fill); for text: the count of each category code.
     first_missing is the (table, row) of the first missing cell."""
 
@@ -100,7 +100,6 @@ class Summary:
         self.rows = self.missing = self.count = 0
         self.first_missing = None
         self.shift, self.scale, self.mean_s, self.m2_s = None, 1.0, 0.0, 0.0
-        self.lo, self.hi = math.inf, -math.inf
         self.values = [] if keep_values else None
         self.counts = np.zeros(0, dtype=np.int64)
 
@@ -135,8 +134,6 @@ class Summary:
             # deviations from the first value seen: the merges then work on numbers of the
             # size of the spread, not of the mean, and lose nothing to cancellation
             self.shift = float(v[0]) if v is not None else float(value)
-        self.lo = min(self.lo, float(np.min(v)) if v is not None else value)
-        self.hi = max(self.hi, float(np.max(v)) if v is not None else value)
         dev = (v - self.shift) if v is not None else None
         big = float(np.max(np.abs(dev))) if v is not None else abs(value - self.shift)
         if big > self.scale:
@@ -542,11 +539,12 @@ class Preprocessor:
                 # the filled cells count in the statistics, as the values they become
                 summary.merge(summary.missing, value=fill)
             mean, scale = summary.mean, summary.std
-            if summary.lo == summary.hi or not scale > 0:
+            # values that are all equal deviate by exactly 0 from the shift: std 0
+            if not scale > 0:
                 scale = 1.0
                 if col.kind == "number":
                     notes.append(Note(f"column {show(name)} has the same value "
-                                      f"({number_text(summary.lo)}) in every training "
+                                      f"({number_text(mean)}) in every training "
                                       f"row, so it carries no information; it is kept "
                                       f"with scale 1 (pass --drop {name} to leave it out)",
                                       name))
@@ -627,7 +625,7 @@ class Preprocessor:
         if scale_target:
             self.scale_target = True
             self.target_mean, std = target_summary.mean, target_summary.std
-            if target_summary.lo == target_summary.hi or not std > 0:
+            if not std > 0:
                 std = 1.0
                 notes.append(Note(f"target {tgt} has the same value in every training row",
                                   decision.target))

@@ -599,3 +599,86 @@ def test_evaluation_targets_that_cannot_be_read(csv):
     assert r.task == "regression"
     err = error_of(r.target_of, read(csv("x,t\n1,0.5\n2,much\n3,3.0\n", "bad.csv")))
     assert (err.row, err.column) == (2, "t") and '"much" is not a number' in str(err)
+
+
+def test_evaluation_labels_read_as_text_or_as_numbers(csv):
+    # number labels met in a text column (one cell is no number) find their classes by
+    # value; text labels that spell numbers are found from a number column; what matches
+    # no class is named, as the file spells it, with the labels the model knows
+    rows = "".join(f"{i},{i % 3}\n" for i in range(30))
+    p = fit(read(csv("x,y\n" + rows, "train.csv")))
+    assert p.label_kind == "integer" and p.classes.tolist() == [0, 1, 2]
+    t = read(csv("x,y\n1,1\n2,2\n3,0\n4,2.0\n", "ev.csv"))
+    np.testing.assert_array_equal(p.target_of(t), [1, 2, 0, 2])
+    t = read(csv("x,y\n1,1\n2,2\n3,0\n4,7\n5,x\n6,x\n", "ev.csv"))
+    assert t.data[1].kind == "text"
+    err = error_of(p.target_of, t)
+    assert str(err).endswith('ev.csv, row 4, column "y": target "y" has labels not seen in '
+                             'training: "7", "x"; the model knows "0", "1", "2"')
+    err = error_of(p.target_of, read(csv("x,y\n1,1\n2,9\n", "num.csv")))
+    assert str(err).endswith('num.csv, row 2, column "y": target "y" has a label not seen '
+                             'in training: "9"; the model knows "0", "1", "2"')
+
+    rows = "".join(f"{i},{['1', '2', 'x'][i % 3]}\n" for i in range(30))
+    q = fit(read(csv("x,y\n" + rows, "train2.csv")))
+    assert q.label_kind == "text" and q.classes.tolist() == ["1", "2", "x"]
+    t = read(csv("x,y\n1,2\n2,1.0\n3,1\n", "ev2.csv"))
+    assert t.data[1].kind == "number"
+    np.testing.assert_array_equal(q.target_of(t), [1, 0, 0])
+    err = error_of(q.target_of, read(csv("x,y\n1,1\n2,5.5\n", "ev3.csv")))
+    assert str(err).endswith('ev3.csv, row 2, column "y": target "y" has a label not seen '
+                             'in training: "5.5"; the model knows "1", "2", "x"')
+
+
+def test_target_scaling_is_recorded_only_for_a_scaled_regression_target(csv):
+    reg = read(csv(rows_of([1.0, 2.0, 4.5, 8.5]), "reg.csv"))
+    for p in (fit(reg, scale_target=False), fit(read(csv(rows_of(["a", "b", "a"]), "c.csv"))),
+              fit(read(csv(rows_of([0.5, 1.5, 0.5]), "b.csv")), task="binary",
+                  scale_target=True)):
+        assert (p.scale_target, p.target_mean, p.target_std) == (False, 0.0, 1.0)
+        assert not [n for n in p.notes if "target" in str(n)]
+    # training rows whose target is constant: centred on it, not scaled, and noted
+    t = read(csv("x,y\n" + "".join(f"{i},{2.5 if i < 6 else 0.1 * i}\n" for i in range(12))))
+    p = fit(t, rows=np.arange(6), task="regression")
+    assert (p.scale_target, p.target_mean, p.target_std) == (True, 2.5, 1.0)
+    assert [str(n) for n in p.notes] == ['target "y" has the same value in every training row']
+    assert [n.column for n in p.notes] == ["y"]
+    np.testing.assert_allclose(p.target_of(t)[5:8], [0.0, 0.6 - 2.5, 0.7 - 2.5], rtol=1e-12)
+
+
+def test_summary_merged_over_chunks_is_the_whole_columns():
+    # chunks whose spread grows (the accumulation unit doubles up, rescaling what is
+    # summed so far), means far apart, one lone value, and filled copies of one value
+    from neuralcli.preprocess import Summary
+    rng = np.random.default_rng(3)
+    parts = [rng.normal(5.0, 0.01, 7), rng.normal(-3.0, 40.0, 11), np.array([1e6]),
+             rng.normal(100.0, 1e3, 5), rng.normal(7.0, 1e-3, 9)]
+    s = Summary("number")
+    for p in parts:
+        s.merge(len(p), p)
+    s.merge(4, value=2.5)
+    s.merge(0, value=1e9)                       # no values: nothing changes
+    whole = np.concatenate(parts + [np.full(4, 2.5)])
+    assert s.count == len(whole)
+    assert s.mean == pytest.approx(whole.mean(), rel=1e-13)
+    assert s.std == pytest.approx(whole.std(), rel=1e-13)
+    # a filled value that is the largest deviation yet also rescales
+    s = Summary("number")
+    s.merge(3, np.array([1.0, 2.0, 3.0]))
+    s.merge(2, value=-500.0)
+    whole = np.array([1.0, 2.0, 3.0, -500.0, -500.0])
+    assert s.mean == pytest.approx(whole.mean(), rel=1e-14)
+    assert s.std == pytest.approx(whole.std(), rel=1e-14)
+    # values near the top of the float range: a filled value as far below as the others
+    # are above still rescales first, so no square overflows (std of a, a, -a: a*sqrt(8)/3)
+    s = Summary("number")
+    s.merge(2, np.array([1e300, 1e300]))
+    s.merge(1, value=-1e300)
+    assert s.mean == pytest.approx(1e300 / 3, rel=1e-14)
+    assert s.std == pytest.approx(1e300 * np.sqrt(8.0) / 3, rel=1e-14)
+    # equal values, in chunks and filled: exactly their value, exactly no spread
+    s = Summary("number")
+    for n in (3, 1, 5):
+        s.merge(n, np.full(n, 0.1))
+    s.merge(2, value=0.1)
+    assert (s.count, s.mean, s.std) == (11, 0.1, 0.0)
