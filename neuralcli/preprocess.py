@@ -509,17 +509,13 @@ class Preprocessor:
                                     hint=hint, fix=fix))
         return t, features, {table.find(k) for k in keep}
 
-    def _fit_column(self, table, j, summary, impute, max_categories, keep, notes,
-                    subset=False, file_present=None, problem=None):
+    def _fit_column(self, table, j, summary, impute, max_categories, keep, notes, *,
+                    subset, file_present, problem):
         """The spec of feature column j from its Summary over the training rows, or None
         for an identifier left out. `table` (the file, or its last chunk) gives the
         column's name, kind and whole-file facts; `subset`: the rows are not all of it;
         file_present: the column's non-missing cells in the whole file; problem(j,
-        DataError) takes a problem (raising it by default), after which the result is
-        None."""
-        if problem is None:
-            def problem(column, err):
-                raise err
+        DataError) takes a problem, after which the result is None."""
         name = table.columns[j]
         col = table.data[j]
         if summary.missing == summary.rows:
@@ -590,13 +586,12 @@ class Preprocessor:
                               f"{_count(len(rest), 'value')} "
                               f"({_count(counts[rest].sum(), 'row')}) share one {OTHER} "
                               f"input", name))
-        present = file_present if file_present is not None else \
-            int((~col.missing).sum())
-        if col.numbers and col.first_text is not None and col.numbers > 0.5 * max(1, present):
+        if (col.numbers and col.first_text is not None
+                and col.numbers > 0.5 * max(1, file_present)):
             # mostly numbers: say why it is read as text, in case that is a mistake
             r, text = col.first_text
             notes.append(Note(f"column {show(name)} is read as text (categories) "
-                              f"because {_count(present - col.numbers, 'cell')} of it are "
+                              f"because {_count(file_present - col.numbers, 'cell')} of it are "
                               f"not numbers, such as {show(text)} at row "
                               f"{r + 1}; to use it as a number, fix those "
                               f"cells or mark them missing and use --impute", name))

@@ -366,9 +366,40 @@ def test_identifiers_are_left_out_unless_kept(csv):
 
 
 def test_empty_column(csv):
-    err = error_of(fit, read(csv("a,b,y\n1,,0\n2,,1\n")))
+    err = error_of(fit, read(csv("a,b,y\n1,,0\n2,,1\n", "e.csv")))
     assert err.column == "b" and err.fix == ("drop", "b")
-    assert "no values" in str(err)
+    assert str(err).endswith('e.csv, column "b": the column has no values; drop column b if '
+                             'it is not a feature (drop=[...])')
+    # empty only in the training rows: said so
+    t = read(csv("a,b,y\n1,,0\n2,,1\n3,5,0\n4,,1\n", "part.csv"))
+    err = error_of(fit, t, rows=np.array([0, 1]))
+    assert err.column == "b" and err.fix == ("drop", "b")
+    assert str(err).endswith('part.csv, column "b": the column has no values in the training '
+                             'rows; drop column b if it is not a feature (drop=[...])')
+
+
+def test_identifier_rule_at_its_boundaries(csv):
+    # an identifier: at least 20 values, at least 95% of them distinct
+    def columns(n, distinct):
+        rows = "".join(f"u{i % distinct},{i % 7},{i % 2}\n" for i in range(n))
+        return fit(read(csv("id,x,y\n" + rows, f"ids{n}_{distinct}.csv"))).input_columns
+    assert columns(20, 20) == ["x"] and columns(20, 19) == ["x"]
+    assert columns(20, 18) == ["id", "x"] and columns(19, 19) == ["id", "x"]
+
+
+def test_category_ties_beyond_the_cap_keep_the_first_seen(csv):
+    # 64 categories seen 2 or 3 times, mixed: the ones kept are the most frequent, ties
+    # going to the first to appear, whatever a sort that is not stable would pick among
+    # the equal counts
+    names = [f"k{(i * 17) % 64:02d}" for i in range(64)]
+    count = np.random.default_rng(0).integers(2, 4, 64).tolist()
+    values = names + [v for v, c in zip(names, count) for _ in range(c - 1)]
+    rows = "".join(f"{v},{i % 2}\n" for i, v in enumerate(values))
+    cap = count.count(3) - 3
+    p = fit(read(csv("c,y\n" + rows, "ties.csv")), max_categories=cap)
+    first = sorted(range(64), key=lambda i: -count[i])[:cap]     # Python's sort is stable
+    assert p.feature_names == [f"c={v}" for v in sorted(names[i] for i in first)] + \
+        [f"c={OTHER}"]
 
 
 # ------------------------------------------------------------------ prediction files
@@ -682,3 +713,24 @@ def test_summary_merged_over_chunks_is_the_whole_columns():
         s.merge(n, np.full(n, 0.1))
     s.merge(2, value=0.1)
     assert (s.count, s.mean, s.std) == (11, 0.1, 0.0)
+
+
+def test_layout_of_numbers_around_a_date_and_three_category_columns(csv):
+    t = read(csv("a,when,b,c1,c2,c3,y\n1,2024-01-01,10,r,x,p,0\n2,2024-03-16,20,g,y,q,1\n"
+                 "3,1970-01-01,40,r,x,q,0\n4,2024-01-02,80,g,z,p,1\n"))
+    p = fit(t)
+    assert p.feature_names == ["a", "when:days", "when:dow_sin", "when:dow_cos",
+                               "when:month_sin", "when:month_cos", "b", "c1=g", "c1=r",
+                               "c2=x", "c2=y", "c2=z", "c3=p", "c3=q"]
+    assert p.fit_notes == [
+        'column "when" is a date: its inputs are the days since 1970 (standardized) and the '
+        'day of the week and month on circles (when:days, when:dow_sin, when:dow_cos, '
+        'when:month_sin, when:month_cos)']
+    X = p.transform(t)
+    b = np.array([10.0, 20.0, 40.0, 80.0])
+    np.testing.assert_allclose(X.dense[:, 6], (b - b.mean()) / b.std(), rtol=1e-15)
+    np.testing.assert_allclose(X.dense[:, 0], (np.arange(1, 5) - 2.5) / np.sqrt(1.25),
+                               rtol=1e-15)
+    np.testing.assert_allclose(X.dense[:, 2], np.sin(2 * np.pi * np.array([0, 5, 3, 1]) / 7),
+                               atol=1e-15)
+    assert X.codes.tolist() == [[8, 9, 12], [7, 10, 13], [8, 9, 13], [7, 11, 12]]
