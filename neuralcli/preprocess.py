@@ -645,6 +645,12 @@ class Preprocessor:
         self.input_columns = [s["name"] for s in self.specs]
         self._spec_of = {s["name"]: s for s in self.specs}
 
+    def _layout_record(self):
+        """The first layer's layout as the model file records it (JSON types), checked
+        against the layout rebuilt from the columns on loading."""
+        return {"dense": self.n_dense,
+                "blocks": [[name, start, size] for name, start, size in self.blocks]}
+
     @property
     def n_features(self):
         return len(self.feature_names)
@@ -825,7 +831,7 @@ class Preprocessor:
         return v
 
     @staticmethod
-    def _parse_text(table, j, col, want, sel):
+    def _parse_text(table, j, col, want, sel, hint="fix the value"):
         """A column the reader typed as text (the whole file's cells are not all numbers,
         or none is present), where the model takes numbers or dates: the selected rows'
         values by the reader's rules, or an error at the first that is not one."""
@@ -845,7 +851,7 @@ class Preprocessor:
             message = (f"NaN/inf is not allowed ({show(text)})" if want == "number" and
                        _number(text) is not None else
                        f"{show(text)} is not {'a number' if want == 'number' else 'a date'}")
-            raise table.error(message, row=sel[i], column=j, hint="fix the value")
+            raise table.error(message, row=sel[i], column=j, hint=hint)
         return v, gaps
 
     def _codes(self, table, j, col, s, start, sel, training, notes):
@@ -921,11 +927,14 @@ class Preprocessor:
                          hint="check that it is the same column as in training")
         if self.task == "regression":
             if col.kind == "text":
-                r, text = col.first_text or (int(sel[0]), col.categories[col.codes[sel[0]]])
-                raise table.error(f"{show(text)} is not a number", row=r, column=j,
-                             hint="fix the value or remove the row")
-            _check_numbers(table, j, col, hint="fix the value or remove the row", rows=sel)
-            y = col.values[sel].astype(np.float64)
+                # read as text (a cell is no number, or the kinds said so): the rows'
+                # numbers by the reader's rules, or an error at the first that is none
+                y, _ = self._parse_text(table, j, col, "number", sel,
+                                        hint="fix the value or remove the row")
+            else:
+                _check_numbers(table, j, col, hint="fix the value or remove the row",
+                               rows=sel)
+                y = col.values[sel].astype(np.float64)
             if scaled and self.scale_target:
                 y = (y - self.target_mean) / self.target_std
             return y
@@ -958,7 +967,7 @@ class Preprocessor:
                         text_index[c] = index[f]
                 index = text_index
         lookup = np.array([index.get(c, -1) for c in names], dtype=np.int64)
-        out = lookup[raw] if len(names) else np.empty(0, dtype=np.int64)
+        out = lookup[raw]
         bad = out < 0
         if bad.any():
             unknown = sorted({str(names[r]) if col.kind == "text" else number_text(names[r])
@@ -1022,8 +1031,7 @@ class Preprocessor:
             "label_kind": self.label_kind, "class_names": self.class_names,
             "scale_target": self.scale_target,
             "max_categories": self.max_categories,
-            "layout": {"dense": self.n_dense,
-                       "blocks": [[name, start, size] for name, start, size in self.blocks]},
+            "layout": self._layout_record(),
         }
         arrays = {
             "data.mean": np.array([s["mean"] for s in scaled], dtype=np.float64),
@@ -1108,7 +1116,7 @@ class Preprocessor:
         self._build_layout()
         if version == 1:
             self.legacy_order = self._format1_order()
-        elif meta.get("layout", {}).get("dense") != self.n_dense:
+        elif meta.get("layout") != self._layout_record():
             raise DataError("the model file's preprocessing record is damaged (its layout "
                             "does not match its columns)", hint="retrain the model")
         return self

@@ -514,6 +514,25 @@ def test_damaged_meta():
         Preprocessor.from_meta({"format": 9, "target": "y"}, {})
 
 
+@pytest.mark.parametrize("damage", ["dense", "block start", "block size", "block name",
+                                    "no blocks"])
+def test_a_layout_that_does_not_match_the_columns_is_damage(csv, damage):
+    p = fit(read(csv("a,c,d,y\n1,r,x,0\n2,g,y,1\n3,r,x,0\n")))
+    meta, arrays = p.to_meta()
+    assert meta["layout"] == {"dense": 1, "blocks": [["c", 1, 2], ["d", 3, 2]]}
+    Preprocessor.from_meta(meta, arrays)                         # as written: loads
+    layout = meta["layout"]
+    if damage == "dense":
+        layout["dense"] = 2
+    elif damage == "no blocks":
+        del layout["blocks"]
+    else:
+        layout["blocks"][1][{"block start": 1, "block size": 2, "block name": 0}[damage]] = \
+            "e" if damage == "block name" else 4
+    with pytest.raises(DataError, match=r"damaged \(its layout does not match its columns\)"):
+        Preprocessor.from_meta(meta, arrays)
+
+
 # ------------------------------------------------------------------ built-in sets
 
 
@@ -602,6 +621,12 @@ def test_text_column_read_as_numbers_at_prediction(csv):
     got = p.transform(t)
     assert np.array_equal(got.codes, want.codes) and np.array_equal(got.dense, want.dense)
     assert p.last_notes == []
+    # categories spelled otherwise than numbers print: found by value all the same
+    q = fit(read(csv("code,x,y\n007,1,0\n1.50,2,1\nx7,3,0\n007,4,1\n", "train2.csv")))
+    got2 = q.transform(read(csv("code,x\n7,1\n1.5,2\n7.0,3\n", "num2.csv")))
+    want2 = q.transform(read(csv("code,x\n007,1\n1.50,2\n007,3\n", "want2.csv"),
+                             kinds={"code": "text"}))
+    assert np.array_equal(got2.codes, want2.codes) and q.last_notes == []
     unseen = p.transform(read(csv("code,x\n30,1\n10,2\n", "new.csv")))
     assert p.last_notes == ['column "code": 1 row has a category not seen in training '
                             '("30"); it was encoded as all zeros']
@@ -734,3 +759,52 @@ def test_layout_of_numbers_around_a_date_and_three_category_columns(csv):
     np.testing.assert_allclose(X.dense[:, 2], np.sin(2 * np.pi * np.array([0, 5, 3, 1]) / 7),
                                atol=1e-15)
     assert X.codes.tolist() == [[8, 9, 12], [7, 10, 13], [8, 9, 13], [7, 11, 12]]
+
+
+def test_prediction_columns_of_another_kind_or_with_gaps(csv):
+    p = fit(read(csv("n,d,y\n1,2024-01-01,0\n2,2024-01-05,1\n3,2024-02-01,0\n", "tr.csv")))
+    err = error_of(p.transform, read(csv("n,d\n2024-01-01,2024-01-01\n", "a.csv")))
+    assert (err.row, err.column) == (None, "n")
+    assert str(err).endswith('a.csv, column "n": the column holds dates where the model was '
+                             'trained on numbers; check that it is the same column as in '
+                             'training')
+    err = error_of(p.transform, read(csv("n,d\n1,5\n2,6\n", "b.csv")))
+    assert (err.row, err.column) == (None, "d")
+    assert str(err).endswith('b.csv, column "d": the column holds numbers where the model '
+                             'was trained on dates; check that it is the same column as in '
+                             'training')
+    err = error_of(p.transform, read(csv("n,d\n1,2024-01-01\n3,2024-01-01\n,2024-01-02\n",
+                                         "c.csv")))
+    assert (err.row, err.column) == (3, "n")
+    assert str(err).endswith('c.csv, row 3, column "n": missing value (an empty cell or a '
+                             'missing-value marker); fill it in (the model was trained '
+                             'without imputing)')
+
+
+def test_evaluation_targets_that_are_not_finite_numbers(csv):
+    r = fit(read(csv("x,t\n1,0.5\n2,1.5\n3,2.25\n4,8.0\n", "reg.csv")))
+    c = fit(read(csv("x,y\n1,0\n2,1\n3,0\n4,1\n", "cls.csv")))
+    for p, name in ((r, "t"), (c, "y")):
+        for cell in ("inf", "nan"):
+            err = error_of(p.target_of, read(csv(f"x,{name}\n1,1\n2,{cell}\n", "e.csv")))
+            assert (err.row, err.column) == (2, name)
+            assert str(err).endswith(f'e.csv, row 2, column "{name}": NaN/inf is not allowed '
+                                     f'("{cell}"); fix the value or remove the row')
+        err = error_of(p.target_of, read(csv(f"x,{name}\n1,2024-01-01\n", "d.csv")))
+        assert str(err).endswith(f'd.csv, column "{name}": the target column holds dates; '
+                                 f'check that it is the same column as in training')
+        # only the rows asked for are read
+        t = read(csv(f"x,{name}\n1,1\n2,0\n3,inf\n", "rows.csv"))
+        assert len(p.target_of(t, rows=np.array([0, 1]))) == 2
+    # a regression target of words: the first asked-for row's word is named
+    t = read(csv("x,t\n1,a\n2,b\n", "words.csv"))
+    err = error_of(r.target_of, t, rows=np.array([1]))
+    assert (err.row, err.column) == (2, "t")
+    assert str(err).endswith('words.csv, row 2, column "t": "b" is not a number; fix the '
+                             'value or remove the row')
+    # numbers in a target column read as text are numbers
+    t = read(csv("x,t\n1,1.5\n2,b\n3,8\n", "mixed.csv"), kinds={"t": "text"})
+    np.testing.assert_array_equal(r.target_of(t, rows=np.array([0, 2]), scaled=False),
+                                  [1.5, 8.0])
+    err = error_of(r.target_of, t)
+    assert (err.row, err.column) == (2, "t") and '"b" is not a number' in str(err)
