@@ -984,11 +984,11 @@ class Preprocessor:
         self._need_fit()
         if self.classes is None:
             raise DataError("a regression model has no class labels")
-        return self.classes[np.asarray(indices, dtype=np.int64)]
+        return self.classes[np.asarray(indices)]
 
     def label_names(self, indices):
         """Class labels as text, for display."""
-        return [self.class_names[i] for i in np.asarray(indices, dtype=np.int64).tolist()]
+        return [self.class_names[i] for i in np.asarray(indices).tolist()]
 
     def inverse_target(self, y):
         """Regression outputs back in the target's units."""

@@ -434,9 +434,19 @@ def test_predict_missing_columns(csv, trained):
     path = csv("color\nred\n", "p.csv")
     err = error_of(p.transform, read(path))
     assert err.path == path
-    assert "missing columns the model was trained on: age, income" in str(err)
+    assert str(err).endswith("p.csv: missing columns the model was trained on: age, income; "
+                             "the file's columns are color")
+    # many columns: the first 20 are listed
+    names = ["color"] + [f"c{i}" for i in range(21)]
+    err = error_of(p.transform, read(csv(",".join(names) + "\n" + ",".join(
+        ["red"] + ["1"] * 21) + "\n", "wide.csv")))
+    assert str(err).endswith("wide.csv: missing columns the model was trained on: age, "
+                             "income; the file's columns are " + ", ".join(names[:20]) +
+                             " and 2 more")
     err = error_of(p.transform, read(csv("1,2\n3,4\n", "h.csv")))
-    assert "age, color, income" in str(err) and "no header" in str(err)
+    assert str(err).endswith("h.csv: missing columns the model was trained on: age, color, "
+                             "income; the file has no header row; add one with the training "
+                             "columns' names")
 
 
 def test_eval_target(csv, trained):
