@@ -143,6 +143,7 @@ def test_callback_can_stop():
     net, tr = _trainer(TrainConfig(epochs=100, batch_size=50), callbacks=[_StopAt(10)])
     st = tr.fit(X, y)
     assert st.stop_reason == "stopped" and len(st.history) == 2
+    assert st.message == "stopped by a callback"
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -330,3 +331,66 @@ def test_per_batch_callbacks_count_each_batch():
     assert [s[:3] for s in seen] == [(e, b, 1) for e in (1, 2) for b in (1, 2, 3, 4)]
     assert all(np.isfinite(s[3]) and s[3] > 0 for s in seen)
     assert st.history[-1]["loss"] > 0
+
+
+def _still(**kw):
+    """A float64 trainer whose steps leave the weights as they are (SGD at a learning
+    rate of 1e-300), so every epoch's figures are those of the starting weights."""
+    cfg = dict(epochs=6, batch_size=16, lr=1e-300, optimizer="sgd")
+    cfg.update(kw)
+    return _trainer(TrainConfig(**cfg), dtype="float64")
+
+
+def test_epoch_figures_are_the_models_on_the_training_and_validation_rows():
+    X, y = _data(90)
+    Xv, yv = X[:31], y[:31]
+    wv = np.linspace(0.1, 3.0, 31)
+    net, tr = _still()
+    st = tr.fit(X, y, X_val=Xv, y_val=yv, val_weight=wv)
+    loss, acc = tr.evaluate(X, y)
+    vloss, vacc = tr.evaluate(Xv, yv, wv)
+    assert vloss != tr.evaluate(Xv, yv)[0]               # the weights matter
+    assert [h["epoch"] for h in st.history] == [1, 2, 3, 4, 5, 6]
+    for h in st.history:
+        assert math.isclose(h["loss"], loss, rel_tol=1e-12)
+        assert h["accuracy"] == acc and h["val_accuracy"] == vacc
+        assert h["val_loss"] == vloss
+    times = [h["time"] for h in st.history]
+    assert 0 < times[0] and times == sorted(times) and times[-1] <= st.elapsed
+
+
+def test_early_stopping_counts_only_improvements_beyond_min_delta():
+    X, y = _data(60)
+    # the same validation loss every epoch: no improvement after the first
+    net, tr = _still(epochs=50, early_stopping=True, patience=3, min_delta=0.0)
+    st = tr.fit(X, y, X_val=X[:20], y_val=y[:20])
+    assert st.stop_reason == "early_stopping" and len(st.history) == 4
+    assert st.best_epoch == 1
+    assert st.message == ("no improvement in val_loss for 3 epochs; restored the weights of "
+                          "epoch 1")
+    # a real improvement smaller than min_delta does not count either
+    net, tr = _trainer(TrainConfig(epochs=50, batch_size=0, lr=1e-4, optimizer="sgd",
+                                   early_stopping=True, patience=2, min_delta=1e9),
+                       dtype="float64")
+    st = tr.fit(X, y, X_val=X[:20], y_val=y[:20])
+    assert st.history[1]["val_loss"] < st.history[0]["val_loss"]
+    assert st.stop_reason == "early_stopping" and len(st.history) == 3
+    assert st.best_epoch == 1
+
+
+def test_plateau_schedule_follows_the_monitored_loss_in_training():
+    X, y = _data(60)
+    net, tr = _still(lr=1e-300, epochs=7, schedule="plateau",
+                     schedule_options={"patience": 2, "factor": 0.5, "min_lr": 0.0})
+    st = tr.fit(X, y, X_val=X[:20], y_val=y[:20])
+    assert [h["lr"] for h in st.history] == [1e-300] * 4 + [5e-301] * 3
+
+
+def test_validation_of_one_row_and_of_none():
+    X, y = _data(40)
+    net, tr = _still(epochs=2)
+    st = tr.fit(X, y, X_val=X[:1], y_val=y[:1])
+    assert st.history[-1]["val_loss"] == tr.evaluate(X[:1], y[:1])[0]
+    net, tr = _still(epochs=2)
+    st = tr.fit(X, y, X_val=X[:0], y_val=y[:0])
+    assert "val_loss" not in st.history[-1]

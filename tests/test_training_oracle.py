@@ -416,3 +416,12 @@ def test_validation_split_keeps_a_training_row_per_class():
     train, val = validation_split(len(labels), 0.5, seed=0, labels=labels)
     assert np.bincount(labels[val], minlength=2).tolist() == [10, 0]
     assert 20 in train
+
+
+def test_validation_split_caps_each_class_one_row_short():
+    # 0.9 of one row rounds to 1 and of two rows to 2: capped at 0 and 1, so every class
+    # keeps a training row; 0.9 of 20 rows is 18
+    labels = np.array([0] * 20 + [1] + [2, 2])
+    train, val = validation_split(len(labels), 0.9, seed=0, labels=labels)
+    assert np.bincount(labels[val], minlength=3).tolist() == [18, 0, 1]
+    assert np.bincount(labels[train], minlength=3).tolist() == [2, 1, 1]

@@ -11,6 +11,7 @@ scikit-learn tags). `score` reads mutmut's results in mutants/ and exits 1 when 
 than TARGET of the counted mutants are killed. Mutant names carry a number per function,
 so after editing a function, re-check the EQUIVALENT entries that name it."""
 import argparse
+import ast
 import fnmatch
 import glob
 import json
@@ -61,6 +62,106 @@ OUT_OF_SCOPE = [
 EQUIVALENT = {
 }
 
+# Calls whose first argument (and `hint=`) is a sentence for a person: the wording of an
+# error, its hint or a note. A mutant that changes only that wording (a word, its case,
+# a value shown in it) or drops the hint is counted apart as "message": it is no wrong
+# number. Row, column and fix arguments, and every other argument, stay in scope.
+MESSAGE_CALLS = {"error", "DataError", "TrainingError", "Note"}
+
+
+def _functions(module):
+    """{function name: ast node} of mutmut's copy of a module (methods included)."""
+    path = os.path.join(ROOT, "mutants", "neuralcli", module + ".py")
+    with open(path, encoding="utf-8") as f:
+        tree = ast.parse(f.read())
+    return {n.name: n for n in ast.walk(tree)
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+
+
+def _is_message_call(node):
+    if not isinstance(node, ast.Call):
+        return False
+    f = node.func
+    name = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", None)
+    if name in MESSAGE_CALLS:
+        return True
+    # notes.append("..."): a note for the user as a plain string
+    return (name == "append" and isinstance(f, ast.Attribute)
+            and isinstance(f.value, ast.Name) and f.value.id == "notes")
+
+
+def _difference(a, b):
+    """Where the trees a and b first differ: the steps (node of a, field, list index or
+    None) from a down to it, or None when they are equal."""
+    if type(a) is not type(b):
+        return []
+    for field in a._fields:
+        x, y = getattr(a, field), getattr(b, field)
+        if isinstance(x, list):
+            if not isinstance(y, list) or len(x) != len(y):
+                return [(a, field, None)]
+            for i, (xi, yi) in enumerate(zip(x, y)):
+                if isinstance(xi, ast.AST):
+                    d = _difference(xi, yi)
+                    if d is not None:
+                        return [(a, field, i)] + d
+                elif xi != yi:
+                    return [(a, field, i)]
+        elif isinstance(x, ast.AST):
+            d = _difference(x, y)
+            if d is not None:
+                return [(a, field, None)] + d
+        elif x != y:
+            return [(a, field, None)]
+    return None
+
+
+def _follow(root, steps):
+    """The node reached from root by steps (taken in a tree of the same shape)."""
+    node = root
+    for _, field, index in steps:
+        node = getattr(node, field) if index is None else getattr(node, field)[index]
+    return node
+
+
+def _in_message(steps, mutant):
+    """True when the difference lies in the message (first argument) or the hint of a
+    message call, or is that call's hint left out."""
+    for k, (node, field, index) in enumerate(steps):
+        if not _is_message_call(node):
+            continue
+        if field == "args" and index == 0:
+            return True
+        if field == "keywords" and index is not None and node.keywords[index].arg == "hint":
+            return True
+        if field == "keywords" and index is None and k + 1 == len(steps):
+            kept = [kw.arg for kw in _follow(mutant, steps[:k + 1])]
+            return kept == [kw.arg for kw in node.keywords if kw.arg != "hint"] and \
+                len(kept) < len(node.keywords)
+    return False
+
+
+def message_mutants(names):
+    """The mutants among `names` that change only a message (see MESSAGE_CALLS)."""
+    out = set()
+    by_module = defaultdict(list)
+    for name in names:
+        by_module[name.split(".")[1]].append(name)
+    for module, group in by_module.items():
+        funcs = _functions(module)
+        for name in group:
+            fname = name.split(".", 2)[2]
+            orig = funcs.get(fname.rsplit("__mutmut_", 1)[0] + "__mutmut_orig")
+            mutant = funcs.get(fname)
+            if orig is None or mutant is None:
+                continue
+            renamed = ast.FunctionDef(**{f: getattr(mutant, f) for f in mutant._fields})
+            renamed.name = orig.name
+            steps = _difference(orig, renamed)
+            if steps and _in_message(steps, renamed):
+                out.add(name)
+    return out
+
 
 def in_scope(name):
     return (any(fnmatch.fnmatchcase(name, p) for p in SCOPE)
@@ -88,6 +189,7 @@ def cmd_run(args):
     if args.only_left:
         names = [n for n in names if status(results()[n]) != "killed"
                  and n not in EQUIVALENT]
+        names = sorted(set(names) - message_mutants(names))
     return subprocess.call(["mutmut", "run", "--max-children", str(args.jobs), *names],
                            cwd=ROOT)
 
@@ -100,15 +202,18 @@ def cmd_score(args):
         return 1
     by_module = defaultdict(Counter)
     left = []
+    messages = message_mutants(res)
     for name, code in sorted(res.items()):
         module = name.split(".")[1]
-        st = "equivalent" if name in EQUIVALENT else status(code)
+        st = ("equivalent" if name in EQUIVALENT else
+              "message" if name in messages else status(code))
         by_module[module][st] += 1
-        if st not in ("killed", "equivalent"):
+        if st not in ("killed", "equivalent", "message"):
             left.append((name, st))
     total = Counter()
-    print("| module | mutants | killed | equivalent | survived | no test | not run | score |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("| module | mutants | messages | equivalent | killed | survived | no test | not run "
+          "| score |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for module in sorted(by_module):
         c = by_module[module]
         total.update(c)
@@ -117,16 +222,18 @@ def cmd_score(args):
     if args.verbose:
         for name, st in left:
             print(f"{st}: {name}")
-    counted = sum(total.values()) - total["equivalent"]  # a mutant not run counts against
+    # a mutant not run counts against the target
+    counted = sum(total.values()) - total["equivalent"] - total["message"]
     return 0 if counted and total["killed"] / counted >= TARGET else 1
 
 
 def _row(label, c):
-    """Counted are the mutants run and not equivalent; the score is the share killed."""
+    """Counted are the mutants run that are neither message nor equivalent ones; the
+    score is the share of them killed."""
     n = sum(c.values())
-    counted = n - c["equivalent"] - c["not checked"]
+    counted = n - c["equivalent"] - c["message"] - c["not checked"]
     score = c["killed"] / counted if counted else 1.0
-    return (f"| {label} | {n} | {c['killed']} | {c['equivalent']} | "
+    return (f"| {label} | {n} | {c['message']} | {c['equivalent']} | {c['killed']} | "
             f"{c['survived'] + c['suspicious']} | {c['no tests']} | {c['not checked']} | "
             f"{100 * score:.1f}% |")
 
