@@ -506,3 +506,60 @@ def test_spilled_evaluation_of_zero_total_weight_is_a_zero_loss_as_in_memory(tas
     with _spill(X, y, sw, dtype=np.float64) as s:
         got = tr.evaluate(SpilledRows(s, window_rows=32, block_rows=8))
     assert got == want and got[0] == 0.0
+
+
+class _Batches(Callback):
+    def __init__(self):
+        self.logs = []
+
+    def on_batch_end(self, state, logs):
+        self.logs.append((logs["epoch"], logs["batch"], logs["batches"], logs["loss"]))
+
+
+@pytest.mark.parametrize("n,block,window,batch", [
+    (1001, 50, 230, 32),    # batches straddle windows
+    (1001, 50, 230, 300),   # a batch bigger than a window
+    (640, 64, 640, 64),     # windows and batches that divide the rows evenly
+    (240, 20, 40, 60),      # a carried batch completed by a whole window
+    (37, 5, 5, 8),          # one block per window
+])
+def test_spilled_compiled_runs_step_as_the_per_batch_path(n, block, window, batch):
+    # the runs over each window and the batch carried between windows take the batches
+    # the per-batch path takes, numbered alike for the callbacks
+    X, y, sw = _data(n, BINARY, weights=True, dtype=np.float64)
+    got = []
+    for compiled in (True, False):
+        seen = _Batches()
+        tr = Trainer(_net(BINARY, dtype="float64"), BINARY,
+                     TrainConfig(epochs=2, batch_size=batch, lr=0.01, seed=4), [seen])
+        tr.compiled_runs = compiled
+        with _spill(X, y, sw, dtype=np.float64) as s:
+            st = tr.fit(SpilledRows(s, window_rows=window, block_rows=block))
+        per_batch = [(e, b) for e, b, k, _ in seen.logs for b in range(b - k + 1, b + 1)]
+        losses = {(e, b): loss for e, b, _, loss in seen.logs}
+        got.append((tr.model.params.copy(), [h["loss"] for h in st.history], per_batch,
+                    losses))
+    nb = -(-n // batch)
+    assert got[0][2] == got[1][2] == [(e, b) for e in (1, 2) for b in range(1, nb + 1)]
+    np.testing.assert_allclose(got[0][0], got[1][0], rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(got[0][1], got[1][1], rtol=1e-12)
+    # a run reports the loss of its last batch
+    for key, loss in got[0][3].items():
+        assert math.isclose(loss, got[1][3][key], rel_tol=1e-12), key
+
+
+def test_compiled_runs_whose_last_batch_needs_more_workspace_than_a_full_one():
+    # the GEMM path's workspace for 256 rows is larger than for 257: a last batch of 256
+    # after full ones of 257 gets its own
+    X, y, _ = _data(770, REGRESSION, dtype=np.float64)
+    got = []
+    for compiled in (True, False):
+        net = MLP([5, 200, 40, 2], ["relu", "relu", "identity"], dtype="float64", seed=1)
+        assert not net.fused
+        assert net._net.workspace(256, 1, True) > net._net.workspace(257, 1, True)
+        tr = Trainer(net, REGRESSION, TrainConfig(epochs=2, batch_size=257, lr=0.01, seed=2))
+        tr.compiled_runs = compiled
+        st = tr.fit(X, y)
+        got.append((tr.model.params.copy(), [h["loss"] for h in st.history]))
+    np.testing.assert_allclose(got[0][0], got[1][0], rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(got[0][1], got[1][1], rtol=1e-12)
