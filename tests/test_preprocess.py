@@ -818,3 +818,84 @@ def test_evaluation_targets_that_are_not_finite_numbers(csv):
                                   [1.5, 8.0])
     err = error_of(r.target_of, t)
     assert (err.row, err.column) == (2, "t") and '"b" is not a number' in str(err)
+
+
+@pytest.mark.parametrize("values,task,kind", [
+    ([i % 20 for i in range(200)], "multiclass", "integer"),    # 20 values: classes
+    ([i % 21 for i in range(210)], "regression", "number"),     # 21: more than 20
+    ([i % 3 for i in range(15)], "multiclass", "integer"),      # 5 rows per value
+    ([i % 3 for i in range(14)], "regression", "number"),       # fewer
+    ([i % 2 for i in range(3)], "binary", "integer"),           # two values need no rows
+    ([2 ** 53, 0, 2 ** 53, 0], "regression", "number"),         # past exact integers
+    ([2 ** 53 - 1, 0, 2 ** 53 - 1, 0], "binary", "integer"),
+])
+def test_task_rules_at_their_boundaries(csv, values, task, kind):
+    d = decide_task(read(csv(rows_of(values))))
+    assert (d.task, d.label_kind) == (task, kind)
+
+
+def test_targets_that_cannot_be_learned(csv):
+    err = error_of(decide_task, read(csv(rows_of(["2024-01-01", "2024-01-02"]), "d.csv")))
+    assert (err.column, err.fix) == ("y", ("target", None))
+    assert str(err).endswith('d.csv, column "y": target "y" holds dates, which neuralcli '
+                             'cannot predict; choose another target column (target=...)')
+    err = error_of(decide_task, read(csv(rows_of(["a", "b", "a"]), "t.csv")),
+                   task="regression")
+    assert (err.row, err.column, err.fix) == (1, "y", ("task", "multiclass"))
+    assert str(err).endswith('t.csv, row 1, column "y": target "y" holds text ("a"), which '
+                             'regression cannot predict; choose a numeric target, or set '
+                             'task="multiclass"')
+    err = error_of(decide_task, read(csv(rows_of([1, 2, "nan", 1]), "n.csv")))
+    assert (err.row, err.column) == (3, "y")
+    assert str(err).endswith('n.csv, row 3, column "y": NaN/inf is not allowed ("nan"); fix '
+                             'the value or remove the row')
+    d = decide_task(read(csv(rows_of([0.5, 1.5, 0.5, 2.5]), "f.csv")), task="regression")
+    assert (d.task, d.label_kind) == ("regression", "number")
+    assert d.reason == 'target "y" has 3 distinct numeric values -> regression (chosen with ' \
+                       '--task)'
+
+
+def test_bad_cells_among_the_rows_asked_for(csv):
+    # the reader keeps the text of a column's first bad and first non-finite cell; later
+    # ones are named by row and kind
+    p = fit(read(csv("a,d,y\n" + "".join(f"{i},2024-01-{i % 28 + 1:02d},{i % 2}\n"
+                                          for i in range(40)), "tr.csv")))
+    cells = {3: "inf", 7: "inf", 5: "x", 9: "x"}
+    dates = {11: "2024-13-45", 13: "soon"}
+    t = read(csv("a,d\n" + "".join(f"{cells.get(i, i)},{dates.get(i, '2024-02-01')}\n"
+                                   for i in range(60)), "n.csv"))
+    want = {0: 'row 4, column "a": NaN/inf is not allowed ("inf")',
+            4: 'row 6, column "a": "x" is not a number',
+            6: 'row 8, column "a": NaN/inf is not allowed',
+            8: 'row 10, column "a": the value is not a number',
+            10: 'row 12, column "d": "2024-13-45" is not a date',
+            12: 'row 14, column "d": the value is not a date'}
+    for first, message in want.items():
+        err = error_of(p.transform, t, rows=np.arange(first, 60))
+        assert str(err).endswith(f"n.csv, {message}; fix the value"), first
+    assert p.transform(t, rows=np.arange(14, 60)).dense.shape == (46, 6)
+
+
+def test_column_choices_that_leave_no_model(csv):
+    t = read(csv("a,b,y\n1,2,0\n3,4,1\n", "a.csv"))
+    want = [(dict(drop=["zz"]), 'a.csv: drop names "zz", which is not a column; the columns '
+                                'are a, b, y', None),
+            (dict(keep=["q", "r"]), 'a.csv: keep names "q", "r", which are not columns; the '
+                                    'columns are a, b, y', None),
+            (dict(drop=["y"]), 'a.csv: drop names the target column "y"; do not drop it, or '
+                               'choose another target column (target=...)', ("target", None)),
+            (dict(drop=["a", "b"]), 'a.csv: no feature columns besides the target "y"; a '
+                                    'model needs at least one input column', None)]
+    for kw, message, fix in want:
+        err = error_of(fit, t, **kw)
+        assert str(err).endswith(message) and err.fix == fix, kw
+    # one column whose name holds another delimiter: the delimiter was wrong
+    err = error_of(fit, read(csv("a;b;y\n1;2;0\n3;4;1\n", "s.csv"), delimiter=","))
+    assert err.fix == ("delimiter", None)
+    assert str(err).endswith('s.csv: no feature columns besides the target "a;b;y"; the '
+                             'whole line was read as one column: the file seems to use '
+                             'another delimiter, or give the delimiter (delimiter=...), or '
+                             'leave it out to sniff it')
+    # one column without such a character: only the general hint
+    err = error_of(fit, read(csv("y\n0\n1\n0\n", "one.csv")))
+    assert err.fix is None and str(err).endswith("a model needs at least one input column")
