@@ -210,3 +210,26 @@ def test_prediction_with_the_wrong_feature_count_names_the_estimator(cls, method
                                          rf"expecting 3 features as input\.$"):
         args = (np.zeros((4, 5)),) + ((y[:4],) if method == "score" else ())
         getattr(est, method)(*args)
+
+
+def test_regressor_early_stopping_records_validation_r2():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    y = X @ np.array([1.0, 2.0, 3.0]) + rng.normal(size=200)
+    reg = _quiet(MLPRegressor(hidden_layer_sizes=(8,), early_stopping=True, max_iter=6,
+                              n_iter_no_change=50, random_state=0), X, y)
+    assert reg.n_iter_ == 6 and len(reg.validation_scores_) == 6
+    assert reg.best_validation_score_ == max(reg.validation_scores_)
+    assert reg.best_loss_ is None and reg.stop_reason_ == "completed"
+    assert all(s < 1 for s in reg.validation_scores_)          # R², not an accuracy
+
+
+def test_divergence_in_the_first_epoch_leaves_an_empty_curve():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3)) * 1e10
+    y = rng.normal(size=200)
+    with pytest.warns(RuntimeWarning, match="^training diverged in epoch 1, batch 1"):
+        reg = MLPRegressor(hidden_layer_sizes=(8,), solver="sgd", learning_rate_init=1e30,
+                           max_iter=5, random_state=0).fit(X, y)
+    assert (reg.n_iter_, reg.loss_curve_, reg.loss_, reg.best_loss_) == (0, [], np.inf, np.inf)
+    assert reg.stop_reason_ == "diverged"
