@@ -233,3 +233,8 @@ def test_divergence_in_the_first_epoch_leaves_an_empty_curve():
                            max_iter=5, random_state=0).fit(X, y)
     assert (reg.n_iter_, reg.loss_curve_, reg.loss_, reg.best_loss_) == (0, [], np.inf, np.inf)
     assert reg.stop_reason_ == "diverged"
+    # with a validation split: no validation score either
+    with pytest.warns(RuntimeWarning, match="^training diverged in epoch 1, batch 1"):
+        reg = MLPRegressor(hidden_layer_sizes=(8,), solver="sgd", learning_rate_init=1e30,
+                           early_stopping=True, max_iter=5, random_state=0).fit(X, y)
+    assert reg.validation_scores_ == [] and reg.best_validation_score_ is None

@@ -58,8 +58,88 @@ OUT_OF_SCOPE = [
     "neuralcli.estimators.xǁ*ǁ_task_kind__mutmut_*",
 ]
 
+_F64 = "astype(None) is astype(float64)"
+_NEG = "numpy reads any negative size in reshape as the one unknown dimension"
+_SGD = ("the compiled SGD step reads momentum, weight decay, Nesterov and its velocity only "
+        "(train_optimize in csrc/train_impl.h)")
+_RMS = ("the compiled RMSprop step reads alpha, eps, weight decay, momentum and its two "
+        "buffers only (train_optimize in csrc/train_impl.h)")
+_ADAM = ("the compiled Adam step reads beta1, beta2, eps, weight decay, the step and "
+         "decoupled only (train_optimize in csrc/train_impl.h)")
+_KINDS = "dtype kinds are single letters, and 'X' is none: the same letters still match"
+_TOTAL = ("the total weight is never 0 here: weights summing to 0 are refused and "
+          "unweighted rows count 1 each")
+_YPRED = ("y_pred only enters as yt - yp with yt float64, which numpy computes in float64 "
+          "for any numeric y_pred")
+_CLIP = ("after the renormalisation that follows, clipping a probability of 1 at 1 - eps "
+         "or not changes the loss by O(eps^2), below float64's resolution of it")
+_SORT = ("only the order inside a group of equal scores changes, and each group's weights "
+         "are summed as one: at most the last bit of that sum")
+
 # mutant name -> why no test can tell it from the original
 EQUIVALENT = {
+    "neuralcli.estimators.xǁMLPClassifierǁ_encode_targets__mutmut_9":
+        "1-D binary targets: Trainer._prepare reshapes 1-D targets to (N, 1)",
+    "neuralcli.estimators.xǁMLPClassifierǁ_encode_targets__mutmut_10": _F64,
+    "neuralcli.estimators.xǁMLPClassifierǁ_encode_targets__mutmut_12": _NEG,
+    "neuralcli.estimators.xǁMLPClassifierǁ_encode_targets__mutmut_14":
+        "float64 class codes: Trainer._prepare casts labels to int32 for cross-entropy",
+    "neuralcli.estimators.xǁMLPClassifierǁ_fold_class_weight__mutmut_12": _F64,
+    "neuralcli.estimators.xǁMLPClassifierǁ_fold_class_weight__mutmut_16":
+        "without minlength bincount drops only trailing classes absent from y, whose "
+        "weights are never looked up; the formula divides by len(classes_)",
+    "neuralcli.estimators.xǁMLPRegressorǁ_encode_targets__mutmut_6": _NEG,
+    "neuralcli.estimators.xǁMLPRegressorǁ_targets__mutmut_4": _KINDS,
+    "neuralcli.estimators.xǁMLPRegressorǁ_targets__mutmut_7": _F64,
+    "neuralcli.estimators.xǁMLPRegressorǁ_targets__mutmut_9": _F64,
+    "neuralcli.estimators.xǁ_BaseMLPǁ_forward__mutmut_10": _F64,
+    "neuralcli.metrics.x__binary_auc__mutmut_7": _SORT,
+    "neuralcli.metrics.x__binary_auc__mutmut_9": _SORT,
+    "neuralcli.metrics.x__binary_auc__mutmut_11": "numpy reads the sort kind's name in any "
+                                                   "case",
+    "neuralcli.metrics.x__confusion__mutmut_16": _F64,
+    "neuralcli.metrics.x__counts__mutmut_5": _F64,
+    "neuralcli.metrics.x__divide__mutmut_3": "num is always float64 (counts of a float64 "
+                                             "confusion matrix)",
+    "neuralcli.metrics.x__divide__mutmut_5": "num is always float64 (counts of a float64 "
+                                             "confusion matrix)",
+    "neuralcli.metrics.x__labels__mutmut_22": _KINDS,
+    "neuralcli.metrics.x__prf__mutmut_30": _TOTAL,
+    "neuralcli.metrics.x__prf__mutmut_37": _TOTAL,
+    "neuralcli.metrics.x__prf__mutmut_39": _TOTAL,
+    "neuralcli.metrics.x__targets__mutmut_8": _YPRED,
+    "neuralcli.metrics.x__targets__mutmut_10": _YPRED,
+    "neuralcli.metrics.x_accuracy__mutmut_18": _F64,
+    "neuralcli.metrics.x_baseline_regression__mutmut_31": "the mean becomes y_pred, which "
+                                                          "_targets reads as float64",
+    "neuralcli.metrics.x_baseline_regression__mutmut_33": "the mean becomes y_pred, which "
+                                                          "_targets reads as float64",
+    "neuralcli.metrics.x_log_loss__mutmut_20": _CLIP,
+    "neuralcli.metrics.x_log_loss__mutmut_24": _CLIP,
+    "neuralcli.metrics.x_log_loss__mutmut_25": _CLIP,
+    "neuralcli.metrics.x_roc_auc__mutmut_37":
+        "without minlength bincount drops only trailing classes absent from y_true, which "
+        "are skipped as absent either way",
+    "neuralcli.optim.xǁSGDǁcompiled__mutmut_7": _SGD,
+    "neuralcli.optim.xǁSGDǁcompiled__mutmut_8": _SGD,
+    "neuralcli.optim.xǁSGDǁcompiled__mutmut_9": _SGD,
+    "neuralcli.optim.xǁSGDǁcompiled__mutmut_10": _SGD,
+    "neuralcli.optim.xǁSGDǁcompiled__mutmut_11": _SGD,
+    "neuralcli.optim.xǁRMSpropǁcompiled__mutmut_9": _RMS,
+    "neuralcli.optim.xǁRMSpropǁcompiled__mutmut_10": _RMS,
+    "neuralcli.optim.xǁRMSpropǁcompiled__mutmut_11": _RMS,
+    "neuralcli.optim.xǁRMSpropǁcompiled__mutmut_12": _RMS,
+    "neuralcli.optim.xǁAdamǁcompiled__mutmut_4": _ADAM,
+    "neuralcli.optim.xǁAdamǁcompiled__mutmut_5": _ADAM,
+    "neuralcli.optim.xǁAdamǁcompiled__mutmut_6": _ADAM,
+    "neuralcli.schedules.xǁReduceOnPlateauǁ__init____mutmut_17":
+        "the first loss observed is finite (a non-finite one stops training as a "
+        "divergence) and improves on the starting best of inf, which resets the count",
+    "neuralcli.schedules.xǁReduceOnPlateauǁ__init____mutmut_18":
+        "the first loss observed is finite (a non-finite one stops training as a "
+        "divergence) and improves on the starting best of inf, which resets the count",
+    "neuralcli.schedules.xǁStepDecayǁ__init____mutmut_19":
+        "int(max(1, e / 3)) equals max(1, e // 3) for every positive e",
 }
 
 # Calls whose first argument (and `hint=`) is a sentence for a person: the wording of an
