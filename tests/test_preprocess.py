@@ -676,10 +676,10 @@ def test_evaluation_labels_read_as_text_or_as_numbers(csv):
     assert p.label_kind == "integer" and p.classes.tolist() == [0, 1, 2]
     t = read(csv("x,y\n1,1\n2,2\n3,0\n4,2.0\n", "ev.csv"))
     np.testing.assert_array_equal(p.target_of(t), [1, 2, 0, 2])
-    t = read(csv("x,y\n1,1\n2,2\n3,0\n4,7\n5,x\n6,x\n", "ev.csv"))
+    t = read(csv("x,y\n1,x\n2,1\n3,2\n4,0\n5,7\n6,x\n", "ev.csv"))
     assert t.data[1].kind == "text"
     err = error_of(p.target_of, t)
-    assert str(err).endswith('ev.csv, row 4, column "y": target "y" has labels not seen in '
+    assert str(err).endswith('ev.csv, row 1, column "y": target "y" has labels not seen in '
                              'training: "7", "x"; the model knows "0", "1", "2"')
     err = error_of(p.target_of, read(csv("x,y\n1,1\n2,9\n", "num.csv")))
     assert str(err).endswith('num.csv, row 2, column "y": target "y" has a label not seen '
@@ -897,5 +897,92 @@ def test_column_choices_that_leave_no_model(csv):
                              'another delimiter, or give the delimiter (delimiter=...), or '
                              'leave it out to sniff it')
     # one column without such a character: only the general hint
-    err = error_of(fit, read(csv("y\n0\n1\n0\n", "one.csv")))
+    err = error_of(fit, read(csv("X\n0\n1\n0\n", "one.csv")))
     assert err.fix is None and str(err).endswith("a model needs at least one input column")
+
+
+def test_fit_refuses_settings_and_rows_it_cannot_use(csv):
+    t = read(csv("a,b,y\n1,2,0\n3,4,1\n", "a.csv"))
+    err = error_of(fit, t, rows=np.array([], dtype=np.int64))
+    assert str(err) == f"{t.path}: no training rows"
+    assert str(error_of(Preprocessor().fit_chunks, [], decision=None)) == "no training rows"
+    for bad in (0, None):
+        err = error_of(fit, t, max_categories=bad)
+        assert str(err) == f"max_categories must be at least 1, got {bad}"
+    assert fit(t, max_categories=1).input_columns == ["a", "b"]
+
+
+def test_one_named_column_to_drop_or_keep(csv):
+    t = read(csv("color,price,y\nred,1,0\nblue,2,1\nred,3,0\n", "c.csv"))
+    assert fit(t, drop="color").input_columns == ["price"]
+    rows = "".join(f"u{i:03d},{i % 7},{i % 2}\n" for i in range(30))
+    assert fit(read(csv("idcol,x,y\n" + rows, "ids.csv")), keep="idcol").ids == []
+
+
+def test_a_date_cell_that_is_no_date_stops_the_fit(csv):
+    t = read(csv("a,d,y\n" + "".join(f"{i},{'soon' if i == 7 else '2024-01-0%d' % (i % 9 + 1)}"
+                                     f",{i % 2}\n" for i in range(40)), "d.csv"))
+    assert t.data[1].kind == "date"
+    err = error_of(fit, t)
+    assert err.fix == ("drop", "d")
+    assert str(err).endswith('d.csv, row 8, column "d": "soon" is not a date; fix the value, '
+                             'or drop column d if it is not a feature (drop=[...])')
+
+
+def test_problems_are_collected_with_their_column(csv):
+    problems = []
+    fit(read(csv("a,e,y\n1,,0\n2,,1\n3,,0\n", "e.csv")), problems=problems)
+    assert [j for j, _ in problems] == [1]
+    assert str(problems[0][1]).endswith('e.csv, column "e": the column has no values; drop '
+                                        'column e if it is not a feature (drop=[...])')
+
+
+def test_a_cap_equal_to_the_categories_needs_no_other_row(csv):
+    t = read(csv("c,y\n" + "".join(f"{v},{i % 2}\n" for i, v in enumerate("abcdabcdab")),
+                 "c.csv"))
+    assert fit(t, max_categories=4).feature_names == ["c=a", "c=b", "c=c", "c=d"]
+    assert fit(t, max_categories=3).feature_names[-1] == f"c={OTHER}"
+
+
+def test_an_imputing_model_fills_gaps_its_training_rows_never_had(csv):
+    p = fit(read(csv("c,n,y\na,1,0\nb,2,1\na,3,0\na,5,1\n", "tr.csv")),
+            impute="most-frequent")
+    X = p.transform(read(csv("c,n\n,2\nb,\n", "gaps.csv")))
+    assert X.codes[:, 0].tolist() == [1, 2]             # the gap is "a", the most frequent
+    assert X.dense[1, 0] == pytest.approx((1.0 - 2.75) / np.std([1.0, 2, 3, 5]))
+
+
+@pytest.mark.parametrize("numbers,words,noted", [(11, 9, True), (10, 10, False), (2, 18, False)])
+def test_the_note_on_a_mostly_numeric_text_column(tmp_path, numbers, words, noted):
+    cells = [str(i) for i in range(numbers)] + [f"w{i}" for i in range(words)]
+    rows = ["v,y"] + [f"{c},{i % 2}" for i, c in enumerate(cells)]
+    path = tmp_path / "m.csv"
+    path.write_text("\n".join(rows) + "\n")
+    t = read(path)
+    assert t.data[0].kind == "text"
+    notes = [n for n in fit(t, keep=["v"]).fit_notes if "read as text" in n]
+    assert bool(notes) == noted
+
+
+def test_a_regression_target_of_small_spread_is_scaled_by_it(csv):
+    values = [0.1, 0.2, 0.35, 0.3]
+    p = fit(read(csv(rows_of(values), "s.csv")), task="regression")
+    assert p.target_std == pytest.approx(np.std(values), rel=1e-12)
+    assert not [n for n in p.fit_notes if "target" in n]
+
+
+def test_float_labels_survive_the_model_file(csv):
+    p = fit(read(csv(rows_of([0.5, 1.5, 0.5, 1.5]), "f.csv")), task="binary")
+    q = Preprocessor.from_meta(*p.to_meta())
+    assert q.classes.tolist() == [0.5, 1.5] and q.label_kind == "number"
+
+
+def test_the_training_files_own_categories_beyond_the_cap_are_not_noted_again(csv):
+    values = list("abcabcabcaad")
+    t = read(csv("c,y\n" + "".join(f"{v},{i % 2}\n" for i, v in enumerate(values)), "t.csv"))
+    p = fit(t, max_categories=2)
+    p.transform(t, training=True)
+    assert p.last_notes == []
+    p.transform(t)
+    assert p.last_notes == ['column "c": 4 rows have categories outside the 2 kept ("c", '
+                            '"d"); they were encoded as the <other> input']

@@ -464,7 +464,8 @@ def test_spilled_weights_and_codes_of_another_type_are_refused():
     spec = {"dense": (np.float32, (5,)), "y": (np.float32, (1,)), "sw": (np.float64, ())}
     with SpillArrays(spec) as s:
         s.append(dense=X.astype(np.float32), y=y.astype(np.float32), sw=sw.astype(np.float64))
-        with pytest.raises(TrainingError, match="sw array holds float64 rows"):
+        with pytest.raises(TrainingError, match="^the spilled evaluation rows' sw array "
+                                                "holds float64 rows"):
             Trainer(_net(BINARY), BINARY, TrainConfig()).evaluate(SpilledRows(s, window_rows=8))
     Xe, ye, _ = _data(40, BINARY, encoded=True)
     spec = {"dense": (np.float32, (N_DENSE,)), "y": (np.float32, (1,)),
@@ -563,3 +564,16 @@ def test_compiled_runs_whose_last_batch_needs_more_workspace_than_a_full_one():
         got.append((tr.model.params.copy(), [h["loss"] for h in st.history]))
     np.testing.assert_allclose(got[0][0], got[1][0], rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(got[0][1], got[1][1], rtol=1e-12)
+
+
+def test_spilled_evaluation_rows_take_no_separate_targets_or_weights():
+    X, y, sw = _data(40, BINARY, weights=True)
+    tr = Trainer(_net(BINARY), BINARY, TrainConfig())
+    with _spill(X, y) as s:
+        rows = SpilledRows(s, window_rows=8)
+        for kw in (dict(y=y), dict(sample_weight=sw)):
+            with pytest.raises(TrainingError, match="^the evaluation rows are spilled rows, "
+                                                    "which hold their own targets and "
+                                                    "weights; pass them without y or "
+                                                    "weights$"):
+                tr.evaluate(rows, **kw)
