@@ -986,3 +986,10 @@ def test_the_training_files_own_categories_beyond_the_cap_are_not_noted_again(cs
     p.transform(t)
     assert p.last_notes == ['column "c": 4 rows have categories outside the 2 kept ("c", '
                             '"d"); they were encoded as the <other> input']
+
+
+def test_input_kinds_say_how_training_read_each_column(csv):
+    t = read(csv("n,c,d,y\n1,a,2024-01-01,0\n2,b,2024-01-02,1\n3,a,2024-01-03,0\n", "k.csv"))
+    assert fit(t).input_kinds() == {"n": "number", "c": "text", "d": "date", "y": "number"}
+    t = read(csv("n,y\n1,no\n2,yes\n3,no\n", "k2.csv"))
+    assert fit(t).input_kinds() == {"n": "number", "y": "text"}

@@ -76,6 +76,21 @@ _CLIP = ("after the renormalisation that follows, clipping a probability of 1 at
 _SORT = ("only the order inside a group of equal scores changes, and each group's weights "
          "are summed as one: at most the last bit of that sum")
 
+_DAYS = "float64 holds these day and month counts exactly; they feed % and sin/cos"
+_INTS = "a list of Python ints becomes int64 by default"
+_NOTASK = ("a preprocessor without a task (inspect's fit that collects problems) is read "
+           "for its task and reason only")
+_PARSED = "a list of floats and NaN becomes float64 by default"
+_KIND = "a Summary only tells \"text\" from every other kind"
+_FLOATS = "a list of Python floats (or an empty list) becomes float64 by default"
+_VALUES = ("keeping the values costs memory only: they are read for median and "
+           "most-frequent fills, which ask for them")
+_SHIFT = "merge(value=...) runs only after present values have set the shift"
+_NOROWS = "no class means no rows, and an empty training set is refused before any split"
+_OTHER64 = ("y and pred meet only in y - pred and in products with float64 weights: one "
+            "float64 operand makes them float64")
+_TAKE = "every index is in range, so clipping (or raising) never applies"
+
 # mutant name -> why no test can tell it from the original
 EQUIVALENT = {
     "neuralcli.estimators.xǁMLPClassifierǁ_encode_targets__mutmut_9":
@@ -140,6 +155,114 @@ EQUIVALENT = {
         "divergence) and improves on the starting best of inf, which resets the count",
     "neuralcli.schedules.xǁStepDecayǁ__init____mutmut_19":
         "int(max(1, e / 3)) equals max(1, e // 3) for every positive e",
+    # preprocess
+    "neuralcli.preprocess.x__date_parts__mutmut_2": _DAYS,
+    "neuralcli.preprocess.x__date_parts__mutmut_10": _DAYS,
+    "neuralcli.preprocess.xǁPreprocessorǁ_codes__mutmut_46":
+        "a missing cell's place only needs to be negative: np.where sends every negative "
+        "place to the missing-value slot",
+    "neuralcli.preprocess.xǁPreprocessorǁ_codes__mutmut_67": _INTS,
+    "neuralcli.preprocess.xǁPreprocessorǁ_codes__mutmut_69": _INTS,
+    "neuralcli.preprocess.xǁPreprocessorǁ_codes__mutmut_162":
+        "float64 codes are stored into transform's int32 codes array, exactly",
+    "neuralcli.preprocess.xǁPreprocessorǁ_fit_column__mutmut_100":
+        "every NumberColumn has a number_format field (None by default)",
+    "neuralcli.preprocess.xǁPreprocessorǁ_fit_column__mutmut_145": "numpy reads the sort "
+                                                                     "kind's name in any case",
+    "neuralcli.preprocess.xǁPreprocessorǁ_fit_column__mutmut_179":
+        "the last condition, numbers > half the present cells, already implies numbers > 0",
+    "neuralcli.preprocess.xǁPreprocessorǁ_fit_column__mutmut_188":
+        "a text column holding numbers also holds a word, so at least two cells are present",
+    "neuralcli.preprocess.xǁPreprocessorǁ_format1_order__mutmut_43": _INTS,
+    "neuralcli.preprocess.xǁPreprocessorǁ_format1_order__mutmut_45": _INTS,
+    "neuralcli.preprocess.xǁPreprocessorǁ_no_target__mutmut_2": _NOTASK,
+    "neuralcli.preprocess.xǁPreprocessorǁ_no_target__mutmut_3": _NOTASK,
+    "neuralcli.preprocess.xǁPreprocessorǁ_no_target__mutmut_4": _NOTASK,
+    "neuralcli.preprocess.xǁPreprocessorǁ_no_target__mutmut_6": _NOTASK,
+    "neuralcli.preprocess.xǁPreprocessorǁ_no_target__mutmut_7": _NOTASK,
+    "neuralcli.preprocess.xǁPreprocessorǁ_parse_text__mutmut_17": _PARSED,
+    "neuralcli.preprocess.xǁPreprocessorǁ_parse_text__mutmut_19": _PARSED,
+    "neuralcli.preprocess.xǁPreprocessorǁ_parse_text__mutmut_21":
+        "None in a float64 array is NaN, as the np.nan it replaces",
+    "neuralcli.preprocess.xǁPreprocessorǁ_parse_text__mutmut_29":
+        "a missing cell's code is -1, which indexes the NaN appended last just as the "
+        "explicit missing slot does",
+    "neuralcli.preprocess.xǁPreprocessorǁ_values__mutmut_18": "a NumberColumn's or "
+                                                              "DateColumn's values are float64",
+    "neuralcli.preprocess.xǁPreprocessorǁtarget_of__mutmut_75": "a NumberColumn's values are "
+                                                                "float64",
+    "neuralcli.preprocess.xǁPreprocessorǁtarget_of__mutmut_135": _INTS,
+    "neuralcli.preprocess.xǁPreprocessorǁtarget_of__mutmut_137": _INTS,
+    "neuralcli.preprocess.xǁPreprocessorǁtarget_of__mutmut_143":
+        "an unknown label's index only needs to be negative",
+    "neuralcli.preprocess.xǁPreprocessorǁfit_chunks__mutmut_33":
+        "the first chunk replaces it with {column: 0}; without chunks the fit stops first",
+    "neuralcli.preprocess.xǁPreprocessorǁfit_chunks__mutmut_58": _KIND,
+    "neuralcli.preprocess.xǁPreprocessorǁfit_chunks__mutmut_59": _KIND,
+    "neuralcli.preprocess.xǁPreprocessorǁfit_chunks__mutmut_60": _KIND,
+    "neuralcli.preprocess.xǁPreprocessorǁinverse_target__mutmut_3": _F64,
+    "neuralcli.preprocess.xǁPreprocessorǁinverse_target__mutmut_5":
+        "y * std + mean with float64 std and mean is float64 for any numeric y",
+    "neuralcli.preprocess.xǁPreprocessorǁinverse_target__mutmut_6":
+        "a regression target that is not scaled keeps mean 0 and std 1, so scaling back "
+        "returns y",
+    "neuralcli.preprocess.xǁPreprocessorǁto_meta__mutmut_110": _FLOATS,
+    "neuralcli.preprocess.xǁPreprocessorǁto_meta__mutmut_112": _FLOATS,
+    "neuralcli.preprocess.xǁPreprocessorǁto_meta__mutmut_118": _FLOATS,
+    "neuralcli.preprocess.xǁPreprocessorǁto_meta__mutmut_120": _FLOATS,
+    "neuralcli.preprocess.xǁPreprocessorǁto_meta__mutmut_126": _FLOATS,
+    "neuralcli.preprocess.xǁPreprocessorǁto_meta__mutmut_128": _FLOATS,
+    "neuralcli.preprocess.xǁPreprocessorǁto_meta__mutmut_134":
+        "decide_task already gives integer labels as int64 and the others as float64",
+    "neuralcli.preprocess.xǁSummaryǁ__init____mutmut_1": _VALUES,
+    "neuralcli.preprocess.xǁSummaryǁ__init____mutmut_12": _VALUES,
+    "neuralcli.preprocess.xǁSummaryǁ__init____mutmut_7":
+        "the unit only bounds the squares: any power of two scales the sums exactly",
+    "neuralcli.preprocess.xǁSummaryǁ__init____mutmut_8":
+        "the first merge sets the mean to 1 + (m - 1) instead of 0 + m: the same value to "
+        "the last bit or one ulp",
+    "neuralcli.preprocess.xǁSummaryǁ__init____mutmut_18":
+        "an initial zero count of category 0 adds nothing to the counts",
+    "neuralcli.preprocess.xǁSummaryǁadd__mutmut_22":
+        "counts of different lengths are merged either way; trailing zeros add nothing",
+    "neuralcli.preprocess.xǁSummaryǁadd__mutmut_25":
+        "for counts of equal length both branches add the two arrays",
+    "neuralcli.preprocess.xǁSummaryǁmerge__mutmut_6": _SHIFT,
+    "neuralcli.preprocess.xǁSummaryǁmerge__mutmut_10": _SHIFT,
+    "neuralcli.preprocess.xǁSummaryǁmerge__mutmut_25":
+        "rescaling by a power of two at equality is exact: the same sums",
+    # training
+    "neuralcli.training.x_validation_split__mutmut_4":
+        "the offset from the seed is arbitrary: any gives a seeded, reproducible split",
+    "neuralcli.training.x_validation_split__mutmut_30": _NOROWS,
+    "neuralcli.training.x_validation_split__mutmut_33": _NOROWS,
+    "neuralcli.training.x_validation_split__mutmut_34": _NOROWS,
+    "neuralcli.training.x_validation_split__mutmut_35": _NOROWS,
+    "neuralcli.training.x_validation_split__mutmut_36": _NOROWS,
+    "neuralcli.training.x_validation_split__mutmut_39":
+        "a float mask of ones and zeros has the same nonzero places",
+    "neuralcli.training.x_validation_split__mutmut_41":
+        "a float mask of ones and zeros has the same nonzero places",
+    "neuralcli.training.x_validation_split__mutmut_42": "None stored in a bool array is False",
+    "neuralcli.training.xǁTrainerǁ_check_spilled__mutmut_24":
+        "dense and y are always spilled; only sw, the last entry, can be absent",
+    "neuralcli.training.xǁTrainerǁ_evaluate_spilled__mutmut_51":
+        "numpy's pairwise float32 sum of a window's weights is within 1e-7 of the float64 "
+        "sum, inside the float32 loss kernel's own rounding",
+    "neuralcli.training.xǁTrainerǁ_weight_sq__mutmut_5": _NEG,
+    "neuralcli.training.xǁTrainerǁstep__mutmut_10": "without L2, l2 / (n * s) is 0.0 too",
+    "neuralcli.training.xǁTrainerǁstep__mutmut_117":
+        "at norm == clip_norm the clipping scale is clip_norm / norm = 1",
+    "neuralcli.training.xǁ_R2ǁadd__mutmut_3": _OTHER64,
+    "neuralcli.training.xǁ_R2ǁadd__mutmut_5": _OTHER64,
+    "neuralcli.training.xǁ_R2ǁadd__mutmut_8": _OTHER64,
+    "neuralcli.training.xǁ_R2ǁadd__mutmut_10": _OTHER64,
+    "neuralcli.training.xǁ_Rowsǁbatches__mutmut_1":
+        "its one caller always passes shuffle",
+    "neuralcli.training.xǁ_Rowsǁbatches__mutmut_35": _TAKE,
+    "neuralcli.training.xǁ_Rowsǁbatches__mutmut_39": _TAKE,
+    "neuralcli.training.xǁ_Rowsǁbatches__mutmut_43":
+        "a full batch sliced [:bs] is a view of the same buffers",
 }
 
 # Calls whose first argument (and `hint=`) is a sentence for a person: the wording of an
@@ -280,6 +403,12 @@ def cmd_score(args):
         print("no mutmut results in mutants/: run `python tests/mutation/python_mutants.py "
               "run` first", file=sys.stderr)
         return 1
+    # an entry of EQUIVALENT that names no mutant, or one a test kills, is out of date
+    for name in sorted(EQUIVALENT):
+        if name not in res:
+            print(f"EQUIVALENT names no mutant in scope: {name}", file=sys.stderr)
+        elif status(res[name]) == "killed":
+            print(f"EQUIVALENT names a killed mutant: {name}", file=sys.stderr)
     by_module = defaultdict(Counter)
     left = []
     messages = message_mutants(res)
