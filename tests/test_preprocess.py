@@ -993,3 +993,57 @@ def test_input_kinds_say_how_training_read_each_column(csv):
     assert fit(t).input_kinds() == {"n": "number", "c": "text", "d": "date", "y": "number"}
     t = read(csv("n,y\n1,no\n2,yes\n3,no\n", "k2.csv"))
     assert fit(t).input_kinds() == {"n": "number", "y": "text"}
+
+
+def test_features_that_are_all_identifiers_leave_no_model(csv):
+    rows = "".join(f"u{i:03d},v{i:03d},{i % 2}\n" for i in range(30))
+    t = read(csv("id,id2,y\n" + rows, "ids.csv"))
+    err = error_of(fit, t)
+    assert err.fix == ("keep_id", "id") and err.path == t.path
+    assert str(err).endswith('ids.csv: no feature columns left besides the target "y": "id", '
+                             '"id2" look like identifiers; keep column id as a feature '
+                             '(keep=[...])')
+
+
+def test_training_rows_of_one_class(csv):
+    t = read(csv("x,y\n1,0\n2,0\n3,1\n4,0\n", "one.csv"))
+    err = error_of(fit, t, rows=np.array([0, 1, 3]))
+    assert err.column == "y" and err.path == t.path
+    assert str(err).endswith('one.csv, column "y": the training rows have only one class of '
+                             '"y"; use more data or a smaller validation split')
+    problems = []
+    p = fit(t, rows=np.array([0, 1, 3]), problems=problems)
+    assert [j for j, _ in problems] == [1] and p.task is None
+    assert "only one class" in str(problems[0][1])
+
+
+def test_problem_columns_leave_the_others_fitted(csv):
+    problems = []
+    p = fit(read(csv("a,b,c,y\n,1,x,0\n,2,y,1\n,3,x,0\n", "e.csv")), problems=problems)
+    assert [j for j, _ in problems] == [0] and p.input_columns == ["b", "c"]
+
+
+def test_a_text_target_of_numbers_is_refused_for_regression(tmp_path):
+    # a Parquet string column whose every cell is a number: no first word to show, so
+    # the first row's text is named
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    from neuralcli.parquet import read_parquet
+    path = str(tmp_path / "s.parquet")
+    pq.write_table(pa.table({"x": [1.0, 2.0, 3.0], "y": ["1.5", "2", "3"]}), path)
+    t = read_parquet(path)
+    assert t.data[1].kind == "text" and t.data[1].first_text is None
+    err = error_of(decide_task, t, task="regression")
+    assert (err.row, err.column) == (1, "y")
+    assert 'target "y" holds text ("1.5"), which regression cannot predict' in str(err)
+
+
+def test_number_formats_and_dropped_columns_survive_the_model_file(csv):
+    t = read(csv("p,q,y\n12.5%,1,0\n3%,2,1\n40%,3,0\n7.5%,4,1\n", "pct.csv"))
+    p = fit(t, drop=["q"])
+    q = Preprocessor.from_meta(*p.to_meta())
+    assert q.dropped == ["q"]
+    assert q.specs[0]["number_format"] == p.specs[0]["number_format"]
+    assert q.specs[0]["number_format"].percent is True
+    np.testing.assert_array_equal(q.transform(t).dense, p.transform(t).dense)

@@ -577,3 +577,14 @@ def test_spilled_evaluation_rows_take_no_separate_targets_or_weights():
                                                     "weights; pass them without y or "
                                                     "weights$"):
                 tr.evaluate(rows, **kw)
+
+
+def test_a_logit_of_exactly_zero_counts_as_the_first_class_in_spilled_evaluation():
+    X, y, _ = _data(64, BINARY, dtype=np.float64)
+    net = _net(BINARY, dtype="float64")
+    net.params[...] = 0.0
+    tr = Trainer(net, BINARY, TrainConfig())
+    want = float(np.mean(y[:, 0] == 0))
+    assert 0 < want < 1 and tr.evaluate(X, y)[1] == want
+    with _spill(X, y, dtype=np.float64) as s:
+        assert tr.evaluate(SpilledRows(s, window_rows=16, block_rows=8))[1] == want
