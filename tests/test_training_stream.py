@@ -588,3 +588,31 @@ def test_a_logit_of_exactly_zero_counts_as_the_first_class_in_spilled_evaluation
     assert 0 < want < 1 and tr.evaluate(X, y)[1] == want
     with _spill(X, y, dtype=np.float64) as s:
         assert tr.evaluate(SpilledRows(s, window_rows=16, block_rows=8))[1] == want
+
+
+def test_in_memory_compiled_runs_take_a_last_batch_of_one_row():
+    # 33 rows in batches of 16: the last batch has one row, in compiled runs as per batch
+    X, y, sw = _data(33, REGRESSION, weights=True, dtype=np.float64)
+    got = []
+    for compiled in (True, False):
+        tr = Trainer(_net(REGRESSION, dtype="float64"), REGRESSION,
+                     TrainConfig(epochs=3, batch_size=16, lr=0.01, seed=5))
+        tr.compiled_runs = compiled
+        st = tr.fit(X, y, sw)
+        got.append((tr.model.params.copy(), [h["loss"] for h in st.history]))
+    np.testing.assert_allclose(got[0][0], got[1][0], rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(got[0][1], got[1][1], rtol=1e-12)
+
+
+def test_one_trainer_fits_with_and_without_weights_and_takes_1d_targets():
+    # the batch buffers follow the arrays a fit brings; 1-D targets read as (n, 1)
+    X, y, sw = _data(80, BINARY, weights=True, dtype=np.float64)
+    runs = [(None, y), (sw, y[:, 0]), (None, y[:, 0]), (sw, y)]
+    cfg = dict(epochs=2, batch_size=16, lr=0.01, seed=2, optimizer="sgd")   # no state
+    tr = Trainer(_net(BINARY, dtype="float64"), BINARY, TrainConfig(**cfg))
+    for w, t in runs:
+        fresh = Trainer(_net(BINARY, dtype="float64"), BINARY, TrainConfig(**cfg))
+        fresh.model.params[...] = tr.model.params
+        tr.fit(X, t, w)
+        fresh.fit(X, y, w)
+        assert_bitwise_equal(tr.model.params, fresh.model.params, "weights")

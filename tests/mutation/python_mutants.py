@@ -90,6 +90,14 @@ _NOROWS = "no class means no rows, and an empty training set is refused before a
 _OTHER64 = ("y and pred meet only in y - pred and in products with float64 weights: one "
             "float64 operand makes them float64")
 _TAKE = "every index is in range, so clipping (or raising) never applies"
+_UNSEEN = ("only the codes of categories that occur are looked up: a missing target is "
+           "refused first")
+_GAPLESS = ("the key of a column without gaps is the same for all of them and sorts after "
+            "every (0, row) key either way")
+_STORED = "the model file stores these arrays as float64"
+_WORK = ("only the size of the workspace for a short last batch changes: the GEMM fits its "
+         "packing and threads to the workspace it is given (csrc/gemm.c), and the results "
+         "agree within rounding (test_compiled_runs_whose_last_batch_needs_more_workspace)")
 
 # mutant name -> why no test can tell it from the original
 EQUIVALENT = {
@@ -231,7 +239,49 @@ EQUIVALENT = {
     "neuralcli.preprocess.xǁSummaryǁmerge__mutmut_10": _SHIFT,
     "neuralcli.preprocess.xǁSummaryǁmerge__mutmut_25":
         "rescaling by a power of two at equality is exact: the same sums",
+    "neuralcli.preprocess.x__check_numbers__mutmut_5":
+        "a DateColumn has no nonfinite count; None is as false as 0",
+    "neuralcli.preprocess.x__check_numbers__mutmut_11":
+        "the early return only saves work: a column without bad cells has nothing wrong "
+        "to find either way",
+    "neuralcli.preprocess.x__rows_of__mutmut_6": _INTS,
+    "neuralcli.preprocess.x__rows_of__mutmut_8": _INTS,
+    "neuralcli.preprocess.x_decide_task__mutmut_78": "a list of str becomes a str array by "
+                                                     "default",
+    "neuralcli.preprocess.x_decide_task__mutmut_80": "a list of str becomes a str array by "
+                                                     "default",
+    "neuralcli.preprocess.x_decide_task__mutmut_84": _INTS,
+    "neuralcli.preprocess.x_decide_task__mutmut_87": _INTS,
+    "neuralcli.preprocess.x_decide_task__mutmut_88": _UNSEEN,
+    "neuralcli.preprocess.x_decide_task__mutmut_89": _UNSEEN,
+    "neuralcli.preprocess.xǁPreprocessorǁfit_chunks__mutmut_147": _GAPLESS,
+    "neuralcli.preprocess.xǁPreprocessorǁfit_chunks__mutmut_148": _GAPLESS,
+    "neuralcli.preprocess.xǁPreprocessorǁfrom_meta__mutmut_53": _STORED,
+    "neuralcli.preprocess.xǁPreprocessorǁfrom_meta__mutmut_55": _STORED,
+    "neuralcli.preprocess.xǁPreprocessorǁfrom_meta__mutmut_60": _STORED,
+    "neuralcli.preprocess.xǁPreprocessorǁfrom_meta__mutmut_62": _STORED,
+    "neuralcli.preprocess.xǁPreprocessorǁfrom_meta__mutmut_67": _STORED,
+    "neuralcli.preprocess.xǁPreprocessorǁfrom_meta__mutmut_69": _STORED,
     # training
+    "neuralcli.training.x__correct__mutmut_30": "targets of a binary task are 0 or 1, never "
+                                                "0.5",
+    "neuralcli.training.xǁTrainerǁ_run__mutmut_8": _WORK,
+    "neuralcli.training.xǁTrainerǁ_run__mutmut_9": _WORK,
+    "neuralcli.training.xǁTrainerǁ_run__mutmut_10": _WORK,
+    "neuralcli.training.xǁTrainerǁ_run__mutmut_12": _WORK,
+    "neuralcli.training.xǁTrainerǁ_run__mutmut_22":
+        "the carried batch's buffers only spare a second set: the trainer's own gather the "
+        "same rows",
+    "neuralcli.training.xǁTrainerǁ_run_buffers__mutmut_2": _WORK,
+    "neuralcli.training.xǁTrainerǁ_run_buffers__mutmut_6": _WORK,
+    "neuralcli.training.xǁTrainerǁ_run_buffers__mutmut_15": _WORK,
+    "neuralcli.training.xǁTrainerǁ_run_buffers__mutmut_19": _WORK,
+    "neuralcli.training.xǁTrainerǁ_run_buffers__mutmut_30":
+        "the network fixes each array's trailing shape; the names tell which arrays a fit "
+        "brings, the one thing that changes",
+    "neuralcli.training.xǁTrainerǁ_run_buffers__mutmut_34":
+        "comparing with the buffers instead of the key always reallocates: memory and time "
+        "only",
     "neuralcli.training.x_validation_split__mutmut_4":
         "the offset from the seed is arbitrary: any gives a seeded, reproducible split",
     "neuralcli.training.x_validation_split__mutmut_30": _NOROWS,
