@@ -67,3 +67,13 @@ def test_range_boundaries_are_accepted(name, kw):
     opt = make_optimizer(name, 3, np.float32, **kw)
     for k, v in kw.items():
         assert getattr(opt, k if k != "eps" else "eps") == v
+
+
+def test_loss_names_and_their_aliases():
+    from neuralcli.losses import ALIASES, LOSSES, loss_name
+    for name in LOSSES:
+        assert loss_name(name) == name
+    for alias, name in ALIASES.items():
+        assert loss_name(alias) == name
+    with pytest.raises(ValueError, match="^unknown loss 'hinge'; choose from "):
+        loss_name("hinge")

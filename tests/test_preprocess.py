@@ -1047,3 +1047,21 @@ def test_number_formats_and_dropped_columns_survive_the_model_file(csv):
     assert q.specs[0]["number_format"] == p.specs[0]["number_format"]
     assert q.specs[0]["number_format"].percent is True
     np.testing.assert_array_equal(q.transform(t).dense, p.transform(t).dense)
+
+
+def test_a_loaded_or_unfitted_preprocessor(csv):
+    t = read(csv("n,c,y\n1,a,0\n,b,1\n3,,0\n5,a,1\n", "g.csv"))
+    p = fit(t, impute="most-frequent")
+    q = Preprocessor.from_meta(*p.to_meta())
+    assert q.notes == [] and q.fitted
+    gaps = read(csv("n,c\n,\n2,b\n", "gaps.csv"))
+    X, Y = p.transform(gaps), q.transform(gaps)
+    np.testing.assert_array_equal(X.dense, Y.dense)
+    np.testing.assert_array_equal(X.codes, Y.codes)
+    assert [s["fill"] for s in q.specs] == [1.0, "a"]
+    err = error_of(Preprocessor().transform, t)
+    assert str(err) == "the preprocessor has not been fitted"
+    meta, arrays = p.to_meta()
+    arrays["data.scale"] = arrays["data.scale"][:0]
+    with pytest.raises(DataError, match="damaged"):
+        Preprocessor.from_meta(meta, arrays)

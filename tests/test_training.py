@@ -132,8 +132,10 @@ def test_interrupt_keeps_best_weights():
                        callbacks=[snap, _StopAt(4 * 7 + 2, KeyboardInterrupt())])
     snap.net = net
     st = tr.fit(X, y)
-    assert st.stop_reason == "interrupted" and "kept the weights of epoch" in st.message
     best = min(seen, key=lambda e: seen[e][0])
+    assert st.stop_reason == "interrupted"
+    assert st.message == (f"interrupted in epoch 8; kept the weights of epoch {best}, the "
+                          f"best by loss")
     assert st.best_epoch == best
     assert net.params.tobytes() == seen[best][1].tobytes()
 
@@ -394,3 +396,72 @@ def test_validation_of_one_row_and_of_none():
     net, tr = _still(epochs=2)
     st = tr.fit(X, y, X_val=X[:0], y_val=y[:0])
     assert "val_loss" not in st.history[-1]
+
+
+def test_config_ranges_at_their_boundaries():
+    for cfg in (dict(lr=0.0), dict(weight_decay=-1e-9), dict(l2=-1e-9), dict(patience=0)):
+        with pytest.raises(TrainingError):
+            TrainConfig(**cfg).validate()
+    TrainConfig(patience=1, weight_decay=0.0, l2=0.0, lr=1e-300).validate()
+
+
+class _Watch(Callback):
+    def __init__(self):
+        self.lrs, self.ended = [], []
+
+    def on_epoch_end(self, state, logs):
+        self.lrs.append(state.lr)
+
+    def on_train_end(self, state):
+        self.ended.append(state)
+
+
+def test_callbacks_see_the_state_and_a_stop_keeps_the_best_weights():
+    X, y = _data(64)
+    seen = {}
+    watch = _Watch()
+
+    class Snap(Callback):
+        def on_epoch_end(self, state, logs):
+            seen[logs["epoch"]] = (logs["val_loss"], net.params.copy())
+
+    net, tr = _trainer(TrainConfig(epochs=50, batch_size=16, lr=0.3, optimizer="sgd",
+                                   schedule="step", schedule_options={"step_size": 2},
+                                   min_delta=0.0),
+                       callbacks=[Snap(), watch, _StopAt(4 * 6 + 2)])
+    # a validation set the model cannot fit: its loss is best early on
+    st = tr.fit(X, y, X_val=X[:20], y_val=1 - y[:20])
+    assert st.stop_reason == "stopped" and len(st.history) == 6
+    assert watch.lrs == [h["lr"] for h in st.history] and len(set(watch.lrs)) > 1
+    assert watch.ended == [st] and 0 < st.elapsed < 600
+    best = min(seen, key=lambda e: seen[e][0])
+    assert best < 6
+    assert st.best_epoch == best and net.params.tobytes() == seen[best][1].tobytes()
+
+
+def test_an_interrupt_in_the_first_epoch_keeps_the_starting_weights():
+    X, y = _data(64)
+    net, tr = _trainer(TrainConfig(epochs=5, batch_size=16, lr=0.3, optimizer="sgd"),
+                       callbacks=[_StopAt(2, KeyboardInterrupt())])
+    start = net.params.copy()
+    st = tr.fit(X, y)
+    assert st.stop_reason == "interrupted" and st.history == []
+    assert st.message == "interrupted before the first epoch ended; kept the weights from " \
+                         "before it"
+    assert net.params.tobytes() == start.tobytes()
+
+
+def test_two_batches_are_shuffled_and_counted():
+    X, y = _data(33)
+    net, tr = _trainer(TrainConfig(epochs=1, batch_size=16))
+    assert tr.fit(X, y).batches_per_epoch == 3
+    order = []
+
+    class Rec(Trainer):
+        def step(self, xb, yb, swb, lr, seed, codes=None):
+            order.append(xb[:, 0].copy())
+            return super().step(xb, yb, swb, lr, seed, codes)
+
+    net = MLP([2, 4, 1], ["relu", "identity"], seed=0, dtype="float64")
+    Rec(net, BINARY, TrainConfig(epochs=1, batch_size=16, seed=3)).fit(X[:32], y[:32])
+    assert not np.array_equal(np.concatenate(order), X[:32, 0])

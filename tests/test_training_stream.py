@@ -616,3 +616,16 @@ def test_one_trainer_fits_with_and_without_weights_and_takes_1d_targets():
         tr.fit(X, t, w)
         fresh.fit(X, y, w)
         assert_bitwise_equal(tr.model.params, fresh.model.params, "weights")
+
+
+def test_spilled_training_and_validation_rows_are_named_in_refusals():
+    X, y, sw = _data(40, BINARY, weights=True)
+    spec = {"dense": (np.float32, (5,)), "y": (np.float32, (1,)), "sw": (np.float64, ())}
+    with SpillArrays(spec) as s:
+        s.append(dense=X.astype(np.float32), y=y.astype(np.float32), sw=sw.astype(np.float64))
+        bad = SpilledRows(s, window_rows=8)
+        tr = Trainer(_net(BINARY), BINARY, TrainConfig(epochs=1))
+        with pytest.raises(TrainingError, match="^the spilled training rows' sw array"):
+            tr.fit(bad)
+        with pytest.raises(TrainingError, match="^the spilled validation rows' sw array"):
+            tr.fit(X, y, X_val=bad)

@@ -163,7 +163,15 @@ EQUIVALENT = {
         "divergence) and improves on the starting best of inf, which resets the count",
     "neuralcli.schedules.xǁStepDecayǁ__init____mutmut_19":
         "int(max(1, e / 3)) equals max(1, e // 3) for every positive e",
+    "neuralcli.optim.xǁOptimizerǁ__init____mutmut_1":
+        "every optimizer passes its own weight_decay to the base class",
     # preprocess
+    "neuralcli.preprocess.xǁPreprocessorǁ__init____mutmut_1":
+        "not None is as true as not False: an unfitted preprocessor still refuses",
+    "neuralcli.preprocess.xǁPreprocessorǁfrom_meta__mutmut_205":
+        "bool(None) is False, the same default",
+    "neuralcli.preprocess.xǁPreprocessorǁfrom_meta__mutmut_207":
+        "bool(None) is False, the same default",
     "neuralcli.preprocess.x__date_parts__mutmut_2": _DAYS,
     "neuralcli.preprocess.x__date_parts__mutmut_10": _DAYS,
     "neuralcli.preprocess.xǁPreprocessorǁ_codes__mutmut_46":
@@ -282,6 +290,19 @@ EQUIVALENT = {
     "neuralcli.training.xǁTrainerǁ_run_buffers__mutmut_34":
         "comparing with the buffers instead of the key always reallocates: memory and time "
         "only",
+    "neuralcli.training.xǁTrainerǁ__init____mutmut_38":
+        "every step sets last_out before anything reads it",
+    "neuralcli.training.xǁTrainerǁ_epoch_runs__mutmut_84":
+        "the carried batch's buffers only spare a second set: the trainer's own gather the "
+        "same rows",
+    "neuralcli.training.xǁTrainerǁ_epoch_runs__mutmut_92":
+        "the carried batch's buffers only spare a second set: the trainer's own gather the "
+        "same rows",
+    "neuralcli.training.xǁTrainerǁfit__mutmut_174":
+        "no schedule's observe reads the epoch number",
+    "neuralcli.training.xǁTrainerǁfit__mutmut_63":
+        "the first epoch always improves on the starting best of inf (a non-finite loss "
+        "stops training as a divergence first), which resets the count",
     "neuralcli.training.x_validation_split__mutmut_4":
         "the offset from the seed is arbitrary: any gives a seeded, reproducible split",
     "neuralcli.training.x_validation_split__mutmut_30": _NOROWS,
