@@ -1006,13 +1006,13 @@ def test_features_that_are_all_identifiers_leave_no_model(csv):
 
 
 def test_training_rows_of_one_class(csv):
-    t = read(csv("x,y\n1,0\n2,0\n3,1\n4,0\n", "one.csv"))
-    err = error_of(fit, t, rows=np.array([0, 1, 3]))
+    t = read(csv("x,y\n1,0\n2,1\n3,1\n4,0\n5,0\n6,0\n", "one.csv"))
+    err = error_of(fit, t, rows=np.array([0, 3, 4, 5]))
     assert err.column == "y" and err.path == t.path
     assert str(err).endswith('one.csv, column "y": the training rows have only one class of '
                              '"y"; use more data or a smaller validation split')
     problems = []
-    p = fit(t, rows=np.array([0, 1, 3]), problems=problems)
+    p = fit(t, rows=np.array([0, 3, 4, 5]), problems=problems)
     assert [j for j, _ in problems] == [1] and p.task is None
     assert "only one class" in str(problems[0][1])
 
@@ -1065,3 +1065,24 @@ def test_a_loaded_or_unfitted_preprocessor(csv):
     arrays["data.scale"] = arrays["data.scale"][:0]
     with pytest.raises(DataError, match="damaged"):
         Preprocessor.from_meta(meta, arrays)
+    # one scaled column more than the columns say
+    meta, arrays = p.to_meta()
+    arrays["data.scale"] = np.append(arrays["data.scale"], 1.0)
+    arrays["data.mean"] = np.append(arrays["data.mean"], 0.0)
+    with pytest.raises(DataError, match=r"damaged \(scales do not match the number and "
+                                        r"date columns\)"):
+        Preprocessor.from_meta(meta, arrays)
+
+
+def test_a_loaded_model_without_fills_refuses_gaps(csv):
+    t = read(csv("n,c,y\n1,a,0\n2,b,1\n3,a,0\n5,a,1\n", "nf.csv"))
+    q = Preprocessor.from_meta(*fit(t).to_meta())
+    assert [s["fill"] for s in q.specs] == [None, None]
+    for body, column in (("n,c\n,a\n", "n"), ("n,c\n1,\n", "c")):
+        err = error_of(q.transform, read(csv(body, "gap.csv")))
+        assert err.column == column and "missing value" in str(err)
+
+
+def test_the_first_gap_in_the_file_is_reported_before_an_empty_column(csv):
+    err = error_of(fit, read(csv("a,b,y\n,1,0\n,2,1\n,,0\n,4,1\n", "g.csv")))
+    assert (err.row, err.column) == (3, "b") and "missing value" in str(err)

@@ -380,3 +380,15 @@ def test_fit_chunks_of_a_column_empty_in_the_training_rows(tmp_path):
         Preprocessor().fit_chunks(_chunks(str(path), rows, 100), decision=decision)
     assert str(err.value).endswith('column "e": the column has no values in the training '
                                    'rows; drop column e if it is not a feature (drop=[...])')
+
+
+def test_fit_chunks_of_a_column_empty_in_every_row(tmp_path):
+    # all rows train: the message does not speak of training rows
+    rows_text = ["a,e,y"] + [f"{i},,{i % 2}" for i in range(600)]
+    path = tmp_path / "e.csv"
+    path.write_text("\n".join(rows_text) + "\n")
+    decision = decide_task(read_table(str(path)))
+    with pytest.raises(DataError) as err:
+        Preprocessor().fit_chunks(_chunks(str(path), np.arange(600), 100), decision=decision)
+    assert str(err.value).endswith('column "e": the column has no values; drop column e if '
+                                   'it is not a feature (drop=[...])')

@@ -95,6 +95,8 @@ _UNSEEN = ("only the codes of categories that occur are looked up: a missing tar
 _GAPLESS = ("the key of a column without gaps is the same for all of them and sorts after "
             "every (0, row) key either way")
 _STORED = "the model file stores these arrays as float64"
+_NAMES = ("a text column's names are str, and number_text gives a str back unchanged "
+          "(neuralcli/writer.py)")
 _WORK = ("only the size of the workspace for a short last batch changes: the GEMM fits its "
          "packing and threads to the workspace it is given (csrc/gemm.c), and the results "
          "agree within rounding (test_compiled_runs_whose_last_batch_needs_more_workspace)")
@@ -172,6 +174,13 @@ EQUIVALENT = {
         "bool(None) is False, the same default",
     "neuralcli.preprocess.xǁPreprocessorǁfrom_meta__mutmut_207":
         "bool(None) is False, the same default",
+    "neuralcli.preprocess.xǁPreprocessorǁfit_chunks__mutmut_122":
+        "only which classes occur is read (flatnonzero), not how many places the count has",
+    "neuralcli.preprocess.xǁPreprocessorǁtarget_of__mutmut_150": _NAMES,
+    "neuralcli.preprocess.xǁPreprocessorǁtarget_of__mutmut_154": _NAMES,
+    "neuralcli.preprocess.xǁPreprocessorǁtarget_of__mutmut_155": _NAMES,
+    "neuralcli.preprocess.xǁPreprocessorǁtransform__mutmut_57":
+        "_values takes a notes argument it does not use",
     "neuralcli.preprocess.x__date_parts__mutmut_2": _DAYS,
     "neuralcli.preprocess.x__date_parts__mutmut_10": _DAYS,
     "neuralcli.preprocess.xǁPreprocessorǁ_codes__mutmut_46":
@@ -290,6 +299,7 @@ EQUIVALENT = {
     "neuralcli.training.xǁTrainerǁ_run_buffers__mutmut_34":
         "comparing with the buffers instead of the key always reallocates: memory and time "
         "only",
+    "neuralcli.training.xǁTrainerǁ_prepare__mutmut_26": _NEG,
     "neuralcli.training.xǁTrainerǁ__init____mutmut_38":
         "every step sets last_out before anything reads it",
     "neuralcli.training.xǁTrainerǁ_epoch_runs__mutmut_84":
