@@ -2,8 +2,9 @@
 ones left alive as equivalent (with the reason), and the score.
 
     python setup.py build_ext --inplace      # mutmut copies the built package
-    python tests/mutation/python_mutants.py run      # mutmut run over the scope below
-    python tests/mutation/python_mutants.py score    # the table for tests/README.md
+    python tests/mutation/python_mutants.py run          # mutmut run over the scope below
+    python tests/mutation/python_mutants.py score        # the table for tests/README.md
+    python tests/mutation/python_mutants.py equivalents  # the equivalent ones, likewise
 
 pyproject.toml's [tool.mutmut] names the files; SCOPE narrows estimators.py to how the
 estimators score, predict and weigh (not their persistence, parameter plumbing or
@@ -518,14 +519,25 @@ def cmd_score(args):
 
 
 def _row(label, c):
-    """Counted are the mutants run that are neither message nor equivalent ones; the
-    score is the share of them killed."""
+    """Counted are the mutants that are neither message nor equivalent ones (one not run
+    counts against the score); the score is the share of them killed."""
     n = sum(c.values())
-    counted = n - c["equivalent"] - c["message"] - c["not checked"]
+    counted = n - c["equivalent"] - c["message"]
     score = c["killed"] / counted if counted else 1.0
     return (f"| {label} | {n} | {c['message']} | {c['equivalent']} | {c['killed']} | "
             f"{c['survived'] + c['suspicious']} | {c['no tests']} | {c['not checked']} | "
             f"{100 * score:.1f}% |")
+
+
+def cmd_equivalents(args):
+    """The equivalent mutants as a Markdown table, for tests/README.md."""
+    print("| mutant | why no test can tell it apart |")
+    print("|---|---|")
+    for name in sorted(EQUIVALENT):
+        module, func = name.split(".")[1:3]
+        func = func[2:].replace("ǁ", ".") if func.startswith("xǁ") else func[2:]
+        print(f"| `{module}.{func.replace('__mutmut_', ' #')}` | {EQUIVALENT[name]} |")
+    return 0
 
 
 def main(argv=None):
@@ -537,8 +549,9 @@ def main(argv=None):
                      help="only the mutants not yet killed (after adding tests)")
     score = sub.add_parser("score", help="the score table from mutmut's results")
     score.add_argument("-v", "--verbose", action="store_true", help="list what is alive")
+    sub.add_parser("equivalents", help="the equivalent mutants as a Markdown table")
     args = ap.parse_args(argv)
-    return {"run": cmd_run, "score": cmd_score}[args.cmd](args)
+    return {"run": cmd_run, "score": cmd_score, "equivalents": cmd_equivalents}[args.cmd](args)
 
 
 if __name__ == "__main__":
