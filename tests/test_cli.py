@@ -679,3 +679,36 @@ def test_a_signal_while_the_model_is_saved_waits_for_the_file(signame, status, t
     assert "Traceback" not in r.stderr
     from neuralcli.model import TrainedModel
     assert len(TrainedModel.load(str(out)).history) == 2  # the whole run was kept
+
+
+def test_a_standardized_regression_target_is_shown(tmp_path):
+    data, model = tmp_path / "reg.csv", tmp_path / "reg.ncm"
+    assert run("datasets", "regression", "--rows", "300", "-o", data).exit_code == 0
+    result = run("train", data, *FAST, "-o", model)
+    assert result.exit_code == 0
+    from neuralcli.model import TrainedModel
+    pre = TrainedModel.load(model).pre
+    assert pre.scale_target and pre.target_std != 1.0
+    scaled = (f"standardized for training: (value - {pre.target_mean:.6g}) / "
+              f"{pre.target_std:.6g}")
+    assert f"target      {scaled}; the losses are on that scale" in result.stdout
+    assert "loss (standardized)" in result.stdout
+    result = run("info", model)
+    assert result.exit_code == 0
+    assert f"target scaling  {scaled}" in result.stdout
+    assert "loss            mse, on the standardized target" in result.stdout
+    assert (f"prediction      the output * {pre.target_std:.6g} + {pre.target_mean:.6g}, in "
+            f"the target's own units") in result.stdout
+    info = json.loads(run("info", model, "--json").stdout)
+    assert info["target_scaling"] == {"mean": pre.target_mean, "std": pre.target_std}
+    summary = json.loads(run("train", data, *FAST, "-o", model, "--force", "--json").stdout)
+    assert summary["target_scaling"]["std"] == pytest.approx(pre.target_std)
+
+
+def test_a_classifier_has_no_target_scaling(tmp_path):
+    data, model = tmp_path / "c.csv", tmp_path / "c.ncm"
+    assert run("datasets", "spirals", "--rows", "200", "-o", data).exit_code == 0
+    result = run("train", data, *FAST, "-o", model)
+    assert result.exit_code == 0 and "standardized" not in result.stdout
+    assert "target scaling" not in run("info", model).stdout
+    assert json.loads(run("info", model, "--json").stdout)["target_scaling"] is None

@@ -35,7 +35,7 @@ def command(app, model_path, as_json):
             "preprocessing": [{"column": c, "kind": k, "encoding": h} for c, k, h in columns],
             "dropped": pre.dropped, "identifiers_left_out": pre.ids,
             "settings": asdict(model.settings), "training": info,
-            "history": model.history,
+            "history": model.history, "target_scaling": report.target_scaling(model),
         })
         return
     console.heading(f"{model_path}: a {model.task} model of {pre.target!r}, written by "
@@ -47,9 +47,17 @@ def command(app, model_path, as_json):
     reading = {"sigmoid": "sigmoid of the output = P(positive class)",
                "softmax": "softmax of the outputs = class probabilities",
                "none": "the output itself"}[out.link]
-    console.pairs([("target", pre.target), ("task", info.get("task_reason", model.task)),
-                   ("classes", ", ".join(pre.class_names) if pre.class_names else None),
-                   ("loss", out.loss), ("prediction", reading)], title="Task")
+    loss = out.loss
+    scaling = report.target_scaling(model)
+    if scaling:
+        reading = (f"the output * {scaling['std']:.6g} + {scaling['mean']:.6g}, in the "
+                   f"target's own units")
+        loss = f"{out.loss}, on the standardized target"
+    task = [("target", pre.target), ("task", info.get("task_reason", model.task)),
+            ("classes", ", ".join(pre.class_names) if pre.class_names else None)]
+    if scaling:
+        task.append(("target scaling", report.scaling_text(scaling)))
+    console.pairs(task + [("loss", loss), ("prediction", reading)], title="Task")
     console.line()
     console.table(["column", "kind", "encoding"], columns, title="Preprocessing")
     if pre.dropped:

@@ -30,6 +30,20 @@ def _metric_name(model):
     return "R^2" if model.task == "regression" else "accuracy"
 
 
+def target_scaling(model):
+    """{"mean", "std"} of a regression target standardized for training, else None."""
+    pre = model.pre
+    if model.task != "regression" or not pre.scale_target:
+        return None
+    return {"mean": float(pre.target_mean), "std": float(pre.target_std)}
+
+
+def scaling_text(scaling):
+    """How the target was scaled, in words."""
+    return (f"standardized for training: (value - {scaling['mean']:.6g}) / "
+            f"{scaling['std']:.6g}")
+
+
 def training_summary(console, model, state, path, *, as_json=False):
     info, final = model.info, model.info.get("final", {})
     metric = _metric_name(model)
@@ -40,6 +54,7 @@ def training_summary(console, model, state, path, *, as_json=False):
             "epochs_run": len(state.history), "best_epoch": state.best_epoch,
             "final": final, "elapsed_s": info["elapsed_s"],
             "samples_per_s": info["samples_per_s"], "history": model.history,
+            "target_scaling": target_scaling(model),
         })
         return
     n = len(state.history)
@@ -58,8 +73,11 @@ def training_summary(console, model, state, path, *, as_json=False):
         rows.append(["train", final["train_loss"], final["train_metric"]])
     if "val_loss" in final:
         rows.append(["validation", final["val_loss"], final["val_metric"]])
-    items = [("task", info["task_reason"]),
-             ("best epoch", f"{state.best_epoch} (by {info['monitor']})"
+    scaling = target_scaling(model)
+    items = [("task", info["task_reason"])]
+    if scaling:
+        items.append(("target", scaling_text(scaling) + "; the losses are on that scale"))
+    items += [("best epoch", f"{state.best_epoch} (by {info['monitor']})"
               if state.best_epoch else "-"),
              ("time", f"{info['elapsed_s']:.2f} s"),
              ("throughput", f"{info['samples_per_s']:,.0f} samples/s on {info['threads']} "
@@ -68,7 +86,7 @@ def training_summary(console, model, state, path, *, as_json=False):
     console.pairs(items)
     if rows:
         console.line()
-        console.table(["", "loss", metric], rows)
+        console.table(["", "loss (standardized)" if scaling else "loss", metric], rows)
     losses = {"train": [h["loss"] for h in model.history]}
     if any("val_loss" in h for h in model.history):
         losses["validation"] = [h.get("val_loss") for h in model.history]
