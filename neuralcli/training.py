@@ -430,9 +430,13 @@ class Trainer:
         shuffle = cfg.shuffle and nb > 1
         rng = np.random.default_rng(cfg.seed)
         st.epochs, st.samples, st.batches_per_epoch = int(cfg.epochs), n, nb
-        good = model.params.copy()          # last weights known finite
+        initial = model.params.copy()       # the weights before training
         best = model.params.copy()          # weights of the best monitored epoch
-        monitor = "val_loss" if has_val else "loss"
+        self._kept = (initial, best, None if has_val else rows)
+        self._start_loss = None             # the first batch's loss, before its step
+        # the untrained network's validation loss, which the validation loss is held to
+        self._start_val = self.evaluate(X_val, y_val, val_weight)[0] if has_val else None
+        monitor = self._monitor = "val_loss" if has_val else "loss"
         no_improve = 0
         t0 = time.perf_counter()
         dropout_seed = int(cfg.seed) * 7919 + 17
@@ -443,7 +447,7 @@ class Trainer:
                 st.epoch = epoch
                 lr = self.schedule.lr(epoch)
                 st.lr = lr
-                sums = _EpochSums(epoch, lr, dropout_seed, good)
+                sums = _EpochSums(epoch, lr, dropout_seed)
                 if self._runs_in_c():
                     self._epoch_runs(rows, bs, rng, shuffle, sums)
                 else:
@@ -452,9 +456,8 @@ class Trainer:
                 total, correct = sums.total, sums.correct
                 # end of epoch
                 if not math.isfinite(_kernels.sum_squares(model.params)):
-                    self._diverged(epoch, nb - 1, None, lr, good)
+                    self._diverged(epoch, nb - 1, None, lr)
                     raise _Stop()
-                good[...] = model.params
                 logs = {"epoch": epoch + 1, "loss": total / n, "lr": lr}
                 if self.task.classification:
                     logs["accuracy"] = correct / n
@@ -462,6 +465,10 @@ class Trainer:
                     vl, vm = self.evaluate(X_val, y_val, val_weight)
                     logs["val_loss"] = vl
                     logs["val_accuracy" if self.task.classification else "val_r2"] = vm
+                grown = self._grown(logs)
+                if grown:
+                    self._diverged(epoch, None, grown, lr)
+                    raise _Stop()
                 logs["time"] = time.perf_counter() - t0
                 st.history.append(logs)
                 current = logs[monitor]
@@ -500,7 +507,7 @@ class Trainer:
                 st.message = (f"interrupted in epoch {st.epoch + 1}; kept the weights of "
                               f"epoch {st.best_epoch}, the best by {monitor}")
             else:
-                model.params[...] = good
+                model.params[...] = initial
                 st.message = "interrupted before the first epoch ended; kept the weights " \
                              "from before it"
         st.elapsed = time.perf_counter() - t0
@@ -526,8 +533,10 @@ class Trainer:
         loss = self.step(batch["dense"], yb, batch.get("sw"), sums.lr, sums.seed,
                          batch.get("codes"))
         if not math.isfinite(loss):
-            self._diverged(sums.epoch, b, loss, sums.lr, sums.good)
+            self._diverged(sums.epoch, b, ("loss", loss), sums.lr)
             raise _Stop()
+        if self._start_loss is None:
+            self._start_loss = loss
         sums.total += loss * len(yb)
         if self.task.classification:
             sums.correct += _correct(self.task.kind, self.loss, self.last_out, yb)
@@ -585,19 +594,29 @@ class Trainer:
                float(self.cfg.loss_scale), float(self.cfg.l2 or 0.0),
                float(self.cfg.clip_norm or 0.0), sums.seed)
         x, codes, sw = arrays["dense"], arrays.get("codes"), arrays.get("sw")
-        b = 0
+        b = reported = 0
         while b < count:
             prog = (b, st.step, sums.total, sums.correct)
+            # training's first batch runs alone, so that its loss (taken before its step)
+            # is the starting loss that divergence is measured against; it is reported
+            # with the run after it
+            end = b + 1 if self._start_loss is None else count
             b1, st.step, t_opt, sums.total, sums.correct, loss, diverged = \
                 model._net.train_batches(model.params, self.grads, out, dout, work, x, codes,
                                          t, labels, sw, perm, first, bufs, cfg,
-                                         self.optimizer.compiled(), prog, bs, count,
+                                         self.optimizer.compiled(), prog, bs, end,
                                          sums.lr, self.run_seconds)
             self.optimizer.t = t_opt
             if diverged:
-                self._diverged(sums.epoch, base + b1, loss, sums.lr, sums.good)
+                self._diverged(sums.epoch, base + b1, ("loss", loss), sums.lr)
                 raise _Stop()
-            done, b = b1 - b, b1
+            if self._start_loss is None:
+                self._start_loss = loss
+                if b1 < count:
+                    b = b1
+                    continue
+            done, b = b1 - reported, b1
+            reported = b
             self._batches_done(base + b, loss, done, sums)
 
     def _epoch_runs(self, rows, bs, rng, shuffle, sums):
@@ -634,20 +653,89 @@ class Trainer:
         if fill:
             self._one_batch({k: a[:fill] for k, a in carry.items()}, b, sums)
 
-    def _diverged(self, epoch, batch, loss, lr, good):
-        """Put back the last good weights and say why training stopped: `loss` is the
-        batch's non-finite loss, or None when the weights became non-finite although
-        every loss was finite (the check at the end of an epoch)."""
+    def _loss_on(self, rows):
+        """The model's loss on the training rows, in eval mode."""
+        if isinstance(rows, SpilledRows):
+            return self._evaluate_spilled(rows)[0]
+        arrays = rows.arrays
+        x = arrays["dense"]
+        if "codes" in arrays:
+            x = Encoded(x, arrays["codes"])
+        return self.evaluate(x, arrays["y"], arrays.get("sw"))[0]
+
+    def _grown(self, logs):
+        """("loss" or "val_loss", value) when that epoch-end loss is not finite or has
+        grown past DIVERGENCE_FACTOR times its starting value; else None."""
+        for key, start in (("loss", self._start_loss), ("val_loss", self._start_val)):
+            value = logs.get(key)
+            if value is None:
+                continue
+            if not math.isfinite(value) or (start is not None and start > 0
+                                             and value > DIVERGENCE_FACTOR * start):
+                return key, value
+        return None
+
+    def _diverged(self, epoch, batch, what, lr):
+        """Put back the weights of the best epoch and say why training stopped. The best
+        epoch's weights are kept only when their loss (validation, else training) is
+        below the untrained network's; else the untrained weights are put back and no
+        epoch counts as usable. what is (name, value) of the loss that failed, or None
+        when the weights became non-finite although every loss was finite (the check at
+        the end of an epoch)."""
         st = self.state
-        self.model.params[...] = good
+        initial, best, rows = self._kept
         st.stop_reason = "diverged"
-        what = "the weights became non-finite" if loss is None else f"the loss became {loss}"
-        hint = f"try a lower learning rate than {lr:g}"
+        start = self._start_val
+        if rows is not None:
+            # without validation rows, the training loss: the untrained network's, and
+            # the best epoch's weights', which need not have the lowest mean loss over
+            # the epoch's batches that made that epoch the best
+            self.model.params[...] = initial
+            start = self._loss_on(rows)
+            if st.best_epoch:
+                self.model.params[...] = best
+                st.best_loss = self._loss_on(rows)
+        self.model.params[...] = best if st.best_epoch else initial
+        if st.best_epoch and not st.best_loss < start:
+            st.best_epoch, st.best_loss = 0, math.inf
+            self.model.params[...] = initial
+        if what is None:
+            cause = "the weights became non-finite"
+        else:
+            name = "the validation loss" if what[0] == "val_loss" else "the loss"
+            if math.isfinite(what[1]):
+                begin = self._start_val if what[0] == "val_loss" else self._start_loss
+                cause = (f"{name} grew to {what[1]:.4g}, more than "
+                         f"{DIVERGENCE_FACTOR:,.0f} times its starting value {begin:.4g}")
+            else:
+                cause = f"{name} became {what[1]}"
+        where = f"epoch {epoch + 1}" if batch is None else \
+            f"epoch {epoch + 1}, batch {batch + 1}"
+        if st.best_epoch:
+            measure = "training loss" if rows is not None else self._monitor
+            kept = f"kept the weights of epoch {st.best_epoch} ({measure} {st.best_loss:.4g})"
+        else:
+            kept = ("no epoch ended" if not st.history else
+                    "no epoch ended with weights better than the untrained network's")
+        opt = self.cfg.optimizer
+        low, high = USUAL_LR.get(opt, (1e-4, 1e-2))
+        hint = f"the learning rate {lr:g} is likely too large for {opt}"
+        if lr > high:
+            hint += f", which usually trains at {low:g} to {high:g}"
+        hint += f": try {min(lr / 10, high):g}"
         if not self.cfg.clip_norm:
-            hint += " or gradient clipping (clip norm 1.0)"
-        kept = f"the end of epoch {epoch}" if epoch else "before training"
-        st.message = (f"training diverged in epoch {epoch + 1}, batch {batch + 1}: {what}; "
-                      f"kept the last good weights (from {kept}); {hint}")
+            hint += ", or clip the gradient norm (at 1.0, say)"
+        st.message = f"training diverged in {where}: {cause}; {kept}; {hint}"
+
+
+# the learning rates each optimizer usually trains at, for the advice after a divergence
+USUAL_LR = {"sgd": (1e-3, 0.1), "adam": (1e-4, 1e-2), "adamw": (1e-4, 1e-2),
+            "rmsprop": (1e-4, 1e-2)}
+
+# A loss at the end of an epoch (training or validation) more than this many times the
+# first batch's loss counts as a divergence, as a non-finite one does: no sound run grows
+# its loss a thousandfold, while a run that does is on its way to overflow.
+DIVERGENCE_FACTOR = 1000.0
 
 
 # the step the compiled runs reproduce; a trainer whose step is another (a subclass's, or
@@ -662,7 +750,7 @@ class _Stop(Exception):
 class _EpochSums:
     """An epoch's settings and running sums, shared by its batches."""
 
-    def __init__(self, epoch, lr, seed, good):
-        self.epoch, self.lr, self.seed, self.good = epoch, lr, seed, good
+    def __init__(self, epoch, lr, seed):
+        self.epoch, self.lr, self.seed = epoch, lr, seed
         self.total = 0.0
         self.correct = 0

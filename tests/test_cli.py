@@ -179,15 +179,37 @@ def test_interrupt_saves_best_model_and_exits_130(tmp_path, csv, monkeypatch):
     assert "interrupted" in result.stderr
 
 
-def test_divergence_keeps_the_last_good_weights(tmp_path, csv):
-    # full batches: epoch 1 is one finite step, epoch 2 blows up
-    out = tmp_path / "div.ncm"
-    result = run("train", csv, "--lr", "1e30", "--optimizer", "sgd", "--batch-size", "0",
-                 "-o", out)
-    line = assert_one_line_error(result, "diverged in epoch 2", "lower learning rate",
-                                 str(out))
-    assert "clip" in line
-    assert out.exists() and run("info", out).exit_code == 0
+def test_divergence_saves_the_best_epoch_and_fails(tmp_path):
+    data, out = tmp_path / "loan.csv", tmp_path / "div.ncm"
+    assert run("datasets", "loan", "-o", data).exit_code == 0
+    # sgd at lr 1: epochs 1 and 2 end with finite losses, epoch 3's is past 1,000 times
+    # the first batch's
+    result = run("train", data, "--lr", "1", "--optimizer", "sgd", "-o", out, "--json")
+    line = assert_one_line_error(result, "diverged in epoch 3: the loss grew to",
+                                 "more than 1,000 times its starting value",
+                                 "kept the weights of epoch 1 (val_loss",
+                                 "likely too large for sgd", "try 0.1", "clip",
+                                 f"the model of epoch 1 was saved to {out}")
+    summary = json.loads(result.stdout)
+    assert summary["stop_reason"] == "diverged" and summary["best_epoch"] == 1
+    val = [h["val_loss"] for h in summary["history"]]
+    assert len(val) == 2 and val[0] < val[1]
+    assert f"(val_loss {val[0]:.4g})" in line
+    # the saved model is epoch 1's: its validation loss is the one reported
+    assert summary["final"]["val_loss"] == pytest.approx(val[0], rel=1e-6)
+    scored = json.loads(run("eval", out, data, "--json").stdout)
+    assert scored["model"]["log_loss"] < 0.6
+
+
+def test_a_loss_grown_past_the_factor_fails_and_saves_nothing(tmp_path):
+    data, out = tmp_path / "loan.csv", tmp_path / "huge.ncm"
+    assert run("datasets", "loan", "-o", data).exit_code == 0
+    # adam at 1e6: every loss is finite (about 1e19), and useless
+    result = run("train", data, "--lr", "1e6", "-o", out)
+    assert_one_line_error(result, "diverged in epoch 1: the loss grew to",
+                          "no epoch ended;", "which usually trains at 0.0001 to 0.01: try 0.01",
+                          "no model was saved")
+    assert not out.exists()
 
 
 # ------------------------------------------------------------------ bad input

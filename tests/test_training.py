@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 
+from neuralcli import training
 from neuralcli.datasets import spirals
 from neuralcli.network import MLP
 from neuralcli.optim import make_optimizer
@@ -101,7 +102,8 @@ def test_divergence_stops_cleanly_with_advice():
     net, tr = _trainer(TrainConfig(epochs=50, batch_size=0, lr=1e12, optimizer="sgd"))
     st = tr.fit(X * 1e3, y)
     assert st.stop_reason == "diverged"
-    assert "lower learning rate" in st.message and "clip" in st.message
+    assert "is likely too large for sgd, which usually trains at 0.001 to 0.1: try 0.1" \
+        in st.message and "clip" in st.message
     assert np.isfinite(net.params).all()
 
 
@@ -225,24 +227,59 @@ def test_rmsprop_step():
     np.testing.assert_allclose(p1, p - 0.1 * g / (np.sqrt(v) + 1e-8), rtol=1e-12)
 
 
+ADVICE = ("the learning rate {lr} is likely too large for sgd, which usually trains at "
+          "0.001 to 0.1: try 0.1")
+
+
 @pytest.mark.parametrize("cfg,scale,message", [
+    # full batches: epoch 1's loss is the untrained network's, and the weights its step
+    # made have a loss of 6e29, which epoch 2 reports
     (TrainConfig(epochs=50, batch_size=0, lr=1e12, optimizer="sgd"), 1e3,
-     "training diverged in epoch 3, batch 1: the loss became nan; kept the last good weights "
-     "(from the end of epoch 2); try a lower learning rate than 1e+12 or gradient clipping "
-     "(clip norm 1.0)"),
+     "training diverged in epoch 2: the loss grew to 6.121e+29, more than 1,000 times its "
+     "starting value 102.9; no epoch ended with weights better than the untrained "
+     "network's; " + ADVICE.format(lr="1e+12") + ", or clip the gradient norm (at 1.0, say)"),
     (TrainConfig(epochs=50, batch_size=16, lr=3.0, optimizer="sgd", clip_norm=1e9), 1e20,
-     "training diverged in epoch 1, batch 13: the loss became nan; kept the last good "
-     "weights (from before training); try a lower learning rate than 3"),
+     "training diverged in epoch 1, batch 13: the loss became nan; no epoch ended; "
+     + ADVICE.format(lr="3")),
     # float32 weights: the learning rate itself is infinite there, so one step makes the
     # weights non-finite while the loss it stepped on was finite
     (TrainConfig(epochs=3, batch_size=0, lr=1e39, optimizer="sgd"), 1.0,
-     "training diverged in epoch 1, batch 1: the weights became non-finite; kept the last "
-     "good weights (from before training); try a lower learning rate than 1e+39 or gradient "
-     "clipping (clip norm 1.0)"),
+     "training diverged in epoch 1, batch 1: the weights became non-finite; no epoch ended; "
+     + ADVICE.format(lr="1e+39") + ", or clip the gradient norm (at 1.0, say)"),
+    # every epoch's weights are worse than the untrained ones, none is kept
+    (TrainConfig(epochs=50, batch_size=0, lr=3, optimizer="sgd"), 10,
+     "training diverged in epoch 6: the loss grew to 2022, more than 1,000 times its "
+     "starting value 1.24; no epoch ended with weights better than the untrained "
+     "network's; " + ADVICE.format(lr="3") + ", or clip the gradient norm (at 1.0, say)"),
 ])
 def test_divergence_message_says_where_and_what_was_kept(cfg, scale, message):
     X, y = _data()
     net, tr = _trainer(cfg)
+    first = net.params.copy()
+    st = tr.fit(X * scale, y)
+    assert st.stop_reason == "diverged" and st.message == message
+    assert st.best_epoch == 0 and net.params.tobytes() == first.tobytes()
+
+
+class _Rates:
+    """A schedule of given learning rates per epoch (the last one from then on)."""
+
+    def __init__(self, rates):
+        self.rates = rates
+
+    def lr(self, epoch):
+        return self.rates[min(epoch, len(self.rates) - 1)]
+
+    def observe(self, epoch, value):
+        pass
+
+
+def _ramped(rates, with_val, factor=None, monkeypatch=None):
+    X, y = _data()
+    order = np.random.default_rng(0).permutation(len(X))
+    X, y = X[order] * 3, y[order]
+    net, tr = _trainer(TrainConfig(epochs=50, batch_size=20, optimizer="sgd", seed=1))
+    tr.schedule = _Rates(rates)
     seen = {}
 
     class Snap(Callback):
@@ -250,11 +287,80 @@ def test_divergence_message_says_where_and_what_was_kept(cfg, scale, message):
             seen[logs["epoch"]] = net.params.copy()
 
     tr.callbacks = [Snap()]
+    if with_val:
+        st = tr.fit(X[:150], y[:150], None, X[150:], y[150:])
+    else:
+        st = tr.fit(X, y)
+    return net, tr, st, seen
+
+
+def test_divergence_keeps_the_best_epoch_by_validation_not_the_last():
+    net, tr, st, seen = _ramped([0.05, 0.05, 0.5, 5, 50], True)
+    val = [h["val_loss"] for h in st.history]
+    assert st.stop_reason == "diverged" and len(val) == 4
+    # the validation loss rose in epoch 4: the weights of epoch 3 are the ones kept
+    assert val.index(min(val)) == 2 and val[3] > val[2]
+    assert st.best_epoch == 3 and net.params.tobytes() == seen[3].tobytes()
+    assert f"kept the weights of epoch 3 (val_loss {val[2]:.4g})" in st.message
+    # what the kept weights score is what the history says they scored
+    assert tr.evaluate(*_ramped_val())[0] == val[2]
+
+
+def _ramped_val():
+    X, y = _data()
+    order = np.random.default_rng(0).permutation(len(X))
+    return X[order][150:] * 3, y[order][150:]
+
+
+def test_divergence_without_validation_measures_the_kept_weights():
+    net, tr, st, seen = _ramped([0.3, 0.3, 0.3, 1e4], False)
+    assert st.stop_reason == "diverged" and "epoch 4, batch" in st.message
+    assert st.best_epoch == 3 and net.params.tobytes() == seen[3].tobytes()
+    X, y = _data()
+    order = np.random.default_rng(0).permutation(len(X))
+    loss = tr.evaluate(X[order] * 3, y[order])[0]
+    # the training loss of the kept weights themselves, not epoch 3's mean over batches
+    assert loss != st.history[2]["loss"]
+    assert f"kept the weights of epoch 3 (training loss {loss:.4g})" in st.message
+
+
+def test_a_loss_past_the_factor_is_a_divergence(monkeypatch):
+    rates = [0.05, 0.05, 0.5, 5, 0.5, 0.05]
+    monkeypatch.setattr(training, "DIVERGENCE_FACTOR", 1e30)
+    _, tr, free, _ = _ramped(rates, True)
+    assert free.stop_reason == "completed"
+    # each epoch's loss over its starting value, the larger of training and validation
+    grown = [max(h["loss"] / tr._start_loss, h["val_loss"] / tr._start_val)
+             for h in free.history[:6]]
+    assert max(grown) > 1.2
+    for factor in sorted(set(grown))[-3:]:
+        for f in (factor * 0.999, factor * 1.001):
+            monkeypatch.setattr(training, "DIVERGENCE_FACTOR", f)
+            net, _, st, seen = _ramped(rates, True)
+            first = next((e for e, g in enumerate(grown) if g > f), None)
+            if first is None:
+                assert st.stop_reason == "completed"
+                continue
+            assert st.stop_reason == "diverged"
+            assert st.message.startswith(f"training diverged in epoch {first + 1}: ")
+            assert [h["val_loss"] for h in st.history] == \
+                [h["val_loss"] for h in free.history[:first]]
+            best = st.best_epoch
+            assert best == 0 or net.params.tobytes() == seen[best].tobytes()
+
+
+def test_a_training_loss_grown_a_thousandfold_is_a_divergence():
+    # adam at 1e6 keeps the loss finite (about 1e19) but useless
+    X, y = _data()
+    net, tr = _trainer(TrainConfig(epochs=5, batch_size=20, lr=1e6))
     first = net.params.copy()
-    st = tr.fit(X * scale, y)
-    assert st.stop_reason == "diverged" and st.message == message
-    kept = seen[max(seen)] if seen else first
-    assert net.params.tobytes() == kept.tobytes()
+    st = tr.fit(X, y)
+    assert st.stop_reason == "diverged" and not st.history
+    assert st.message.startswith("training diverged in epoch 1: the loss grew to ")
+    assert f"more than 1,000 times its starting value {tr._start_loss:.4g}" in st.message
+    assert "too large for adam, which usually trains at 0.0001 to 0.01: try 0.01" \
+        in st.message
+    assert net.params.tobytes() == first.tobytes()
 
 
 def _accuracy_case(kind, loss, seed=4):

@@ -188,10 +188,11 @@ def _train(app, term, data, target, drop, task, hidden, activation, loss, optimi
     term.hold()
     for note in model.info["notes"]:
         console.note(note)
-    if not state.history and state.stop_reason in ("interrupted", "diverged"):
+    if state.stop_reason == "diverged" and not state.best_epoch:
+        # the weights are the untrained ones, not worth a model file
+        raise CliError(f"{state.message}; no model was saved")
+    if not state.history and state.stop_reason == "interrupted":
         # no epoch finished: the weights are the untrained ones, not worth a model file
-        if state.stop_reason == "diverged":
-            raise CliError(f"{state.message}; no epoch finished, so no model was saved")
         console.note("stopped before the first epoch ended: no model was saved")
         raise Terminated if term.terminated else KeyboardInterrupt
     _check_writable(path, force, CliError)  # the file may have appeared meanwhile
@@ -200,7 +201,8 @@ def _train(app, term, data, target, drop, task, hidden, activation, loss, optimi
     if state.stop_reason == "interrupted" or term.received:
         raise Terminated if term.terminated else KeyboardInterrupt
     if state.stop_reason == "diverged":
-        raise CliError(f"{state.message}; the last good weights were saved to {path}")
+        raise CliError(f"{state.message}; the model of epoch {state.best_epoch} was saved "
+                       f"to {path}")
 
 
 def _fresh_name(name):
