@@ -17,7 +17,7 @@ from neuralcli.training import Callback, Task, TrainConfig, Trainer
 LESSONS = {
     "linear-collapse": "two stacked linear layers are one linear layer; a ReLU between "
                        "them is what adds depth",
-    "vanishing-gradients": "gradients shrink layer by layer in a deep sigmoid net, not in a "
+    "vanishing-gradients": "gradients vanish layer by layer in a deep sigmoid net, not in a "
                            "He-initialized ReLU net",
     "learning-rate": "gradient descent on x^2: too small crawls, too large oscillates or "
                      "diverges",
@@ -151,7 +151,9 @@ def vanishing_gradients(depth=10, width=32, inputs=16, batch=64, seed=0):
 def learning_rate(lrs=(0.01, 0.1, 0.5, 0.9, 5.0), steps=50, start=10.0, tol=1e-3):
     """Gradient descent on f(x) = x^2 from x = start: the gradient 2x from the mse kernel
     (pred x, target 0, one element), the update by the sgd kernel on a one-element
-    buffer. A run converged when |x| <= tol * |start|."""
+    buffer. A run converged when |x| <= tol * |start| at the end, diverged when |x|
+    ended above |start|, is not converging when |x| ended at |start| and has not yet
+    converged otherwise; sign_flips says whether x changed sign on the way."""
     zero = np.zeros((1, 1))
     # the check the lesson rests on: mse of one element is x^2 and its gradient 2x
     value, grad = kernels.loss("mse", np.array([[start]], dtype=np.float64), zero)
@@ -174,33 +176,33 @@ def learning_rate(lrs=(0.01, 0.1, 0.5, 0.9, 5.0), steps=50, start=10.0, tol=1e-3
         factor = 1.0 - 2.0 * lr
         closed = [start * factor ** k for k in range(len(traj))]
         dev = max(abs(a - b) / max(1.0, abs(b)) for a, b in zip(traj, closed))
-        verdict, reason = _lr_verdict(traj, factor, tol * abs(start))
+        flips = any(a * b < 0 for a, b in zip(traj, traj[1:]))
+        verdict, reason = _lr_verdict(traj, factor, tol * abs(start), flips)
         reached = next((k for k, v in enumerate(traj) if abs(v) <= tol * abs(start)), None)
         runs.append({"lr": float(lr), "factor": factor, "abs_factor": abs(factor),
                      "trajectory": traj, "final": traj[-1], "verdict": verdict,
-                     "reason": reason, "steps_to_tolerance": reached,
+                     "sign_flips": flips, "reason": reason, "steps_to_tolerance": reached,
                      "stopped_at": stopped, "closed_form_deviation": dev})
     return {"start": float(start), "steps": steps, "tolerance": tol * abs(start),
             "gradient_check": check, "runs": runs}
 
 
-def _lr_verdict(traj, factor, tol):
-    mags = [abs(v) for v in traj]
-    flips = any(a * b < 0 for a, b in zip(traj, traj[1:]))
+def _lr_verdict(traj, factor, tol, flips):
+    """The verdict from where the run ended (the definition the lesson states), and the
+    reason from the factor 1 - 2 lr that every step multiplies x by."""
+    first, last = abs(traj[0]), abs(traj[-1])
     f = f"x is multiplied by 1-2*lr = {factor:+.4g} each step"
-    if not all(math.isfinite(v) for v in traj) or mags[-1] > mags[0]:
+    across = ", the minus sign flipping x across the minimum each step" if flips else ""
+    if not math.isfinite(last) or last > first:
         return "diverged", f"{f}; |{factor:.4g}| > 1, so |x| grows every step"
-    if flips:
-        if abs(factor) >= 1:
-            return "oscillating", f"{f}; the sign flips and |x| never shrinks"
-        return "oscillating", (f"{f}; the minus sign flips x across the minimum each step "
-                               f"while |{factor:.4g}| < 1 shrinks it")
-    if mags[-1] <= tol:
+    if last <= tol:
         if factor == 0:
             return "converged", "1-2*lr = 0: one step lands exactly on the minimum"
-        return "converged", f"{f}; |{factor:.4g}| < 1 shrinks x below the tolerance"
-    return "still converging", (f"{f}; |{factor:.4g}| is close to 1, so x shrinks "
-                                f"slowly and is not there yet")
+        return "converged", f"{f}; |{factor:.4g}| < 1 shrinks |x| below the tolerance{across}"
+    if last == first:
+        return "not converging", f"{f}; |{factor:.4g}| = 1, so |x| never shrinks{across}"
+    return "not yet converged", (f"{f}; |{factor:.4g}| < 1 shrinks |x|, but only to "
+                                 f"{last:.3g} in {len(traj) - 1} steps{across}")
 
 
 # ------------------------------------------------------------------ optimizers
@@ -353,12 +355,28 @@ class _Snapshots(Callback):
                 self.sink(snap)
 
 
+def map_cells(points):
+    """One mark per occupied map cell from points (row, col, label, correct): a cell is
+    misclassified when any point in it is, and then carries a misclassified point's label;
+    otherwise the label most of its points have. Ties go to the earliest point."""
+    cells = {}
+    for r, c, label, correct in points:
+        cells.setdefault((r, c), []).append((label, correct))
+    out = []
+    for (r, c), held in cells.items():
+        wrong = [label for label, correct in held if not correct]
+        labels = wrong or [label for label, _ in held]
+        out.append([r, c, max(labels, key=labels.count), not wrong])
+    return out
+
+
 def spirals_boundary(epochs=200, hidden=(32, 32), lr=0.01, seed=0, size=40, points=300,
                      every=None, on_snapshot=None):
     """Train on the two spirals and sample P(class 1) on a size x size//2 grid (a
     terminal cell is about twice as tall as wide) every few epochs. on_snapshot(snap) is
-    called with each: epoch, loss, accuracy, probs (rows top to bottom) and points (row,
-    col, label, correct)."""
+    called with each: epoch, loss, accuracy, probs (rows top to bottom), points (row,
+    col, label, correct), misclassified (how many points) and cells (map_cells of the
+    points: what the map marks)."""
     from neuralcli.datasets import spirals
 
     X, y, _, _ = spirals(n=points, seed=seed)
@@ -380,7 +398,8 @@ def spirals_boundary(epochs=200, hidden=(32, 32), lr=0.01, seed=0, size=40, poin
                for r, c, lab, pr_ in zip(pr, pc, y, pred)]
         return {"epoch": int(logs["epoch"]), "loss": float(logs["loss"]),
                 "accuracy": float(np.mean(pred == (y == 1))),
-                "probs": np.round(probs, 4).tolist(), "points": pts}
+                "probs": np.round(probs, 4).tolist(), "points": pts,
+                "misclassified": sum(1 for p in pts if not p[3]), "cells": map_cells(pts)}
 
     every = every or max(1, epochs // 20)
     snaps = _Snapshots(every, snapshot, on_snapshot)
@@ -401,6 +420,7 @@ def spirals_boundary(epochs=200, hidden=(32, 32), lr=0.01, seed=0, size=40, poin
 
 XOR_X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 XOR_Y = np.array([0.0, 1.0, 1.0, 0.0])
+XOR_THRESHOLD = 0.5     # predict 1 when P(class 1) > XOR_THRESHOLD, else 0
 
 
 def xor(epochs=500, lr=0.1, hidden=4, seed=0):
@@ -414,7 +434,7 @@ def xor(epochs=500, lr=0.1, hidden=4, seed=0):
         cfg = TrainConfig(epochs=epochs, batch_size=0, optimizer="adam", lr=lr, seed=seed)
         st = _fit(Trainer(net, Task("binary", "bce", 1), cfg), XOR_X, y)
         prob = _sigmoid(net.forward(XOR_X))
-        pred = (prob > 0.5).astype(int)
+        pred = (prob > XOR_THRESHOLD).astype(int)
         entry = {"sizes": sizes, "activations": acts,
                  "probabilities": _f(prob), "predictions": pred.tolist(),
                  "correct": int(np.sum(pred == XOR_Y)),
@@ -427,7 +447,8 @@ def xor(epochs=500, lr=0.1, hidden=4, seed=0):
                 XOR_X, net.weights[0], net.biases[0], "tanh"))
         models[label] = entry
     return {"inputs": XOR_X.tolist(), "targets": XOR_Y.astype(int).tolist(),
-            "epochs": epochs, "lr": lr, "hidden": hidden, "models": models}
+            "epochs": epochs, "lr": lr, "hidden": hidden, "threshold": XOR_THRESHOLD,
+            "models": models}
 
 
 # ------------------------------------------------------------------ backprop

@@ -3,18 +3,22 @@
 The numbers come from neuralcli.demos, which runs each experiment through the real
 kernels; this module explains each step and shows its numbers, as rich or plain text or
 as one JSON object."""
+import io
 import math
+import textwrap
 
 import click
 
+from neuralcli.cli.console import cell_text
 from neuralcli.cli.options import number_list, positive_float
 
 FORMATS = ("rich", "plain", "json")
+PLAIN_WIDTH = 80    # the widest line of plain text, which often lands in files and logs
 
 EPILOG = """\b
 Examples:
-  neuralcli demo                            # list the lessons
-  neuralcli demo backprop                   # the classic worked example, every number
+  neuralcli demo               # list the lessons
+  neuralcli demo backprop      # the classic worked example, every number
   neuralcli demo learning-rate --lrs 0.05,0.45,1.1
   neuralcli demo spirals --epochs 300 --size 60
   neuralcli demo xor --format json
@@ -78,26 +82,44 @@ class Lesson:
         self.description = LESSONS[name]
         self.steps = []
         if not self.json:
-            self.console.heading(f"{name}: {self.description}")
-            self.console.text(_options_text(options), style="dim")
+            self._heading(f"{name}: {self.description}")
+            self._say(_options_text(options), style="dim")
 
     @property
     def width(self):
-        return self.console.width
+        """Columns to fill: the terminal's with rich, at most PLAIN_WIDTH in plain text."""
+        if self.console.rich_out:
+            return self.console.width
+        return min(self.console.width, PLAIN_WIDTH)
+
+    def _wrap(self, text, indent=""):
+        """Plain text wrapped to the width; rich wraps to the terminal by itself."""
+        if self.console.rich_out:
+            return [text]
+        return textwrap.wrap(text, self.width, subsequent_indent=indent,
+                             break_long_words=False, break_on_hyphens=False) or [""]
+
+    def _heading(self, text):
+        for ln in self._wrap(text):
+            self.console.heading(ln)
+
+    def _say(self, text, style=None, indent=""):
+        self.console.text("\n".join(self._wrap(text, indent)), style=style)
 
     def step(self, title, why):
         self.steps.append({"title": title, "why": why, "notes": []})
         if not self.json:
             self.console.line()
-            self.console.heading(f"{len(self.steps)}. {title}")
-            self.console.text(why, style="dim")
+            self._heading(f"{len(self.steps)}. {title}")
+            self._say(why, style="dim")
 
-    def note(self, text, style=None):
-        """A conclusion drawn from the numbers, kept in JSON as the step's note."""
+    def note(self, text, style=None, indent=""):
+        """A conclusion drawn from the numbers, kept in JSON as the step's note; indent
+        starts the continuation lines of wrapped plain text."""
         if self.steps:
             self.steps[-1]["notes"].append(text)
         if not self.json:
-            self.console.text(text, style=style)
+            self._say(text, style=style, indent=indent)
 
     def table(self, *args, **kw):
         if not self.json:
@@ -113,14 +135,34 @@ class Lesson:
 
     def curves(self, *args, **kw):
         if not self.json:
+            if not self.console.rich_out:
+                # room for the axis labels (up to 10 characters) and " |"
+                kw.setdefault("width", min(72, self.width - 12))
             self.console.curves(*args, **kw)
+
+    def class_map(self, probs, points):
+        if self.json:
+            return
+        if self.console.rich_out:
+            self.console.class_map(probs, points)
+            return
+        # The console writes the legend under the map as one long line; drawn into a
+        # buffer first, the legend is wrapped to the width like the lesson's other text.
+        from neuralcli.cli.console import Console
+
+        buf = io.StringIO()
+        Console(color=False, out=buf).class_map(probs, points)
+        *grid, legend = buf.getvalue().splitlines()
+        for ln in grid:
+            self.console.line(ln)
+        self._say(legend)
 
     def lesson(self, text):
         """The closing line: what to remember."""
         self.summary = text
         if not self.json:
             self.console.line()
-            self.console.text(f"Takeaway: {text}", style="bold")
+            self._say(f"Takeaway: {text}", style="bold")
 
     def finish(self, result):
         if self.json:
@@ -155,7 +197,7 @@ def g(v, digits=4):
 
 
 def _verdict_style(verdict):
-    return {"converged": "green", "still converging": "yellow", "oscillating": "magenta",
+    return {"converged": "green", "not yet converged": "yellow", "not converging": "magenta",
             "diverged": "red"}.get(verdict, None)
 
 
@@ -179,10 +221,16 @@ def command(ctx, fmt):
         return
     console = base if fmt != "plain" else Console(color=False, quiet=base.quiet,
                                                   out=base.out, err=base.err)
-    console.table(["lesson", "what it shows"], list(LESSONS.items()),
+    rows = list(LESSONS.items())
+    if not console.rich_out:
+        # a description too long for the line goes on under itself
+        room = min(console.width, PLAIN_WIDTH) - max(len(k) for k in LESSONS) - 2
+        rows = [[k if i == 0 else "", part] for k, v in LESSONS.items()
+                for i, part in enumerate(textwrap.wrap(v, room))]
+    console.table(["lesson", "what it shows"], rows,
                   title="Lessons, each computed live by the engine")
-    console.note("run one with: neuralcli demo NAME (add --format plain|json, or --help "
-                 "for its options)")
+    console.note("run one with: neuralcli demo NAME [--format plain|json]; NAME --help "
+                 "for options")
 
 
 # ------------------------------------------------------------------ linear-collapse
@@ -241,7 +289,7 @@ def linear_collapse(ctx, inputs, hidden, seed, fmt):
 # ------------------------------------------------------------------ vanishing-gradients
 
 @command.command("vanishing-gradients", epilog=EPILOG,
-                 short_help="Gradients shrink through deep sigmoid nets, not ReLU/He ones.")
+                 short_help="Gradients vanish through deep sigmoid nets, not ReLU/He ones.")
 @click.option("--depth", type=click.IntRange(2, 200), default=10, show_default=True,
               help="Weight layers in each network.")
 @click.option("--width", type=click.IntRange(1, 1024), default=32, show_default=True,
@@ -272,13 +320,29 @@ def vanishing_gradients(ctx, depth, width, seed, fmt):
                 log=True, width=bar_w)
     L.step("First layer against last",
            "The ratio says how much of the error signal reaches the first layer.")
-    L.note(f"sigmoid: first/last = {g(sg['ratio'], 3)} (x{g(sg['per_layer_factor'], 3)} per "
-           f"layer): the first layers barely learn.", style="red")
-    L.note(f"relu:    first/last = {g(rl['ratio'], 3)} (x{g(rl['per_layer_factor'], 3)} per "
-           f"layer): He init keeps the signal's scale.", style="green")
+    for name, net in (("sigmoid", sg), ("relu", rl)):
+        said, style = _reach(net["ratio"])
+        L.note(f"{name + ':':8} first/last = {g(net['ratio'], 3)} "
+               f"(x{g(net['per_layer_factor'], 3)} per layer): {said}", style=style,
+               indent=" " * 9)
     L.lesson("deep sigmoid networks starve their first layers of gradient; ReLU with He "
              "initialization keeps it flowing.")
     L.finish(r)
+
+
+def _reach(ratio):
+    """What a first/last gradient ratio says about the first layer, and its style."""
+    if not math.isfinite(ratio) or ratio <= 0:
+        return "no gradient reaches the first layer.", "red"
+    k = math.log10(ratio)
+    if k <= -2:
+        return (f"{-k:.0f} orders of magnitude smaller at the first layer, which barely "
+                f"learns.", "red")
+    if abs(k) < 1:
+        return "within one order of magnitude: the signal keeps its scale.", "green"
+    n = round(abs(k))
+    return (f"{n} order{'s' if n > 1 else ''} of magnitude "
+            f"{'smaller' if k < 0 else 'larger'} at the first layer.", "yellow")
 
 
 # ------------------------------------------------------------------ learning-rate
@@ -316,23 +380,30 @@ def learning_rate(ctx, lrs, steps, start, fmt):
     rows = []
     for run in r["runs"]:
         traj = run["trajectory"]
+        # a run stopped early has no x at the last step: its column shows "-"
         rows.append([run["lr"], run["factor"]] +
-                    [traj[k] if k < len(traj) else None for k in marks] + [traj[-1]])
+                    [traj[k] if k < len(traj) else None for k in marks + [steps]])
     L.table(["lr", "1-2lr"] + [f"x{k}" for k in marks] + [f"x{steps} (end)"], rows)
-    stopped = [run for run in r["runs"] if run["stopped_at"] is not None]
-    for run in stopped:
-        L.note(f"lr {g(run['lr'])}: stopped at step {run['stopped_at']}, |x| past 1e12; "
-               f"its end value is from there")
+    for run in r["runs"]:
+        if run["stopped_at"] is not None:
+            L.note(f"lr {g(run['lr'])}: stopped at step {run['stopped_at']} with "
+                   f"x{run['stopped_at']} = {g(run['final'], 5)}, |x| past 1e12")
     L.step("Verdicts",
-           f"Converged means |x| <= {g(r['tolerance'])} (1e-3 of the start) by the end.")
+           f"Converged means |x| <= {g(r['tolerance'])} (1e-3 of the start) at the end; "
+           f"diverged, |x| above its start; not converging, |x| back at its start; "
+           f"anything else is not yet converged. Oscillating in sign: x changed sign "
+           f"on the way.")
     width = max(len(g(run["lr"])) for run in r["runs"])
     for run in r["runs"]:
         when = (f" (from step {run['steps_to_tolerance']})"
                 if run["verdict"] == "converged" and run["steps_to_tolerance"] else "")
-        L.note(f"lr {g(run['lr']).ljust(width)}  {run['verdict']}{when}: {run['reason']}",
-               style=_verdict_style(run["verdict"]))
-    L.lesson("gradient descent on x^2 is stable only for lr < 1 (|1 - 2 lr| < 1); it is "
-             "fastest at lr 0.5, oscillates above it and diverges past 1.")
+        sign = ", oscillating in sign" if run["sign_flips"] else ""
+        L.note(f"lr {g(run['lr']).ljust(width)}  {run['verdict']}{sign}{when}: "
+               f"{run['reason']}", style=_verdict_style(run["verdict"]),
+               indent=" " * (width + 5))
+    L.lesson("gradient descent on x^2 converges only for lr < 1 (|1 - 2 lr| < 1); it is "
+             "fastest at lr 0.5; above 0.5 x flips sign every step, still shrinking "
+             "below lr 1; past 1 it diverges.")
     L.finish(r)
 
 
@@ -396,8 +467,9 @@ def optimizers(ctx, steps, lrs, net_lrs, momentum, epochs, seed, fmt):
     L.table(["optimizer", "lr", f"loss after {steps}", "x", "y"],
             [[k, v["lr"], v["final_loss"], *v["final_point"]]
              for k, v in valley["runs"].items()])
-    L.curves({k: v["losses"] for k, v in valley["runs"].items()}, x_label="step",
-             log=True, height=8, title="log10(loss) per step")
+    # losses[0] is the start; the curve shows the loss after each of the steps
+    L.curves({k: v["losses"][1:] for k, v in valley["runs"].items()}, x_label="step",
+             log=True, height=8, title="log10(loss) after each step (# where curves meet)")
     L.note(f"best on the valley: {valley['best']}")
     L.step("The same network on the two spirals",
            f"{' -> '.join(map(str, net['sizes']))} relu, bce loss, {net['points']} points, "
@@ -409,7 +481,7 @@ def optimizers(ctx, steps, lrs, net_lrs, momentum, epochs, seed, fmt):
         if v["stop_reason"] not in ("completed", ""):
             L.note(f"{k}: {v['message']}", style="yellow")
     L.curves({k: v["losses"] for k, v in net["runs"].items()}, x_label="epoch",
-             height=8, title="training loss per epoch")
+             height=8, title="training loss per epoch (# where curves meet)")
     L.note(f"best on the spirals: {net['best']}")
     L.lesson("when curvature differs by direction, plain SGD is held back by the steepest "
              "one; momentum and Adam get much further in the same number of steps.")
@@ -510,7 +582,7 @@ def spirals(ctx, epochs, hidden, lr, seed, size, fmt):
     with L.console.live_map() if not L.json else _Inactive() as live:
 
         def show(snap):
-            live.update(snap["probs"], snap["points"],
+            live.update(snap["probs"], snap["cells"],
                         f"epoch {snap['epoch']}/{epochs}  loss {snap['loss']:.4f}  "
                         f"accuracy {snap['accuracy']:.1%}")
 
@@ -528,16 +600,30 @@ def spirals(ctx, epochs, hidden, lr, seed, size, fmt):
         L.step("The decision boundary", f"P(class 1) on a {r['grid']['cols']} x "
                                         f"{r['grid']['rows']} grid after {f['epoch']} "
                                         f"epochs, the data points on top.")
-        if not L.json:
-            L.console.class_map(f["probs"], f["points"])
+        L.class_map(f["probs"], f["cells"])
     if r["stop_reason"] not in ("completed", ""):
         L.note(r["message"], style="yellow")
-    acc = r["final"]["accuracy"]
-    L.note(f"final accuracy {acc:.1%} on the training points",
+    f = r["final"]
+    acc, wrong = f["accuracy"], f["misclassified"]
+    marked = sum(1 for c in f["cells"] if not c[3])
+    shown = (f", shown as capitals in {marked} cell{'s' if marked > 1 else ''} (a cell is "
+             f"a capital if any point in it is misclassified)" if wrong else "")
+    L.note(f"final accuracy {acc:.1%} on the training points: {wrong} of {r['points']} "
+           f"misclassified{shown}",
            style="green" if acc > 0.95 else "yellow")
     L.lesson("hidden layers let the network carve a curved boundary; it starts near a "
              "line and bends as it learns.")
     L.finish(r)
+
+
+def _p_text(p, cut):
+    """A probability as the table prints it, with the distance from the threshold spelled
+    out when the usual digits would round it onto the threshold itself: a p printed as
+    0.5 is exactly 0.5 and predicts 0."""
+    text = cell_text(p)
+    if p != cut and text == cell_text(cut):
+        return f"{text} {'+' if p > cut else '-'} {abs(p - cut):.1e}"
+    return text
 
 
 class _Inactive:
@@ -574,18 +660,28 @@ def xor(ctx, epochs, lr, hidden, seed, fmt):
     r = demos.xor(epochs=epochs, lr=lr, hidden=hidden, seed=seed)
     L = Lesson(ctx, "xor", {"epochs": epochs, "lr": lr, "hidden": hidden, "seed": seed})
     one, deep = r["models"]["single neuron"], r["models"]["hidden layer"]
+    cut = r["threshold"]
     L.step("Train both on the four XOR points",
            f"A single neuron p = sigmoid(w1 x1 + w2 x2 + b), and 2 -> {hidden} -> 1 with "
-           f"tanh; bce loss, Adam lr {g(lr)}, {epochs} full-batch epochs.")
-    rows = [[int(a), int(b), t, pa, int(qa), pb, int(qb)] for (a, b), t, pa, qa, pb, qb in
+           f"tanh; bce loss, Adam lr {g(lr)}, {epochs} full-batch epochs. Each predicts "
+           f"1 when p > {g(cut)}, else 0.")
+    rows = [[int(a), int(b), t, _p_text(pa, cut), int(qa), _p_text(pb, cut), int(qb)]
+            for (a, b), t, pa, qa, pb, qb in
             zip(r["inputs"], r["targets"], one["probabilities"], one["predictions"],
                 deep["probabilities"], deep["predictions"])]
-    L.table(["x1", "x2", "xor", "neuron p", "pred", "hidden p", "pred"], rows)
+    L.table(["x1", "x2", "xor", "neuron p", "pred", "hidden p", "pred"], rows,
+            aligns=["right"] * 7)
     L.step("A single neuron",
            "Its decision boundary is one straight line, w1 x1 + w2 x2 + b = 0.")
     L.note(f"{one['correct']}/4 correct (accuracy {one['accuracy']:.0%}), loss "
            f"{g(one['loss'])}. No line puts (0,1) and (1,0) on one side and (0,0) and "
            f"(1,1) on the other; the best a line can do is 3/4.", style="red")
+    off = max(abs(p - 0.5) for p in one["probabilities"])
+    if off < 1e-3:
+        L.note(f"Yet bce's best line for XOR is no line: at w = 0, b = 0 its gradient is "
+               f"zero and the loss is at its minimum, ln 2 = 0.6931, with p = 0.5 on all "
+               f"four points. Training got there (every p within {off:.0e} of 0.5), so "
+               f"which side of {g(cut)} each p lands on is rounding noise.")
     L.step("One hidden layer",
            f"The {hidden} tanh units map the four points to new coordinates (below); "
            f"there they are linearly separable, and the output neuron draws its line.")
