@@ -1,14 +1,15 @@
 """Step-by-step traces of how a trained network computes and learns on one row.
 
 Every number comes from the engine's own kernels: the dense forward and backward of each
-layer, the loss kernel, the SGD kernel. A trace is plain data (dicts, lists, floats) for
-the CLI to render or print as JSON; contributions (input times weight) are the one
-quantity computed here, as the products whose sum the kernel's z is."""
+layer, the loss kernel, and for the update step the optimizer that trains the model. A
+trace is plain data (dicts, lists, floats) for the CLI to render or print as JSON;
+contributions (input times weight) are the one quantity computed here, as the products
+whose sum the kernel's z is."""
 import math
 
 import numpy as np
 
-from neuralcli import kernels
+from neuralcli import _kernels, kernels
 from neuralcli.errors import DataError
 from neuralcli.preprocess import DATE_FEATURES, date_text, number_text
 from neuralcli.table import DateColumn, NumberColumn, Table, TextColumn
@@ -25,9 +26,25 @@ WHY = {
             "starts.",
     "backward": "The chain rule carries the error back layer by layer: each weight's "
                 "gradient is (its input) x (the error at its neuron).",
-    "step": "Gradient descent moves every weight a small step against its gradient; the "
-            "loss on this row should drop.",
+    "step": "One step of the optimizer moves every weight against its gradient; the loss "
+            "on this row should drop.",
 }
+
+
+def _step_why(opt):
+    """What one step of optimizer `opt` does from a fresh state, as training's first step."""
+    if opt.name == "sgd":
+        return ("Gradient descent moves every weight against its gradient, by the learning "
+                "rate times the gradient; a small enough step lowers the loss on this row.")
+    if opt.name == "rmsprop":
+        return (f"RMSprop divides each gradient by the root of its running mean square; from "
+                f"a fresh state that holds (1 - alpha) times this gradient squared, so every "
+                f"weight moves by about {1 / math.sqrt(1 - opt.alpha):.3g} times the learning "
+                f"rate against its gradient's sign, however small the gradient.")
+    return (f"{'AdamW' if opt.name == 'adamw' else 'Adam'} steps by each gradient's running "
+            f"averages; from a fresh state they hold this one gradient, so after bias "
+            f"correction every weight moves by about the learning rate against its "
+            f"gradient's sign, however small the gradient.")
 
 
 def row_table(pre, values, *, target=None):
@@ -174,11 +191,12 @@ def _preprocessing(pre, table, row, x):
     return out
 
 
-def trace(model, table, *, row=0, target=None, top=5, lr=0.1):
+def trace(model, table, *, row=0, target=None, top=5, lr=None, optimizer=None):
     """Trace row `row` (0-based) of `table` through `model`: preprocessing, forward pass,
     the output's reading, and, when the truth is known (`target`, the value as text, or
-    the table's target column), the loss, the backward pass and one gradient-descent step
-    of size lr. Errors name the table's own row."""
+    the table's target column), the loss, the backward pass and one update step of the
+    model's optimizer at its learning rate (or `optimizer`, a name of optim.OPTIMIZERS,
+    and `lr` when given). Errors name the table's own row."""
     pre, net = model.pre, model.net
     dt = net.dtype
     top = max(1, int(top))
@@ -193,7 +211,7 @@ def trace(model, table, *, row=0, target=None, top=5, lr=0.1):
         truth_row = 0
     has_target = pre.target in truth.columns and not \
         truth.column(pre.target).missing[truth_row]
-    result = {"why": WHY, "notes": notes, "task": model.task, "target_name": pre.target}
+    result = {"why": dict(WHY), "notes": notes, "task": model.task, "target_name": pre.target}
 
     layers = []
     for i, (c, oc) in enumerate(zip(net.sizes[:-1], net.sizes[1:])):
@@ -296,37 +314,74 @@ def trace(model, table, *, row=0, target=None, top=5, lr=0.1):
     result["engine_gradient_check"] = float(np.abs(flat_grads.astype(np.float64) -
                                                    engine.astype(np.float64)).max())
 
-    # ---- one gradient-descent step with the SGD kernel
-    after = net.copy()
-    kernels.sgd_step(after.params, np.ascontiguousarray(flat_grads, dtype=dt), lr=lr)
-    out_after = np.ascontiguousarray(after.forward(x), dtype=dt)
-    loss_after = float(evaluate(model.spec.loss, out_after, target, None, None))
-    delta = (after.params.astype(np.float64) - net.params.astype(np.float64))
-    changes = []
-    offsets = []
-    off = 0
-    for li, (c, oc) in enumerate(zip(net.sizes[:-1], net.sizes[1:])):
-        offsets.append((off, li, c, oc))
-        off += c * oc + oc
-    for k in _top(delta.tolist(), top):
-        for start, li, c, oc in offsets:
-            if start <= k < start + c * oc + oc:
-                local = k - start
-                names_out = fwd[li]["names"]
-                names_prev = list(pre.feature_names) if li == 0 else fwd[li - 1]["names"]
-                if local < c * oc:
-                    p, j = divmod(local, oc)
-                    what = f"W{li + 1}[{names_prev[p]} -> {names_out[j]}]"
-                else:
-                    what = f"b{li + 1}[{names_out[local - c * oc]}]"
-                changes.append({"param": what, "layer": li + 1,
-                                "before": float(net.params[k]), "after": float(after.params[k]),
-                                "delta": float(delta[k]), "grad": float(flat_grads[k])})
-                break
-    result["step"] = {"lr": float(lr), "loss_before": loss, "loss_after": loss_after,
-                      "helped": loss_after < loss, "changes": changes,
-                      "output_after": _read_output(model, out_after.astype(np.float64))}
+    # ---- one update step with the optimizer that trains the model
+    names = [list(pre.feature_names)] + [layer["names"] for layer in fwd]
+    result["step"], result["why"]["step"] = _update(model, x, target, flat_grads, loss,
+                                                    names, top, lr=lr, optimizer=optimizer)
     return result
+
+
+def _update(model, x, target, grads, loss, names, top, *, lr, optimizer):
+    """One step of the training optimizer on this row's gradients, from a fresh state as
+    at training's first step: the model's own optimizer and learning rate (or those
+    given), with its weight decay, momentum and gradient clipping. (step, why)."""
+    from neuralcli.optim import make_optimizer
+
+    net, s = model.net, model.settings
+    name = optimizer or s.optimizer
+    rate = float(s.lr if lr is None else lr)
+    opts = {"momentum": float(s.momentum)} if name == "sgd" else {}
+    opt = make_optimizer(name, net.n_params, net.dtype, weight_decay=float(s.weight_decay),
+                         **opts)
+    g = np.ascontiguousarray(grads, dtype=net.dtype)
+    # clipped as training clips a batch's gradient: by its global norm
+    norm = math.sqrt(_kernels.sum_squares(g))
+    clip = float(s.clip_norm or 0.0)
+    scale = clip / norm if clip and norm > clip else 1.0
+    after = net.copy()
+    opt.step(after.params, g, rate, scale)
+    out_after = np.ascontiguousarray(after.forward(x), dtype=net.dtype)
+    loss_after = float(evaluate(model.spec.loss, out_after, target, None, None))
+    delta = after.params.astype(np.float64) - net.params.astype(np.float64)
+    gd = g.astype(np.float64)
+
+    # the largest gradients, the weights the row blames most (Adam's first step moves
+    # every weight by about lr, so the largest moves would be an arbitrary few)
+    order = np.lexsort((np.arange(len(gd)), -np.abs(delta), -np.abs(gd)))[:top]
+    changes = []
+    for k in (int(k) for k in order):
+        li, local = 0, k
+        while local >= net.sizes[li] * net.sizes[li + 1] + net.sizes[li + 1]:
+            local -= net.sizes[li] * net.sizes[li + 1] + net.sizes[li + 1]
+            li += 1
+        c, oc = net.sizes[li], net.sizes[li + 1]
+        if local < c * oc:
+            p, j = divmod(local, oc)
+            what = f"W{li + 1}[{names[li][p]} -> {names[li + 1][j]}]"
+        else:
+            what = f"b{li + 1}[{names[li + 1][local - c * oc]}]"
+        changes.append({"param": what, "layer": li + 1, "index": k,
+                        "before": float(net.params[k]), "after": float(after.params[k]),
+                        "delta": float(delta[k]), "grad": float(gd[k])})
+
+    # a change within a few units in the last place of the loss, or below the sixth
+    # decimal the loss is shown with, is rounding, not learning
+    change = loss_after - loss
+    tolerance = max(4 * float(np.finfo(net.dtype).eps) * max(abs(loss), abs(loss_after)),
+                    5e-7)
+    verdict = "no change" if abs(change) <= tolerance else \
+        ("helped" if change < 0 else "rose")
+    step = {"optimizer": name, "lr": rate, "fresh_state": True,
+            "source": {"optimizer": "model" if optimizer is None else "given",
+                       "lr": "model" if lr is None else "given"},
+            "model_optimizer": s.optimizer, "model_lr": float(s.lr),
+            "hyperparameters": opt.hyperparameters(),
+            "gradient_norm": norm, "clip_norm": clip, "clipped": scale != 1.0,
+            "loss_before": loss, "loss_after": loss_after, "change": change,
+            "tolerance": tolerance, "verdict": verdict, "helped": verdict == "helped",
+            "changes": changes,
+            "output_after": _read_output(model, out_after.astype(np.float64))}
+    return step, _step_why(opt)
 
 
 def _read_output(model, out):

@@ -2,12 +2,16 @@
 on your model and your data, with the numbers its kernels produce."""
 import click
 
-from neuralcli.cli.options import reading_kwargs, reading_options
+from neuralcli.cli.options import positive_float, reading_kwargs, reading_options
+
+# the optimizers `train --optimizer` offers, for the update step
+OPTIMIZERS = ["adam", "adamw", "sgd", "rmsprop"]
 
 EPILOG = """\b
 Examples:
   neuralcli explain model.ncm --row 3 data.csv
   neuralcli explain model.ncm --input "42,rome,51000" --target yes --lr 0.05
+  neuralcli explain model.ncm --row 3 data.csv --optimizer sgd --lr 0.1
   neuralcli explain model.ncm --row 1 data.csv --format json > trace.json
 """
 
@@ -30,16 +34,20 @@ Examples:
                                "DATA's target column when it has one).")
 @click.option("--top", type=int, default=3, show_default=True,
               help="Neurons, inputs and weights to show per layer (largest first).")
-@click.option("--lr", type=float, default=0.1, show_default=True,
-              help="Learning rate of the gradient-descent step shown at the end.")
+@click.option("--lr", type=float, help="Learning rate of the update step shown at the end "
+                                        "(default: the model's own).")
+@click.option("--optimizer", type=click.Choice(OPTIMIZERS),
+              help="Optimizer of the update step shown at the end (default: the model's "
+                   "own).")
 @click.option("--format", "fmt", type=click.Choice(["rich", "plain", "json"]),
               default="rich", show_default=True)
 @reading_options
 @click.pass_obj
-def command(app, model_path, data, row, input_text, target, top, lr, fmt, delimiter,
-            na_values, decimal, thousands, encoding):
+def command(app, model_path, data, row, input_text, target, top, lr, optimizer, fmt,
+            delimiter, na_values, decimal, thousands, encoding):
     """Trace one row through MODEL: the network, the preprocessing of each value, the
-    forward pass neuron by neuron, the loss, the backward pass and one gradient step.
+    forward pass neuron by neuron, the loss, the backward pass and one update step of the
+    model's optimizer at its learning rate, from a fresh optimizer state.
 
     Give the row as --row N with DATA.csv, or as --input "v1,v2,...". Every number shown
     is what the training engine computes for that row."""
@@ -50,13 +58,16 @@ def command(app, model_path, data, row, input_text, target, top, lr, fmt, delimi
 
     if top < 1:
         raise click.BadParameter(f"must be at least 1, got {top}", param_hint="--top")
-    if not lr > 0:
-        raise click.BadParameter(f"must be positive, got {lr}", param_hint="--lr")
+    positive_float("--lr", lr)
     if (row is None) == (input_text is None):
         raise click.UsageError("give either --row N with DATA.csv, or --input \"v1,v2,...\"")
     if row is not None and data is None:
         raise click.UsageError("--row needs DATA.csv")
     model = TrainedModel.load(model_path)
+    if optimizer is None and model.settings.optimizer not in OPTIMIZERS:
+        raise CliError(f"{model_path} was trained with optimizer "
+                       f"{model.settings.optimizer!r}, which this version does not have; "
+                       f"pass --optimizer {'|'.join(OPTIMIZERS)} for the update step")
     if row is not None:
         table = source.read(app.console, data,
                             reading_kwargs(delimiter, na_values, decimal, thousands,
@@ -65,12 +76,13 @@ def command(app, model_path, data, row, input_text, target, top, lr, fmt, delimi
         if not 1 <= row <= table.n_rows:
             raise CliError(f"{table.path} has {table.n_rows} data rows; --row must lie in "
                            f"1..{table.n_rows}, got {row}")
-        result = trace(model, table, row=row - 1, target=target, top=top, lr=lr)
+        result = trace(model, table, row=row - 1, target=target, top=top, lr=lr,
+                       optimizer=optimizer)
     else:
         import csv
         values = next(csv.reader([input_text]))
         table = row_table(model.pre, values, target=target)
-        result = trace(model, table, top=top, lr=lr)
+        result = trace(model, table, top=top, lr=lr, optimizer=optimizer)
     console = app.console
     if fmt == "json":
         console.json(result)
@@ -83,7 +95,19 @@ def command(app, model_path, data, row, input_text, target, top, lr, fmt, delimi
 # ------------------------------------------------------------------ rendering
 
 def _n(v):
-    return f"{v:+.4f}" if abs(v) < 1e4 else f"{v:+.3e}"
+    """A signed number to four decimals; a large one, or one that is not zero but would
+    read +0.0000 or -0.0000, in scientific notation."""
+    text = f"{v:+.4f}"
+    if abs(v) >= 1e4:
+        return f"{v:+.3e}"
+    if v != 0 and text in ("+0.0000", "-0.0000"):
+        return f"{v:+.1e}"
+    return text
+
+
+def _size(v):
+    """A norm or other size, unsigned, as _n writes it."""
+    return _n(v)[1:]
 
 
 def _shape(s):
@@ -95,29 +119,90 @@ def _top_vec(names, values, k):
     text = ", ".join(f"{names[i]} {_n(values[i])}" for i in order)
     if len(values) > k:
         norm = sum(v * v for v in values) ** 0.5
-        text += f"  (+{len(values) - k} more; norm {norm:.4f})"
+        text += f"  (+{len(values) - k} more; norm {_size(norm)})"
     return text
 
 
-def _say(console, text, style=None):
-    """A line wrapped to the terminal's width, continuation lines indented under it."""
-    import textwrap
+def _breaks(text):
+    """Where text may break: (start, end, depth, kind) for each run of spaces inside it,
+    with the bracket depth there; kind 0 before a '+ ' or '- ' operator, so between the
+    terms of a sum, 1 after punctuation, 2 before '= ', 3 elsewhere."""
+    out, depth, i = [], 0, 0
+    while i < len(text):
+        if text[i] != " ":
+            depth = max(0, depth + (text[i] in "([{") - (text[i] in ")]}"))
+            i += 1
+            continue
+        j = i
+        while j < len(text) and text[j] == " ":
+            j += 1
+        if 0 < i and j < len(text):
+            after = text[j:j + 2]
+            kind = (0 if after in ("+ ", "- ") else 1 if text[i - 1] in ",;:" else
+                    2 if after == "= " else 3)
+            out.append((i, j, depth, kind))
+        i = j
+    return out
 
+
+def _wrap(text, width, prose=False):
+    """text in lines of at most `width` columns, continuation lines indented 4 more than
+    its own indent. Lines break only at spaces, so no number or term is cut: a formula's
+    at the shallowest bracket depth in the line's second half, before a sum's operator
+    where it can (the operator opens the next line), else after punctuation, else before
+    an '='; prose at the last space that fits. A word longer than a line is cut (only a
+    name is that long)."""
     lead = len(text) - len(text.lstrip(" "))
-    width = max(40, console.width - 1)
-    lines = textwrap.wrap(text.strip(), width=width, initial_indent=" " * lead,
-                          subsequent_indent=" " * (lead + 4), break_on_hyphens=False) or [""]
-    for ln in lines:
+    rest, prefix, lines = text.strip(), " " * lead, []
+    while len(prefix) + len(rest) > width:
+        room = max(1, width - len(prefix))
+        spots = [b for b in _breaks(rest) if b[0] <= room]
+        if not spots:
+            lines.append(prefix + rest[:room])
+            rest = rest[room:]
+        else:
+            if prose:
+                cut = spots[-1]
+            else:
+                late = [b for b in spots if 2 * b[0] >= room] or spots
+                cut = min(late, key=lambda b: (b[2], b[3], -b[0]))
+            lines.append(prefix + rest[:cut[0]])
+            rest = rest[cut[1]:]
+        prefix = " " * (lead + 4)
+    lines.append(prefix + rest)
+    return lines
+
+
+def _say(console, text, style=None, prose=False):
+    """A line wrapped to the console's width (see _wrap)."""
+    for ln in _wrap(text, max(20, console.width - 1), prose):
         if style:
             console.text(ln, style=style)
         else:
             console.line(ln)
 
 
+def _table(console, columns, rows, aligns):
+    """A table; off a terminal, where it would be wider than the console, one wrapped
+    line per row instead: "first cell: column value, column value, ..."."""
+    from neuralcli.cli.console import cell_text
+
+    if not console.rich_out:
+        cells = [list(columns)] + [[cell_text(v) for v in r] for r in rows]
+        wide = sum(max(len(r[i]) for r in cells) for i in range(len(columns))) + \
+            2 * (len(columns) - 1)
+        if wide > console.width - 1:
+            for r in cells[1:]:
+                _say(console, f"  {r[0]}: " + ", ".join(f"{c} {v}" for c, v in
+                                                       zip(columns[1:], r[1:])))
+            return
+    console.table(columns, rows, aligns=aligns)
+
+
 def _section(console, number, title, why):
     console.line()
     console.heading(f"{number}. {title}")
-    _say(console, why, style="dim")
+    _say(console, why, style="dim", prose=True)
 
 
 def _diagram(console, net):
@@ -143,12 +228,13 @@ def _diagram(console, net):
                                                              else ""))
     link = net["output"]["link"]
     if link != "none":
-        console.line(f"  the output is read through {link} as probabilities; "
-                     f"{net['params']:,} parameters in all")
+        _say(console, f"  the output is read through {link} as probabilities; "
+                      f"{net['params']:,} parameters in all")
 
 
 def _render(console, t, model_path):
-    console.heading(f"How {model_path} computes and learns, on one row")
+    _say(console, f"How {model_path} computes and learns, on one row", style="bold",
+         prose=True)
     for note in t["notes"]:
         console.note(note)
     _section(console, 1, "Network", t["why"]["network"])
@@ -161,7 +247,7 @@ def _render(console, t, model_path):
         shown = _n(enc[0]) if p["kind"] == "numeric" else \
             "[" + ",".join(f"{v:g}" for v in enc[:8]) + (",..." if len(enc) > 8 else "") + "]"
         rows.append([p["column"], p["raw"] or "(empty)", shown, p["formula"]])
-    console.table(["column", "raw", "encoded", "how"], rows, aligns=["left"] * 4)
+    _table(console, ["column", "raw", "encoded", "how"], rows, ["left"] * 4)
 
     _section(console, 3, "Forward pass", t["why"]["forward"])
     for layer in t["forward"]:
@@ -187,10 +273,10 @@ def _render(console, t, model_path):
     out = t["output"]
     console.line()
     if out["kind"] == "class":
-        _say(console, f"  Output: {out['how']}")
+        _say(console, f"  Output: {out['how']}", prose=True)
         probs = ", ".join(f"{k} {v:.4f}" for k, v in out["probabilities"].items())
         _say(console, f"  probabilities: {probs}")
-    _say(console, f"  The model {out['meaning']}.", style="bold")
+    _say(console, f"  The model {out['meaning']}.", style="bold", prose=True)
 
     loss = t["loss"]
     if loss is None:
@@ -202,7 +288,7 @@ def _render(console, t, model_path):
     _say(console, f"  truth: {t['target_name']} = {loss['truth']}"
          + (f"; {loss['scale']}" if loss["scale"] else ""))
     _say(console, f"  {loss['name']} = {loss['formula']}")
-    console.text(f"  {loss['meaning']}.", style="bold")
+    _say(console, f"  {loss['meaning']}.", style="bold", prose=True)
 
     _section(console, 5, "Backward pass", t["why"]["backward"])
     k = len(t["forward"][0]["neurons"])
@@ -211,7 +297,7 @@ def _render(console, t, model_path):
         _say(console, f"  Layer {b['layer']} ({b['activation']}):")
         _say(console, f"    dL/dA   = {_top_vec(names, b['dL_dA'], k)}")
         if b["act_derivative"] is None:
-            console.line("    softmax: dL/dZ = A * (dL/dA - sum(dL/dA * A)) per row")
+            _say(console, "    softmax: dL/dZ = A * (dL/dA - sum(dL/dA * A)) per row")
         elif all(v in (0.0, 1.0) for v in b["act_derivative"]):
             on = sum(1 for v in b["act_derivative"] if v == 1.0)
             _say(console, f"    act'(Z) = 1 for the {on} active neurons, 0 for the "
@@ -222,7 +308,7 @@ def _render(console, t, model_path):
         _say(console, f"    dL/dZ   = dL/dA * act'(Z) = {_top_vec(names, b['dL_dZ'], k)}")
         c, oc = b["dW_shape"]
         _say(console, f"    dW = A_prev^T . dZ: ({c}x1).(1x{oc}) -> ({c}x{oc}), norm "
-                     f"{b['dW_norm']:.4f};  db = dZ ({oc})")
+                     f"{_size(b['dW_norm'])};  db = dZ ({oc})")
         if b["layer"] > 1:
             _say(console, f"    error passed back, dL/dA_prev = dZ . W^T: (1x{oc}).({oc}x{c}) "
                          f"-> (1x{c}) = {_top_vec(b['prev_names'], b['dX'], k)}")
@@ -233,16 +319,55 @@ def _render(console, t, model_path):
                  f"{t['engine_gradient_check']:.1e})")
 
     st = t["step"]
-    _section(console, 6, f"One gradient-descent step (learning rate {st['lr']:g})",
+    _section(console, 6, f"One {st['optimizer']} step (learning rate {st['lr']:g})",
              t["why"]["step"])
-    console.table(["parameter", "before", "gradient", "after", "change"],
-                  [[c["param"], c["before"], c["grad"], c["after"], c["delta"]]
-                   for c in st["changes"]], aligns=["left"] + ["right"] * 4)
-    verdict = "the update helped" if st["helped"] else \
-        "the update did not help: the step was too large for this row"
-    console.text(f"  loss {st['loss_before']:.6f} -> {st['loss_after']:.6f}: {verdict}.",
-                 style="bold")
-    _say(console, f"  after the step the model {st['output_after']['meaning']}.")
+    _say(console, f"  {_step_setup(st)}")
+    _table(console, ["parameter", "before", "gradient", "after", "change"],
+           [[c["param"], c["before"], c["grad"], c["after"], c["delta"]]
+            for c in st["changes"]], ["left"] + ["right"] * 4)
+    _say(console, f"  {_step_verdict(st)}", style="bold")
+    _say(console, f"  after the step the model {st['output_after']['meaning']}.",
+         prose=True)
+
+
+def _step_setup(st):
+    """Which optimizer and learning rate the step used and whose they are, and the
+    settings that shape a first step."""
+    text = f"one {st['optimizer']} step at lr {st['lr']:g}, from a fresh optimizer state"
+    given = [f"--{k}" for k in ("optimizer", "lr") if st["source"][k] == "given"]
+    if given:
+        text += (f" ({' and '.join(given)} given; the model trained with "
+                 f"{st['model_optimizer']} at lr {st['model_lr']:g})")
+    else:
+        text += " (the model's own settings)"
+    hyper = st["hyperparameters"]
+    if hyper.get("weight_decay"):
+        text += (f"; {'decoupled ' if st['optimizer'] == 'adamw' else ''}weight decay "
+                 f"{hyper['weight_decay']:g}")
+    if hyper.get("momentum") and st["optimizer"] == "sgd":
+        text += (f"; momentum {hyper['momentum']:g}, with no velocity yet, so a plain "
+                 f"gradient step")
+    if st["clipped"]:
+        text += (f"; the row's gradient norm {st['gradient_norm']:.4g} clipped to "
+                 f"{st['clip_norm']:g}, as in training")
+    return text
+
+
+def _step_verdict(st):
+    """The loss before and after the step, and whether it measurably dropped or rose."""
+    before, after = f"{st['loss_before']:.6f}", f"{st['loss_after']:.6f}"
+    text = f"loss {before} -> {after}"
+    if st["change"] and (st["verdict"] == "no change" or before == after):
+        text += f" (change {st['change']:+.1e})"
+    if st["verdict"] == "helped":
+        return f"{text}: the update helped."
+    if st["verdict"] == "no change":
+        return f"{text}: no measurable change" + (", within rounding." if st["change"]
+                                                  else ".")
+    cause = "the step was too large for this row"
+    if st["hyperparameters"].get("weight_decay"):
+        cause += ", or weight decay outweighed it"
+    return f"{text}: the update did not help: the loss rose ({cause})."
 
 
 @click.command("explain-neuron", epilog=NEURON_EPILOG,
