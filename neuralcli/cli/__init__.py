@@ -18,6 +18,10 @@ EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
 
+# click 8.2 reports a bare `neuralcli` as a usage error holding the help; before, it printed
+# the help itself and exited 0
+NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
 
 class Group(click.Group):
     """Turns the exceptions of a command into one line on stderr and an exit code."""
@@ -27,6 +31,10 @@ class Group(click.Group):
         # click's own reports (usage errors, bad option values) become one line as well
         try:
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except NO_ARGS_IS_HELP as exc:
+            # the help as --help prints it, as git and hatch do when given no command
+            click.echo(exc.ctx.get_help(), color=exc.ctx.color)
+            rv = 0
         except click.UsageError as exc:
             where = exc.ctx.command_path if exc.ctx is not None else (prog_name or "neuralcli")
             message = exc.format_message()

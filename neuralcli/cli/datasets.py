@@ -11,8 +11,8 @@ Examples:
 
 @click.command("datasets", epilog=EPILOG, short_help="List or export built-in data sets.")
 @click.argument("name", required=False)
-@click.option("-o", "--output", type=click.Path(dir_okay=False),
-              help="CSV file to write (default: standard output).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True),
+              help="CSV file to write (default, or -: standard output).")
 @click.option("--rows", type=int, help="Number of rows (default: the set's own).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
@@ -47,7 +47,7 @@ def command(app, name, output, rows, seed, force, as_json):
     X, y, features, target = DATASETS[name].make(**kw)
     table_rows = [list(map(float, x)) + [v.item() if hasattr(v, "item") else v]
                   for x, v in zip(X, y)]
-    if output:
+    if output and output != "-":
         if os.path.exists(output) and not force:
             raise CliError(f"{output} already exists; pass --force to overwrite it")
         write_csv(output, features + [target], table_rows)
