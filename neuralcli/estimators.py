@@ -15,6 +15,7 @@ import warnings
 import numpy as np
 
 from neuralcli import _kernels
+from neuralcli.lbfgs import fit_lbfgs
 from neuralcli.network import MLP, activation_name, resolve_dtype
 from neuralcli.training import (Callback, Task, TrainConfig, Trainer, TrainingError,
                                 r2_score, validation_split)
@@ -68,7 +69,7 @@ except ImportError:  # pragma: no cover - exercised only without scikit-learn
             return r2_score(y, self.predict(X), sample_weight)
 
 
-SOLVERS = ("sgd", "adam", "adamw", "rmsprop")
+SOLVERS = ("lbfgs", "sgd", "adam", "adamw", "rmsprop")
 LEARNING_RATES = ("constant", "invscaling", "adaptive")
 
 
@@ -152,8 +153,8 @@ class _BaseMLP(_SkBase):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False,
                  momentum=0.9, nesterovs_momentum=True, early_stopping=False,
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-                 n_iter_no_change=10, dropout=0.0, weight_decay=0.0, lr_schedule=None,
-                 clip_norm=None, dtype="float32", n_threads=None):
+                 n_iter_no_change=10, max_fun=15000, dropout=0.0, weight_decay=0.0,
+                 lr_schedule=None, clip_norm=None, dtype="float32", n_threads=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -176,6 +177,7 @@ class _BaseMLP(_SkBase):
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
         self.dropout = dropout
         self.weight_decay = weight_decay
         self.lr_schedule = lr_schedule
@@ -206,6 +208,7 @@ class _BaseMLP(_SkBase):
         activation_name(self.activation)
         checks = [
             (self.max_iter, 1, "max_iter"), (self.n_iter_no_change, 1, "n_iter_no_change"),
+            (self.max_fun, 1, "max_fun"),
         ]
         for value, low, name in checks:
             if not isinstance(value, numbers.Integral) or value < low:
@@ -299,7 +302,10 @@ class _BaseMLP(_SkBase):
         sizes = [n_features] + hidden + [n_outputs]
         acts = [activation_name(self.activation)] * len(hidden) + [self._output_act]
         drop = [float(self.dropout)] * len(hidden) + [0.0]
-        return MLP(sizes, acts, dropout=drop, dtype=self.dtype, seed=seed)
+        net = MLP(sizes, acts, dropout=drop, dtype=self.dtype, init=False)
+        net.initialize_uniform(seed, 2.0 if activation_name(self.activation) == "sigmoid"
+                               else 6.0)
+        return net
 
     def _threads(self):
         """Apply n_threads for the duration of a call; returns the setting to restore."""
@@ -325,6 +331,8 @@ class _BaseMLP(_SkBase):
                 raise ValueError("Sample weights must contain at least one non-zero number.")
         sw = self._fold_class_weight(y, sw)
         fresh = not (incremental or self.warm_start) or not hasattr(self, "_model")
+        if self.solver == "lbfgs":
+            return self._run_lbfgs(X, y, sw, fresh, n_features, n_outputs)
         before = self._threads()
         try:
             use_val = self.early_stopping and not incremental
@@ -370,6 +378,43 @@ class _BaseMLP(_SkBase):
                           f"the optimization hasn't converged yet.", ConvergenceWarning)
         return self
 
+    def _run_lbfgs(self, X, y, sw, fresh, n_features, n_outputs):
+        """Full-batch L-BFGS on all rows (no validation split, batches or schedule, as in
+        scikit-learn), from fresh weights or, with warm_start, the fitted ones."""
+        before = self._threads()
+        try:
+            cfg = self._config(X.shape[0], self.max_iter, False)
+            if fresh:
+                self._model = self._build(n_features, n_outputs, cfg.seed)
+                self._trainer = None
+                self.loss_curve_ = []
+                self.n_iter_ = 0
+                self.t_ = 0
+            res = fit_lbfgs(self._model, self._loss, X, self._encode_targets(y), sw,
+                            l2=float(self.alpha), loss_scale=self._loss_scale,
+                            max_iter=self.max_iter, max_fun=self.max_fun, tol=self.tol)
+        except TrainingError as exc:
+            raise ValueError(str(exc)) from None
+        finally:
+            _kernels.set_num_threads(before)
+        self.loss_curve_ = list(self.loss_curve_) + res.history
+        self.n_iter_ = min(res.n_iter, self.max_iter)
+        self.t_ += res.n_iter * X.shape[0]
+        self.loss_ = res.loss
+        self.best_loss_ = None
+        self.validation_scores_ = None
+        self.best_validation_score_ = None
+        self.n_layers_ = self._model.n_layers + 1
+        self.n_outputs_ = self._model.sizes[-1]
+        self.out_activation_ = self._out_activation
+        self.stop_reason_ = "converged" if res.converged else "not_converged"
+        if not res.converged:
+            warnings.warn(f"lbfgs failed to converge after {res.n_iter} iteration(s) "
+                          f"(status={res.status}): {res.message}. Increase the number of "
+                          f"iterations (max_iter) or evaluations (max_fun), or scale the "
+                          f"data.", ConvergenceWarning)
+        return self
+
     def _record(self, state, n_train, use_val):
         hist = state.history
         self.loss_curve_ = list(self.loss_curve_) + [h["loss"] for h in hist]
@@ -391,6 +436,11 @@ class _BaseMLP(_SkBase):
 
     def _fold_class_weight(self, y, sw):
         return sw
+
+    def _check_stochastic(self):
+        if self.solver == "lbfgs":
+            raise AttributeError("partial_fit is only available for stochastic optimizers. "
+                                 "lbfgs is not stochastic.")
 
     def _require_y(self, y):
         if y is None:
@@ -531,8 +581,9 @@ class MLPClassifier(_SkClassifier, _BaseMLP):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False,
                  momentum=0.9, nesterovs_momentum=True, early_stopping=False,
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-                 n_iter_no_change=10, dropout=0.0, weight_decay=0.0, lr_schedule=None,
-                 clip_norm=None, dtype="float32", n_threads=None, class_weight=None):
+                 n_iter_no_change=10, max_fun=15000, dropout=0.0, weight_decay=0.0,
+                 lr_schedule=None, clip_norm=None, dtype="float32", n_threads=None,
+                 class_weight=None):
         super().__init__(
             hidden_layer_sizes, activation, solver=solver, alpha=alpha,
             batch_size=batch_size, learning_rate=learning_rate,
@@ -541,7 +592,8 @@ class MLPClassifier(_SkClassifier, _BaseMLP):
             warm_start=warm_start, momentum=momentum,
             nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
             validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
-            epsilon=epsilon, n_iter_no_change=n_iter_no_change, dropout=dropout,
+            epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
+            dropout=dropout,
             weight_decay=weight_decay, lr_schedule=lr_schedule, clip_norm=clip_norm,
             dtype=dtype, n_threads=n_threads)
         self.class_weight = class_weight
@@ -639,8 +691,14 @@ class MLPClassifier(_SkClassifier, _BaseMLP):
         self._set_features(X_in, X)
         return self._run(X, y, sample_weight, epochs=self.max_iter, incremental=False)
 
-    def partial_fit(self, X, y, classes=None, sample_weight=None):
-        """One epoch over X, y; the first call needs `classes`, every label there is."""
+    @property
+    def partial_fit(self):
+        """One epoch over X, y: partial_fit(X, y, classes=None, sample_weight=None); the
+        first call needs `classes`, every label there is. Stochastic solvers only."""
+        self._check_stochastic()
+        return self._partial_fit
+
+    def _partial_fit(self, X, y, classes=None, sample_weight=None):
         X_in = X
         first = not hasattr(self, "_model")
         X = _check_X(X, None if first else self.n_features_in_, type(self).__name__)
@@ -702,8 +760,9 @@ class MLPRegressor(_SkRegressor, _BaseMLP):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False,
                  momentum=0.9, nesterovs_momentum=True, early_stopping=False,
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-                 n_iter_no_change=10, dropout=0.0, weight_decay=0.0, lr_schedule=None,
-                 clip_norm=None, dtype="float32", n_threads=None, loss="squared_error"):
+                 n_iter_no_change=10, max_fun=15000, dropout=0.0, weight_decay=0.0,
+                 lr_schedule=None, clip_norm=None, dtype="float32", n_threads=None,
+                 loss="squared_error"):
         super().__init__(
             hidden_layer_sizes, activation, solver=solver, alpha=alpha,
             batch_size=batch_size, learning_rate=learning_rate,
@@ -712,7 +771,8 @@ class MLPRegressor(_SkRegressor, _BaseMLP):
             warm_start=warm_start, momentum=momentum,
             nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
             validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
-            epsilon=epsilon, n_iter_no_change=n_iter_no_change, dropout=dropout,
+            epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
+            dropout=dropout,
             weight_decay=weight_decay, lr_schedule=lr_schedule, clip_norm=clip_norm,
             dtype=dtype, n_threads=n_threads)
         self.loss = loss
@@ -760,7 +820,14 @@ class MLPRegressor(_SkRegressor, _BaseMLP):
         self._set_features(X_in, X)
         return self._run(X, y, sample_weight, epochs=self.max_iter, incremental=False)
 
-    def partial_fit(self, X, y, sample_weight=None):
+    @property
+    def partial_fit(self):
+        """One epoch over X, y: partial_fit(X, y, sample_weight=None). Stochastic solvers
+        only."""
+        self._check_stochastic()
+        return self._partial_fit
+
+    def _partial_fit(self, X, y, sample_weight=None):
         X_in = X
         first = not hasattr(self, "_model")
         X = _check_X(X, None if first else self.n_features_in_, type(self).__name__)

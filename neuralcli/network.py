@@ -126,9 +126,11 @@ class MLP:
         self.n_params = sum(c * oc + oc for c, oc in zip(sizes[:-1], sizes[1:]))
         self.params = np.zeros(self.n_params, dtype=self.dtype)
         self.weights, self.biases = [], []
+        self.weight_mask = np.zeros(self.n_params, dtype=bool)   # the weights, not biases
         off = 0
         for c, oc in zip(sizes[:-1], sizes[1:]):
             self.weights.append(self.params[off:off + c * oc].reshape(c, oc))
+            self.weight_mask[off:off + c * oc] = True
             off += c * oc
             self.biases.append(self.params[off:off + oc])
             off += oc
@@ -143,7 +145,8 @@ class MLP:
         return len(self.sizes) - 1
 
     def initialize(self, seed=0):
-        """He-normal for the relu family, Glorot-uniform otherwise; biases zero."""
+        """He-normal for the relu family, Glorot-uniform otherwise; biases zero (the
+        command line's scheme, which init_description puts in words)."""
         rng = np.random.default_rng(seed)
         for w, b, act in zip(self.weights, self.biases, self.activations):
             fan_in, fan_out = w.shape
@@ -153,6 +156,19 @@ class MLP:
                 bound = np.sqrt(6.0 / (fan_in + fan_out))
                 w[...] = rng.uniform(-bound, bound, w.shape)
             b[...] = 0
+
+    def initialize_uniform(self, seed, factor=6.0):
+        """scikit-learn's scheme: each layer's weights, then its biases, uniform in
+        +-sqrt(factor / (fan_in + fan_out)), drawn from a legacy RandomState(seed) in that
+        order, so that an integer seed gives the starting weights scikit-learn's MLPs
+        draw from the same random_state. scikit-learn takes factor 2 for a logistic hidden
+        activation and 6 otherwise, on every layer."""
+        rng = np.random.RandomState(seed)
+        for w, b in zip(self.weights, self.biases):
+            fan_in, fan_out = w.shape
+            bound = np.sqrt(factor / (fan_in + fan_out))
+            w[...] = rng.uniform(-bound, bound, w.shape)
+            b[...] = rng.uniform(-bound, bound, fan_out)
 
     @classmethod
     def from_weights(cls, weights, biases, activations, *, dtype=None, dropout=None,
@@ -335,3 +351,19 @@ class MLP:
             "optimizer_bytes": self.n_params * item * optimizer_slots,
             "dtype": self.dtype.name,
         }
+
+
+def init_description(activations):
+    """How initialize() starts a network with these layer activations, in words."""
+    he = [i + 1 for i, a in enumerate(activations) if ACTIVATIONS[a].init == "he"]
+    glorot = [i + 1 for i, a in enumerate(activations) if ACTIVATIONS[a].init != "he"]
+
+    def layers(ix):
+        return ("layer " if len(ix) == 1 else "layers ") + ", ".join(map(str, ix))
+
+    parts = []
+    if he:
+        parts.append(f"He-normal ({layers(he)})")
+    if glorot:
+        parts.append(f"Glorot-uniform ({layers(glorot)})")
+    return ", ".join(parts) + "; biases zero"

@@ -734,3 +734,12 @@ def test_a_classifier_has_no_target_scaling(tmp_path):
     assert result.exit_code == 0 and "standardized" not in result.stdout
     assert "target scaling" not in run("info", model).stdout
     assert json.loads(run("info", model, "--json").stdout)["target_scaling"] is None
+
+
+def test_info_says_how_the_network_was_initialized(model):
+    text = run("info", model).stdout
+    # the hidden layer is relu (the default): He-normal; the output layer is Glorot's
+    assert "initialization  He-normal (layer 1), Glorot-uniform (layer 2); biases " \
+           "zero" in text
+    data = json.loads(run("info", model, "--json").stdout)
+    assert data["initialization"].startswith("He-normal (layer 1), Glorot")

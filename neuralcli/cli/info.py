@@ -21,6 +21,7 @@ def command(app, model_path, as_json):
 
     from neuralcli.cli import report
     from neuralcli.model import TrainedModel
+    from neuralcli.network import init_description
 
     console = app.console
     model = TrainedModel.load(model_path)
@@ -36,6 +37,7 @@ def command(app, model_path, as_json):
             "dropped": pre.dropped, "identifiers_left_out": pre.ids,
             "settings": asdict(model.settings), "training": info,
             "history": model.history, "target_scaling": report.target_scaling(model),
+            "initialization": init_description(model.net.activations),
         })
         return
     console.heading(f"{model_path}: a {model.task} model of {pre.target!r}, written by "
@@ -65,7 +67,9 @@ def command(app, model_path, as_json):
     console.line()
     st = model.settings
     console.pairs([("hidden", ",".join(str(h) for h in st.hidden)),
-                   ("activation", st.activation), ("optimizer", f"{st.optimizer}, lr "
+                   ("activation", st.activation),
+                   ("initialization", init_description(model.net.activations)),
+                   ("optimizer", f"{st.optimizer}, lr "
                                                                 f"{st.lr:g}, {st.schedule}"),
                    ("epochs", f"{len(model.history)} run of {st.epochs} (best "
                               f"{info.get('best_epoch', '-')}, {info.get('stop_reason')})"),
