@@ -10,7 +10,7 @@ import numpy as np
 from neuralcli import _kernels
 from neuralcli._version import __version__
 from neuralcli.network import MLP, activation_name, resolve_dtype
-from neuralcli.preprocess import MAX_CATEGORIES, Preprocessor, decide_task
+from neuralcli.preprocess import MAX_CATEGORIES, Preprocessor, decide_task, summarize_notes
 from neuralcli.training import Task, TrainConfig, Trainer, TrainingError, validation_split
 
 # loss choices per task; the first is the default
@@ -117,7 +117,7 @@ class TrainedModel:
         pre = Preprocessor().fit(table, rows=train_idx, target=decision.target, drop=drop,
                                  impute=impute, task=decision,
                                  max_categories=max_categories, keep=keep)
-        notes = list(pre.fit_notes)
+        notes = summarize_notes(pre.fit_notes)
         # the training and validation rows encoded straight from the columns (no copy of
         # the whole file's inputs); errors name the file's own rows
         filled = {}
@@ -186,7 +186,7 @@ class TrainedModel:
             ((chunk, rows_of(chunk, False)) for chunk in runs.again("pass 2 of 3")),
             decision=decision, drop=drop, impute=impute, max_categories=max_categories,
             keep=keep)
-        notes = list(pre.fit_notes)
+        notes = summarize_notes(pre.fit_notes)
         n_val = int(is_val.sum())
         n_train = n - n_val
         counts = None

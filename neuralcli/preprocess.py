@@ -36,7 +36,7 @@ from neuralcli.table import NumberFormat
 from neuralcli.writer import number_text
 
 __all__ = ["Preprocessor", "TaskDecision", "decide_task", "IMPUTE_MODES", "TASKS",
-           "MAX_CATEGORIES"]
+           "MAX_CATEGORIES", "ColumnNote", "summarize_notes"]
 
 IMPUTE_MODES = ("mean", "median", "most-frequent")
 TASKS = ("auto", "binary", "multiclass", "regression")
@@ -48,6 +48,8 @@ ID_MIN_ROWS = 20            # ... over at least this many values is an identifie
 OTHER = "<other>"
 DATE_FEATURES = ("days", "dow_sin", "dow_cos", "month_sin", "month_cos")
 _EPOCH_WEEKDAY = 3          # 1970-01-01 was a Thursday (Monday = 0)
+FEW_NOTES = 3               # column notes of one kind said one by one; more share a line
+NOTE_WIDTH = 79             # ... of at most this many characters (an 80-column terminal)
 _META_FORMAT = 2
 
 
@@ -70,6 +72,59 @@ def date_text(days, *, time=False):
 def _count(n, noun):
     n = int(n)
     return f"{n} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
+class ColumnNote(Note):
+    """A Note about one column, of a kind that can repeat column after column: `many` is
+    what such notes say together, with {n} for how many columns and {total} for the sum
+    of their `count`s (missing cells, rows); notes with the same `many` are one kind."""
+
+    def __new__(cls, text, column, many, count=0):
+        self = super().__new__(cls, text, column)
+        self.many, self.count = many, int(count)
+        return self
+
+    def __reduce__(self):
+        return ColumnNote, (str(self), self.column, self.many, self.count)
+
+
+def summarize_notes(notes, few=FEW_NOTES, width=NOTE_WIDTH):
+    """The notes with each kind of ColumnNote that comes more than `few` times said in one
+    line where its first one was: what they say together, then the columns' names, as
+    many as fit in `width` characters, and how many more. Other notes pass unchanged."""
+    kinds = {}
+    for n in notes:
+        if isinstance(n, ColumnNote):
+            kinds.setdefault(n.many, []).append(n)
+    out = []
+    for n in notes:
+        same = kinds.get(getattr(n, "many", None), ())
+        if len(same) <= few:
+            out.append(n)
+        elif n is same[0]:
+            lead = n.many.format(n=f"{len(same):,}", total=f"{sum(m.count for m in same):,}")
+            names = _names_within([m.column for m in same], max(16, width - len(lead) - 2))
+            out.append(Note(f"{lead}: {names}"))
+    return out
+
+
+def _names_within(names, room):
+    """names joined by ", " in at most `room` characters, with "and N more" for those
+    that do not fit; the first always shown, cut with "…" when it alone is too long."""
+    used, shown = 0, 0
+    for k, name in enumerate(names):
+        more = len(names) - k - 1
+        need = used + (2 if k else 0) + len(name) + (len(f" and {more:,} more") if more
+                                                     else 0)
+        if need > room:
+            break
+        used += (2 if k else 0) + len(name)
+        shown += 1
+    if shown == 0:
+        tail = f" and {len(names) - 1:,} more" if len(names) > 1 else ""
+        return names[0][:max(1, room - len(tail) - 1)] + "…" + tail
+    text = ", ".join(names[:shown])
+    return text if shown == len(names) else f"{text} and {len(names) - shown:,} more"
 
 
 def _date_parts(days):
@@ -539,11 +594,13 @@ class Preprocessor:
             if not scale > 0:
                 scale = 1.0
                 if col.kind == "number":
-                    notes.append(Note(f"column {show(name)} has the same value "
-                                      f"({number_text(mean)}) in every training "
-                                      f"row, so it carries no information; it is kept "
-                                      f"with scale 1 (pass --drop {name} to leave it out)",
-                                      name))
+                    notes.append(ColumnNote(f"column {show(name)} has the same value "
+                                            f"({number_text(mean)}) in every training "
+                                            f"row, so it carries no information; it is "
+                                            f"kept with scale 1 (pass --drop {name} to "
+                                            f"leave it out)", name,
+                                            "{n} columns are constant and carry no "
+                                            "information"))
             spec = {"name": name, "kind": col.kind, "mean": mean, "scale": scale,
                     "fill": fill}
             if col.kind == "number":
@@ -553,20 +610,23 @@ class Preprocessor:
                     spec["number_format"] = nf
             else:
                 spec["has_time"] = bool(col.has_time)
-                notes.append(Note(f"column {show(name)} is a date: its inputs are the "
-                                  f"days since 1970 (standardized) and the day of the week "
-                                  f"and month on circles "
-                                  f"({', '.join(f'{name}:{f}' for f in DATE_FEATURES)})",
-                                  name))
+                notes.append(ColumnNote(f"column {show(name)} is a date: its inputs are "
+                                        f"the days since 1970 (standardized) and the day of "
+                                        f"the week and month on circles "
+                                        f"({', '.join(f'{name}:{f}' for f in DATE_FEATURES)})",
+                                        name, f"{{n}} date columns give "
+                                              f"{len(DATE_FEATURES)} inputs each"))
             return spec
         # text
         counts = summary.counts
         seen = np.flatnonzero(counts)
         n_values = int(counts.sum())
         if (not keep and n_values >= ID_MIN_ROWS and len(seen) >= ID_SHARE * n_values):
-            notes.append(Note(f"column {show(name)} looks like an identifier "
-                              f"({len(seen):,} distinct values in {n_values:,} rows) and is "
-                              f"left out; pass --keep-id {name} to use it anyway", name))
+            notes.append(ColumnNote(f"column {show(name)} looks like an identifier "
+                                    f"({len(seen):,} distinct values in {n_values:,} rows) "
+                                    f"and is left out; pass --keep-id {name} to use it "
+                                    f"anyway", name, "{n} ID-like columns are left out "
+                                                     "(see --keep-id)"))
             return None
         # most frequent first; ties by first appearance (the category list's order)
         order = seen[np.argsort(-counts[seen], kind="stable")]
@@ -581,20 +641,23 @@ class Preprocessor:
         cats = sorted(col.categories[c] for c in top.tolist())
         if other:
             rest = order[max_categories:]
-            notes.append(Note(f"column {show(name)}: the {max_categories} most frequent "
-                              f"of {len(order):,} categories are kept; the other "
-                              f"{_count(len(rest), 'value')} "
-                              f"({_count(counts[rest].sum(), 'row')}) share one {OTHER} "
-                              f"input", name))
+            notes.append(ColumnNote(f"column {show(name)}: the {max_categories} most "
+                                    f"frequent of {len(order):,} categories are kept; the "
+                                    f"other {_count(len(rest), 'value')} "
+                                    f"({_count(counts[rest].sum(), 'row')}) share one "
+                                    f"{OTHER} input", name,
+                                    f"{{n}} columns keep {max_categories} categories "
+                                    f"(the rest: {OTHER})"))
         if (col.numbers and col.first_text is not None
                 and col.numbers > 0.5 * max(1, file_present)):
             # mostly numbers: say why it is read as text, in case that is a mistake
             r, text = col.first_text
-            notes.append(Note(f"column {show(name)} is read as text (categories) "
-                              f"because {_count(file_present - col.numbers, 'cell')} of it are "
-                              f"not numbers, such as {show(text)} at row "
-                              f"{r + 1}; to use it as a number, fix those "
-                              f"cells or mark them missing and use --impute", name))
+            notes.append(ColumnNote(f"column {show(name)} is read as text (categories) "
+                                    f"because {_count(file_present - col.numbers, 'cell')} "
+                                    f"of it are not numbers, such as {show(text)} at row "
+                                    f"{r + 1}; to use it as a number, fix those "
+                                    f"cells or mark them missing and use --impute", name,
+                                    "{n} columns of mostly numbers are read as text"))
         return {"name": name, "kind": "text", "categories": cats, "other": other,
                 "fill": fill}
 
@@ -740,7 +803,8 @@ class Preprocessor:
 
     def fill_notes(self, filled):
         """One note per column of {column: cells filled} (what transform counted in
-        last_filled, or such counts added up over several calls)."""
+        last_filled, or such counts added up over several calls), or one for many columns
+        filled alike (see summarize_notes)."""
         notes = []
         for s in self.specs:
             k = filled.get(s["name"])
@@ -748,13 +812,18 @@ class Preprocessor:
                 continue
             if s["kind"] == "text":
                 what = f"the training's most frequent value {show(s['fill'])}"
+                how = "most frequent"
             else:
                 shown = number_text(s["fill"]) if s["kind"] == "number" else \
                     date_text(s["fill"])
                 what = f"the training {self.impute} ({shown})"
-            notes.append(f"column {show(s['name'])}: {_count(k, 'missing cell')} filled "
-                         f"with {what}")
-        return notes
+                how = "most frequent" if self.impute == "most-frequent" else \
+                    f"training {self.impute}"
+            notes.append(ColumnNote(f"column {show(s['name'])}: "
+                                    f"{_count(k, 'missing cell')} filled with {what}",
+                                    s["name"], f"{{n}} columns: {{total}} missing cells "
+                                               f"filled ({how})", k))
+        return summarize_notes(notes)
 
     def transform(self, table, *, rows=None, dtype=np.float64, training=False):
         """Encoded inputs (dense in `dtype`, codes int32) for the table's rows (or `rows`
@@ -795,7 +864,7 @@ class Preprocessor:
             codes[:, block] = self._codes(table, j, col, s, self.blocks[block][1], sel,
                                           training, notes)
             block += 1
-        self.last_notes = notes + self.fill_notes(self.last_filled)
+        self.last_notes = summarize_notes(notes) + self.fill_notes(self.last_filled)
         return Encoded(dense, codes)
 
     def _check_columns(self, table):
@@ -898,9 +967,13 @@ class Preprocessor:
                 how = f"the {OTHER} input"
             else:
                 where, how = "not seen in training", "all zeros"
-            notes.append(f"column {show(s['name'])}: {rows} {where} "
-                         f"({listing(values, quote=True)}); {'it was' if k == 1 else 'they were'}"
-                         f" encoded as {how}")
+            notes.append(ColumnNote(f"column {show(s['name'])}: {rows} {where} "
+                                    f"({listing(values, quote=True)}); "
+                                    f"{'it was' if k == 1 else 'they were'} encoded as "
+                                    f"{how}", s["name"],
+                                    "{n} columns: {total} cells of " + (
+                                        f"categories not kept ({OTHER})" if s["other"] else
+                                        "unseen categories (zeros)"), k))
         out[unseen] = other
         return out.astype(np.int32)
 

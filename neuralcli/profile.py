@@ -39,8 +39,10 @@ def profile(table, *, target=None, drop=(), task="auto", impute=None,
             by_column.setdefault(j, []).append(_local(err).worded(fix_words))
     notes = list(table.notes) + list(pre.fit_notes)
     column_notes = {}
+    # the Notes themselves (JSON strings all the same): a front end can say many of a
+    # kind in one line (preprocess.summarize_notes)
     for note in notes:
-        column_notes.setdefault(getattr(note, "column", None), []).append(str(note))
+        column_notes.setdefault(getattr(note, "column", None), []).append(note)
     columns = []
     for j, (name, col) in enumerate(zip(table.columns, table.data)):
         info = {"name": name, "position": j + 1, "kind": col.kind,

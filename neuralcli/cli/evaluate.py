@@ -10,8 +10,99 @@ Examples:
 """
 
 
+TOP_PAIRS = 10              # confused pairs listed when the matrix is too wide to show
+SHORTEST_NAME = 8           # class names are cut no shorter than this to fit the width
+
+
 def _rows(n):
     return "1 row" if n == 1 else f"{n:,} rows"
+
+
+def _fitted(console, columns, rows, names=(0,)):
+    """(rows, fits): rows with the class names in columns `names` cut to the longest
+    that lets the table fit the console's width, but no shorter than SHORTEST_NAME, and
+    whether the table then fits. Off a terminal columns are two spaces apart; rich pads
+    each cell with a space on both sides and puts one between cells."""
+    from neuralcli.cli.console import cell_text
+
+    cells = [[cell_text(v) for v in r] for r in rows]
+    widths = [max([len(str(c))] + [len(r[i]) for r in cells])
+              for i, c in enumerate(columns)]
+    gaps = 3 * len(columns) + 1 if console.rich_out else 2 * (len(columns) - 1)
+    fixed = sum(w for i, w in enumerate(widths) if i not in names) + gaps
+
+    def width(cut):
+        return fixed + sum(max(len(str(columns[i])), min(cut, widths[i])) for i in names)
+
+    cut = max([widths[i] for i in names], default=0)
+    while width(cut) > console.width and cut > SHORTEST_NAME:
+        cut -= 1
+    short = _shortened({r[i] for r in rows for i in names}, cut)
+    return ([[short.get(v, v) if i in names else v for i, v in enumerate(r)]
+             for r in rows], width(cut) <= console.width)
+
+
+def _shortened(names, cut):
+    """{name: shorter} for the names longer than `cut` characters: their first and last
+    characters around "\u2026", `cut` in all, split nearest the middle where the names
+    stay apart (class names often differ only near one end)."""
+    long = sorted(n for n in names if len(n) > cut)
+    keep = cut - 1
+    splits = sorted(range(keep + 1), key=lambda tail: (abs(2 * tail - keep), tail))
+    for tail in splits:
+        short = {n: n[:keep - tail] + "\u2026" + n[len(n) - tail:] for n in long}
+        if len(set(short.values()) | (set(names) - set(long))) == len(names):
+            return short
+    return {n: n[:keep - splits[0]] + "\u2026" + n[len(n) - splits[0]:] for n in long}
+
+
+def _say(console, text, heading=False):
+    """Prose (or a heading) wrapped to the console's width; a word longer than a line
+    (a path) is cut."""
+    import textwrap
+
+    for line in textwrap.wrap(text, console.width, break_on_hyphens=False):
+        if heading:
+            console.heading(line)
+        else:
+            console.line(line)
+
+
+def _confusion(console, names, cm, support):
+    """The confusion matrix: whole when it fits the width; else with the predicted
+    classes by number; else the most confused pairs, largest first."""
+    k = len(names)
+    corner = "true \\ predicted"
+    rows, fits = _fitted(console, [corner] + names,
+                         [[names[i]] + cm[i] for i in range(k)], names=())
+    if fits:
+        console.table([corner] + names, rows, title="Confusion matrix")
+        return
+    columns = ["#", corner] + [str(i + 1) for i in range(k)]
+    rows, fits = _fitted(console, columns, [[i + 1, names[i]] + cm[i] for i in range(k)],
+                         names=(1,))
+    if fits:
+        console.table(columns, rows, title="Confusion matrix (predicted classes by #)")
+        return
+    pairs = sorted(((cm[i][j], i, j) for i in range(k) for j in range(k)
+                    if i != j and cm[i][j]), key=lambda p: (-p[0], p[1], p[2]))
+    wrong, total = sum(p[0] for p in pairs), sum(support)
+    top = min(TOP_PAIRS, len(pairs))
+    console.heading("Confusion matrix: " + ("no row is misclassified" if not pairs else
+                                            "the most confused pair" if top == 1 else
+                                            f"the {top} most confused pairs"))
+    _say(console, f"{wrong:,} of {total:,} rows are misclassified, in {len(pairs):,} "
+                  f"(true, predicted) pairs. --json gives the whole matrix of the {k} "
+                  f"classes (model.confusion_matrix: a row per true class, a column per "
+                  f"predicted class, in the order of \"classes\").")
+    if not pairs:
+        return
+    columns = ["true class", "predicted", "rows", "of true class"]
+    shown = [[names[i], names[j], n, f"{100 * n / support[i]:.0f}%"]
+             for n, i, j in pairs[:top]]
+    console.line()
+    console.table(columns, _fitted(console, columns, shown, names=(0, 1))[0],
+                  aligns=["left", "left", "right", "right"])
 
 
 @click.command("eval", epilog=EPILOG, short_help="Evaluate a model on labelled data.")
@@ -63,7 +154,7 @@ def command(app, model_path, data, delimiter, na_values, decimal, thousands, enc
             console.json({"task": model.task, "rows": n_rows, "model": got,
                           "baseline": base, "baseline_kind": "mean of the training target"})
             return
-        console.heading(f"{model.task}: {_rows(n_rows)} of {path}")
+        _say(console, f"{model.task}: {_rows(n_rows)} of {path}", heading=True)
         console.table(["metric", "model", "baseline (training mean)"],
                       [[k.upper() if k != "r2" else "R^2", got[k], base[k]]
                        for k in ("mse", "rmse", "mae", "r2")])
@@ -78,7 +169,7 @@ def command(app, model_path, data, delimiter, na_values, decimal, thousands, enc
                       "model": got, "baseline": base,
                       "baseline_kind": "always the majority class"})
         return
-    console.heading(f"{model.task} classification: {_rows(n_rows)} of {path}")
+    _say(console, f"{model.task} classification: {_rows(n_rows)} of {path}", heading=True)
     rows = [["accuracy", got["accuracy"], base["accuracy"]],
             ["log-loss", got["log_loss"], base["log_loss"]],
             ["macro F1", got["macro_f1"], base["macro_f1"]],
@@ -87,11 +178,10 @@ def command(app, model_path, data, delimiter, na_values, decimal, thousands, enc
              base["roc_auc"]]]
     console.table(["metric", "model", "baseline (majority class)"], rows)
     console.line()
-    console.table(["class", "precision", "recall", "F1", "support"],
-                  [[names[i], got["precision"][i], got["recall"][i], got["f1"][i],
-                    got["support"][i]] for i in range(k)], title="Per class")
+    columns = ["class", "precision", "recall", "F1", "support"]
+    rows = [[names[i], got["precision"][i], got["recall"][i], got["f1"][i],
+             got["support"][i]] for i in range(k)]
+    console.table(columns, _fitted(console, columns, rows)[0], title="Per class")
     console.line()
-    console.table(["true \\ predicted"] + names,
-                  [[names[i]] + list(got["confusion_matrix"][i]) for i in range(k)],
-                  title="Confusion matrix")
+    _confusion(console, names, [list(r) for r in got["confusion_matrix"]], got["support"])
 

@@ -73,6 +73,7 @@ def command(app, data, target, drop, task, impute, delimiter, na_values, decimal
 def show(console, result):
     """The result in the terminal: a summary line, a table of the columns, then the
     target, the problems train would stop on, the notes and the first rows."""
+    from neuralcli.preprocess import summarize_notes
     from neuralcli.reader import DELIMITERS
 
     delim = result["delimiter"]
@@ -101,7 +102,7 @@ def show(console, result):
         stops = "1 problem" if len(problems) == 1 else f"{len(problems):,} problems"
         console.heading(f"train would stop on {stops} (it reports one at a time):")
         _listed(console, problems)
-    notes = result["notes"] + [n for c in columns for n in c["notes"]]
+    notes = summarize_notes(result["notes"] + [n for c in columns for n in c["notes"]])
     if notes:
         console.line()
         console.heading("Notes")
