@@ -8,7 +8,7 @@ import sys
 import click
 
 from neuralcli._version import __version__
-from neuralcli.cli.app import App, Terminated, error_text, user_errors
+from neuralcli.cli.app import App, Stopped, Terminated, error_text, user_errors
 from neuralcli.cli.console import Console
 
 # options of the root command, which go before the subcommand's name
@@ -64,6 +64,8 @@ class Group(click.Group):
                 return super().invoke(ctx)
         except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
             raise
+        except Stopped as exc:
+            ctx.exit(EXIT_TERMINATED if exc.terminated else EXIT_INTERRUPTED)
         except Terminated:
             _console(ctx).error("terminated")
             ctx.exit(EXIT_TERMINATED)

@@ -14,6 +14,15 @@ class Terminated(KeyboardInterrupt):
     keeps the best weights; the command then exits 143 instead of 130."""
 
 
+class Stopped(Exception):
+    """A command ended by Ctrl-C or SIGTERM that has said so in its output: it exits 130
+    (143 for SIGTERM) with no further line."""
+
+    def __init__(self, terminated=False):
+        super().__init__("terminated" if terminated else "interrupted")
+        self.terminated = terminated
+
+
 class TermAsInterrupt:
     """While open, SIGTERM raises Terminated in the main thread, and Ctrl-C (SIGINT)
     KeyboardInterrupt as it always does: where Python next runs, so during a compiled call

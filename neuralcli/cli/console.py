@@ -193,8 +193,10 @@ class Console:
     # -------------------------------------------------------------- training progress
 
     def progress(self, epochs, batches, *, live=None):
-        """A progress reporter for training: a live bar on a terminal, otherwise one compact
-        line per epoch. Use as a context manager; call .batch() and .epoch()."""
+        """A progress reporter for training: a live view fitted to the width on a terminal,
+        otherwise a line per epoch (thinned past LINE_EPOCHS epochs). Use as a context
+        manager; call .batch() and .epoch(), with scaled=True where the losses are on a
+        standardized target."""
         live = self.rich_err if live is None else live
         if self.quiet:
             return _QuietProgress()
@@ -348,14 +350,22 @@ def _json_default(o):
     raise TypeError(f"not JSON serializable: {type(o).__name__}")
 
 
-def _metric_text(logs):
-    parts = [f"loss {logs['loss']:.4f}"]
-    for key in ("accuracy", "val_loss", "val_accuracy", "val_r2"):
-        if key in logs:
-            name = {"accuracy": "acc", "val_loss": "val_loss", "val_accuracy": "val_acc",
-                    "val_r2": "val_r2"}[key]
-            parts.append(f"{name} {logs[key]:.4f}")
-    return "  ".join(parts)
+# The training loop's figures as a progress line names them, in its order
+_METRICS = (("loss", "loss"), ("accuracy", "acc"), ("val_loss", "val_loss"),
+            ("val_accuracy", "val_acc"), ("val_r2", "val_r2"))
+_LOSSES = ("loss", "val_loss")
+
+
+def _metric_text(logs, scaled=False, keys=None, digits=4):
+    """An epoch's figures: "loss 0.4120  acc 0.8125  val_loss 0.3980  val_acc 0.8200" (one
+    space between them below 4 digits); `keys` picks which. Losses on a standardized
+    regression target read "loss(std)", "val_loss(std)"."""
+    parts = []
+    for key, name in _METRICS:
+        if key in logs and (keys is None or key in keys):
+            label = f"{name}(std)" if scaled and key in _LOSSES else name
+            parts.append(f"{label} {logs[key]:.{digits}f}")
+    return ("  " if digits >= 4 else " ").join(parts)
 
 
 class _QuietProgress:
@@ -365,83 +375,173 @@ class _QuietProgress:
     def __exit__(self, *exc):
         return False
 
-    def batch(self, epoch, batch, loss):
+    def batch(self, epoch, batch, loss, *, scaled=False):
         pass
 
-    def epoch(self, logs):
+    def epoch(self, logs, *, scaled=False):
         pass
+
+
+# Off a terminal, a run of up to LINE_EPOCHS epochs has a line for every epoch; a longer
+# one a line every ceil(epochs / LINE_EPOCHS)th epoch, and for its first and last
+LINE_EPOCHS = 1000
 
 
 class _LineProgress(_QuietProgress):
-    """Off a terminal: one line per epoch (thinned to at most ~50 lines for long runs)."""
+    """Off a terminal: a line per epoch. A run of more than LINE_EPOCHS epochs has a line
+    every ceil(epochs / LINE_EPOCHS)th epoch and for its first and its last epoch (the last
+    one run, when training stops before the planned number), so a log holds at most
+    LINE_EPOCHS + 2 of them."""
 
     def __init__(self, err, epochs):
         self.err, self.epochs = err, epochs
-        self.every = max(1, epochs // 50)
+        self.every = -(-epochs // LINE_EPOCHS)
         self.t0 = time.perf_counter()
+        self.unwritten = None
 
-    def epoch(self, logs):
+    def epoch(self, logs, *, scaled=False):
         e = logs["epoch"]
-        if e % self.every and e != self.epochs and e != 1:
-            return
+        self.unwritten = (logs, scaled, time.perf_counter())
+        if e % self.every == 0 or e == 1 or e == self.epochs:
+            self._write()
+
+    def __exit__(self, *exc):
+        if self.unwritten is not None:
+            self._write()
+        return False
+
+    def _write(self):
+        logs, scaled, at = self.unwritten
+        self.unwritten = None
         width = len(str(self.epochs))
-        self.err.write(f"epoch {e:>{width}}/{self.epochs}  {_metric_text(logs)}  "
-                       f"{time.perf_counter() - self.t0:.1f}s\n")
+        self.err.write(f"epoch {logs['epoch']:>{width}}/{self.epochs}  "
+                       f"{_metric_text(logs, scaled)}  {at - self.t0:.1f}s\n")
         self.err.flush()
 
 
 class _RichProgress(_QuietProgress):
-    def __init__(self, console, epochs, batches):
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                   TimeElapsedColumn, TimeRemainingColumn)
+    """On a terminal: a live view (_ProgressView) redrawn ten times a second in a thread of
+    rich's; .batch() and .epoch() only store what it shows."""
 
-        self.epochs, self.batches = epochs, batches
-        self.progress = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[metrics]}"), TimeElapsedColumn(),
-            TextColumn("eta"), TimeRemainingColumn(), console=console, transient=False)
-        self.last = 0.0
-        self.pending = None
+    def __init__(self, console, epochs, batches):
+        from rich.live import Live
+
+        self.view = _ProgressView(epochs, batches)
+        self.live = Live(self.view, console=console, refresh_per_second=10,
+                         transient=False)
 
     def __enter__(self):
-        self.progress.__enter__()
-        self.epoch_task = self.progress.add_task("epoch", total=self.epochs, metrics="")
-        self.batch_task = None
-        if self.batches > 1:
-            self.batch_task = self.progress.add_task("batch", total=self.batches, metrics="")
+        self.view.t0 = time.perf_counter()
+        self.live.__enter__()
         return self
 
     def __exit__(self, *exc):
-        if self.pending is not None:
-            self._draw_epoch(self.pending)
-        if self.batch_task is not None:
-            self.progress.remove_task(self.batch_task)
-        return self.progress.__exit__(*exc)
+        self.view.t1 = time.perf_counter()  # the clock stops and the batch bar goes
+        return self.live.__exit__(*exc)
 
-    # a redraw costs about a millisecond: at most 20 a second, whatever the step rate
-    def _due(self):
-        now = time.perf_counter()
-        if now - self.last < 0.05:
-            return False
-        self.last = now
-        return True
+    def batch(self, epoch, batch, loss, *, scaled=False):
+        self.view.batch_done, self.view.batch_loss, self.view.scaled = batch, loss, scaled
 
-    def batch(self, epoch, batch, loss):
-        if self.batch_task is None or not self._due():
-            return
-        self.progress.update(self.batch_task, completed=batch, metrics=f"loss {loss:.4f}")
+    def epoch(self, logs, *, scaled=False):
+        view = self.view
+        view.logs, view.scaled, view.batch_done, view.batch_loss = logs, scaled, 0, None
 
-    def epoch(self, logs):
-        self.pending = logs
-        if logs["epoch"] == self.epochs or self._due():
-            self._draw_epoch(logs)
 
-    def _draw_epoch(self, logs):
-        self.pending = None
-        self.progress.update(self.epoch_task, completed=logs["epoch"],
-                             metrics=_metric_text(logs))
-        if self.batch_task is not None:
-            self.progress.reset(self.batch_task, total=self.batches, metrics="")
+# The live view's figures by width, most first: which, and to how many digits. It shows
+# the first that leaves the bar BAR_MIN columns (a shorter clock tried before fewer figures).
+_FIGURES = ((("loss", "accuracy", "val_loss", "val_accuracy", "val_r2"), 4),
+            (("loss", "accuracy", "val_loss", "val_accuracy", "val_r2"), 3),
+            (("loss", "val_loss", "val_accuracy", "val_r2"), 3),
+            (("loss", "val_loss"), 3),
+            (("loss",), 3),
+            ((), 3))
+BAR_MIN, BAR_MAX = 10, 40
+
+
+def _clock(seconds):
+    m, s = divmod(int(seconds), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+class _ProgressView:
+    """Training progress on a terminal, laid out for the width it is drawn in (here 80):
+
+        epoch 123/300 ━━━━╸━━━━━━━ loss 0.412 val_loss 0.398 val_acc 0.820 0:02 eta 0:02
+        batch  7/13   ━━━━━━╺━━━━━ loss 0.405
+
+    The batch line shows while an epoch has several batches; its loss (the last batch's)
+    only once the first epoch has said whether losses are standardized. As the width
+    shrinks the figures lose a digit, then the training accuracy, the validation accuracy
+    and loss, the training loss; before each step the clock "0:02 eta 0:02" is tried as
+    "0:02<0:02". Nothing is cut."""
+
+    def __init__(self, epochs, batches):
+        self.epochs, self.batches = epochs, batches
+        self.logs, self.scaled = None, False
+        self.batch_done, self.batch_loss = 0, None
+        self.t0 = time.perf_counter()
+        self.t1 = None
+
+    def _clock_text(self, done, long):
+        end = self.t1 if self.t1 is not None else time.perf_counter()
+        spent = _clock(end - self.t0)
+        if self.t1 is not None:
+            return spent
+        left = "?" if done <= 0 else _clock((end - self.t0) / done * (self.epochs - done))
+        return f"{spent} eta {left}" if long else f"{spent}<{left}"
+
+    def layout(self, width):
+        """[(head, done, total, bar width, right text)], one a line, fitting `width`."""
+        epoch = self.logs["epoch"] if self.logs else 0
+        batches = self.batches > 1 and self.t1 is None
+        done = epoch + (self.batch_done / self.batches if batches else 0)
+        heads = [f"epoch {epoch:>{len(str(self.epochs))}}/{self.epochs}"]
+        if batches:
+            heads.append(f"batch {self.batch_done:>{len(str(self.batches))}}/{self.batches}")
+        head_w = max(len(h) for h in heads)
+        for keys, digits, long in ((k, d, g) for k, d in _FIGURES for g in (True, False)):
+            figures = _metric_text(self.logs or {}, self.scaled, keys, digits)
+            rights = [" ".join(t for t in (figures, self._clock_text(done, long)) if t)]
+            if batches:
+                rights.append("" if not keys or self.batch_loss is None else
+                              _metric_text({"loss": self.batch_loss}, self.scaled,
+                                           digits=digits))
+            right_w = max(len(r) for r in rights)
+            spare = width - head_w - 1 - (right_w + 1 if right_w else 0)
+            if spare >= BAR_MIN:
+                bar = min(BAR_MAX, spare)
+                break
+        else:  # too narrow for any figure: the heads and what room is left for the bar
+            rights = [""] * len(heads)
+            bar = max(0, min(BAR_MAX, width - head_w - 1))
+        bars = [(done, self.epochs), (self.batch_done, self.batches)]
+        return [(h.ljust(head_w), d, t, bar, r)
+                for h, (d, t), r in zip(heads, bars, rights)]
+
+    def __rich_console__(self, console, options):
+        from rich.progress_bar import ProgressBar
+        from rich.table import Column, Table
+        from rich.text import Text
+
+        lines = self.layout(options.max_width)
+        head_w, bar_w = len(lines[0][0]), lines[0][3]
+        right_w = max(len(ln[4]) for ln in lines)
+        columns = [Column(width=head_w, no_wrap=True)]
+        if bar_w:
+            columns.append(Column(width=bar_w, no_wrap=True))
+        if right_w:
+            columns.append(Column(width=right_w, no_wrap=True))
+        grid = Table.grid(*columns, padding=(0, 1))
+        for head, done, total, _, right in lines:
+            word, rest = head.split(" ", 1)
+            row = [Text.assemble((word, "bold"), " " + rest)]
+            if bar_w:
+                row.append(ProgressBar(total=total, completed=done, width=bar_w))
+            if right_w:
+                row.append(Text(right))
+            grid.add_row(*row)
+        yield grid
 
 
 class _QuietReading:

@@ -4,26 +4,46 @@ from neuralcli.training import Callback
 
 
 class TrainProgress(Callback):
-    """Bridges the training loop's callbacks to the console's progress display."""
+    """Bridges the training loop's callbacks to the console's progress display.
+
+    Losses of a regression run are shown as on the standardized target: the model's
+    preprocessing standardizes every regression target it trains on (target_scaling), and
+    a regression epoch is one whose logs carry no accuracy. Until the first epoch ends that
+    is unknown, so batch losses show from then on."""
 
     def __init__(self, console, epochs):
         self.console = console
         self.epochs = epochs
         self.display = None
+        self.scaled = None  # whether losses are on a standardized target; None: not known yet
+        self.shown = None   # the logs of the last epoch shown
 
     def on_train_begin(self, state):
         self.display = self.console.progress(state.epochs, state.batches_per_epoch)
         self.display.__enter__()
 
     def on_batch_end(self, state, logs):
-        self.display.batch(logs["epoch"], logs["batch"], logs["loss"])
+        self.display.batch(logs["epoch"], logs["batch"],
+                           None if self.scaled is None else logs["loss"],
+                           scaled=bool(self.scaled))
 
     def on_epoch_end(self, state, logs):
-        self.display.epoch(logs)
+        self._show(logs)
 
     def on_train_end(self, state):
-        if self.display is not None:
-            self.display.__exit__(None, None, None)
+        if self.display is None:
+            return
+        # a signal can stop training between an epoch's end and its report: the display
+        # ends on the last epoch that ended all the same
+        if state.history and state.history[-1] is not self.shown:
+            self._show(state.history[-1])
+        self.display.__exit__(None, None, None)
+
+    def _show(self, logs):
+        if self.scaled is None:
+            self.scaled = "accuracy" not in logs
+        self.shown = logs
+        self.display.epoch(logs, scaled=self.scaled)
 
 
 def _metric_name(model):
@@ -44,7 +64,9 @@ def scaling_text(scaling):
             f"{scaling['std']:.6g}")
 
 
-def training_summary(console, model, state, path, *, as_json=False):
+def training_summary(console, model, state, path, *, as_json=False, signal=None):
+    """What training did and what it kept. signal: "SIGINT" or "SIGTERM" when one came,
+    said here once (the command then exits without a further line)."""
     info, final = model.info, model.info.get("final", {})
     metric = _metric_name(model)
     if as_json:
@@ -59,15 +81,23 @@ def training_summary(console, model, state, path, *, as_json=False):
         return
     n = len(state.history)
     epochs = "1 epoch" if n == 1 else f"{n} epochs"
+    stopped = "terminated (SIGTERM)" if signal == "SIGTERM" else "interrupted"
     reason = {"completed": "ran its only epoch" if n == 1 else f"ran all {n} epochs",
               "early_stopping": f"stopped early after {epochs}",
-              "interrupted": f"interrupted in epoch {n + 1}",
+              "interrupted": f"{stopped} in epoch {n + 1}",
               "diverged": f"diverged in epoch {n + 1}",
               "stopped": f"stopped after {epochs}"}.get(state.stop_reason, state.stop_reason)
+    message = state.message
+    if state.stop_reason == "interrupted" and state.best_epoch:
+        # the heading has said where it stopped; the message would say it again
+        message = (f"kept the weights of epoch {state.best_epoch}, the best by "
+                   f"{info['monitor']}")
     console.line()
     console.heading(f"Trained a {model.task} model: {reason}")
-    if state.message and state.stop_reason != "diverged":  # that one ends as the error line
-        console.text(state.message)
+    if message and state.stop_reason != "diverged":  # that one ends as the error line
+        console.text(message)
+    if signal and state.stop_reason != "interrupted":
+        console.text(f"{stopped} as the model was being saved; it was saved whole")
     rows = []
     if "train_loss" in final:
         rows.append(["train", final["train_loss"], final["train_metric"]])

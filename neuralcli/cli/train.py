@@ -108,7 +108,7 @@ def _train(app, term, data, target, drop, task, hidden, activation, loss, optimi
     import contextlib
 
     from neuralcli.cli import report, source
-    from neuralcli.cli.app import CliError, Terminated
+    from neuralcli.cli.app import CliError, Stopped
     from neuralcli.reader import load_builtin
     from neuralcli.spill import default_limit, parse_size
     from neuralcli.model import Settings, TrainedModel
@@ -191,15 +191,17 @@ def _train(app, term, data, target, drop, task, hidden, activation, loss, optimi
     if state.stop_reason == "diverged" and not state.best_epoch:
         # the weights are the untrained ones, not worth a model file
         raise CliError(f"{state.message}; no model was saved")
+    stopped = "terminated (SIGTERM)" if term.terminated else "interrupted"
     if not state.history and state.stop_reason == "interrupted":
         # no epoch finished: the weights are the untrained ones, not worth a model file
-        console.note("stopped before the first epoch ended: no model was saved")
-        raise Terminated if term.terminated else KeyboardInterrupt
+        console.warn(f"{stopped} in epoch 1, before it ended: no model was saved")
+        raise Stopped(term.terminated)
     _check_writable(path, force, CliError)  # the file may have appeared meanwhile
     model.save(path)
-    report.training_summary(console, model, state, path, as_json=as_json)
+    signal = ("SIGTERM" if term.terminated else "SIGINT") if term.received else None
+    report.training_summary(console, model, state, path, as_json=as_json, signal=signal)
     if state.stop_reason == "interrupted" or term.received:
-        raise Terminated if term.terminated else KeyboardInterrupt
+        raise Stopped(term.terminated)
     if state.stop_reason == "diverged":
         raise CliError(f"{state.message}; the model of epoch {state.best_epoch} was saved "
                        f"to {path}")
