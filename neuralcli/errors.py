@@ -2,10 +2,13 @@
 values are quoted in them."""
 import json
 
-__all__ = ["DataError", "Note", "FIXES", "library_fix", "show", "listing", "column_label"]
+__all__ = ["DataError", "Note", "ColumnNote", "summarize_notes", "FIXES", "library_fix", "show",
+           "listing", "column_label"]
 
 SHOW_MAX = 40              # longest value quoted in full in a message
 LIST_MAX = 8               # longest list of names/values quoted in full
+FEW_NOTES = 3               # column notes of one kind said one by one; more share a line
+NOTE_WIDTH = 79             # ... of at most this many characters (an 80-column terminal)
 
 
 class DataError(Exception):
@@ -108,3 +111,56 @@ def listing(items, quote=False, limit=LIST_MAX):
     if len(items) > limit:
         return ", ".join(items[:limit]) + f" and {len(items) - limit} more"
     return ", ".join(items)
+
+
+class ColumnNote(Note):
+    """A Note about one column, of a kind that can repeat column after column: `many` is
+    what such notes say together, with {n} for how many columns and {total} for the sum
+    of their `count`s (missing cells, rows); notes with the same `many` are one kind."""
+
+    def __new__(cls, text, column, many, count=0):
+        self = super().__new__(cls, text, column)
+        self.many, self.count = many, int(count)
+        return self
+
+    def __reduce__(self):
+        return ColumnNote, (str(self), self.column, self.many, self.count)
+
+
+def summarize_notes(notes, few=FEW_NOTES, width=NOTE_WIDTH):
+    """The notes with each kind of ColumnNote that comes more than `few` times said in one
+    line where its first one was: what they say together, then the columns' names, as
+    many as fit in `width` characters, and how many more. Other notes pass unchanged."""
+    kinds = {}
+    for n in notes:
+        if isinstance(n, ColumnNote):
+            kinds.setdefault(n.many, []).append(n)
+    out = []
+    for n in notes:
+        same = kinds.get(getattr(n, "many", None), ())
+        if len(same) <= few:
+            out.append(n)
+        elif n is same[0]:
+            lead = n.many.format(n=f"{len(same):,}", total=f"{sum(m.count for m in same):,}")
+            names = _names_within([m.column for m in same], max(16, width - len(lead) - 2))
+            out.append(Note(f"{lead}: {names}"))
+    return out
+
+
+def _names_within(names, room):
+    """names joined by ", " in at most `room` characters, with "and N more" for those
+    that do not fit; the first always shown, cut with "…" when it alone is too long."""
+    used, shown = 0, 0
+    for k, name in enumerate(names):
+        more = len(names) - k - 1
+        need = used + (2 if k else 0) + len(name) + (len(f" and {more:,} more") if more
+                                                     else 0)
+        if need > room:
+            break
+        used += (2 if k else 0) + len(name)
+        shown += 1
+    if shown == 0:
+        tail = f" and {len(names) - 1:,} more" if len(names) > 1 else ""
+        return names[0][:max(1, room - len(tail) - 1)] + "…" + tail
+    text = ", ".join(names[:shown])
+    return text if shown == len(names) else f"{text} and {len(names) - shown:,} more"

@@ -49,7 +49,7 @@ from contextlib import ExitStack
 
 import numpy as np
 
-from neuralcli.errors import DataError, Note, show
+from neuralcli.errors import ColumnNote, DataError, Note, show
 from neuralcli.table import DateColumn, NumberColumn, NumberFormat, Table, TextColumn
 
 __all__ = ["read_table", "load_builtin", "DEFAULT_NA"]
@@ -258,16 +258,18 @@ def _notes(name, col, sniffed, fmt, forced, present=None):
     notes = []
     if col.kind == "number" and fmt is not None and not fmt.plain and \
             (forced is None or fmt.currency or fmt.percent):
-        notes.append(f"column {show(name)}: numbers with "
-                     f"{_and(fmt.describe().split(', '))}")
+        how = _and(fmt.describe().split(", "))
+        notes.append(ColumnNote(f"column {show(name)}: numbers with {how}", name,
+                                f"{{n}} columns of numbers with {how}"))
     elif col.kind == "date":
         what = "date-times" if col.has_time else "dates"
-        notes.append(f"column {show(name)}: read as ISO {what}")
+        notes.append(ColumnNote(f"column {show(name)}: read as ISO {what}", name,
+                                f"{{n}} columns read as ISO {what}"))
     if col.kind != sniffed:
         note = _retyped(name, sniffed, col, present)
         if note:
-            notes.append(note)
-    return [Note(n, name) for n in notes]
+            notes.append(Note(note, name))
+    return notes
 
 
 def _na_list(na_values):

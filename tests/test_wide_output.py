@@ -293,3 +293,30 @@ def test_notes_that_repeat_per_column_are_one_line_per_kind(tmp_path, mixed):
         filled = [ln for ln in err if "filled" in ln]
         assert len(filled) == 1 and filled[0].startswith(
             "6 columns: 30 missing cells filled (training mean): m0, "), err
+
+
+def test_the_readers_column_notes_of_one_kind_share_a_line(tmp_path):
+    # 6 date columns and 5 columns with thousands separators: the reader's notes about
+    # them come one line per kind in train, eval and predict, at most 79 characters
+    rng = np.random.default_rng(3)
+    dates = [f"d{k}" for k in range(6)]
+    money = [f"m{k}" for k in range(5)]
+    rows = [",".join(dates + money + ["y"])]
+    for i in range(60):
+        day = [f"2024-{1 + (i + k) % 12:02d}-{1 + i % 28:02d}" for k in range(6)]
+        amount = [f'"{int(v):,}"' for v in rng.integers(1000, 90000, 5)]
+        rows.append(",".join(day + amount + [str(i % 2)]))
+    data = tmp_path / "many.csv"
+    data.write_text("\n".join(rows) + "\n")
+    model = tmp_path / "many.ncm"
+    result = run("train", data, "--epochs", "2", "-o", model)
+    assert result.exit_code == 0, result.stderr
+    for command in (["train", data, "--epochs", "2", "-o", tmp_path / "m2.ncm"],
+                    ["eval", model, data], ["predict", model, data]):
+        err = run(*command).stderr.splitlines()
+        said = [ln for ln in err if "ISO dates" in ln]
+        assert said == ["6 columns read as ISO dates: d0, d1, d2, d3, d4, d5"], err
+        said = [ln for ln in err if "thousands" in ln]
+        assert said == ["5 columns of numbers with thousands separator ',': m0, m1, m2, "
+                        "m3, m4"], err
+        assert all(f"m{k}" in said[0] for k in range(5)) and len(said[0]) <= 79

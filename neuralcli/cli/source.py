@@ -3,6 +3,8 @@ progress, or a Parquet file; one place, so every command reads alike."""
 import contextlib
 import os
 
+from neuralcli.errors import summarize_notes
+
 
 def is_parquet(data):
     from neuralcli import parquet
@@ -58,7 +60,7 @@ def model_tables(console, data, reading, model):
     or a Parquet file whole. The reader's notes are printed once the file is read."""
     if is_parquet(data):
         table = read(console, data, reading)
-        for note in table.notes:
+        for note in summarize_notes(table.notes):
             console.note(note)
         yield table
         return
@@ -67,5 +69,5 @@ def model_tables(console, data, reading, model):
     with scan(data, reading, kinds=model.pre.input_kinds(),
               formats=model.pre.input_formats()) as sc:
         yield from stream.chunks(sc, lambda label: progress(console, data))
-        for note in sc.last_notes:
+        for note in summarize_notes(sc.last_notes):
             console.note(note)

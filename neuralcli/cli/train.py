@@ -109,6 +109,7 @@ def _train(app, term, data, target, drop, task, hidden, activation, loss, optimi
 
     from neuralcli.cli import report, source
     from neuralcli.cli.app import CliError, Stopped
+    from neuralcli.errors import summarize_notes
     from neuralcli.reader import load_builtin
     from neuralcli.spill import default_limit, parse_size
     from neuralcli.model import Settings, TrainedModel
@@ -159,7 +160,7 @@ def _train(app, term, data, target, drop, task, hidden, activation, loss, optimi
         rows = "1 row" if n_rows == 1 else f"{n_rows:,} rows"
         cols = "1 column" if n_columns == 1 else f"{n_columns:,} columns"
         console.note(f"data: {where}: {rows}, {cols}")
-        for note in notes:
+        for note in summarize_notes(notes):
             console.note(note)
 
     if data is None or source.is_parquet(data):
