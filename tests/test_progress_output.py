@@ -14,11 +14,15 @@ import time
 import pytest
 from click.testing import CliRunner
 
+import neuralcli
 from neuralcli.cli import cli
 
 # small and quick: one batch an epoch on the built-in spirals, every planned epoch run
 QUICK = ["--hidden", "4", "--batch-size", "0", "--no-early-stopping"]
 CONTROL = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
+# the children start in the folder holding the package this test imported: `-c` puts the
+# working directory first on sys.path, where a source tree's uncompiled package would win
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(neuralcli.__file__)))
 MAIN = ("import sys\n"
         "from neuralcli.cli import main\n"
         "sys.argv[0] = 'neuralcli'\n"
@@ -139,7 +143,7 @@ def live_output(args, columns):
     env.pop("NO_COLOR", None)
     proc = subprocess.Popen([sys.executable, "-c", MAIN, "train", *map(str, args)],
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave,
-                            env=env)
+                            env=env, cwd=ROOT)
     os.close(slave)
     chunks = []
     deadline = time.monotonic() + 120
@@ -255,7 +259,8 @@ def test_a_signal_is_reported_once(tmp_path, signame, status, word):
     out = tmp_path / "m.ncm"
     proc = subprocess.Popen([sys.executable, "-c", MAIN, "train", "--epochs", "100000",
                              "--no-early-stopping", "-o", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=ROOT)
     try:
         head = []
         deadline = time.monotonic() + 120
@@ -306,7 +311,8 @@ def test_a_signal_as_the_model_is_saved_is_reported_once(tmp_path, signame, stat
             "    real(self, path)\n"
             "TrainedModel.save = save\n" + MAIN)
     r = subprocess.run([sys.executable, "-c", code, "train", "--epochs", "3", *QUICK,
-                        "-o", str(out)], capture_output=True, text=True, timeout=120)
+                        "-o", str(out)], capture_output=True, text=True, timeout=120,
+                       cwd=ROOT)
     assert r.returncode == status, (r.stdout, r.stderr)
     assert "error:" not in r.stderr and "Traceback" not in r.stderr, r.stderr
     assert "Trained a binary model: ran all 3 epochs\n" in r.stdout
