@@ -432,10 +432,10 @@ class Trainer:
         st.epochs, st.samples, st.batches_per_epoch = int(cfg.epochs), n, nb
         initial = model.params.copy()       # the weights before training
         best = model.params.copy()          # weights of the best monitored epoch
-        self._kept = (initial, best, None if has_val else rows)
+        # what a divergence measures the kept weights on: the validation rows, else the
+        # training rows
+        self._kept = (initial, best, (X_val, y_val, val_weight) if has_val else rows)
         self._start_loss = None             # the first batch's loss, before its step
-        # the untrained network's validation loss, which the validation loss is held to
-        self._start_val = self.evaluate(X_val, y_val, val_weight)[0] if has_val else None
         monitor = self._monitor = "val_loss" if has_val else "loss"
         no_improve = 0
         t0 = time.perf_counter()
@@ -665,8 +665,10 @@ class Trainer:
 
     def _grown(self, logs):
         """("loss" or "val_loss", value) when that epoch-end loss is not finite or has
-        grown past DIVERGENCE_FACTOR times its starting value; else None."""
-        for key, start in (("loss", self._start_loss), ("val_loss", self._start_val)):
+        grown past DIVERGENCE_FACTOR times the starting loss (the first batch's); else
+        None."""
+        start = self._start_loss
+        for key in ("loss", "val_loss"):
             value = logs.get(key)
             if value is None:
                 continue
@@ -685,12 +687,14 @@ class Trainer:
         st = self.state
         initial, best, rows = self._kept
         st.stop_reason = "diverged"
-        start = self._start_val
-        if rows is not None:
+        self.model.params[...] = initial
+        if isinstance(rows, tuple):
+            # the untrained network's validation loss; the best epoch's is in best_loss
+            start = self.evaluate(*rows)[0]
+        else:
             # without validation rows, the training loss: the untrained network's, and
             # the best epoch's weights', which need not have the lowest mean loss over
             # the epoch's batches that made that epoch the best
-            self.model.params[...] = initial
             start = self._loss_on(rows)
             if st.best_epoch:
                 self.model.params[...] = best
@@ -704,15 +708,15 @@ class Trainer:
         else:
             name = "the validation loss" if what[0] == "val_loss" else "the loss"
             if math.isfinite(what[1]):
-                begin = self._start_val if what[0] == "val_loss" else self._start_loss
                 cause = (f"{name} grew to {what[1]:.4g}, more than "
-                         f"{DIVERGENCE_FACTOR:,.0f} times its starting value {begin:.4g}")
+                         f"{DIVERGENCE_FACTOR:,.0f} times the starting loss "
+                         f"{self._start_loss:.4g}")
             else:
                 cause = f"{name} became {what[1]}"
         where = f"epoch {epoch + 1}" if batch is None else \
             f"epoch {epoch + 1}, batch {batch + 1}"
         if st.best_epoch:
-            measure = "training loss" if rows is not None else self._monitor
+            measure = self._monitor if isinstance(rows, tuple) else "training loss"
             kept = f"kept the weights of epoch {st.best_epoch} ({measure} {st.best_loss:.4g})"
         else:
             kept = ("no epoch ended" if not st.history else

@@ -188,7 +188,7 @@ def test_divergence_saves_the_best_epoch_and_fails(tmp_path):
     # the first batch's
     result = run("train", data, "--lr", "1", "--optimizer", "sgd", "-o", out, "--json")
     line = assert_one_line_error(result, "diverged in epoch 3: the loss grew to",
-                                 "more than 1,000 times its starting value",
+                                 "more than 1,000 times the starting loss",
                                  "kept the weights of epoch 1 (val_loss",
                                  "likely too large for sgd", "try 0.1", "clip",
                                  f"the model of epoch 1 was saved to {out}")

@@ -235,8 +235,8 @@ ADVICE = ("the learning rate {lr} is likely too large for sgd, which usually tra
     # full batches: epoch 1's loss is the untrained network's, and the weights its step
     # made have a loss of 6e29, which epoch 2 reports
     (TrainConfig(epochs=50, batch_size=0, lr=1e12, optimizer="sgd"), 1e3,
-     "training diverged in epoch 2: the loss grew to 6.121e+29, more than 1,000 times its "
-     "starting value 102.9; no epoch ended with weights better than the untrained "
+     "training diverged in epoch 2: the loss grew to 6.121e+29, more than 1,000 times the "
+     "starting loss 102.9; no epoch ended with weights better than the untrained "
      "network's; " + ADVICE.format(lr="1e+12") + ", or clip the gradient norm (at 1.0, say)"),
     (TrainConfig(epochs=50, batch_size=16, lr=3.0, optimizer="sgd", clip_norm=1e9), 1e20,
      "training diverged in epoch 1, batch 13: the loss became nan; no epoch ended; "
@@ -248,8 +248,8 @@ ADVICE = ("the learning rate {lr} is likely too large for sgd, which usually tra
      + ADVICE.format(lr="1e+39") + ", or clip the gradient norm (at 1.0, say)"),
     # every epoch's weights are worse than the untrained ones, none is kept
     (TrainConfig(epochs=50, batch_size=0, lr=3, optimizer="sgd"), 10,
-     "training diverged in epoch 6: the loss grew to 2022, more than 1,000 times its "
-     "starting value 1.24; no epoch ended with weights better than the untrained "
+     "training diverged in epoch 6: the loss grew to 2022, more than 1,000 times the "
+     "starting loss 1.24; no epoch ended with weights better than the untrained "
      "network's; " + ADVICE.format(lr="3") + ", or clip the gradient norm (at 1.0, say)"),
 ])
 def test_divergence_message_says_where_and_what_was_kept(cfg, scale, message):
@@ -329,8 +329,8 @@ def test_a_loss_past_the_factor_is_a_divergence(monkeypatch):
     monkeypatch.setattr(training, "DIVERGENCE_FACTOR", 1e30)
     _, tr, free, _ = _ramped(rates, True)
     assert free.stop_reason == "completed"
-    # each epoch's loss over its starting value, the larger of training and validation
-    grown = [max(h["loss"] / tr._start_loss, h["val_loss"] / tr._start_val)
+    # each epoch's loss over the starting loss, the larger of training and validation
+    grown = [max(h["loss"], h["val_loss"]) / tr._start_loss
              for h in free.history[:6]]
     assert max(grown) > 1.2
     for factor in sorted(set(grown))[-3:]:
@@ -357,7 +357,7 @@ def test_a_training_loss_grown_a_thousandfold_is_a_divergence():
     st = tr.fit(X, y)
     assert st.stop_reason == "diverged" and not st.history
     assert st.message.startswith("training diverged in epoch 1: the loss grew to ")
-    assert f"more than 1,000 times its starting value {tr._start_loss:.4g}" in st.message
+    assert f"more than 1,000 times the starting loss {tr._start_loss:.4g}" in st.message
     assert "too large for adam, which usually trains at 0.0001 to 0.01: try 0.01" \
         in st.message
     assert net.params.tobytes() == first.tobytes()
