@@ -184,7 +184,7 @@ def learning_rate(lrs=(0.01, 0.1, 0.5, 0.9, 5.0), steps=50, start=10.0, tol=1e-3
                      "sign_flips": flips, "reason": reason, "steps_to_tolerance": reached,
                      "stopped_at": stopped, "closed_form_deviation": dev})
     return {"start": float(start), "steps": steps, "tolerance": tol * abs(start),
-            "gradient_check": check, "runs": runs}
+            "stop_limit": limit, "gradient_check": check, "runs": runs}
 
 
 def _lr_verdict(traj, factor, tol, flips):

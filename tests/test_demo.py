@@ -437,3 +437,22 @@ def test_help_has_examples():
     for args in (["demo"], ["demo", "backprop"], ["demo", "spirals"]):
         result = ok(run(*args, "--help"))
         assert "Examples:" in result.stdout
+
+
+@pytest.mark.parametrize("start", ["10", "0.5"])
+def test_learning_rate_names_the_limit_a_run_stopped_at(start):
+    args = ["demo", "learning-rate", "--lrs", "3,5,10", "--start", start]
+    result = run(*args)
+    assert result.exit_code == 0, result.output
+    data = json.loads(run(*args, "--format", "json").stdout)
+    stops = re.findall(r"lr (\S+): stopped at step (\d+) with x\d+ = \S+, the first \|x\| "
+                       r"past (\S+)", result.stdout)
+    assert len(stops) == 3
+    for lr, step, limit in stops:
+        x, k = float(start), int(step)
+        xs = [x]
+        for _ in range(k):
+            xs.append(xs[-1] - float(lr) * 2 * xs[-1])
+        # the step it names is the first past the limit it names
+        assert abs(xs[k]) > float(limit) >= max(abs(v) for v in xs[:k])
+        assert float(limit) == pytest.approx(data["result"]["stop_limit"], rel=1e-2)

@@ -387,7 +387,8 @@ def learning_rate(ctx, lrs, steps, start, fmt):
     for run in r["runs"]:
         if run["stopped_at"] is not None:
             L.note(f"lr {g(run['lr'])}: stopped at step {run['stopped_at']} with "
-                   f"x{run['stopped_at']} = {g(run['final'], 5)}, |x| past 1e12")
+                   f"x{run['stopped_at']} = {g(run['final'], 5)}, the first |x| past "
+                   f"{g(r['stop_limit'])}")
     L.step("Verdicts",
            f"Converged means |x| <= {g(r['tolerance'])} (1e-3 of the start) at the end; "
            f"diverged, |x| above its start; not converging, |x| back at its start; "
