@@ -70,6 +70,7 @@ class TrainState:
     stop_reason: str = ""
     message: str = ""
     best_epoch: int = 0             # 1-based; 0 until an epoch completes
+    kept_epoch: int = 0             # the epoch whose end the final weights are (0: none)
     best_loss: float = math.inf
     history: list = field(default_factory=list)
     elapsed: float = 0.0
@@ -484,26 +485,32 @@ class Trainer:
                 if cfg.early_stopping and no_improve >= cfg.patience:
                     st.stop_reason = "early_stopping"
                     st.message = f"no improvement in {monitor} for {cfg.patience} epochs"
+                    st.kept_epoch = len(st.history)
                     if cfg.restore_best:
                         st.message += f"; restored the weights of epoch {st.best_epoch}"
                         model.params[...] = best
+                        st.kept_epoch = st.best_epoch
                     break
                 if st.stop:
                     raise _Stop()
             else:
                 st.stop_reason = "completed"
+                st.kept_epoch = len(st.history)
                 if cfg.early_stopping and cfg.restore_best:
                     model.params[...] = best
+                    st.kept_epoch = st.best_epoch
         except _Stop:
             if not st.stop_reason:
                 st.stop_reason = "stopped"
                 st.message = "stopped by a callback"
             if st.stop_reason == "stopped" and st.best_epoch:
                 model.params[...] = best
+                st.kept_epoch = st.best_epoch
         except KeyboardInterrupt:
             st.stop_reason = "interrupted"
             if st.best_epoch:
                 model.params[...] = best
+                st.kept_epoch = st.best_epoch
                 st.message = (f"interrupted in epoch {st.epoch + 1}; kept the weights of "
                               f"epoch {st.best_epoch}, the best by {monitor}")
             else:
@@ -703,6 +710,7 @@ class Trainer:
         if st.best_epoch and not st.best_loss < start:
             st.best_epoch, st.best_loss = 0, math.inf
             self.model.params[...] = initial
+        st.kept_epoch = st.best_epoch
         if what is None:
             cause = "the weights became non-finite"
         else:

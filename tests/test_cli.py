@@ -745,3 +745,65 @@ def test_info_says_how_the_network_was_initialized(model):
            "zero" in text
     data = json.loads(run("info", model, "--json").stdout)
     assert data["initialization"].startswith("He-normal (layer 1), Glorot")
+
+
+@pytest.fixture
+def loan(tmp_path):
+    path = tmp_path / "loan.csv"
+    assert run("datasets", "loan", "-o", path).exit_code == 0
+    return path
+
+
+def test_a_model_no_better_than_the_majority_class_is_flagged(tmp_path, loan):
+    # adam at 1.5 ends predicting one class for nearly every row
+    result = run("train", loan, "--lr", "1.5", "-o", tmp_path / "u.ncm")
+    assert result.exit_code == 0, result.stderr
+    warned = [ln for ln in result.stderr.splitlines() if ln.startswith("warning:")]
+    assert len(warned) == 1, result.stderr
+    prior = json.loads(run("info", tmp_path / "u.ncm", "--json").stdout)["training"]
+    final, share = prior["final"], max(prior["class_prior"])
+    assert final["val_metric"] <= share
+    assert (f"validation accuracy {final['val_metric']:.4g} against its share {share:.4g}; "
+            f"try a lower learning rate than 1.5") in warned[0]
+    data = json.loads(run("train", loan, "--lr", "1.5", "-o", tmp_path / "u2.ncm",
+                          "--json").stdout)
+    assert data["warnings"] == [warned[0][len("warning: "):].split("; try")[0]]
+    # a model that learned is not flagged
+    fine = run("train", loan, "--epochs", "20", "-o", tmp_path / "f.ncm")
+    assert "warning:" not in fine.stderr
+    assert json.loads(run("train", loan, "--epochs", "20", "-o", tmp_path / "f2.ncm",
+                          "--json").stdout)["warnings"] == []
+
+
+def test_a_regression_no_better_than_the_mean_is_flagged(tmp_path):
+    data = tmp_path / "reg.csv"
+    assert run("datasets", "regression", "-o", data).exit_code == 0
+    result = run("train", data, "--lr", "0.5", "-o", tmp_path / "r.ncm")
+    assert result.exit_code == 0, result.stderr
+    final = json.loads(run("info", tmp_path / "r.ncm", "--json").stdout)["training"]["final"]
+    assert final["val_metric"] <= 0
+    assert (f"warning: the model does no better than predicting the mean: validation R^2 "
+            f"{final['val_metric']:.4g}") in result.stderr
+
+
+@pytest.mark.parametrize("options,says", [
+    ([], "epoch {best}'s, the best by val_loss"),
+    (["--no-early-stopping"],
+     "epoch 20's, the last; the best by val_loss was epoch {best} (early stopping goes back "
+     "to it)"),
+    (["--val-split", "0"], "epoch 20's, the last (no validation rows to pick a best epoch by)"),
+])
+def test_the_summary_says_which_epochs_weights_the_model_holds(tmp_path, loan, options, says):
+    out = tmp_path / "w.ncm"
+    result = run("train", loan, "--epochs", "20", "--patience", "100", *options, "-o", out,
+                 "--json")
+    summary = json.loads(result.stdout)
+    best = summary["best_epoch"]
+    text = run("train", loan, "--epochs", "20", "--patience", "100", *options, "-o",
+               tmp_path / "w2.ncm").stdout
+    assert f"  weights     {says.format(best=best)}" in text
+    # the figures the summary gives are those of the weights it names
+    kept = summary["kept_epoch"]
+    if "--val-split" not in options:
+        val = summary["history"][kept - 1]["val_loss"]
+        assert summary["final"]["val_loss"] == pytest.approx(val, rel=1e-6)

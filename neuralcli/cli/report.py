@@ -64,6 +64,42 @@ def scaling_text(scaling):
             f"{scaling['std']:.6g}")
 
 
+def no_better_than_baseline(model):
+    """A sentence when the kept model scores no better than ignoring its inputs (the
+    majority class's share of the training rows, or R^2 0 for the mean), on the
+    validation rows (else the training rows); else None. Class weights trade accuracy for
+    the rarer classes, so a weighted classifier is not judged by accuracy."""
+    final = model.info.get("final", {})
+    on = "validation" if "val_metric" in final else "training"
+    score = final.get("val_metric", final.get("train_metric"))
+    if score is None:
+        return None
+    if model.task == "regression":
+        if score > 0:
+            return None
+        return f"the model does no better than predicting the mean: {on} R^2 {score:.4g}"
+    prior = model.info.get("class_prior")
+    if not prior or model.settings.class_weight is not None or score > max(prior):
+        return None
+    return (f"the model does no better than always predicting the majority class: {on} "
+            f"accuracy {score:.4g} against its share {max(prior):.4g}")
+
+
+def kept_text(state, monitor):
+    """Which epoch's weights the model holds, and why those."""
+    kept, best, n = state.kept_epoch, state.best_epoch, len(state.history)
+    if not kept:
+        return "-"
+    if monitor == "val_loss" and kept == best:
+        return f"epoch {kept}'s, the best by val_loss"
+    if monitor == "val_loss":
+        return (f"epoch {kept}'s, the last; the best by val_loss was epoch {best} "
+                f"(early stopping goes back to it)")
+    if kept == n:
+        return f"epoch {kept}'s, the last (no validation rows to pick a best epoch by)"
+    return f"epoch {kept}'s, the lowest training loss"
+
+
 def training_summary(console, model, state, path, *, as_json=False, signal=None):
     """What training did and what it kept. signal: "SIGINT" or "SIGTERM" when one came,
     said here once (the command then exits without a further line)."""
@@ -74,9 +110,11 @@ def training_summary(console, model, state, path, *, as_json=False, signal=None)
             "model": str(path), "task": model.task, "task_reason": info["task_reason"],
             "stop_reason": state.stop_reason, "message": state.message,
             "epochs_run": len(state.history), "best_epoch": state.best_epoch,
+            "kept_epoch": state.kept_epoch,
             "final": final, "elapsed_s": info["elapsed_s"],
             "samples_per_s": info["samples_per_s"], "history": model.history,
             "target_scaling": target_scaling(model),
+            "warnings": [w for w in [no_better_than_baseline(model)] if w],
         })
         return
     n = len(state.history)
@@ -107,8 +145,7 @@ def training_summary(console, model, state, path, *, as_json=False, signal=None)
     items = [("task", info["task_reason"])]
     if scaling:
         items.append(("target", scaling_text(scaling) + "; the losses are on that scale"))
-    items += [("best epoch", f"{state.best_epoch} (by {info['monitor']})"
-              if state.best_epoch else "-"),
+    items += [("weights", kept_text(state, info["monitor"])),
              ("time", f"{info['elapsed_s']:.2f} s"),
              ("throughput", f"{info['samples_per_s']:,.0f} samples/s on {info['threads']} "
                             f"thread{'s' if info['threads'] != 1 else ''} ({info['isa']})"),
@@ -123,6 +160,10 @@ def training_summary(console, model, state, path, *, as_json=False, signal=None)
     if len(model.history) > 1:
         console.line()
         console.chart(losses, title="Loss per epoch")
+    useless = no_better_than_baseline(model)
+    if useless:
+        console.warn(f"{useless}; try a lower learning rate than {model.settings.lr:g}, more "
+                     f"epochs, or check that the inputs say something about the target")
 
 
 def architecture(console, model, *, title="Network"):
