@@ -352,9 +352,9 @@ class TrainedModel:
         meta = saved.meta
         if meta.get("kind") != "cli":
             raise persist.ModelFileError(
-                f"{path}: this model file holds a {meta.get('estimator', 'Python API')} "
-                f"estimator, not a command-line model; load it with "
-                f"{meta.get('estimator', 'MLPClassifier')}.load()")
+                f"{path}: this model file holds an estimator of the Python API "
+                f"({meta.get('estimator', 'MLPClassifier')}), not a command-line model; "
+                f"load it with {meta.get('estimator', 'MLPClassifier')}.load()")
         try:
             pre = Preprocessor.from_meta(meta["preprocessing"], saved.arrays)
             spec = OutputSpec(**meta["spec"])

@@ -807,3 +807,17 @@ def test_the_summary_says_which_epochs_weights_the_model_holds(tmp_path, loan, o
     if "--val-split" not in options:
         val = summary["history"][kept - 1]["val_loss"]
         assert summary["final"]["val_loss"] == pytest.approx(val, rel=1e-6)
+
+
+@pytest.mark.parametrize("command", ["info", "eval", "predict"])
+def test_an_estimator_file_is_refused_by_name(tmp_path, csv, command):
+    from neuralcli import MLPRegressor
+
+    path = tmp_path / "est.ncm"
+    X = np.random.default_rng(0).normal(size=(30, 3))
+    with pytest.warns(Warning):
+        MLPRegressor(hidden_layer_sizes=(4,), max_iter=2).fit(X, X[:, 0]).save(path)
+    args = [command, path] + ([] if command == "info" else [csv])
+    assert_one_line_error(run(*args), f"{path}: this model file holds an estimator of the "
+                          f"Python API (MLPRegressor), not a command-line model; load it "
+                          f"with MLPRegressor.load()")
