@@ -94,6 +94,45 @@ def _cell(kind, text, fmt=None):
     return DateColumn(np.array([parsed[0]]), gone, has_time=parsed[1])
 
 
+def fixed(v, places=4, sign=False):
+    """v to `places` decimals (with its sign when `sign`); one that is not zero but would
+    read as zero there, in scientific notation to two significant digits."""
+    plus = "+" if sign else ""
+    text = f"{v:{plus}.{places}f}"
+    if v != 0 and float(text) == 0:
+        return f"{v:{plus}.1e}"
+    return text
+
+
+def probability(p, q, paren=False):
+    """A probability p whose complement 1 - p is q (computed without cancellation), as
+    fixed writes it, but as "1 - q" when it is below 1 yet would read 1.0000 (the log of
+    such a p is what a tiny loss is made of); in parentheses when `paren`, so that a
+    formula does not break inside it."""
+    if 0 < q and f"{1 - q:.4f}" == "1.0000":
+        return f"(1 - {q:.1e})" if paren else f"1 - {q:.1e}"
+    return fixed(p)
+
+
+def loss_format(before, after):
+    """How the update step shows the loss before and after it: (format spec, resolution).
+    Six decimals, or, when either is not zero but below 1e-5 (where six decimals leave it
+    one significant digit or none), both in scientific notation to two significant
+    digits. The resolution is half a unit in the last place shown of the larger: a change
+    within it does not show."""
+    if any(v != 0 and abs(v) < 1e-5 for v in (before, after)):
+        exponent = int(f"{max(abs(before), abs(after)):.1e}".split("e")[1])
+        return ".1e", 0.05 * 10.0 ** exponent
+    return ".6f", 5e-7
+
+
+def _sigmoid(z):
+    """sigmoid(z) in float64 with no cancellation at either end, as the bce kernel takes
+    it: exp only of a non-positive number."""
+    e = math.exp(-abs(z))
+    return 1 / (1 + e) if z >= 0 else e / (1 + e)
+
+
 SMALL_LAYER = 8  # layers (and inputs) up to this wide are shown whole
 
 
@@ -157,7 +196,7 @@ def _preprocessing(pre, table, row, x):
                         "filled": filled, "mean": s["mean"], "scale": s["scale"],
                         "encoded": [enc], "features": [s["name"]],
                         "formula": f"({v:g} - {s['mean']:.4g}) / {s['scale']:.4g} = "
-                                   f"{enc:+.4f}"})
+                                   f"{fixed(enc, sign=True)}"})
             at += 1
         elif s["kind"] == "date":
             v = float(s["fill"]) if filled else _value(column, row, "date")
@@ -167,7 +206,8 @@ def _preprocessing(pre, table, row, x):
                         "mean": s["mean"], "scale": s["scale"], "encoded": enc,
                         "features": [f"{s['name']}:{f}" for f in DATE_FEATURES],
                         "formula": f"{date_text(v)} is day {v:g} since 1970: ({v:g} - "
-                                   f"{s['mean']:.6g}) / {s['scale']:.4g} = {enc[0]:+.4f}; "
+                                   f"{s['mean']:.6g}) / {s['scale']:.4g} = "
+                                   f"{fixed(enc[0], sign=True)}; "
                                    f"a {day.strftime('%A')} in {day.strftime('%B')}, as "
                                    f"points on the week's and the year's circles"})
             at += len(DATE_FEATURES)
@@ -282,6 +322,14 @@ def trace(model, table, *, row=0, target=None, top=5, lr=None, optimizer=None):
     dy = dout
     back = []
     grads = []
+    # with no error at the output there is none anywhere: every gradient is zero
+    if np.any(dout):
+        no_error = None
+    elif model.task == "regression":
+        no_error = "the prediction equals the target exactly"
+    else:
+        no_error = (f"the output is saturated: its probability of the truth is exactly 1 "
+                    f"in {np.dtype(dt).name}")
     for li in reversed(range(net.n_layers)):
         w = net.weights[li]
         act, param = net.activations[li], net.act_params[li]
@@ -298,14 +346,23 @@ def trace(model, table, *, row=0, target=None, top=5, lr=None, optimizer=None):
         flat = dwd.ravel()
         blame = []
         for k in _top(flat.tolist(), top):
+            if flat[k] == 0:  # a weight with no gradient takes no blame
+                break
             p, j = divmod(k, dwd.shape[1])
             blame.append({"from": names_prev[p], "to": names_out[j], "weight": float(w[p, j]),
                           "grad": float(dwd[p, j])})
+        if blame:
+            no_blame = None
+        elif no_error is None:
+            no_blame = "every gradient of this layer's weights is zero"
+        else:
+            no_blame = ("all gradients are zero" if back else
+                        f"all gradients are zero ({no_error})")
         back.append({"layer": li + 1, "activation": act, "dL_dA": _vec(dy[0]),
                      "act_derivative": deriv, "dL_dZ": _vec(dz[0]), "db": _vec(db),
                      "dW_shape": list(dw.shape), "dW_norm": float(np.linalg.norm(dwd)),
                      "dX": _vec(dx[0]), "names": names_out, "prev_names": names_prev,
-                     "blame": blame})
+                     "blame": blame, "no_blame": no_blame})
         grads.insert(0, (dw, db))
         dy = dx
     result["backward"] = back
@@ -364,11 +421,11 @@ def _update(model, x, target, grads, loss, names, top, *, lr, optimizer):
                         "before": float(net.params[k]), "after": float(after.params[k]),
                         "delta": float(delta[k]), "grad": float(gd[k])})
 
-    # a change within a few units in the last place of the loss, or below the sixth
-    # decimal the loss is shown with, is rounding, not learning
+    # a change within a few units in the last place of the loss, or below the last digit
+    # the loss is shown with, is rounding, not learning
     change = loss_after - loss
     tolerance = max(4 * float(np.finfo(net.dtype).eps) * max(abs(loss), abs(loss_after)),
-                    5e-7)
+                    loss_format(loss, loss_after)[1])
     verdict = "no change" if abs(change) <= tolerance else \
         ("helped" if change < 0 else "rose")
     step = {"optimizer": name, "lr": rate, "fresh_state": True,
@@ -394,11 +451,17 @@ def _read_output(model, out):
                            f"{', '.join(f'{v:.4g}' for v in np.atleast_1d(value))}"
                            + (" (the network works on the standardized target; this is "
                               "it converted back)" if pre.scale_target else "")}
-    proba = model.probabilities(out)[0]
+    if model.spec.link == "sigmoid":
+        # both without the cancellation of 1 - p, so a tiny one reads as the loss kernel
+        # computes it
+        proba = np.array([_sigmoid(-o[0]), _sigmoid(o[0])])
+    else:
+        proba = model.probabilities(out)[0]
     k = int(np.argmax(proba))
     names = pre.class_names
     if model.spec.link == "sigmoid":
-        how = f"sigmoid({o[0]:+.4f}) = {proba[1]:.4f} = P({pre.target} = {names[1]})"
+        how = (f"sigmoid({fixed(o[0], sign=True)}) = {fixed(proba[1])} = "
+               f"P({pre.target} = {names[1]})")
     elif model.spec.link == "softmax":
         how = "softmax of the outputs gives one probability per class"
     else:
@@ -413,7 +476,7 @@ def _read_output(model, out):
 
 def _paren(v):
     """A number to subtract: negative ones in parentheses, so no '- -' appears."""
-    return f"({v:.4f})" if v < 0 else f"{v:.4f}"
+    return f"({fixed(v)})" if v < 0 else fixed(v)
 
 
 def _explain_loss(model, out, target, loss, t_enc):
@@ -421,27 +484,32 @@ def _explain_loss(model, out, target, loss, t_enc):
     o = out[0]
     if spec.loss == "bce":
         t = float(target[0, 0])
-        p = 0.5 * (1 + math.tanh(0.5 * o[0]))
-        formula = (f"-[t*log(p) + (1-t)*log(1-p)] with t = {t:g}, p = sigmoid({o[0]:+.4f}) "
-                   f"= {p:.4f}: -[{t:g}*log({p:.4f}) + {1 - t:g}*log({1 - p:.4f})] = "
-                   f"{loss:.4f}")
-        p_true = p if t == 1 else 1 - p
+        # p and 1 - p each without cancellation, as the kernel's log1p form keeps them
+        p, q = _sigmoid(o[0]), _sigmoid(-o[0])
+        formula = (f"-[t*log(p) + (1-t)*log(1-p)] with t = {t:g}, p = sigmoid("
+                   f"{fixed(o[0], sign=True)}) = {probability(p, q, paren=True)}: -[{t:g}*log("
+                   f"{probability(p, q)}) + {1 - t:g}*log({probability(q, p)})] = "
+                   f"{fixed(loss)}")
+        p_true = p if t == 1 else q
     elif spec.loss == "cross_entropy":
         y = int(target[0])
-        proba = model.probabilities(out)[0]
+        # in the network's dtype, as the kernel takes the log: where its probability of
+        # the truth rounds to 1 there, the loss is 0
+        proba = model.probabilities(np.asarray(out, dtype=model.net.dtype))[0]
         p_true = float(proba[y])
-        formula = (f"-log(p[{pre.class_names[y]}]) = -log({p_true:.4f}) = {loss:.4f}")
+        formula = (f"-log(p[{pre.class_names[y]}]) = -log("
+                   f"{probability(p_true, float(1 - proba[y]))}) = {fixed(loss)}")
     elif spec.loss == "mse":
         t = np.asarray(target[0], dtype=np.float64)
-        terms = " + ".join(f"({a:.4f} - {_paren(b)})^2" for a, b in zip(o, t))
-        formula = f"mean of squared errors: ({terms}) / {len(t)} = {loss:.4f}"
+        terms = " + ".join(f"({fixed(a)} - {_paren(b)})^2" for a, b in zip(o, t))
+        formula = f"mean of squared errors: ({terms}) / {len(t)} = {fixed(loss)}"
         p_true = None
         if model.task != "regression":
             p_true = float(model.probabilities(out)[0][int(t_enc[0])])
     else:
         t = np.asarray(target[0], dtype=np.float64)
-        terms = " + ".join(f"|{a:.4f} - {_paren(b)}|" for a, b in zip(o, t))
-        formula = f"mean of absolute errors: ({terms}) / {len(t)} = {loss:.4f}"
+        terms = " + ".join(f"|{fixed(a)} - {_paren(b)}|" for a, b in zip(o, t))
+        formula = f"mean of absolute errors: ({terms}) / {len(t)} = {fixed(loss)}"
         p_true = None
     truth = (pre.class_names[int(t_enc[0])] if model.task != "regression"
              else f"{float(pre.inverse_target(t_enc[:1])[0]):.4g}")
@@ -481,13 +549,13 @@ def neuron(inputs, weights, bias, activation="step"):
             f"step({float(z[0, 0]):+.4g}) = {a:g}: the neuron stays silent"
     elif activation == "sigmoid":
         decision = "yes" if a >= 0.5 else "no"
-        reading = f"sigmoid({float(z[0, 0]):+.4g}) = {a:.4f}, read as P(yes)"
+        reading = f"sigmoid({float(z[0, 0]):+.4g}) = {fixed(a)}, read as P(yes)"
     elif activation == "tanh":
         decision = "yes" if a >= 0 else "no"
-        reading = f"tanh({float(z[0, 0]):+.4g}) = {a:.4f}, positive means yes"
+        reading = f"tanh({float(z[0, 0]):+.4g}) = {fixed(a)}, positive means yes"
     else:
         decision = "yes" if a > 0 else "no"
-        reading = f"relu({float(z[0, 0]):+.4g}) = {a:.4f}, above zero means yes"
+        reading = f"relu({float(z[0, 0]):+.4g}) = {fixed(a)}, above zero means yes"
     return {"inputs": items, "weighted_sum": float(contrib.sum()), "bias": float(bias),
             "z": float(z[0, 0]), "activation": activation, "output": a,
             "decision": decision, "reading": reading}

@@ -437,6 +437,116 @@ def test_numbers_round_to_four_decimals_unless_they_would_read_zero():
     assert _n(12345.0) == "+1.234e+04" and _size(2.2e-5) == "2.2e-05"
 
 
+def test_numbers_that_would_read_zero_are_written_in_scientific_notation():
+    from neuralcli.trace import fixed, loss_format, probability
+
+    assert fixed(4e-7) == "4.0e-07" and fixed(-4e-7, sign=True) == "-4.0e-07"
+    assert fixed(0.0) == "0.0000" and fixed(0.00005) == "0.0001" and fixed(1.5) == "1.5000"
+    assert fixed(3e-9, places=6) == "3.0e-09" and fixed(3e-6, places=6) == "0.000003"
+    assert probability(1 - 1e-9, 1e-9) == "1 - 1.0e-09"
+    assert probability(1 - 1e-9, 1e-9, paren=True) == "(1 - 1.0e-09)"
+    assert probability(1e-9, 1 - 1e-9) == "1.0e-09" and probability(0.3, 0.7) == "0.3000"
+    assert probability(1.0, 0.0) == "1.0000"
+    # the step's two losses share one format, and a change below its last digit is none
+    assert loss_format(0.4, 0.3) == (".6f", 5e-7)
+    assert loss_format(2e-6, 1e-9) == (".1e", pytest.approx(5e-8))
+    assert loss_format(0.5, 3e-6) == (".1e", pytest.approx(5e-3))
+    assert loss_format(0.0, 0.0) == (".6f", 5e-7)
+
+
+@pytest.fixture(scope="module")
+def sure(tmp_path_factory):
+    """Loan models made sure of one row by moving their output bias: {(dtype, logit):
+    model}, the data, and the row (1-based) of each truth."""
+    d = tmp_path_factory.mktemp("sure")
+    data = d / "loan.csv"
+    assert run("datasets", "loan", "--rows", "200", "-o", data).exit_code == 0
+    table = read_table(data)
+    made = {}
+    for dtype in ("float32", "float64"):
+        base = d / f"{dtype}.ncm"
+        r = run("train", data, "--hidden", "6,5", "--epochs", "10", "--dtype", dtype,
+                "-o", base)
+        assert r.exit_code == 0, r.stderr
+        model = TrainedModel.load(base)
+        truth = model.pre.target_of(table)
+        rows = {label: int(np.argmax(truth == label)) for label in (0, 1)}
+        for label, logit in ((1, 14.0), (0, -14.0), (1, 25.0), (1, 40.0)):
+            model = TrainedModel.load(base)
+            x = dense(model, table, rows=[rows[label]])
+            model.net.biases[-1][0] += logit - model.net.forward(x)[0, 0]
+            made[dtype, logit] = d / f"{dtype}_{logit:+g}.ncm"
+            model.save(made[dtype, logit])
+    return made, data, {label: row + 1 for label, row in rows.items()}
+
+
+def _zeros(text):
+    """The numbers in text that read as zero: 0.0000, +0.000000, ..."""
+    return re.findall(r"(?<![\w.])[+-]?0\.0+(?![\d.e])", text)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("label,logit", [(1, 14.0), (0, -14.0)])
+def test_tiny_losses_and_probabilities_are_not_shown_as_zero(sure, dtype, label, logit):
+    made, data, rows = sure
+    args = ["explain", made[dtype, logit], data, "--row", rows[label], "--lr", "0.1"]
+    t = json.loads(run(*args, "--format", "json").stdout)
+    z = t["output"]["raw"][0]
+    assert abs(z - logit) < 1e-3
+    q = 1 / (1 + np.exp(abs(z)))  # the probability of the wrong class, about 8e-7
+    loss, st = t["loss"]["value"], t["step"]
+    assert loss == pytest.approx(q, rel=1e-5)
+    r = run_wide(200, *args, "--format", "plain")
+    assert r.exit_code == 0, r.stderr
+    section = _between(r.stdout, "4. Loss", "5. Backward")
+    assert f"= {loss:.1e}\n" in section
+    sure_, wrong = f"1 - {q:.1e}", f"{q:.1e}"
+    if label == 1:
+        assert f"= ({sure_}): -[1*log({sure_}) + 0*log({wrong})] = {loss:.1e}" in section
+    else:
+        assert f"= {wrong}: -[0*log({wrong}) + 1*log({sure_})] = {loss:.1e}" in section
+    assert not _zeros(section), section
+    probs = next(ln for ln in r.stdout.splitlines() if "probabilities:" in ln)
+    assert f"{q:.1e}" in probs and not _zeros(probs)
+    # the update step's losses, both in scientific notation
+    verdict = next(ln for ln in r.stdout.splitlines() if ln.startswith("  loss "))
+    assert verdict.startswith(f"  loss {st['loss_before']:.1e} -> {st['loss_after']:.1e}")
+    assert not _zeros(verdict), verdict
+    assert st["verdict"] == "helped" and "the update helped" in verdict
+
+
+@pytest.mark.parametrize("dtype,logit", [("float32", 25.0), ("float64", 40.0)])
+def test_a_saturated_output_has_no_blame_to_assign(sure, dtype, logit):
+    made, data, rows = sure
+    args = ["explain", made[dtype, logit], data, "--row", rows[1]]
+    t = json.loads(run(*args, "--format", "json").stdout)
+    # p rounds to exactly 1 in the network's dtype: every gradient is zero
+    assert all(v == 0 for b in t["backward"] for v in b["dL_dA"] + b["dL_dZ"] + b["db"])
+    assert all(b["blame"] == [] and b["dW_norm"] == 0 for b in t["backward"])
+    assert 0 < t["loss"]["value"] < 1e-10
+    r = run_wide(200, *args, "--format", "plain")
+    assert r.exit_code == 0, r.stderr
+    text = _between(r.stdout, "5. Backward", "6. One")
+    assert "most blame" not in text and "dL/dw" not in text
+    said = [ln.strip() for ln in text.splitlines() if "no blame" in ln]
+    assert said == [f"no blame to assign: all gradients are zero (the output is saturated: "
+                    f"its probability of the truth is exactly 1 in {dtype})"] + \
+        ["no blame to assign: all gradients are zero"] * 2, said  # layers 3, 2 and 1
+    # the loss is tiny but not zero
+    assert f"= {t['loss']['value']:.1e}\n" in _between(r.stdout, "4. Loss", "5. Backward")
+
+
+def test_a_weight_without_gradient_takes_no_blame(sure):
+    made, data, rows = sure
+    t = json.loads(run("explain", made["float32", 14.0], data, "--row", rows[1], "--top",
+                       "40", "--format", "json").stdout)
+    first = next(b for b in t["backward"] if b["layer"] == 1)
+    # the inactive ReLUs pass no error back, so most first-layer weights have none
+    nonzero = sum(1 for v in first["dL_dZ"] if v != 0) * len(first["prev_names"])
+    assert 0 < len(first["blame"]) == min(40, nonzero)
+    assert all(x["grad"] != 0 for b in t["backward"] for x in b["blame"])
+
+
 # ------------------------------------------------------------------ line widths
 
 def _dated(tmp_path):

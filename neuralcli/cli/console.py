@@ -618,44 +618,80 @@ class _RichReading(_QuietReading):
         return False
 
 
-def ascii_chart(series, *, height=10, width=60):
+def ascii_chart(series, *, height=10, width=60, x_label="epoch"):
     """Plot series (name -> values) on a shared scale with one marker each; returns lines.
-    Long series are resampled to the width by taking each column's last value."""
+    A series longer than the width is sampled: column c shows the value at the matching
+    point of the series, its first and last points included. The y axis is labelled with
+    the largest and smallest values drawn, on the top and bottom rows; a series too short
+    for its x-axis labels is spread over enough columns to hold them."""
     markers = "*o+x#"
-    named = [(name, [float(v) for v in vals if v is not None and math.isfinite(v)])
-             for name, vals in series.items()]
-    named = [(n, v) for n, v in named if v]
+    # a missing or non-finite value is a gap that keeps the later points in place
+    named = [(name, [float(v) if v is not None and math.isfinite(v) else None
+                     for v in vals]) for name, vals in series.items()]
+    named = [(name, vals) for name, vals in named if any(v is not None for v in vals)]
     if not named:
         return ["(nothing to plot)"]
     n = max(len(v) for _, v in named)
     cols = min(width, n)
-    lo = min(min(v) for _, v in named)
-    hi = max(max(v) for _, v in named)
-    if hi == lo:
-        hi = lo + 1.0
+    if 1 < n < len(f"{x_label} {n}") + 2:
+        cols = min(width, len(f"{x_label} {n}") + 2)
+    # each series' values by column, as drawn: a point's column is fixed by its index, so
+    # series of different lengths stay aligned
+    if n == 1:
+        at = [(0, 0)]
+    elif n <= cols:
+        at = [(int(round(i * (cols - 1) / (n - 1))), i) for i in range(n)]
+    else:
+        at = [(c, int(round(c * (n - 1) / (cols - 1)))) for c in range(cols)]
+    drawn = [{c: vals[i] for c, i in at if i < len(vals) and vals[i] is not None}
+             for _, vals in named]
+    if not any(drawn):
+        return ["(nothing to plot)"]
+    lo = min(min(p.values()) for p in drawn if p)
+    hi = max(max(p.values()) for p in drawn if p)
     grid = [[" "] * cols for _ in range(height)]
-    for k, (_, vals) in enumerate(named):
-        # column c shows the value at the matching point of the series, first and last
-        # points included
-        for c in range(min(cols, len(vals)) if len(vals) < cols else cols):
-            span = min(cols, len(vals))
-            idx = 0 if span == 1 else int(round(c * (len(vals) - 1) / (span - 1)))
-            y = vals[idx]
-            r = int(round((hi - y) / (hi - lo) * (height - 1)))
-            cell = grid[r][c]
-            grid[r][c] = markers[k % len(markers)] if cell in (" ", markers[k % len(markers)]) \
-                else "#"
-    label_w = max(len(f"{hi:.4g}"), len(f"{lo:.4g}"))
-    lines = []
-    for r in range(height):
-        label = f"{hi:.4g}" if r == 0 else (f"{lo:.4g}" if r == height - 1 else "")
-        lines.append(f"{label.rjust(label_w)} |{''.join(grid[r])}")
+    for k, points in enumerate(drawn):
+        mark = markers[k % len(markers)]
+        for c, y in points.items():
+            # a flat chart is one line across the middle row
+            r = (height - 1) // 2 if hi == lo else \
+                int(round((hi - y) / (hi - lo) * (height - 1)))
+            grid[r][c] = mark if grid[r][c] in (" ", mark) else "#"
+    labels = {}
+    if hi == lo:
+        labels[(height - 1) // 2] = f"{hi:.4g}"
+    else:
+        labels[height - 1], labels[0] = _chart_extremes(lo, hi)
+    label_w = max(len(t) for t in labels.values())
+    lines = [f"{labels.get(r, '').rjust(label_w)} |{''.join(grid[r])}" for r in range(height)]
     lines.append(" " * label_w + " +" + "-" * cols)
-    lines.append(" " * label_w + f"  1{('epoch ' + str(n)).rjust(max(1, cols - 1))}")
+    lines.append(" " * label_w + "  " + _chart_x_labels(n, cols, x_label))
     legend = "   ".join(f"{markers[k % len(markers)]} {name}" for k, (name, _) in
                        enumerate(named))
     lines.append(" " * label_w + "  " + legend)
     return lines
+
+
+def _chart_extremes(lo, hi):
+    """The labels of a chart's smallest and largest values: four significant digits, more
+    where four would write the two alike."""
+    for digits in range(4, 17):
+        low, high = f"{lo:.{digits}g}", f"{hi:.{digits}g}"
+        if low != high:
+            break
+    return low, high
+
+
+def _chart_x_labels(n, cols, x_label):
+    """The x axis's labels under `cols` columns of a chart of n points: 1 under the first
+    column and "x_label n" ending under the last, or only n where that does not fit with
+    a space between, or only 1."""
+    if n == 1:
+        return "1"
+    for right in (f"{x_label} {n}", str(n)):
+        if len(right) + 2 <= cols:
+            return "1" + right.rjust(cols - 1)
+    return "1"
 
 
 # ------------------------------------------------------------------ lessons: bars and maps

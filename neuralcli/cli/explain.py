@@ -97,12 +97,11 @@ def command(app, model_path, data, row, input_text, target, top, lr, optimizer, 
 def _n(v):
     """A signed number to four decimals; a large one, or one that is not zero but would
     read +0.0000 or -0.0000, in scientific notation."""
-    text = f"{v:+.4f}"
+    from neuralcli.trace import fixed
+
     if abs(v) >= 1e4:
         return f"{v:+.3e}"
-    if v != 0 and text in ("+0.0000", "-0.0000"):
-        return f"{v:+.1e}"
-    return text
+    return fixed(v, sign=True)
 
 
 def _size(v):
@@ -274,7 +273,9 @@ def _render(console, t, model_path):
     console.line()
     if out["kind"] == "class":
         _say(console, f"  Output: {out['how']}", prose=True)
-        probs = ", ".join(f"{k} {v:.4f}" for k, v in out["probabilities"].items())
+        from neuralcli.trace import fixed
+
+        probs = ", ".join(f"{k} {fixed(v)}" for k, v in out["probabilities"].items())
         _say(console, f"  probabilities: {probs}")
     _say(console, f"  The model {out['meaning']}.", style="bold", prose=True)
 
@@ -312,6 +313,9 @@ def _render(console, t, model_path):
         if b["layer"] > 1:
             _say(console, f"    error passed back, dL/dA_prev = dZ . W^T: (1x{oc}).({oc}x{c}) "
                          f"-> (1x{c}) = {_top_vec(b['prev_names'], b['dX'], k)}")
+        if not b["blame"]:
+            _say(console, f"    no blame to assign: {b['no_blame']}")
+            continue
         blame = "; ".join(f"{x['from']} -> {x['to']} (w {_n(x['weight'])}, dL/dw "
                           f"{_n(x['grad'])})" for x in b["blame"][:3])
         _say(console, f"    most blame: {blame}")
@@ -355,7 +359,10 @@ def _step_setup(st):
 
 def _step_verdict(st):
     """The loss before and after the step, and whether it measurably dropped or rose."""
-    before, after = f"{st['loss_before']:.6f}", f"{st['loss_after']:.6f}"
+    from neuralcli.trace import loss_format
+
+    spec, _ = loss_format(st["loss_before"], st["loss_after"])
+    before, after = f"{st['loss_before']:{spec}}", f"{st['loss_after']:{spec}}"
     text = f"loss {before} -> {after}"
     if st["change"] and (st["verdict"] == "no change" or before == after):
         text += f" (change {st['change']:+.1e})"
