@@ -17,8 +17,9 @@ import numpy as np
 from neuralcli import _kernels
 from neuralcli.lbfgs import fit_lbfgs
 from neuralcli.network import MLP, activation_name, resolve_dtype
+from neuralcli import metrics
 from neuralcli.training import (Callback, Task, TrainConfig, Trainer, TrainingError,
-                                r2_score, validation_split)
+                                validation_split)
 
 try:  # scikit-learn is an optional peer
     from sklearn.base import BaseEstimator as _SkBase
@@ -66,7 +67,9 @@ except ImportError:  # pragma: no cover - exercised only without scikit-learn
 
     class _SkRegressor:
         def score(self, X, y, sample_weight=None):
-            return r2_score(y, self.predict(X), sample_weight)
+            # scikit-learn's R² is NaN where ours is None (fewer than two samples)
+            r2 = metrics.r2(y, self.predict(X), sample_weight)
+            return float("nan") if r2 is None else r2
 
 
 SOLVERS = ("lbfgs", "sgd", "adam", "adamw", "rmsprop")
@@ -420,7 +423,9 @@ class _BaseMLP(_SkBase):
         self.loss_curve_ = list(self.loss_curve_) + [h["loss"] for h in hist]
         if use_val:
             key = "val_accuracy" if self._task_kind != "regression" else "val_r2"
-            self.validation_scores_ = list(self.validation_scores_) + [h[key] for h in hist]
+            # an R² of one validation row is NaN here, as in scikit-learn
+            self.validation_scores_ = list(self.validation_scores_) + [
+                np.nan if h[key] is None else h[key] for h in hist]
             self.best_validation_score_ = max(self.validation_scores_) \
                 if self.validation_scores_ else None
             self.best_loss_ = None

@@ -329,25 +329,58 @@ def mae(y_true, y_pred, sample_weight=None):
     return float(np.mean(_average(np.abs(yt - yp), _weights(sample_weight, yt.shape[0]))))
 
 
-def r2(y_true, y_pred, sample_weight=None):
-    """Coefficient of determination 1 - SS_res / SS_tot, averaged over outputs.
+class R2Sum:
+    """R² (averaged over outputs) summed over chunks of rows, so a file read a window at
+    a time scores as the whole: per output the targets' weighted mean and sum of squared
+    deviations, merged chunk by chunk (Chan et al.'s pairwise update; one chunk gives the
+    plain two-pass sums), and the weighted squared residuals."""
 
-    SS_tot is taken about the (weighted) mean of y_true. For an output whose y_true is
-    constant (SS_tot == 0) the score is 1.0 when its predictions are perfect and 0.0
-    otherwise, as scikit-learn's force_finite=True. With fewer than two samples R² means
-    nothing and the result is None (scikit-learn returns NaN).
-    """
+    def __init__(self):
+        self.n = 0
+        self.w = 0.0
+        self.mean = self.m2 = self.res = 0.0
+
+    def add(self, y, pred, sw=None):
+        y = np.asarray(y, np.float64)
+        pred = np.asarray(pred, np.float64)
+        if y.ndim == 1:
+            y, pred = y[:, None], pred[:, None]
+        w = np.ones(len(y)) if sw is None else np.asarray(sw, np.float64)
+        ws = w.sum()
+        self.res = self.res + (w[:, None] * (y - pred) ** 2).sum(axis=0)
+        self.n += len(y)
+        if ws == 0:
+            return
+        mean = (w[:, None] * y).sum(axis=0) / ws
+        m2 = (w[:, None] * (y - mean) ** 2).sum(axis=0)
+        total = self.w + ws
+        delta = mean - self.mean
+        self.mean = self.mean + delta * (ws / total)
+        self.m2 = self.m2 + m2 + delta ** 2 * (self.w * ws / total)
+        self.w = total
+
+    def score(self):
+        """1 - SS_res / SS_tot averaged over outputs; an output of no spread scores 1.0
+        when predicted exactly, else 0.0 (scikit-learn's force_finite=True); None with
+        fewer than two rows, where R² means nothing (scikit-learn returns NaN)."""
+        if self.n < 2:
+            return None
+        ss_res = np.atleast_1d(self.res)
+        ss_tot = np.broadcast_to(self.m2, ss_res.shape)
+        score = np.where(ss_res > 0, 0.0, 1.0)
+        spread = ss_tot > 0
+        score[spread] = 1 - ss_res[spread] / ss_tot[spread]
+        return float(score.mean())
+
+
+def r2(y_true, y_pred, sample_weight=None):
+    """Coefficient of determination 1 - SS_res / SS_tot about the (weighted) mean of
+    y_true, averaged over outputs: R2Sum over one chunk, so `train` (which sums windows)
+    and `eval` score alike, None with fewer than two samples included."""
     yt, yp = _targets(y_true, y_pred)
-    w = _weights(sample_weight, yt.shape[0])
-    if yt.shape[0] < 2:
-        return None
-    ww = np.ones((yt.shape[0], 1)) if w is None else w[:, None]
-    ss_res = np.sum(ww * (yt - yp) ** 2, axis=0)
-    ss_tot = np.sum(ww * (yt - _average(yt, w)) ** 2, axis=0)
-    score = np.where(ss_res == 0, 1.0, 0.0)
-    defined = ss_tot != 0
-    score[defined] = 1.0 - ss_res[defined] / ss_tot[defined]
-    return float(np.mean(score))
+    acc = R2Sum()
+    acc.add(yt, yp, _weights(sample_weight, yt.shape[0]))
+    return acc.score()
 
 
 def regression_report(y_true, y_pred, sample_weight=None):

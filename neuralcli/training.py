@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from neuralcli import _kernels
+from neuralcli import _kernels, losses, metrics
 from neuralcli.losses import LOSSES, loss_name
 from neuralcli.network import Encoded
 from neuralcli.kernels import workspace
@@ -136,51 +136,6 @@ def validation_split(n, fraction, seed, labels=None):
     return np.flatnonzero(keep), val
 
 
-def r2_score(y, pred, sample_weight=None):
-    r2 = _R2()
-    r2.add(y, pred, sample_weight)
-    return r2.score()
-
-
-class _R2:
-    """R^2 (averaged over output columns) summed over chunks of rows: per column the
-    targets' weighted mean and sum of squared deviations, merged chunk by chunk (Chan et
-    al.'s pairwise update; one chunk gives the plain two-pass sums), and the weighted
-    squared residuals."""
-
-    def __init__(self):
-        self.w = 0.0
-        self.mean = self.m2 = self.res = 0.0
-
-    def add(self, y, pred, sw=None):
-        y = np.asarray(y, np.float64)
-        pred = np.asarray(pred, np.float64)
-        if y.ndim == 1:
-            y, pred = y[:, None], pred[:, None]
-        w = np.ones(len(y)) if sw is None else np.asarray(sw, np.float64)
-        ws = w.sum()
-        self.res = self.res + (w[:, None] * (y - pred) ** 2).sum(axis=0)
-        if ws == 0:
-            return
-        mean = (w[:, None] * y).sum(axis=0) / ws
-        m2 = (w[:, None] * (y - mean) ** 2).sum(axis=0)
-        total = self.w + ws
-        delta = mean - self.mean
-        self.mean = self.mean + delta * (ws / total)
-        self.m2 = self.m2 + m2 + delta ** 2 * (self.w * ws / total)
-        self.w = total
-
-    def score(self):
-        # res and m2 are float64 scalars (nothing added yet, or no weight) or (K,) arrays;
-        # a column of no spread scores 1.0 when predicted exactly, else 0.0
-        ss_res = np.atleast_1d(self.res)
-        ss_tot = np.broadcast_to(self.m2, ss_res.shape)
-        r2 = np.where(ss_res > 0, 0.0, 1.0)
-        spread = ss_tot > 0
-        r2[spread] = 1 - ss_res[spread] / ss_tot[spread]
-        return float(r2.mean())
-
-
 class _Rows:
     """Rows held in memory as named arrays (dense, and codes, y, sw where present), cut
     into batches the way SpilledRows cuts spilled ones."""
@@ -277,11 +232,7 @@ class Trainer:
             work, out, dout = model.buffers(n)
             model._net.forward(out, work, xb, model.params, True, seed, st.step, codes)
             self.last_out = out
-            spec = LOSSES[self.loss]
-            if self._labels:
-                loss = spec.kernel(dout, None, out, yb, swb, None)
-            else:
-                loss = spec.kernel(dout, out, yb, swb)
+            loss = losses.evaluate(self.loss, out, yb, swb, dout)
             if not math.isfinite(loss):
                 return loss
             model._net.backward(self.grads, None, work, dout, xb, out, model.params, seed,
@@ -359,8 +310,10 @@ class Trainer:
                                     f"shape {shape}; codes are int32 rows (n_cat,)")
 
     def evaluate(self, X, y=None, sample_weight=None):
-        """(loss, metric) of the model on a data set, in eval mode. A SpilledRows is read
-        a window at a time in file order, its loss and metric summed over the windows."""
+        """(loss, metric) of the model on a data set, in eval mode: accuracy, or R^2 (None
+        for fewer than two rows, where it means nothing, as in `eval`). A SpilledRows is
+        read a window at a time in file order, its loss and metric summed over the
+        windows."""
         if isinstance(X, SpilledRows):
             self._rows(X, y, sample_weight, "evaluation")
             return self._evaluate_spilled(X)
@@ -368,32 +321,27 @@ class Trainer:
             raise TrainingError("the evaluation rows need targets (y)")
         X, y, sample_weight = self._prepare(X, y, sample_weight)
         out = self.model.forward(X)
-        spec = LOSSES[self.loss]
-        if self._labels:
-            loss = spec.kernel(None, None, out, y, sample_weight, None)
-        else:
-            loss = spec.kernel(None, out, y, sample_weight)
+        loss = losses.evaluate(self.loss, out, y, sample_weight)
         if self.task.classification:
             metric = _correct(self.task.kind, self.loss, out, y) / max(1, len(X))
         else:
-            metric = r2_score(y, out, sample_weight)
-        return float(loss) * self.cfg.loss_scale, float(metric)
+            # metrics.r2's computation, which also scores rows of no total weight (0.0)
+            acc = metrics.R2Sum()
+            acc.add(y, out, sample_weight)
+            metric = acc.score()
+        return float(loss) * self.cfg.loss_scale, None if metric is None else float(metric)
 
     def _evaluate_spilled(self, rows):
-        spec = LOSSES[self.loss]
         loss_sum = weight_sum = 0.0
         correct = 0
-        r2 = _R2()
+        r2 = metrics.R2Sum()
         for arrays, _ in rows.windows():
             x = arrays["dense"]
             if "codes" in arrays:
                 x = Encoded(x, arrays["codes"])
             y, sw = arrays["y"], arrays.get("sw")
             out = self.model.forward(x)
-            if self._labels:
-                loss = spec.kernel(None, None, out, y, sw, None)
-            else:
-                loss = spec.kernel(None, out, y, sw)
+            loss = losses.evaluate(self.loss, out, y, sw)
             # each window's loss is a weighted mean: sum them by their weights
             w = len(y) if sw is None else float(sw.sum(dtype=np.float64))
             loss_sum += float(loss) * w
@@ -407,7 +355,7 @@ class Trainer:
             metric = correct / max(1, len(rows))
         else:
             metric = r2.score()
-        return float(loss) * self.cfg.loss_scale, float(metric)
+        return float(loss) * self.cfg.loss_scale, None if metric is None else float(metric)
 
     # -------------------------------------------------------------- the loop
 

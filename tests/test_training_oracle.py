@@ -280,7 +280,7 @@ def test_regressor_score_with_sample_weight_matches_sklearn(outputs):
 def test_r2_with_sample_weight_matches_sklearn_in_any_chunks(outputs):
     """The library's own R^2 (validation scores, evaluate, score without scikit-learn),
     over one chunk and merged over uneven chunks, equals scikit-learn's weighted R^2."""
-    from neuralcli.training import _R2, r2_score
+    from neuralcli.metrics import R2Sum, r2
 
     metrics = pytest.importorskip("sklearn.metrics")
     rng = np.random.default_rng(9)
@@ -289,11 +289,32 @@ def test_r2_with_sample_weight_matches_sklearn_in_any_chunks(outputs):
     sw = np.where(y[:, 0] > 2.0, 5.0, 0.2)
     want = metrics.r2_score(y, pred, sample_weight=sw)
     assert abs(want - metrics.r2_score(y, pred)) > 1e-3
-    assert abs(r2_score(y, pred, sw) - want) < 1e-12
-    r2 = _R2()
+    assert abs(r2(y, pred, sw) - want) < 1e-12
+    acc = R2Sum()
     for lo, hi in [(0, 7), (7, 8), (8, 31), (31, 50)]:
-        r2.add(y[lo:hi], pred[lo:hi], sw[lo:hi])
-    assert abs(r2.score() - want) < 1e-12
+        acc.add(y[lo:hi], pred[lo:hi], sw[lo:hi])
+    assert abs(acc.score() - want) < 1e-12
+
+
+@pytest.mark.parametrize("rows", [1, 2, 5])
+def test_train_and_eval_score_r2_alike_for_few_rows(rows):
+    """Training's R² (Trainer.evaluate, in memory and spilled) and eval's (metrics.r2) are
+    one computation: equal for any number of rows, None for fewer than two."""
+    from neuralcli.metrics import r2
+    from neuralcli.spill import SpillArrays, SpilledRows
+
+    X, y = _problem(40)
+    _, net, tr = _fit("sgd", {}, True, 2, 0.05, X, y)
+    Xs, ys = X[:rows], y[:rows]
+    want = r2(ys, net.forward(Xs))
+    assert (want is None) == (rows < 2)
+    assert tr.evaluate(Xs, ys)[1] == want
+    spec = {"dense": (net.dtype, (X.shape[1],)), "y": (net.dtype, (y.shape[1],))}
+    with SpillArrays(spec) as spill:
+        spill.append(dense=Xs.astype(net.dtype), y=ys.astype(net.dtype))
+        # one row a window: the R² is merged over `rows` windows
+        got = tr.evaluate(SpilledRows(spill, window_rows=1))[1]
+    assert got == want if want is None else abs(got - want) < 1e-12
 
 
 def test_evaluate_r2_with_sample_weight_matches_sklearn():

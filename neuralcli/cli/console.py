@@ -364,7 +364,8 @@ def _metric_text(logs, scaled=False, keys=None, digits=4):
     for key, name in _METRICS:
         if key in logs and (keys is None or key in keys):
             label = f"{name}(std)" if scaled and key in _LOSSES else name
-            parts.append(f"{label} {logs[key]:.{digits}f}")
+            value = logs[key]
+            parts.append(f"{label} {'-' if value is None else f'{value:.{digits}f}'}")
     return ("  " if digits >= 4 else " ").join(parts)
 
 

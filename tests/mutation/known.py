@@ -40,7 +40,7 @@ KNOWN = (
            "optim.py", "        self.t += 1\n", "        self.t = 1\n",
            ("test_training_oracle.py::test_optimizer_class_steps_match_oracle",)),
     Mutant("R^2's target mean ignores the sample weights",
-           "training.py",
+           "metrics.py",
            "mean = (w[:, None] * y).sum(axis=0) / ws",
            "mean = y.mean(axis=0)",
            ("test_training_oracle.py::test_r2_with_sample_weight_matches_sklearn_in_any_chunks",

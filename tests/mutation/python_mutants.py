@@ -335,10 +335,10 @@ EQUIVALENT = {
     "neuralcli.training.xǁTrainerǁstep__mutmut_10": "without L2, l2 / (n * s) is 0.0 too",
     "neuralcli.training.xǁTrainerǁstep__mutmut_117":
         "at norm == clip_norm the clipping scale is clip_norm / norm = 1",
-    "neuralcli.training.xǁ_R2ǁadd__mutmut_3": _OTHER64,
-    "neuralcli.training.xǁ_R2ǁadd__mutmut_5": _OTHER64,
-    "neuralcli.training.xǁ_R2ǁadd__mutmut_8": _OTHER64,
-    "neuralcli.training.xǁ_R2ǁadd__mutmut_10": _OTHER64,
+    "neuralcli.metrics.xǁR2Sumǁadd__mutmut_3": _OTHER64,
+    "neuralcli.metrics.xǁR2Sumǁadd__mutmut_5": _OTHER64,
+    "neuralcli.metrics.xǁR2Sumǁadd__mutmut_8": _OTHER64,
+    "neuralcli.metrics.xǁR2Sumǁadd__mutmut_10": _OTHER64,
     "neuralcli.training.xǁ_Rowsǁbatches__mutmut_1":
         "its one caller always passes shuffle",
     "neuralcli.training.xǁ_Rowsǁbatches__mutmut_35": _TAKE,
