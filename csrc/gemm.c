@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "gemm_kernels.h"
 
 /* ---------------------------------------------------------------- blocking constants */
 
@@ -98,71 +99,8 @@
 
 /* ---------------------------------------------------------------- micro-kernels */
 
-void nc_kernel_portable_4x8_f32(int64_t kc, const float *a, const float *b, float *c,
-                                int64_t ldc, float alpha, float beta);
-void nc_kernel_portable_4x8_f64(int64_t kc, const double *a, const double *b, double *c,
-                                int64_t ldc, double alpha, double beta);
+/* The x86 kernels of each configuration (declared in gemm_kernels.h). */
 #if NC_X86
-void nc_kernel_avx512_12x32_f32(int64_t kc, const float *a, const float *b, float *c,
-                                int64_t ldc, float alpha, float beta);
-void nc_kernel_avx512_14x32_f32(int64_t kc, const float *a, const float *b, float *c,
-                                int64_t ldc, float alpha, float beta);
-void nc_kernel_avx512_12x32_rows_f32(int64_t kc, const float *a, int64_t lda, const float *b,
-                                     float *c, int64_t ldc, float alpha, float beta);
-void nc_kernel_avx512_14x32_rows_f32(int64_t kc, const float *a, int64_t lda, const float *b,
-                                     float *c, int64_t ldc, float alpha, float beta);
-void nc_kernel_avx512_12x16_f32(int64_t kc, const float *a, const float *b, float *c,
-                                int64_t ldc, float alpha, float beta);
-void nc_kernel_avx512_14x16_f32(int64_t kc, const float *a, const float *b, float *c,
-                                int64_t ldc, float alpha, float beta);
-void nc_kernel_avx512_4x32_s12_f32(int64_t kc, const float *a, const float *b, float *c,
-                                     int64_t ldc, float alpha, float beta);
-void nc_kernel_avx512_4x16_s12_f32(int64_t kc, const float *a, const float *b, float *c,
-                                     int64_t ldc, float alpha, float beta);
-void nc_kernel_avx512_8x32_s12_f32(int64_t kc, const float *a, const float *b, float *c,
-                                     int64_t ldc, float alpha, float beta);
-void nc_kernel_avx512_8x16_s12_f32(int64_t kc, const float *a, const float *b, float *c,
-                                     int64_t ldc, float alpha, float beta);
-void nc_kernel_avx512_4x32_s14_f32(int64_t kc, const float *a, const float *b, float *c,
-                                     int64_t ldc, float alpha, float beta);
-void nc_kernel_avx512_4x16_s14_f32(int64_t kc, const float *a, const float *b, float *c,
-                                     int64_t ldc, float alpha, float beta);
-void nc_kernel_avx512_8x32_s14_f32(int64_t kc, const float *a, const float *b, float *c,
-                                     int64_t ldc, float alpha, float beta);
-void nc_kernel_avx512_8x16_s14_f32(int64_t kc, const float *a, const float *b, float *c,
-                                     int64_t ldc, float alpha, float beta);
-void nc_kernel_avx512_12x32_s14_f32(int64_t kc, const float *a, const float *b, float *c,
-                                     int64_t ldc, float alpha, float beta);
-void nc_kernel_avx512_12x16_s14_f32(int64_t kc, const float *a, const float *b, float *c,
-                                     int64_t ldc, float alpha, float beta);
-void nc_kernel_avx512_12x16_rows_f32(int64_t kc, const float *a, int64_t lda, const float *b,
-                                     float *c, int64_t ldc, float alpha, float beta);
-void nc_kernel_avx512_14x16_rows_f32(int64_t kc, const float *a, int64_t lda, const float *b,
-                                     float *c, int64_t ldc, float alpha, float beta);
-void nc_kernel_avx512_12x16_f64(int64_t kc, const double *a, const double *b, double *c,
-                                int64_t ldc, double alpha, double beta);
-void nc_kernel_avx2_6x16_f32(int64_t kc, const float *a, const float *b, float *c,
-                             int64_t ldc, float alpha, float beta);
-void nc_kernel_avx2_6x8_f64(int64_t kc, const double *a, const double *b, double *c,
-                            int64_t ldc, double alpha, double beta);
-void nc_kernel_avx512_row_f32(int64_t rows, int64_t n, int64_t k, const float *a,
-                              int64_t sai, int64_t sa, const float *b, int64_t sb, float *c,
-                              int64_t ldc, float alpha, float beta);
-void nc_kernel_avx512_row_f64(int64_t rows, int64_t n, int64_t k, const double *a,
-                              int64_t sai, int64_t sa, const double *b, int64_t sb,
-                              double *c, int64_t ldc, double alpha, double beta);
-void nc_kernel_avx512_dot_f32(int64_t n, int64_t k, const float *x, const float *y,
-                              int64_t sy, float *c, int64_t sc, float alpha, float beta);
-void nc_kernel_avx512_dot_f64(int64_t n, int64_t k, const double *x, const double *y,
-                              int64_t sy, double *c, int64_t sc, double alpha, double beta);
-void nc_pack_tr_avx512_f32(float *dst, int64_t dstride, const float *src, int64_t lds,
-                           int nload, int nstore, int64_t np);
-void nc_pack_tr_avx512_f64(double *dst, int64_t dstride, const double *src, int64_t lds,
-                           int nload, int nstore, int64_t np);
-void nc_pack_copy_avx512_f32(float *dst, int64_t w, const float *src, int64_t lds,
-                             int64_t ncopy, int64_t np);
-void nc_pack_copy_avx512_f64(double *dst, int64_t w, const double *src, int64_t lds,
-                             int64_t ncopy, int64_t np);
 #define KERN_A512_F32 nc_kernel_avx512_14x32_f32
 #define KERN_A512_2_F32 nc_kernel_avx512_12x32_f32
 #define KERN_A512_2_F64 nc_kernel_avx512_12x16_f64
@@ -192,8 +130,6 @@ void nc_pack_copy_avx512_f64(double *dst, int64_t w, const double *src, int64_t 
 #define KERN_A512_2_HALF_ROWS_F64 NULL
 #define KERN_AVX2_F32 nc_kernel_avx2_6x16_f32
 #define KERN_AVX2_F64 nc_kernel_avx2_6x8_f64
-#define NC_TARGET_AVX512 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,fma")))
-#define NC_TARGET_AVX2 __attribute__((target("avx2,fma")))
 #endif
 
 static inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -207,9 +143,6 @@ static inline int64_t balanced(int64_t len, int64_t max, int64_t unit)
     int64_t nb = ceil_div(len, max);
     return round_up(ceil_div(len, nb), unit);
 }
-
-#define NC_CAT_(a, b) a##_##b
-#define NC_CAT(a, b) NC_CAT_(a, b)
 
 #define NC_GEMM_TEMPLATE
 #define T float

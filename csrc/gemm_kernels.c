@@ -13,13 +13,11 @@
  * (which thread) never changes its bits.
  */
 #include "internal.h"
+#include "gemm_kernels.h"
 
 #if NC_X86
 #include <immintrin.h>
 #endif
-
-#define NC_TARGET_AVX512 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,fma")))
-#define NC_TARGET_AVX2 __attribute__((target("avx2,fma")))
 
 /* Row lists that unroll a statement over the MR rows of a kernel. */
 #define NC_ROWS4(X) X(0) X(1) X(2) X(3)

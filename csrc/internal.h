@@ -11,12 +11,8 @@
 #endif
 
 /* Per-function ISA targets for the SIMD paths, chosen at run time by nc_get_isa(). */
-#ifndef NC_TARGET_AVX512
 #define NC_TARGET_AVX512 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,fma")))
-#endif
-#ifndef NC_TARGET_AVX2
 #define NC_TARGET_AVX2 __attribute__((target("avx2,fma")))
-#endif
 #define NC_INLINE static inline __attribute__((always_inline))
 
 /* Token pasting for the float/double templates: NC_CAT(name, f32) is name_f32. */
@@ -72,6 +68,17 @@ static inline int64_t nc_red_chunk_len(int64_t n)
     int64_t len = (n + NC_RED_CHUNKS - 1) / NC_RED_CHUNKS;
     return len < NC_RED_MIN_CHUNK ? NC_RED_MIN_CHUNK : len;
 }
+
+/* Length of a layer's slice of the flat parameter buffer (nc_mlp): its weights (C,OC),
+ * then its bias (OC,). */
+static inline int64_t nc_layer_params(int64_t c, int64_t oc) { return c * oc + oc; }
+
+/* Serial y = act(z) over one (n,c) tile (activations.c): nc_act_forward without the
+ * threads, for the GEMM epilogue and the fused small step. */
+void nc_act_tile_f32(float *y, const float *z, int64_t n, int64_t c, int64_t ldy,
+                     int64_t ldz, int act, float param);
+void nc_act_tile_f64(double *y, const double *z, int64_t n, int64_t c, int64_t ldy,
+                     int64_t ldz, int act, double param);
 
 /* Serial dz = dy * act'(.) over one (n,c) tile sharing leading dim ld (activations.c).
  * Returns -1 for an activation with no derivative (step). */

@@ -8,7 +8,7 @@ int64_t nc_mlp_num_params(const nc_mlp *net)
 {
     int64_t total = 0;
     for (int l = 0; l < net->n_layers; l++)
-        total += net->sizes[l] * net->sizes[l + 1] + net->sizes[l + 1];
+        total += nc_layer_params(net->sizes[l], net->sizes[l + 1]);
     return total;
 }
 
@@ -35,7 +35,7 @@ static inline double layer_dropout(const nc_mlp *net, int l)
 
 int nc_mlp_small_ok(const nc_mlp *net, int elem_bytes)
 {
-    if (net->n_layers < 1 || net->n_layers > 256) return 0;
+    if (net->n_layers < 1 || net->n_layers > NC_MLP_MAX_LAYERS) return 0;
     if (nc_mlp_num_params(net) * (int64_t)elem_bytes > SMALL_MAX_WEIGHT_BYTES) return 0;
     for (int l = 0; l < net->n_layers; l++) {
         if (net->sizes[l + 1] > SMALL_MAX_WIDTH || net->sizes[l] > SMALL_MAX_WIDTH) return 0;

@@ -60,18 +60,15 @@ size_t FN(nc_mlp_workspace)(const nc_mlp *net, int64_t n, int threads)
     return off + gemm;
 }
 
-/* Saved-array table on the stack: networks deeper than this are refused by the shim. */
-#define MLP_MAX_LAYERS 256
-
 // x is (N,Cd), codes is (N,NC), params is (P,), out is (N, sizes[L])
 void FN(nc_mlp_forward)(T *out, void *work, const T *x, const int32_t *codes,
                         const T *params, const nc_mlp *net, int64_t n, int64_t cd,
                         int64_t ncat, int train, uint64_t seed, uint64_t step,
                         size_t work_bytes)
 {
-    FN(mlp_saved) saved[MLP_MAX_LAYERS];
+    FN(mlp_saved) saved[NC_MLP_MAX_LAYERS];
     int L = net->n_layers;
-    if (n <= 0 || L <= 0 || L > MLP_MAX_LAYERS) return;
+    if (n <= 0 || L <= 0 || L > NC_MLP_MAX_LAYERS) return;
     size_t off = FN(mlp_layout)(net, n, 1, (char *)work, saved, NULL, NULL, NULL);
     char *gwork = (char *)work + off;
     size_t gbytes = work_bytes > off ? work_bytes - off : 0;
@@ -98,7 +95,7 @@ void FN(nc_mlp_forward)(T *out, void *work, const T *x, const int32_t *codes,
                 in = y;
             }
         }
-        p += c * oc + oc;
+        p += nc_layer_params(c, oc);
     }
 }
 
@@ -124,10 +121,10 @@ void FN(nc_mlp_backward)(T *grads, T *dx, void *work, const T *dout, const T *x,
                          const nc_mlp *net, int64_t n, int64_t cd, int64_t ncat,
                          uint64_t seed, uint64_t step, double l2, size_t work_bytes)
 {
-    FN(mlp_saved) saved[MLP_MAX_LAYERS];
-    int64_t offsets[MLP_MAX_LAYERS];
+    FN(mlp_saved) saved[NC_MLP_MAX_LAYERS];
+    int64_t offsets[NC_MLP_MAX_LAYERS];
     int L = net->n_layers;
-    if (L <= 0 || L > MLP_MAX_LAYERS) return;
+    if (L <= 0 || L > NC_MLP_MAX_LAYERS) return;
     T *g0, *g1;
     size_t off = FN(mlp_layout)(net, n, 1, (char *)work, saved, &g0, &g1, NULL);
     char *gwork = (char *)work + off;
@@ -136,7 +133,7 @@ void FN(nc_mlp_backward)(T *grads, T *dx, void *work, const T *dout, const T *x,
     int64_t o = 0;
     for (int l = 0; l < L; l++) {
         offsets[l] = o;
-        o += net->sizes[l] * net->sizes[l + 1] + net->sizes[l + 1];
+        o += nc_layer_params(net->sizes[l], net->sizes[l + 1]);
     }
     if (n <= 0) {
         /* an empty batch contributes nothing */
@@ -183,5 +180,4 @@ void FN(nc_mlp_backward)(T *grads, T *dx, void *work, const T *dout, const T *x,
 
 #include "mlp_small_impl.h"
 
-#undef MLP_MAX_LAYERS
 #undef FN

@@ -51,11 +51,11 @@
 
 #define SMALL_ARGS                                                                           \
     T *gpart, T *out, T *scratch, const T *x, const int32_t *codes, const T *t,               \
-        const int32_t *labels, const T *sw, const T *cw, const T *params, T *const *wts,      \
+        const int32_t *labels, const T *sw, const T *params, T *const *wts,                   \
         const int64_t *offs, const nc_mlp *net, int64_t cd, int64_t ncat, int64_t r0,         \
         int64_t r1, int kind, double inv, int first
-#define SMALL_PASS gpart, out, scratch, x, codes, t, labels, sw, cw, params, wts, offs, net, \
-                   cd, ncat, r0, r1, kind, inv, first
+#define SMALL_PASS gpart, out, scratch, x, codes, t, labels, sw, params, wts, offs, net, cd, \
+                   ncat, r0, r1, kind, inv, first
 
 static double FN(small_block)(int isa, SMALL_ARGS)
 {
@@ -88,7 +88,7 @@ typedef struct {
     double *gloss;
     char *scratch0;
     size_t sbytes, stride;
-    const T *x, *t, *sw, *cw, *params;
+    const T *x, *t, *sw, *params;
     T *const *wts;
     const int32_t *codes, *labels;
     const int64_t *offs;
@@ -109,8 +109,8 @@ static void FN(small_group)(void *arg, int64_t g, int slot)
     for (int64_t r0 = g0; r0 < g1; r0 += SMALL_ROWS) {
         int64_t r1 = NC_MIN(g1, r0 + SMALL_ROWS);
         acc += FN(small_block)(j->isa, gp, j->out, scratch, j->x, j->codes, j->t, j->labels,
-                               j->sw, j->cw, j->params, j->wts, j->offs, j->net, j->cd,
-                               j->ncat, r0, r1, j->kind, j->inv, r0 == g0);
+                               j->sw, j->params, j->wts, j->offs, j->net, j->cd, j->ncat, r0,
+                               r1, j->kind, j->inv, r0 == g0);
     }
     j->gloss[g] = acc;
 }
@@ -146,20 +146,20 @@ size_t FN(nc_mlp_small_workspace)(const nc_mlp *net, int64_t n, int threads)
            FN(small_scratch_bytes)(net) * (size_t)nt;
 }
 
-// x is (N,Cd); codes is (N,NC); t is (N,K) targets or NULL; labels, sw are (N,); cw is
-// (K,); params, grads are (P,); out is (N,K) = sizes[L]
+// x is (N,Cd); codes is (N,NC); t is (N,K) targets or NULL; labels, sw are (N,); params,
+// grads are (P,); out is (N,K) = sizes[L]
 double FN(nc_mlp_step_small)(T *grads, T *out, void *work, const T *x, const int32_t *codes,
-                             const T *t, const int32_t *labels, const T *sw, const T *cw,
-                             const T *params, const nc_mlp *net, int64_t n, int64_t cd,
-                             int64_t ncat, int kind, double l2, size_t work_bytes)
+                             const T *t, const int32_t *labels, const T *sw, const T *params,
+                             const nc_mlp *net, int64_t n, int64_t cd, int64_t ncat, int kind,
+                             double l2, size_t work_bytes)
 {
     if (!codes) ncat = 0;
     int L = net->n_layers;
-    int64_t offs[MLP_MAX_LAYERS];
+    int64_t offs[NC_MLP_MAX_LAYERS];
     int64_t p = 0;
     for (int l = 0; l < L; l++) {
         offs[l] = p;
-        p += net->sizes[l] * net->sizes[l + 1] + net->sizes[l + 1];
+        p += nc_layer_params(net->sizes[l], net->sizes[l + 1]);
     }
     int64_t k = net->sizes[L];
     size_t pbytes = FN(align64)((size_t)p * sizeof(T));
@@ -180,7 +180,7 @@ double FN(nc_mlp_step_small)(T *grads, T *out, void *work, const T *x, const int
 
     /* the transposed weights serve the backward pass and the narrow forward layers; a
      * one-output layer's weights are their own transpose */
-    T *wts[MLP_MAX_LAYERS];
+    T *wts[NC_MLP_MAX_LAYERS];
     for (int l = 0; l < L; l++) {
         int64_t c = l == 0 ? cd : net->sizes[l], oc = net->sizes[l + 1];
         const T *w = params + offs[l];
@@ -196,12 +196,12 @@ double FN(nc_mlp_step_small)(T *grads, T *out, void *work, const T *x, const int
             }
     }
     double inv;
-    double wsum = FN(nc_loss_weight_total)(sw, cw, labels, n, k, kind, &inv);
+    double wsum = FN(nc_loss_weight_total)(sw, NULL, labels, n, k, kind, &inv);
     int isa = nc_get_isa();
     size_t stride = pbytes / sizeof(T);
-    FN(small_job) job = {grads, part,   out,  gloss, scratch0, sbytes, stride, x,
-                         t,     sw,     cw,   params, wts,     codes,  labels, offs,
-                         net,   n,      cd,   ncat,  groups,   inv,    kind,   isa};
+    FN(small_job) job = {grads, part, out, gloss, scratch0, sbytes, stride, x, t, sw,
+                         params, wts, codes, labels, offs, net, n, cd, ncat, groups, inv,
+                         kind, isa};
     nc_parallel(FN(small_group), &job, groups, nt);
     /* add the groups' partials in group order, then the L2 term on the weights */
     if (groups > 1) {

@@ -297,7 +297,7 @@ ISA_TARGET NC_INLINE void FNI(small_scatter)(T *restrict gw, const T *restrict d
  * holds SMALL_ROWS rows per layer. */
 ISA_TARGET static double FNI(small_block)(T *gpart, T *out, T *scratch, const T *x,
                                           const int32_t *codes, const T *t,
-                                          const int32_t *labels, const T *sw, const T *cw,
+                                          const int32_t *labels, const T *sw,
                                           const T *params, T *const *wts, const int64_t *offs,
                                           const nc_mlp *net, int64_t cd, int64_t ncat,
                                           int64_t r0, int64_t r1, int kind, double inv,
@@ -305,7 +305,7 @@ ISA_TARGET static double FNI(small_block)(T *gpart, T *out, T *scratch, const T 
 {
     int L = net->n_layers;
     int64_t rows = r1 - r0, k = net->sizes[L];
-    T *ys[MLP_MAX_LAYERS], *zs[MLP_MAX_LAYERS];
+    T *ys[NC_MLP_MAX_LAYERS], *zs[NC_MLP_MAX_LAYERS];
     int64_t maxw = 1;
     T *s = scratch;
     for (int l = 0; l < L; l++) {
@@ -338,7 +338,7 @@ ISA_TARGET static double FNI(small_block)(T *gpart, T *out, T *scratch, const T 
     }
 
     double acc = FN(nc_loss_rows)(g0, NULL, ys[L - 1], t ? t + r0 * k : NULL,
-                                  labels ? labels + r0 : NULL, sw ? sw + r0 : NULL, cw, 0,
+                                  labels ? labels + r0 : NULL, sw ? sw + r0 : NULL, NULL, 0,
                                   rows, k, kind, inv);
 
     T *dy = g0, *spare = g1;

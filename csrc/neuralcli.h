@@ -87,12 +87,6 @@ int nc_act_backward_f32(float *dz, const float *dy, const float *y, const float 
 int nc_act_backward_f64(double *dz, const double *dy, const double *y, const double *z,
                         int64_t n, int64_t c, int64_t ld, int act, double param);
 
-/* Serial, unthreaded form of nc_act_forward for one tile, used by the GEMM epilogue. */
-void nc_act_tile_f32(float *y, const float *z, int64_t n, int64_t c, int64_t ldy,
-                     int64_t ldz, int act, float param);
-void nc_act_tile_f64(double *y, const double *z, int64_t n, int64_t c, int64_t ldy,
-                     int64_t ldz, int act, double param);
-
 /* ---------------------------------------------------------------- gemm */
 
 /* A fused write-back applied to each finished tile of C, while it is still in cache:
@@ -133,14 +127,6 @@ void nc_gemm_f64(double *c, const double *a, const double *b, int64_t m, int64_t
                  int64_t k, int64_t lda, int64_t ldb, int64_t ldc, int trans_a, int trans_b,
                  double alpha, double beta, const nc_epilogue_f64 *ep, void *work,
                  size_t work_bytes);
-
-/* Naive triple loop: the fallback and the C-level oracle. Same contract, no epilogue. */
-void nc_gemm_ref_f32(float *c, const float *a, const float *b, int64_t m, int64_t n,
-                     int64_t k, int64_t lda, int64_t ldb, int64_t ldc, int trans_a,
-                     int trans_b, float alpha, float beta);
-void nc_gemm_ref_f64(double *c, const double *a, const double *b, int64_t m, int64_t n,
-                     int64_t k, int64_t lda, int64_t ldb, int64_t ldc, int trans_a,
-                     int trans_b, double alpha, double beta);
 
 /* ---------------------------------------------------------------- dense layer */
 
@@ -323,11 +309,13 @@ double nc_sum_squares_f64(const double *x, int64_t n);
 
 /* ---------------------------------------------------------------- whole network */
 
-/* A sequential MLP of L dense layers. Layer l maps sizes[l] inputs to sizes[l+1]
- * outputs with activation acts[l]; dropout[l] in [0,1) drops layer l's output during
- * training (never set it on the last layer). All parameters live in one flat buffer,
- * layer by layer: W_l (sizes[l], sizes[l+1]) row-major, then b_l (sizes[l+1],).
- * Gradients use the same layout. */
+/* A sequential MLP of L dense layers, 1 <= L <= NC_MLP_MAX_LAYERS. Layer l maps sizes[l]
+ * inputs to sizes[l+1] outputs with activation acts[l]; dropout[l] in [0,1) drops layer
+ * l's output during training (never set it on the last layer). All parameters live in
+ * one flat buffer, layer by layer: W_l (sizes[l], sizes[l+1]) row-major, then b_l
+ * (sizes[l+1],). Gradients use the same layout. */
+#define NC_MLP_MAX_LAYERS 256 /* the kernels keep per-layer tables on the stack */
+
 typedef struct {
     int n_layers;
     const int64_t *sizes;     /* (L+1,) */
@@ -374,25 +362,26 @@ void nc_mlp_backward_f64(double *grads, double *dx, void *work, const double *do
 
 /* The fused training step for small networks: forward, loss and backward per block of
  * rows kept in cache, in one call. Applies when nc_mlp_small_ok (every width <= 512, at
- * most 48 KiB of parameters of elem_bytes each, no dropout). Returns the mean loss exactly as the loss kernel
- * named by `kind` (enum nc_loss) defines it, writes the network's output to out (N,K)
- * and d(loss)/d(params) + l2*W to grads (P,). t (N,K) holds the targets of mse, mae and
- * bce; labels (N,) and cw (K,) those of cross-entropy. Bitwise identical for any thread
- * count (the gradient is summed in a fixed number of groups fixed by N). x, codes, Cd and
- * NC are the first layer's inputs as in nc_mlp_forward. */
+ * most 48 KiB of parameters of elem_bytes each, no dropout). Returns the mean loss
+ * exactly as the loss kernel named by `kind` (enum nc_loss) defines it, writes the
+ * network's output to out (N,K) and d(loss)/d(params) + l2*W to grads (P,). t (N,K)
+ * holds the targets of mse, mae and bce; labels (N,) those of cross-entropy; sw (N,) the
+ * sample weights or NULL (a caller with class weights folds them in). Bitwise identical
+ * for any thread count (the gradient is summed in a fixed number of groups fixed by N).
+ * x, codes, Cd and NC are the first layer's inputs as in nc_mlp_forward. */
 int nc_mlp_small_ok(const nc_mlp *net, int elem_bytes);
 size_t nc_mlp_small_workspace_f32(const nc_mlp *net, int64_t n, int threads);
 size_t nc_mlp_small_workspace_f64(const nc_mlp *net, int64_t n, int threads);
 double nc_mlp_step_small_f32(float *grads, float *out, void *work, const float *x,
                              const int32_t *codes, const float *t, const int32_t *labels,
-                             const float *sw, const float *cw, const float *params,
-                             const nc_mlp *net, int64_t n, int64_t cd, int64_t ncat,
-                             int kind, double l2, size_t work_bytes);
+                             const float *sw, const float *params, const nc_mlp *net,
+                             int64_t n, int64_t cd, int64_t ncat, int kind, double l2,
+                             size_t work_bytes);
 double nc_mlp_step_small_f64(double *grads, double *out, void *work, const double *x,
                              const int32_t *codes, const double *t, const int32_t *labels,
-                             const double *sw, const double *cw, const double *params,
-                             const nc_mlp *net, int64_t n, int64_t cd, int64_t ncat,
-                             int kind, double l2, size_t work_bytes);
+                             const double *sw, const double *params, const nc_mlp *net,
+                             int64_t n, int64_t cd, int64_t ncat, int kind, double l2,
+                             size_t work_bytes);
 
 /* ---------------------------------------------------------------- training runs */
 

@@ -101,8 +101,8 @@ static double FN(train_step)(T *params, T *grads, T *out, T *dout, void *work,
     double l2 = cfg->l2 != 0 ? cfg->l2 / ((double)m * s) : 0.0;
     double loss;
     if (cfg->fused) {
-        loss = FN(nc_mlp_step_small)(grads, out, work, x, codes, t, labels, sw, NULL, params,
-                                     net, m, cd, ncat, cfg->loss, l2, work_bytes);
+        loss = FN(nc_mlp_step_small)(grads, out, work, x, codes, t, labels, sw, params, net,
+                                     m, cd, ncat, cfg->loss, l2, work_bytes);
         if (!isfinite(loss)) return loss;
     } else {
         FN(nc_mlp_forward)(out, work, x, codes, params, net, m, cd, ncat, 1, cfg->seed, step,
@@ -132,7 +132,7 @@ static double FN(train_step)(T *params, T *grads, T *out, T *dout, void *work,
         for (int l = 0; l < net->n_layers; l++) {
             int64_t c = net->sizes[l], oc = net->sizes[l + 1];
             wsq += FN(nc_sum_squares)(w, c * oc);
-            w += c * oc + oc;
+            w += nc_layer_params(c, oc);
         }
         loss += 0.5 * (cfg->l2 / (double)m) * wsq;
     }

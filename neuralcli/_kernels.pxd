@@ -60,12 +60,6 @@ cdef extern from "neuralcli.h" nogil:
                      int64_t k, int64_t lda, int64_t ldb, int64_t ldc, int trans_a,
                      int trans_b, double alpha, double beta, const nc_epilogue_f64 *ep,
                      void *work, size_t work_bytes)
-    void nc_gemm_ref_f32(float *c, const float *a, const float *b, int64_t m, int64_t n,
-                         int64_t k, int64_t lda, int64_t ldb, int64_t ldc, int trans_a,
-                         int trans_b, float alpha, float beta)
-    void nc_gemm_ref_f64(double *c, const double *a, const double *b, int64_t m, int64_t n,
-                         int64_t k, int64_t lda, int64_t ldb, int64_t ldc, int trans_a,
-                         int trans_b, double alpha, double beta)
 
     size_t nc_dense_workspace_f32(int64_t n, int64_t c, int64_t oc, int threads)
     size_t nc_dense_workspace_f64(int64_t n, int64_t c, int64_t oc, int threads)
@@ -152,6 +146,9 @@ cdef extern from "neuralcli.h" nogil:
     double nc_sum_squares_f32(const float *x, int64_t n)
     double nc_sum_squares_f64(const double *x, int64_t n)
 
+    enum:
+        NC_MLP_MAX_LAYERS
+
     ctypedef struct nc_mlp:
         int n_layers
         const int64_t *sizes
@@ -192,12 +189,12 @@ cdef extern from "neuralcli.h" nogil:
     size_t nc_mlp_small_workspace_f64(const nc_mlp *net, int64_t n, int threads)
     double nc_mlp_step_small_f32(float *grads, float *out, void *work, const float *x,
                                  const int32_t *codes, const float *t, const int32_t *labels,
-                                 const float *sw, const float *cw, const float *params,
-                                 const nc_mlp *net, int64_t n, int64_t cd, int64_t ncat,
-                                 int kind, double l2, size_t work_bytes)
+                                 const float *sw, const float *params, const nc_mlp *net,
+                                 int64_t n, int64_t cd, int64_t ncat, int kind, double l2,
+                                 size_t work_bytes)
     double nc_mlp_step_small_f64(double *grads, double *out, void *work, const double *x,
                                  const int32_t *codes, const double *t,
-                                 const int32_t *labels, const double *sw, const double *cw,
+                                 const int32_t *labels, const double *sw,
                                  const double *params, const nc_mlp *net, int64_t n,
                                  int64_t cd, int64_t ncat, int kind, double l2,
                                  size_t work_bytes)

@@ -107,25 +107,6 @@ def gemm(floating[:, ::1] c, const floating[:, ::1] a, const floating[:, ::1] b,
                         &b[0, 0] if b.shape[0] * b.shape[1] else NULL, m, n, k, lda, ldb,
                         ldc, trans_a, trans_b, alpha, beta, NULL, wp, wb)
 
-def gemm_ref(floating[:, ::1] c, const floating[:, ::1] a, const floating[:, ::1] b, bint trans_a,
-             bint trans_b, double alpha, double beta):
-    """The naive C triple loop, same contract as gemm."""
-    cdef int64_t m = c.shape[0], n = c.shape[1]
-    cdef int64_t k = a.shape[0] if trans_a else a.shape[1]
-    _shape((a.shape[0], a.shape[1]), (k, m) if trans_a else (m, k), "a")
-    _shape((b.shape[0], b.shape[1]), (n, k) if trans_b else (k, n), "b")
-    cdef int64_t lda = _ld(a, "a"), ldb = _ld(b, "b"), ldc = _ld(c, "c")
-    if m == 0 or n == 0:
-        return
-    with nogil:
-        if floating is float:
-            nc_gemm_ref_f32(&c[0, 0], &a[0, 0] if k else NULL, &b[0, 0] if k else NULL,
-                            m, n, k, lda, ldb, ldc, trans_a, trans_b, <float>alpha,
-                            <float>beta)
-        else:
-            nc_gemm_ref_f64(&c[0, 0], &a[0, 0] if k else NULL, &b[0, 0] if k else NULL,
-                            m, n, k, lda, ldb, ldc, trans_a, trans_b, alpha, beta)
-
 
 # ------------------------------------------------------------------ activations
 

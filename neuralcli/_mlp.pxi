@@ -2,7 +2,7 @@
 # (included by _kernels.pyx).
 import numpy as np
 
-MAX_LAYERS = 256
+MAX_LAYERS = NC_MLP_MAX_LAYERS
 LOSS_CODES = {"mse": NC_LOSS_MSE, "mae": NC_LOSS_MAE, "bce": NC_LOSS_BCE,
               "cross_entropy": NC_LOSS_CE}
 TASK_CODES = {"regression": NC_TASK_REGRESSION, "binary": NC_TASK_BINARY,
@@ -228,12 +228,12 @@ cdef class Net:
 
     def step_small(self, floating[::1] grads, floating[:, ::1] out, uint8_t[::1] work,
                    const floating[:, ::1] x, const floating[:, ::1] t,
-                   const int32_t[::1] labels, const floating[::1] sw,
-                   const floating[::1] cw, const floating[::1] params, int kind,
-                   double l2=0.0, codes=None):
+                   const int32_t[::1] labels, const floating[::1] sw, cw,
+                   const floating[::1] params, int kind, double l2=0.0, codes=None):
         """Fused forward, loss and backward of a small network over the batch x (and
         codes, as in forward); returns the mean loss. t holds mse/mae/bce targets (N,K),
-        labels cross-entropy's."""
+        labels cross-entropy's. cw must be None: class weights are folded into sw (the
+        slot remains only because callers still pass None in it)."""
         cdef int64_t n = x.shape[0], k = self.n_out
         if not nc_mlp_small_ok(&self.net, sizeof(floating)):
             raise ValueError("this network is not small enough for the fused step")
@@ -254,8 +254,8 @@ cdef class Net:
             raise ValueError(f"unknown loss code {kind}")
         if sw is not None and sw.shape[0] != n:
             raise ValueError(f"sample weights have {sw.shape[0]} values for {n} rows")
-        if cw is not None and cw.shape[0] != k:
-            raise ValueError(f"class weights have {cw.shape[0]} values for {k} classes")
+        if cw is not None:
+            raise ValueError("the fused step takes no class weights: fold them into sw")
         if params.shape[0] != self.n_params or grads.shape[0] != self.n_params:
             raise ValueError(f"params and grads need {self.n_params} values")
         cdef size_t need = self.small_workspace(n, 1, floating is double)
@@ -272,15 +272,15 @@ cdef class Net:
                     &grads[0], &out[0, 0], &work[0], xp, cp,
                     &t[0, 0] if t is not None else NULL,
                     &labels[0] if labels is not None else NULL,
-                    &sw[0] if sw is not None else NULL, &cw[0] if cw is not None else NULL,
-                    &params[0], &self.net, n, cd, ncat, kind, l2, work.shape[0])
+                    &sw[0] if sw is not None else NULL, &params[0], &self.net, n, cd,
+                    ncat, kind, l2, work.shape[0])
             else:
                 loss = nc_mlp_step_small_f64(
                     &grads[0], &out[0, 0], &work[0], xp, cp,
                     &t[0, 0] if t is not None else NULL,
                     &labels[0] if labels is not None else NULL,
-                    &sw[0] if sw is not None else NULL, &cw[0] if cw is not None else NULL,
-                    &params[0], &self.net, n, cd, ncat, kind, l2, work.shape[0])
+                    &sw[0] if sw is not None else NULL, &params[0], &self.net, n, cd,
+                    ncat, kind, l2, work.shape[0])
         return loss
 
     def train_batches(self, floating[::1] params, floating[::1] grads,
