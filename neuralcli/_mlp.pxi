@@ -228,12 +228,11 @@ cdef class Net:
 
     def step_small(self, floating[::1] grads, floating[:, ::1] out, uint8_t[::1] work,
                    const floating[:, ::1] x, const floating[:, ::1] t,
-                   const int32_t[::1] labels, const floating[::1] sw, cw,
+                   const int32_t[::1] labels, const floating[::1] sw,
                    const floating[::1] params, int kind, double l2=0.0, codes=None):
         """Fused forward, loss and backward of a small network over the batch x (and
         codes, as in forward); returns the mean loss. t holds mse/mae/bce targets (N,K),
-        labels cross-entropy's. cw must be None: class weights are folded into sw (the
-        slot remains only because callers still pass None in it)."""
+        labels cross-entropy's; class weights come folded into the row weights sw."""
         cdef int64_t n = x.shape[0], k = self.n_out
         if not nc_mlp_small_ok(&self.net, sizeof(floating)):
             raise ValueError("this network is not small enough for the fused step")
@@ -254,8 +253,6 @@ cdef class Net:
             raise ValueError(f"unknown loss code {kind}")
         if sw is not None and sw.shape[0] != n:
             raise ValueError(f"sample weights have {sw.shape[0]} values for {n} rows")
-        if cw is not None:
-            raise ValueError("the fused step takes no class weights: fold them into sw")
         if params.shape[0] != self.n_params or grads.shape[0] != self.n_params:
             raise ValueError(f"params and grads need {self.n_params} values")
         cdef size_t need = self.small_workspace(n, 1, floating is double)

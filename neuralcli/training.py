@@ -223,7 +223,7 @@ class Trainer:
         if self._fused:
             work, out = model.small_buffers(n)
             t, labels = (None, yb) if self._labels else (yb, None)
-            loss = model._net.step_small(self.grads, out, work, xb, t, labels, swb, None,
+            loss = model._net.step_small(self.grads, out, work, xb, t, labels, swb,
                                          model.params, self._loss_code, l2, codes)
             self.last_out = out
             if not math.isfinite(loss):

@@ -33,12 +33,12 @@ def _problem(sizes, loss, dtype, n, seed=0):
     return x, t, None
 
 
-def _fused(net, x, t, labels, loss, sw=None, cw=None, l2=0.0):
+def _fused(net, x, t, labels, loss, sw=None, l2=0.0):
     n = x.shape[0]
     work = np.zeros(net._net.small_workspace(n, 2, net.dtype == np.float64) + 64, np.uint8)
     grads = np.empty_like(net.params)
     out = np.empty((n, net.sizes[-1]), net.dtype)
-    value = net._net.step_small(grads, out, work, x, t, labels, sw, cw, net.params,
+    value = net._net.step_small(grads, out, work, x, t, labels, sw, net.params,
                                 _kernels.LOSS_CODES[loss], l2)
     return value, grads, out
 
@@ -100,7 +100,7 @@ labels = rng.integers(0, 3, 333).astype(np.int32)
 work = np.zeros(net._net.small_workspace(333, 2, False) + 64, np.uint8)
 g = np.empty_like(net.params)
 out = np.empty((333, 3), np.float32)
-loss = net._net.step_small(g, out, work, x, None, labels, None, None, net.params,
+loss = net._net.step_small(g, out, work, x, None, labels, None, net.params,
                            _kernels.LOSS_CODES["cross_entropy"], 0.0)
 sys.stdout.write(_kernels.get_isa() + " " + g.tobytes().hex()[:4000] + " " + repr(loss))
 """

@@ -241,9 +241,8 @@ def _fused(net, enc, labels, sw=None, l2=0.0):
     work = np.zeros(net._net.small_workspace(n, 2, net.dtype == np.float64) + 64, np.uint8)
     grads = np.full_like(net.params, np.nan)
     out = np.empty((n, net.sizes[-1]), net.dtype)
-    loss = net._net.step_small(grads, out, work, enc.dense, None, labels, sw, None,
-                               net.params, _kernels.LOSS_CODES["cross_entropy"], l2,
-                               enc.codes)
+    loss = net._net.step_small(grads, out, work, enc.dense, None, labels, sw, net.params,
+                               _kernels.LOSS_CODES["cross_entropy"], l2, enc.codes)
     return loss, grads, out
 
 
