@@ -10,7 +10,7 @@ import numpy as np
 
 from neuralcli import kernels
 from neuralcli.losses import evaluate
-from neuralcli.network import MLP
+from neuralcli.network import MLP, layer_slices
 from neuralcli.training import Callback, Task, TrainConfig, Trainer
 
 # name -> one-line description, in teaching order
@@ -44,15 +44,6 @@ def _f(a):
     if isinstance(a, np.ndarray):
         return a.astype(np.float64).tolist()
     return float(a)
-
-
-def _weight_slices(sizes):
-    """(start, stop, shape) of each layer's weight matrix inside the flat buffer."""
-    out, off = [], 0
-    for c, oc in zip(sizes[:-1], sizes[1:]):
-        out.append((off, off + c * oc, (c, oc)))
-        off += c * oc + oc
-    return out
 
 
 def _mse_dout(target):
@@ -127,7 +118,7 @@ def vanishing_gradients(depth=10, width=32, inputs=16, batch=64, seed=0):
     for act in ("sigmoid", "relu"):
         net = MLP(sizes, [act] * (depth - 1) + ["identity"], dtype="float64", seed=seed)
         loss, grads = net.gradient(x, _mse_dout(t))
-        norms = [kernels.global_grad_norm(grads[a:b]) for a, b, _ in _weight_slices(sizes)]
+        norms = [kernels.global_grad_norm(grads[w]) for w, _ in layer_slices(sizes)]
         first, last = norms[0], norms[-1]
         ratio = first / last if last > 0 else math.inf
         nets[act] = {

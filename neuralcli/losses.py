@@ -1,5 +1,5 @@
-"""Loss table: name -> fused C kernel (value and gradient in one pass) and how targets and
-outputs are read. Each kernel returns the weighted mean loss and writes d(loss)/d(out)."""
+"""Loss table: name -> fused C kernel (value and gradient in one pass) and how targets are
+read. Each kernel returns the weighted mean loss and writes d(loss)/d(out)."""
 from dataclasses import dataclass
 
 from neuralcli import _kernels
@@ -9,18 +9,14 @@ from neuralcli import _kernels
 class Loss:
     name: str
     kernel: object        # shim function
-    link: str             # what turns the network's output into a prediction
     targets: str          # "labels" (int32 class indices) or "values" (float, (N,K))
-    description: str
 
 
 LOSSES = {
-    "mse": Loss("mse", _kernels.mse, "identity", "values", "mean squared error"),
-    "mae": Loss("mae", _kernels.mae, "identity", "values", "mean absolute error"),
-    "bce": Loss("bce", _kernels.bce_logits, "sigmoid", "values",
-                "binary cross-entropy on logits"),
-    "cross_entropy": Loss("cross_entropy", _kernels.softmax_ce, "softmax", "labels",
-                          "softmax cross-entropy on logits"),
+    "mse": Loss("mse", _kernels.mse, "values"),
+    "mae": Loss("mae", _kernels.mae, "values"),
+    "bce": Loss("bce", _kernels.bce_logits, "values"),
+    "cross_entropy": Loss("cross_entropy", _kernels.softmax_ce, "labels"),
 }
 ALIASES = {"squared_error": "mse", "binary_crossentropy": "bce", "log_loss": "cross_entropy",
            "ce": "cross_entropy", "l1": "mae", "l2": "mse"}

@@ -9,7 +9,7 @@ import numpy as np
 
 from neuralcli import _kernels
 from neuralcli._version import __version__
-from neuralcli.network import MLP, activation_name, resolve_dtype
+from neuralcli.network import MLP, activation_name, n_params, resolve_dtype
 from neuralcli.preprocess import MAX_CATEGORIES, Preprocessor, decide_task, summarize_notes
 from neuralcli.training import Task, TrainConfig, Trainer, TrainingError, validation_split
 
@@ -389,7 +389,7 @@ def _check_size(sizes, dtype):
     this machine's memory, before allocating any of it."""
     import os
 
-    params = sum(c * oc + oc for c, oc in zip(sizes[:-1], sizes[1:]))
+    params = n_params(sizes)
     need = params * resolve_dtype(dtype).itemsize * 4  # weights, gradients, 2 Adam slots
     try:
         have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")

@@ -77,6 +77,25 @@ def resolve_dtype(dtype):
     return np.dtype(DTYPES[key])
 
 
+def layer_slices(sizes):
+    """Where each layer's parameters sit in the flat buffer: a (weights, biases) pair of
+    slices per layer, W (fan_in, fan_out) row-major and then b (fan_out,), layer after
+    layer. Every reader of the buffer's layout takes it from here."""
+    slices, start = [], 0
+    for c, oc in zip(sizes[:-1], sizes[1:]):
+        w = slice(start, start + c * oc)
+        b = slice(w.stop, w.stop + oc)
+        slices.append((w, b))
+        start = b.stop
+    return slices
+
+
+def n_params(sizes):
+    """The length of the flat parameter buffer of a network of these layer sizes."""
+    slices = layer_slices(sizes)
+    return slices[-1][1].stop if slices else 0
+
+
 class MLP:
     """Dense layers sizes[0] -> sizes[1] -> ... -> sizes[-1], one activation per layer.
 
@@ -123,17 +142,14 @@ class MLP:
         self._net = _kernels.Net(
             sizes, [ACTIVATIONS[a].code for a in activations], self.act_params,
             dropout, n_dense) if all(ACTIVATIONS[a].trainable for a in activations) else None
-        self.n_params = sum(c * oc + oc for c, oc in zip(sizes[:-1], sizes[1:]))
+        self.n_params = n_params(sizes)
         self.params = np.zeros(self.n_params, dtype=self.dtype)
         self.weights, self.biases = [], []
         self.weight_mask = np.zeros(self.n_params, dtype=bool)   # the weights, not biases
-        off = 0
-        for c, oc in zip(sizes[:-1], sizes[1:]):
-            self.weights.append(self.params[off:off + c * oc].reshape(c, oc))
-            self.weight_mask[off:off + c * oc] = True
-            off += c * oc
-            self.biases.append(self.params[off:off + oc])
-            off += oc
+        for (w, b), c, oc in zip(layer_slices(sizes), sizes[:-1], sizes[1:]):
+            self.weights.append(self.params[w].reshape(c, oc))
+            self.weight_mask[w] = True
+            self.biases.append(self.params[b])
         self._cache = {}
         if init:
             self.initialize(seed)
@@ -327,7 +343,8 @@ class MLP:
         rows = []
         item = self.dtype.itemsize
         total_fwd = total_train = 0
-        for i, (c, oc) in enumerate(zip(self.sizes[:-1], self.sizes[1:])):
+        for i, (c, oc, (w, b)) in enumerate(zip(self.sizes[:-1], self.sizes[1:],
+                                                 layer_slices(self.sizes))):
             fwd = 2 * c * oc
             train = fwd * (2 if i == 0 else 3)
             row = {}
@@ -340,7 +357,7 @@ class MLP:
             total_train += train
             rows.append({"layer": i, "kind": "dense", "in": c, "out": oc,
                          "activation": self.activations[i], "dropout": self.dropout[i],
-                         "weights": (c, oc), "params": c * oc + oc,
+                         "weights": (c, oc), "params": b.stop - w.start,
                          "flops_forward": fwd, "flops_train": train, **row})
         return {
             "layers": rows,

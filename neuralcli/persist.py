@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from neuralcli._version import __version__
-from neuralcli.network import ACTIVATIONS, DTYPES, MLP
+from neuralcli.network import ACTIVATIONS, DTYPES, MLP, n_params
 
 MAGIC = b"NEURALCL"
 FORMAT_VERSION = 1
@@ -324,10 +324,10 @@ def _check_network(c, header):
     c.need(params.get("dtype") == dtype,
            f"header: params dtype {str(params.get('dtype'))[:20]!r} differs from the "
            f"network dtype {dtype!r}")
-    n_params = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
-    c.need(params.get("shape") == [n_params],
+    count = n_params(sizes)
+    c.need(params.get("shape") == [count],
            f"header: params shape {str(params.get('shape'))[:40]} does not match the "
-           f"{n_params:,} parameters of a {'-'.join(map(str, sizes))} network")
+           f"{count:,} parameters of a {'-'.join(map(str, sizes))} network")
     return net, params
 
 

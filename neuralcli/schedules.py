@@ -16,9 +16,6 @@ class Schedule:
     def observe(self, epoch, monitored):
         """Called after each epoch with the monitored loss; only plateau listens."""
 
-    def describe(self):
-        return self.name
-
 
 class Constant(Schedule):
     name = "constant"
@@ -35,9 +32,6 @@ class StepDecay(Schedule):
 
     def lr(self, epoch):
         return self.base_lr * self.gamma ** (epoch // self.step_size)
-
-    def describe(self):
-        return f"step (x{self.gamma:g} every {self.step_size} epochs)"
 
 
 class Cosine(Schedule):
@@ -66,9 +60,6 @@ class WarmupCosine(Cosine):
         warmup = max(1, int(round(0.05 * epochs))) if warmup is None else int(warmup)
         super().__init__(base_lr, epochs, min_lr=min_lr, warmup=warmup)
 
-    def describe(self):
-        return f"warmup_cosine ({self.warmup} warmup epochs)"
-
 
 class ReduceOnPlateau(Schedule):
     """Multiply by factor when the monitored loss has not improved for `patience` epochs."""
@@ -94,9 +85,6 @@ class ReduceOnPlateau(Schedule):
         if self.bad > self.patience:
             self.current = max(self.min_lr, self.current * self.factor)
             self.bad = 0
-
-    def describe(self):
-        return f"plateau (x{self.factor:g} after {self.patience} epochs without progress)"
 
 
 class InvScaling(Schedule):

@@ -14,6 +14,7 @@ from neuralcli.errors import DataError
 from neuralcli.preprocess import DATE_FEATURES, date_text, number_text
 from neuralcli.table import DateColumn, NumberColumn, Table, TextColumn
 from neuralcli.losses import evaluate
+from neuralcli.network import layer_slices
 
 WHY = {
     "network": "The shapes fix what the network can compute: every layer is a matrix "
@@ -254,9 +255,10 @@ def trace(model, table, *, row=0, target=None, top=5, lr=None, optimizer=None):
     result = {"why": dict(WHY), "notes": notes, "task": model.task, "target_name": pre.target}
 
     layers = []
-    for i, (c, oc) in enumerate(zip(net.sizes[:-1], net.sizes[1:])):
+    for i, (c, oc, (w, b)) in enumerate(zip(net.sizes[:-1], net.sizes[1:],
+                                             layer_slices(net.sizes))):
         layers.append({"layer": i + 1, "in": c, "out": oc, "activation": net.activations[i],
-                       "params": c * oc + oc, "weights": [c, oc], "bias": [oc],
+                       "params": b.stop - w.start, "weights": [c, oc], "bias": [oc],
                        "kind": "output" if i == net.n_layers - 1 else "hidden"})
     result["network"] = {"inputs": net.sizes[0], "input_features": list(pre.feature_names),
                          "layers": layers, "params": net.n_params,
@@ -300,8 +302,6 @@ def trace(model, table, *, row=0, target=None, top=5, lr=None, optimizer=None):
         names_in = names_out
     result["forward"] = fwd
     out = np.asarray(acts[-1], dtype=np.float64)
-    engine_out = net.forward(x).astype(np.float64)
-    result["engine_output_check"] = float(np.abs(out - engine_out).max())
     result["output"] = _read_output(model, out)
 
     if not has_target:
@@ -321,7 +321,8 @@ def trace(model, table, *, row=0, target=None, top=5, lr=None, optimizer=None):
     # ---- backward, one dense kernel call per layer from the output
     dy = dout
     back = []
-    grads = []
+    grads = np.empty(net.n_params, dtype=dt)   # laid out as the network's parameters
+    slices = layer_slices(net.sizes)
     # with no error at the output there is none anywhere: every gradient is zero
     if np.any(dout):
         no_error = None
@@ -363,17 +364,14 @@ def trace(model, table, *, row=0, target=None, top=5, lr=None, optimizer=None):
                      "dW_shape": list(dw.shape), "dW_norm": float(np.linalg.norm(dwd)),
                      "dX": _vec(dx[0]), "names": names_out, "prev_names": names_prev,
                      "blame": blame, "no_blame": no_blame})
-        grads.insert(0, (dw, db))
+        w_at, b_at = slices[li]
+        grads[w_at], grads[b_at] = dw.ravel(), db
         dy = dx
     result["backward"] = back
-    flat_grads = np.concatenate([np.concatenate([dw.ravel(), db]) for dw, db in grads])
-    _, engine = net.gradient(x, lambda o, d: evaluate(model.spec.loss, o, target, None, d))
-    result["engine_gradient_check"] = float(np.abs(flat_grads.astype(np.float64) -
-                                                   engine.astype(np.float64)).max())
 
     # ---- one update step with the optimizer that trains the model
     names = [list(pre.feature_names)] + [layer["names"] for layer in fwd]
-    result["step"], result["why"]["step"] = _update(model, x, target, flat_grads, loss,
+    result["step"], result["why"]["step"] = _update(model, x, target, grads, loss,
                                                     names, top, lr=lr, optimizer=optimizer)
     return result
 
@@ -406,17 +404,15 @@ def _update(model, x, target, grads, loss, names, top, *, lr, optimizer):
     # every weight by about lr, so the largest moves would be an arbitrary few)
     order = np.lexsort((np.arange(len(gd)), -np.abs(delta), -np.abs(gd)))[:top]
     changes = []
+    slices = layer_slices(net.sizes)
     for k in (int(k) for k in order):
-        li, local = 0, k
-        while local >= net.sizes[li] * net.sizes[li + 1] + net.sizes[li + 1]:
-            local -= net.sizes[li] * net.sizes[li + 1] + net.sizes[li + 1]
-            li += 1
-        c, oc = net.sizes[li], net.sizes[li + 1]
-        if local < c * oc:
-            p, j = divmod(local, oc)
+        li = next(i for i, (_, b) in enumerate(slices) if k < b.stop)
+        w, b = slices[li]
+        if k < w.stop:
+            p, j = divmod(k - w.start, net.sizes[li + 1])
             what = f"W{li + 1}[{names[li][p]} -> {names[li + 1][j]}]"
         else:
-            what = f"b{li + 1}[{names[li + 1][local - c * oc]}]"
+            what = f"b{li + 1}[{names[li + 1][k - b.start]}]"
         changes.append({"param": what, "layer": li + 1, "index": k,
                         "before": float(net.params[k]), "after": float(after.params[k]),
                         "delta": float(delta[k]), "grad": float(gd[k])})

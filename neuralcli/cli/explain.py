@@ -319,8 +319,6 @@ def _render(console, t, model_path):
         blame = "; ".join(f"{x['from']} -> {x['to']} (w {_n(x['weight'])}, dL/dw "
                           f"{_n(x['grad'])})" for x in b["blame"][:3])
         _say(console, f"    most blame: {blame}")
-    _say(console, f"  (these gradients equal the training engine's: largest difference "
-                 f"{t['engine_gradient_check']:.1e})")
 
     st = t["step"]
     _section(console, 6, f"One {st['optimizer']} step (learning rate {st['lr']:g})",

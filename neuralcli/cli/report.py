@@ -12,8 +12,8 @@ class TrainProgress(Callback):
     is unknown, so batch losses show from then on."""
 
     def __init__(self, console, epochs):
+        # epochs: unused; the display takes the run's length from the state at its start
         self.console = console
-        self.epochs = epochs
         self.display = None
         self.scaled = None  # whether losses are on a standardized target; None: not known yet
         self.shown = None   # the logs of the last epoch shown
