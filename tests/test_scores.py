@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from neuralcli import metrics
-from neuralcli.training import _R2, r2_score
+from neuralcli.metrics import R2Sum as _R2
+
+
+def r2_score(y, pred, w=None):
+    """R² as training takes it: R2Sum over one chunk, with no check of the weights."""
+    acc = _R2()
+    acc.add(y, pred, w)
+    return acc.score()
 
 
 def _r2_oracle(y, pred, w=None):
