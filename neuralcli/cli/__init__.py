@@ -127,6 +127,34 @@ def _print_version(ctx, param, value):
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
+# what each output format means, for --format's help
+FORMAT_HELP = {"rich": "colour on a terminal (the default, plain text elsewhere)",
+               "plain": "text only", "json": "the results as JSON",
+               "markdown": "tables as Markdown"}
+
+
+def format_option(*formats, json_flag=False):
+    """The --format option of a command that prints results, with json_flag also --json,
+    short for --format json. Given, it sets the invocation's console (App.console) to one
+    that writes in that format (Console.with_format), through which the command writes as
+    ever; not given, the console stays as it was (rich, or what a group's --format chose).
+    The command reads the format as app.console.format."""
+    formats = formats or ("rich", "plain", "json")
+
+    def use(ctx, param, value):
+        if value:
+            app = ctx.find_object(App)
+            app.console = app.console.with_format("json" if value is True else value)
+
+    def decorate(f):
+        if json_flag:
+            f = click.option("--json", is_flag=True, expose_value=False, callback=use,
+                             help="Short for --format json.")(f)
+        return click.option("--format", type=click.Choice(formats), expose_value=False,
+                            callback=use, help="; ".join(f"{k}: {FORMAT_HELP[k]}"
+                                                         for k in formats) + ".")(f)
+    return decorate
+
 
 @click.group(cls=Group, context_settings=CONTEXT)
 @click.option("--version", is_flag=True, expose_value=False, is_eager=True,

@@ -3,7 +3,13 @@
 With a terminal and colour, output goes through rich (tables, live progress). Off a
 terminal, or with --no-color, everything is plain text with no control characters, so
 logs and files stay clean. Commands describe what to show (titles, columns, rows, key and
-value pairs); only this module builds rich objects."""
+value pairs); only this module builds rich objects.
+
+A console writes its results in one format, fixed when it is built: "rich" (colour where
+the terminal has it, else plain text), "plain" (text only, on stdout and stderr alike),
+"json" (results as JSON through .json(); messages and progress on stderr as ever) or
+"markdown" (tables as Markdown pipe tables, text as it is). A command's --format option
+asks for one with Console.with_format."""
 import json
 import math
 import os
@@ -22,6 +28,9 @@ def _clean(text, newlines=False):
     return str(text).translate(_CONTROL_KEEP_NEWLINE if newlines else _CONTROL)
 
 
+FORMATS = ("rich", "plain", "json", "markdown")
+
+
 def _plain_table(title, columns, rows, aligns):
     """Columns padded with spaces; numbers right-aligned."""
     cells = [[_clean(c) for c in columns]] + [[_fmt(v) for v in r] for r in rows]
@@ -37,6 +46,18 @@ def _plain_table(title, columns, rows, aligns):
         out.append("  ".join(parts).rstrip())
         if k == 0:
             out.append("  ".join("-" * w for w in widths))
+    return "\n".join(out)
+
+
+def _markdown_table(title, columns, rows):
+    """A pipe table, as GitHub renders it, under its title and a blank line."""
+    def cell(v):
+        return _fmt(v).replace("|", "\\|")
+
+    out = [_clean(title), ""] if title else []
+    out.append("| " + " | ".join(cell(c) for c in columns) + " |")
+    out.append("|" + "---|" * len(columns))
+    out += ["| " + " | ".join(cell(v) for v in r) + " |" for r in rows]
     return "\n".join(out)
 
 
@@ -66,17 +87,29 @@ def cell_text(v):
 class Console:
     """The one place the CLI writes to the terminal."""
 
-    def __init__(self, color=None, quiet=False, out=None, err=None):
+    def __init__(self, color=None, quiet=False, out=None, err=None, fmt="rich"):
+        if fmt not in FORMATS:
+            raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
         self.out = out or sys.stdout
         self.err = err or sys.stderr
+        self.color, self.quiet, self.format = color, quiet, fmt
         no_color_env = "NO_COLOR" in os.environ
-        self.rich_out = bool(color if color is not None else
-                             (not no_color_env and _isatty(self.out)))
-        self.rich_err = bool(color if color is not None else
-                             (not no_color_env and _isatty(self.err)))
-        self.quiet = quiet
+        # results are rich only in the rich format; messages and progress in any format
+        # but plain
+        self.rich_out = fmt == "rich" and bool(color if color is not None else
+                                               (not no_color_env and _isatty(self.out)))
+        self.rich_err = fmt != "plain" and bool(color if color is not None else
+                                                (not no_color_env and _isatty(self.err)))
         self._out_console = None
         self._err_console = None
+
+    def with_format(self, fmt):
+        """A console to the same streams, with the same colour and quiet settings, that
+        writes its results in `fmt` (this one when it already does)."""
+        if fmt == self.format:
+            return self
+        return Console(color=self.color, quiet=self.quiet, out=self.out, err=self.err,
+                       fmt=fmt)
 
     # -------------------------------------------------------------- rich consoles
 
@@ -122,6 +155,9 @@ class Console:
                                               and not isinstance(r[i], bool)
                                               for r in rows if r[i] is not None)
                       else "left" for i in range(len(columns))]
+        if self.format == "markdown":
+            self.line(_markdown_table(title, columns, rows))
+            return
         if not self.rich_out:
             self.line(_plain_table(title, columns, rows, aligns))
             return
@@ -288,10 +324,11 @@ class Console:
                            for ch in ln[cut:])
             self._rich("out").print(_escape(ln[:cut]) + body)
 
-    def class_map(self, probs, points, *, title=None, caption=None):
+    def class_map(self, probs, points, *, title=None, caption=None, width=None):
         """A map of P(class 1) over a grid (rows top to bottom, values in [0, 1]) with data
         points (row, col, label 0/1, correct) drawn over it: coloured cells on a
-        terminal, shading characters in plain text. A legend line follows."""
+        terminal, shading characters in plain text. A legend follows: one line, or in
+        plain text wrapped to `width` columns when given."""
         if title:
             self.heading(title)
         if self.rich_out:
@@ -301,7 +338,13 @@ class Console:
             self.line(caption)
         for ln in _map_lines(probs, points):
             self.line(ln)
-        self.line(MAP_LEGEND_PLAIN)
+        if width is None:
+            self.line(MAP_LEGEND_PLAIN)
+            return
+        import textwrap
+
+        self.line("\n".join(textwrap.wrap(MAP_LEGEND_PLAIN, width, break_long_words=False,
+                                           break_on_hyphens=False)))
 
     def live_map(self):
         """A map view that redraws in place on a terminal (rich Live); elsewhere it is

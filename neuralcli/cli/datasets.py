@@ -1,6 +1,8 @@
 """neuralcli datasets: the built-in data sets, listed or written as CSV."""
 import click
 
+from neuralcli.cli import format_option
+
 EPILOG = """\b
 Examples:
   neuralcli datasets                       # list them
@@ -16,9 +18,9 @@ Examples:
 @click.option("--rows", type=int, help="Number of rows (default: the set's own).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
-@click.option("--json", "as_json", is_flag=True, help="List the sets as JSON.")
+@format_option(json_flag=True)
 @click.pass_obj
-def command(app, name, output, rows, seed, force, as_json):
+def command(app, name, output, rows, seed, force):
     """List the built-in data sets, or write NAME as CSV."""
     import os
 
@@ -28,7 +30,7 @@ def command(app, name, output, rows, seed, force, as_json):
 
     console = app.console
     if name is None:
-        if as_json:
+        if console.format == "json":
             console.json([{"name": d.name, "task": d.task, "description": d.description}
                           for d in DATASETS.values()])
             return

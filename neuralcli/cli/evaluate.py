@@ -1,6 +1,7 @@
 """neuralcli eval: how a model does on labelled data, beside a trivial baseline."""
 import click
 
+from neuralcli.cli import format_option
 from neuralcli.cli.options import reading_kwargs, reading_options
 
 EPILOG = """\b
@@ -109,10 +110,9 @@ def _confusion(console, names, cm, support):
 @click.argument("model_path", metavar="MODEL", type=click.Path())
 @click.argument("data", type=click.Path())
 @reading_options
-@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@format_option(json_flag=True)
 @click.pass_obj
-def command(app, model_path, data, delimiter, na_values, decimal, thousands, encoding,
-            as_json):
+def command(app, model_path, data, delimiter, na_values, decimal, thousands, encoding):
     """Evaluate MODEL on DATA.csv (a .gz file, - for standard input, or a Parquet file),
     which must hold the target column.
 
@@ -150,7 +150,7 @@ def command(app, model_path, data, delimiter, na_values, decimal, thousands, enc
         got = metrics.regression_report(y, pred)
         base = metrics.baseline_regression(y, mean=pre.target_mean if pre.scale_target
                                            else None)
-        if as_json:
+        if console.format == "json":
             console.json({"task": model.task, "rows": n_rows, "model": got,
                           "baseline": base, "baseline_kind": "mean of the training target"})
             return
@@ -164,7 +164,7 @@ def command(app, model_path, data, delimiter, na_values, decimal, thousands, enc
     got = metrics.classification_report(y, proba, k)
     base = metrics.baseline_classification(y, k, prior=model.info.get("class_prior"))
     names = pre.class_names
-    if as_json:
+    if console.format == "json":
         console.json({"task": model.task, "rows": n_rows, "classes": names,
                       "model": got, "baseline": base,
                       "baseline_kind": "always the majority class"})

@@ -2,6 +2,7 @@
 on your model and your data, with the numbers its kernels produce."""
 import click
 
+from neuralcli.cli import format_option
 from neuralcli.cli.options import positive_float, reading_kwargs, reading_options
 
 # the optimizers `train --optimizer` offers, for the update step
@@ -39,11 +40,10 @@ Examples:
 @click.option("--optimizer", type=click.Choice(OPTIMIZERS),
               help="Optimizer of the update step shown at the end (default: the model's "
                    "own).")
-@click.option("--format", "fmt", type=click.Choice(["rich", "plain", "json"]),
-              default="rich", show_default=True)
+@format_option()
 @reading_options
 @click.pass_obj
-def command(app, model_path, data, row, input_text, target, top, lr, optimizer, fmt,
+def command(app, model_path, data, row, input_text, target, top, lr, optimizer,
             delimiter, na_values, decimal, thousands, encoding):
     """Trace one row through MODEL: the network, the preprocessing of each value, the
     forward pass neuron by neuron, the loss, the backward pass and one update step of the
@@ -84,11 +84,9 @@ def command(app, model_path, data, row, input_text, target, top, lr, optimizer, 
         table = row_table(model.pre, values, target=target)
         result = trace(model, table, top=top, lr=lr, optimizer=optimizer)
     console = app.console
-    if fmt == "json":
+    if console.format == "json":
         console.json(result)
         return
-    if fmt == "plain":
-        console.rich_out = console.rich_err = False
     _render(console, result, model_path)
 
 
@@ -383,10 +381,9 @@ def _step_verdict(st):
 @click.option("--activation", type=click.Choice(["step", "sigmoid", "relu", "tanh"]),
               default="step", show_default=True)
 @click.option("--names", help="Names of the inputs, comma-separated (for display).")
-@click.option("--format", "fmt", type=click.Choice(["rich", "plain", "json"]),
-              default="rich", show_default=True)
+@format_option()
 @click.pass_obj
-def neuron_command(app, inputs, weights, bias, activation, names, fmt):
+def neuron_command(app, inputs, weights, bias, activation, names):
     """One neuron's decision, as a loan officer weighs an application: each input times
     its weight pushes toward yes or no; their sum plus the bias is the pre-activation,
     and the activation turns it into the decision."""
@@ -409,11 +406,9 @@ def neuron_command(app, inputs, weights, bias, activation, names, fmt):
     for item, label in zip(result["inputs"], labels):
         item["name"] = label
     console = app.console
-    if fmt == "json":
+    if console.format == "json":
         console.json(result)
         return
-    if fmt == "plain":
-        console.rich_out = console.rich_err = False
     console.heading("One neuron's decision")
     console.text("Each input is multiplied by its weight; a positive product pushes toward "
                  "yes, a negative one toward no.", style="dim")

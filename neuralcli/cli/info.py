@@ -1,6 +1,8 @@
 """neuralcli info: what a model file holds."""
 import click
 
+from neuralcli.cli import format_option
+
 EPILOG = """\b
 Examples:
   neuralcli info model.ncm
@@ -10,9 +12,9 @@ Examples:
 
 @click.command("info", epilog=EPILOG, short_help="Describe a model file.")
 @click.argument("model_path", metavar="MODEL", type=click.Path())
-@click.option("--json", "as_json", is_flag=True, help="Print the description as JSON.")
+@format_option(json_flag=True)
 @click.pass_obj
-def command(app, model_path, as_json):
+def command(app, model_path):
     """Show MODEL's architecture, parameter count, FLOPs per sample, preprocessing (each
     column's encoding: standardized number and its format, date features, categories and
     the shared other input, ID-like columns left out), training settings and history, and
@@ -28,7 +30,7 @@ def command(app, model_path, as_json):
     pre, info = model.pre, model.info
     summary = model.net.summary()
     columns = pre.describe()
-    if as_json:
+    if console.format == "json":
         console.json({
             "model": str(model_path), "library_version": info.get("library_version"),
             "task": model.task, "target": pre.target, "classes": pre.class_names,

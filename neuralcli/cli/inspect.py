@@ -1,6 +1,8 @@
 """neuralcli inspect: what the reader and train's preprocessing make of a file."""
 import click
 
+from neuralcli.cli import format_option
+
 from neuralcli.cli.options import (drop_option, impute_option, keep_id_option,
                                    max_categories_option, positive_int, reading_kwargs,
                                    reading_options, target_option, task_option)
@@ -34,10 +36,10 @@ head; docs/inspect.md describes every key.
 @keep_id_option
 @click.option("--head", "head", type=int, default=0, show_default=True,
               help="Show the first N rows as parsed.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+@format_option(json_flag=True)
 @click.pass_obj
 def command(app, data, target, drop, task, impute, delimiter, na_values, decimal, thousands,
-            encoding, max_categories, keep_id, head, as_json):
+            encoding, max_categories, keep_id, head):
     """Show what neuralcli reads in DATA and what train would do with each column.
 
     DATA is a CSV file (also .gz, or - for standard input) or a Parquet file. For each
@@ -64,7 +66,7 @@ def command(app, data, target, drop, task, impute, delimiter, na_values, decimal
     result = profile(table, target=target, drop=drop, task=task, impute=impute,
                      max_categories=max_categories, keep=keep_id, head=head,
                      fix_words=fix_words(train.command))
-    if as_json:
+    if app.console.format == "json":
         app.console.json(result)
         return
     show(app.console, result)

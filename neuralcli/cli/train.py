@@ -3,6 +3,7 @@ import os
 
 import click
 
+from neuralcli.cli import format_option
 from neuralcli.cli.options import (class_weight, drop_option, hidden_sizes, impute_option,
                                    keep_id_option, max_categories_option, positive_float,
                                    positive_int, reading_kwargs, reading_options, target_option,
@@ -72,14 +73,14 @@ Examples:
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="Model file to write (default: <data>.ncm, never overwriting).")
 @click.option("--force", is_flag=True, help="Overwrite an existing model file.")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@format_option(json_flag=True)
 @click.pass_obj
 def command(app, data, target, drop, task, hidden, activation, loss, optimizer, lr, epochs,
             batch_size, val_split, val_path, early_stopping, patience, schedule,
             weight_decay, dropout, clip_norm, class_weight_text, impute, delimiter, na_values,
             decimal, thousands, encoding, max_categories, keep_id, seed, threads,
             memory_limit_text, dtype,
-            output, force, as_json):
+            output, force):
     """Train a network on DATA.csv (default: the built-in two spirals) and save it.
 
     DATA may be a .gz file, - for standard input, or a Parquet file (with the
@@ -97,7 +98,8 @@ def command(app, data, target, drop, task, hidden, activation, loss, optimizer, 
                epochs, batch_size, val_split, val_path, early_stopping, patience, schedule,
                weight_decay, dropout, clip_norm, class_weight_text, impute, delimiter,
                na_values, decimal, thousands, encoding, max_categories, keep_id, seed,
-               threads, memory_limit_text, dtype, output, force, as_json)
+               threads, memory_limit_text, dtype, output, force,
+               as_json=app.console.format == "json")
 
 
 def _train(app, term, data, target, drop, task, hidden, activation, loss, optimizer, lr,

@@ -1,16 +1,15 @@
 """neuralcli demo: the classic lessons of neural networks, computed live by the engine.
 
 The numbers come from neuralcli.demos, which runs each experiment through the real
-kernels. This package holds the group and the options its lessons share; each lesson is
-a module of its own that explains each step and shows its numbers through the writer in
-render.py, as rich or plain text or as one JSON object."""
+kernels. This package holds the group and the option parsers its lessons share; each
+lesson is a module of its own that explains each step and shows its numbers through the
+writer in render.py, as rich or plain text or as one JSON object."""
 import textwrap
 
 import click
 
+from neuralcli.cli import format_option
 from neuralcli.cli.options import number_list, positive_float
-
-FORMATS = ("rich", "plain", "json")
 
 EPILOG = """\b
 Examples:
@@ -51,33 +50,24 @@ def widths(ctx, param, value):
     return sizes
 
 
-def format_option(f):
-    return click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
-                        help="rich: colour on a terminal (the default, plain text "
-                             "elsewhere); plain: text only; json: one JSON object.")(f)
-
-
 # ------------------------------------------------------------------ the group
 
 @click.group("demo", invoke_without_command=True, epilog=EPILOG,
              short_help="Classic lessons of neural networks, computed live.")
-@format_option
+@format_option()
 @click.pass_context
-def command(ctx, fmt):
+def command(ctx):
     """The classic lessons of neural networks, each computed live by neuralcli's own
     kernels, with options to change its numbers. Without a NAME, list the lessons."""
     if ctx.invoked_subcommand is not None:
         return
-    from neuralcli.cli.console import Console
     from neuralcli.cli.demo.render import PLAIN_WIDTH
     from neuralcli.demos import LESSONS
 
-    base = ctx.obj.console
-    if fmt == "json":
-        base.json([{"name": k, "description": v} for k, v in LESSONS.items()])
+    console = ctx.obj.console
+    if console.format == "json":
+        console.json([{"name": k, "description": v} for k, v in LESSONS.items()])
         return
-    console = base if fmt != "plain" else Console(color=False, quiet=base.quiet,
-                                                  out=base.out, err=base.err)
     rows = list(LESSONS.items())
     if not console.rich_out:
         # a description too long for the line goes on under itself

@@ -2,7 +2,8 @@
 pass, backward pass and update."""
 import click
 
-from neuralcli.cli.demo import EPILOG, format_option, numbers, positive
+from neuralcli.cli import format_option
+from neuralcli.cli.demo import EPILOG, numbers, positive
 from neuralcli.cli.demo.render import Lesson, g
 
 
@@ -19,16 +20,16 @@ from neuralcli.cli.demo.render import Lesson, g
 @click.option("--biases", default="0.35,0.60", show_default=True, callback=numbers(2),
               help="Hidden bias, output bias.")
 @click.option("--lr", type=float, default=0.5, show_default=True, callback=positive)
-@format_option
-@click.pass_context
-def command(ctx, inputs, targets, w1, w2, biases, lr, fmt):
+@format_option()
+@click.pass_obj
+def command(app, inputs, targets, w1, w2, biases, lr):
     """Every step of forward pass, error, backward pass and one SGD update of a 2-2-2
     sigmoid network, in float64, with the published numbers of the classic example
     (Matt Mazur's) beside the engine's when the defaults are used."""
     from neuralcli import demos
 
     r = demos.backprop(inputs=inputs, targets=targets, w1=w1, w2=w2, biases=biases, lr=lr)
-    L = Lesson(ctx, "backprop", {"inputs": inputs, "targets": targets, "w1": w1, "w2": w2,
+    L = Lesson(app, "backprop", {"inputs": inputs, "targets": targets, "w1": w1, "w2": w2,
                                  "biases": biases, "lr": lr})
     pub = {c["quantity"]: c for c in r["published"]}
     cols_pub = ["published", "match"] if pub else []

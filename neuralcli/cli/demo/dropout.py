@@ -3,7 +3,8 @@ import math
 
 import click
 
-from neuralcli.cli.demo import EPILOG, format_option
+from neuralcli.cli import format_option
+from neuralcli.cli.demo import EPILOG
 from neuralcli.cli.demo.render import Lesson, g
 
 
@@ -12,9 +13,9 @@ from neuralcli.cli.demo.render import Lesson, g
 @click.option("--p", "p", type=click.FloatRange(0, 1, max_open=True), default=0.5,
               show_default=True, help="Dropout rate: the chance each value is zeroed.")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
-@format_option
-@click.pass_context
-def command(ctx, p, seed, fmt):
+@format_option()
+@click.pass_obj
+def command(app, p, seed):
     """Dropout on one layer's activations: which values the mask drops, why the kept ones
     are scaled by 1/(1-p), and how a network's train and eval modes differ."""
     from neuralcli import demos
@@ -22,7 +23,7 @@ def command(ctx, p, seed, fmt):
     if math.isnan(p):
         raise click.BadParameter("must be a number in [0, 1)", param_hint="--p")
     r = demos.dropout(p=p, seed=seed)
-    L = Lesson(ctx, "dropout", {"p": p, "seed": seed})
+    L = Lesson(app, "dropout", {"p": p, "seed": seed})
     L.step("One layer's activations",
            "relu(x W + b) by the dense kernel for 4 rows of 8 units: what dropout acts on.")
     L.table(["row"] + [f"u{j + 1}" for j in range(len(r["activations"][0]))],

@@ -4,7 +4,8 @@ import math
 
 import click
 
-from neuralcli.cli.demo import EPILOG, format_option, numbers
+from neuralcli.cli import format_option
+from neuralcli.cli.demo import EPILOG, numbers
 from neuralcli.cli.demo.render import Lesson, g
 
 
@@ -14,9 +15,9 @@ from neuralcli.cli.demo.render import Lesson, g
               callback=numbers(positive=True), help="Learning rates, comma-separated.")
 @click.option("--steps", type=click.IntRange(1, 10000), default=50, show_default=True)
 @click.option("--start", type=float, default=10.0, show_default=True, help="Starting x.")
-@format_option
-@click.pass_context
-def command(ctx, lrs, steps, start, fmt):
+@format_option()
+@click.pass_obj
+def command(app, lrs, steps, start):
     """Gradient descent on f(x) = x^2 from x = START with several learning rates: the
     gradient from the mse kernel, each update by the sgd kernel."""
     from neuralcli import demos
@@ -25,7 +26,7 @@ def command(ctx, lrs, steps, start, fmt):
         raise click.BadParameter(f"must be a finite non-zero number, got {start}",
                                  param_hint="--start")
     r = demos.learning_rate(lrs=lrs, steps=steps, start=start)
-    L = Lesson(ctx, "learning-rate", {"lrs": lrs, "steps": steps, "start": start})
+    L = Lesson(app, "learning-rate", {"lrs": lrs, "steps": steps, "start": start})
     c = r["gradient_check"]
     L.step("The gradient, from the mse kernel",
            "With prediction x, target 0 and one element, mse is x^2 and its gradient 2x: "

@@ -2,7 +2,8 @@
 a ReLU between them breaks the collapse."""
 import click
 
-from neuralcli.cli.demo import EPILOG, format_option
+from neuralcli.cli import format_option
+from neuralcli.cli.demo import EPILOG
 from neuralcli.cli.demo.render import Lesson, g
 
 
@@ -13,15 +14,15 @@ from neuralcli.cli.demo.render import Lesson, g
 @click.option("--hidden", type=click.IntRange(1, 256), default=4, show_default=True,
               help="Hidden units between the two layers.")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
-@format_option
-@click.pass_context
-def command(ctx, inputs, hidden, seed, fmt):
+@format_option()
+@click.pass_obj
+def command(app, inputs, hidden, seed):
     """Two stacked linear layers equal one: W = W1 W2, b = b1 W2 + b2. Then a ReLU
     between them, and they no longer collapse."""
     from neuralcli import demos
 
     r = demos.linear_collapse(inputs=inputs, hidden=hidden, seed=seed)
-    L = Lesson(ctx, "linear-collapse", {"inputs": inputs, "hidden": hidden, "seed": seed})
+    L = Lesson(app, "linear-collapse", {"inputs": inputs, "hidden": hidden, "seed": seed})
     s = r["shapes"]
     L.step("Two linear layers",
            f"y = (x W1 + b1) W2 + b2: the dense kernel twice, identity activation, "

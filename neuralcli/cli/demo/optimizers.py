@@ -2,7 +2,8 @@
 spirals."""
 import click
 
-from neuralcli.cli.demo import EPILOG, format_option, opt_name
+from neuralcli.cli import format_option
+from neuralcli.cli.demo import EPILOG, opt_name
 from neuralcli.cli.demo.render import Lesson
 from neuralcli.cli.options import positive_float
 
@@ -44,16 +45,16 @@ def _lr_pairs(ctx, param, value):
 @click.option("--epochs", type=click.IntRange(1, 20000), default=200, show_default=True,
               help="Epochs on the spirals.")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
-@format_option
-@click.pass_context
-def command(ctx, steps, lrs, net_lrs, momentum, epochs, seed, fmt):
+@format_option()
+@click.pass_obj
+def command(app, steps, lrs, net_lrs, momentum, epochs, seed):
     """SGD, SGD with momentum and Adam side by side: on an ill-conditioned valley with
     exact gradients, then training one network on the spirals."""
     from neuralcli import demos
 
     valley = demos.optimizers_valley(steps=steps, lrs=lrs, momentum=momentum)
     net = demos.optimizers_spirals(epochs=epochs, lrs=net_lrs, momentum=momentum, seed=seed)
-    L = Lesson(ctx, "optimizers", {"steps": steps, "momentum": momentum, "epochs": epochs,
+    L = Lesson(app, "optimizers", {"steps": steps, "momentum": momentum, "epochs": epochs,
                                    "seed": seed,
                                    "lr": {k: v["lr"] for k, v in valley["runs"].items()},
                                    "net_lr": {k: v["lr"] for k, v in net["runs"].items()}})

@@ -1,7 +1,6 @@
 """How a lesson reads: numbered steps with a line on why each matters, the numbers as
 tables, bars, curves and maps, and a takeaway; or, in JSON, the steps, notes and result as
 one object."""
-import io
 import math
 import textwrap
 
@@ -9,21 +8,16 @@ PLAIN_WIDTH = 80    # the widest line of plain text, which often lands in files 
 
 
 class Lesson:
-    """Writes one lesson as numbered steps: the title, one line on what is computed and
-    why it matters, then the numbers. In JSON mode nothing is printed as it goes; the
-    steps and their notes are kept and `finish` prints them with the result."""
+    """Writes one lesson through the invocation's console (app.console) as numbered
+    steps: the title, one line on what is computed and why it matters, then the numbers.
+    In JSON mode nothing is printed as it goes; the steps and their notes are kept and
+    `finish` prints them with the result."""
 
-    def __init__(self, ctx, name, options):
-        from neuralcli.cli.console import Console
+    def __init__(self, app, name, options):
         from neuralcli.demos import LESSONS
 
-        app = ctx.obj
-        fmt = ctx.params.get("fmt") or (ctx.parent.params.get("fmt") if ctx.parent else None)
-        self.fmt = fmt or "rich"
-        base = app.console
-        self.console = base if self.fmt == "rich" else Console(
-            color=False, quiet=base.quiet, out=base.out, err=base.err)
-        self.json = self.fmt == "json"
+        self.console = app.console
+        self.json = self.console.format == "json"
         self.name, self.options = name, options
         self.description = LESSONS[name]
         self.steps = []
@@ -89,19 +83,9 @@ class Lesson:
     def class_map(self, probs, points):
         if self.json:
             return
-        if self.console.rich_out:
-            self.console.class_map(probs, points)
-            return
-        # The console writes the legend under the map as one long line; drawn into a
-        # buffer first, the legend is wrapped to the width like the lesson's other text.
-        from neuralcli.cli.console import Console
-
-        buf = io.StringIO()
-        Console(color=False, out=buf).class_map(probs, points)
-        *grid, legend = buf.getvalue().splitlines()
-        for ln in grid:
-            self.console.line(ln)
-        self._say(legend)
+        # the legend of a plain map is wrapped to the width like the lesson's other text
+        self.console.class_map(probs, points,
+                               width=None if self.console.rich_out else self.width)
 
     def lesson(self, text):
         """The closing line: what to remember."""

@@ -2,7 +2,8 @@
 as a map (live on a terminal)."""
 import click
 
-from neuralcli.cli.demo import EPILOG, format_option, positive, widths
+from neuralcli.cli import format_option
+from neuralcli.cli.demo import EPILOG, positive, widths
 from neuralcli.cli.demo.render import Lesson, g
 
 
@@ -16,15 +17,15 @@ from neuralcli.cli.demo.render import Lesson, g
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
 @click.option("--size", type=click.IntRange(10, 400), default=48, show_default=True,
               help="Map width in characters (narrowed to fit the terminal).")
-@format_option
-@click.pass_context
-def command(ctx, epochs, hidden, lr, seed, size, fmt):
+@format_option()
+@click.pass_obj
+def command(app, epochs, hidden, lr, seed, size):
     """Train a network on the two spirals and draw its decision boundary as a map: each
     cell coloured by the predicted probability, the data points on top. On a terminal the
     map refreshes as the network learns."""
     from neuralcli import demos
 
-    L = Lesson(ctx, "spirals", {"epochs": epochs, "hidden": hidden, "lr": lr, "seed": seed,
+    L = Lesson(app, "spirals", {"epochs": epochs, "hidden": hidden, "lr": lr, "seed": seed,
                                 "size": size})
     size = max(10, min(size, L.width - 2))
     every = max(1, epochs // 20)

@@ -4,7 +4,8 @@ import math
 
 import click
 
-from neuralcli.cli.demo import EPILOG, format_option
+from neuralcli.cli import format_option
+from neuralcli.cli.demo import EPILOG
 from neuralcli.cli.demo.render import Lesson, g
 
 
@@ -15,15 +16,15 @@ from neuralcli.cli.demo.render import Lesson, g
 @click.option("--width", type=click.IntRange(1, 1024), default=32, show_default=True,
               help="Units per hidden layer.")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
-@format_option
-@click.pass_context
-def command(ctx, depth, width, seed, fmt):
+@format_option()
+@click.pass_obj
+def command(app, depth, width, seed):
     """One forward and backward pass through a deep sigmoid network and a deep ReLU
     network with He initialization; the gradient norm of every layer's weights."""
     from neuralcli import demos
 
     r = demos.vanishing_gradients(depth=depth, width=width, seed=seed)
-    L = Lesson(ctx, "vanishing-gradients", {"depth": depth, "width": width, "seed": seed})
+    L = Lesson(app, "vanishing-gradients", {"depth": depth, "width": width, "seed": seed})
     sg, rl = r["sigmoid"], r["relu"]
     L.step("Two deep networks of one shape",
            f"{r['inputs']} -> {width} x {depth - 1} -> 1: sigmoid hidden layers "

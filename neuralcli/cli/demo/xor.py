@@ -1,8 +1,9 @@
 """neuralcli demo xor: a single neuron cannot learn XOR; one hidden layer can."""
 import click
 
+from neuralcli.cli import format_option
 from neuralcli.cli.console import cell_text
-from neuralcli.cli.demo import EPILOG, format_option, positive
+from neuralcli.cli.demo import EPILOG, positive
 from neuralcli.cli.demo.render import Lesson, g
 
 
@@ -14,15 +15,15 @@ from neuralcli.cli.demo.render import Lesson, g
 @click.option("--hidden", type=click.IntRange(1, 256), default=4, show_default=True,
               help="Hidden units of the second network.")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
-@format_option
-@click.pass_context
-def command(ctx, epochs, lr, hidden, seed, fmt):
+@format_option()
+@click.pass_obj
+def command(app, epochs, lr, hidden, seed):
     """Train a single neuron and a network with one hidden layer on the four XOR points
     with the real trainer; compare what each predicts."""
     from neuralcli import demos
 
     r = demos.xor(epochs=epochs, lr=lr, hidden=hidden, seed=seed)
-    L = Lesson(ctx, "xor", {"epochs": epochs, "lr": lr, "hidden": hidden, "seed": seed})
+    L = Lesson(app, "xor", {"epochs": epochs, "lr": lr, "hidden": hidden, "seed": seed})
     one, deep = r["models"]["single neuron"], r["models"]["hidden layer"]
     cut = r["threshold"]
     L.step("Train both on the four XOR points",
