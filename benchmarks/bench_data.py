@@ -1,6 +1,7 @@
-"""Run the data benchmark; the code lives in neuralcli/benchmarks/data.py, which
-`neuralcli bench data` runs too. See benchmarks/README.md."""
-from neuralcli.benchmarks.data import main
+"""`neuralcli bench data` with this script's arguments, its tables in Markdown unless they
+ask for another format (--format, --json). The code is neuralcli/benchmarks/data.py (the
+measuring) and neuralcli/cli/bench.py (the tables). See benchmarks/README.md."""
+from neuralcli.cli.bench import script
 
 if __name__ == "__main__":
-    main()
+    script("data")

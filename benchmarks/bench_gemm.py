@@ -1,6 +1,7 @@
-"""Run the gemm benchmark; the code lives in neuralcli/benchmarks/gemm.py, which
-`neuralcli bench gemm` runs too. See benchmarks/README.md."""
-from neuralcli.benchmarks.gemm import main
+"""`neuralcli bench gemm` with this script's arguments, its tables in Markdown unless they
+ask for another format (--format, --json). The code is neuralcli/benchmarks/gemm.py (the
+measuring) and neuralcli/cli/bench.py (the tables). See benchmarks/README.md."""
+from neuralcli.cli.bench import script
 
 if __name__ == "__main__":
-    main()
+    script("gemm")

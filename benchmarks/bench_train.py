@@ -1,6 +1,7 @@
-"""Run the train benchmark; the code lives in neuralcli/benchmarks/train.py, which
-`neuralcli bench train` runs too. See benchmarks/README.md."""
-from neuralcli.benchmarks.train import main
+"""`neuralcli bench train` with this script's arguments, its tables in Markdown unless they
+ask for another format (--format, --json). The code is neuralcli/benchmarks/train.py (the
+measuring) and neuralcli/cli/bench.py (the tables). See benchmarks/README.md."""
+from neuralcli.cli.bench import script
 
 if __name__ == "__main__":
-    main()
+    script("train")

@@ -2,6 +2,8 @@
 reader and returns well-formed rows. Speed is never asserted."""
 import math
 
+from neuralcli.cli.bench import tables_text
+
 
 def test_run_quick_file_i_one_thread(tmp_path):
     from neuralcli.benchmarks import data as bench
@@ -19,7 +21,7 @@ def test_run_quick_file_i_one_thread(tmp_path):
             assert row[f"ratio_{peer}"] > 0
     (train,) = out["train"]
     assert train["train_s"] > 0 and train["train_rss"] > 10e6
-    text = bench.format_tables(out)
+    text = tables_text({"data": out})
     assert "| i (" in text and "End to end" in text
     # the generated file is what the table says: a header and QUICK_ROWS rows of 29 fields
     lines = open(bench.make_file("i", str(tmp_path), bench.QUICK_ROWS["i"])).read().splitlines()

@@ -11,6 +11,8 @@ import time
 import pytest
 from click.testing import CliRunner
 
+from neuralcli.cli.bench import tables_text
+
 pytest.importorskip("threadpoolctl")
 
 
@@ -59,7 +61,7 @@ def test_run_quick_case_a_one_thread():
     assert fit["ours_s"] > 0 and "numpy_s" not in fit      # no numpy peer for fits
     if bench.available("torch"):
         assert fit["ratio_torch"] == pytest.approx(fit["torch_s"] / fit["ours_s"])
-    table = bench.format_table(rows)
+    table = tables_text({"train": rows})
     assert "| a 2-64-1 | 1 |" in table and "via MLPClassifier.fit" in table
 
 
@@ -212,5 +214,5 @@ def test_run_busy_marks_rows_and_stops_its_spinner(tmp_path, monkeypatch):
             base = one["ours_ms"] if r["kind"] == "step" else one["ours_s"]
             assert r["threads_ratio"] == pytest.approx(ours / base)
         assert r["torch_s" if r["kind"] != "step" else "torch_ms"] is None
-    table = bench.format_table(rows)
+    table = tables_text({"train": rows})
     assert "other core busy" in table and "2t/1t ≤1.3x" in table

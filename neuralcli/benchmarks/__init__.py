@@ -1,7 +1,12 @@
-"""The benchmarks behind `neuralcli bench` and benchmarks/*.py: our kernels and training
-step beside numpy/OpenBLAS, PyTorch and scikit-learn, measured in the same run."""
+"""The benchmarks behind `neuralcli bench` (which benchmarks/*.py run): our kernels,
+training and CSV reading beside numpy/OpenBLAS, PyTorch, scikit-learn, pyarrow and pandas,
+measured in the same run. Each module measures and returns rows (dicts); the tables are
+laid out in one place, neuralcli/cli/bench.py."""
 import contextlib
+import datetime
+import importlib.util
 import os
+import platform
 import subprocess
 import sys
 
@@ -45,3 +50,44 @@ def busy_core():
         if proc.poll() is None:
             proc.kill()
         proc.wait()
+
+
+def environment():
+    """What the figures were measured on: CPU, cores, load, date and library versions."""
+    import numpy as np
+
+    env = {"date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+           "python": platform.python_version(), "numpy": np.__version__,
+           "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+           "load_average": [round(x, 2) for x in os.getloadavg()]}
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+        for line in out.splitlines():
+            if line.startswith("Model name:"):
+                env["cpu"] = line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    for peer, dist in (("torch", "torch"), ("sklearn", "scikit-learn")):
+        if importlib.util.find_spec(peer) is not None:
+            # the version without importing the package
+            from importlib import metadata
+
+            try:
+                env[peer] = metadata.version(dist)
+            except metadata.PackageNotFoundError:
+                env[peer] = "installed"
+    try:
+        import neuralcli
+
+        env["neuralcli"] = neuralcli.runtime_info()
+    except ImportError:
+        pass
+    try:
+        from threadpoolctl import threadpool_info
+
+        env["blas"] = [{k: lib.get(k) for k in ("internal_api", "version", "architecture",
+                                                "threading_layer", "filepath")}
+                       for lib in threadpool_info() if lib.get("user_api") == "blas"]
+    except ImportError:
+        pass
+    return env

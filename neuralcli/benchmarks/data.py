@@ -20,11 +20,11 @@ End to end: `neuralcli train FILE --epochs 1` (read, preprocess, one epoch, save
 user runs it, timed as a whole command (interpreter start included), beside the time
 pandas.read_csv alone takes to read the same file.
 
-    python benchmarks/bench_data.py                      # files i ii iii, 1 and 2 threads
-    python benchmarks/bench_data.py --files i --threads 2 --quick --json
+Run it with `neuralcli bench data` (or benchmarks/bench_data.py, which runs that):
+
+    neuralcli bench data                       # files i ii iii, 1 and 2 threads
+    neuralcli bench data --files i --threads 2 --quick --json
 """
-import argparse
-import datetime
 import importlib.util
 import io
 import json
@@ -246,73 +246,24 @@ def run(files=("i", "ii", "iii"), threads=(1, 2), quick=False, directory=None,
     return {"read": read_rows, "train": train_rows}
 
 
-# ---------------------------------------------------------------------- output
+def _worker_main(argv=None):
+    """A worker process: a reader's figures (_run_worker) printed as JSON, or a neuralcli
+    command run with its peak RSS recorded (train_end_to_end)."""
+    import argparse
 
-def _f(v, spec, none="—"):
-    return none if v is None else format(v, spec)
-
-
-def format_tables(result):
-    lines = ["Read into typed columns: median seconds, peak RSS in MB, speed-up = peer "
-             "seconds / ours", "",
-             "| file | threads | ours s | pyarrow s | pandas s | numpy s | x pyarrow | "
-             "x pandas | x numpy | ours MB | pyarrow MB | pandas MB |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in result["read"]:
-        lines.append(
-            f"| {r['file']} ({r['about']}, {r['mbytes']:.0f} MB) | {r['threads']} | "
-            f"{_f(r.get('ours_s'), '.3f')} | {_f(r.get('pyarrow_s'), '.3f')} | "
-            f"{_f(r.get('pandas_s'), '.3f')} | {_f(r.get('numpy_s'), '.3f')} | "
-            f"{_f(r.get('ratio_pyarrow'), '.2f')} | {_f(r.get('ratio_pandas'), '.2f')} | "
-            f"{_f(r.get('ratio_numpy'), '.2f')} | {_f(r.get('ours_rss', 0) / 1e6, '.0f')} | "
-            f"{_f((r.get('pyarrow_rss') or 0) / 1e6, '.0f')} | "
-            f"{_f((r.get('pandas_rss') or 0) / 1e6, '.0f')} |")
-    if result["train"]:
-        lines += ["", "End to end, `neuralcli train FILE --epochs 1` against pandas.read_csv "
-                      "alone", "",
-                  "| file | threads | train s | pandas read s | pandas s / train s | "
-                  "train MB | pandas MB | train MB / pandas MB |",
-                  "|---|---|---|---|---|---|---|---|"]
-        for r in result["train"]:
-            lines.append(
-                f"| {r['file']} | {r['threads']} | {r['train_s']:.2f} | "
-                f"{_f(r['pandas_read_s'], '.2f')} | {_f(r['time_ratio'], '.2f')} | "
-                f"{r['train_rss'] / 1e6:.0f} | {_f((r['pandas_rss'] or 0) / 1e6, '.0f')} | "
-                f"{_f(r['rss_ratio'], '.2f')} |")
-    return "\n".join(lines)
-
-
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--files", default="i,ii,iii")
-    ap.add_argument("--threads", default="1,2")
-    ap.add_argument("--quick", action="store_true", help="small files, 2 repeats")
-    ap.add_argument("--dir", help=f"where the files are generated (default {default_dir()})")
-    ap.add_argument("--no-train", action="store_true", help="skip the end-to-end rows")
-    ap.add_argument("--json", action="store_true")
-    ap.add_argument("--worker", help=argparse.SUPPRESS)
-    ap.add_argument("--path", help=argparse.SUPPRESS)
-    ap.add_argument("--repeats", type=int, default=5, help=argparse.SUPPRESS)
-    ap.add_argument("--train-worker", help=argparse.SUPPRESS)
-    ap.add_argument("command", nargs="*", help=argparse.SUPPRESS)
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--worker")
+    ap.add_argument("--path")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--train-worker")
+    ap.add_argument("command", nargs="*")
     args = ap.parse_args(argv)
     if args.train_worker:
         _train_worker(args.train_worker, args.command)
         return
-    if args.worker:
-        print(json.dumps(measure_read(args.worker, args.path, int(args.threads),
-                                      args.repeats)))
-        return
-    threads = tuple(int(t) for t in args.threads.split(","))
-    files = tuple(f for f in args.files.split(",") if f)
-    result = run(files, threads, quick=args.quick, directory=args.dir,
-                 end_to_end=not args.no_train)
-    result["date"] = datetime.date.today().isoformat()
-    if args.json:
-        print(json.dumps(result, indent=1))
-    else:
-        print(format_tables(result))
+    print(json.dumps(measure_read(args.worker, args.path, args.threads, args.repeats)))
 
 
 if __name__ == "__main__":
-    main()
+    _worker_main()

@@ -6,10 +6,11 @@ it loads, so the AVX-512 column comes from this script re-run as a worker subpro
 Each column is measured in its own fresh worker process, one after another, at the same
 thread count; every figure is a median over repeats after warm-up.
 
-    python benchmarks/bench_gemm.py                 # 1 and 2 threads, full table
-    python benchmarks/bench_gemm.py --threads 2 --quick --json
+Run it with `neuralcli bench gemm` (or benchmarks/bench_gemm.py, which runs that):
+
+    neuralcli bench gemm                       # 1 and 2 threads, full table
+    neuralcli bench gemm --threads 2 --quick --json
 """
-import argparse
 import json
 import os
 import subprocess
@@ -172,37 +173,18 @@ def run(threads=(1, 2), quick=False, rounds=None):
     return rows
 
 
-def format_table(rows):
-    head = ("| case | threads | ours GFLOP/s | numpy (default) | numpy (SkylakeX) "
-            "| ours/default | ours/SkylakeX |")
-    lines = [head, "|" + "---|" * 7]
-    for r in rows:
-        lines.append(f"| {r['case']} | {r['threads']} | {r['ours_gflops']:.1f} "
-                     f"| {r['numpy_gflops']:.1f} | {r['numpy_avx512_gflops']:.1f} "
-                     f"| {r['ratio_numpy']:.2f} | {r['ratio_numpy_avx512']:.2f} |")
-    return "\n".join(lines)
+def _worker_main(argv=None):
+    """A column's worker process (_worker): print its GFLOP/s over the cases as JSON."""
+    import argparse
 
-
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--threads", type=int, nargs="*", default=[1, 2],
-                   help="thread counts to measure (default: 1 2)")
-    p.add_argument("--quick", action="store_true", help="fewer repeats, no 2048 square")
-    p.add_argument("--json", action="store_true", help="print rows as JSON")
-    p.add_argument("--rounds", type=int, default=None,
-                   help="alternating rounds per column, median taken (default 3, quick 1)")
-    p.add_argument("--worker", choices=("ours", "numpy"), help=argparse.SUPPRESS)
+    p = argparse.ArgumentParser()
+    p.add_argument("--worker", choices=("ours", "numpy"), required=True)
+    p.add_argument("--threads", type=int, required=True)
+    p.add_argument("--quick", action="store_true")
     args = p.parse_args(argv)
-    if args.worker:
-        measure = _ours_gflops if args.worker == "ours" else _numpy_gflops
-        print(json.dumps(measure(shapes(args.quick), args.threads[0], args.quick)))
-        return
-    rows = run(threads=tuple(args.threads), quick=args.quick, rounds=args.rounds)
-    if args.json:
-        print(json.dumps(rows, indent=1))
-    else:
-        print(format_table(rows))
+    measure = _ours_gflops if args.worker == "ours" else _numpy_gflops
+    print(json.dumps(measure(shapes(args.quick), args.threads, args.quick)))
 
 
 if __name__ == "__main__":
-    main()
+    _worker_main()

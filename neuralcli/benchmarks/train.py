@@ -36,20 +36,19 @@ Whole runs, in seconds:
             256: `neuralcli train` against pandas.read_csv + scikit-learn + pickle and
             pandas.read_csv + a PyTorch loop + torch.save, each a whole process
 
-`--busy` keeps the other core busy with a spinning process the whole run and reports, per
-row, the ratio of the two-thread time to the one-thread time.
+busy=True (`--busy`) keeps the other core busy with a spinning process the whole run; every
+row has the ratio of its two-thread time to its one-thread time.
 
-    python benchmarks/bench_train.py                  # 1 and 2 threads, cases a b c d
-    python benchmarks/bench_train.py --threads 2 --cases a,b --quick --json
-    python benchmarks/bench_train.py --cases d --quick --busy
+Run it with `neuralcli bench train` (or benchmarks/bench_train.py, which runs that):
+
+    neuralcli bench train                        # 1 and 2 threads, cases a b c d
+    neuralcli bench train --threads 2 --cases a,b --quick --json
+    neuralcli bench train --cases d --quick --busy
 """
-import argparse
 import contextlib
-import datetime
 import importlib.util
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -865,64 +864,6 @@ def run(threads=(1, 2), cases=("a", "b", "c", "d"), quick=False, busy=False, d_r
     return rows
 
 
-def environment():
-    """What the figures were measured on: CPU, cores, load, date and library versions."""
-    env = {"date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-           "python": platform.python_version(), "numpy": np.__version__,
-           "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-           "load_average": [round(x, 2) for x in os.getloadavg()]}
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name:"):
-                env["cpu"] = line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    for peer in ("torch", "sklearn"):
-        if available(peer):
-            # the version without importing the package
-            from importlib import metadata
-
-            dist = {"torch": "torch", "sklearn": "scikit-learn"}[peer]
-            try:
-                env[peer] = metadata.version(dist)
-            except metadata.PackageNotFoundError:
-                env[peer] = "installed"
-    try:
-        import neuralcli
-
-        env["neuralcli"] = neuralcli.runtime_info()
-    except ImportError:
-        pass
-    try:
-        from threadpoolctl import threadpool_info
-
-        env["blas"] = [{k: lib.get(k) for k in ("internal_api", "version", "architecture",
-                                                "threading_layer", "filepath")}
-                       for lib in threadpool_info() if lib.get("user_api") == "blas"]
-    except ImportError:
-        pass
-    return env
-
-
-def format_environment(env):
-    lines = [f"date {env['date']}; CPU {env['cpu']}, {env['cores']} cores; "
-             f"load average {' '.join(str(x) for x in env['load_average'])}",
-             f"python {env['python']}, numpy {env['numpy']}, torch {env.get('torch', '-')}, "
-             f"scikit-learn {env.get('sklearn', '-')}"]
-    if "neuralcli" in env:
-        nc = env["neuralcli"]
-        lines.append(f"neuralcli {nc['version']} (ISA {nc['isa']})")
-    for lib in env.get("blas", []):
-        lines.append(f"numpy BLAS: {lib['internal_api']} {lib['version']}, core type "
-                     f"{lib['architecture']}, {lib['threading_layer']} threads")
-    return "\n".join(lines)
-
-
-def _fmt(x, spec, none="—"):
-    return none if x is None else format(x, spec)
-
-
 BUSY_NOTE = ("measured with the other core busy: a spinning Python process (a bare loop, "
              "pinned to no core) ran from before the workers started to the end")
 
@@ -933,145 +874,34 @@ def peer_label(row, peer):
     return f"pandas+{label}" if row["kind"] == "end_to_end" and peer != "ours" else label
 
 
-def _target_text(row):
-    parts = []
-    for key, goal in row["target"].items():
-        if key == "floor":
-            got, text = row.get("floor_ratio"), f"≤{goal:g}x floor"
-        elif key == "fit_overhead":
-            got, text = row.get("fit_overhead"), f"fit ≤{goal:g}x steps"
-        elif key == "threads_ratio":
-            got, text = row.get("threads_ratio"), f"2t/1t ≤{goal:g}x"
-        else:
-            got, text = row.get(f"ratio_{key}"), f"≥{goal:g}x {peer_label(row, key)}"
-        ok = None if got is None else (got >= goal if key in PEERS else got <= goal)
-        parts.append(text + ("" if ok is None else (" (met)" if ok else " (missed)")))
-    return ", ".join(parts) or "—"
-
-
-def _x(v, spec=".2f"):
-    return _fmt(v, spec) + ("x" if v is not None else "")
-
-
 def row_label(row):
     if row["kind"] == "step":
         return f"{row['case']} {row['model']}"
     return SECONDS_ROWS[row["id"]]["label"]
 
 
-def format_table(rows):
-    """Markdown: the per-step table, the whole-run table, then notes."""
-    lines = []
-    if any(r["busy"] for r in rows):
-        lines += [f"All figures {BUSY_NOTE}.", ""]
-    steps = [r for r in rows if r["kind"] == "step"]
-    whole = [r for r in rows if r["kind"] != "step"]
-    if steps:
-        lines += ["Per training step, ms (ratios: peer ms / ours)", "",
-                  "| case | threads | neuralcli ms | PyTorch ms | scikit-learn ms | numpy ms "
-                  "| vs PyTorch | vs scikit-learn | vs numpy | GEMM floor ms | ours/floor "
-                  "| fit/steps | 2t/1t | target (2 threads) | others' CPU |",
-                  "|" + "---|" * 15]
-        for r in steps:
-            lines.append(
-                f"| {row_label(r)} | {r['threads']} | {r['ours_ms']:.3f} "
-                f"| {_fmt(r['torch_ms'], '.3f')} | {_fmt(r['sklearn_ms'], '.3f')} "
-                f"| {_fmt(r['numpy_ms'], '.3f')} | {_x(r['ratio_torch'])} "
-                f"| {_x(r['ratio_sklearn'])} | {_x(r['ratio_numpy'])} "
-                f"| {_fmt(r.get('floor_ms'), '.2f')} | {_fmt(r.get('floor_ratio'), '.2f')} "
-                f"| {_fmt(r.get('fit_overhead'), '.2f')} | {_fmt(r['threads_ratio'], '.2f')} "
-                f"| {_target_text(r)} | {_fmt(r['others_cpu'], '.0%')} |")
-    if whole:
-        if lines:
-            lines.append("")
-        lines += ["Whole runs, seconds (ratios: peer s / ours; end to end, the peers read "
-                  "with pandas)", "",
-                  "| run | threads | neuralcli s | PyTorch s | scikit-learn s | vs PyTorch "
-                  "| vs scikit-learn | 2t/1t | target (2 threads) | others' CPU |",
-                  "|" + "---|" * 10]
-        for r in whole:
-            lines.append(
-                f"| {row_label(r)} | {r['threads']} | {r['ours_s']:.3f} "
-                f"| {_fmt(r['torch_s'], '.3f')} | {_fmt(r['sklearn_s'], '.3f')} "
-                f"| {_x(r['ratio_torch'])} | {_x(r['ratio_sklearn'])} "
-                f"| {_fmt(r['threads_ratio'], '.2f')} | {_target_text(r)} "
-                f"| {_fmt(r['others_cpu'], '.0%')} |")
-    notes = []
-    for r in rows:
-        where = f"{r['id']}, {r['threads']} thread(s)"
-        if "gemm_gflops" in r:
-            rates = ", ".join(f"{k} {v:.1f}" for k, v in r["gemm_gflops"].items())
-            notes.append(f"{where}: our GEMM {rates} GFLOP/s; step "
-                         f"{r['train_flops'] / 1e9:.3f} GFLOP, {r['ours_gflops']:.1f} "
-                         f"GFLOP/s achieved")
-        if "fit_overhead" in r:
-            notes.append(f"{where}: MLPClassifier.fit of {r['fit_overhead_steps']} batches "
-                         f"{r['fit_ms']:.1f} ms, {r['fit_overhead_steps']} bare steps "
-                         f"{r['steps_ms']:.1f} ms")
-        if r.get("sklearn_epochs"):
-            notes.append(f"{where}: scikit-learn fit E={r['sklearn_epochs']} epochs of one "
-                         f"batch, setup {r['sklearn_fit_setup_ms']:.1f} ms excluded")
-        if r["kind"] in ("epoch", "end_to_end"):
-            reps = ", ".join(f"{peer_label(r, p)} {n}" for p, n in r["repeats"].items())
-            notes.append(f"{where}: {r['rows']:,} rows; runs (median taken): {reps}")
-        if r["kind"] == "end_to_end":
-            rss = ", ".join(f"{peer_label(r, p)} {r[f'{p}_rss'] / 1e6:.0f}"
-                            for p in r["repeats"] if r.get(f"{p}_rss"))
-            phases = "; ".join(
-                f"{peer_label(r, p)} read {r[f'{p}_read_s']:.2f}, fit {r[f'{p}_fit_s']:.2f}, "
-                f"save {r[f'{p}_save_s']:.2f}" for p in ("sklearn", "torch")
-                if f"{p}_read_s" in r)
-            notes.append(f"{where}: peak RSS MB {rss}; inside the peers' processes (s): "
-                         f"{phases or '—'}")
-    if any(r["busy"] for r in rows):
-        notes.append("others' CPU includes the spinner, about one core of the machine's")
-    elif any((r["others_cpu"] or 0) > 0.05 for r in rows):
-        notes.append("others' CPU: the largest share of the machine that other processes "
-                     "used while a peer of the row was timed; above a few per cent the "
-                     "row's figures are disturbed and worth re-running")
-    return "\n".join(lines + [""] + notes)
+def _worker_main(argv=None):
+    """A peer's worker process (_Worker): load, say "ready", wait for "go" on stdin, then
+    measure and print the figures as JSON."""
+    import argparse
 
-
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--threads", default="1,2",
-                   help="comma-separated thread counts (default: 1,2)")
-    p.add_argument("--cases", default="a,b,c,d",
-                   help="comma-separated cases (default: a,b,c,d)")
-    p.add_argument("--quick", action="store_true",
-                   help=f"few repeats, case d on {D_QUICK_ROWS:,} rows: a smoke test")
-    p.add_argument("--busy", action="store_true",
-                   help="keep the other core busy with a spinning process meanwhile")
-    p.add_argument("--rows", type=int,
-                   help=f"rows of case d (default {D_ROWS:,}; {D_QUICK_ROWS:,} with --quick)")
-    p.add_argument("--json", action="store_true",
-                   help="print the environment and the rows as JSON")
-    p.add_argument("--worker", choices=PEERS, help=argparse.SUPPRESS)
+    p = argparse.ArgumentParser()
+    p.add_argument("--worker", choices=PEERS, required=True)
+    p.add_argument("--threads", type=int, required=True)
+    p.add_argument("--cases", required=True)
+    p.add_argument("--rows", type=int, default=D_ROWS)
+    p.add_argument("--quick", action="store_true")
     args = p.parse_args(argv)
-    threads = tuple(int(t) for t in str(args.threads).replace(" ", ",").split(",") if t)
-    cases = tuple(c.strip() for c in args.cases.split(",") if c.strip())
-    if args.worker:
-        _preload(args.worker)
-        print("ready", flush=True)
-        sys.stdin.readline()
-        print(json.dumps(measure(args.worker, cases, threads[0], args.quick,
-                                 args.rows or D_ROWS)), flush=True)
-        # skip the interpreter's teardown (torch's takes seconds of CPU) so it never
-        # overlaps the next worker's measurement
-        os._exit(0)
-    env = environment()
-    env["busy"] = BUSY_NOTE if args.busy else None
-    rows = run(threads=threads, cases=cases, quick=args.quick, busy=args.busy,
-               d_rows=args.rows)
-    env["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
-    if args.json:
-        print(json.dumps({"environment": env, "rows": rows}, indent=1))
-    else:
-        print(format_environment(env))
-        print(f"load average after the run: "
-              f"{' '.join(str(x) for x in env['load_average_after'])}\n")
-        print(format_table(rows))
+    cases = tuple(c for c in args.cases.split(",") if c)
+    _preload(args.worker)
+    print("ready", flush=True)
+    sys.stdin.readline()
+    print(json.dumps(measure(args.worker, cases, args.threads, args.quick, args.rows)),
+          flush=True)
+    # skip the interpreter's teardown (torch's takes seconds of CPU) so it never overlaps
+    # the next worker's measurement
+    os._exit(0)
 
 
 if __name__ == "__main__":
-    main()
+    _worker_main()
