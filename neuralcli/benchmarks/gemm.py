@@ -147,19 +147,27 @@ def run(threads=(1, 2), quick=False, rounds=None):
 
     The three columns are measured in turn, `rounds` times over (3, or 1 when quick), and
     each figure is the median over rounds: on a machine shared with other work, a burst
-    of load then hits one round of one column rather than the ratio."""
+    of load then hits one round of one column rather than the ratio. A CPU without
+    AVX-512 has no AVX-512 column (OpenBLAS's SkylakeX kernels would die on it of an
+    illegal instruction): its figures and ratios are None."""
+    import neuralcli
+
     if isinstance(threads, int):
         threads = (threads,)
     if rounds is None:
         rounds = 1 if quick else 3
+    kinds = ["ours", "numpy"]
+    if neuralcli.runtime_info()["isa_detected"] == "avx512":
+        kinds.append("numpy-avx512")
     cases = shapes(quick)
     rows = []
     for nt in threads:
-        cols = {"ours": [], "numpy": [], "numpy-avx512": []}
+        cols = {kind: [] for kind in kinds}
         for _ in range(rounds):
             for kind in cols:
                 cols[kind].append(_worker(kind, nt, quick))
         ours, default, avx512 = (np.median(np.array(cols[kind]), axis=0).tolist()
+                                 if kind in cols else [None] * len(cases)
                                  for kind in ("ours", "numpy", "numpy-avx512"))
         for i, (label, m, n, k, ta, tb) in enumerate(cases):
             rows.append({
@@ -168,7 +176,7 @@ def run(threads=(1, 2), quick=False, rounds=None):
                 "ours_gflops": ours[i], "numpy_gflops": default[i],
                 "numpy_avx512_gflops": avx512[i],
                 "ratio_numpy": ours[i] / default[i],
-                "ratio_numpy_avx512": ours[i] / avx512[i],
+                "ratio_numpy_avx512": None if avx512[i] is None else ours[i] / avx512[i],
             })
     return rows
 
