@@ -4,6 +4,18 @@
 /* Rows per parallel block: enough elements per block that threading pays. */
 #define ACT_GRAIN_ELEMS 16384
 
+/* 1 / (1 + e^-v), taking exp of a non-positive argument only, so neither branch
+ * overflows */
+static inline T FN(sigmoid)(T v)
+{
+    if (v >= 0) {
+        return (T)1 / ((T)1 + exp(-v));
+    } else {
+        T e = exp(v);
+        return e / ((T)1 + e);
+    }
+}
+
 /* y = act(z) over an (n,c) tile, serially. */
 void FN(nc_act_tile)(T *y, const T *z, int64_t n, int64_t c, int64_t ldy, int64_t ldz,
                      int act, T param)
@@ -41,16 +53,7 @@ void FN(nc_act_tile)(T *y, const T *z, int64_t n, int64_t c, int64_t ldy, int64_
             for (int64_t j = 0; j < c; j++) yr[j] = zr[j] > 0 ? zr[j] : param * expm1(zr[j]);
             break;
         case NC_ACT_SIGMOID:
-            /* exp of a non-positive argument only, so neither branch overflows */
-            for (int64_t j = 0; j < c; j++) {
-                T v = zr[j];
-                if (v >= 0) {
-                    yr[j] = (T)1 / ((T)1 + exp(-v));
-                } else {
-                    T e = exp(v);
-                    yr[j] = e / ((T)1 + e);
-                }
-            }
+            for (int64_t j = 0; j < c; j++) yr[j] = FN(sigmoid)(zr[j]);
             break;
         case NC_ACT_TANH:
             for (int64_t j = 0; j < c; j++) yr[j] = tanh(zr[j]);
@@ -200,7 +203,7 @@ int FN(nc_act_backward)(T *dz, const T *dy, const T *y, const T *z, int64_t n, i
                         int64_t ld, int act, T param)
 {
     if (act < 0 || act >= NC_ACT_COUNT || act == NC_ACT_STEP) return -1;
-    if (act == NC_ACT_GELU && z == NULL) return -1;
+    if (nc_act_needs_z(act) && z == NULL) return -1;
     int64_t rows = c > 0 ? NC_MAX(1, ACT_GRAIN_ELEMS / c) : n;
     int64_t blocks = (n + rows - 1) / rows;
     FN(act_bwd_job) job = {dz, dy, y, z, n, c, ld, rows, act, param};

@@ -7,6 +7,11 @@ cdef extern from "neuralcli.h" nogil:
         NC_ISA_PORTABLE
         NC_ISA_AVX2
         NC_ISA_AVX512
+
+    # The C core's codes that the model layer's tables name (activations.ACTIVATIONS,
+    # losses.LOSSES, optim.OPTIMIZERS, training.TASK_CODES): cpdef makes each enum a
+    # Python IntEnum of the module, so those tables take the values from here.
+    cpdef enum nc_act:
         NC_ACT_IDENTITY
         NC_ACT_RELU
         NC_ACT_LEAKY_RELU
@@ -178,7 +183,7 @@ cdef extern from "neuralcli.h" nogil:
                              int64_t ncat, uint64_t seed, uint64_t step, double l2,
                              size_t work_bytes)
 
-    enum:
+    cpdef enum nc_loss:
         NC_LOSS_MSE
         NC_LOSS_MAE
         NC_LOSS_BCE
@@ -199,10 +204,12 @@ cdef extern from "neuralcli.h" nogil:
                                  int64_t cd, int64_t ncat, int kind, double l2,
                                  size_t work_bytes)
 
-    enum:
+    cpdef enum nc_optim_kind:
         NC_OPT_SGD
         NC_OPT_ADAM
         NC_OPT_RMSPROP
+
+    cpdef enum nc_task:
         NC_TASK_REGRESSION
         NC_TASK_BINARY
         NC_TASK_MULTICLASS

@@ -7,11 +7,20 @@ from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
 from neuralcli._kernels cimport *
 
 ISA_NAMES = ("portable", "avx2", "avx512")
-ACT_CODES = {
-    "identity": NC_ACT_IDENTITY, "relu": NC_ACT_RELU, "leaky_relu": NC_ACT_LEAKY_RELU,
-    "elu": NC_ACT_ELU, "sigmoid": NC_ACT_SIGMOID, "tanh": NC_ACT_TANH,
-    "gelu": NC_ACT_GELU, "softmax": NC_ACT_SOFTMAX, "step": NC_ACT_STEP,
-}
+# The C enums nc_act, nc_loss, nc_optim_kind and nc_task are this module's IntEnums (cpdef
+# in _kernels.pxd); names of activations and losses live in the model layer's tables.
+
+
+def __getattr__(name):
+    # ACT_CODES and LOSS_CODES (name -> code), read from those tables, for callers of the
+    # shim written before the tables held the codes
+    if name == "ACT_CODES":
+        from neuralcli.activations import ACTIVATIONS
+        return {n: a.code for n, a in ACTIVATIONS.items()}
+    if name == "LOSS_CODES":
+        from neuralcli.losses import LOSSES
+        return {n: spec.code for n, spec in LOSSES.items()}
+    raise AttributeError(f"module 'neuralcli._kernels' has no attribute {name!r}")
 
 
 # ------------------------------------------------------------------ runtime settings

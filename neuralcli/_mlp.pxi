@@ -3,11 +3,6 @@
 import numpy as np
 
 MAX_LAYERS = NC_MLP_MAX_LAYERS
-LOSS_CODES = {"mse": NC_LOSS_MSE, "mae": NC_LOSS_MAE, "bce": NC_LOSS_BCE,
-              "cross_entropy": NC_LOSS_CE}
-TASK_CODES = {"regression": NC_TASK_REGRESSION, "binary": NC_TASK_BINARY,
-              "multiclass": NC_TASK_MULTICLASS}
-OPTIMIZER_CODES = {"sgd": NC_OPT_SGD, "adam": NC_OPT_ADAM, "rmsprop": NC_OPT_RMSPROP}
 
 
 def _codes_array(codes, int64_t n):

@@ -51,13 +51,6 @@ cdef inline _check_p(double p):
 
 # ------------------------------------------------------------------ losses
 
-cdef enum:
-    _MSE = 0
-    _MAE = 1
-    _BCE = 2
-
-_POINTWISE_NAMES = ("mse", "mae", "bce_logits")
-
 cdef object _pointwise_t(int kind, floating[:, ::1] grad, const floating[:, ::1] a,
                          const floating[:, ::1] t, const floating[::1] sw):
     cdef int64_t n = a.shape[0], k = a.shape[1]
@@ -71,41 +64,43 @@ cdef object _pointwise_t(int kind, floating[:, ::1] grad, const floating[:, ::1]
     cdef const floating *sp = &sw[0] if sw is not None else NULL
     with nogil:
         if floating is float:
-            if kind == _MSE:
+            if kind == NC_LOSS_MSE:
                 out = nc_mse_f32(gp, &a[0, 0], &t[0, 0], sp, n, k)
-            elif kind == _MAE:
+            elif kind == NC_LOSS_MAE:
                 out = nc_mae_f32(gp, &a[0, 0], &t[0, 0], sp, n, k)
             else:
                 out = nc_bce_logits_f32(gp, &a[0, 0], &t[0, 0], sp, n, k)
         else:
-            if kind == _MSE:
+            if kind == NC_LOSS_MSE:
                 out = nc_mse_f64(gp, &a[0, 0], &t[0, 0], sp, n, k)
-            elif kind == _MAE:
+            elif kind == NC_LOSS_MAE:
                 out = nc_mae_f64(gp, &a[0, 0], &t[0, 0], sp, n, k)
             else:
                 out = nc_bce_logits_f64(gp, &a[0, 0], &t[0, 0], sp, n, k)
     return out
 
-cdef object _pointwise(int kind, grad, a, t, sw):
+cdef object _pointwise(int kind, str what, grad, a, t, sw):
+    """The loss `kind` (enum nc_loss) of the shim function `what`, which names it in
+    errors."""
     if a is None or t is None:
-        raise ValueError(f"{_POINTWISE_NAMES[kind]}: input and target are required")
-    if _is_double(_POINTWISE_NAMES[kind], (("input", a), ("target", t), ("gradient", grad),
-                                           ("sample weights", sw))):
+        raise ValueError(f"{what}: input and target are required")
+    if _is_double(what, (("input", a), ("target", t), ("gradient", grad),
+                         ("sample weights", sw))):
         return _pointwise_t[double](kind, grad, a, t, sw)
     return _pointwise_t[float](kind, grad, a, t, sw)
 
 def mse(dpred, pred, target, sw):
     """Weighted mean squared error of (N,K) arrays; gradient into dpred unless None."""
-    return _pointwise(_MSE, dpred, pred, target, sw)
+    return _pointwise(NC_LOSS_MSE, "mse", dpred, pred, target, sw)
 
 def mae(dpred, pred, target, sw):
     """Weighted mean absolute error of (N,K) arrays; gradient into dpred unless None."""
-    return _pointwise(_MAE, dpred, pred, target, sw)
+    return _pointwise(NC_LOSS_MAE, "mae", dpred, pred, target, sw)
 
 def bce_logits(dlogits, logits, target, sw):
     """Weighted mean binary cross-entropy on (N,K) logits; gradient into dlogits unless
     None."""
-    return _pointwise(_BCE, dlogits, logits, target, sw)
+    return _pointwise(NC_LOSS_BCE, "bce_logits", dlogits, logits, target, sw)
 
 cdef object _softmax_ce_t(floating[:, ::1] dlogits, floating[:, ::1] probs,
                           const floating[:, ::1] logits, const int32_t[::1] labels,

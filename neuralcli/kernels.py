@@ -7,12 +7,10 @@ it owns; these functions suit tests, teaching code and one-off calls.
 import numpy as np
 
 from neuralcli import _kernels
+from neuralcli.activations import ACTIVATIONS, activation_name
+from neuralcli.losses import LOSSES, loss_name
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-ACTIVATIONS = dict(_kernels.ACT_CODES)
-
-# Default parameter of the activations that take one (leaky_relu's slope, elu's alpha).
-ACT_DEFAULT_PARAM = {"leaky_relu": 0.01, "elu": 1.0}
 
 
 def _dtype_of(*arrays):
@@ -46,15 +44,12 @@ def _row_major(a):
 
 
 def _act_code(activation):
-    try:
-        return ACTIVATIONS[activation]
-    except KeyError:
-        raise ValueError(f"unknown activation {activation!r}; "
-                         f"choose from {', '.join(ACTIVATIONS)}") from None
+    return ACTIVATIONS[activation_name(activation)].code
 
 
 def _act_param(activation, param):
-    return ACT_DEFAULT_PARAM.get(activation, 0.0) if param is None else float(param)
+    """param, or the activation's default (leaky_relu's slope, elu's alpha)."""
+    return ACTIVATIONS[activation_name(activation)].param if param is None else float(param)
 
 
 def workspace(nbytes):
@@ -182,16 +177,6 @@ def dense_backward(dy, x, w, y, z=None, activation="identity", *, param=None,
 
 # ------------------------------------------------------------------ losses
 
-# name -> shim. Every loss returns its weighted mean and writes d(mean)/d(input) in the
-# same pass; softmax_ce takes integer labels where the others take a target array.
-LOSSES = {
-    "mse": _kernels.mse,
-    "mae": _kernels.mae,
-    "bce_logits": _kernels.bce_logits,
-    "softmax_ce": _kernels.softmax_ce,
-}
-
-
 def _cast_numeric(a, dt, name):
     """a as a contiguous array of dtype dt; targets and weights may come as ints or the
     other float type, but not as strings or objects."""
@@ -215,24 +200,25 @@ def loss(name, pred, target, *, sample_weight=None, class_weight=None, need_grad
     """Return (value, grad) of a mean loss: value a float, grad d(value)/d(pred) shaped
     like pred (None unless need_grad).
 
-    mse, mae, bce_logits: pred (N,K) or (N,) and a target of the same shape; the value is
-    sum_i s_i l_i / sum_i s_i with l_i the mean over row i's K outputs, so without weights
-    it equals PyTorch's reduction='mean'. softmax_ce: logits (N,K) and integer labels (N,)
-    in [0,K); class_weight (K,) weighs each sample by its label's weight as in PyTorch's
-    CrossEntropyLoss(weight=...), and probs_out (N,K), if given, receives the softmax.
+    `name` is a name of losses.LOSSES or an alias. mse, mae, bce (on logits): pred (N,K)
+    or (N,) and a target of the same shape; the value is sum_i s_i l_i / sum_i s_i with
+    l_i the mean over row i's K outputs, so without weights it equals PyTorch's
+    reduction='mean'. cross_entropy (softmax on logits): logits (N,K) and integer labels
+    (N,) in [0,K); class_weight (K,) weighs each sample by its label's weight as in
+    PyTorch's CrossEntropyLoss(weight=...), and probs_out (N,K), if given, receives the
+    softmax.
     """
-    try:
-        shim = LOSSES[name]
-    except KeyError:
-        raise ValueError(f"unknown loss {name!r}; choose from {', '.join(LOSSES)}") from None
+    name = loss_name(name)
+    spec = LOSSES[name]
     pred = _as_array(pred, "pred")
     dt = _dtype_of(pred)
-    if name == "softmax_ce":
-        return _softmax_ce(pred, target, sample_weight, class_weight, need_grad, probs_out)
+    if spec.targets == "labels":
+        return _cross_entropy(pred, target, sample_weight, class_weight, need_grad,
+                              probs_out)
     if class_weight is not None:
-        raise ValueError(f"class_weight applies to softmax_ce only, not {name}")
+        raise ValueError(f"class_weight applies to cross_entropy only, not {name}")
     if probs_out is not None:
-        raise ValueError(f"probs_out applies to softmax_ce only, not {name}")
+        raise ValueError(f"probs_out applies to cross_entropy only, not {name}")
     if pred.ndim not in (1, 2):
         raise ValueError(f"pred must be (N,K) or (N,), got shape {pred.shape}")
     target = _cast_numeric(target, dt, "target")
@@ -242,14 +228,14 @@ def loss(name, pred, target, *, sample_weight=None, class_weight=None, need_grad
     t2 = target.reshape(p2.shape)
     sw = _row_weights(sample_weight, p2.shape[0], dt, "sample_weight")
     grad = np.empty(p2.shape, dtype=dt) if need_grad else None
-    value = shim(grad, p2, t2, sw)
+    value = spec.kernel(grad, p2, t2, sw)
     return value, (grad.reshape(pred.shape) if need_grad else None)
 
 
-def _softmax_ce(logits, labels, sample_weight, class_weight, need_grad, probs_out):
+def _cross_entropy(logits, labels, sample_weight, class_weight, need_grad, probs_out):
     dt = logits.dtype
     if logits.ndim != 2:
-        raise ValueError(f"softmax_ce needs (N,K) logits, got shape {logits.shape}")
+        raise ValueError(f"cross_entropy needs (N,K) logits, got shape {logits.shape}")
     n, k = logits.shape
     labels = np.asarray(labels)
     if labels.dtype.kind not in "iu":

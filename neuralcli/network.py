@@ -1,34 +1,13 @@
 """A sequential MLP whose parameters live in one flat buffer, run by the C core."""
-from dataclasses import dataclass
 from typing import NamedTuple, Optional
 
 import numpy as np
 
 from neuralcli import _kernels
+# the activation table, which the model files and callers also import from here
+from neuralcli.activations import (ACTIVATIONS, ALIASES, Activation,  # noqa: F401
+                                   activation_name)
 from neuralcli.kernels import workspace
-
-
-@dataclass(frozen=True)
-class Activation:
-    code: int          # enum nc_act
-    param: float       # default parameter (leaky slope, elu alpha), else 0
-    init: str          # "he" or "glorot"
-    trainable: bool = True
-
-
-ACTIVATIONS = {
-    "identity": Activation(_kernels.ACT_CODES["identity"], 0.0, "glorot"),
-    "relu": Activation(_kernels.ACT_CODES["relu"], 0.0, "he"),
-    "leaky_relu": Activation(_kernels.ACT_CODES["leaky_relu"], 0.01, "he"),
-    "elu": Activation(_kernels.ACT_CODES["elu"], 1.0, "he"),
-    "gelu": Activation(_kernels.ACT_CODES["gelu"], 0.0, "he"),
-    "sigmoid": Activation(_kernels.ACT_CODES["sigmoid"], 0.0, "glorot"),
-    "tanh": Activation(_kernels.ACT_CODES["tanh"], 0.0, "glorot"),
-    "softmax": Activation(_kernels.ACT_CODES["softmax"], 0.0, "glorot"),
-    "step": Activation(_kernels.ACT_CODES["step"], 0.0, "glorot", trainable=False),
-}
-# scikit-learn's names for the same functions
-ALIASES = {"logistic": "sigmoid"}
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
 
@@ -60,14 +39,6 @@ class Encoded(NamedTuple):
             rows, cols = np.nonzero(self.codes >= 0)
             out[rows, self.codes[rows, cols]] = 1
         return out
-
-
-def activation_name(name):
-    name = ALIASES.get(name, name)
-    if name not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r}; choose from "
-                         f"{', '.join(sorted(ACTIVATIONS))} (or 'logistic')")
-    return name
 
 
 def resolve_dtype(dtype):

@@ -1,13 +1,18 @@
-"""Optimizer table. Each optimizer keeps state buffers that mirror the flat parameter
-buffer, so a step is one fused C kernel call over every parameter of the network."""
+"""The optimizer table: each name with its class, which holds its code in the C core,
+its defaults (the constructor's) and the learning rates it usually trains at. Each
+optimizer keeps state buffers that mirror the flat parameter buffer, so a step is one
+fused C kernel call over every parameter of the network."""
 import numpy as np
 
 from neuralcli import _kernels
+from neuralcli._kernels import nc_optim_kind
 
 
 class Optimizer:
     name = ""
-    slots = 0  # state buffers per parameter
+    code = None                # enum nc_optim_kind of the compiled runs' step
+    usual_lr = (1e-4, 1e-2)    # the learning rates it usually trains at, for advice
+    slots = 0                  # state buffers per parameter
 
     def __init__(self, n_params, dtype, *, weight_decay=0.0):
         if weight_decay < 0:
@@ -33,6 +38,8 @@ class Optimizer:
 class SGD(Optimizer):
     """SGD with optional (Nesterov) momentum and L2 weight decay, as torch.optim.SGD."""
     name = "sgd"
+    code = nc_optim_kind.NC_OPT_SGD
+    usual_lr = (1e-3, 0.1)
 
     def __init__(self, n_params, dtype, *, momentum=0.0, nesterov=False, weight_decay=0.0):
         if not 0 <= momentum < 1:
@@ -50,7 +57,7 @@ class SGD(Optimizer):
 
     def compiled(self):
         v = self.state[0] if self.state else None
-        return (_kernels.OPTIMIZER_CODES["sgd"], self.momentum, 0.0, 0.0, 0.0, 0.0,
+        return (self.code, self.momentum, 0.0, 0.0, 0.0, 0.0,
                 self.weight_decay, self.nesterov, False, v, None, self.t)
 
     def hyperparameters(self):
@@ -61,6 +68,7 @@ class SGD(Optimizer):
 class Adam(Optimizer):
     """Adam with L2 weight decay added to the gradient, as torch.optim.Adam."""
     name = "adam"
+    code = nc_optim_kind.NC_OPT_ADAM
     slots = 2
     decoupled = False
 
@@ -81,7 +89,7 @@ class Adam(Optimizer):
 
     def compiled(self):
         m, v = self.state
-        return (_kernels.OPTIMIZER_CODES["adam"], 0.0, self.beta1, self.beta2, self.eps, 0.0,
+        return (self.code, 0.0, self.beta1, self.beta2, self.eps, 0.0,
                 self.weight_decay, False, self.decoupled, m, v, self.t)
 
     def hyperparameters(self):
@@ -101,6 +109,7 @@ class AdamW(Adam):
 class RMSprop(Optimizer):
     """RMSprop with optional momentum, as torch.optim.RMSprop."""
     name = "rmsprop"
+    code = nc_optim_kind.NC_OPT_RMSPROP
 
     def __init__(self, n_params, dtype, *, alpha=0.99, eps=1e-8, momentum=0.0,
                  weight_decay=0.0):
@@ -119,7 +128,7 @@ class RMSprop(Optimizer):
 
     def compiled(self):
         buf = self.state[1] if self.momentum > 0 else None
-        return (_kernels.OPTIMIZER_CODES["rmsprop"], self.momentum, 0.0, 0.0, self.eps,
+        return (self.code, self.momentum, 0.0, 0.0, self.eps,
                 self.alpha, self.weight_decay, False, False, self.state[0], buf, self.t)
 
     def hyperparameters(self):

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from neuralcli import _kernels, losses, metrics
+from neuralcli._kernels import nc_task
 from neuralcli.losses import LOSSES, loss_name
 from neuralcli.network import Encoded
 from neuralcli.kernels import workspace
@@ -95,9 +96,14 @@ class Callback:
         pass
 
 
+# task kind -> enum nc_task, by which the compiled runs count correct predictions
+TASK_CODES = {"binary": nc_task.NC_TASK_BINARY, "multiclass": nc_task.NC_TASK_MULTICLASS,
+              "regression": nc_task.NC_TASK_REGRESSION}
+
+
 @dataclass
 class Task:
-    """How outputs are read: kind is binary, multiclass or regression."""
+    """How outputs are read: kind is a name of TASK_CODES."""
     kind: str
     loss: str
     n_outputs: int
@@ -204,7 +210,7 @@ class Trainer:
         self.state = TrainState()
         self._labels = LOSSES[self.loss].targets == "labels"
         self._fused = model.fused
-        self._loss_code = _kernels.LOSS_CODES[self.loss]
+        self._loss_code = LOSSES[self.loss].code
         self.last_out = None  # the network's output on the last batch (per-batch steps)
         self._gather = None
 
@@ -545,7 +551,7 @@ class Trainer:
         t, labels = (None, y) if self._labels else (y, None)
         bufs = (g["dense"], g.get("codes"), None if self._labels else g["y"],
                 g["y"] if self._labels else None, g.get("sw"))
-        cfg = (self._loss_code, _kernels.TASK_CODES[self.task.kind], self._fused,
+        cfg = (self._loss_code, TASK_CODES[self.task.kind], self._fused,
                float(self.cfg.loss_scale), float(self.cfg.l2 or 0.0),
                float(self.cfg.clip_norm or 0.0), sums.seed)
         x, codes, sw = arrays["dense"], arrays.get("codes"), arrays.get("sw")
@@ -678,7 +684,7 @@ class Trainer:
             kept = ("no epoch ended" if not st.history else
                     "no epoch ended with weights better than the untrained network's")
         opt = self.cfg.optimizer
-        low, high = USUAL_LR.get(opt, (1e-4, 1e-2))
+        low, high = self.optimizer.usual_lr
         hint = f"the learning rate {lr:g} is likely too large for {opt}"
         if lr > high:
             hint += f", which usually trains at {low:g} to {high:g}"
@@ -687,10 +693,6 @@ class Trainer:
             hint += ", or clip the gradient norm (at 1.0, say)"
         st.message = f"training diverged in {where}: {cause}; {kept}; {hint}"
 
-
-# the learning rates each optimizer usually trains at, for the advice after a divergence
-USUAL_LR = {"sgd": (1e-3, 0.1), "adam": (1e-4, 1e-2), "adamw": (1e-4, 1e-2),
-            "rmsprop": (1e-4, 1e-2)}
 
 # A loss at the end of an epoch (training or validation) more than this many times the
 # first batch's loss counts as a divergence, as a non-finite one does: no sound run grows

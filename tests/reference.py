@@ -8,6 +8,8 @@ import math
 
 import numpy as np
 
+from neuralcli.losses import loss_name
+
 f64 = np.float64
 
 
@@ -86,6 +88,21 @@ def act_backward(name, dy, z, param=None):
     raise ValueError(f"{name} has no backward")
 
 
+def torch_activation(name, param=None):
+    """PyTorch's function for the activation, for tests that have torch; None when it has
+    none."""
+    import torch
+    F = torch.nn.functional
+    if name == "leaky_relu":
+        return lambda v: F.leaky_relu(v, 0.01 if param is None else param)
+    if name == "elu":
+        return lambda v: F.elu(v, 1.0 if param is None else param)
+    if name == "softmax":
+        return lambda v: torch.softmax(v, dim=1)
+    return {"identity": lambda v: v, "relu": torch.relu, "sigmoid": torch.sigmoid,
+            "tanh": torch.tanh, "gelu": F.gelu}.get(name)
+
+
 # ------------------------------------------------------------------ dense layer
 
 def dense_forward(x, w, b, act="identity", param=None):
@@ -122,10 +139,11 @@ def numeric_grad(f, x, eps=1e-6):
 
 def _loss_parts(name, pred, target, sw, cw):
     """(per-row loss l_i, row weight s_i) of a loss; the value is sum s l / sum s."""
+    name = loss_name(name)
     z = _d(pred)
     n = z.shape[0]
     s = np.ones(n) if sw is None else _d(sw).copy()
-    if name == "softmax_ce":
+    if name == "cross_entropy":
         y = np.asarray(target, dtype=np.int64)
         if cw is not None:
             s = s * _d(cw)[y]
@@ -137,7 +155,7 @@ def _loss_parts(name, pred, target, sw, cw):
         e = (z - t) ** 2
     elif name == "mae":
         e = np.abs(z - t)
-    elif name == "bce_logits":
+    elif name == "bce":
         e = np.maximum(z, 0) - z * t + np.log1p(np.exp(-np.abs(z)))
     else:
         raise ValueError(name)
@@ -147,8 +165,9 @@ def _loss_parts(name, pred, target, sw, cw):
 def loss_forward(name, pred, target, sw=None, cw=None):
     """Weighted mean loss sum_i s_i l_i / sum_i s_i (0 when the weights sum to 0).
 
-    mse, mae, bce_logits: pred and target (N,K), l_i the mean over row i. softmax_ce:
-    logits (N,K), integer labels (N,), s_i = sw_i * cw[label_i]."""
+    The names are losses.LOSSES's (or aliases). mse, mae, bce (on logits): pred and
+    target (N,K), l_i the mean over row i. cross_entropy (softmax on logits): logits
+    (N,K), integer labels (N,), s_i = sw_i * cw[label_i]."""
     l, s = _loss_parts(name, pred, target, sw, cw)
     w = s.sum()
     return 0.0 if w == 0 else float((s * l).sum() / w)
@@ -156,13 +175,14 @@ def loss_forward(name, pred, target, sw=None, cw=None):
 
 def loss_backward(name, pred, target, sw=None, cw=None):
     """d(loss_forward)/d(pred), shaped like pred."""
+    name = loss_name(name)
     z = _d(pred)
     n, k = z.shape
     _, s = _loss_parts(name, pred, target, sw, cw)
     w = s.sum()
     if w == 0:
         return np.zeros_like(z)
-    if name == "softmax_ce":
+    if name == "cross_entropy":
         y = np.asarray(target, dtype=np.int64)
         p = act_forward("softmax", z)
         p[np.arange(n), y] -= 1.0

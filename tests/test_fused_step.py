@@ -7,7 +7,8 @@ import pytest
 
 from helpers import run_python
 from neuralcli import _kernels
-from neuralcli.losses import evaluate
+from neuralcli.activations import ACTIVATIONS
+from neuralcli.losses import LOSSES, evaluate
 from neuralcli.network import MLP
 
 CASES = [
@@ -39,7 +40,7 @@ def _fused(net, x, t, labels, loss, sw=None, l2=0.0):
     grads = np.empty_like(net.params)
     out = np.empty((n, net.sizes[-1]), net.dtype)
     value = net._net.step_small(grads, out, work, x, t, labels, sw, net.params,
-                                _kernels.LOSS_CODES[loss], l2)
+                                LOSSES[loss].code, l2)
     return value, grads, out
 
 
@@ -59,6 +60,13 @@ def test_matches_layer_by_layer_path(sizes, acts, loss, dtype, n):
     np.testing.assert_allclose(got_loss, want_loss, rtol=tol)
     np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.abs(want).max())
     np.testing.assert_allclose(out, net.forward(x), rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("act", [a for a, spec in ACTIVATIONS.items() if spec.trainable])
+def test_every_activation_matches_layer_by_layer(act, dtype):
+    test_matches_layer_by_layer_path([4, 21, 9, 3], [act, act, "identity"], "cross_entropy",
+                                     dtype, 77)
 
 
 def test_l2_and_zero_weights():
@@ -92,6 +100,7 @@ def test_bitwise_equal_across_thread_counts(sizes, acts, loss, threads):
 SCRIPT = r"""
 import numpy as np, sys
 from neuralcli.network import MLP
+from neuralcli.losses import LOSSES
 from neuralcli import _kernels
 net = MLP([7, 100, 37, 3], ["relu", "tanh", "identity"], dtype=np.float32, seed=6)
 rng = np.random.default_rng(7)
@@ -101,7 +110,7 @@ work = np.zeros(net._net.small_workspace(333, 2, False) + 64, np.uint8)
 g = np.empty_like(net.params)
 out = np.empty((333, 3), np.float32)
 loss = net._net.step_small(g, out, work, x, None, labels, None, net.params,
-                           _kernels.LOSS_CODES["cross_entropy"], 0.0)
+                           LOSSES["cross_entropy"].code, 0.0)
 sys.stdout.write(_kernels.get_isa() + " " + g.tobytes().hex()[:4000] + " " + repr(loss))
 """
 

@@ -6,10 +6,11 @@ import pytest
 import reference as ref
 from helpers import assert_bitwise_equal, assert_close, tolerance
 from neuralcli import _kernels, kernels
+from neuralcli.losses import ALIASES, LOSSES
 
 DTYPES = [np.float32, np.float64]
-POINTWISE = ["mse", "mae", "bce_logits"]
-ALL = POINTWISE + ["softmax_ce"]
+POINTWISE = ["mse", "mae", "bce"]
+ALL = POINTWISE + ["cross_entropy"]
 # (N, K) straddling the reduction chunk edges: chunks hold >= 2048 elements of whole
 # rows, at most 256 of them, so 600002 elements take the full 256 chunks.
 SHAPES = [(1, 1), (1, 4), (7, 3), (2047, 1), (2048, 1), (2049, 1), (682, 3), (683, 3),
@@ -21,14 +22,14 @@ def make(name, n, k, dtype, seed=0, weighted=False):
     """(pred, target, sample weights, class weights) for a loss."""
     rng = np.random.default_rng(seed + 7 * n + k)
     pred = (2 * rng.standard_normal((n, k))).astype(dtype)
-    if name == "softmax_ce":
+    if name == "cross_entropy":
         target = rng.integers(0, k, n)
-    elif name == "bce_logits":
+    elif name == "bce":
         target = rng.random((n, k)).astype(dtype)
     else:
         target = rng.standard_normal((n, k)).astype(dtype)
     sw = rng.uniform(0.1, 2.0, n).astype(dtype) if weighted else None
-    cw = rng.uniform(0.1, 2.0, k).astype(dtype) if weighted and name == "softmax_ce" else None
+    cw = rng.uniform(0.1, 2.0, k).astype(dtype) if weighted and name == "cross_entropy" else None
     return pred, target, sw, cw
 
 
@@ -39,7 +40,7 @@ def check_against_oracle(name, pred, target, sw, cw, dtype, scale=1.0):
                  f"{name} value")
     # the gradient of a mean is O(1/(N*K)); scale it to O(1) so atol means something
     n, k = pred.shape
-    f = n if name == "softmax_ce" else n * k
+    f = n if name == "cross_entropy" else n * k
     assert_close(grad * f, ref.loss_backward(name, pred, target, sw, cw) * f, rtol, atol,
                  f"{name} gradient")
     assert grad.dtype == dtype
@@ -56,20 +57,20 @@ def test_loss_matches_oracle(name, shape, dtype, weighted):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_softmax_ce_weights_separately(dtype):
-    pred, target, sw, cw = make("softmax_ce", 2049, 5, dtype, weighted=True)
-    check_against_oracle("softmax_ce", pred, target, sw, None, dtype)
-    check_against_oracle("softmax_ce", pred, target, None, cw, dtype)
+    pred, target, sw, cw = make("cross_entropy", 2049, 5, dtype, weighted=True)
+    check_against_oracle("cross_entropy", pred, target, sw, None, dtype)
+    check_against_oracle("cross_entropy", pred, target, None, cw, dtype)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_softmax_ce_probs_and_no_grad(dtype):
-    pred, target, sw, cw = make("softmax_ce", 50, 4, dtype, weighted=True)
+    pred, target, sw, cw = make("cross_entropy", 50, 4, dtype, weighted=True)
     probs = np.empty_like(pred)
-    value, grad = kernels.loss("softmax_ce", pred, target, sample_weight=sw, class_weight=cw,
+    value, grad = kernels.loss("cross_entropy", pred, target, sample_weight=sw, class_weight=cw,
                                probs_out=probs)
     assert_close(probs, ref.act_forward("softmax", pred), *tolerance(dtype), "probs")
     # every combination of outputs gives the same value and the same gradient
-    v2, none = kernels.loss("softmax_ce", pred, target, sample_weight=sw, class_weight=cw,
+    v2, none = kernels.loss("cross_entropy", pred, target, sample_weight=sw, class_weight=cw,
                             need_grad=False)
     assert none is None and v2 == value
     g3 = np.empty_like(pred)
@@ -102,9 +103,9 @@ def test_zero_total_weight(name, dtype):
 def test_softmax_ce_zero_total_weight_still_gives_probs(dtype):
     """With every row weighted 0 the loss is 0 and the gradient all zeros, but the
     probabilities are still the softmax of the logits."""
-    pred, target, _, _ = make("softmax_ce", 9, 3, dtype)
+    pred, target, _, _ = make("cross_entropy", 9, 3, dtype)
     probs = np.full_like(pred, np.nan)
-    value, grad = kernels.loss("softmax_ce", pred, target, sample_weight=np.zeros(9, dtype),
+    value, grad = kernels.loss("cross_entropy", pred, target, sample_weight=np.zeros(9, dtype),
                                probs_out=probs)
     assert value == 0.0 and not grad.any()
     assert_close(probs, ref.act_forward("softmax", pred), *tolerance(dtype), "probs")
@@ -149,9 +150,9 @@ def test_threads_bitwise_equal(name, dtype, threads):
 def test_bce_extreme_logits(dtype, big):
     z = np.array([[big, -big, big, -big, 0.0]], dtype)
     t = np.array([[1.0, 0.0, 0.0, 1.0, 0.5]], dtype)
-    value, grad = kernels.loss("bce_logits", z, t)
+    value, grad = kernels.loss("bce", z, t)
     assert np.isfinite(value) and np.isfinite(grad).all()
-    assert_close(value, ref.loss_forward("bce_logits", z, t), *tolerance(dtype), "value")
+    assert_close(value, ref.loss_forward("bce", z, t), *tolerance(dtype), "value")
     # sigmoid saturates to exactly 0 or 1: the gradient is (sigmoid(z) - t) / K
     assert_close(grad * 5, [[0.0, 0.0, 1.0, -1.0, 0.0]], *tolerance(dtype), "gradient")
 
@@ -161,10 +162,10 @@ def test_bce_extreme_logits(dtype, big):
 def test_softmax_ce_extreme_logits(dtype, big):
     z = np.array([[big, -big, 0.0], [big, big, -big], [-big, -big, -big]], dtype)
     y = np.array([0, 2, 1])
-    value, grad = kernels.loss("softmax_ce", z, y)
+    value, grad = kernels.loss("cross_entropy", z, y)
     assert np.isfinite(value) and np.isfinite(grad).all()
-    assert_close(value, ref.loss_forward("softmax_ce", z, y), *tolerance(dtype), "value")
-    assert_close(grad * 3, ref.loss_backward("softmax_ce", z, y) * 3, *tolerance(dtype),
+    assert_close(value, ref.loss_forward("cross_entropy", z, y), *tolerance(dtype), "value")
+    assert_close(grad * 3, ref.loss_backward("cross_entropy", z, y) * 3, *tolerance(dtype),
                  "gradient")
 
 
@@ -186,13 +187,13 @@ def wide_logits(n, k, dtype, span=95.0, seed=0):
 def test_softmax_ce_wide_logits_max_off_column_zero(dtype, n, k):
     z = wide_logits(n, k, dtype)
     y = np.random.default_rng(1).integers(0, k, n)
-    value, grad = kernels.loss("softmax_ce", z, y)
+    value, grad = kernels.loss("cross_entropy", z, y)
     assert np.isfinite(value) and np.isfinite(grad).all()
     rtol, atol = tolerance(dtype, 4)
-    assert_close(value, ref.loss_forward("softmax_ce", z, y), rtol, atol, "value")
-    assert_close(grad * n, ref.loss_backward("softmax_ce", z, y) * n, rtol, atol, "gradient")
+    assert_close(value, ref.loss_forward("cross_entropy", z, y), rtol, atol, "value")
+    assert_close(grad * n, ref.loss_backward("cross_entropy", z, y) * n, rtol, atol, "gradient")
     probs = np.empty_like(z)
-    kernels.loss("softmax_ce", z, y, probs_out=probs)
+    kernels.loss("cross_entropy", z, y, probs_out=probs)
     assert_close(probs, ref.act_forward("softmax", z), rtol, atol, "probabilities")
 
 
@@ -203,7 +204,7 @@ def _torch_loss(name, pred, target, sw, cw):
     torch = pytest.importorskip("torch")
     F = torch.nn.functional
     z = torch.tensor(pred, requires_grad=True)
-    if name == "softmax_ce":
+    if name == "cross_entropy":
         y = torch.tensor(target, dtype=torch.int64)
         w = None if cw is None else torch.tensor(cw)
         if sw is None:
@@ -230,8 +231,8 @@ def _torch_loss(name, pred, target, sw, cw):
     return out.item(), z.grad.numpy()
 
 
-TORCH_CASES = [("mse", False), ("mae", False), ("bce_logits", False), ("bce_logits", True),
-               ("softmax_ce", False), ("softmax_ce", True)]
+TORCH_CASES = [("mse", False), ("mae", False), ("bce", False), ("bce", True),
+               ("cross_entropy", False), ("cross_entropy", True)]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -248,9 +249,9 @@ def test_loss_matches_torch(name, weighted, dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_softmax_ce_class_weight_only_matches_torch(dtype):
-    pred, target, _, cw = make("softmax_ce", 300, 6, dtype, seed=5, weighted=True)
-    want_v, want_g = _torch_loss("softmax_ce", pred, target, None, cw)
-    value, grad = kernels.loss("softmax_ce", pred, target, class_weight=cw)
+    pred, target, _, cw = make("cross_entropy", 300, 6, dtype, seed=5, weighted=True)
+    want_v, want_g = _torch_loss("cross_entropy", pred, target, None, cw)
+    value, grad = kernels.loss("cross_entropy", pred, target, class_weight=cw)
     rtol, atol = tolerance(dtype, 10)
     assert_close(value, want_v, rtol, atol, "value vs torch")
     assert_close(grad * 300, want_g * 300, rtol, atol, "gradient vs torch")
@@ -263,17 +264,29 @@ def test_unknown_loss():
         kernels.loss("hinge", np.zeros((2, 2)), np.zeros((2, 2)))
 
 
+@pytest.mark.parametrize("alias", sorted(ALIASES))
+def test_aliases_give_their_loss(alias):
+    """The kernels' own names (bce_logits, softmax_ce) and the other aliases compute the
+    table's loss they stand for, bit for bit."""
+    name = ALIASES[alias]
+    pred, target, sw, _ = make(name, 9, 3, np.float64, weighted=True)
+    want = kernels.loss(name, pred, target, sample_weight=sw)
+    got = kernels.loss(alias, pred, target, sample_weight=sw)
+    assert got[0] == want[0]
+    assert_bitwise_equal(got[1], want[1], alias)
+
+
 @pytest.mark.parametrize("name", ALL)
 def test_bad_dtype(name):
     pred, target, _, _ = make(name, 4, 3, np.float64)
     with pytest.raises(TypeError, match="float32 or float64"):
         kernels.loss(name, pred.astype(np.int64), target)
     with pytest.raises(TypeError, match="share one dtype"):
-        if name == "softmax_ce":
+        if name == "cross_entropy":
             _kernels.softmax_ce(np.empty((4, 3), np.float32), None, pred,
                                 target.astype(np.int32), None, None)
         else:
-            getattr(_kernels, name)(None, pred, target.astype(np.float32), None)
+            LOSSES[name].kernel(None, pred, target.astype(np.float32), None)
 
 
 @pytest.mark.parametrize("name", POINTWISE)
@@ -284,8 +297,8 @@ def test_bad_shapes(name):
     with pytest.raises(ValueError, match="sample_weight has shape"):
         kernels.loss(name, pred, target, sample_weight=sw[:3])
     with pytest.raises(ValueError, match="gradient has shape"):
-        getattr(_kernels, name)(np.empty((4, 2)), pred, target, None)
-    with pytest.raises(ValueError, match="class_weight applies to softmax_ce only"):
+        LOSSES[name].kernel(np.empty((4, 2)), pred, target, None)
+    with pytest.raises(ValueError, match="class_weight applies to cross_entropy only"):
         kernels.loss(name, pred, target, class_weight=np.ones(3))
 
 
@@ -294,18 +307,18 @@ def test_softmax_ce_bad_labels():
     for bad, idx in ((np.array([0, 1, 3, 0, 1]), 2), (np.array([0, -1, 2, 0, 1]), 1),
                      (np.array([0, 1, 2, 0, 2 ** 40]), 4)):
         with pytest.raises(ValueError, match=rf"labels\[{idx}\] = .* is outside \[0, 3\)"):
-            kernels.loss("softmax_ce", pred, bad)
+            kernels.loss("cross_entropy", pred, bad)
     # the shim checks too, so a direct caller never reads out of bounds
     with pytest.raises(ValueError, match=r"labels\[4\] = 7"):
         _kernels.softmax_ce(None, None, pred, np.array([0, 1, 2, 0, 7], np.int32), None, None)
     with pytest.raises(TypeError, match="int32"):
         _kernels.softmax_ce(None, None, pred, np.zeros(5, np.int64), None, None)
     with pytest.raises(TypeError, match="integers"):
-        kernels.loss("softmax_ce", pred, np.zeros(5))
+        kernels.loss("cross_entropy", pred, np.zeros(5))
     with pytest.raises(ValueError, match="labels has shape"):
-        kernels.loss("softmax_ce", pred, np.zeros(4, int))
+        kernels.loss("cross_entropy", pred, np.zeros(4, int))
     with pytest.raises(ValueError, match="class_weight has shape"):
-        kernels.loss("softmax_ce", pred, np.zeros(5, int), class_weight=np.ones(2))
+        kernels.loss("cross_entropy", pred, np.zeros(5, int), class_weight=np.ones(2))
 
 
 def test_non_contiguous_rejected_by_shim():

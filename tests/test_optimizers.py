@@ -1,6 +1,7 @@
-"""The optimizer table of the model layer: names, defaults, the hyperparameters a model
-file records, range checks at their boundaries, and the state buffers each keeps. Their
-arithmetic over many steps is checked against the oracle in test_training_oracle.py."""
+"""The optimizer table of the model layer: names, codes, defaults, the hyperparameters a
+model file records, range checks at their boundaries, and the state buffers each keeps;
+the names and codes of the loss and activation tables. Their arithmetic over many steps
+is checked against the oracle in test_training_oracle.py."""
 import numpy as np
 import pytest
 
@@ -77,3 +78,36 @@ def test_loss_names_and_their_aliases():
         assert loss_name(alias) == name
     with pytest.raises(ValueError, match="^unknown loss 'hinge'; choose from "):
         loss_name("hinge")
+
+
+def test_rows_take_their_codes_from_the_c_enums():
+    """Each table's codes are the C core's enum values, one row per value."""
+    from neuralcli._kernels import nc_act, nc_loss, nc_optim_kind, nc_task
+    from neuralcli.activations import ACTIVATIONS
+    from neuralcli.losses import LOSSES
+    from neuralcli.training import TASK_CODES
+    assert sorted(a.code for a in ACTIVATIONS.values()) == \
+        [c for c in nc_act if c != nc_act.NC_ACT_COUNT]
+    assert sorted(spec.code for spec in LOSSES.values()) == list(nc_loss)
+    assert sorted(TASK_CODES.values()) == list(nc_task)
+    # adamw is adam's kernel with decoupled decay
+    assert {name: cls.code for name, cls in OPTIMIZERS.items()} == {
+        "sgd": nc_optim_kind.NC_OPT_SGD, "adam": nc_optim_kind.NC_OPT_ADAM,
+        "adamw": nc_optim_kind.NC_OPT_ADAM, "rmsprop": nc_optim_kind.NC_OPT_RMSPROP}
+    for name, cls in OPTIMIZERS.items():
+        opt = make_optimizer(name, 3, np.float64)
+        assert opt.compiled()[0] == cls.code
+        low, high = cls.usual_lr
+        assert 0 < low < high
+
+
+def test_activation_names_and_their_aliases():
+    from neuralcli.activations import ACTIVATIONS, ALIASES, activation_name
+    for name in ACTIVATIONS:
+        assert activation_name(name) == name
+    for alias, name in ALIASES.items():
+        assert activation_name(alias) == name
+    assert activation_name("logistic") == "sigmoid"    # scikit-learn's name
+    with pytest.raises(ValueError, match="^unknown activation 'mish'; choose from .* "
+                                         r"\(or 'logistic'\)"):
+        activation_name("mish")
