@@ -4,7 +4,7 @@
 
 int nc_act_needs_z(int act)
 {
-    return act == NC_ACT_GELU;
+    return act == NC_ACT_GELU || act == NC_ACT_SWISH;
 }
 
 #define NC_TEMPLATE "activations_impl.h"

@@ -70,6 +70,9 @@ void FN(nc_act_tile)(T *y, const T *z, int64_t n, int64_t c, int64_t ldy, int64_
                 yr[j] = v >= 0 ? (T)1 : (T)0;
             }
             break;
+        case NC_ACT_SWISH:
+            for (int64_t j = 0; j < c; j++) yr[j] = zr[j] * FN(sigmoid)(zr[j]);
+            break;
         case NC_ACT_SOFTMAX: {
             if (c == 0) break;
             T mx = zr[0];
@@ -166,6 +169,16 @@ int FN(nc_act_backward_tile)(T *dz, const T *dy, const T *y, const T *z, int64_t
                 T cdf = (T)0.5 * ((T)1 + erf(v * (T)0.70710678118654752440));
                 T pdf = exp((T)-0.5 * v * v) * (T)0.39894228040143267794;
                 d[j] = g[j] * (cdf + v * pdf);
+            }
+            break;
+        }
+        case NC_ACT_SWISH: {
+            /* s + z s (1 - s), from z: the s that y = z s gives would divide by z, and
+             * y + s (1 - y) cancels for large z */
+            const T *zr = z + i * ld;
+            for (int64_t j = 0; j < c; j++) {
+                T v = zr[j], s = FN(sigmoid)(v);
+                d[j] = g[j] * (s * ((T)1 + v * ((T)1 - s)));
             }
             break;
         }

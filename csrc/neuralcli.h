@@ -67,10 +67,12 @@ enum nc_act {
     NC_ACT_GELU = 6,       /* exact: z * Phi(z), Phi via erf */
     NC_ACT_SOFTMAX = 7,    /* row-wise, max-subtracted */
     NC_ACT_STEP = 8,       /* forward only: 1 if z >= 0 else 0 */
-    NC_ACT_COUNT = 9
+    NC_ACT_SWISH = 9,      /* SiLU: z * sigmoid(z) */
+    NC_ACT_COUNT = 10
 };
 
-/* 1 when the derivative needs the pre-activation z (gelu); else it is computed from y. */
+/* 1 when the derivative needs the pre-activation z (gelu, swish); else it is computed
+ * from y. */
 int nc_act_needs_z(int act);
 
 /* y = act(z).  z is (N,C) with leading dim ldz, y is (N,C) with ldy; y may equal z. */

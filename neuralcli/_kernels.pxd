@@ -21,6 +21,7 @@ cdef extern from "neuralcli.h" nogil:
         NC_ACT_GELU
         NC_ACT_SOFTMAX
         NC_ACT_STEP
+        NC_ACT_SWISH
         NC_ACT_COUNT
 
     void nc_set_num_threads(int n)

@@ -57,6 +57,8 @@ def act_forward(name, z, param=None):
         return e / e.sum(axis=1, keepdims=True)
     if name == "step":
         return (z >= 0).astype(f64)
+    if name == "swish":
+        return z * act_forward("sigmoid", z)
     raise ValueError(name)
 
 
@@ -85,6 +87,9 @@ def act_backward(name, dy, z, param=None):
     if name == "softmax":
         y = act_forward("softmax", z)
         return y * (dy - (dy * y).sum(axis=1, keepdims=True))
+    if name == "swish":
+        s = act_forward("sigmoid", z)
+        return dy * (s + z * s * (1 - s))
     raise ValueError(f"{name} has no backward")
 
 
@@ -100,7 +105,7 @@ def torch_activation(name, param=None):
     if name == "softmax":
         return lambda v: torch.softmax(v, dim=1)
     return {"identity": lambda v: v, "relu": torch.relu, "sigmoid": torch.sigmoid,
-            "tanh": torch.tanh, "gelu": F.gelu}.get(name)
+            "tanh": torch.tanh, "gelu": F.gelu, "swish": F.silu}.get(name)
 
 
 # ------------------------------------------------------------------ dense layer
