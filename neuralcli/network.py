@@ -8,6 +8,7 @@ from neuralcli import _kernels
 from neuralcli.activations import (ACTIVATIONS, ALIASES, Activation,  # noqa: F401
                                    activation_name)
 from neuralcli.kernels import workspace
+from neuralcli.losses import LOSSES
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
 
@@ -202,6 +203,12 @@ class MLP:
 
     # -------------------------------------------------------------- buffers
 
+    def workspace_bytes(self, n, *, fused=False):
+        """Bytes of workspace for n rows at the current thread count: forward and backward
+        (buffers), or the fused small-network step (small_buffers) when fused."""
+        size = self._net.small_workspace if fused else self._net.workspace
+        return size(n, _kernels.get_num_threads(), self.dtype == np.float64)
+
     def buffers(self, n):
         """Workspace, output and output-gradient buffers for batches of n rows, made once
         per batch size and reused, so training allocates nothing per step."""
@@ -209,10 +216,9 @@ class MLP:
         if buf is None:
             if len(self._cache) > 8:
                 self._cache.clear()
-            need = self._net.workspace(n, _kernels.get_num_threads(),
-                                       self.dtype == np.float64)
-            buf = (workspace(need), np.empty((n, self.sizes[-1]), self.dtype),
-                   np.empty((n, self.sizes[-1]), self.dtype))
+            k = self.sizes[-1]
+            buf = (workspace(self.workspace_bytes(n)), np.empty((n, k), self.dtype),
+                   np.empty((n, k), self.dtype))
             self._cache[n] = buf
         return buf
 
@@ -221,11 +227,16 @@ class MLP:
         key = ("small", n)
         buf = self._cache.get(key)
         if buf is None:
-            need = self._net.small_workspace(n, _kernels.get_num_threads(),
-                                             self.dtype == np.float64)
-            buf = (workspace(need), np.empty((n, self.sizes[-1]), self.dtype))
+            buf = (workspace(self.workspace_bytes(n, fused=True)),
+                   np.empty((n, self.sizes[-1]), self.dtype))
             self._cache[key] = buf
         return buf
+
+    @property
+    def trainable(self):
+        """False when an activation has no derivative (step): the network runs forward
+        only, one dense kernel per layer."""
+        return self._net is not None
 
     @property
     def fused(self):
@@ -272,7 +283,7 @@ class MLP:
             xb = x[i:i + batch_size]
             cb = None if codes is None else codes[i:i + batch_size]
             work, ob, _ = self.buffers(xb.shape[0])
-            self._net.forward(ob, work, xb, self.params, False, 0, 0, cb)
+            self.forward_into(ob, work, xb, cb)
             out[i:i + xb.shape[0]] = ob
         return out
 
@@ -293,13 +304,55 @@ class MLP:
         and traces; the training loop calls the same kernels with its own buffers."""
         x, codes = self._as_input(x)
         work, out, dout = self.buffers(x.shape[0])
-        self._net.forward(out, work, x, self.params, train, seed, step, codes)
+        self.forward_into(out, work, x, codes, train=train, seed=seed, step=step)
         loss = dout_fn(out, dout)
         if grads is None:
             grads = np.empty_like(self.params)
-        self._net.backward(grads, None, work, dout, x, out, self.params, seed, step, 0.0,
-                           codes)
+        self.backward_into(grads, work, dout, x, out, codes, seed=seed, step=step)
         return loss, grads
+
+    # -------------------------------------------------------------- kernels on given buffers
+    # For a loop that owns its buffers (buffers(n), small_buffers(n) or its own of
+    # workspace_bytes(n)) and its inputs as the kernels take them (see _as_input): dense
+    # rows x (n, sizes[0]), or (n, n_dense) beside int32 codes (n, n_cat), in the
+    # network's dtype, C-contiguous. The shapes are checked; nothing is copied.
+
+    def forward_into(self, out, work, x, codes=None, *, train=False, seed=0, step=0):
+        """out (n, sizes[-1]) = the network on x and codes, keeping in work what
+        backward_into needs. train: dropout on, its masks keyed by (seed, step)."""
+        self._net.forward(out, work, x, self.params, train, seed, step, codes)
+
+    def backward_into(self, grads, work, dout, x, out, codes=None, *, seed=0, step=0,
+                      l2=0.0):
+        """grads (n_params,) of the last forward_into on x and codes (with its work, out,
+        seed and step) given dout = d(loss)/d(out); l2 adds l2 * W to the weights'
+        gradients, not the biases'."""
+        self._net.backward(grads, None, work, dout, x, out, self.params, seed, step, l2,
+                           codes)
+
+    def fused_step(self, grads, out, work, x, t, labels, sw, loss, *, l2=0.0, codes=None):
+        """Forward, loss and backward of a fused network (see fused) in one kernel, with
+        the work of small_buffers; returns the mean loss. loss is a name of
+        losses.LOSSES: t holds its targets (n, sizes[-1]), or labels (n,) int32 those of
+        cross_entropy; sw the row weights (n,) or None, class weights folded in."""
+        return self._net.step_small(grads, out, work, x, t, labels, sw, self.params,
+                                    LOSSES[loss].code, l2, codes)
+
+    def train_batches(self, grads, out, dout, work, x, codes, t, labels, sw, perm, first,
+                      bufs, cfg, optimizer, progress, batch_rows, end, lr, budget):
+        """Train in C, without the GIL, on batches progress[0] .. end-1 of batch_rows
+        rows each, taken from the rows (x, codes, t or labels, sw) in the order perm
+        (None: as they are) from position first, until they run out or `budget` seconds
+        pass (see nc_train_batches). bufs, cfg and progress are as
+        _kernels.Net.train_batches takes them; optimizer is an optim.Optimizer whose
+        compiled() form the runs take, and whose step count they advance. out, dout and
+        work are for batch_rows rows (dout None for a fused run). Returns (batch, step,
+        loss sum, correct, last loss, diverged)."""
+        batch, step, t_opt, total, correct, last, diverged = self._net.train_batches(
+            self.params, grads, out, dout, work, x, codes, t, labels, sw, perm, first, bufs,
+            cfg, optimizer.compiled(), progress, batch_rows, end, lr, budget)
+        optimizer.t = t_opt
+        return batch, step, total, correct, last, diverged
 
     # -------------------------------------------------------------- description
 

@@ -193,7 +193,7 @@ class Trainer:
 
     def __init__(self, model, task, config, callbacks=()):
         config.validate()
-        if model._net is None:
+        if not model.trainable:
             raise TrainingError("this network has a step activation, which has no gradient "
                                 "and cannot be trained")
         self.model = model
@@ -229,20 +229,20 @@ class Trainer:
         if self._fused:
             work, out = model.small_buffers(n)
             t, labels = (None, yb) if self._labels else (yb, None)
-            loss = model._net.step_small(self.grads, out, work, xb, t, labels, swb,
-                                         model.params, self._loss_code, l2, codes)
+            loss = model.fused_step(self.grads, out, work, xb, t, labels, swb, self.loss,
+                                    l2=l2, codes=codes)
             self.last_out = out
             if not math.isfinite(loss):
                 return loss
         else:
             work, out, dout = model.buffers(n)
-            model._net.forward(out, work, xb, model.params, True, seed, st.step, codes)
+            model.forward_into(out, work, xb, codes, train=True, seed=seed, step=st.step)
             self.last_out = out
             loss = losses.evaluate(self.loss, out, yb, swb, dout)
             if not math.isfinite(loss):
                 return loss
-            model._net.backward(self.grads, None, work, dout, xb, out, model.params, seed,
-                                st.step, l2, codes)
+            model.backward_into(self.grads, work, dout, xb, out, codes, seed=seed,
+                                step=st.step, l2=l2)
         scale = s
         if self.cfg.clip_norm:
             norm = s * math.sqrt(_kernels.sum_squares(self.grads))
@@ -521,16 +521,14 @@ class Trainer:
         buffers for bs rows where they are large enough for both, and batch buffers for
         the gathered rows of each array."""
         model = self.model
-        double = model.dtype == np.float64
-        size = model._net.small_workspace if self._fused else model._net.workspace
-        threads = _kernels.get_num_threads()
         if self._fused:
             work, out = model.small_buffers(bs)
             dout = None
         else:
             work, out, dout = model.buffers(bs)
-        if size(last, threads, double) > len(work):
-            work = workspace(size(last, threads, double))
+        need = model.workspace_bytes(last, fused=self._fused)
+        if need > len(work):
+            work = workspace(need)
         shapes = tuple((k, a.shape[1:], a.dtype.str) for k, a in sorted(arrays.items()))
         if self._gather is None or self._gather[0] != (bs, shapes):
             rows = {k: np.empty((bs,) + a.shape[1:], a.dtype) for k, a in arrays.items()}
@@ -562,12 +560,9 @@ class Trainer:
             # is the starting loss that divergence is measured against; it is reported
             # with the run after it
             end = b + 1 if self._start_loss is None else count
-            b1, st.step, t_opt, sums.total, sums.correct, loss, diverged = \
-                model._net.train_batches(model.params, self.grads, out, dout, work, x, codes,
-                                         t, labels, sw, perm, first, bufs, cfg,
-                                         self.optimizer.compiled(), prog, bs, end,
-                                         sums.lr, self.run_seconds)
-            self.optimizer.t = t_opt
+            b1, st.step, sums.total, sums.correct, loss, diverged = model.train_batches(
+                self.grads, out, dout, work, x, codes, t, labels, sw, perm, first, bufs, cfg,
+                self.optimizer, prog, bs, end, sums.lr, self.run_seconds)
             if diverged:
                 self._diverged(sums.epoch, base + b1, ("loss", loss), sums.lr)
                 raise _Stop()

@@ -8,7 +8,7 @@ import pytest
 from helpers import run_python
 from neuralcli import _kernels
 from neuralcli.activations import ACTIVATIONS
-from neuralcli.losses import LOSSES, evaluate
+from neuralcli.losses import evaluate
 from neuralcli.network import MLP
 
 CASES = [
@@ -36,11 +36,10 @@ def _problem(sizes, loss, dtype, n, seed=0):
 
 def _fused(net, x, t, labels, loss, sw=None, l2=0.0):
     n = x.shape[0]
-    work = np.zeros(net._net.small_workspace(n, 2, net.dtype == np.float64) + 64, np.uint8)
+    work = np.zeros(net.workspace_bytes(n, fused=True) + 64, np.uint8)
     grads = np.empty_like(net.params)
     out = np.empty((n, net.sizes[-1]), net.dtype)
-    value = net._net.step_small(grads, out, work, x, t, labels, sw, net.params,
-                                LOSSES[loss].code, l2)
+    value = net.fused_step(grads, out, work, x, t, labels, sw, loss, l2=l2)
     return value, grads, out
 
 
@@ -100,17 +99,15 @@ def test_bitwise_equal_across_thread_counts(sizes, acts, loss, threads):
 SCRIPT = r"""
 import numpy as np, sys
 from neuralcli.network import MLP
-from neuralcli.losses import LOSSES
 from neuralcli import _kernels
 net = MLP([7, 100, 37, 3], ["relu", "tanh", "identity"], dtype=np.float32, seed=6)
 rng = np.random.default_rng(7)
 x = rng.standard_normal((333, 7)).astype(np.float32)
 labels = rng.integers(0, 3, 333).astype(np.int32)
-work = np.zeros(net._net.small_workspace(333, 2, False) + 64, np.uint8)
+work = np.zeros(net.workspace_bytes(333, fused=True) + 64, np.uint8)
 g = np.empty_like(net.params)
 out = np.empty((333, 3), np.float32)
-loss = net._net.step_small(g, out, work, x, None, labels, None, net.params,
-                           LOSSES["cross_entropy"].code, 0.0)
+loss = net.fused_step(g, out, work, x, None, labels, None, "cross_entropy")
 sys.stdout.write(_kernels.get_isa() + " " + g.tobytes().hex()[:4000] + " " + repr(loss))
 """
 

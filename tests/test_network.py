@@ -94,12 +94,12 @@ def test_l2_penalty_gradient():
     rng = np.random.default_rng(4)
     x, t = rng.standard_normal((5, 4)), rng.standard_normal((5, 2))
     work, out, dout = net.buffers(5)
-    net._net.forward(out, work, x, net.params, True, 0, 1)
+    net.forward_into(out, work, x, train=True, step=1)
     evaluate("mse", out, t, None, dout)
     g0 = np.empty_like(net.params)
     g1 = np.empty_like(net.params)
-    net._net.backward(g0, None, work, dout, x, out, net.params, 0, 1, 0.0)
-    net._net.backward(g1, None, work, dout, x, out, net.params, 0, 1, 0.25)
+    net.backward_into(g0, work, dout, x, out, step=1)
+    net.backward_into(g1, work, dout, x, out, step=1, l2=0.25)
     expect = g0.copy()
     off = 0
     for c, oc in zip(net.sizes[:-1], net.sizes[1:]):
@@ -121,14 +121,14 @@ def test_dropout_gradient_uses_the_same_mask():
         keep = net.params.copy()
         net.params[...] = p
         o = np.empty((6, 1))
-        net._net.forward(o, work, x, net.params, True, 11, 7)  # same key: same mask
+        net.forward_into(o, work, x, train=True, seed=11, step=7)  # same key: same mask
         net.params[...] = keep
         return evaluate("mse", o, t)
 
-    net._net.forward(out, work, x, net.params, True, 11, 7)
+    net.forward_into(out, work, x, train=True, seed=11, step=7)
     evaluate("mse", out, t, None, dout)
     g = np.empty_like(net.params)
-    net._net.backward(g, None, work, dout, x, out, net.params, 11, 7)
+    net.backward_into(g, work, dout, x, out, seed=11, step=7)
     num = ref.numeric_grad(loss_at, net.params.copy())
     np.testing.assert_allclose(g, num, rtol=1e-6, atol=1e-8)
     # eval mode has no dropout: it differs from the training-mode output

@@ -557,7 +557,7 @@ def test_compiled_runs_whose_last_batch_needs_more_workspace_than_a_full_one():
     for compiled in (True, False):
         net = MLP([5, 200, 40, 2], ["relu", "relu", "identity"], dtype="float64", seed=1)
         assert not net.fused
-        assert net._net.workspace(256, 1, True) > net._net.workspace(257, 1, True)
+        assert net.workspace_bytes(256) > net.workspace_bytes(257)
         tr = Trainer(net, REGRESSION, TrainConfig(epochs=2, batch_size=257, lr=0.01, seed=2))
         tr.compiled_runs = compiled
         st = tr.fit(X, y)
