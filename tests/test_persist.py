@@ -362,7 +362,7 @@ def test_bad_array_entries_are_refused(tmp_path, entry, fragment):
     ({"sizes": [2]}, "network.sizes"),
     ({"sizes": [2, 0]}, "network.sizes"),
     ({"sizes": "2,3"}, "network.sizes should be a list"),
-    ({"activations": ["swish"]}, "network.activations"),
+    ({"activations": ["mish"]}, "network.activations"),
     ({"activations": ["relu", "relu"]}, "network.activations"),
     ({"act_params": [float("nan")]}, "act_params"),
     ({"act_params": [10 ** 400]}, "act_params"),
