@@ -222,6 +222,17 @@ MUTANTS = [
       "softmax backward adds the row sum"),
     M("activations_impl.h", "if (act != NC_ACT_SOFTMAX && ld == c && n > 1) {",
       "if (ld == c && n > 1) {", T_ACT, "softmax backward over packed rows as one row"),
+    # ---- swish
+    M("activations_impl.h", "yr[j] = zr[j] * FN(sigmoid)(zr[j]);",
+      "yr[j] = FN(sigmoid)(zr[j]);", T_ACT, "swish forward is the sigmoid"),
+    M("activations_impl.h", "d[j] = g[j] * (s * ((T)1 + v * ((T)1 - s)));",
+      "d[j] = g[j] * (s * ((T)1 - v * ((T)1 - s)));", T_ACT,
+      "swish backward subtracts the z s (1 - s) term"),
+    M("activations_impl.h", "d[j] = g[j] * (s * ((T)1 + v * ((T)1 - s)));",
+      "d[j] = g[j] * s;", T_ACT, "swish backward is the sigmoid"),
+    M("activations.c", "return act == NC_ACT_GELU || act == NC_ACT_SWISH;",
+      "return act == NC_ACT_GELU;", T_ACT + ["tests/test_network.py"],
+      "swish's pre-activation not kept for its backward"),
 
     # ---- dense forward/backward
     M("dense_impl.h", "ep.bias = b;", "ep.bias = NULL;", T_DENSE, "dense forward drops the bias",
