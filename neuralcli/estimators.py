@@ -14,7 +14,7 @@ import warnings
 
 import numpy as np
 
-from neuralcli import _kernels
+from neuralcli import head
 from neuralcli.lbfgs import fit_lbfgs
 from neuralcli.network import MLP, activation_name, resolve_dtype
 from neuralcli import metrics
@@ -74,6 +74,8 @@ except ImportError:  # pragma: no cover - exercised only without scikit-learn
 
 SOLVERS = ("lbfgs", "sgd", "adam", "adamw", "rmsprop")
 LEARNING_RATES = ("constant", "invscaling", "adaptive")
+# out_activation_ as scikit-learn names it, by the output's probability link
+_SK_OUT_ACTIVATIONS = {"sigmoid": "logistic", "softmax": "softmax", "none": "identity"}
 
 
 # ------------------------------------------------------------------ input checks
@@ -300,28 +302,33 @@ class _BaseMLP(_SkBase):
         sw_val = None if sw is None else sw[val]
         return X[train], y[train], sw_tr, X[val], y[val], sw_val
 
-    def _build(self, n_features, n_outputs, seed):
+    def _build(self, n_features, spec, seed):
         hidden = self._hidden()
-        sizes = [n_features] + hidden + [n_outputs]
-        acts = [activation_name(self.activation)] * len(hidden) + [self._output_act]
+        sizes = [n_features] + hidden + [spec.n_out]
+        acts = [activation_name(self.activation)] * len(hidden) + [spec.out_act]
         drop = [float(self.dropout)] * len(hidden) + [0.0]
         net = MLP(sizes, acts, dropout=drop, dtype=self.dtype, init=False)
         net.initialize_uniform(seed, 2.0 if activation_name(self.activation) == "sigmoid"
                                else 6.0)
         return net
 
-    def _threads(self):
-        """Apply n_threads for the duration of a call; returns the setting to restore."""
-        before = _kernels.get_num_threads()
-        if self.n_threads is not None:
-            _kernels.set_num_threads(int(self.n_threads))
-        return before
+    def _output(self, n_targets=1):
+        """The OutputSpec of this estimator's task (neuralcli.head): the last layer, its
+        loss and the link that reads probabilities."""
+        raise NotImplementedError
+
+    @property
+    def _loss(self):
+        return self._output().loss
+
+    @property
+    def _out_activation(self):
+        """The output's link, named as scikit-learn's out_activation_ names it."""
+        return _SK_OUT_ACTIVATIONS[self._output().link]
 
     def _run(self, X, y, sample_weight, *, epochs, incremental):
         self._validate_hyperparameters()
         n_features = X.shape[1]
-        n_outputs = y.shape[1] if (y.ndim == 2 and self._task_kind == "regression") else \
-            self._n_outputs_for()
         sw = None
         if sample_weight is not None:
             sw = np.asarray(sample_weight, dtype=np.float64).reshape(-1)
@@ -333,43 +340,43 @@ class _BaseMLP(_SkBase):
             if not (sw > 0).any():
                 raise ValueError("Sample weights must contain at least one non-zero number.")
         sw = self._fold_class_weight(y, sw)
+        spec = self._output(y.shape[1] if y.ndim == 2 else 1)
         fresh = not (incremental or self.warm_start) or not hasattr(self, "_model")
         if self.solver == "lbfgs":
-            return self._run_lbfgs(X, y, sw, fresh, n_features, n_outputs)
-        before = self._threads()
+            return self._run_lbfgs(X, y, sw, fresh, n_features, spec)
         try:
-            use_val = self.early_stopping and not incremental
-            probe = self._config(X.shape[0], epochs, use_val)
-            if fresh:
-                self._model = self._build(n_features, n_outputs, probe.seed)
-                self._trainer = None
-                self.loss_curve_ = []
-                self.validation_scores_ = [] if use_val else None
-                self.best_validation_score_ = None if not use_val else -np.inf
-                self.t_ = 0
-                self.n_iter_ = 0
-            if use_val:
-                X_tr, y_tr, sw_tr, X_val, y_val, sw_val = self._split(X, y, sw, probe.seed)
-            else:
-                X_tr, y_tr, sw_tr, X_val, y_val, sw_val = X, y, sw, None, None, None
-            cfg = self._config(len(X_tr), epochs, use_val)
-            cfg.seed = probe.seed
-            if incremental:
-                cfg.early_stopping = False
-            callbacks = [_Verbose()] if self.verbose else []
-            task = Task(self._task_kind, self._loss, self._model.sizes[-1])
-            if self._trainer is None or not incremental:
-                self._trainer = Trainer(self._model, task, cfg, callbacks)
-            else:
-                self._trainer.cfg = cfg
-                self._trainer.state.history = []
-            yt = self._encode_targets(y_tr)
-            yv = None if X_val is None else self._encode_targets(y_val)
-            state = self._trainer.fit(X_tr, yt, sw_tr, X_val, yv, sw_val)
+            with head.threads(self.n_threads):
+                use_val = self.early_stopping and not incremental
+                probe = self._config(X.shape[0], epochs, use_val)
+                if fresh:
+                    self._model = self._build(n_features, spec, probe.seed)
+                    self._trainer = None
+                    self.loss_curve_ = []
+                    self.validation_scores_ = [] if use_val else None
+                    self.best_validation_score_ = None if not use_val else -np.inf
+                    self.t_ = 0
+                    self.n_iter_ = 0
+                if use_val:
+                    X_tr, y_tr, sw_tr, X_val, y_val, sw_val = self._split(X, y, sw,
+                                                                          probe.seed)
+                else:
+                    X_tr, y_tr, sw_tr, X_val, y_val, sw_val = X, y, sw, None, None, None
+                cfg = self._config(len(X_tr), epochs, use_val)
+                cfg.seed = probe.seed
+                if incremental:
+                    cfg.early_stopping = False
+                callbacks = [_Verbose()] if self.verbose else []
+                task = Task(self._task_kind, spec.loss, self._model.sizes[-1])
+                if self._trainer is None or not incremental:
+                    self._trainer = Trainer(self._model, task, cfg, callbacks)
+                else:
+                    self._trainer.cfg = cfg
+                    self._trainer.state.history = []
+                yt = self._encode_targets(y_tr, spec)
+                yv = None if X_val is None else self._encode_targets(y_val, spec)
+                state = self._trainer.fit(X_tr, yt, sw_tr, X_val, yv, sw_val)
         except TrainingError as exc:
             raise ValueError(str(exc)) from None
-        finally:
-            _kernels.set_num_threads(before)
         self._record(state, len(X_tr), use_val)
         if state.stop_reason == "interrupted":
             # the best weights so far are kept, but a Ctrl-C must still stop the caller
@@ -381,25 +388,23 @@ class _BaseMLP(_SkBase):
                           f"the optimization hasn't converged yet.", ConvergenceWarning)
         return self
 
-    def _run_lbfgs(self, X, y, sw, fresh, n_features, n_outputs):
+    def _run_lbfgs(self, X, y, sw, fresh, n_features, spec):
         """Full-batch L-BFGS on all rows (no validation split, batches or schedule, as in
         scikit-learn), from fresh weights or, with warm_start, the fitted ones."""
-        before = self._threads()
         try:
-            cfg = self._config(X.shape[0], self.max_iter, False)
-            if fresh:
-                self._model = self._build(n_features, n_outputs, cfg.seed)
-                self._trainer = None
-                self.loss_curve_ = []
-                self.n_iter_ = 0
-                self.t_ = 0
-            res = fit_lbfgs(self._model, self._loss, X, self._encode_targets(y), sw,
-                            l2=float(self.alpha), loss_scale=self._loss_scale,
-                            max_iter=self.max_iter, max_fun=self.max_fun, tol=self.tol)
+            with head.threads(self.n_threads):
+                cfg = self._config(X.shape[0], self.max_iter, False)
+                if fresh:
+                    self._model = self._build(n_features, spec, cfg.seed)
+                    self._trainer = None
+                    self.loss_curve_ = []
+                    self.n_iter_ = 0
+                    self.t_ = 0
+                res = fit_lbfgs(self._model, spec.loss, X, self._encode_targets(y, spec),
+                                sw, l2=float(self.alpha), loss_scale=self._loss_scale,
+                                max_iter=self.max_iter, max_fun=self.max_fun, tol=self.tol)
         except TrainingError as exc:
             raise ValueError(str(exc)) from None
-        finally:
-            _kernels.set_num_threads(before)
         self.loss_curve_ = list(self.loss_curve_) + res.history
         self.n_iter_ = min(res.n_iter, self.max_iter)
         self.t_ += res.n_iter * X.shape[0]
@@ -473,11 +478,8 @@ class _BaseMLP(_SkBase):
     def _forward(self, X):
         self._check_fitted()
         X = _check_X(X, self.n_features_in_, type(self).__name__)
-        before = self._threads()
-        try:
+        with head.threads(self.n_threads):
             return self._model.forward(X).astype(np.float64)
-        finally:
-            _kernels.set_num_threads(before)
 
     def _set_features(self, X_in, X):
         names = _feature_names(X_in)
@@ -610,24 +612,12 @@ class MLPClassifier(_SkClassifier, _BaseMLP):
         return len(self.classes_) == 2
 
     @property
-    def _output_act(self):
-        return "identity"  # logits; the link is applied in predict_proba
-
-    @property
-    def _out_activation(self):
-        """The output's link, named as scikit-learn's out_activation_ names it."""
-        return "logistic" if self._binary else "softmax"
-
-    @property
-    def _loss(self):
-        return "bce" if self._binary else "cross_entropy"
-
-    @property
     def _task_kind(self):
         return "binary" if self._binary else "multiclass"
 
-    def _n_outputs_for(self):
-        return 1 if self._binary else len(self.classes_)
+    def _output(self, n_targets=1):
+        # logits and cross-entropy; the link is applied in predict_proba
+        return head.output_spec(self._task_kind, len(self.classes_), 1)
 
     def _labels(self, y):
         y = np.asarray(y)
@@ -647,11 +637,8 @@ class MLPClassifier(_SkClassifier, _BaseMLP):
                              "target with continuous values.")
         return y
 
-    def _encode_targets(self, y):
-        idx = np.searchsorted(self.classes_, y)
-        if self._binary:
-            return idx.astype(np.float64).reshape(-1, 1)
-        return idx.astype(np.int32)
+    def _encode_targets(self, y, spec):
+        return head.encode_targets(np.searchsorted(self.classes_, y), spec, self._task_kind)
 
     def _fold_class_weight(self, y, sw):
         cw = self.class_weight
@@ -661,8 +648,8 @@ class MLPClassifier(_SkClassifier, _BaseMLP):
         if isinstance(cw, str):
             if cw != "balanced":
                 raise ValueError(f"class_weight must be 'balanced', a dict or None, got {cw!r}")
-            counts = np.bincount(idx, minlength=len(self.classes_)).astype(np.float64)
-            weights = len(y) / (len(self.classes_) * np.maximum(counts, 1))
+            weights = head.balanced_class_weights(
+                np.bincount(idx, minlength=len(self.classes_)))
         elif isinstance(cw, dict):
             weights = np.ones(len(self.classes_))
             for label, w in cw.items():
@@ -725,13 +712,7 @@ class MLPClassifier(_SkClassifier, _BaseMLP):
         return self._run(X, y, sample_weight, epochs=1, incremental=True)
 
     def predict_proba(self, X):
-        out = self._forward(X)
-        if self._binary:
-            p = 0.5 * (1 + np.tanh(0.5 * out[:, 0]))  # sigmoid without overflow
-            return np.column_stack([1 - p, p])
-        out -= out.max(axis=1, keepdims=True)
-        e = np.exp(out)
-        return e / e.sum(axis=1, keepdims=True)
+        return head.probabilities(self._forward(X), self._output(), self._task_kind)
 
     def predict_log_proba(self, X):
         with np.errstate(divide="ignore"):
@@ -756,8 +737,6 @@ class MLPRegressor(_SkRegressor, _BaseMLP):
     """Multi-layer perceptron regressor: identity output, squared error (or any loss from
     neuralcli's table via `loss`), one or several outputs."""
     _task_kind = "regression"
-    _output_act = "identity"
-    _out_activation = "identity"
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
                  alpha=0.0001, batch_size="auto", learning_rate="constant",
@@ -781,6 +760,9 @@ class MLPRegressor(_SkRegressor, _BaseMLP):
             weight_decay=weight_decay, lr_schedule=lr_schedule, clip_norm=clip_norm,
             dtype=dtype, n_threads=n_threads)
         self.loss = loss
+
+    def _output(self, n_targets=1):
+        return head.output_spec("regression", 0, n_targets, self._loss)
 
     @property
     def _loss(self):
@@ -810,8 +792,8 @@ class MLPRegressor(_SkRegressor, _BaseMLP):
             raise ValueError("Input y contains NaN or infinity.")
         return y
 
-    def _encode_targets(self, y):
-        return y.reshape(len(y), -1)
+    def _encode_targets(self, y, spec):
+        return head.encode_targets(y, spec, "regression")
 
     def fit(self, X, y, sample_weight=None):
         self._require_y(y)
@@ -841,9 +823,6 @@ class MLPRegressor(_SkRegressor, _BaseMLP):
             self._y_ndim = y.ndim
             self._set_features(X_in, X)
         return self._run(X, y, sample_weight, epochs=1, incremental=True)
-
-    def _n_outputs_for(self):
-        return 1
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -7,15 +7,13 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from neuralcli import _kernels
+from neuralcli import _kernels, head
 from neuralcli._version import __version__
+from neuralcli.head import OutputSpec, output_spec
 from neuralcli.network import MLP, activation_name, n_params, resolve_dtype
 from neuralcli.preprocess import MAX_CATEGORIES, Preprocessor, decide_task, summarize_notes
 from neuralcli.training import Task, TrainConfig, Trainer, TrainingError, validation_split
-
-# loss choices per task; the first is the default
-TASK_LOSSES = {"binary": ("bce", "mse"), "multiclass": ("cross_entropy", "mse"),
-               "regression": ("mse", "mae")}
+from neuralcli.writer import number_text
 
 
 @dataclass
@@ -51,34 +49,6 @@ class Settings:
                                 f"{self.val_split}")
         if not 0 <= self.dropout < 1:
             raise TrainingError(f"dropout must lie in [0, 1), got {self.dropout}")
-
-
-@dataclass
-class OutputSpec:
-    """How a task's outputs are produced and read: the network's last layer, the loss it
-    trains with, and what turns an output into a probability."""
-    n_out: int
-    out_act: str      # the network's last activation
-    loss: str         # the loss kernel's name
-    link: str         # "sigmoid" or "softmax" applied to read probabilities, or "none"
-
-
-def output_spec(task, n_classes, n_targets, loss):
-    if loss in ("auto", None):
-        loss = TASK_LOSSES[task][0]
-    loss = {"cross-entropy": "cross_entropy", "ce": "cross_entropy",
-            "binary_crossentropy": "bce"}.get(loss, loss)
-    if loss not in TASK_LOSSES[task]:
-        raise TrainingError(f"loss {loss!r} does not fit a {task} task; choose "
-                            f"{' or '.join(TASK_LOSSES[task])}")
-    if task == "binary":
-        # bce trains the logit; mse trains a sigmoid output, as in textbook examples
-        return OutputSpec(1, "identity", "bce", "sigmoid") if loss == "bce" else \
-            OutputSpec(1, "sigmoid", "mse", "none")
-    if task == "multiclass":
-        return OutputSpec(n_classes, "identity", "cross_entropy", "softmax") \
-            if loss == "cross_entropy" else OutputSpec(n_classes, "softmax", "mse", "none")
-    return OutputSpec(n_targets, "identity", loss, "none")
 
 
 class TrainedModel:
@@ -131,16 +101,16 @@ class TrainedModel:
         if val_idx is not None:
             Xv = pre.transform(table, rows=val_idx, dtype=dtype, training=True)
             _gather_notes(pre, notes, filled)
-            yv = _encode(pre.target_of(table, rows=val_idx), spec, pre)
+            yv = head.encode_targets(pre.target_of(table, rows=val_idx), spec, pre.task)
         elif val_table is not None and val_table.n_rows:
             Xv = pre.transform(val_table, dtype=dtype)
             notes += [f"validation: {n}" for n in pre.last_notes]
-            yv = _encode(pre.target_of(val_table), spec, pre)
+            yv = head.encode_targets(pre.target_of(val_table), spec, pre.task)
         notes += pre.fill_notes(filled)
         counts = None if pre.task == "regression" else \
             np.bincount(y_idx, minlength=pre.n_classes)
         weights = _class_weights(settings.class_weight, pre, counts)
-        y = _encode(y_idx, spec, pre)
+        y = head.encode_targets(y_idx, spec, pre.task)
         sw = None if weights is None else weights[y_idx]
         return cls._train(pre, spec, settings, (X, y, sw), None if Xv is None else
                           (Xv, yv, None), notes=notes, path=table.path, counts=counts,
@@ -212,7 +182,7 @@ class TrainedModel:
                     X = pre.transform(chunk, rows=rows, dtype=dtype, training=True)
                     _gather_notes(pre, notes, filled)
                     y_idx = pre.target_of(chunk, rows=rows)
-                    sink.add(X, _encode(y_idx, spec, pre),
+                    sink.add(X, head.encode_targets(y_idx, spec, pre.task),
                              None if weights is None else weights[y_idx])
             notes += pre.fill_notes(filled)
             if spill:
@@ -256,10 +226,7 @@ class TrainedModel:
         args = train if isinstance(train, tuple) else (train,)
         val_args = () if val is None else (val if isinstance(val, tuple) else
                                            (val, None, None))
-        before = _kernels.get_num_threads()
-        if threads:
-            _kernels.set_num_threads(int(threads))
-        try:
+        with head.threads(threads or None) as used:
             state = trainer.fit(*args, *((None,) * (3 - len(args))), *val_args)
             # figures of the weights kept (the best epoch's, after early stopping)
             final = {}
@@ -268,8 +235,6 @@ class TrainedModel:
                 if val is not None:
                     final["val_loss"], final["val_metric"] = trainer.evaluate(
                         *val_args[:1], *val_args[1:2])
-        finally:
-            _kernels.set_num_threads(before)
         final["metric"] = "r2" if kind == "regression" else "accuracy"
         prior = None
         if counts is not None:  # the majority baseline of `eval` uses the training prior
@@ -286,7 +251,7 @@ class TrainedModel:
             "best_epoch": int(state.best_epoch), "stop_reason": state.stop_reason,
             "message": state.message, "elapsed_s": float(state.elapsed),
             "samples_per_s": float(samples / state.elapsed) if state.elapsed > 0 else 0.0,
-            "threads": int(threads or before), "isa": _kernels.get_isa(),
+            "threads": int(threads or used), "isa": _kernels.get_isa(),
             "monitor": "val_loss" if val is not None else "loss", "notes": notes,
             "final": final, "class_prior": prior,
             "encodings": [{"column": c, "kind": k, "encoding": h}
@@ -297,32 +262,29 @@ class TrainedModel:
 
     # -------------------------------------------------------------- prediction
 
+    def encode_inputs(self, table, *, rows=None):
+        """The network's inputs (Encoded, in its dtype) for the rows of a table (or `rows`
+        of it). Notes are in self.pre.last_notes."""
+        return self.pre.transform(table, rows=rows, dtype=self.net.dtype)
+
+    def encode_targets(self, y):
+        """Targets as Preprocessor.target_of gives them, in the form the loss kernel
+        takes (see neuralcli.head.encode_targets)."""
+        return head.encode_targets(y, self.spec, self.task)
+
     def outputs(self, X):
         """The network's raw outputs (float64) for inputs X (Encoded, or dense rows)."""
         return self.net.forward(X).astype(np.float64)
 
     def probabilities(self, out):
         """Class probabilities (N, K) from raw outputs; None for regression."""
-        if self.task == "regression":
-            return None
-        if self.spec.link == "sigmoid":
-            p = 0.5 * (1 + np.tanh(0.5 * out[:, 0]))
-            return np.column_stack([1 - p, p])
-        if self.spec.link == "softmax":
-            e = np.exp(out - out.max(axis=1, keepdims=True))
-            return e / e.sum(axis=1, keepdims=True)
-        if self.task == "binary":  # a sigmoid output read directly
-            p = np.clip(out[:, 0], 0.0, 1.0)
-            return np.column_stack([1 - p, p])
-        p = np.clip(out, 0.0, None)
-        s = p.sum(axis=1, keepdims=True)
-        return np.where(s > 0, p / np.where(s > 0, s, 1), 1.0 / p.shape[1])
+        return head.probabilities(out, self.spec, self.task)
 
     def predict_table(self, table, *, rows=None):
         """(X, outputs, probabilities or None, predictions) for a table (or `rows` of it);
         X is Encoded; predictions are class indices or values in the target's units.
         Notes are in self.pre.last_notes."""
-        X = self.pre.transform(table, rows=rows, dtype=self.net.dtype)
+        X = self.encode_inputs(table, rows=rows)
         out = self.outputs(X)
         proba = self.probabilities(out)
         if proba is not None:
@@ -330,6 +292,28 @@ class TrainedModel:
         else:
             pred = self.pre.inverse_target(out[:, 0] if out.shape[1] == 1 else out)
         return X, out, proba, pred
+
+    def prediction_columns(self):
+        """The names of the columns prediction_rows gives: predicted_<target> and, for a
+        classifier, p_<class> per class; predicted_<target>_1.. for several targets."""
+        target = self.pre.target
+        if self.task != "regression":
+            return [f"predicted_{target}"] + [f"p_{n}" for n in self.pre.class_names]
+        if self.spec.n_out > 1:
+            return [f"predicted_{target}_{k + 1}" for k in range(self.spec.n_out)]
+        return [f"predicted_{target}"]
+
+    def prediction_rows(self, table):
+        """The predictions for every row of a table as the text a CSV of them holds, one
+        list per row in the order of prediction_columns(): the class's name and one
+        probability per class, or the predicted values in the target's units (numbers as
+        their shortest exact text). Notes are in self.pre.last_notes."""
+        _, _, proba, pred = self.predict_table(table)
+        if proba is not None:
+            return [[label] + [number_text(float(p)) for p in row]
+                    for label, row in zip(self.pre.label_names(pred), proba.tolist())]
+        return [[number_text(float(v)) for v in row]
+                for row in pred.reshape(len(pred), -1).tolist()]
 
     # -------------------------------------------------------------- persistence
 
@@ -423,7 +407,7 @@ def _val_rows(scan, pre, spec, dtype, notes):
     table = scan.read()
     Xv = pre.transform(table, dtype=dtype)
     notes += [f"validation: {n}" for n in pre.last_notes]
-    return Xv, _encode(pre.target_of(table), spec, pre), None
+    return Xv, head.encode_targets(pre.target_of(table), spec, pre.task), None
 
 
 def _validation_rows(decision, n, settings):
@@ -436,15 +420,9 @@ def _validation_rows(decision, n, settings):
 
 
 def _encode(y, spec, pre):
-    """Targets in the form the loss kernel takes."""
-    if spec.loss == "cross_entropy":
-        return y.astype(np.int32)
-    if pre.task == "multiclass":  # mse on a softmax output: one-hot targets
-        onehot = np.zeros((len(y), spec.n_out))
-        onehot[np.arange(len(y)), y] = 1.0
-        return onehot
-    y = np.asarray(y, dtype=np.float64)
-    return y.reshape(len(y), -1)
+    """Targets in the form the loss kernel takes (TrainedModel.encode_targets; this name
+    stays while tests/test_explain.py imports it)."""
+    return head.encode_targets(y, spec, pre.task)
 
 
 def _class_weights(spec, pre, counts):
@@ -458,8 +436,7 @@ def _class_weights(spec, pre, counts):
                             "target is a class label")
     k = pre.n_classes
     if spec == "balanced":
-        counts = np.asarray(counts, dtype=np.float64)
-        weights = counts.sum() / (k * np.maximum(counts, 1))
+        weights = head.balanced_class_weights(counts)
     else:
         weights = np.ones(k)
         names = {str(n): i for i, n in enumerate(pre.class_names)}

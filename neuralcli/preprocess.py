@@ -32,7 +32,7 @@ import numpy as np
 
 from neuralcli.errors import ColumnNote, DataError, Note, listing, show, summarize_notes
 from neuralcli.network import Encoded
-from neuralcli.table import NumberFormat
+from neuralcli.table import NumberFormat, date_text
 from neuralcli.writer import number_text
 
 __all__ = ["Preprocessor", "TaskDecision", "decide_task", "IMPUTE_MODES", "TASKS",
@@ -52,19 +52,6 @@ _META_FORMAT = 2
 
 
 # ------------------------------------------------------------------ helpers
-
-
-def date_text(days, *, time=False):
-    """ISO text of a day count since 1970 (with the time of day when it has one, or
-    always when `time`)."""
-    day = math.floor(days)
-    text = str(np.datetime64(int(day), "D"))
-    if days != day or time:
-        seconds = int(round((days - day) * 86400))
-        if seconds >= 86400:
-            return date_text(day + 1, time=time)
-        text += f"T{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
-    return text
 
 
 def _count(n, noun):

@@ -12,13 +12,29 @@ is the 1-based data row (1 = the first row after the header), the same number th
 `explain --row N` takes. `lines` keeps the line in the file where each row starts, for
 messages about rows whose line differs (blank lines, quoted newlines).
 """
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from neuralcli.errors import DataError, column_label, listing, show
+from neuralcli.writer import number_text
 
-__all__ = ["NumberFormat", "NumberColumn", "TextColumn", "DateColumn", "Table"]
+__all__ = ["NumberFormat", "NumberColumn", "TextColumn", "DateColumn", "Table",
+           "date_text"]
+
+
+def date_text(days, *, time=False):
+    """ISO text of a day count since 1970 (with the time of day when it has one, or
+    always when `time`)."""
+    day = math.floor(days)
+    text = str(np.datetime64(int(day), "D"))
+    if days != day or time:
+        seconds = int(round((days - day) * 86400))
+        if seconds >= 86400:
+            return date_text(day + 1, time=time)
+        text += f"T{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+    return text
 
 
 @dataclass(frozen=True)
@@ -81,6 +97,15 @@ class NumberColumn:
                             self.nonfinite, self.first_nonfinite, self.integral, self.fmt,
                             self.number_format)
 
+    def text(self, row):
+        """The cell at `row` as text: the number's shortest exact text, "" if missing."""
+        return "" if self.missing[row] else number_text(float(self.values[row]))
+
+    def texts(self):
+        """Every cell as text(row) gives it."""
+        return ["" if gone else number_text(v)
+                for v, gone in zip(self.values.tolist(), self.missing.tolist())]
+
 
 @dataclass
 class TextColumn:
@@ -108,6 +133,16 @@ class TextColumn:
     def take(self, idx):
         return TextColumn(self.codes[idx], self.categories, self.numbers, self.first_text)
 
+    def text(self, row):
+        """The cell at `row` as read, "" if missing."""
+        code = self.codes[row]
+        return "" if code < 0 else self.categories[code]
+
+    def texts(self):
+        """Every cell as text(row) gives it."""
+        names = list(self.categories) + [""]   # code -1, missing, reads the last
+        return [names[c] for c in self.codes.tolist()]
+
 
 @dataclass
 class DateColumn:
@@ -127,6 +162,16 @@ class DateColumn:
     def take(self, idx):
         return DateColumn(self.values[idx], self.missing[idx], self.bad, self.first_bad,
                           self.has_time)
+
+    def text(self, row):
+        """The cell at `row` as ISO text (with the time of day when it has one), "" if
+        missing."""
+        return "" if self.missing[row] else date_text(float(self.values[row]))
+
+    def texts(self):
+        """Every cell as text(row) gives it."""
+        return ["" if gone else date_text(v)
+                for v, gone in zip(self.values.tolist(), self.missing.tolist())]
 
 
 @dataclass
@@ -184,6 +229,14 @@ class Table:
 
     def column(self, ref):
         return self.data[self.resolve(ref)]
+
+    def row_texts(self, positions):
+        """Row by row, the cells of the columns at 0-based `positions` as text, for
+        writing them out again: text as read, numbers as their shortest exact text, dates
+        in ISO form, missing cells empty. One list per row."""
+        if not positions:
+            return [[] for _ in range(self.n_rows)]
+        return [list(cells) for cells in zip(*(self.data[j].texts() for j in positions))]
 
     def take(self, indices):
         """A Table of the given rows (a split, or one row to trace); lines follow them.

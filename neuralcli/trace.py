@@ -11,8 +11,8 @@ import numpy as np
 
 from neuralcli import _kernels, kernels
 from neuralcli.errors import DataError
-from neuralcli.preprocess import DATE_FEATURES, date_text, number_text
-from neuralcli.table import DateColumn, NumberColumn, Table, TextColumn
+from neuralcli.preprocess import DATE_FEATURES
+from neuralcli.table import DateColumn, NumberColumn, Table, TextColumn, date_text
 from neuralcli.losses import evaluate
 from neuralcli.network import layer_slices
 
@@ -161,16 +161,6 @@ def _neuron_names(model, layer, width):
     return [f"h{layer + 1}.{j + 1}" for j in range(width)]
 
 
-def _raw(column, row):
-    """A cell as the user wrote it (numbers in their shortest exact form), "" if missing."""
-    if column.missing[row]:
-        return ""
-    if column.kind == "text":
-        return column.categories[column.codes[row]]
-    v = float(column.values[row])
-    return number_text(v) if column.kind == "number" else date_text(v)
-
-
 def _value(column, row, kind):
     """A present cell's number (or day count), also from a column read as text."""
     if column.kind != "text":
@@ -188,7 +178,7 @@ def _preprocessing(pre, table, row, x):
     blocks = {name: (start, size) for name, start, size in pre.blocks}
     for s in pre.specs:
         column = table.column(s["name"])
-        raw = _raw(column, row)
+        raw = column.text(row)   # as the user wrote it, numbers in their shortest form
         filled = raw == "" and s.get("fill") is not None
         if s["kind"] == "number":
             v = float(s["fill"]) if filled else _value(column, row, "number")
@@ -241,7 +231,7 @@ def trace(model, table, *, row=0, target=None, top=5, lr=None, optimizer=None):
     pre, net = model.pre, model.net
     dt = net.dtype
     top = max(1, int(top))
-    X = pre.transform(table, rows=[row], dtype=dt)
+    X = model.encode_inputs(table, rows=[row])
     notes = list(pre.last_notes)
     # one traced row: its dense expansion is small and is what the kernels below take
     x = np.ascontiguousarray(X.to_dense(pre.n_features), dtype=dt)
@@ -309,8 +299,7 @@ def trace(model, table, *, row=0, target=None, top=5, lr=None, optimizer=None):
         return result
     # ---- loss through the loss kernel, as training computes it
     t_enc = pre.target_of(truth, rows=[truth_row])
-    from neuralcli.model import _encode
-    target = _encode(t_enc[:1], model.spec, pre)
+    target = model.encode_targets(t_enc[:1])
     if model.spec.loss != "cross_entropy":
         target = np.ascontiguousarray(target, dtype=dt)
     out_dt = np.ascontiguousarray(acts[-1], dtype=dt)
