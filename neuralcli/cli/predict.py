@@ -36,7 +36,6 @@ def command(app, model_path, data, output, keep, delimiter, na_values, decimal, 
     from neuralcli.cli import source
     from neuralcli.cli.app import CliError
     from neuralcli.model import TrainedModel
-    from neuralcli.writer import number_text
 
     console = app.console
     model = TrainedModel.load(model_path)
@@ -55,20 +54,13 @@ def command(app, model_path, data, output, keep, delimiter, na_values, decimal, 
             for table in source.model_tables(console, data, reading, model):
                 if kept is None:
                     kept = _kept(table, keep, CliError)
-                _, out, proba, pred = model.predict_table(table)
+                rows = model.prediction_rows(table)
                 notes += [n for n in model.pre.last_notes if n not in notes]
                 if written == 0:
-                    writer.writerow(_header(table, kept, model, proba, pred))
-                texts = [cell_texts(table.data[j]) for j in kept]
-                if proba is not None:
-                    labels = model.pre.label_names(pred)
-                    values = [[lab] + [number_text(float(p)) for p in row]
-                              for lab, row in zip(labels, proba.tolist())]
-                else:
-                    p2 = pred.reshape(len(pred), -1).tolist()
-                    values = [[number_text(float(v)) for v in row] for row in p2]
-                writer.writerows([t[i] for t in texts] + values[i]
-                                 for i in range(table.n_rows))
+                    writer.writerow([table.columns[j] for j in kept]
+                                    + model.prediction_columns())
+                writer.writerows(cells + values
+                                 for cells, values in zip(table.row_texts(kept), rows))
                 written += table.n_rows
         if part:
             os.replace(part, output)
@@ -90,26 +82,3 @@ def _kept(table, keep, error):
                         f"the columns are {', '.join(table.columns)}")
         kept.append(j)
     return kept
-
-
-def _header(table, kept, model, proba, pred):
-    target = model.pre.target
-    columns = [table.columns[j] for j in kept]
-    if proba is not None:
-        return columns + [f"predicted_{target}"] + [f"p_{n}" for n in model.pre.class_names]
-    if pred.ndim == 2 and pred.shape[1] > 1:
-        return columns + [f"predicted_{target}_{k + 1}" for k in range(pred.shape[1])]
-    return columns + [f"predicted_{target}"]
-
-
-def cell_texts(column):
-    """A column's values as text for the output: text as read, numbers as their shortest
-    exact text, dates in ISO form, missing cells empty."""
-    from neuralcli.preprocess import date_text, number_text
-
-    if column.kind == "text":
-        names = list(column.categories) + [""]
-        return [names[c] for c in column.codes.tolist()]
-    show = number_text if column.kind == "number" else date_text
-    return ["" if gone else show(v)
-            for v, gone in zip(column.values.tolist(), column.missing.tolist())]
