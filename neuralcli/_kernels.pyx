@@ -11,18 +11,6 @@ ISA_NAMES = ("portable", "avx2", "avx512")
 # in _kernels.pxd); names of activations and losses live in the model layer's tables.
 
 
-def __getattr__(name):
-    # ACT_CODES and LOSS_CODES (name -> code), read from those tables, for callers of the
-    # shim written before the tables held the codes
-    if name == "ACT_CODES":
-        from neuralcli.activations import ACTIVATIONS
-        return {n: a.code for n, a in ACTIVATIONS.items()}
-    if name == "LOSS_CODES":
-        from neuralcli.losses import LOSSES
-        return {n: spec.code for n, spec in LOSSES.items()}
-    raise AttributeError(f"module 'neuralcli._kernels' has no attribute {name!r}")
-
-
 # ------------------------------------------------------------------ runtime settings
 
 def set_num_threads(int n):

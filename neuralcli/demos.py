@@ -304,7 +304,7 @@ def dropout(p=0.5, seed=0, rows=4, inputs=4, units=8, many=20000, passes=2000):
     work, out, _ = net.buffers(xe.shape[0])
     train_outs, total = [], np.zeros_like(eval_out)
     for step in range(1, passes + 1):
-        net._net.forward(out, work, np.ascontiguousarray(xe), net.params, True, seed, step)
+        net.forward_into(out, work, np.ascontiguousarray(xe), train=True, seed=seed, step=step)
         total += out
         if step <= 3:
             train_outs.append(_f(out.copy()))

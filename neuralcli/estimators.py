@@ -17,6 +17,7 @@ import numpy as np
 from neuralcli import head
 from neuralcli.lbfgs import fit_lbfgs
 from neuralcli.network import MLP, activation_name, resolve_dtype
+from neuralcli.optim import OPTIMIZERS
 from neuralcli import metrics
 from neuralcli.training import (Callback, Task, TrainConfig, Trainer, TrainingError,
                                 validation_split)
@@ -72,7 +73,7 @@ except ImportError:  # pragma: no cover - exercised only without scikit-learn
             return float("nan") if r2 is None else r2
 
 
-SOLVERS = ("lbfgs", "sgd", "adam", "adamw", "rmsprop")
+SOLVERS = ("lbfgs", *OPTIMIZERS)
 LEARNING_RATES = ("constant", "invscaling", "adaptive")
 # out_activation_ as scikit-learn names it, by the output's probability link
 _SK_OUT_ACTIVATIONS = {"sigmoid": "logistic", "softmax": "softmax", "none": "identity"}

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from neuralcli import losses
 from neuralcli.losses import LOSSES, loss_name
 from neuralcli.network import MLP, Encoded
 from neuralcli.training import TrainingError
@@ -37,7 +38,7 @@ def objective(model, loss, X, y, sample_weight=None, *, l2=0.0, loss_scale=1.0):
     weighted mean loss over all rows times loss_scale, plus l2 / (2 * W) * |weights|^2
     where W is the rows' total weight (scikit-learn's alpha term; biases are not
     penalized). It leaves theta in model.params."""
-    if model._net is None:
+    if not model.trainable:
         raise TrainingError("this network has a step activation, which has no gradient "
                             "and cannot be trained")
     if any(model.dropout):
@@ -62,13 +63,9 @@ def objective(model, loss, X, y, sample_weight=None, *, l2=0.0, loss_scale=1.0):
 
     def f(theta):
         model.params[...] = theta
-        model._net.forward(out, work, x, model.params, False, 0, 0, codes)
-        if labels:
-            value = spec.kernel(dout, None, out, y, sw, None)
-        else:
-            value = spec.kernel(dout, out, y, sw)
-        model._net.backward(grads, None, work, dout, x, out, model.params, 0, 0, l2_back,
-                            codes)
+        model.forward_into(out, work, x, codes)
+        value = losses.evaluate(loss, out, y, sw, dout)
+        model.backward_into(grads, work, dout, x, out, codes, l2=l2_back)
         value = s * float(value)
         if l2:
             w = model.params[model.weight_mask].astype(np.float64)

@@ -419,12 +419,6 @@ def _validation_rows(decision, n, settings):
     return va if len(va) and len(tr) else None
 
 
-def _encode(y, spec, pre):
-    """Targets in the form the loss kernel takes (TrainedModel.encode_targets; this name
-    stays while tests/test_explain.py imports it)."""
-    return head.encode_targets(y, spec, pre.task)
-
-
 def _class_weights(spec, pre, counts):
     """Per-class weights from --class-weight ('balanced' or {label: weight}) and the
     training rows' class counts, or None."""

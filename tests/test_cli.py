@@ -309,7 +309,7 @@ def test_existing_model_is_never_overwritten(tmp_path, csv, model):
     (["--hidden", "16,x"], "--hidden"),
     (["--val-split", "1.5"], "--val-split"),
     (["--batch-size", "-2"], "--batch-size"),
-    (["--activation", "swish"], "--activation"),
+    (["--activation", "mish"], "--activation"),
 ])
 def test_absurd_options_are_usage_errors(csv, args, needle):
     assert_one_line_error(run("train", csv, *args), needle, code=2)

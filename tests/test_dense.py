@@ -6,8 +6,9 @@ import pytest
 import reference as ref
 from helpers import assert_bitwise_equal, assert_close
 from neuralcli import kernels as K
+from neuralcli.activations import ACTIVATIONS
 
-ACTS = ["identity", "relu", "leaky_relu", "elu", "sigmoid", "tanh", "gelu", "softmax"]
+ACTS = [n for n, a in ACTIVATIONS.items() if a.trainable]
 DTYPES = [np.float32, np.float64]
 # (N, C, OC): straddling tile and stripe edges, plus a first layer of width 2 and an
 # output layer of width 1

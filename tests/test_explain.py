@@ -10,7 +10,7 @@ import reference as ref
 from neuralcli.cli import cli
 from neuralcli.reader import load_builtin, read_table
 from neuralcli.losses import evaluate
-from neuralcli.model import Settings, TrainedModel, _encode
+from neuralcli.model import Settings, TrainedModel
 from neuralcli.network import layer_slices
 from neuralcli.trace import neuron, row_table, trace
 
@@ -60,7 +60,7 @@ def test_traced_numbers_are_the_training_engines(name, dtype, settings):
     out = net.forward(x)
     assert t["forward"][-1]["a"] == out[0].astype(np.float64).tolist()
     assert t["output"]["raw"] == out[0].astype(np.float64).tolist()
-    target = _encode(model.pre.target_of(row), model.spec, model.pre)
+    target = model.encode_targets(model.pre.target_of(row))
     if model.spec.loss != "cross_entropy":
         target = np.ascontiguousarray(target, dtype=net.dtype)
     _, engine = net.gradient(x, lambda o, d: evaluate(model.spec.loss, o, target, None, d))
@@ -95,7 +95,7 @@ def test_traced_gradients_equal_engine_and_finite_differences(name, extra):
         grads.append(np.asarray(b["db"]))
     traced = np.concatenate(grads)
     x = dense(model, row)
-    target = _encode(model.pre.target_of(row), model.spec, model.pre)
+    target = model.encode_targets(model.pre.target_of(row))
     net = model.net
 
     def loss_at(p):
@@ -295,7 +295,7 @@ def numpy_first_step(name, p, g, lr, *, weight_decay=0.0, momentum=0.9, scale=1.
 def row_gradient(model, table, row):
     """(x, target, gradient) of one table row, from the engine's forward and backward."""
     x = dense(model, table, rows=[row])
-    target = _encode(model.pre.target_of(table, rows=[row]), model.spec, model.pre)
+    target = model.encode_targets(model.pre.target_of(table, rows=[row]))
     _, grads = model.net.gradient(x, lambda o, d: evaluate(model.spec.loss, o, target,
                                                            None, d))
     return x, target, grads.astype(np.float64)

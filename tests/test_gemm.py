@@ -12,6 +12,7 @@ import pytest
 import neuralcli
 import reference as oracle
 from helpers import run_python
+from neuralcli.activations import ACTIVATIONS
 from neuralcli import _kernels
 
 DTYPES = (np.float32, np.float64)
@@ -278,7 +279,7 @@ EPILOGUE_ACTS = ("identity", "relu", "leaky_relu", "elu", "sigmoid", "tanh", "ge
 def test_dense_forward_epilogue(act, dtype):
     """Bias, stored z and the activation fused into the write-back, at tile edges."""
     rng = np.random.default_rng(5)
-    code = _kernels.ACT_CODES[act]
+    code = ACTIVATIONS[act].code
     param = 0.1 if act == "leaky_relu" else 1.0
     for (n, c, oc) in ((1, 1, 1), (13, 7, 33), (130, 70, 65), (200, 400, 97), (500, 2, 64),
                        (500, 64, 1)):
@@ -310,7 +311,7 @@ def test_dense_forward_no_z_no_bias(dtype):
         w = rng.standard_normal((c, oc)).astype(dtype)
         y = np.full((n, oc), np.nan, dtype)
         nbytes = _kernels.dense_workspace(n, c, oc, 2, dtype == np.float64)
-        _kernels.dense_forward(y, None, x, w, None, _kernels.ACT_CODES["relu"], 0.0,
+        _kernels.dense_forward(y, None, x, w, None, ACTIVATIONS["relu"].code, 0.0,
                                np.zeros(nbytes + 64, np.uint8))
         zr = x.astype(np.float64) @ w
         scale = np.abs(x.astype(np.float64)) @ np.abs(w)

@@ -12,7 +12,7 @@ import pytest
 import reference as ref
 from helpers import assert_bitwise_equal, assert_close, run_python, tolerance
 from neuralcli import _kernels
-from neuralcli.losses import evaluate
+from neuralcli.losses import LOSSES, evaluate
 from neuralcli.network import MLP, Encoded
 from neuralcli.training import Task, TrainConfig, Trainer
 
@@ -242,7 +242,7 @@ def _fused(net, enc, labels, sw=None, l2=0.0):
     grads = np.full_like(net.params, np.nan)
     out = np.empty((n, net.sizes[-1]), net.dtype)
     loss = net._net.step_small(grads, out, work, enc.dense, None, labels, sw, net.params,
-                               _kernels.LOSS_CODES["cross_entropy"], l2, enc.codes)
+                               LOSSES["cross_entropy"].code, l2, enc.codes)
     return loss, grads, out
 
 

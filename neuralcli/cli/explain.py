@@ -2,11 +2,12 @@
 on your model and your data, with the numbers its kernels produce."""
 import click
 
+from neuralcli import optim
 from neuralcli.cli import format_option
 from neuralcli.cli.options import positive_float, reading_kwargs, reading_options
 
 # the optimizers `train --optimizer` offers, for the update step
-OPTIMIZERS = ["adam", "adamw", "sgd", "rmsprop"]
+OPTIMIZERS = list(optim.OPTIMIZERS)
 
 EPILOG = """\b
 Examples:

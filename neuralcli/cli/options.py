@@ -4,6 +4,8 @@ import math
 
 import click
 
+from neuralcli.training import TASK_CODES
+
 
 def positive_int(name, value, minimum=1):
     if value is None:
@@ -95,7 +97,7 @@ target_option = click.option(
 drop_option = click.option(
     "--drop", multiple=True, help="Column to leave out, such as an ID (repeatable).")
 task_option = click.option(
-    "--task", type=click.Choice(["auto", "binary", "multiclass", "regression"]),
+    "--task", type=click.Choice(["auto", *TASK_CODES]),
     default="auto", show_default=True,
     help="What to predict; auto decides from the target and says why.")
 impute_option = click.option(

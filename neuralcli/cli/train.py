@@ -3,11 +3,14 @@ import os
 
 import click
 
+from neuralcli.activations import hidden_activations
 from neuralcli.cli import format_option
 from neuralcli.cli.options import (class_weight, drop_option, hidden_sizes, impute_option,
                                    keep_id_option, max_categories_option, positive_float,
                                    positive_int, reading_kwargs, reading_options, target_option,
                                    task_option)
+from neuralcli.losses import LOSSES
+from neuralcli.optim import OPTIMIZERS
 
 EPILOG = """\b
 Examples:
@@ -27,14 +30,13 @@ Examples:
 @click.option("--hidden", default="64,64", show_default=True,
               help="Hidden layer widths, comma-separated.")
 @click.option("--activation", default="relu", show_default=True,
-              type=click.Choice(["relu", "leaky_relu", "elu", "gelu", "tanh", "sigmoid",
-                                 "identity"]), help="Hidden layers' activation.")
+              type=click.Choice(hidden_activations()), help="Hidden layers' activation.")
 @click.option("--loss", default="auto", show_default=True,
-              type=click.Choice(["auto", "bce", "cross_entropy", "mse", "mae"]),
+              type=click.Choice(["auto", *LOSSES]),
               help="auto: cross-entropy for classes, mse for values; mse on a "
                    "classification task trains sigmoid/softmax outputs directly.")
 @click.option("--optimizer", default="adam", show_default=True,
-              type=click.Choice(["adam", "adamw", "sgd", "rmsprop"]))
+              type=click.Choice(list(OPTIMIZERS)))
 @click.option("--lr", type=float, default=0.003, show_default=True, help="Learning rate.")
 @click.option("--epochs", type=int, default=300, show_default=True,
               help="Most passes over the training rows.")

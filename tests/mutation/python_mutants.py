@@ -32,6 +32,7 @@ SCOPE = [
     "neuralcli.training.*",
     "neuralcli.schedules.*",
     "neuralcli.preprocess.*",
+    "neuralcli.head.*",
     # the estimators: scoring, prediction, targets and weights
     "neuralcli.estimators.xǁ_SkRegressorǁscore__mutmut_*",
     "neuralcli.estimators.xǁ_SkClassifierǁscore__mutmut_*",
