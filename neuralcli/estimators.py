@@ -413,9 +413,7 @@ class _BaseMLP(_SkBase):
         self.best_loss_ = None
         self.validation_scores_ = None
         self.best_validation_score_ = None
-        self.n_layers_ = self._model.n_layers + 1
-        self.n_outputs_ = self._model.sizes[-1]
-        self.out_activation_ = self._out_activation
+        self._record_network()
         self.stop_reason_ = "converged" if res.converged else "not_converged"
         if not res.converged:
             warnings.warn(f"lbfgs failed to converge after {res.n_iter} iteration(s) "
@@ -440,10 +438,14 @@ class _BaseMLP(_SkBase):
         self.n_iter_ += len(hist)
         self.t_ += len(hist) * n_train
         self.loss_ = self.loss_curve_[-1] if self.loss_curve_ else np.inf
+        self._record_network()
+        self.stop_reason_ = state.stop_reason
+
+    def _record_network(self):
+        """The fitted network's shape attributes, as scikit-learn names them."""
         self.n_layers_ = self._model.n_layers + 1
         self.n_outputs_ = self._model.sizes[-1]
         self.out_activation_ = self._out_activation
-        self.stop_reason_ = state.stop_reason
 
     def _fold_class_weight(self, y, sw):
         return sw
@@ -571,9 +573,7 @@ class _BaseMLP(_SkBase):
             (min(est.loss_curve_) if est.loss_curve_ else np.inf)
         est.best_validation_score_ = max(est.validation_scores_) \
             if est.validation_scores_ else None
-        est.n_layers_ = saved.model.n_layers + 1
-        est.n_outputs_ = saved.model.sizes[-1]
-        est.out_activation_ = est._out_activation
+        est._record_network()
         est.stop_reason_ = hist.get("stop_reason", "")
         return est
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from neuralcli import losses
 from neuralcli.losses import LOSSES, loss_name
-from neuralcli.network import MLP, Encoded
+from neuralcli.network import MLP
 from neuralcli.training import TrainingError
 
 
@@ -88,8 +88,6 @@ def fit_lbfgs(model, loss, X, y, sample_weight=None, *, l2=0.0, loss_scale=1.0,
         net = MLP(model.sizes, model.activations, dropout=model.dropout, dtype=np.float64,
                   act_params=model.act_params, init=False, n_dense=model.n_dense)
         net.params[...] = model.params
-        if isinstance(X, Encoded):
-            X = Encoded(np.asarray(X.dense, dtype=np.float64), X.codes)
     try:
         return _run(minimize, net, loss, X, y, sample_weight, l2, loss_scale, max_iter,
                     max_fun, tol)
