@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from neuralcli import _kernels
+from neuralcli.losses import ALIASES as LOSS_ALIASES
 from neuralcli.training import TrainingError
 
 __all__ = ["TASK_LOSSES", "OutputSpec", "output_spec", "encode_targets",
@@ -20,8 +21,6 @@ __all__ = ["TASK_LOSSES", "OutputSpec", "output_spec", "encode_targets",
 # loss choices per task; the first is the default
 TASK_LOSSES = {"binary": ("bce", "mse"), "multiclass": ("cross_entropy", "mse"),
                "regression": ("mse", "mae")}
-LOSS_ALIASES = {"cross-entropy": "cross_entropy", "ce": "cross_entropy",
-                "binary_crossentropy": "bce"}
 
 
 @dataclass
@@ -36,8 +35,9 @@ class OutputSpec:
 
 def output_spec(task, n_classes, n_targets, loss="auto"):
     """The OutputSpec of `task` with `n_classes` classes or `n_targets` target columns,
-    trained with `loss`: a name of TASK_LOSSES[task] or one of LOSS_ALIASES ("auto" or
-    None: the task's default). TrainingError when the loss does not fit the task."""
+    trained with `loss`: a name of TASK_LOSSES[task] or an alias of losses.ALIASES
+    ("auto" or None: the task's default). TrainingError when the loss does not fit the
+    task."""
     if loss in ("auto", None):
         loss = TASK_LOSSES[task][0]
     loss = LOSS_ALIASES.get(loss, loss)
