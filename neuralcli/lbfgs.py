@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from neuralcli import losses
+from neuralcli import _kernels, losses
 from neuralcli.losses import LOSSES, loss_name
 from neuralcli.network import MLP
 from neuralcli.training import TrainingError
@@ -68,8 +68,8 @@ def objective(model, loss, X, y, sample_weight=None, *, l2=0.0, loss_scale=1.0):
         model.backward_into(grads, work, dout, x, out, codes, l2=l2_back)
         value = s * float(value)
         if l2:
-            w = model.params[model.weight_mask].astype(np.float64)
-            value += 0.5 * l2 / total * float(w @ w)
+            value += 0.5 * l2 / total * sum(_kernels.sum_squares(w.reshape(-1))
+                                            for w in model.weights)
         return value, s * grads.astype(np.float64)
 
     return f

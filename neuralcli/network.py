@@ -117,10 +117,8 @@ class MLP:
         self.n_params = n_params(sizes)
         self.params = np.zeros(self.n_params, dtype=self.dtype)
         self.weights, self.biases = [], []
-        self.weight_mask = np.zeros(self.n_params, dtype=bool)   # the weights, not biases
         for (w, b), c, oc in zip(layer_slices(sizes), sizes[:-1], sizes[1:]):
             self.weights.append(self.params[w].reshape(c, oc))
-            self.weight_mask[w] = True
             self.biases.append(self.params[b])
         self._cache = {}
         if init:
