@@ -11,8 +11,8 @@ class TrainProgress(Callback):
     a regression epoch is one whose logs carry no accuracy. Until the first epoch ends that
     is unknown, so batch losses show from then on."""
 
-    def __init__(self, console, epochs):
-        # epochs: unused; the display takes the run's length from the state at its start
+    def __init__(self, console):
+        # the display takes the run's length from the state at its start
         self.console = console
         self.display = None
         self.scaled = None  # whether losses are on a standardized target; None: not known yet

@@ -158,7 +158,7 @@ def _train(app, term, data, target, drop, task, hidden, activation, loss, optimi
             raise click.BadParameter(str(err), param_hint="--memory-limit") from None
     fit = dict(target=target, drop=drop, impute=impute, task=task, threads=threads,
                max_categories=max_categories, keep=keep_id)
-    cb = report.TrainProgress(console, settings.epochs)
+    cb = report.TrainProgress(console)
 
     def announce(n_rows, n_columns, where, notes):
         rows = "1 row" if n_rows == 1 else f"{n_rows:,} rows"
