@@ -19,6 +19,11 @@
 #define NC_CAT_(a, b) a##_##b
 #define NC_CAT(a, b) NC_CAT_(a, b)
 
+/* a*b + c rounded once, in a template's element type T */
+#define NC_FMA_T(a, b, c)                                                                    \
+    (sizeof(T) == 4 ? (T)__builtin_fmaf((float)(a), (float)(b), (float)(c))                  \
+                    : (T)__builtin_fma((double)(a), (double)(b), (double)(c)))
+
 #define NC_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define NC_MAX(a, b) ((a) > (b) ? (a) : (b))
 

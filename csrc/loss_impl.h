@@ -1,6 +1,26 @@
 /* Template body of loss.c: included once per element type T with suffix SFX. */
 #define FN(name) NC_CAT(name, SFX)
 
+#define NC_ISA_TEMPLATE "loss_isa.h"
+#include "isa_instantiate.h"
+
+static void FN(bce_terms)(int isa, T *term, T *sig, const T *z, const T *t, int64_t m)
+{
+#if NC_X86
+    if (isa == NC_ISA_AVX512) {
+        NC_CAT(FN(bce_terms), avx512)(term, sig, z, t, m);
+        return;
+    }
+    if (isa == NC_ISA_AVX2) {
+        NC_CAT(FN(bce_terms), avx2)(term, sig, z, t, m);
+        return;
+    }
+#endif
+    (void)isa;
+    NC_CAT(FN(bce_terms), portable)(term, sig, z, t, m);
+}
+
+
 /* Weight of row i: s_i = sw_i * cw[label_i], either factor 1 when absent. The total and
  * the per-row gradient factor must use this one expression so they agree bit for bit. */
 static inline T FN(row_weight)(const T *sw, const T *cw, const int32_t *labels, int64_t i)
@@ -8,6 +28,41 @@ static inline T FN(row_weight)(const T *sw, const T *cw, const int32_t *labels, 
     T s = sw ? sw[i] : (T)1;
     if (cw) s *= cw[labels[i]];
     return s;
+}
+
+/* Elements per vector pass of bce_rows: the terms wait on the stack for the row sums */
+#define BCE_SPAN 256
+
+/* Rows [i0, i1) of binary cross-entropy on logits a against targets t (N,K), as
+ * nc_loss_rows computes every loss: the gradient (s_i * inv * (sigmoid(a) - t)) into grad
+ * when non-NULL, and sum_i s_i * (the row's terms summed in double) returned. */
+static double FN(bce_rows)(T *grad, const T *a, const T *t, const T *sw, int64_t i0,
+                           int64_t i1, int64_t k, double inv)
+{
+    if (i1 <= i0) return 0.0;
+    T term[BCE_SPAN], sig[BCE_SPAN];
+    int isa = nc_get_isa();
+    double acc = 0.0, rs = 0.0;
+    int64_t i = i0, j = 0;
+    T s = FN(row_weight)(sw, NULL, NULL, i0), gs = (T)((double)s * inv);
+    for (int64_t e0 = i0 * k; e0 < i1 * k; e0 += BCE_SPAN) {
+        int64_t m = NC_MIN((int64_t)BCE_SPAN, i1 * k - e0);
+        FN(bce_terms)(isa, term, sig, a + e0, t + e0, m);
+        for (int64_t q = 0; q < m; q++) {
+            rs += (double)term[q];
+            if (grad) grad[e0 + q] = gs * (sig[q] - t[e0 + q]);
+            if (++j == k) {
+                acc += (double)s * rs;
+                rs = 0.0;
+                j = 0;
+                if (++i < i1) {
+                    s = FN(row_weight)(sw, NULL, NULL, i);
+                    gs = (T)((double)s * inv);
+                }
+            }
+        }
+    }
+    return acc;
 }
 
 typedef struct {
@@ -59,6 +114,7 @@ double FN(nc_loss_rows)(T *grad, T *probs, const T *a, const T *t, const int32_t
                         const T *sw, const T *cw, int64_t i0, int64_t i1, int64_t k,
                         int kind, double inv)
 {
+    if (kind == NC_LOSS_BCE) return FN(bce_rows)(grad, a, t, sw, i0, i1, k, inv);
     double acc = 0.0;
     for (int64_t i = i0; i < i1; i++) {
         const T *ar = a + i * k;
@@ -84,23 +140,6 @@ double FN(nc_loss_rows)(T *grad, T *probs, const T *a, const T *t, const int32_t
                 rs += (double)fabs(d);
                 /* sign(0) = 0 as in PyTorch; d * 0 keeps a NaN a NaN */
                 if (gr) gr[j] = d > 0 ? gs : d < 0 ? -gs : d * (T)0;
-            }
-            break;
-        }
-        case NC_LOSS_BCE: {
-            const T *tr = t + i * k;
-            T gs = (T)((double)s * inv);
-            for (int64_t j = 0; j < k; j++) {
-                T z = ar[j];
-                T az = fabs(z);
-                /* max(z,0) - z t + log1p(e^-|z|): exp only of a non-positive
-                 * argument, so no overflow at any z */
-                T e = exp(-az);
-                rs += (double)(((z > 0 ? z : (T)0) - z * tr[j]) + log1p(e));
-                if (gr) {
-                    T sig = z >= 0 ? (T)1 / ((T)1 + e) : e / ((T)1 + e);
-                    gr[j] = gs * (sig - tr[j]);
-                }
             }
             break;
         }

@@ -8,46 +8,11 @@
  * partial sum (group 0's is the gradient itself), and the partials are added in group
  * order at the end, so the result is identical for any thread count. */
 
-#if NC_X86
-#include <immintrin.h>
-#endif
-
-/* a*b + c rounded once, in T */
-#define SMALL_FMA(a, b, c)                                                                   \
-    (sizeof(T) == 4 ? (T)__builtin_fmaf((float)(a), (float)(b), (float)(c))                  \
-                    : (T)__builtin_fma((double)(a), (double)(b), (double)(c)))
 /* rows of a register tile */
 #define SMALL_MR 6
 
-#define ISA portable
-#define VB 16
-#define ISA_TARGET
-#define ISA_FMA 0
-#include "mlp_small_isa.h"
-#undef ISA
-#undef VB
-#undef ISA_TARGET
-#undef ISA_FMA
-#if NC_X86
-#define ISA avx2
-#define VB 32
-#define ISA_TARGET NC_TARGET_AVX2
-#define ISA_FMA 256
-#include "mlp_small_isa.h"
-#undef ISA
-#undef VB
-#undef ISA_TARGET
-#undef ISA_FMA
-#define ISA avx512
-#define VB 64
-#define ISA_TARGET NC_TARGET_AVX512
-#define ISA_FMA 512
-#include "mlp_small_isa.h"
-#undef ISA
-#undef VB
-#undef ISA_TARGET
-#undef ISA_FMA
-#endif
+#define NC_ISA_TEMPLATE "mlp_small_isa.h"
+#include "isa_instantiate.h"
 
 #define SMALL_ARGS                                                                           \
     T *gpart, T *out, T *scratch, const T *x, const int32_t *codes, const T *t,               \

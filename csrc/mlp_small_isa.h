@@ -1,7 +1,5 @@
-/* Template body: the block kernels of the fused small-network step for one ISA.
- * Included by mlp_small_impl.h once per ISA with ISA (name suffix), VB (native vector
- * bytes), ISA_TARGET (function attribute) and ISA_FMA (1 when the ISA has vector FMA),
- * inside the T/SFX template.
+/* Template body: the block kernels of the fused small-network step for one ISA,
+ * instantiated by isa_instantiate.h inside the T/SFX template of mlp_small_impl.h.
  *
  * Each of the block's three products (forward, weight gradient, backprop) is a small
  * GEMM computed in register tiles of up to SMALL_MR rows by two native vectors. Every
@@ -10,45 +8,6 @@
  * or the scalar tail that computes it, so every ISA and every blocking give the same bits.
  * Layers narrower than 8 outputs take dot products split over 8 partial sums in a fixed
  * pattern instead. */
-#define FNI(name) NC_CAT(FN(name), ISA)
-#define NV ((int64_t)(VB / sizeof(T)))
-typedef T FNI(vec) __attribute__((vector_size(VB)));
-/* the same vector at any element-aligned address */
-typedef T FNI(vecu) __attribute__((vector_size(VB), aligned(sizeof(T)), may_alias));
-#define LD(p) ((FNI(vec)) * (const FNI(vecu) *)(p))
-#define ST(p, v) (*(FNI(vecu) *)(p) = (v))
-
-/* a*b + c rounded once, lane by lane */
-ISA_TARGET NC_INLINE FNI(vec) FNI(vfma)(FNI(vec) a, FNI(vec) b, FNI(vec) c)
-{
-#if ISA_FMA == 512
-    if (sizeof(T) == 4) return (FNI(vec))_mm512_fmadd_ps((__m512)a, (__m512)b, (__m512)c);
-    return (FNI(vec))_mm512_fmadd_pd((__m512d)a, (__m512d)b, (__m512d)c);
-#elif ISA_FMA == 256
-    if (sizeof(T) == 4) return (FNI(vec))_mm256_fmadd_ps((__m256)a, (__m256)b, (__m256)c);
-    return (FNI(vec))_mm256_fmadd_pd((__m256d)a, (__m256d)b, (__m256d)c);
-#else
-    FNI(vec) r;
-    for (int q = 0; q < (int)NV; q++) r[q] = SMALL_FMA(a[q], b[q], c[q]);
-    return r;
-#endif
-}
-
-ISA_TARGET NC_INLINE FNI(vec) FNI(splat)(T v)
-{
-#if ISA_FMA == 512
-    if (sizeof(T) == 4) return (FNI(vec))_mm512_set1_ps((float)v);
-    return (FNI(vec))_mm512_set1_pd((double)v);
-#elif ISA_FMA == 256
-    if (sizeof(T) == 4) return (FNI(vec))_mm256_set1_ps((float)v);
-    return (FNI(vec))_mm256_set1_pd((double)v);
-#else
-    FNI(vec) r;
-    for (int q = 0; q < (int)NV; q++) r[q] = v;
-    return r;
-#endif
-}
-
 /* The register tile of all three products: nr rows by ns vectors of
  *   out[m][:] = start[m][:] + sum over k of a[m*am + k*ak] * b[k*ldb + :]
  * with the terms added in k order by one fused multiply-add each. start is read with
@@ -129,8 +88,8 @@ ISA_TARGET NC_INLINE T FNI(narrow_dot)(const T *restrict hr, const T *restrict w
     int64_t p = 0;
     for (; p + 8 <= c; p += 8)
 #pragma GCC unroll 8
-        for (int q = 0; q < 8; q++) acc[q] = SMALL_FMA(hr[p + q], wr[p + q], acc[q]);
-    for (int q = 0; p < c; p++, q++) acc[q] = SMALL_FMA(hr[p], wr[p], acc[q]);
+        for (int q = 0; q < 8; q++) acc[q] = NC_FMA_T(hr[p + q], wr[p + q], acc[q]);
+    for (int q = 0; p < c; p++, q++) acc[q] = NC_FMA_T(hr[p], wr[p], acc[q]);
     return bias + (((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])));
 }
 
@@ -208,7 +167,7 @@ ISA_TARGET NC_INLINE void FNI(small_forward)(T *restrict z, const T *restrict h,
         for (int64_t i = 0; i < rows; i++)
             for (int64_t j = j0; j < oc; j++) {
                 T a = b[j];
-                for (int64_t p = 0; p < c; p++) a = SMALL_FMA(h[i * c + p], w[p * oc + j], a);
+                for (int64_t p = 0; p < c; p++) a = NC_FMA_T(h[i * c + p], w[p * oc + j], a);
                 z[i * oc + j] = relu ? SMALL_RELU(a) : a;
             }
         return;
@@ -289,7 +248,7 @@ ISA_TARGET NC_INLINE void FNI(small_accumulate)(T *restrict gw, T *restrict gb, 
         }
         for (; p < c; p++) {
             T a = first ? (T)0 : gw[p];
-            for (int64_t r = 0; r < rows; r++) a = SMALL_FMA(dz[r], h[r * c + p], a);
+            for (int64_t r = 0; r < rows; r++) a = NC_FMA_T(dz[r], h[r * c + p], a);
             gw[p] = a;
         }
         j0 = 1;
@@ -297,7 +256,7 @@ ISA_TARGET NC_INLINE void FNI(small_accumulate)(T *restrict gw, T *restrict gb, 
     for (int64_t p = 0; p < c; p++)
         for (int64_t j = j0; j < oc; j++) {
             T a = first ? (T)0 : gw[p * oc + j];
-            for (int64_t r = 0; r < rows; r++) a = SMALL_FMA(dz[r * oc + j], h[r * c + p], a);
+            for (int64_t r = 0; r < rows; r++) a = NC_FMA_T(dz[r * oc + j], h[r * c + p], a);
             gw[p * oc + j] = a;
         }
     /* bias: the rows in order, four vectors at a time where the layer is that wide */
@@ -346,7 +305,7 @@ ISA_TARGET NC_INLINE void FNI(small_backprop)(T *restrict dh, const T *restrict 
     for (int64_t i = 0; i < rows; i++)
         for (int64_t p = p0; p < c; p++) {
             T a = 0;
-            for (int64_t j = 0; j < oc; j++) a = SMALL_FMA(dz[i * oc + j], wt[j * c + p], a);
+            for (int64_t j = 0; j < oc; j++) a = NC_FMA_T(dz[i * oc + j], wt[j * c + p], a);
             dh[i * c + p] = ym ? SMALL_MASK(ym[i * c + p], a) : a;
         }
 }
@@ -461,7 +420,3 @@ ISA_TARGET static double FNI(small_block)(T *gpart, T *out, T *scratch, const T 
     return acc;
 }
 
-#undef LD
-#undef ST
-#undef NV
-#undef FNI

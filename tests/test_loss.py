@@ -169,6 +169,42 @@ def test_softmax_ce_extreme_logits(dtype, big):
                  "gradient")
 
 
+def _bce_grid(dtype):
+    """Logits from 1e-30 to past where e^-|z| leaves the normal range, both signs, and 0."""
+    top = 100.0 if dtype == np.float32 else 740.0
+    mags = np.concatenate([np.geomspace(1e-30, 1.0, 200), np.linspace(1.0, top, 1500)])
+    return np.concatenate([[0.0], mags, -mags]).astype(dtype)
+
+
+@pytest.mark.skipif(np.finfo(np.longdouble).eps > 1e-18, reason="needs an 80-bit long double")
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("target", [0.0, 1.0])
+def test_bce_each_element_within_a_few_ulps(dtype, target):
+    """Each element's loss max(z,0) - z t + log1p(e^-|z|) (the row weight one-hot picks
+    it out of the mean) against long double, and its gradient sigmoid(z) - t within a few
+    ulps of 1: the exponential and log1p are the core's own polynomials."""
+    eps = np.finfo(dtype).eps / 2
+    grid = _bce_grid(dtype)
+    z = grid.reshape(-1, 1)
+    t = np.full_like(z, target)
+    worst = 0.0
+    for i in range(len(grid)):
+        sw = np.zeros(len(grid), dtype)
+        sw[i] = 1
+        value, grad = kernels.loss("bce", z, t, sample_weight=sw)
+        zl = np.longdouble(grid[i])
+        want = max(zl, 0) - zl * np.longdouble(target) + np.log1p(np.exp(-abs(zl)))
+        if want < np.finfo(dtype).tiny:
+            assert abs(value - want) <= 2 * np.finfo(dtype).smallest_subnormal, grid[i]
+            continue
+        worst = max(worst, float(abs(value - want) / want / eps))
+        # sigmoid is within a few ulps of a number in [0, 1]; t's subtraction keeps that
+        # absolute error
+        gwant = 1 / (1 + np.exp(-zl)) - np.longdouble(target)
+        assert abs(grad[i, 0] - gwant) <= 4 * eps, grid[i]
+    assert worst <= 4, f"worst error {worst:.2f} ulps"
+
+
 def wide_logits(n, k, dtype, span=95.0, seed=0):
     """Logits spanning more than `span` in every row, the row maximum in a column other
     than 0 and column 0 the row minimum: a shift by anything but the row maximum
