@@ -213,6 +213,7 @@ class Trainer:
         self._loss_code = LOSSES[self.loss].code
         self.last_out = None  # the network's output on the last batch (per-batch steps)
         self._gather = None
+        self._run_cache = None
 
     # -------------------------------------------------------------- one step
 
@@ -391,6 +392,7 @@ class Trainer:
         # training rows
         self._kept = (initial, best, (X_val, y_val, val_weight) if has_val else rows)
         self._start_loss = None             # the first batch's loss, before its step
+        self._run_cache = None              # _run_args of this fit
         monitor = self._monitor = "val_loss" if has_val else "loss"
         no_improve = 0
         t0 = time.perf_counter()
@@ -535,12 +537,17 @@ class Trainer:
             self._gather = ((bs, shapes), rows)
         return work, out, dout, self._gather[1]
 
-    def _run(self, arrays, perm, first, count, base, bs, sums, gather=None):
-        """Batches 0..count-1 of arrays (taken in the order perm from position first) in
-        compiled runs of about run_seconds each, the epoch's batch `base` onwards;
-        callbacks, stop requests and signals are handled between runs. gather: the
-        batch buffers (name -> bs rows) to gather into, else the trainer's own."""
-        model, st = self.model, self.state
+    def _run_args(self, arrays, first, count, bs, gather, seed, keep):
+        """The arguments of model.train_batches that stay the same for every run over
+        these arrays in this fit. With keep (rows in memory, the same arrays every
+        epoch) they are made once per (arrays, first row, batches, batch size, gather
+        buffers), so that an epoch of one small batch costs one call, not the buffers'
+        and tuples' making again; a spilled file's windows are not kept, which would hold
+        a second window's rows."""
+        key = (id(arrays), first, count, bs, id(gather), seed)
+        hit = self._run_cache
+        if hit is not None and hit[0] == key and hit[1] is arrays and hit[2] is gather:
+            return hit[3]
         n = len(arrays["y"])
         last = min(bs, n - first - (count - 1) * bs)
         work, out, dout, own = self._run_buffers(bs, last, arrays)
@@ -551,8 +558,23 @@ class Trainer:
                 g["y"] if self._labels else None, g.get("sw"))
         cfg = (self._loss_code, TASK_CODES[self.task.kind], self._fused,
                float(self.cfg.loss_scale), float(self.cfg.l2 or 0.0),
-               float(self.cfg.clip_norm or 0.0), sums.seed)
-        x, codes, sw = arrays["dense"], arrays.get("codes"), arrays.get("sw")
+               float(self.cfg.clip_norm or 0.0), seed)
+        args = (out, dout, work, arrays["dense"], arrays.get("codes"), t, labels,
+                arrays.get("sw"), bufs, cfg)
+        # one entry, the last: the arrays and buffers held with the key keep their ids
+        # theirs
+        self._run_cache = (key, arrays, gather, args) if keep else None
+        return args
+
+    def _run(self, arrays, perm, first, count, base, bs, sums, gather=None, keep=False):
+        """Batches 0..count-1 of arrays (taken in the order perm from position first) in
+        compiled runs of about run_seconds each, the epoch's batch `base` onwards;
+        callbacks, stop requests and signals are handled between runs. gather: the
+        batch buffers (name -> bs rows) to gather into, else the trainer's own; keep:
+        the same arrays come again (see _run_args)."""
+        model, st = self.model, self.state
+        out, dout, work, x, codes, t, labels, sw, bufs, cfg = self._run_args(
+            arrays, first, count, bs, gather, sums.seed, keep)
         b = reported = 0
         while b < count:
             prog = (b, st.step, sums.total, sums.correct)
@@ -584,7 +606,7 @@ class Trainer:
         nb = (n + bs - 1) // bs
         if not isinstance(rows, SpilledRows):
             perm = rng.permutation(n) if shuffle else None
-            self._run(rows.arrays, perm, 0, nb, 0, bs, sums)
+            self._run(rows.arrays, perm, 0, nb, 0, bs, sums, keep=True)
             return
         carry = {k: np.empty((bs,) + s, d) for k, (d, s) in rows.spill.spec.items()}
         fill = b = 0
