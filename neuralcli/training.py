@@ -113,17 +113,6 @@ class Task:
         return self.kind in ("binary", "multiclass")
 
 
-def _correct(kind, loss, out, y):
-    """Correct predictions in a batch, from the raw network output."""
-    if kind == "multiclass":
-        # labels, or one-hot rows when mse trains a softmax output
-        labels = y if y.ndim == 1 else y.argmax(axis=1)
-        return int(np.count_nonzero(out.argmax(axis=1) == labels))
-    # binary: logits for bce (threshold 0), probabilities for mse on a sigmoid (0.5)
-    thr = 0.0 if loss == "bce" else 0.5
-    return int(np.count_nonzero((out[:, 0] > thr) == (y[:, 0] > 0.5)))
-
-
 def validation_split(n, fraction, seed, labels=None):
     """(train, val) row indices with `fraction` of the n rows held out for validation;
     per class when labels are given (stratified), each class keeping a training row."""
@@ -329,7 +318,8 @@ class Trainer:
         out = self.model.forward(X)
         loss = losses.evaluate(self.loss, out, y, sample_weight)
         if self.task.classification:
-            metric = _correct(self.task.kind, self.loss, out, y) / max(1, len(X))
+            correct = metrics.count_correct(y, out, self.task.kind, self.loss)
+            metric = correct / max(1, len(X))
         else:
             # metrics.r2's computation, which also scores rows of no total weight (0.0)
             acc = metrics.R2Sum()
@@ -353,7 +343,7 @@ class Trainer:
             loss_sum += float(loss) * w
             weight_sum += w
             if self.task.classification:
-                correct += _correct(self.task.kind, self.loss, out, y)
+                correct += metrics.count_correct(y, out, self.task.kind, self.loss)
             else:
                 r2.add(y, out, sw)
         loss = loss_sum / weight_sum if weight_sum else 0.0
@@ -500,7 +490,8 @@ class Trainer:
             self._start_loss = loss
         sums.total += loss * len(yb)
         if self.task.classification:
-            sums.correct += _correct(self.task.kind, self.loss, self.last_out, yb)
+            sums.correct += metrics.count_correct(yb, self.last_out, self.task.kind,
+                                                  self.loss)
         self._batches_done(b + 1, loss, 1, sums)
 
     def _batches_done(self, batch, loss, count, sums):
