@@ -47,15 +47,34 @@ def act_needs_z(int act):
 
 # ------------------------------------------------------------------ checks
 
-cdef inline int64_t _ld(const floating[:, ::1] m, str name) except -1:
-    """Leading dimension in elements of a row-contiguous 2-D view."""
-    cdef Py_ssize_t s = m.strides[0]
-    if m.shape[0] <= 1:
-        return m.shape[1] if m.shape[1] > 0 else 1
-    if s % <Py_ssize_t>sizeof(floating) != 0 or s < m.shape[1] * <Py_ssize_t>sizeof(floating):
+cdef inline int64_t _stride(Py_ssize_t s, Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t isz,
+                            str name) except -1:
+    """The distance s in bytes between the starts of consecutive rows of `cols` elements,
+    in elements; a single row, or rows of none, take any leading dimension."""
+    if rows <= 1 or cols == 0:
+        return cols if cols > 0 else 1
+    if s % isz != 0 or s < cols * isz:
         raise ValueError(f"{name}: row stride {s} bytes is not a whole number of elements "
                          f"at least one row long")
-    return s // sizeof(floating)
+    return s // isz
+
+cdef inline int64_t _ld(const floating[:, ::1] m, str name) except -1:
+    """Leading dimension in elements of a row-contiguous 2-D view."""
+    return _stride(m.strides[0], m.shape[0], m.shape[1], sizeof(floating), name)
+
+cdef inline int64_t _layout(const floating[:, :] m, str name, bint *transposed) except -1:
+    """Leading dimension in elements of a 2-D view whose rows or columns are contiguous;
+    *transposed is set when it is its columns: the view is then the transpose of a
+    row-major matrix whose rows are its columns."""
+    cdef Py_ssize_t isz = sizeof(floating)
+    transposed[0] = False
+    if m.shape[1] <= 1 or m.strides[1] == isz:
+        return _stride(m.strides[0], m.shape[0], m.shape[1], isz, name)
+    if m.shape[0] <= 1 or m.strides[0] == isz:
+        transposed[0] = True
+        return _stride(m.strides[1], m.shape[1], m.shape[0], isz, name)
+    raise ValueError(f"{name}: neither its rows nor its columns are contiguous (strides "
+                     f"{m.strides[0]} and {m.strides[1]} bytes, element {isz}); copy it")
 
 cdef inline _shape(object got, object want, str name):
     if tuple(got) != tuple(want):
@@ -82,27 +101,35 @@ def gemm_workspace(int64_t m, int64_t n, int64_t k, int threads, bint double):
         return nc_gemm_workspace_f64(m, n, k, threads)
     return nc_gemm_workspace_f32(m, n, k, threads)
 
-def gemm(floating[:, ::1] c, const floating[:, ::1] a, const floating[:, ::1] b, bint trans_a,
+def gemm(floating[:, :] c, const floating[:, :] a, const floating[:, :] b, bint trans_a,
          bint trans_b, double alpha, double beta, uint8_t[::1] work):
-    """c = alpha * op(a) @ op(b) + beta * c, in place."""
+    """c = alpha * op(a) @ op(b) + beta * c, in place. Each of c, a and b may be any 2-D
+    view whose rows or columns are contiguous: a view with contiguous columns is passed as
+    the transpose of a row-major matrix, and a c with contiguous columns is computed as
+    c.T = alpha * op(b).T @ op(a).T + beta * c.T."""
     cdef int64_t m = c.shape[0], n = c.shape[1]
     cdef int64_t k = a.shape[0] if trans_a else a.shape[1]
     _shape((a.shape[0], a.shape[1]), (k, m) if trans_a else (m, k), "a")
     _shape((b.shape[0], b.shape[1]), (n, k) if trans_b else (k, n), "b")
-    cdef int64_t lda = _ld(a, "a"), ldb = _ld(b, "b"), ldc = _ld(c, "c")
+    cdef bint col_a, col_b, col_c
+    cdef int64_t lda = _layout(a, "a", &col_a), ldb = _layout(b, "b", &col_b)
+    cdef int64_t ldc = _layout(c, "c", &col_c)
     cdef void *wp = &work[0] if work is not None and work.shape[0] > 0 else NULL
     cdef size_t wb = work.shape[0] if wp != NULL else 0
     if m == 0 or n == 0:
         return
+    cdef const floating *pa = &a[0, 0] if a.shape[0] * a.shape[1] else NULL
+    cdef const floating *pb = &b[0, 0] if b.shape[0] * b.shape[1] else NULL
+    cdef int ta = trans_a != col_a, tb = trans_b != col_b
+    if col_c:
+        pa, pb, m, n, lda, ldb, ta, tb = pb, pa, n, m, ldb, lda, not tb, not ta
     with nogil:
         if floating is float:
-            nc_gemm_f32(&c[0, 0], &a[0, 0] if a.shape[0] * a.shape[1] else NULL,
-                        &b[0, 0] if b.shape[0] * b.shape[1] else NULL, m, n, k, lda, ldb,
-                        ldc, trans_a, trans_b, <float>alpha, <float>beta, NULL, wp, wb)
+            nc_gemm_f32(&c[0, 0], pa, pb, m, n, k, lda, ldb, ldc, ta, tb, <float>alpha,
+                        <float>beta, NULL, wp, wb)
         else:
-            nc_gemm_f64(&c[0, 0], &a[0, 0] if a.shape[0] * a.shape[1] else NULL,
-                        &b[0, 0] if b.shape[0] * b.shape[1] else NULL, m, n, k, lda, ldb,
-                        ldc, trans_a, trans_b, alpha, beta, NULL, wp, wb)
+            nc_gemm_f64(&c[0, 0], pa, pb, m, n, k, lda, ldb, ldc, ta, tb, alpha, beta, NULL,
+                        wp, wb)
 
 
 # ------------------------------------------------------------------ activations

@@ -21,11 +21,15 @@ class DataError(Exception):
     what to do about it, in the library's terms; fix: None, or a machine-readable remedy
     (kind, argument) that the hint's library wording stands for, such as ("drop", name),
     ("impute", None), ("target", None), ("task", "multiclass"): a front end words it as
-    its own option where it has one (FIXES lists the kinds)."""
+    its own option where it has one (FIXES lists the kinds); setting: when the fault is
+    an argument's value rather than the data, that argument's name, such as
+    "max_categories", which the message then follows ("max_categories must be at least
+    1, got 0"), so that a front end can say it of its own option."""
 
     def __init__(self, message, *, path=None, row=None, line=None, column=None, hint=None,
-                 fix=None):
+                 fix=None, setting=None):
         self.message = message
+        self.setting = setting
         self.path = None if path is None else str(path)
         self.row = row
         self.line = line
@@ -53,7 +57,8 @@ class DataError(Exception):
             where.append(f"line {self.line}")
         if self.column is not None:
             where.append(column_label(self.column))
-        text = f"{', '.join(where)}: {self.message}" if where else self.message
+        message = self.message if self.setting is None else f"{self.setting} {self.message}"
+        text = f"{', '.join(where)}: {message}" if where else message
         if hint:
             remedy = fix_words(*self.fix) if self.fix else None
             advice = ", or ".join(a for a in (self.hint, remedy) if a)

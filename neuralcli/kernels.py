@@ -35,11 +35,14 @@ def _contiguous(a, dtype=None):
     return np.require(a, dtype=dtype, requirements=("C", "A"))
 
 
-def _row_major(a):
-    """A view or copy whose rows are contiguous and aligned, as the C core wants."""
-    if a.ndim == 2 and a.strides[1] == a.itemsize and a.flags.aligned and \
-            (a.shape[0] <= 1 or a.strides[0] % a.itemsize == 0):
-        return a
+def _strided(a):
+    """a itself when the GEMM shim reads it in place: aligned, with its rows (or its
+    columns) contiguous and each at least one row (column) past the last; else an aligned
+    C-contiguous copy."""
+    for (r, c), (sr, sc) in ((a.shape, a.strides), (a.shape[::-1], a.strides[::-1])):
+        if a.flags.aligned and (c <= 1 or sc == a.itemsize) and \
+                (r <= 1 or sr >= c * a.itemsize):
+            return a
     return _contiguous(a)
 
 
@@ -62,21 +65,17 @@ def workspace(nbytes):
 def gemm(a, b, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, out=None):
     """Return alpha * op(a) @ op(b) + beta * out, with op a transpose when asked.
 
-    a and b are 2-D float32 or float64 arrays of one dtype. A Fortran-ordered operand is
-    read as the transpose of a row-major one rather than copied. With beta != 0, `out`
-    holds C on entry; the result is written into `out` when it is given.
+    a and b are 2-D float32 or float64 arrays of one dtype. An array or view whose rows or
+    columns are contiguous (a slice of rows, a transpose, a Fortran-ordered array) is read
+    in place, and `out` written in place likewise; others are copied. With beta != 0,
+    `out` holds C on entry; the result is written into `out` when it is given.
     """
     a = _as_array(a, "a")
     b = _as_array(b, "b")
     if a.ndim != 2 or b.ndim != 2:
         raise ValueError(f"gemm needs 2-D arrays, got {a.ndim}-D and {b.ndim}-D")
     dt = _dtype_of(a, b)
-    # a transposed C-order array is Fortran-ordered: flip the flag instead of copying
-    if not a.flags.c_contiguous and a.T.flags.c_contiguous and a.flags.aligned:
-        a, trans_a = a.T, not trans_a
-    if not b.flags.c_contiguous and b.T.flags.c_contiguous and b.flags.aligned:
-        b, trans_b = b.T, not trans_b
-    a, b = _row_major(a), _row_major(b)
+    a, b = _strided(a), _strided(b)
     m = a.shape[1] if trans_a else a.shape[0]
     ka = a.shape[0] if trans_a else a.shape[1]
     kb = b.shape[1] if trans_b else b.shape[0]
@@ -95,8 +94,7 @@ def gemm(a, b, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, out=None):
             raise TypeError(f"out has dtype {out.dtype}, expected {dt}")
         if not out.flags.writeable:
             raise ValueError("out is read-only")
-        c = out if (out.strides[1] == out.itemsize and out.flags.aligned) else \
-            _contiguous(out)
+        c = _strided(out)
     work = workspace(_kernels.gemm_workspace(m, n, ka, _kernels.get_num_threads(),
                                              dt == np.float64))
     _kernels.gemm(c, a, b, bool(trans_a), bool(trans_b), float(alpha), float(beta), work)
@@ -109,7 +107,7 @@ def gemm(a, b, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, out=None):
 def activation_forward(activation, z, *, param=None, out=None):
     """Return act(z) for a 2-D float array (row-wise for softmax)."""
     code = _act_code(activation)
-    z = _row_major(_as_array(z, "z"))
+    z = _contiguous(_as_array(z, "z"))
     _dtype_of(z)
     y = np.empty_like(z) if out is None else out
     _kernels.act_forward(y, z, code, _act_param(activation, param))

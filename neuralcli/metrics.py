@@ -17,8 +17,8 @@ Conventions:
 import numpy as np
 
 __all__ = [
-    "accuracy", "log_loss", "precision_recall_f1", "confusion_matrix", "roc_auc",
-    "classification_report", "class_prior", "baseline_classification",
+    "accuracy", "count_correct", "log_loss", "precision_recall_f1", "confusion_matrix",
+    "roc_auc", "classification_report", "class_prior", "baseline_classification",
     "mse", "rmse", "mae", "r2", "regression_report", "baseline_regression",
 ]
 
@@ -114,6 +114,23 @@ def accuracy(y_true, y_pred, sample_weight=None):
         raise ValueError("y_true is empty")
     w = _weights(sample_weight, y_true.size)
     return float(_average((y_true == y_pred).astype(np.float64), w))
+
+
+def count_correct(target, out, task, loss):
+    """How many rows of raw network outputs `out` (N, n_out) predict their target's class,
+    with `target` in the form the loss kernel reads (neuralcli.head.encode_targets): the
+    count training reports its accuracy by. "multiclass": the argmax of each output row
+    against class indices (N,), or against the argmax of one-hot rows (N, K) when mse
+    trains a softmax output. "binary": out[:, 0] is a logit for loss "bce" (class 1 above
+    0) and a sigmoid's probability for another loss (class 1 above 0.5), against targets
+    (N, 1) of 0.0 and 1.0. `loss` is a name of neuralcli.losses.LOSSES. An int."""
+    if task == "multiclass":
+        labels = target if target.ndim == 1 else target.argmax(axis=1)
+        return int(np.count_nonzero(out.argmax(axis=1) == labels))
+    if task != "binary":
+        raise ValueError(f"task must be 'binary' or 'multiclass', got {task!r}")
+    threshold = 0.0 if loss == "bce" else 0.5
+    return int(np.count_nonzero((out[:, 0] > threshold) == (target[:, 0] > 0.5)))
 
 
 def log_loss(y_true, proba, n_classes, sample_weight=None, eps=LOG_LOSS_EPS):

@@ -39,16 +39,35 @@ class Settings:
     momentum: float = 0.9             # for sgd
 
     def validate(self):
-        if not self.hidden or any(int(h) < 1 for h in self.hidden):
-            raise TrainingError(f"hidden layer sizes must be positive integers, got "
-                                f"{self.hidden}")
+        """The one check of these settings' ranges, which fit and fit_file make first (and
+        a front end may make before it opens a file): a TrainingError naming the first
+        setting out of its range (its `setting`). The network's and the split's are
+        checked here, the trainer's by TrainConfig.validate."""
+        if not self.hidden:
+            raise TrainingError("must hold at least one layer width", setting="hidden")
+        for h in self.hidden:
+            if int(h) < 1:
+                raise TrainingError(f"must hold layer widths of at least 1, got {h}",
+                                    setting="hidden")
         activation_name(self.activation)
         resolve_dtype(self.dtype)
-        if not 0 <= self.val_split < 1:
-            raise TrainingError(f"the validation split must lie in [0, 1), got "
-                                f"{self.val_split}")
-        if not 0 <= self.dropout < 1:
-            raise TrainingError(f"dropout must lie in [0, 1), got {self.dropout}")
+        for name in ("val_split", "dropout"):
+            value = getattr(self, name)
+            if not 0 <= value < 1:
+                raise TrainingError(f"must lie in [0, 1), got {value}", setting=name)
+        self.train_config().validate()
+
+    def train_config(self, has_val=True):
+        """The trainer's settings; early stopping needs validation rows (has_val)."""
+        return TrainConfig(
+            epochs=int(self.epochs), batch_size=int(self.batch_size),
+            optimizer=self.optimizer, lr=float(self.lr),
+            optimizer_options=({"momentum": self.momentum}
+                               if self.optimizer == "sgd" else {}),
+            weight_decay=float(self.weight_decay), schedule=self.schedule,
+            clip_norm=float(self.clip_norm or 0.0),
+            early_stopping=bool(self.early_stopping and has_val),
+            patience=int(self.patience), seed=int(self.seed))
 
 
 class TrainedModel:
@@ -213,16 +232,8 @@ class TrainedModel:
         net = MLP(sizes, acts, dropout=[settings.dropout] * len(hidden) + [0.0],
                   dtype=settings.dtype, seed=settings.seed, n_dense=pre.n_dense)
         kind = pre.task
-        cfg = TrainConfig(
-            epochs=int(settings.epochs), batch_size=int(settings.batch_size),
-            optimizer=settings.optimizer, lr=float(settings.lr),
-            optimizer_options=({"momentum": settings.momentum}
-                               if settings.optimizer == "sgd" else {}),
-            weight_decay=float(settings.weight_decay), schedule=settings.schedule,
-            clip_norm=float(settings.clip_norm or 0.0),
-            early_stopping=bool(settings.early_stopping and val is not None),
-            patience=int(settings.patience), seed=int(settings.seed))
-        trainer = Trainer(net, Task(kind, spec.loss, spec.n_out), cfg, callbacks)
+        trainer = Trainer(net, Task(kind, spec.loss, spec.n_out),
+                          settings.train_config(has_val=val is not None), callbacks)
         args = train if isinstance(train, tuple) else (train,)
         val_args = () if val is None else (val if isinstance(val, tuple) else
                                            (val, None, None))

@@ -36,7 +36,7 @@ from neuralcli.table import NumberFormat, date_text
 from neuralcli.writer import number_text
 
 __all__ = ["Preprocessor", "TaskDecision", "decide_task", "IMPUTE_MODES", "TASKS",
-           "MAX_CATEGORIES", "ColumnNote", "summarize_notes"]
+           "MAX_CATEGORIES", "check_max_categories", "ColumnNote", "summarize_notes"]
 
 IMPUTE_MODES = ("mean", "median", "most-frequent")
 TASKS = ("auto", "binary", "multiclass", "regression")
@@ -301,12 +301,21 @@ def _check_numbers(table, j, col, *, hint, fix=None, rows=None):
 # ------------------------------------------------------------------ the Preprocessor
 
 
+def check_max_categories(max_categories):
+    """The one check of max_categories, which fit and fit_chunks make and a front end may
+    make before reading anything: a DataError with its `setting` unless it is at least
+    1."""
+    if max_categories is None or int(max_categories) < 1:
+        raise DataError(f"must be at least 1, got {max_categories}",
+                        setting="max_categories")
+
+
 class Preprocessor:
     """What turns a Table into model inputs (Encoded) and targets, learned from the
     training rows and stored in the model file.
 
     fit(table, *, rows=None, target=None, drop=(), impute=None, task="auto",
-        scale_target=True, max_categories=100, keep=())
+        scale_target=True, max_categories=MAX_CATEGORIES, keep=())
         rows: the training rows (0-based; default all), the only rows any statistic comes
         from; target: a column name or 1-based index (default the last column); drop:
         columns left out; impute: None (missing cells are errors), "mean", "median" or
@@ -364,8 +373,7 @@ class Preprocessor:
             if impute not in IMPUTE_MODES:
                 raise DataError(f"unknown impute mode {show(impute)}",
                                 hint=f"use one of {', '.join(IMPUTE_MODES)}")
-        if max_categories is None or int(max_categories) < 1:
-            raise DataError(f"max_categories must be at least 1, got {max_categories}")
+        check_max_categories(max_categories)
         drop = [drop] if isinstance(drop, (str, int)) else list(drop)
         keep = [keep] if isinstance(keep, (str, int)) else list(keep)
         failed = set()

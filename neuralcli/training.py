@@ -18,7 +18,15 @@ from neuralcli.spill import SpilledRows, take_rows
 
 
 class TrainingError(Exception):
-    """A problem with the training data or settings that the user can fix."""
+    """A problem with the training data or settings that the user can fix. When one
+    setting's value is out of its range, `setting` names it (a field of TrainConfig or of
+    model.Settings) and `message` says what is wrong with the value; str() is the two
+    together, "lr must be a positive number, got -1.0"."""
+
+    def __init__(self, message, *, setting=None):
+        self.message = message
+        self.setting = setting
+        super().__init__(message if setting is None else f"{setting} {message}")
 
 
 @dataclass
@@ -42,18 +50,20 @@ class TrainConfig:
     loss_scale: float = 1.0         # train on loss_scale * loss (0.5: scikit-learn's half MSE)
 
     def validate(self):
-        if int(self.epochs) < 1:
-            raise TrainingError(f"epochs must be at least 1, got {self.epochs}")
-        if self.batch_size is not None and int(self.batch_size) < 0:
-            raise TrainingError(f"batch size must be positive, got {self.batch_size}")
+        """The one check of these settings' ranges: a TrainingError naming the first
+        setting out of its range. batch_size and clip_norm may be None, as 0."""
+        for name, value, low in (("epochs", self.epochs, 1),
+                                 ("batch_size", self.batch_size or 0, 0),
+                                 ("patience", self.patience, 1), ("seed", self.seed, 0)):
+            if int(value) < low:
+                raise TrainingError(f"must be at least {low}, got {value}", setting=name)
         if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise TrainingError(f"learning rate must be a positive number, got {self.lr}")
-        if self.weight_decay < 0 or self.l2 < 0:
-            raise TrainingError("weight decay and L2 strength must be >= 0")
-        if self.clip_norm is not None and self.clip_norm < 0:
-            raise TrainingError(f"clip norm must be >= 0, got {self.clip_norm}")
-        if int(self.patience) < 1:
-            raise TrainingError(f"patience must be at least 1, got {self.patience}")
+            raise TrainingError(f"must be a positive number, got {self.lr}", setting="lr")
+        for name, value in (("weight_decay", self.weight_decay), ("l2", self.l2),
+                            ("clip_norm", self.clip_norm or 0.0)):
+            if not (value >= 0 and math.isfinite(value)):
+                raise TrainingError(f"must be a non-negative number, got {value}",
+                                    setting=name)
 
 
 @dataclass
@@ -111,17 +121,6 @@ class Task:
     @property
     def classification(self):
         return self.kind in ("binary", "multiclass")
-
-
-def _correct(kind, loss, out, y):
-    """Correct predictions in a batch, from the raw network output."""
-    if kind == "multiclass":
-        # labels, or one-hot rows when mse trains a softmax output
-        labels = y if y.ndim == 1 else y.argmax(axis=1)
-        return int(np.count_nonzero(out.argmax(axis=1) == labels))
-    # binary: logits for bce (threshold 0), probabilities for mse on a sigmoid (0.5)
-    thr = 0.0 if loss == "bce" else 0.5
-    return int(np.count_nonzero((out[:, 0] > thr) == (y[:, 0] > 0.5)))
 
 
 def validation_split(n, fraction, seed, labels=None):
@@ -330,7 +329,8 @@ class Trainer:
         out = self.model.forward(X)
         loss = losses.evaluate(self.loss, out, y, sample_weight)
         if self.task.classification:
-            metric = _correct(self.task.kind, self.loss, out, y) / max(1, len(X))
+            correct = metrics.count_correct(y, out, self.task.kind, self.loss)
+            metric = correct / max(1, len(X))
         else:
             # metrics.r2's computation, which also scores rows of no total weight (0.0)
             acc = metrics.R2Sum()
@@ -354,7 +354,7 @@ class Trainer:
             loss_sum += float(loss) * w
             weight_sum += w
             if self.task.classification:
-                correct += _correct(self.task.kind, self.loss, out, y)
+                correct += metrics.count_correct(y, out, self.task.kind, self.loss)
             else:
                 r2.add(y, out, sw)
         loss = loss_sum / weight_sum if weight_sum else 0.0
@@ -502,7 +502,8 @@ class Trainer:
             self._start_loss = loss
         sums.total += loss * len(yb)
         if self.task.classification:
-            sums.correct += _correct(self.task.kind, self.loss, self.last_out, yb)
+            sums.correct += metrics.count_correct(yb, self.last_out, self.task.kind,
+                                                  self.loss)
         self._batches_done(b + 1, loss, 1, sums)
 
     def _batches_done(self, batch, loss, count, sums):

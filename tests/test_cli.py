@@ -315,6 +315,102 @@ def test_absurd_options_are_usage_errors(csv, args, needle):
     assert_one_line_error(run("train", csv, *args), needle, code=2)
 
 
+@pytest.mark.parametrize("option,value,said", [
+    ("--epochs", "0", "must be at least 1, got 0"),
+    ("--batch-size", "-1", "must be at least 0, got -1"),
+    ("--patience", "0", "must be at least 1, got 0"),
+    ("--seed", "-1", "must be at least 0, got -1"),
+    ("--lr", "0", "must be a positive number, got 0.0"),
+    ("--lr", "nan", "got nan"),
+    ("--lr", "inf", "got inf"),
+    ("--weight-decay", "-0.5", "must be a non-negative number, got -0.5"),
+    ("--weight-decay", "nan", "got nan"),
+    ("--clip-norm", "-1", "must be a non-negative number, got -1.0"),
+    ("--clip-norm", "inf", "got inf"),
+    ("--val-split", "-0.1", "must lie in [0, 1), got -0.1"),
+    ("--val-split", "1", "must lie in [0, 1), got 1.0"),
+    ("--dropout", "1", "must lie in [0, 1), got 1.0"),
+    ("--dropout", "-0.2", "got -0.2"),
+    ("--hidden", "0", "layer widths of at least 1, got 0"),
+    ("--hidden", "8,0", "got 0"),
+    ("--hidden", ",", "at least one layer width"),
+    ("--max-categories", "0", "must be at least 1, got 0"),
+])
+def test_values_out_of_range_name_their_option_before_any_data_is_read(tmp_path, option,
+                                                                      value, said):
+    """The library checks each range (model.Settings, TrainConfig, the preprocessing's
+    max_categories); train reports a bad value as a usage error of its option, in the
+    library's words about the value, before it opens DATA (which here does not exist)."""
+    line = assert_one_line_error(run("train", tmp_path / "absent.csv", option, value),
+                                 f"Invalid value for {option}: ", said, code=2)
+    assert "absent.csv" not in line
+
+
+def test_a_bad_value_is_reported_with_a_separate_validation_file(tmp_path, csv):
+    # --val makes --val-split unused, but a value out of its range is still refused
+    assert_one_line_error(run("train", csv, "--val", csv, "--val-split", "2"),
+                          "--val-split", "must lie in [0, 1)", code=2)
+
+
+def test_inspect_reports_max_categories_as_its_option(csv):
+    assert_one_line_error(run("inspect", csv, "--max-categories", "0"),
+                          "Invalid value for --max-categories:", "got 0", code=2)
+
+
+def test_train_shows_and_passes_the_library_defaults():
+    """Every option of train that sets a field of model.Settings (or the preprocessing's
+    max_categories) shows the library's default in --help and passes it when not given,
+    and every such field has its option."""
+    import dataclasses
+
+    import click
+
+    from neuralcli.cli.options import hidden_sizes
+    from neuralcli.cli.train import command
+    from neuralcli.model import Settings
+    from neuralcli.preprocess import MAX_CATEGORIES
+
+    library = {f.name: getattr(Settings(), f.name) for f in dataclasses.fields(Settings)}
+    library["max_categories"] = MAX_CATEGORIES
+    help_text = " ".join(run("train", "--help").stdout.split())
+    ctx = click.Context(command, info_name="train")
+    checked = set()
+    for param in command.params:
+        if param.name not in library:
+            continue
+        want = library[param.name]
+        record = " ".join(param.get_help_record(ctx)[1].split())
+        assert record.split("[default: ")[0].strip() in help_text, param.name
+        shown = record.split("[default: ")[1].rstrip("]")
+        if param.name == "hidden":
+            got, given = hidden_sizes(shown), hidden_sizes(param.default)
+        elif param.is_flag:
+            got = shown == param.opts[0].lstrip("-")
+            given = param.default
+        else:
+            got, given = param.type.convert(shown, param, ctx), param.default
+        assert got == want and type(got) is type(want), (param.name, shown, want)
+        assert given == want and type(given) is type(want), (param.name, given, want)
+        checked.add(param.name)
+    # class_weight has no default to show, and momentum is sgd's, set in the Python API
+    assert checked == set(library) - {"class_weight", "momentum"}
+
+
+def test_train_without_options_trains_with_the_library_settings(tmp_path, monkeypatch):
+    from neuralcli.model import Settings, TrainedModel
+    from neuralcli.training import TrainingError
+
+    seen = []
+
+    def fit(cls, table, settings, **kw):
+        seen.append(settings)
+        raise TrainingError("stopped before training")
+
+    monkeypatch.setattr(TrainedModel, "fit", classmethod(fit))
+    assert_one_line_error(run("train", "-o", tmp_path / "m.ncm"), "stopped before training")
+    assert seen == [Settings()]
+
+
 def test_bench_prints_ratios_and_json():
     pytest.importorskip("threadpoolctl")
     result = run("bench", "train", "--threads", "1", "--cases", "a", "--quick")

@@ -1,9 +1,9 @@
-"""nc_gemm against a float64 numpy oracle: every tile and block edge, transposes, alpha and
-beta, leading dimensions, the fused epilogue, every ISA path, 1 vs 2 threads bitwise."""
+"""nc_gemm through the shim against a float64 numpy oracle: every tile and block edge,
+transposes, alpha and beta, leading dimensions, views of either layout, the fused
+epilogue, every ISA path, 1 vs 2 threads bitwise."""
 import os
 import subprocess
 import sys
-import ctypes
 import textwrap
 
 import numpy as np
@@ -14,6 +14,7 @@ import reference as oracle
 from helpers import run_python
 from neuralcli.activations import ACTIVATIONS
 from neuralcli import _kernels
+from neuralcli.kernels import workspace
 
 DTYPES = (np.float32, np.float64)
 ISAS = [i for i in ("avx512", "avx2", "portable")
@@ -31,49 +32,23 @@ def _restore_runtime():
 
 def _work(m, n, k, dtype, threads=2):
     """64-byte aligned scratch of the size the core asks for."""
-    nbytes = _kernels.gemm_workspace(m, n, k, threads, dtype == np.float64)
-    raw = np.empty(nbytes + 64, np.uint8)
-    off = (-raw.ctypes.data) % 64
-    return raw[off:off + nbytes]
+    return workspace(_kernels.gemm_workspace(m, n, k, threads, dtype == np.float64))
 
 
-def _operands(rng, m, n, k, ta, tb, dtype, pad=0):
-    """A, B (transposed storage when asked), as views with row stride > cols when pad."""
-    def mat(r, c):
-        full = rng.standard_normal((r, c + pad)).astype(dtype)
-        return full[:, :c]
-    a = mat(k, m) if ta else mat(m, k)
-    b = mat(n, k) if tb else mat(k, n)
+def _matrix(rng, r, c, dtype, pad=0, order="C"):
+    """An (r, c) matrix of normal draws as a view: its rows contiguous and `pad` elements
+    apart beyond their length (order "C"), or likewise its columns (order "F")."""
+    if order == "F":
+        return _matrix(rng, c, r, dtype, pad).T
+    full = rng.standard_normal((r, c + pad)).astype(dtype)
+    return full[:, :c]
+
+
+def _operands(rng, m, n, k, ta, tb, dtype, pad=0, layout="CC"):
+    """A and B (transposed storage when asked) as views of the orders in `layout`."""
+    a = _matrix(rng, *((k, m) if ta else (m, k)), dtype, pad, layout[0])
+    b = _matrix(rng, *((n, k) if tb else (k, n)), dtype, pad, layout[1])
     return a, b
-
-
-def _lib():
-    """The compiled core itself, for calls with leading dimensions the shim cannot express
-    (its memoryviews must be C-contiguous)."""
-    lib = ctypes.CDLL(_kernels.__file__)
-    for name, ct in (("nc_gemm_f32", ctypes.c_float), ("nc_gemm_f64", ctypes.c_double)):
-        fn = getattr(lib, name)
-        i64, p = ctypes.c_int64, ctypes.c_void_p
-        fn.argtypes = [p, p, p, i64, i64, i64, i64, i64, i64, ctypes.c_int, ctypes.c_int,
-                       ct, ct, p, p, ctypes.c_size_t]
-        fn.restype = None
-    return lib
-
-
-LIB = _lib()
-
-
-def gemm_strided(c, a, b, ta, tb, alpha, beta, work):
-    """nc_gemm on views whose rows may be longer than their columns."""
-    for x in (a, b, c):
-        assert x.size == 0 or x.shape[1] == 1 or x.strides[1] == x.itemsize
-    m, n = c.shape
-    k = a.shape[0] if ta else a.shape[1]
-    fn = LIB.nc_gemm_f64 if c.dtype == np.float64 else LIB.nc_gemm_f32
-    ld = [max(x.strides[0] // x.itemsize, 1) for x in (a, b, c)]
-    w = work.ctypes.data if work is not None and work.size else None
-    fn(c.ctypes.data, a.ctypes.data, b.ctypes.data, m, n, k, ld[0], ld[1], ld[2], int(ta),
-       int(tb), alpha, beta, None, w, 0 if w is None else work.size)
 
 
 def _oracle(a, b, ta, tb, alpha, beta, c0):
@@ -101,26 +76,24 @@ def check_close(got, ref, scale, k, dtype, what=""):
 
 
 def run_gemm(m, n, k, ta=False, tb=False, alpha=1.0, beta=0.0, dtype=np.float32, pad=0,
-             seed=0, work=True, threads=None):
-    """One call through the shim, checked against the oracle; returns C."""
+             seed=0, work=True, threads=None, layout="CCC"):
+    """One call through the shim, checked against the oracle; returns C. layout: the
+    orders of A, B and C as _matrix takes them, each view `pad` elements past its rows
+    (or columns)."""
     rng = np.random.default_rng(seed)
-    a, b = _operands(rng, m, n, k, ta, tb, dtype, pad)
-    cfull = rng.standard_normal((m, n + pad)).astype(dtype)
-    c = cfull[:, :n]
+    a, b = _operands(rng, m, n, k, ta, tb, dtype, pad, layout[:2])
+    c = _matrix(rng, m, n, dtype, pad, layout[2])
     c0 = c.copy()
     if beta == 0:
         c[...] = np.nan  # beta == 0 must not read C
     if threads is not None:
         neuralcli.set_num_threads(threads)
     w = _work(m, n, k, dtype) if work else None
-    if pad:
-        gemm_strided(c, a, b, ta, tb, alpha, beta, w)
-    else:
-        _kernels.gemm(c, a, b, ta, tb, alpha, beta, w)
+    _kernels.gemm(c, a, b, ta, tb, alpha, beta, w)
     ref, scale = _oracle(a, b, ta, tb, alpha, beta, c0)
     check_close(c, ref, scale, k, dtype,
                 f"m={m} n={n} k={k} ta={ta} tb={tb} alpha={alpha} beta={beta} "
-                f"{np.dtype(dtype).name} pad={pad}")
+                f"{np.dtype(dtype).name} pad={pad} layout={layout}")
     return c
 
 
@@ -149,7 +122,9 @@ def test_random_triples(dtype):
         ta, tb = bool(rng.integers(2)), bool(rng.integers(2))
         alpha = float(rng.choice([1.0, -0.5, 2.0]))
         beta = float(rng.choice([0.0, 1.0, 0.75]))
-        run_gemm(m, n, k, ta, tb, alpha, beta, dtype, pad=int(rng.integers(0, 3)), seed=i)
+        layout = "".join(rng.choice(["C", "F"], 3))
+        run_gemm(m, n, k, ta, tb, alpha, beta, dtype, pad=int(rng.integers(0, 3)), seed=i,
+                 layout=layout)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -177,6 +152,73 @@ def test_leading_dimensions(dtype):
         for ta in (False, True):
             for tb in (False, True):
                 run_gemm(m, n, k, ta, tb, 1.0, 0.5, dtype, pad=5)
+
+
+LAYOUTS = [a + b + c for a in "CF" for b in "CF" for c in "CF"]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_layouts(layout, dtype):
+    """Each of A, B and C as a view with contiguous rows or with contiguous columns,
+    packed or padded, in every transpose, across tile edges."""
+    for (m, n, k) in ((1, 1, 1), (13, 33, 17), (1, 40, 9), (40, 1, 9), (130, 70, 300)):
+        for ta in (False, True):
+            for tb in (False, True):
+                for pad in (0, 3):
+                    run_gemm(m, n, k, ta, tb, 1.0, 0.5, dtype, pad=pad, layout=layout)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_layouts_are_flags_and_leading_dimensions(dtype):
+    """A view with contiguous columns is the transpose of a row-major matrix: the shim
+    gives the core that matrix with the transpose flag flipped, and for C computes
+    C.T = op(B).T op(A).T, so each call is bitwise the row-major call it stands for."""
+    rng = np.random.default_rng(8)
+    m, n, k = 70, 45, 130
+    for ta in (False, True):
+        for tb in (False, True):
+            a, b = _operands(rng, m, n, k, ta, tb, dtype, pad=2, layout="FF")
+            c0 = _matrix(rng, m, n, dtype, pad=1)
+            got, want = c0.copy(), c0.copy()
+            _kernels.gemm(got, a, b, ta, tb, 1.5, 0.5, _work(m, n, k, dtype))
+            _kernels.gemm(want, np.ascontiguousarray(a.T), np.ascontiguousarray(b.T),
+                          not ta, not tb, 1.5, 0.5, _work(m, n, k, dtype))
+            assert np.array_equal(got, want), f"columns of A and B, ta={ta} tb={tb}"
+            a, b = _operands(rng, m, n, k, ta, tb, dtype, pad=2)
+            got = _matrix(rng, m, n, dtype, pad=3, order="F")
+            want = np.ascontiguousarray(got.T)
+            _kernels.gemm(got, a, b, ta, tb, 1.5, 0.5, _work(m, n, k, dtype))
+            _kernels.gemm(want, b, a, not tb, not ta, 1.5, 0.5, _work(n, m, k, dtype))
+            assert np.array_equal(got.T, want), f"columns of C, ta={ta} tb={tb}"
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_views_the_core_cannot_take_are_refused(dtype):
+    """Views with neither rows nor columns contiguous, rows at decreasing addresses or
+    overlapping, and wrong shapes: a ValueError naming the operand, C untouched."""
+    rng = np.random.default_rng(9)
+    a, b = _operands(rng, 6, 5, 4, False, False, dtype)
+    grid = rng.standard_normal((12, 10)).astype(dtype)
+    size = np.dtype(dtype).itemsize
+    cases = [
+        ("c", grid[::2, ::2], a, b, "neither its rows nor its columns are contiguous"),
+        ("a", np.zeros((6, 5), dtype), grid[::2, ::2][:, :4], b,
+         "neither its rows nor its columns are contiguous"),
+        ("b", np.zeros((6, 5), dtype), a, grid[:4, :5][::-1],
+         "row stride -"),
+        ("b", np.zeros((6, 5), dtype), a,
+         np.lib.stride_tricks.as_strided(grid, (4, 5), (2 * size, size)),
+         "at least one row long"),
+        ("a", np.zeros((6, 5), dtype), a.T, b, "a has shape"),
+        ("b", np.zeros((6, 5), dtype), a, b[:3], "b has shape"),
+    ]
+    for name, c, x, y, match in cases:
+        before = c.copy()
+        with pytest.raises(ValueError, match=match) as info:
+            _kernels.gemm(c, x, y, False, False, 1.0, 0.0, None)
+        assert str(info.value).startswith(name), str(info.value)
+        assert np.array_equal(c, before, equal_nan=True)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

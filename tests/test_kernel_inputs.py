@@ -44,6 +44,30 @@ def test_layouts_are_handled(dtype):
     assert_close(K.gemm(b.T, a.T), want.T, *tol, name="views of transposes")
 
 
+def test_views_reach_the_core_in_place(monkeypatch):
+    """Views whose rows or columns are contiguous, out included, go to the shim as they
+    are; a view with neither is copied first."""
+    from neuralcli import _kernels
+
+    seen = []
+    real = _kernels.gemm
+
+    def spy(c, a, b, *rest):
+        seen.append((c, a, b))
+        return real(c, a, b, *rest)
+
+    monkeypatch.setattr(_kernels, "gemm", spy)
+    big = _rand((40, 30))
+    a, b = big[:7, :5], big[10:15, :9].T.copy().T
+    out = np.asfortranarray(np.zeros((7, 9)))
+    K.gemm(a, b, out=out)
+    assert_close(out, a @ b, 1e-12, 1e-12, name="padded rows, columns, Fortran out")
+    c, a_in, b_in = seen[-1]
+    assert c is out and a_in is a and b_in is b
+    K.gemm(big[::2, ::2][:7, :5], b)
+    assert not np.shares_memory(seen[-1][1], big)
+
+
 def test_out_and_beta():
     a, b = _rand((5, 4)), _rand((4, 3), seed=1)
     c = _rand((5, 3), seed=2)
@@ -101,6 +125,10 @@ def test_dense_and_activation_inputs():
         K.dense_forward(x, w.T.copy(), b)
     with pytest.raises(TypeError):
         K.activation_forward("relu", x.astype(np.int32))
+    rows = np.zeros((6, 9))
+    rows[:, :4] = x
+    assert_close(K.activation_forward("relu", rows[:, :4]), np.maximum(x, 0), 0, 0,
+                 name="a view of longer rows")
 
 
 def test_loss_inputs():

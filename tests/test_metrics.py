@@ -25,6 +25,45 @@ def test_accuracy_by_hand():
     assert M.accuracy([0, 1, 1, 2], [0, 1, 2, 2], sample_weight=[1, 1, 6, 0]) == 0.25
 
 
+def test_count_correct_by_hand():
+    # binary logits under bce: class 1 above 0; a sigmoid's probabilities: above 0.5
+    out = np.array([[-2.0], [0.0], [0.3], [0.7]])
+    target = np.array([[0.0], [0.0], [1.0], [1.0]])
+    assert M.count_correct(target, out, "binary", "bce") == 4
+    assert M.count_correct(target, out, "binary", "mse") == 3
+    # multiclass: the argmax against labels, or against one-hot rows (mse on a softmax)
+    out = np.array([[0.1, 0.7, 0.2], [0.5, 0.5, 0.0], [0.0, 0.2, 0.9]])
+    labels = np.array([1, 1, 2])
+    assert M.count_correct(labels, out, "multiclass", "cross_entropy") == 2
+    assert M.count_correct(np.eye(3)[labels], out, "multiclass", "mse") == 2
+    with pytest.raises(ValueError, match="task must be 'binary' or 'multiclass'"):
+        M.count_correct(target, out, "regression", "mse")
+
+
+@pytest.mark.parametrize("task,loss", [("binary", "bce"), ("binary", "mse"),
+                                       ("multiclass", "cross_entropy"),
+                                       ("multiclass", "mse")])
+def test_count_correct_agrees_with_the_predictions_of_the_head(task, loss):
+    """Training counts a row correct exactly when the class read from the head's
+    probabilities of that output (what predict and eval report) is the row's class."""
+    from neuralcli import head
+
+    rng = np.random.default_rng(4)
+    k = 2 if task == "binary" else 4
+    spec = head.output_spec(task, k, 1, loss)
+    labels = rng.integers(0, k, 500)
+    out = rng.standard_normal((500, spec.n_out))
+    if spec.out_act == "sigmoid":
+        out = 1 / (1 + np.exp(-out))
+    elif spec.out_act == "softmax":
+        out = np.exp(out) / np.exp(out).sum(axis=1, keepdims=True)
+    predicted = head.probabilities(out.copy(), spec, task).argmax(axis=1)
+    target = head.encode_targets(labels, spec, task)
+    got = M.count_correct(target, out, task, spec.loss)
+    assert got == int(np.count_nonzero(predicted == labels))
+    assert 0 < got < 500
+
+
 def test_log_loss_by_hand():
     proba = [[0.8, 0.2], [0.3, 0.7]]
     close(M.log_loss([0, 1], proba, 2), -(math.log(0.8) + math.log(0.7)) / 2, "log_loss")

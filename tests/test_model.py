@@ -9,7 +9,7 @@ import pytest
 from neuralcli import preprocess
 from neuralcli.model import Settings, TrainedModel
 from neuralcli.reader import read_table
-from neuralcli.training import validation_split
+from neuralcli.training import TrainConfig, TrainingError, validation_split
 
 DATA = os.path.join(os.path.dirname(__file__), "data")
 
@@ -45,6 +45,34 @@ def test_preprocessing_is_fitted_once_on_the_training_rows(tmp_path, monkeypatch
     assert model.info["rows_train"] == len(train) and model.info["rows_val"] == len(val)
     assert {e["column"]: e["kind"] for e in model.info["encodings"]} == \
         {"x": "number", "c": "text"}
+
+
+@pytest.mark.parametrize("name,value,message", [
+    ("hidden", [], "must hold at least one layer width"),
+    ("hidden", [8, 0], "must hold layer widths of at least 1, got 0"),
+    ("val_split", 1.0, "must lie in [0, 1), got 1.0"),
+    ("dropout", -0.1, "must lie in [0, 1), got -0.1"),
+    # the trainer's settings, checked by TrainConfig.validate
+    ("lr", 0.0, "must be a positive number, got 0.0"),
+    ("patience", 0, "must be at least 1, got 0"),
+    ("seed", -3, "must be at least 0, got -3"),
+])
+def test_settings_out_of_range_are_named(name, value, message):
+    with pytest.raises(TrainingError) as info:
+        Settings(**{name: value}).validate()
+    err = info.value
+    assert (err.setting, err.message, str(err)) == (name, message, f"{name} {message}")
+
+
+def test_settings_make_the_trainers_config():
+    settings = Settings(optimizer="sgd", momentum=0.5, early_stopping=True, clip_norm=None)
+    assert settings.train_config(has_val=False) == TrainConfig(
+        epochs=settings.epochs, batch_size=settings.batch_size, optimizer="sgd",
+        lr=settings.lr, optimizer_options={"momentum": 0.5}, weight_decay=0.0,
+        schedule=settings.schedule, clip_norm=0.0, early_stopping=False,
+        patience=settings.patience, seed=settings.seed)
+    assert settings.train_config().early_stopping
+    Settings().validate()
 
 
 def test_float32_models_get_float32_inputs(tmp_path):

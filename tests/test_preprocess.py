@@ -909,6 +909,8 @@ def test_fit_refuses_settings_and_rows_it_cannot_use(csv):
     for bad in (0, None):
         err = error_of(fit, t, max_categories=bad)
         assert str(err) == f"max_categories must be at least 1, got {bad}"
+        assert err.setting == "max_categories"
+        assert err.message == f"must be at least 1, got {bad}"
     assert fit(t, max_categories=1).input_columns == ["a", "b"]
 
 

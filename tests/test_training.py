@@ -187,6 +187,29 @@ def test_bad_settings_are_refused(bad):
         TrainConfig(**bad).validate()
 
 
+@pytest.mark.parametrize("name,value,message", [
+    ("epochs", 0, "must be at least 1, got 0"),
+    ("batch_size", -1, "must be at least 0, got -1"),
+    ("patience", 0, "must be at least 1, got 0"),
+    ("seed", -1, "must be at least 0, got -1"),
+    ("lr", math.inf, "must be a positive number, got inf"),
+    ("weight_decay", math.nan, "must be a non-negative number, got nan"),
+    ("l2", -0.5, "must be a non-negative number, got -0.5"),
+    ("clip_norm", math.inf, "must be a non-negative number, got inf"),
+])
+def test_a_setting_out_of_range_is_named(name, value, message):
+    """The error names the setting and says what is wrong with its value, apart, so a
+    front end can say it of its own option; str() is the two together."""
+    with pytest.raises(TrainingError) as info:
+        TrainConfig(**{name: value}).validate()
+    err = info.value
+    assert (err.setting, err.message, str(err)) == (name, message, f"{name} {message}")
+
+
+def test_batch_size_and_clip_norm_may_be_none():
+    TrainConfig(batch_size=None, clip_norm=None).validate()
+
+
 # ------------------------------------------------------------------ optimizer classes
 
 def _one_step(name, **kw):

@@ -8,7 +8,8 @@ import sys
 import click
 
 from neuralcli._version import __version__
-from neuralcli.cli.app import App, Stopped, Terminated, error_text, user_errors
+from neuralcli.cli.app import (App, Stopped, Terminated, error_text, option_error,
+                               user_errors)
 from neuralcli.cli.console import Console
 
 # options of the root command, which go before the subcommand's name
@@ -87,7 +88,11 @@ class Group(click.Group):
         except Exception as exc:  # noqa: BLE001 - the last line of defence
             console = _console(ctx)
             if isinstance(exc, user_errors()):
-                console.error(error_text(exc, _subcommand(self, ctx)))
+                command = _subcommand(self, ctx)
+                usage = option_error(exc, command, ctx)
+                if usage is not None:
+                    raise usage from None
+                console.error(error_text(exc, command))
             elif isinstance(exc, OSError):
                 where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
                 console.error(f"{exc.strerror or exc}{where}; check the path and its "

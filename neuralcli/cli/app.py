@@ -1,6 +1,7 @@
 """The application object every command receives, the CLI's own error type, SIGTERM taken
 as an interruption (it and Ctrl-C held off while a model is saved), and how a library
-error is worded as the command's options."""
+error is worded as the command's options: a fix as the option that makes it, a setting's
+bad value as a usage error of the option that gave it."""
 import signal
 import threading
 
@@ -96,6 +97,25 @@ def fix_words(command):
         return text.format(arg=arg) if name in params else None
 
     return words
+
+
+def option_error(exc, command, parent):
+    """click's BadParameter for a library error about one setting's value (its `setting`,
+    see TrainingError and DataError) when `command`, run under the context `parent`, has
+    an option of that name: the library's words about the value said of the option, a
+    usage error. None otherwise."""
+    import click
+
+    setting = getattr(exc, "setting", None)
+    if setting is None or command is None:
+        return None
+    for param in command.params:
+        if param.name == setting:
+            ctx = click.Context(command, info_name=command.name, parent=parent)
+            # named as the command's own checks name theirs: the long flag, unquoted
+            return click.BadParameter(exc.message, ctx=ctx, param=param,
+                                      param_hint=max(param.opts, key=len))
+    return None
 
 
 def error_text(exc, command=None):

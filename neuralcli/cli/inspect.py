@@ -52,10 +52,11 @@ def command(app, data, target, drop, task, impute, delimiter, na_values, decimal
     from neuralcli.cli import train
     from neuralcli.cli.app import fix_words
     from neuralcli.parquet import is_parquet, read_parquet
+    from neuralcli.preprocess import check_max_categories
     from neuralcli.profile import profile
     from neuralcli.reader import read_table
 
-    positive_int("--max-categories", max_categories)
+    check_max_categories(max_categories)
     positive_int("--head", head, minimum=0)
     if data != "-" and is_parquet(data):
         table = read_parquet(data)

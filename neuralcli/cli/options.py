@@ -4,6 +4,7 @@ import math
 
 import click
 
+from neuralcli.preprocess import IMPUTE_MODES, MAX_CATEGORIES
 from neuralcli.training import TASK_CODES
 
 
@@ -16,12 +17,11 @@ def positive_int(name, value, minimum=1):
     return value
 
 
-def positive_float(name, value, *, allow_zero=False):
+def positive_float(name, value):
     if value is None:
         return None
-    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        raise click.BadParameter(f"must be a {'non-negative' if allow_zero else 'positive'} "
-                                 f"number, got {value}", param_hint=name)
+    if not (math.isfinite(value) and value > 0):
+        raise click.BadParameter(f"must be a positive number, got {value}", param_hint=name)
     return value
 
 
@@ -51,22 +51,17 @@ def number_list(text, name, *, count=None, positive=False):
 
 
 def hidden_sizes(text):
-    """'64,32' -> [64, 32]."""
-    parts = [p.strip() for p in str(text).split(",") if p.strip()]
+    """'64,32' -> [64, 32]: whole numbers, their range left to the caller (train leaves
+    it to model.Settings.validate)."""
     sizes = []
-    for p in parts:
+    for p in (p.strip() for p in str(text).split(",")):
+        if not p:
+            continue
         try:
-            v = int(p)
+            sizes.append(int(p))
         except ValueError:
             raise click.BadParameter(f"{p!r} is not a whole number; give layer widths like "
                                      f"64,32", param_hint="--hidden") from None
-        if v < 1:
-            raise click.BadParameter(f"layer width {v} must be at least 1; give widths like "
-                                     f"64,32", param_hint="--hidden")
-        sizes.append(v)
-    if not sizes:
-        raise click.BadParameter("give at least one hidden layer width, e.g. 64,32",
-                                 param_hint="--hidden")
     return sizes
 
 
@@ -101,10 +96,10 @@ task_option = click.option(
     default="auto", show_default=True,
     help="What to predict; auto decides from the target and says why.")
 impute_option = click.option(
-    "--impute", type=click.Choice(["mean", "median", "most-frequent"]),
+    "--impute", type=click.Choice(IMPUTE_MODES),
     help="Fill empty cells instead of stopping at the first one.")
 max_categories_option = click.option(
-    "--max-categories", type=int, default=100, show_default=True,
+    "--max-categories", type=int, default=MAX_CATEGORIES, show_default=True,
     help="Categories kept per text column (the most frequent); the rest share one "
          "'other' input.")
 keep_id_option = click.option(

@@ -6,11 +6,16 @@ import click
 from neuralcli.activations import hidden_activations
 from neuralcli.cli import format_option
 from neuralcli.cli.options import (class_weight, drop_option, hidden_sizes, impute_option,
-                                   keep_id_option, max_categories_option, positive_float,
-                                   positive_int, reading_kwargs, reading_options, target_option,
-                                   task_option)
+                                   keep_id_option, max_categories_option, positive_int,
+                                   reading_kwargs, reading_options, target_option, task_option)
 from neuralcli.losses import LOSSES
+from neuralcli.model import Settings
+from neuralcli.network import DTYPES
 from neuralcli.optim import OPTIMIZERS
+
+# The library's defaults, which the options show and pass when not given; the library
+# checks every value (Settings.validate) and the command reports a bad one as its option.
+DEFAULTS = Settings()
 
 EPILOG = """\b
 Examples:
@@ -27,36 +32,38 @@ Examples:
 @target_option
 @drop_option
 @task_option
-@click.option("--hidden", default="64,64", show_default=True,
+@click.option("--hidden", default=",".join(map(str, DEFAULTS.hidden)), show_default=True,
               help="Hidden layer widths, comma-separated.")
-@click.option("--activation", default="relu", show_default=True,
+@click.option("--activation", default=DEFAULTS.activation, show_default=True,
               type=click.Choice(hidden_activations()), help="Hidden layers' activation.")
-@click.option("--loss", default="auto", show_default=True,
+@click.option("--loss", default=DEFAULTS.loss, show_default=True,
               type=click.Choice(["auto", *LOSSES]),
               help="auto: cross-entropy for classes, mse for values; mse on a "
                    "classification task trains sigmoid/softmax outputs directly.")
-@click.option("--optimizer", default="adam", show_default=True,
+@click.option("--optimizer", default=DEFAULTS.optimizer, show_default=True,
               type=click.Choice(list(OPTIMIZERS)))
-@click.option("--lr", type=float, default=0.003, show_default=True, help="Learning rate.")
-@click.option("--epochs", type=int, default=300, show_default=True,
+@click.option("--lr", type=float, default=DEFAULTS.lr, show_default=True,
+              help="Learning rate.")
+@click.option("--epochs", type=int, default=DEFAULTS.epochs, show_default=True,
               help="Most passes over the training rows.")
-@click.option("--batch-size", type=int, default=32, show_default=True,
+@click.option("--batch-size", type=int, default=DEFAULTS.batch_size, show_default=True,
               help="Rows per step (0: the whole training set).")
-@click.option("--val-split", type=float, default=0.2, show_default=True,
+@click.option("--val-split", type=float, default=DEFAULTS.val_split, show_default=True,
               help="Fraction of rows held out for validation (stratified for classes).")
 @click.option("--val", "val_path", type=click.Path(), help="A separate validation CSV "
                                                            "instead of --val-split.")
-@click.option("--early-stopping/--no-early-stopping", default=True, show_default=True,
+@click.option("--early-stopping/--no-early-stopping", default=DEFAULTS.early_stopping,
+              show_default=True,
               help="Stop when validation loss stops improving and keep the best weights.")
-@click.option("--patience", type=int, default=30, show_default=True,
+@click.option("--patience", type=int, default=DEFAULTS.patience, show_default=True,
               help="Epochs without improvement before early stopping.")
-@click.option("--schedule", default="constant", show_default=True,
+@click.option("--schedule", default=DEFAULTS.schedule, show_default=True,
               type=click.Choice(["constant", "step", "cosine", "warmup_cosine", "plateau"]),
               help="Learning-rate schedule.")
-@click.option("--weight-decay", type=float, default=0.0, show_default=True)
-@click.option("--dropout", type=float, default=0.0, show_default=True,
+@click.option("--weight-decay", type=float, default=DEFAULTS.weight_decay, show_default=True)
+@click.option("--dropout", type=float, default=DEFAULTS.dropout, show_default=True,
               help="Dropout rate on hidden layers.")
-@click.option("--clip-norm", type=float, default=0.0, show_default=True,
+@click.option("--clip-norm", type=float, default=DEFAULTS.clip_norm, show_default=True,
               help="Clip the gradient's global L2 norm (0: off).")
 @click.option("--class-weight", "class_weight_text",
               help="'balanced', or label=weight pairs like yes=3,no=1.")
@@ -64,13 +71,13 @@ Examples:
 @reading_options
 @max_categories_option
 @keep_id_option
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=DEFAULTS.seed, show_default=True)
 @click.option("--threads", type=int, help="Threads for the kernels (default: all cores).")
 @click.option("--memory-limit", "memory_limit_text", metavar="SIZE",
               help="Memory the encoded training rows may take, such as 256M or 8G "
                    "(default: half of the available memory); past it they go to a "
                    "temporary file that training reads a window at a time.")
-@click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32",
+@click.option("--dtype", type=click.Choice(list(DTYPES)), default=DEFAULTS.dtype,
               show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="Model file to write (default: <data>.ncm, never overwriting).")
@@ -110,35 +117,30 @@ def _train(app, term, data, target, drop, task, hidden, activation, loss, optimi
            na_values, decimal, thousands, encoding, max_categories, keep_id, seed, threads,
            memory_limit_text, dtype, output, force, as_json):
     import contextlib
+    import dataclasses
 
     from neuralcli.cli import report, source
     from neuralcli.cli.app import CliError, Stopped
     from neuralcli.errors import summarize_notes
+    from neuralcli.model import TrainedModel
+    from neuralcli.preprocess import check_max_categories
     from neuralcli.reader import load_builtin
     from neuralcli.spill import default_limit, parse_size
-    from neuralcli.model import Settings, TrainedModel
 
     console = app.console
-    positive_int("--epochs", epochs)
-    positive_int("--batch-size", batch_size, minimum=0)
-    positive_int("--patience", patience)
     positive_int("--threads", threads)
-    positive_int("--seed", seed, minimum=0)
-    positive_int("--max-categories", max_categories)
-    positive_float("--lr", lr)
-    positive_float("--weight-decay", weight_decay, allow_zero=True)
-    positive_float("--clip-norm", clip_norm, allow_zero=True)
-    if not 0 <= val_split < 1:
-        raise click.BadParameter(f"must lie in [0, 1), got {val_split}",
-                                 param_hint="--val-split")
-    if not 0 <= dropout < 1:
-        raise click.BadParameter(f"must lie in [0, 1), got {dropout}", param_hint="--dropout")
     settings = Settings(
         hidden=hidden_sizes(hidden), activation=activation, loss=loss, optimizer=optimizer,
-        lr=lr, epochs=epochs, batch_size=batch_size, val_split=0.0 if val_path else val_split,
+        lr=lr, epochs=epochs, batch_size=batch_size, val_split=val_split,
         early_stopping=early_stopping, patience=patience, schedule=schedule,
         weight_decay=weight_decay, dropout=dropout, clip_norm=clip_norm,
         class_weight=class_weight(class_weight_text), seed=seed, dtype=dtype)
+    # the library's checks, before anything is read: a value out of range stops here, as
+    # a usage error of its option (neuralcli.cli.app.option_error)
+    settings.validate()
+    check_max_categories(max_categories)
+    if val_path:
+        settings = dataclasses.replace(settings, val_split=0.0)
 
     reading = reading_kwargs(delimiter, na_values, decimal, thousands, encoding)
     if data is None:

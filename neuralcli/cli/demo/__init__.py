@@ -44,9 +44,13 @@ def widths(ctx, param, value):
     from neuralcli.cli.options import hidden_sizes
 
     sizes = hidden_sizes(value)
-    if max(sizes) > 1024:
-        raise click.BadParameter(f"layer width {max(sizes)} is over 1024; the lesson needs "
-                                 f"small layers", param_hint="--hidden")
+    if not sizes:
+        raise click.BadParameter("give at least one layer width, like 32,32",
+                                 param_hint="--hidden")
+    for v in sizes:
+        if not 1 <= v <= 1024:
+            raise click.BadParameter(f"layer width {v} is not in 1..1024; the lesson needs "
+                                     f"small layers", param_hint="--hidden")
     return sizes
 
 
