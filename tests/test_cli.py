@@ -3,6 +3,7 @@
 Every bad input must give one clear line on stderr naming what and where, a non-zero
 exit, no traceback, and leave an existing model file untouched."""
 import json
+import re
 
 import numpy as np
 import pytest
@@ -184,21 +185,26 @@ def test_interrupt_saves_best_model_and_exits_130(tmp_path, csv, monkeypatch):
 def test_divergence_saves_the_best_epoch_and_fails(tmp_path):
     data, out = tmp_path / "loan.csv", tmp_path / "div.ncm"
     assert run("datasets", "loan", "-o", data).exit_code == 0
-    # sgd at lr 1: epochs 1 and 2 end with finite losses, epoch 3's is past 1,000 times
-    # the first batch's
-    result = run("train", data, "--lr", "1", "--optimizer", "sgd", "-o", out, "--json")
-    line = assert_one_line_error(result, "diverged in epoch 3: the loss grew to",
+    # sgd at lr 1.3 (seed 3): some epochs end with finite losses, then one's loss is past
+    # 1,000 times the first batch's. Where exactly is chaotic (a last-bit change in the
+    # arithmetic moves it), so the test reads the epoch from the message and checks the
+    # rest against the history.
+    result = run("train", data, "--lr", "1.3", "--seed", "3", "--optimizer", "sgd", "-o",
+                 out, "--json")
+    line = assert_one_line_error(result, "the loss grew to",
                                  "more than 1,000 times the starting loss",
-                                 "kept the weights of epoch 1 (val_loss",
-                                 "likely too large for sgd", "try 0.1", "clip",
-                                 f"the model of epoch 1 was saved to {out}")
+                                 "likely too large for sgd", "try 0.1", "clip")
     summary = json.loads(result.stdout)
-    assert summary["stop_reason"] == "diverged" and summary["best_epoch"] == 1
+    assert summary["stop_reason"] == "diverged"
     val = [h["val_loss"] for h in summary["history"]]
-    assert len(val) == 2 and val[0] < val[1]
-    assert f"(val_loss {val[0]:.4g})" in line
-    # the saved model is epoch 1's: its validation loss is the one reported
-    assert summary["final"]["val_loss"] == pytest.approx(val[0], rel=1e-6)
+    epoch = int(re.search(r"diverged in epoch (\d+):", line).group(1))
+    assert epoch >= 2 and len(val) == epoch - 1
+    best = summary["best_epoch"]
+    assert best == 1 + val.index(min(val))
+    assert f"kept the weights of epoch {best} (val_loss {val[best - 1]:.4g})" in line
+    assert line.endswith(f"the model of epoch {best} was saved to {out}")
+    # the saved model is the best epoch's: its validation loss is the one reported
+    assert summary["final"]["val_loss"] == pytest.approx(val[best - 1], rel=1e-6)
     scored = json.loads(run("eval", out, data, "--json").stdout)
     assert scored["model"]["log_loss"] < 0.6
 
@@ -851,8 +857,8 @@ def loan(tmp_path):
 
 
 def test_a_model_no_better_than_the_majority_class_is_flagged(tmp_path, loan):
-    # adam at 1.5 ends predicting one class for nearly every row
-    result = run("train", loan, "--lr", "1.5", "-o", tmp_path / "u.ncm")
+    # adam at 1.2 (seed 2) ends predicting one class for nearly every row
+    result = run("train", loan, "--lr", "1.2", "--seed", "2", "-o", tmp_path / "u.ncm")
     assert result.exit_code == 0, result.stderr
     warned = [ln for ln in result.stderr.splitlines() if ln.startswith("warning:")]
     assert len(warned) == 1, result.stderr
@@ -860,9 +866,9 @@ def test_a_model_no_better_than_the_majority_class_is_flagged(tmp_path, loan):
     final, share = prior["final"], max(prior["class_prior"])
     assert final["val_metric"] <= share
     assert (f"validation accuracy {final['val_metric']:.4g} against its share {share:.4g}; "
-            f"try a lower learning rate than 1.5") in warned[0]
-    data = json.loads(run("train", loan, "--lr", "1.5", "-o", tmp_path / "u2.ncm",
-                          "--json").stdout)
+            f"try a lower learning rate than 1.2") in warned[0]
+    data = json.loads(run("train", loan, "--lr", "1.2", "--seed", "2", "-o",
+                          tmp_path / "u2.ncm", "--json").stdout)
     assert data["warnings"] == [warned[0][len("warning: "):].split("; try")[0]]
     # a model that learned is not flagged
     fine = run("train", loan, "--epochs", "20", "-o", tmp_path / "f.ncm")
