@@ -198,7 +198,8 @@ class TrainedModel:
                     rows = rows_of(chunk, val)
                     if not len(rows):
                         continue
-                    X = pre.transform(chunk, rows=rows, dtype=dtype, training=True)
+                    X = pre.transform(chunk, rows=rows, dtype=dtype, training=True,
+                                      out=sink.dense_slot(len(rows)))
                     _gather_notes(pre, notes, filled)
                     y_idx = pre.target_of(chunk, rows=rows)
                     sink.add(X, head.encode_targets(y_idx, spec, pre.task),

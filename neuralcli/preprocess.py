@@ -108,7 +108,9 @@ class Summary:
             else:
                 self.counts[:len(counts)] += counts
             return
-        v = col.values[sel][~gaps]
+        v = col.values[sel]
+        if k:
+            v = v[~gaps]
         if self.values is not None:
             self.values.append(v)
         self.merge(len(v), v)
@@ -122,7 +124,8 @@ class Summary:
             # size of the spread, not of the mean, and lose nothing to cancellation
             self.shift = float(v[0]) if v is not None else float(value)
         dev = (v - self.shift) if v is not None else None
-        big = float(np.max(np.abs(dev))) if v is not None else abs(value - self.shift)
+        big = max(float(dev.max()), -float(dev.min())) if v is not None else \
+            abs(value - self.shift)
         if big > self.scale:
             exp = math.frexp(big)[1]
             grow = math.ldexp(self.scale, -exp)     # exact: powers of two
@@ -130,9 +133,14 @@ class Summary:
             self.mean_s *= grow
             self.m2_s *= grow * grow
         if v is not None:
-            u = dev / self.scale
+            # in place on dev, this call's own array: the same operations as
+            # u = dev / scale, m2 = sum((u - mean)^2), without a temporary per step
+            u = dev
+            u /= self.scale
             mean_b = float(np.mean(u))
-            m2_b = float(np.sum(np.square(u - mean_b)))
+            u -= mean_b
+            np.square(u, out=u)
+            m2_b = float(np.sum(u))
         else:
             mean_b, m2_b = (value - self.shift) / self.scale, 0.0
         total = self.count + n
@@ -765,11 +773,12 @@ class Preprocessor:
                                                f"filled ({how})", k))
         return summarize_notes(notes)
 
-    def transform(self, table, *, rows=None, dtype=np.float64, training=False):
+    def transform(self, table, *, rows=None, dtype=np.float64, training=False, out=None):
         """Encoded inputs (dense in `dtype`, codes int32) for the table's rows (or `rows`
         of it), from the training columns matched by name. training: the rows are the
         training file's, whose categories beyond a column's cap the fit's notes already
-        told of."""
+        told of. out: an array of shape (rows, n_dense) in dtype to write the dense
+        inputs into (a slice of the arrays training takes), instead of a new one."""
         self._need_fit()
         notes = []
         self.last_filled = {}
@@ -780,7 +789,13 @@ class Preprocessor:
             notes.append(f"ignored columns not used in training: {listing(extra)}")
         sel = _rows_of(table, rows)
         n = len(sel)
-        dense = np.empty((n, self.n_dense), dtype=dtype)
+        if out is None:
+            dense = np.empty((n, self.n_dense), dtype=dtype)
+        elif out.shape != (n, self.n_dense) or out.dtype != np.dtype(dtype):
+            raise ValueError(f"out has shape {out.shape} and dtype {out.dtype}, the rows "
+                             f"need ({n}, {self.n_dense}) in {np.dtype(dtype)}")
+        else:
+            dense = out
         codes = np.empty((n, len(self.blocks)), dtype=np.int32) if self.blocks else None
         at = 0
         block = 0
@@ -790,7 +805,10 @@ class Preprocessor:
             if s["kind"] in ("number", "date"):
                 v = self._values(table, j, col, s, sel, notes)
                 if s["kind"] == "number":
-                    dense[:, at] = (v - s["mean"]) / s["scale"]
+                    # in place: v is this call's own copy
+                    v -= s["mean"]
+                    v /= s["scale"]
+                    dense[:, at] = v
                     at += 1
                 else:
                     dow, month = _date_parts(v)
@@ -822,7 +840,7 @@ class Preprocessor:
         want = s["kind"]
         if col.kind == want:
             _check_numbers(table, j, col, hint="fix the value", rows=sel)
-            v = col.values[sel].astype(np.float64)
+            v = col.values[sel].astype(np.float64, copy=False)  # a copy: sel picks rows
             gaps = col.missing[sel]
         elif col.kind == "text":
             v, gaps = self._parse_text(table, j, col, want, sel)

@@ -147,7 +147,15 @@ class Rows:
             self.arrays = {k: np.empty((self.n_rows,) + shape, dtype=d)
                            for k, (d, shape) in self.shapes.items()}
 
+    def dense_slot(self, n):
+        """Where the next n rows' dense inputs go in memory, for the transform to write
+        them there directly; None when they are spilled."""
+        if self.spill is not None:
+            return None
+        return self.arrays["dense"][self.at:self.at + n]
+
     def add(self, X, y, sw=None):
+        """Append the next rows; dense inputs written into dense_slot are not copied."""
         chunk = {"dense": X.dense, "y": y.reshape((len(y),) + self.shapes["y"][1])}
         if "codes" in self.shapes:
             chunk["codes"] = X.codes
@@ -158,7 +166,9 @@ class Rows:
         else:
             n = len(y)
             for k, a in chunk.items():
-                self.arrays[k][self.at:self.at + n] = a
+                dest = self.arrays[k][self.at:self.at + n]
+                if not (a.shape == dest.shape and a.ctypes.data == dest.ctypes.data):
+                    dest[...] = a
         self.at += len(y)
 
     def data(self):
