@@ -275,26 +275,19 @@ cdef class Net:
                     ncat, kind, l2, work.shape[0])
         return loss
 
-    def train_batches(self, floating[::1] params, floating[::1] grads,
-                      floating[:, ::1] out, floating[:, ::1] dout, uint8_t[::1] work,
-                      const floating[:, ::1] x, codes, const floating[:, ::1] t,
-                      const int32_t[::1] labels, const floating[::1] sw,
-                      const int64_t[::1] perm, int64_t first, tuple bufs, tuple cfg,
-                      tuple opt, tuple progress, int64_t batch_rows, int64_t b1, double lr,
-                      double budget):
-        """Train on batches progress[0] .. b1-1 of the rows (x, codes, t or labels, sw)
-        taken in the order perm (None: as they are) from position first, in C without
-        the GIL, until they run out or `budget` seconds pass (see nc_train_batches).
-        bufs: (x, codes, t, labels, sw) batch_rows-row buffers for the gathered rows;
-        cfg: (loss code, task code, fused, loss scale, l2, clip norm, dropout seed);
-        opt: (kind, momentum, beta1, beta2, eps, alpha, weight decay, nesterov,
-        decoupled, state0, state1, t); progress: (batch, step, loss sum, correct).
-        Returns (batch, step, optimizer t, loss sum, correct, last loss, diverged).
-        Codes are checked when the run starts at batch 0."""
+    def train_run(self, floating[::1] params, floating[::1] grads, floating[:, ::1] out,
+                  floating[:, ::1] dout, uint8_t[::1] work, const floating[:, ::1] x, codes,
+                  const floating[:, ::1] t, const int32_t[::1] labels,
+                  const floating[::1] sw, tuple bufs, tuple cfg, tuple opt,
+                  int64_t batch_rows):
+        """A TrainRun: compiled training runs over the rows (x, codes, t or labels, sw)
+        in batches of batch_rows rows, with everything that stays the same from run to
+        run checked here, once. bufs: (x, codes, t, labels, sw) batch_rows-row buffers for
+        the gathered rows; cfg: (loss code, task code, fused, loss scale, l2, clip norm,
+        dropout seed); opt: (kind, momentum, beta1, beta2, eps, alpha, weight decay,
+        nesterov, decoupled, state0, state1, t), whose t each run takes anew."""
         cdef int64_t n = x.shape[0], k = self.n_out
         cdef int64_t cd
-        cdef nc_train_progress prog
-        prog.batch, prog.step, prog.loss_sum, prog.correct = progress
         carr = None
         if codes is None:
             cd = self.n_in
@@ -305,7 +298,7 @@ cdef class Net:
             raise ValueError(f"x has {x.shape[1]} columns, the network takes {cd}"
                              f"{' beside codes' if codes is not None else ''}")
         cdef const int32_t[:, ::1] cv = carr
-        if cv is not None and prog.batch == 0:
+        if cv is not None:
             _check_codes(cv, self.n_dense, self.n_in)
         cdef int64_t ncat = cv.shape[1] if cv is not None else 0
         cdef int kind = cfg[0]
@@ -318,12 +311,8 @@ cdef class Net:
             _mat(t, n, k, "targets", True)
         if sw is not None and sw.shape[0] != n:
             raise ValueError(f"sample weights have {sw.shape[0]} values for {n} rows")
-        if perm is not None and perm.shape[0] != n:
-            raise ValueError(f"the order has {perm.shape[0]} positions for {n} rows")
-        if batch_rows < 1 or first < 0 or (b1 > prog.batch >= 0 and
-                                           first + (b1 - 1) * batch_rows >= n):
-            raise ValueError(f"batches up to {b1} of {batch_rows} rows from {first} do not "
-                             f"fit in {n} rows")
+        if batch_rows < 1:
+            raise ValueError(f"batches of {batch_rows} rows")
         if params.shape[0] != self.n_params or grads.shape[0] != self.n_params:
             raise ValueError(f"params and grads need {self.n_params} values")
         _mat(out, batch_rows, k, "out", True)
@@ -341,60 +330,107 @@ cdef class Net:
         cdef floating[:, ::1] bt = bufs[2]
         cdef int32_t[::1] bl = bufs[3]
         cdef floating[::1] bsw = bufs[4]
-        if perm is not None:
-            _mat(bx, batch_rows, cd, "x buffer", True)
-            if cv is not None:
-                if bc is None or bc.shape[0] != batch_rows or bc.shape[1] != ncat:
-                    raise ValueError(f"the codes buffer needs shape ({batch_rows}, {ncat})")
-            if t is not None:
-                _mat(bt, batch_rows, k, "targets buffer", True)
-            if labels is not None and (bl is None or bl.shape[0] != batch_rows):
-                raise ValueError(f"the labels buffer needs {batch_rows} values")
-            if sw is not None and (bsw is None or bsw.shape[0] != batch_rows):
-                raise ValueError(f"the weights buffer needs {batch_rows} values")
-        cdef nc_rows rows
-        rows.x = &x[0, 0] if n and cd else NULL
-        rows.codes = &cv[0, 0] if n and ncat else NULL
-        rows.t = &t[0, 0] if t is not None and n else NULL
-        rows.labels = &labels[0] if labels is not None and n else NULL
-        rows.sw = &sw[0] if sw is not None and n else NULL
-        rows.perm = &perm[0] if perm is not None and n else NULL
-        rows.n, rows.first, rows.cd, rows.ncat, rows.k = n, first, cd, ncat, k
-        cdef nc_batch_bufs b
-        b.x = &bx[0, 0] if bx is not None and cd else NULL
-        b.codes = &bc[0, 0] if bc is not None and ncat else NULL
-        b.t = &bt[0, 0] if bt is not None else NULL
-        b.labels = &bl[0] if bl is not None else NULL
-        b.sw = &bsw[0] if bsw is not None else NULL
-        cdef nc_train_cfg c
-        c.loss, c.task, c.fused = cfg[0], cfg[1], cfg[2]
-        c.loss_scale, c.l2, c.clip_norm, c.seed = cfg[3], cfg[4], cfg[5], cfg[6]
-        cdef nc_optim o
-        o.kind, o.momentum, o.beta1, o.beta2, o.eps, o.alpha = opt[:6]
-        o.weight_decay, o.nesterov, o.decoupled = opt[6:9]
+        _mat(bx, batch_rows, cd, "x buffer", True)
+        if cv is not None:
+            if bc is None or bc.shape[0] != batch_rows or bc.shape[1] != ncat:
+                raise ValueError(f"the codes buffer needs shape ({batch_rows}, {ncat})")
+        if t is not None:
+            _mat(bt, batch_rows, k, "targets buffer", True)
+        if labels is not None and (bl is None or bl.shape[0] != batch_rows):
+            raise ValueError(f"the labels buffer needs {batch_rows} values")
+        if sw is not None and (bsw is None or bsw.shape[0] != batch_rows):
+            raise ValueError(f"the weights buffer needs {batch_rows} values")
+        cdef TrainRun run = TrainRun.__new__(TrainRun)
+        run.rows.x = &x[0, 0] if n and cd else NULL
+        run.rows.codes = &cv[0, 0] if n and ncat else NULL
+        run.rows.t = &t[0, 0] if t is not None and n else NULL
+        run.rows.labels = &labels[0] if labels is not None and n else NULL
+        run.rows.sw = &sw[0] if sw is not None and n else NULL
+        run.rows.perm = NULL
+        run.rows.n, run.rows.first, run.rows.cd, run.rows.ncat, run.rows.k = n, 0, cd, ncat, k
+        run.b.x = &bx[0, 0] if bx is not None and cd else NULL
+        run.b.codes = &bc[0, 0] if bc is not None and ncat else NULL
+        run.b.t = &bt[0, 0] if bt is not None else NULL
+        run.b.labels = &bl[0] if bl is not None else NULL
+        run.b.sw = &bsw[0] if bsw is not None else NULL
+        run.c.loss, run.c.task, run.c.fused = cfg[0], cfg[1], cfg[2]
+        run.c.loss_scale, run.c.l2, run.c.clip_norm, run.c.seed = cfg[3], cfg[4], cfg[5], cfg[6]
+        run.o.kind, run.o.momentum, run.o.beta1, run.o.beta2, run.o.eps, run.o.alpha = opt[:6]
+        run.o.weight_decay, run.o.nesterov, run.o.decoupled = opt[6:9]
         cdef floating[::1] s0 = opt[9]
         cdef floating[::1] s1 = opt[10]
-        o.state0 = &s0[0] if s0 is not None else NULL
-        o.state1 = &s1[0] if s1 is not None else NULL
+        run.o.state0 = &s0[0] if s0 is not None else NULL
+        run.o.state1 = &s1[0] if s1 is not None else NULL
         if (s0 is not None and s0.shape[0] != self.n_params) or \
                 (s1 is not None and s1.shape[0] != self.n_params):
             raise ValueError(f"optimizer state buffers need {self.n_params} values")
-        need_states = {NC_OPT_SGD: (o.momentum != 0, False), NC_OPT_ADAM: (True, True),
-                       NC_OPT_RMSPROP: (True, o.momentum != 0)}.get(o.kind)
+        need_states = {NC_OPT_SGD: (run.o.momentum != 0, False), NC_OPT_ADAM: (True, True),
+                       NC_OPT_RMSPROP: (True, run.o.momentum != 0)}.get(run.o.kind)
         if need_states is None:
-            raise ValueError(f"unknown optimizer code {o.kind}")
+            raise ValueError(f"unknown optimizer code {run.o.kind}")
         if (need_states[0] and s0 is None) or (need_states[1] and s1 is None):
             raise ValueError("the optimizer is missing a state buffer")
-        o.t = opt[11]
-        cdef floating *doutp = &dout[0, 0] if dout is not None else NULL
+        run.o.t = opt[11]
+        run.net = self
+        run.params, run.grads, run.out = &params[0], &grads[0], &out[0, 0]
+        run.dout = &dout[0, 0] if dout is not None else NULL
+        run.work, run.work_bytes = &work[0], work.shape[0]
+        run.batch_rows, run.f64 = batch_rows, floating is double
+        # every array whose memory the pointers above reach stays alive with the run
+        run.refs = (params, grads, out, dout, work, x, carr, t, labels, sw, bufs, opt)
+        return run
+
+
+cdef class TrainRun:
+    """Compiled training runs over one set of rows, made by Net.train_run, which checked
+    and took everything that stays the same from run to run; run() takes what changes
+    (the order, where the batches start, the progress so far, the rate, the budget and
+    the optimizer's step count), so that a run costs one call and no buffer unpacking."""
+    cdef Net net
+    cdef object refs
+    cdef nc_rows rows
+    cdef nc_batch_bufs b
+    cdef nc_train_cfg c
+    cdef nc_optim o
+    cdef void *params
+    cdef void *grads
+    cdef void *out
+    cdef void *dout
+    cdef uint8_t *work
+    cdef size_t work_bytes
+    cdef int64_t batch_rows
+    cdef bint f64
+
+    def run(self, const int64_t[::1] perm, int64_t first, int64_t batch, uint64_t step,
+            double loss_sum, int64_t correct, int64_t b1, double lr, double budget,
+            int64_t t_opt):
+        """Train on batches batch .. b1-1 of the rows taken in the order perm (None: as
+        they are) from position first, in C without the GIL, until they run out or
+        `budget` seconds pass (see nc_train_batches); step, loss_sum and correct are the
+        progress so far, t_opt the optimizer's step count. Returns (batch, step,
+        optimizer t, loss sum, correct, last loss, diverged)."""
+        cdef int64_t n = self.rows.n
+        if perm is not None and perm.shape[0] != n:
+            raise ValueError(f"the order has {perm.shape[0]} positions for {n} rows")
+        if first < 0 or (b1 > batch >= 0 and first + (b1 - 1) * self.batch_rows >= n):
+            raise ValueError(f"batches up to {b1} of {self.batch_rows} rows from {first} do "
+                             f"not fit in {n} rows")
+        cdef nc_train_progress prog
+        prog.batch, prog.step, prog.loss_sum, prog.correct = batch, step, loss_sum, correct
+        self.rows.perm = &perm[0] if perm is not None and n else NULL
+        self.rows.first = first
+        self.o.t = t_opt
         with nogil:
-            if floating is float:
-                nc_train_batches_f32(&prog, &params[0], &grads[0], &out[0, 0], doutp,
-                                     &work[0], &b, &rows, &self.net, &c, &o, batch_rows, b1,
-                                     lr, budget, work.shape[0])
+            if self.f64:
+                nc_train_batches_f64(&prog, <double *>self.params, <double *>self.grads,
+                                     <double *>self.out, <double *>self.dout, self.work,
+                                     &self.b, &self.rows, &self.net.net, &self.c, &self.o,
+                                     self.batch_rows, b1, lr, budget, self.work_bytes)
             else:
-                nc_train_batches_f64(&prog, &params[0], &grads[0], &out[0, 0], doutp,
-                                     &work[0], &b, &rows, &self.net, &c, &o, batch_rows, b1,
-                                     lr, budget, work.shape[0])
-        return (prog.batch, prog.step, o.t, prog.loss_sum, prog.correct, prog.last_loss,
-                bool(prog.diverged))
+                nc_train_batches_f32(&prog, <float *>self.params, <float *>self.grads,
+                                     <float *>self.out, <float *>self.dout, self.work,
+                                     &self.b, &self.rows, &self.net.net, &self.c, &self.o,
+                                     self.batch_rows, b1, lr, budget, self.work_bytes)
+        self.rows.perm = NULL
+        return (prog.batch, prog.step, self.o.t, prog.loss_sum, prog.correct,
+                prog.last_loss, bool(prog.diverged))

@@ -336,21 +336,20 @@ class MLP:
         return self._net.step_small(grads, out, work, x, t, labels, sw, self.params,
                                     LOSSES[loss].code, l2, codes)
 
-    def train_batches(self, grads, out, dout, work, x, codes, t, labels, sw, perm, first,
-                      bufs, cfg, optimizer, progress, batch_rows, end, lr, budget):
-        """Train in C, without the GIL, on batches progress[0] .. end-1 of batch_rows
-        rows each, taken from the rows (x, codes, t or labels, sw) in the order perm
-        (None: as they are) from position first, until they run out or `budget` seconds
-        pass (see nc_train_batches). bufs, cfg and progress are as
-        _kernels.Net.train_batches takes them; optimizer is an optim.Optimizer whose
-        compiled() form the runs take, and whose step count they advance. out, dout and
-        work are for batch_rows rows (dout None for a fused run). Returns (batch, step,
-        loss sum, correct, last loss, diverged)."""
-        batch, step, t_opt, total, correct, last, diverged = self._net.train_batches(
-            self.params, grads, out, dout, work, x, codes, t, labels, sw, perm, first, bufs,
-            cfg, optimizer.compiled(), progress, batch_rows, end, lr, budget)
-        optimizer.t = t_opt
-        return batch, step, total, correct, last, diverged
+    def train_run(self, grads, out, dout, work, x, codes, t, labels, sw, bufs, cfg,
+                  optimizer, batch_rows):
+        """Compiled training runs (nc_train_batches, without the GIL) over the rows (x,
+        codes, t or labels, sw) in batches of batch_rows rows, checked once: a
+        _kernels.TrainRun whose run(perm, first, batch, step, loss_sum, correct, end, lr,
+        budget, t) trains on batches batch .. end-1 taken in the order perm (None: as they
+        are) from position first, until they run out or `budget` seconds pass, and
+        returns (batch, step, optimizer t, loss sum, correct, last loss, diverged). bufs
+        and cfg are as _kernels.Net.train_run takes them; optimizer is an optim.Optimizer
+        whose compiled() state buffers the runs update (its step count t is passed to and
+        returned by each run). out, dout and work are for batch_rows rows (dout None for a
+        fused run)."""
+        return self._net.train_run(self.params, grads, out, dout, work, x, codes, t, labels,
+                                   sw, bufs, cfg, optimizer.compiled(), batch_rows)
 
     # -------------------------------------------------------------- description
 

@@ -473,6 +473,10 @@ class Trainer:
                 model.params[...] = initial
                 st.message = "interrupted before the first epoch ended; kept the weights " \
                              "from before it"
+        finally:
+            # the compiled run points into this fit's buffers; it neither outlives the fit
+            # nor travels with a pickled trainer
+            self._run_cache = None
         st.elapsed = time.perf_counter() - t0
         for cb in self.callbacks:
             cb.on_train_end(st)
@@ -539,12 +543,11 @@ class Trainer:
         return work, out, dout, self._gather[1]
 
     def _run_args(self, arrays, first, count, bs, gather, seed, keep):
-        """The arguments of model.train_batches that stay the same for every run over
-        these arrays in this fit. With keep (rows in memory, the same arrays every
-        epoch) they are made once per (arrays, first row, batches, batch size, gather
-        buffers), so that an epoch of one small batch costs one call, not the buffers'
-        and tuples' making again; a spilled file's windows are not kept, which would hold
-        a second window's rows."""
+        """The model's TrainRun (see MLP.train_run) over these arrays in this fit. With
+        keep (rows in memory, the same arrays every epoch) it is made once per (arrays,
+        first row, batches, batch size, gather buffers), so that an epoch of one small
+        batch costs one call, not the buffers' making and checking again; a spilled
+        file's windows are not kept, which would hold a second window's rows."""
         key = (id(arrays), first, count, bs, id(gather), seed)
         hit = self._run_cache
         if hit is not None and hit[0] == key and hit[1] is arrays and hit[2] is gather:
@@ -560,8 +563,9 @@ class Trainer:
         cfg = (self._loss_code, TASK_CODES[self.task.kind], self._fused,
                float(self.cfg.loss_scale), float(self.cfg.l2 or 0.0),
                float(self.cfg.clip_norm or 0.0), seed)
-        args = (out, dout, work, arrays["dense"], arrays.get("codes"), t, labels,
-                arrays.get("sw"), bufs, cfg)
+        args = self.model.train_run(self.grads, out, dout, work, arrays["dense"],
+                                    arrays.get("codes"), t, labels, arrays.get("sw"), bufs,
+                                    cfg, self.optimizer, bs)
         # one entry, the last: the arrays and buffers held with the key keep their ids
         # theirs
         self._run_cache = (key, arrays, gather, args) if keep else None
@@ -573,19 +577,17 @@ class Trainer:
         callbacks, stop requests and signals are handled between runs. gather: the
         batch buffers (name -> bs rows) to gather into, else the trainer's own; keep:
         the same arrays come again (see _run_args)."""
-        model, st = self.model, self.state
-        out, dout, work, x, codes, t, labels, sw, bufs, cfg = self._run_args(
-            arrays, first, count, bs, gather, sums.seed, keep)
+        st, opt = self.state, self.optimizer
+        run = self._run_args(arrays, first, count, bs, gather, sums.seed, keep)
         b = reported = 0
         while b < count:
-            prog = (b, st.step, sums.total, sums.correct)
             # training's first batch runs alone, so that its loss (taken before its step)
             # is the starting loss that divergence is measured against; it is reported
             # with the run after it
             end = b + 1 if self._start_loss is None else count
-            b1, st.step, sums.total, sums.correct, loss, diverged = model.train_batches(
-                self.grads, out, dout, work, x, codes, t, labels, sw, perm, first, bufs, cfg,
-                self.optimizer, prog, bs, end, sums.lr, self.run_seconds)
+            b1, st.step, opt.t, sums.total, sums.correct, loss, diverged = run.run(
+                perm, first, b, st.step, sums.total, sums.correct, end, sums.lr,
+                self.run_seconds, opt.t)
             if diverged:
                 self._diverged(sums.epoch, base + b1, ("loss", loss), sums.lr)
                 raise _Stop()
