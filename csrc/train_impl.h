@@ -33,6 +33,26 @@ static void FN(train_gather)(const T **x, const int32_t **codes, const T **t,
     *sw = rsw ? bsw : NULL;
 }
 
+/* Ask for rows [lo, lo+m) of the order to be brought toward the cache (L2), without
+ * waiting for them. The gather of a shuffled batch reads rows scattered over the whole
+ * data set, each a miss; asked for one batch ahead, they arrive while the step before
+ * computes. */
+static void FN(train_prefetch)(const nc_rows *rows, int64_t lo, int64_t m)
+{
+    if (!rows->perm || m <= 0) return;
+    const char *rx = (const char *)rows->x, *rt = (const char *)rows->t;
+    size_t xb = (size_t)rows->cd * sizeof(T), cb = (size_t)rows->ncat * sizeof(int32_t);
+    size_t tb = (size_t)rows->k * sizeof(T);
+    for (int64_t i = 0; i < m; i++) {
+        int64_t r = rows->perm[lo + i];
+        for (size_t o = 0; o < xb; o += 64) __builtin_prefetch(rx + (size_t)r * xb + o, 0, 2);
+        if (cb) __builtin_prefetch((const char *)rows->codes + (size_t)r * cb, 0, 2);
+        if (rt) __builtin_prefetch(rt + (size_t)r * tb, 0, 2);
+        if (rows->labels) __builtin_prefetch(rows->labels + r, 0, 2);
+        if (rows->sw) __builtin_prefetch((const T *)rows->sw + r, 0, 2);
+    }
+}
+
 /* Index of a row's largest value, the first one on ties; a NaN counts as the largest. */
 static int64_t FN(train_argmax)(const T *v, int64_t k)
 {
@@ -155,6 +175,8 @@ void FN(nc_train_batches)(nc_train_progress *prog, T *params, T *grads, T *out, 
         const T *x, *t, *sw;
         const int32_t *codes, *labels;
         FN(train_gather)(&x, &codes, &t, &labels, &sw, rows, bufs, lo, m);
+        if (prog->batch + 1 < b1)
+            FN(train_prefetch)(rows, lo + m, NC_MIN(batch_rows, rows->n - lo - m));
         prog->step += 1;
         double loss = FN(train_step)(params, grads, out, dout, work, work_bytes, x, codes, t,
                                      labels, sw, net, cfg, opt, m, rows->cd, rows->ncat, np,
