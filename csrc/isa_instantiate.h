@@ -15,47 +15,20 @@
 #define VB 16
 #define ISA_TARGET
 #define ISA_FMA 0
-#include "vec_isa.h"
-#include NC_ISA_TEMPLATE
-#undef ISA
-#undef VB
-#undef ISA_TARGET
-#undef ISA_FMA
-#undef FNI
-#undef NV
-#undef LD
-#undef ST
+#include "isa_one.h"
 
 #if NC_X86
 #define ISA avx2
 #define VB 32
 #define ISA_TARGET NC_TARGET_AVX2
 #define ISA_FMA 256
-#include "vec_isa.h"
-#include NC_ISA_TEMPLATE
-#undef ISA
-#undef VB
-#undef ISA_TARGET
-#undef ISA_FMA
-#undef FNI
-#undef NV
-#undef LD
-#undef ST
+#include "isa_one.h"
 
 #define ISA avx512
 #define VB 64
 #define ISA_TARGET NC_TARGET_AVX512
 #define ISA_FMA 512
-#include "vec_isa.h"
-#include NC_ISA_TEMPLATE
-#undef ISA
-#undef VB
-#undef ISA_TARGET
-#undef ISA_FMA
-#undef FNI
-#undef NV
-#undef LD
-#undef ST
+#include "isa_one.h"
 #endif
 
 #undef NC_ISA_TEMPLATE
