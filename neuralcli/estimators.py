@@ -125,6 +125,12 @@ def _feature_names(X):
     return names if all(isinstance(c, str) for c in cols) else None
 
 
+# The estimators' parameters by the TrainConfig setting whose range check covers them.
+_PARAMETER_OF_SETTING = {"epochs": "max_iter", "patience": "n_iter_no_change",
+                         "lr": "learning_rate_init", "l2": "alpha",
+                         "weight_decay": "weight_decay"}
+
+
 class _Verbose(Callback):
     """scikit-learn's verbose=True output: one line per epoch, on stdout."""
 
@@ -212,20 +218,29 @@ class _BaseMLP(_SkBase):
         if self.learning_rate not in LEARNING_RATES:
             raise ValueError(f"learning rate {self.learning_rate!r} is not supported")
         activation_name(self.activation)
-        checks = [
-            (self.max_iter, 1, "max_iter"), (self.n_iter_no_change, 1, "n_iter_no_change"),
-            (self.max_fun, 1, "max_fun"),
-        ]
-        for value, low, name in checks:
-            if not isinstance(value, numbers.Integral) or value < low:
-                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+        # the types are scikit-learn's API; the ranges of the settings the trainer takes
+        # are TrainConfig.validate's, said below in these parameters' names
+        for value, name in ((self.max_iter, "max_iter"),
+                            (self.n_iter_no_change, "n_iter_no_change"),
+                            (self.max_fun, "max_fun")):
+            if not isinstance(value, numbers.Integral):
+                raise ValueError(f"{name} must be an integer, got {value!r}")
         for value, name in ((self.alpha, "alpha"), (self.tol, "tol"),
-                            (self.weight_decay, "weight_decay")):
-            if not isinstance(value, numbers.Real) or value < 0:
-                raise ValueError(f"{name} must be >= 0, got {value!r}")
-        if not (isinstance(self.learning_rate_init, numbers.Real)
-                and self.learning_rate_init > 0):
-            raise ValueError(f"learning_rate_init must be > 0, got {self.learning_rate_init!r}")
+                            (self.weight_decay, "weight_decay"),
+                            (self.learning_rate_init, "learning_rate_init")):
+            if not isinstance(value, numbers.Real):
+                raise ValueError(f"{name} must be a real number, got {value!r}")
+        try:
+            TrainConfig(epochs=self.max_iter, patience=self.n_iter_no_change,
+                        lr=float(self.learning_rate_init), l2=float(self.alpha),
+                        weight_decay=float(self.weight_decay)).validate()
+        except TrainingError as err:
+            raise ValueError(f"{_PARAMETER_OF_SETTING[err.setting]} {err.message}") from None
+        # max_fun (scipy's) and tol (the stopping rule's) are no settings of the trainer
+        if self.max_fun < 1:
+            raise ValueError(f"max_fun must be at least 1, got {self.max_fun!r}")
+        if not self.tol >= 0:
+            raise ValueError(f"tol must be a non-negative number, got {self.tol!r}")
         if not 0 <= self.momentum <= 1:
             raise ValueError(f"momentum must be >= 0 and <= 1, got {self.momentum}")
         if not 0 < self.validation_fraction < 1:

@@ -195,6 +195,27 @@ def test_an_unknown_solver_is_refused_clearly():
         MLPClassifier(solver="newton").fit([[0.0], [1.0]], [0, 1])
 
 
+@pytest.mark.parametrize("params,message", [
+    (dict(max_iter=0), "max_iter must be at least 1, got 0"),
+    (dict(n_iter_no_change=0), "n_iter_no_change must be at least 1, got 0"),
+    (dict(learning_rate_init=0.0), "learning_rate_init must be a positive number, got 0.0"),
+    (dict(learning_rate_init=float("nan")), "learning_rate_init must be a positive number"),
+    (dict(alpha=-1.0), "alpha must be a non-negative number, got -1.0"),
+    (dict(weight_decay=float("inf")), "weight_decay must be a non-negative number, got inf"),
+    (dict(max_fun=0, solver="lbfgs"), "max_fun must be at least 1, got 0"),
+    (dict(tol=-1e-3), "tol must be a non-negative number, got -0.001"),
+    (dict(max_iter=2.5), "max_iter must be an integer, got 2.5"),
+    (dict(alpha="0.1"), "alpha must be a real number, got '0.1'"),
+])
+@pytest.mark.parametrize("cls", [MLPClassifier, MLPRegressor])
+def test_a_setting_out_of_range_names_the_parameter(cls, params, message):
+    """The training settings' ranges are checked where the trainer checks them
+    (TrainConfig.validate) and said in the estimator's own parameter names, at fit."""
+    est = cls(**params)
+    with pytest.raises(ValueError, match=message.replace(".", r"\.").replace("(", r"\(")):
+        est.fit([[0.0], [1.0], [2.0]], [0, 1, 1])
+
+
 @pytest.mark.parametrize("labels", ["ints", "strings"])
 def test_save_load_predicts_identically(tmp_path, labels):
     from neuralcli.persist import ModelFileError

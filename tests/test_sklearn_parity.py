@@ -179,7 +179,7 @@ def test_lbfgs_stops_at_max_fun_and_max_iter_and_warns():
         assert est.loss_ == pytest.approx(ref.loss_, rel=1e-9)
         assert len(est.loss_curve_) == est.n_iter_
         assert est.loss_curve_[-1] == pytest.approx(est.loss_, rel=1e-12)
-    with pytest.raises(ValueError, match="max_fun must be an integer >= 1"):
+    with pytest.raises(ValueError, match="max_fun must be at least 1, got 0"):
         MLPClassifier(solver="lbfgs", max_fun=0).fit(X, y)
 
 
