@@ -399,13 +399,14 @@ class Trainer:
         dropout_seed = int(cfg.seed) * 7919 + 17
         for cb in self.callbacks:
             cb.on_train_begin(st)
+        compiled = self._runs_in_c()        # decided once, for the whole fit
         try:
             for epoch in range(int(cfg.epochs)):
                 st.epoch = epoch
                 lr = self.schedule.lr(epoch)
                 st.lr = lr
                 sums = _EpochSums(epoch, lr, dropout_seed)
-                if self._runs_in_c():
+                if compiled:
                     self._epoch_runs(rows, bs, rng, shuffle, sums)
                 else:
                     for b, batch in enumerate(rows.batches(bs, rng, shuffle)):
@@ -488,7 +489,7 @@ class Trainer:
         """Whether an epoch's batches run in compiled runs (nc_train_batches) or one
         Python step at a time: the one place that chooses. The runs take the trainer's
         own step and the optimizers of the table; a subclass that changes the step, or
-        compiled_runs set False, keeps the per-batch loop."""
+        compiled_runs set False, keeps the per-batch loop. fit asks once, at its start."""
         return (self.compiled_runs and type(self).step is _COMPILED_STEP
                 and type(self.optimizer) in OPTIMIZERS.values()
                 and self.optimizer.compiled() is not None)
