@@ -33,23 +33,26 @@ static void FN(train_gather)(const T **x, const int32_t **codes, const T **t,
     *sw = rsw ? bsw : NULL;
 }
 
-/* Ask for rows [lo, lo+m) of the order to be brought toward the cache (L2), without
- * waiting for them. The gather of a shuffled batch reads rows scattered over the whole
- * data set, each a miss; asked for one batch ahead, they arrive while the step before
- * computes. */
+/* Ask for the `bytes` bytes at p to be brought toward the cache (L2), without waiting. */
+static inline void FN(prefetch_span)(const void *p, size_t bytes)
+{
+    for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch((const char *)p + o, 0, 2);
+}
+
+/* Ask for rows [lo, lo+m) of the order. The gather of a shuffled batch reads rows
+ * scattered over the whole data set, each a miss; asked for one batch ahead, they arrive
+ * while the step before computes. */
 static void FN(train_prefetch)(const nc_rows *rows, int64_t lo, int64_t m)
 {
     if (!rows->perm || m <= 0) return;
-    const char *rx = (const char *)rows->x, *rt = (const char *)rows->t;
-    size_t xb = (size_t)rows->cd * sizeof(T), cb = (size_t)rows->ncat * sizeof(int32_t);
-    size_t tb = (size_t)rows->k * sizeof(T);
+    int64_t cd = rows->cd, nc = rows->ncat, k = rows->k;
     for (int64_t i = 0; i < m; i++) {
         int64_t r = rows->perm[lo + i];
-        for (size_t o = 0; o < xb; o += 64) __builtin_prefetch(rx + (size_t)r * xb + o, 0, 2);
-        if (cb) __builtin_prefetch((const char *)rows->codes + (size_t)r * cb, 0, 2);
-        if (rt) __builtin_prefetch(rt + (size_t)r * tb, 0, 2);
-        if (rows->labels) __builtin_prefetch(rows->labels + r, 0, 2);
-        if (rows->sw) __builtin_prefetch((const T *)rows->sw + r, 0, 2);
+        if (cd) FN(prefetch_span)((const T *)rows->x + r * cd, (size_t)cd * sizeof(T));
+        if (nc) FN(prefetch_span)(rows->codes + r * nc, (size_t)nc * sizeof(int32_t));
+        if (rows->t) FN(prefetch_span)((const T *)rows->t + r * k, (size_t)k * sizeof(T));
+        if (rows->labels) FN(prefetch_span)(rows->labels + r, sizeof(int32_t));
+        if (rows->sw) FN(prefetch_span)((const T *)rows->sw + r, sizeof(T));
     }
 }
 

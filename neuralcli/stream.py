@@ -142,6 +142,7 @@ class Rows:
         if weighted:
             self.shapes["sw"] = (self.dtype, ())
         self.spill = SpillArrays(self.shapes, directory=directory) if spill else None
+        self._slot = None  # the view dense_slot handed out for the next rows
         self.window_bytes = window_bytes
         if self.spill is None:
             self.arrays = {k: np.empty((self.n_rows,) + shape, dtype=d)
@@ -152,7 +153,8 @@ class Rows:
         them there directly; None when they are spilled."""
         if self.spill is not None:
             return None
-        return self.arrays["dense"][self.at:self.at + n]
+        self._slot = self.arrays["dense"][self.at:self.at + n]
+        return self._slot
 
     def add(self, X, y, sw=None):
         """Append the next rows; dense inputs written into dense_slot are not copied."""
@@ -166,9 +168,9 @@ class Rows:
         else:
             n = len(y)
             for k, a in chunk.items():
-                dest = self.arrays[k][self.at:self.at + n]
-                if not (a.shape == dest.shape and a.ctypes.data == dest.ctypes.data):
-                    dest[...] = a
+                if not (k == "dense" and a is self._slot):
+                    self.arrays[k][self.at:self.at + n] = a
+        self._slot = None
         self.at += len(y)
 
     def data(self):

@@ -392,7 +392,7 @@ class Trainer:
         # training rows
         self._kept = (initial, best, (X_val, y_val, val_weight) if has_val else rows)
         self._start_loss = None             # the first batch's loss, before its step
-        self._run_cache = None              # _run_args of this fit
+        self._run_cache = None              # _train_run of this fit
         monitor = self._monitor = "val_loss" if has_val else "loss"
         no_improve = 0
         t0 = time.perf_counter()
@@ -543,7 +543,7 @@ class Trainer:
             self._gather = ((bs, shapes), rows)
         return work, out, dout, self._gather[1]
 
-    def _run_args(self, arrays, first, count, bs, gather, seed, keep):
+    def _train_run(self, arrays, first, count, bs, gather, seed, keep):
         """The model's TrainRun (see MLP.train_run) over these arrays in this fit. With
         keep (rows in memory, the same arrays every epoch) it is made once per (arrays,
         first row, batches, batch size, gather buffers), so that an epoch of one small
@@ -564,22 +564,22 @@ class Trainer:
         cfg = (self._loss_code, TASK_CODES[self.task.kind], self._fused,
                float(self.cfg.loss_scale), float(self.cfg.l2 or 0.0),
                float(self.cfg.clip_norm or 0.0), seed)
-        args = self.model.train_run(self.grads, out, dout, work, arrays["dense"],
-                                    arrays.get("codes"), t, labels, arrays.get("sw"), bufs,
-                                    cfg, self.optimizer, bs)
+        run = self.model.train_run(self.grads, out, dout, work, arrays["dense"],
+                                   arrays.get("codes"), t, labels, arrays.get("sw"), bufs,
+                                   cfg, self.optimizer, bs)
         # one entry, the last: the arrays and buffers held with the key keep their ids
         # theirs
-        self._run_cache = (key, arrays, gather, args) if keep else None
-        return args
+        self._run_cache = (key, arrays, gather, run) if keep else None
+        return run
 
     def _run(self, arrays, perm, first, count, base, bs, sums, gather=None, keep=False):
         """Batches 0..count-1 of arrays (taken in the order perm from position first) in
         compiled runs of about run_seconds each, the epoch's batch `base` onwards;
         callbacks, stop requests and signals are handled between runs. gather: the
         batch buffers (name -> bs rows) to gather into, else the trainer's own; keep:
-        the same arrays come again (see _run_args)."""
+        the same arrays come again (see _train_run)."""
         st, opt = self.state, self.optimizer
-        run = self._run_args(arrays, first, count, bs, gather, sums.seed, keep)
+        run = self._train_run(arrays, first, count, bs, gather, sums.seed, keep)
         b = reported = 0
         while b < count:
             # training's first batch runs alone, so that its loss (taken before its step)
