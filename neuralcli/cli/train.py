@@ -82,6 +82,10 @@ Examples:
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="Model file to write (default: <data>.ncm, never overwriting).")
 @click.option("--force", is_flag=True, help="Overwrite an existing model file.")
+@click.option("--distributed", is_flag=True,
+              help="Train data-parallel over MPI (with the neuralcli[mpi] extra); implied "
+                   "when mpirun, mpiexec or srun started the command. See "
+                   "docs/distributed.md.")
 @format_option(json_flag=True)
 @click.pass_obj
 def command(app, data, target, drop, task, hidden, activation, loss, optimizer, lr, epochs,
@@ -89,7 +93,7 @@ def command(app, data, target, drop, task, hidden, activation, loss, optimizer, 
             weight_decay, dropout, clip_norm, class_weight_text, impute, delimiter, na_values,
             decimal, thousands, encoding, max_categories, keep_id, seed, threads,
             memory_limit_text, dtype,
-            output, force):
+            output, force, distributed):
     """Train a network on DATA.csv (default: the built-in two spirals) and save it.
 
     DATA may be a .gz file, - for standard input, or a Parquet file (with the
@@ -99,11 +103,18 @@ def command(app, data, target, drop, task, hidden, activation, loss, optimizer, 
     --max-categories most frequent, the rest sharing one input); ID-like text columns are
     left out. The statistics come from the training rows and are stored in the model.
     Ctrl-C (or SIGTERM) stops within about 0.1 s, after the current run of batches, and
-    saves the best model so far; the exit code is then 130 (143 for SIGTERM)."""
+    saves the best model so far; the exit code is then 130 (143 for SIGTERM).
+
+    Under mpirun (or with --distributed) N processes train one model together, each
+    holding a share of the rows; the first process prints and saves the model."""
+    from neuralcli import distributed as dist
     from neuralcli.cli.app import TermAsInterrupt
 
-    with TermAsInterrupt() as term:
-        _train(app, term, data, target, drop, task, hidden, activation, loss, optimizer, lr,
+    comm = None
+    if distributed or dist.launched():
+        comm = _join(app)
+    with TermAsInterrupt() as term, _ranks(app, comm):
+        _train(app, term, comm, data, target, drop, task, hidden, activation, loss, optimizer, lr,
                epochs, batch_size, val_split, val_path, early_stopping, patience, schedule,
                weight_decay, dropout, clip_norm, class_weight_text, impute, delimiter,
                na_values, decimal, thousands, encoding, max_categories, keep_id, seed,
@@ -111,7 +122,61 @@ def command(app, data, target, drop, task, hidden, activation, loss, optimizer, 
                as_json=app.console.format == "json")
 
 
-def _train(app, term, data, target, drop, task, hidden, activation, loss, optimizer, lr,
+def _join(app):
+    """The MPI world this process trains in; every process but the first writes nothing
+    but its own unexpected errors (the first says the job's errors)."""
+    from neuralcli import distributed as dist
+    from neuralcli.cli.app import CliError, error_text
+    from neuralcli.cli.console import Console
+
+    try:
+        comm = dist.world()
+    except dist.DistributedError as err:
+        raise CliError(str(err)) from None
+    command = click.get_current_context().command
+    comm.describe = lambda exc: error_text(exc, command)
+    if comm.rank:
+        quiet = open(os.devnull, "w")
+        app.console = Console(color=False, quiet=True, out=quiet, err=quiet,
+                              fmt=app.console.format)
+    return comm
+
+
+class _ranks:
+    """Around a distributed command: an error another rank reported (PeerFailed) ends
+    this one with its line (said by the first process alone) and exit code; an
+    unexpected exception on one rank aborts the whole job (MPI_Abort), as
+    `python -m mpi4py` does, since the other ranks may be waiting for this one."""
+
+    def __init__(self, app, comm):
+        self.app, self.comm = app, comm
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        if self.comm is None or exc is None:
+            return False
+        import sys
+
+        from neuralcli.cli.app import Stopped, user_errors
+        from neuralcli.distributed import PeerFailed
+
+        if isinstance(exc, PeerFailed):
+            self.app.console.error(exc.line)
+            raise click.exceptions.Exit(exc.exit_code)
+        if isinstance(exc, (KeyboardInterrupt, Stopped, click.exceptions.Exit,
+                            click.ClickException, *user_errors())):
+            # every rank meets these alike (the same data, settings and reductions), or
+            # the launcher ends the others when this one exits with an error
+            return False
+        print(f"error: rank {self.comm.rank}: {type(exc).__name__}: {exc}", file=sys.stderr,
+              flush=True)
+        self.comm.abort(1)
+        return False
+
+
+def _train(app, term, comm, data, target, drop, task, hidden, activation, loss, optimizer, lr,
            epochs, batch_size, val_split, val_path, early_stopping, patience, schedule,
            weight_decay, dropout, clip_norm, class_weight_text, impute, delimiter,
            na_values, decimal, thousands, encoding, max_categories, keep_id, seed, threads,
@@ -151,7 +216,13 @@ def _train(app, term, data, target, drop, task, hidden, activation, loss, optimi
             name = name[:-3]
         stem = "model" if data == "-" else (os.path.splitext(name)[0] or "model")
     path = output or _fresh_name(f"{stem}.ncm")
-    _check_writable(path, force, CliError)
+    if comm is None:
+        _check_writable(path, force, CliError)
+    else:
+        from neuralcli.distributed import agreed
+
+        # the first process alone writes the model
+        agreed(comm, lambda: comm.rank or _check_writable(path, force, CliError))
     limit = default_limit()
     if memory_limit_text is not None:
         try:
@@ -160,6 +231,8 @@ def _train(app, term, data, target, drop, task, hidden, activation, loss, optimi
             raise click.BadParameter(str(err), param_hint="--memory-limit") from None
     fit = dict(target=target, drop=drop, impute=impute, task=task, threads=threads,
                max_categories=max_categories, keep=keep_id)
+    if comm is not None:
+        fit["comm"] = comm
     cb = report.TrainProgress(console)
 
     def announce(n_rows, n_columns, where, notes):
@@ -203,6 +276,13 @@ def _train(app, term, data, target, drop, task, hidden, activation, loss, optimi
         # no epoch finished: the weights are the untrained ones, not worth a model file
         console.warn(f"{stopped} in epoch 1, before it ended: no model was saved")
         raise Stopped(term.terminated)
+    if comm is not None and comm.rank:
+        # the other ranks hold the same weights; the first process saves and reports
+        if state.stop_reason == "interrupted" or term.received:
+            raise Stopped(term.terminated)
+        if state.stop_reason == "diverged":
+            raise CliError(state.message)
+        return
     _check_writable(path, force, CliError)  # the file may have appeared meanwhile
     model.save(path)
     signal = ("SIGTERM" if term.terminated else "SIGINT") if term.received else None
