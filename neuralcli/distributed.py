@@ -83,6 +83,26 @@ class Comm:
         size by one row at most (a rank may hold none)."""
         return self.rank * n // self.size, (self.rank + 1) * n // self.size
 
+    def default_threads(self):
+        """Kernel threads for each rank when none are asked for: the cores the launcher
+        bound this rank to, or, when it bound none, this machine's cores shared among
+        the ranks on it (one each when there are more ranks than cores)."""
+        from mpi4py import MPI
+
+        total = os.cpu_count() or 1
+        try:
+            cores = len(os.sched_getaffinity(0))
+        except (AttributeError, OSError):
+            cores = total
+        if cores < total:
+            return cores
+        here = self.comm.Split_type(MPI.COMM_TYPE_SHARED)
+        try:
+            local = here.Get_size()
+        finally:
+            here.Free()
+        return max(1, cores // local)
+
     def allgather(self, obj):
         return self.comm.allgather(obj)
 

@@ -233,6 +233,8 @@ def _train(app, term, comm, data, target, drop, task, hidden, activation, loss, 
                max_categories=max_categories, keep=keep_id)
     if comm is not None:
         fit["comm"] = comm
+        if threads is None:
+            fit["threads"] = comm.default_threads()
     cb = report.TrainProgress(console)
 
     def announce(n_rows, n_columns, where, notes):
