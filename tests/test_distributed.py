@@ -53,12 +53,22 @@ def _env():
     return env
 
 
-def mpirun(n, *args, timeout=120, wait=True):
+def mpirun(n, *args, timeout=120, logs=None):
+    """mpirun's run of args to its end; or, with logs (a directory), the started
+    process, its output going to files there (read with _logs): a pipe nobody reads
+    while the test waits would stall the ranks' output, and the ranks with it."""
     cmd = [_mpirun(), "--oversubscribe", "-n", str(n), sys.executable, *map(str, args)]
-    if not wait:
-        return subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
+    if logs is not None:
+        with open(os.path.join(logs, "stdout"), "w") as out, \
+                open(os.path.join(logs, "stderr"), "w") as err:
+            return subprocess.Popen(cmd, env=_env(), stdout=out, stderr=err)
     return subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=timeout)
+
+
+def _logs(logs):
+    """(stdout, stderr) of an mpirun started with logs."""
+    with open(os.path.join(logs, "stdout")) as out, open(os.path.join(logs, "stderr")) as err:
+        return out.read(), err.read()
 
 
 def neuralcli_args(*args):
@@ -274,9 +284,10 @@ def test_bad_cell_in_one_ranks_rows_ends_every_rank(data, tmp_path, split):
 def test_a_killed_rank_ends_the_job(data, tmp_path):
     _need_mpi()
     out = tmp_path / "killed.ncm"
+    logs = tmp_path
     proc = mpirun(2, *neuralcli_args("train", data, "--epochs", "100000",
                                      "--no-early-stopping", "-o", out),
-                  wait=False)
+                  logs=logs)
     try:
         victim = None
         deadline = time.monotonic() + 60
@@ -287,8 +298,9 @@ def test_a_killed_rank_ends_the_job(data, tmp_path):
         time.sleep(1.0)
         t0 = time.monotonic()
         os.kill(victim, signal.SIGKILL)
-        _, err = proc.communicate(timeout=30)
+        proc.wait(timeout=30)
         assert time.monotonic() - t0 < 20
+        _, err = _logs(logs)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -314,3 +326,38 @@ def _rank_process(rank, marker):
         if f"OMPI_COMM_WORLD_RANK={rank}".encode() in env:
             return int(pid)
     return None
+
+
+def test_a_signal_to_one_rank_stops_every_rank_at_the_same_step(data, tmp_path):
+    """SIGTERM to the second rank alone (mpirun passes Ctrl-C on as SIGTERM to all):
+    every rank stops at the next step's reduction, and the first saves the best model
+    so far, as a single run does on Ctrl-C."""
+    _need_mpi()
+    out = tmp_path / "stopped.ncm"
+    logs = tmp_path
+    proc = mpirun(2, *neuralcli_args("--no-color", "train", data, "--epochs", "100000",
+                                     "--no-early-stopping", "--hidden", "8", "-o", out),
+                  logs=logs)
+    try:
+        victim = None
+        deadline = time.monotonic() + 60
+        while victim is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+            victim = _rank_process(1, str(out))
+        assert victim is not None, "rank 1 never started"
+        while "/100000" not in _logs(logs)[1] and time.monotonic() < deadline:
+            time.sleep(0.2)     # until the first epoch has ended
+        os.kill(victim, signal.SIGTERM)
+        proc.wait(timeout=60)
+        stdout, err = _logs(logs)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode in (130, 143), (proc.returncode, err[-2000:])
+    assert "Traceback" not in err
+    from neuralcli.model import TrainedModel
+
+    model = TrainedModel.load(str(out))
+    assert model.info["stop_reason"] == "interrupted" and len(model.history) >= 1
+    assert stdout.count("model") >= 1 and str(out) in stdout.replace("\n", "")

@@ -279,7 +279,10 @@ def _train(app, term, comm, data, target, drop, task, hidden, activation, loss, 
         console.warn(f"{stopped} in epoch 1, before it ended: no model was saved")
         raise Stopped(term.terminated)
     if comm is not None and comm.rank:
-        # the other ranks hold the same weights; the first process saves and reports
+        # the other ranks hold the same weights; the first process saves and reports.
+        # They wait for its save: a launcher ends the job when any process exits with
+        # an error (130 after Ctrl-C, say), which would cut the save short
+        comm.comm.Barrier()
         if state.stop_reason == "interrupted" or term.received:
             raise Stopped(term.terminated)
         if state.stop_reason == "diverged":
@@ -287,6 +290,8 @@ def _train(app, term, comm, data, target, drop, task, hidden, activation, loss, 
         return
     _check_writable(path, force, CliError)  # the file may have appeared meanwhile
     model.save(path)
+    if comm is not None:
+        comm.comm.Barrier()     # the model is saved: the other ranks may end
     signal = ("SIGTERM" if term.terminated else "SIGINT") if term.received else None
     report.training_summary(console, model, state, path, as_json=as_json, signal=signal)
     if state.stop_reason == "interrupted" or term.received:
