@@ -11,7 +11,10 @@ batch of 2048 is also run at each N of that list (N ranks x 1 thread; past the c
 oversubscribed: the timing's shape only), for docs/distributed.md's scaling model.
 
     python benchmarks/bench_mpi.py [--rows 1000000] [--batches 256,2048] [--repeats 3]
-                                   [--ranks 2,3,4] [--hidden 64,64]
+                                   [--ranks 2,3,4] [--hidden 64,64] [--mpirun-args ARGS]
+
+--mpirun-args passes options to mpirun ("--mca mpi_yield_when_idle 1 --bind-to none" on a
+machine shared with other work: see docs/distributed.md).
 
 Needs the neuralcli[mpi] extra (mpirun beside this Python, or on PATH). As root, Open MPI
 needs OMPI_ALLOW_RUN_AS_ROOT=1 and OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1, which the script
@@ -103,10 +106,11 @@ def mpirun():
     return here if os.access(here, os.X_OK) else shutil.which("mpirun")
 
 
-def ranks(n, rows, batch, hidden):
+def ranks(n, rows, batch, hidden, extra=()):
     env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
                OMP_NUM_THREADS="1")
-    cmd = [mpirun(), "--oversubscribe", "-n", str(n), sys.executable, __file__, "--worker",
+    cmd = [mpirun(), "--oversubscribe", *extra, "-n", str(n), sys.executable, __file__,
+           "--worker",
            "--rows", str(rows), "--batches", str(batch), "--hidden",
            ",".join(map(str, hidden))]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
@@ -131,9 +135,11 @@ def main():
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--ranks", default="")
     p.add_argument("--hidden", default="64,64")
+    p.add_argument("--mpirun-args", default="")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     a = p.parse_args()
     hidden = [int(h) for h in a.hidden.split(",")]
+    extra = a.mpirun_args.split()
     batches = [int(b) for b in a.batches.split(",")]
     if a.worker:
         worker(a.rows, batches[0], hidden)
@@ -145,7 +151,7 @@ def main():
     print(f"{a.rows:,} rows x {FEATURES} floats, {FEATURES}-{'-'.join(map(str, hidden))}-1,"
           f" Adam, float32, one epoch; {platform.node()}, {os.cpu_count()} cores, "
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; medians of "
-          f"{a.repeats}\n")
+          f"{a.repeats}; mpirun {' '.join(['--oversubscribe', *extra])}\n")
     print("| batch | 1 x 1 thread | 1 x 2 threads | 2 ranks x 1 thread | 2 ranks / 1x2 "
           "| 2 ranks / 1x1 | reduction share |")
     print("|---:|---:|---:|---:|---:|---:|---:|")
@@ -154,7 +160,7 @@ def main():
         for _ in range(a.repeats):
             got["1x1"].append(single_run(a.rows, batch, 1, hidden)["samples_per_s"])
             got["1x2"].append(single_run(a.rows, batch, 2, hidden)["samples_per_s"])
-            r = ranks(2, a.rows, batch, hidden)
+            r = ranks(2, a.rows, batch, hidden, extra)
             got["2x1"].append(r["samples_per_s"])
             got["share"].append(r["comm_share"])
         m = {k: statistics.median(v) for k, v in got.items()}
@@ -166,7 +172,7 @@ def main():
               "| reduction share |")
         print("|---:|---:|---:|---:|---:|")
         for n in (int(k) for k in a.ranks.split(",")):
-            runs = [ranks(n, a.rows, 2048, hidden) for _ in range(a.repeats)]
+            runs = [ranks(n, a.rows, 2048, hidden, extra) for _ in range(a.repeats)]
             rate = statistics.median(r["samples_per_s"] for r in runs)
             share = statistics.median(r["comm_share"] for r in runs)
             step = 2048 / rate

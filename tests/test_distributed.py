@@ -361,3 +361,27 @@ def test_a_signal_to_one_rank_stops_every_rank_at_the_same_step(data, tmp_path):
     model = TrainedModel.load(str(out))
     assert model.info["stop_reason"] == "interrupted" and len(model.history) >= 1
     assert stdout.count("model") >= 1 and str(out) in stdout.replace("\n", "")
+
+
+def test_an_unexpected_exception_on_one_rank_aborts_the_job(data, tmp_path):
+    """A bug that strikes the second rank alone in its third step, while the first waits
+    for it in the reduction: the job ends at once (MPI_Abort) with that rank's line."""
+    _need_mpi()
+    code = ("import os\n"
+            "from neuralcli import distributed\n"
+            "step = distributed.DistributedTrainer.step\n"
+            "def failing(self, *a, **kw):\n"
+            "    if self.comm.rank == 1 and self.state.step == 2:\n"
+            "        raise RuntimeError('the third step broke')\n"
+            "    return step(self, *a, **kw)\n"
+            "distributed.DistributedTrainer.step = failing\n"
+            "from neuralcli.cli import main\n"
+            "main()\n")
+    t0 = time.monotonic()
+    result = mpirun(2, "-c", code, "--no-color", "train", data, "--epochs", "5", "-o",
+                    tmp_path / "m.ncm", timeout=60)
+    assert time.monotonic() - t0 < 30
+    assert result.returncode != 0
+    lines = [ln for ln in result.stderr.splitlines() if ln.startswith("error:")]
+    assert lines == ["error: rank 1: RuntimeError: the third step broke"], result.stderr
+    assert not (tmp_path / "m.ncm").exists()

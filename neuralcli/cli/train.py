@@ -114,9 +114,9 @@ def command(app, data, target, drop, task, hidden, activation, loss, optimizer, 
     if distributed or dist.launched():
         comm = _join(app)
     with TermAsInterrupt() as term, _ranks(app, comm):
-        _train(app, term, comm, data, target, drop, task, hidden, activation, loss, optimizer, lr,
-               epochs, batch_size, val_split, val_path, early_stopping, patience, schedule,
-               weight_decay, dropout, clip_norm, class_weight_text, impute, delimiter,
+        _train(app, term, comm, data, target, drop, task, hidden, activation, loss,
+               optimizer, lr, epochs, batch_size, val_split, val_path, early_stopping,
+               patience, schedule, weight_decay, dropout, clip_norm, class_weight_text, impute, delimiter,
                na_values, decimal, thousands, encoding, max_categories, keep_id, seed,
                threads, memory_limit_text, dtype, output, force,
                as_json=app.console.format == "json")
@@ -176,8 +176,8 @@ class _ranks:
         return False
 
 
-def _train(app, term, comm, data, target, drop, task, hidden, activation, loss, optimizer, lr,
-           epochs, batch_size, val_split, val_path, early_stopping, patience, schedule,
+def _train(app, term, comm, data, target, drop, task, hidden, activation, loss, optimizer,
+           lr, epochs, batch_size, val_split, val_path, early_stopping, patience, schedule,
            weight_decay, dropout, clip_norm, class_weight_text, impute, delimiter,
            na_values, decimal, thousands, encoding, max_categories, keep_id, seed, threads,
            memory_limit_text, dtype, output, force, as_json):
