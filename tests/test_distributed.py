@@ -41,12 +41,18 @@ def _need_mpi():
         pytest.skip('mpirun is not installed (pip install "neuralcli[mpi]")')
 
 
-def _env():
+def _root():
+    """The directory holding the neuralcli this test imported: the processes start there
+    (as helpers.run_python's do), so that `python -c` in an unpacked sdist imports the
+    installed package, not the uncompiled source beside the tests."""
     import neuralcli
 
+    return os.path.dirname(os.path.dirname(os.path.abspath(neuralcli.__file__)))
+
+
+def _env():
     env = {k: v for k, v in os.environ.items() if k not in distributed.LAUNCH_VARIABLES}
-    root = os.path.dirname(os.path.dirname(os.path.abspath(neuralcli.__file__)))
-    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYTHONPATH"] = _root() + os.pathsep + env.get("PYTHONPATH", "")
     # Open MPI refuses root without these (CI runs as root); one core each is enough
     env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
                OMP_NUM_THREADS="1", NEURALCLI_NUM_THREADS="1")
@@ -61,8 +67,9 @@ def mpirun(n, *args, timeout=120, logs=None):
     if logs is not None:
         with open(os.path.join(logs, "stdout"), "w") as out, \
                 open(os.path.join(logs, "stderr"), "w") as err:
-            return subprocess.Popen(cmd, env=_env(), stdout=out, stderr=err)
-    return subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=timeout)
+            return subprocess.Popen(cmd, env=_env(), cwd=_root(), stdout=out, stderr=err)
+    return subprocess.run(cmd, env=_env(), cwd=_root(), capture_output=True, text=True,
+                          timeout=timeout)
 
 
 def _logs(logs):
