@@ -183,15 +183,12 @@ class ShardRows(_Rows):
         perm = rng.permutation(n) if shuffle else None
         for lo in range(0, n, bs):
             if perm is None:
-                a, b = max(lo, lo_row), min(lo + bs, hi_row)
-                idx = None
-                mine = slice(a - lo_row, max(a, b) - lo_row)
+                first, end = max(lo, lo_row), min(lo + bs, hi_row)
+                mine = slice(first - lo_row, max(first, end) - lo_row)
+                yield {k: a[mine] for k, a in self.arrays.items()}
             else:
                 idx = perm[lo:lo + bs]
                 idx = idx[(idx >= lo_row) & (idx < hi_row)] - lo_row
-            if idx is None:
-                yield {k: a[mine] for k, a in self.arrays.items()}
-            else:
                 yield {k: a.take(idx, axis=0) for k, a in self.arrays.items()}
 
 
@@ -210,11 +207,11 @@ class DistributedTrainer(Trainer):
                                 "weight_decay", setting="l2")
         self.comm = comm
         self._signal = 0
-        self._reduced = (0.0, 0.0, 0)
+        self._reduced = (0.0, 0.0)     # the last global batch's rows and correct ones
 
     # -------------------------------------------------------------- the rows
 
-    def _shard(self, X, y, sw, what):
+    def _shard(self, X, y, sw):
         counts = self.comm.allgather(0 if y is None else len(y))
         offset, total = sum(counts[:self.comm.rank]), sum(counts)
         X, y, sw = self._prepare(X, y, sw)
@@ -227,7 +224,7 @@ class DistributedTrainer(Trainer):
             return X
         if y is None:
             raise TrainingError(f"the {what} rows need targets (y)")
-        return self._shard(X, y, sample_weight, what)
+        return self._shard(X, y, sample_weight)
 
     # -------------------------------------------------------------- one step
 
@@ -299,11 +296,7 @@ class DistributedTrainer(Trainer):
     def evaluate(self, X, y=None, sample_weight=None):
         """(loss, metric) over every rank's rows: the parts' weighted loss sums, correct
         counts and R^2 sums added up in rank order."""
-        if isinstance(X, ShardRows):
-            a = X.arrays
-            X, y, sample_weight = (Encoded(a["dense"], a["codes"]) if "codes" in a
-                                   else a["dense"]), a["y"], a.get("sw")
-        if y is None:
+        if y is None and not isinstance(X, ShardRows):
             raise TrainingError("the evaluation rows need targets (y)")
         X, y, sw = self._prepare(X, y, sample_weight)
         n = len(y)
@@ -343,7 +336,7 @@ class DistributedTrainer(Trainer):
         if X_val is not None and not isinstance(X_val, ShardRows):
             has = self.comm.allgather(len(X_val) > 0)
             if any(has):
-                X_val = self._shard(X_val, y_val, val_weight, "validation")
+                X_val = self._shard(X_val, y_val, val_weight)
                 y_val = val_weight = None
             else:
                 X_val = None

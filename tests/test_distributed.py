@@ -227,6 +227,9 @@ def test_more_ranks_than_batches_and_a_rank_without_rows(tmp_path):
     err = np.max(np.abs(weights.astype(np.float64) - want)) / np.max(np.abs(want))
     assert err < RTOL
     assert [r["rows_train"] for r in reports] == [2, 2, 2]
+    # R^2 on the training rows, merged over the ranks (the first holds none)
+    assert reports[0]["train_metric"] == pytest.approx(model.info["final"]["train_metric"],
+                                                       rel=1e-4, abs=1e-6)
     assert reports[0]["epoch_hashes"] == reports[1]["epoch_hashes"] == \
         reports[2]["epoch_hashes"]
 
