@@ -65,7 +65,8 @@ class QuantileSketch:
     returned quantile is from the asked one. Nothing is halved while the stream has fewer
     than `buffer` values: the quantiles are then exact."""
 
-    def __init__(self, buffer=SKETCH_BUFFER):
+    def __init__(self, buffer=None):
+        buffer = SKETCH_BUFFER if buffer is None else buffer
         if buffer < 2 or buffer % 2:
             raise ValueError(f"buffer must be an even number of at least 2, got {buffer}")
         self.buffer = int(buffer)
