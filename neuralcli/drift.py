@@ -191,8 +191,9 @@ class DriftMeter:
         if not k:
             return
         acc.unseen += k
-        if len(acc.values) < EXAMPLES or self.strict:
-            acc.values.update(names[r] for r in np.unique(raw[fresh]).tolist())
+        # the alphabetically first few, whatever the chunks
+        acc.values = set(sorted(acc.values | {names[r] for r in
+                                              np.unique(raw[fresh]).tolist()})[:EXAMPLES])
         if self.strict:
             i = int(np.argmax(fresh))
             self._refuse(sel[i], lambda: table.error(

@@ -172,6 +172,21 @@ def test_categories_cut_by_max_categories_are_kept_as_seen(tmp_path):
     assert city["unseen_rows"] == 1 and city["unseen_categories"] == ["quito"]
 
 
+def test_the_unseen_categories_listed_are_the_first_few_whatever_the_chunks(files,
+                                                                           tmp_path):
+    model = TrainedModel.load(files["model"])
+    new = [f"c{k:02d}" for k in range(12)][::-1]
+    lines = ["x,w,day,city,y"] + [f"10,0.5,2024-03-03,{c},no" for c in new]
+    (tmp_path / "n.csv").write_text("\n".join(lines) + "\n")
+    table = read_table(tmp_path / "n.csv")
+    meter = model.drift_meter()
+    for part in np.array_split(np.arange(12), 4):
+        model.predict_table(table, rows=part, drift=meter)
+    city = meter.report()["columns"][3]
+    assert city["unseen_categories"] == sorted(new)[:drift.EXAMPLES]
+    assert city["unseen_rows"] == 12 and city["unseen"] == 1.0
+
+
 def test_a_file_read_in_chunks_gives_the_same_statistics(files, monkeypatch):
     # a sketch buffer smaller than the file, so that its halvings cross the chunks
     monkeypatch.setattr(drift, "SKETCH_BUFFER", 64)
