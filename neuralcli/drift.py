@@ -147,7 +147,7 @@ class DriftMeter:
     range (see the module's docstring), naming the table's row."""
 
     def __init__(self, specs, strict=False):
-        self.specs = [s for s in specs]
+        self.specs = list(specs)
         self.strict = bool(strict)
         self._refusal = None
         self.columns = {s["name"]: (_Categories() if s["kind"] == "text" else _Numbers())
@@ -168,12 +168,12 @@ class DriftMeter:
         bad = ~gaps & ((values < lo) | (values > hi))
         if bad.any():
             i = int(np.argmax(bad))
-            text = _value_text(spec, values[i])
-            self._refuse(sel[i], lambda: table.error(f"{text} is outside the training range "
-                              f"({_value_text(spec, st['min'])} to "
-                              f"{_value_text(spec, st['max'])}) by more than "
-                              f"{STRICT_MARGIN:.0%} of its width", row=sel[i], column=j,
-                              fix=("strict", None)))
+            message = (f"{_value_text(spec, values[i])} is outside the training range "
+                       f"({_value_text(spec, st['min'])} to "
+                       f"{_value_text(spec, st['max'])}) by more than "
+                       f"{STRICT_MARGIN:.0%} of its width")
+            self._refuse(sel[i], lambda: table.error(message, row=sel[i], column=j,
+                                                     fix=("strict", None)))
 
     def categories(self, table, j, spec, names, raw, unseen, present, sel):
         """Add a text column's rows at table rows sel: raw[i] indexes names (the cell's

@@ -30,7 +30,8 @@ import math
 
 import numpy as np
 
-from neuralcli import drift
+from neuralcli.drift import (QUANTILES, DriftMeter, QuantileSketch, check_record,
+                             missing_statistics, numeric_record)
 from neuralcli.errors import ColumnNote, DataError, Note, listing, show, summarize_notes
 from neuralcli.network import Encoded
 from neuralcli.table import NumberFormat, date_text
@@ -92,7 +93,7 @@ class Summary:
         self.values = [] if keep_values else None
         self.counts = np.zeros(0, dtype=np.int64)
         self.lo, self.hi = math.inf, -math.inf
-        self.sketch = drift.QuantileSketch() if kind != "text" and quantiles else None
+        self.sketch = QuantileSketch() if kind != "text" and quantiles else None
 
     def add(self, table, j, sel):
         """Add rows `sel` of column j of `table` (a whole table, or a chunk of one)."""
@@ -543,7 +544,7 @@ class Preprocessor:
             fill = None
             # the drift statistics are those of the present values, as prediction
             # measures them
-            stats = drift.numeric_record(summary)
+            stats = numeric_record(summary)
             if impute is not None:
                 fill = summary.fill_value(impute)
                 # the filled cells count in the statistics, as the values they become
@@ -772,8 +773,8 @@ class Preprocessor:
         to; a DataError when the fit kept no training statistics."""
         self._need_fit()
         if not self.has_drift_statistics:
-            raise drift.missing_statistics()
-        return drift.DriftMeter(self.specs, strict=strict)
+            raise missing_statistics()
+        return DriftMeter(self.specs, strict=strict)
 
     # ---- transforming
 
@@ -1111,7 +1112,7 @@ class Preprocessor:
                                           dtype=np.float64),
         }
         if self.has_drift_statistics:
-            meta["drift"] = {"format": 1, "quantiles": list(drift.QUANTILES)}
+            meta["drift"] = {"format": 1, "quantiles": list(QUANTILES)}
             stats = [s["drift"] for s in scaled]
             for key in ("min", "max", "mean", "std"):
                 arrays[f"data.drift.{key}"] = np.array([st[key] for st in stats],
@@ -1121,7 +1122,7 @@ class Preprocessor:
                                                        dtype=np.int64)
             arrays["data.drift.quantiles"] = np.array(
                 [st["quantiles"] for st in stats], dtype=np.float64).reshape(
-                len(stats), len(drift.QUANTILES))
+                len(stats), len(QUANTILES))
         if self.classes is not None:
             arrays["data.classes"] = (self.classes if self.label_kind == "text" else
                                       self.classes.astype(np.int64 if self.label_kind ==
@@ -1211,13 +1212,13 @@ class Preprocessor:
         them (ValueError, KeyError, ... when damaged; from_meta words it)."""
         record = meta["drift"]
         if record.get("format") != 1 or \
-                [float(q) for q in record["quantiles"]] != list(drift.QUANTILES):
+                [float(q) for q in record["quantiles"]] != list(QUANTILES):
             raise ValueError("drift statistics of an unknown kind")
         got = {key: np.asarray(arrays[f"data.drift.{key}"])
                for key in ("min", "max", "mean", "std", "rows", "rank_error")}
         quantiles = np.asarray(arrays["data.drift.quantiles"], dtype=np.float64)
         if any(a.shape != (k,) for a in got.values()) or \
-                quantiles.shape != (k, len(drift.QUANTILES)):
+                quantiles.shape != (k, len(QUANTILES)):
             raise ValueError("drift statistics do not match the number and date columns")
         texts = {c["name"]: c for c in meta["columns"]}
         at = 0
@@ -1228,7 +1229,7 @@ class Preprocessor:
             st = {key: float(got[key][at]) for key in ("min", "max", "mean", "std")}
             st["rows"], st["rank_error"] = int(got["rows"][at]), int(got["rank_error"][at])
             st["quantiles"] = [float(q) for q in quantiles[at]]
-            s["drift"] = drift.check_record(st)
+            s["drift"] = check_record(st)
             at += 1
 
     def _format1_order(self):
