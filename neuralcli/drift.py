@@ -131,6 +131,7 @@ class _Numbers:
     def __init__(self):
         self.rows = self.below = self.above = 0
         self.dev = 0.0          # sum of (value - training mean)
+        self.bins = np.zeros(len(QUANTILES) + 1, dtype=np.int64)
 
 
 class _Categories:
@@ -162,6 +163,8 @@ class DriftMeter:
         acc.below += int(np.count_nonzero(x < st["min"]))
         acc.above += int(np.count_nonzero(x > st["max"]))
         acc.dev += float(np.sum(x - st["mean"]))
+        acc.bins += np.bincount(np.searchsorted(st["quantiles"], x, side="left"),
+                                minlength=len(acc.bins))
         if not self.strict:
             return
         lo, hi = strict_bounds(st)
@@ -215,11 +218,14 @@ class DriftMeter:
 
     def report(self):
         """Every column's drift, in the model's column order, and the drifted ones worst
-        first: {"columns": [...], "drifted": [names]}. A column's entry has "column",
-        "kind", "rows" (present cells measured), "drifted", "severity" (its largest
-        measure over its threshold) and "thresholds"; number and date columns add
-        "below_min", "above_max", "outside_range" and "mean_shift"; text columns
-        "unseen", "unseen_rows" and "unseen_categories" (the first few, sorted)."""
+        first: {"quantiles": QUANTILES, "columns": [...], "drifted": [names]}. A column's
+        entry has "column", "kind", "rows" (present cells measured), "drifted",
+        "severity" (its largest measure over its threshold) and "thresholds"; number and
+        date columns add "below_min", "above_max", "outside_range", "mean_shift",
+        "between_quantiles" (the shares of values in the len(QUANTILES) + 1 intervals
+        the training quantiles cut, each closed above) and "training" (min, max, mean,
+        std and quantiles); text columns "unseen", "unseen_rows" and
+        "unseen_categories" (the first few, sorted)."""
         out = []
         for s in self.specs:
             acc = self.columns[s["name"]]
@@ -240,7 +246,10 @@ class DriftMeter:
                 if n and st["std"] > 0:
                     shift = acc.dev / n / st["std"]
                 entry.update(below_min=below, above_max=above, outside_range=below + above,
-                             mean_shift=shift)
+                             mean_shift=shift,
+                             between_quantiles=(acc.bins / max(n, 1)).tolist(),
+                             training={k: st[k] for k in ("min", "max", "mean", "std",
+                                                           "quantiles")})
                 severity = (below + above) / limits["outside_range"]
                 if shift is not None:
                     severity = max(severity, abs(shift) / limits["mean_shift"])
@@ -249,7 +258,8 @@ class DriftMeter:
             entry["thresholds"] = limits
             out.append(entry)
         worst = sorted((e for e in out if e["drifted"]), key=lambda e: -e["severity"])
-        return {"columns": out, "drifted": [e["column"] for e in worst]}
+        return {"quantiles": list(QUANTILES), "columns": out,
+                "drifted": [e["column"] for e in worst]}
 
 
 def thresholds(n, n_train):

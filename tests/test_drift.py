@@ -266,6 +266,12 @@ def test_measures_match_numpy(files):
         assert e["above_max"] == np.mean(now > train.max())
         assert e["mean_shift"] == pytest.approx((now.mean() - train.mean()) / train.std(),
                                                 rel=1e-9)
+        edges = np.concatenate([[-np.inf], np.quantile(train, QUANTILES), [np.inf]])
+        assert e["between_quantiles"] == pytest.approx(
+            [np.mean((now > a) & (now <= b)) for a, b in zip(edges[:-1], edges[1:])],
+            abs=1e-15)
+        assert e["training"]["min"] == train.min() and e["training"]["std"] == \
+            pytest.approx(train.std(), rel=1e-12)
     cities = column(files["shifted"], "city", str)
     assert got["city"]["unseen"] == np.mean(~np.isin(cities, CITIES[:3]))
     assert got["city"]["unseen_categories"] == ["kyiv", "lima"]
@@ -285,6 +291,10 @@ def test_rows_like_the_training_ones_do_not_drift(files):
     assert report["drifted"] == []
     for e in report["columns"]:
         assert e["severity"] < 1 and not e["drifted"], e
+        if e["kind"] != "text":
+            # like the training rows: about 1, 4, 20, 25, 25, 20, 4, 1 % between quantiles
+            want = np.diff([0, *QUANTILES, 1])
+            assert e["between_quantiles"] == pytest.approx(want, abs=0.06), e["column"]
     assert report["columns"][3]["unseen_rows"] == 0
 
 
