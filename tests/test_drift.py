@@ -441,3 +441,12 @@ def test_a_model_file_without_statistics_predicts_with_one_note():
     line = assert_one_line_error(run("predict", path, data, "--strict"),
                                  "no training statistics", "leave out --strict")
     assert path in line
+
+
+def test_the_strict_help_states_the_bound_the_meter_applies():
+    from neuralcli.cli.drift import STRICT_HELP
+
+    assert f"by more than {drift.STRICT_MARGIN:.0%} of its width" in STRICT_HELP
+    for cmd in ("predict", "eval"):
+        result = run(cmd, "--help")
+        assert result.exit_code == 0 and "--strict" in result.stdout
