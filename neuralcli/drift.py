@@ -33,7 +33,8 @@ SKETCH_BUFFER training values; past that, a deterministic compacting sketch whos
 answers are within a stated rank error (rank_error, at most levels * n / SKETCH_BUFFER
 for n values over `levels` compacted levels). The sketch depends only on the sequence of
 values, not on how it is cut into chunks, so a file read in chunks gives the same
-statistics as the file read whole.
+statistics as the file read whole. It holds about (1 + levels / 2) * SKETCH_BUFFER values
+per column: 64K values (512 KiB) at a million rows, as much as a chunk of that column.
 """
 import math
 
