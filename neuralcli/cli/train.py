@@ -278,10 +278,9 @@ def _resumed(ctx, values):
             continue
         given = ctx.get_parameter_source(name) not in (ParameterSource.DEFAULT,
                                                        ParameterSource.DEFAULT_MAP)
-        if not given:
+        if not given or _as_decided(name, values[name], ckpt.model):
             values[name] = tuple(then) if params[name].multiple else then
-        elif name != "epochs" and not _same_option(name, values[name], then) and not \
-                _as_decided(name, values[name], ckpt.model):
+        elif name != "epochs" and not _same_option(name, values[name], then):
             flag = max(params[name].opts, key=len)
             raise CliError(f"{flag} {_shown(values[name])} differs from the run in "
                            f"{ckpt.path}, which has {_shown(then)}; a resumed run keeps its "
