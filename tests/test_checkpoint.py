@@ -60,7 +60,8 @@ class _States(Callback):
 
 
 def _fit(cfg, data, net_kw, resume=None, stop=None, how="stop", spilled=None):
-    net = _net(MULTI, **net_kw)
+    # a resumed fit's network starts from other weights: the state replaces them all
+    net = _net(MULTI, **net_kw, seed=3 if resume is None else 11)
     states = _States(stop, how)
     tr = Trainer(net, MULTI, TrainConfig(**cfg), [states])
     tr.keep_fit_state = True
