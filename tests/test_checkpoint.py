@@ -278,6 +278,10 @@ def test_a_finished_run_goes_on_with_more_epochs(shop, tmp_path):
     ok(run("train", "--resume", ckpt, "--epochs", 4, "-o", tmp_path / "b.ncm"))
     ok(run("train", shop, *longer, 4, "-o", tmp_path / "c.ncm"))
     _same_model(tmp_path / "b.ncm", tmp_path / "c.ncm")
+    # the checkpoint now holds a run of 4 epochs, which resumes to its end at once
+    again = ok(run("train", "--resume", ckpt, "-o", tmp_path / "d.ncm"))
+    assert "after epoch 4, to epoch 4" in again.stderr
+    _same_model(tmp_path / "d.ncm", tmp_path / "c.ncm")
 
 
 def test_a_checkpoint_is_a_model_for_eval_and_predict(shop, whole):

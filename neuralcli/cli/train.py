@@ -194,7 +194,8 @@ def _train(app, term, data, target, drop, task, hidden, activation, loss, optimi
                "every": checkpoint_every,
                "options": {k: _json(values[k]) for k in values if k not in RESUME_FREE}}
         if resumed is not None:
-            run["options"] = resumed.run["options"]
+            # the options the run started with, but for its new length
+            run["options"] = {**resumed.run["options"], "epochs": epochs}
         fit["checkpoint"] = Plan(checkpoint, checkpoint_every, run)
     cb = report.TrainProgress(console)
     if resumed is not None:
@@ -211,8 +212,9 @@ def _train(app, term, data, target, drop, task, hidden, activation, loss, optimi
     if data is None or source.is_parquet(data):
         if data is None:
             table = load_builtin("spirals")
-            console.note("no data given: training on the built-in two spirals (500 "
-                         "points); pass a CSV file to use your own")
+            if resumed is None:
+                console.note("no data given: training on the built-in two spirals "
+                             "(500 points); pass a CSV file to use your own")
         else:
             table = source.read(console, data, reading)
         val_table = source.read(console, val_path, reading) if val_path else None
