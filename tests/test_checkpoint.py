@@ -343,6 +343,8 @@ def test_a_model_or_a_broken_file_is_not_a_checkpoint(shop, whole, tmp_path):
 
 def test_checkpoint_options_are_checked(shop, whole, tmp_path):
     _one_error(run("train", shop, "--checkpoint", whole), "already exists; pass --force")
+    _one_error(run("train", "--resume", shop.parent / "whole.ckpt", "--checkpoint", whole),
+               "already exists; pass --force")
     out = tmp_path / "m.ncm"
     _one_error(run("train", shop, "-o", out, "--checkpoint", out),
                "is the model file (-o)")

@@ -94,7 +94,8 @@ RESUME_FREE = ("data", "threads", "output", "force", "checkpoint", "checkpoint_e
                    "--checkpoint-every), and when training stops; it is a model file that "
                    "also holds the state --resume continues from.")
 @click.option("--checkpoint-every", type=int, default=1, show_default=True, metavar="N",
-              help="Write the checkpoint every N epochs.")
+              help="Write the checkpoint every N epochs. Each write is synced to disk, "
+                   "which takes milliseconds: more than a short epoch.")
 @click.option("--resume", type=click.Path(dir_okay=False),
               help="Continue the run a checkpoint holds, on the same data and options "
                    "(--epochs: the run's total epochs); checkpoints go on to the same file "
@@ -171,7 +172,9 @@ def _train(app, term, data, target, drop, task, hidden, activation, loss, optimi
             name = name[:-3]
         stem = "model" if data == "-" else (os.path.splitext(name)[0] or "model")
     path = output or _fresh_name(f"{stem}.ncm")
-    _check_writable(path, force, CliError)
+    # a resumed run may replace its own model file, which its interruption left
+    own = resumed is not None and os.path.abspath(path) == resumed.run.get("output")
+    _check_writable(path, force or own, CliError)
     limit = (resumed and resumed.run.get("memory_limit")) or default_limit()
     if memory_limit_text is not None:
         try:
@@ -244,7 +247,7 @@ def _train(app, term, data, target, drop, task, hidden, activation, loss, optimi
         # no epoch finished: the weights are the untrained ones, not worth a model file
         console.warn(f"{stopped} in epoch 1, before it ended: no model was saved")
         raise Stopped(term.terminated)
-    _check_writable(path, force, CliError)  # the file may have appeared meanwhile
+    _check_writable(path, force or own, CliError)  # it may have appeared meanwhile
     model.save(path)
     if checkpoint is not None and state.fit_state is not None:
         done = state.fit_state.epoch
@@ -294,8 +297,7 @@ def _resumed(ctx, values):
                            f"same rows again")
         values["data"] = run.get("data")
     if values["output"] is None and run.get("output"):
-        # the run's own model file, which its interruption left
-        values["output"], values["force"] = run["output"], True
+        values["output"] = run["output"]
     if values["checkpoint"] is None:
         values["checkpoint"] = values["resume"]
         if ctx.get_parameter_source("checkpoint_every") == ParameterSource.DEFAULT:
