@@ -289,8 +289,8 @@ def _resumed(ctx, values):
             flag = max(params[name].opts, key=len)
             raise CliError(f"{flag} {_shown(values[name])} differs from the run in "
                            f"{ckpt.path}, which has {_shown(then)}; a resumed run keeps its "
-                           f"options (--epochs, --threads, -o and the checkpoint's may "
-                           f"change)")
+                           f"options (--epochs, --threads, --memory-limit, -o and the "
+                           f"checkpoint's may change)")
     if values["data"] is None:
         if run.get("data") == "-":
             raise CliError(f"the run in {ckpt.path} read standard input; pass - and the "
