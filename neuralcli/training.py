@@ -562,6 +562,10 @@ class Trainer:
         if resume.epoch < 0 or resume.epoch != len(resume.history):
             raise TrainingError(f"the state to resume is of epoch {resume.epoch} but holds "
                                 f"{len(resume.history)} epochs of history")
+        if resume.epoch > self.cfg.epochs:
+            raise TrainingError(f"must be at least the {resume.epoch} epochs the run to "
+                                f"resume has trained, got {self.cfg.epochs}",
+                                setting="epochs")
         try:
             self.schedule.restore(resume.schedule)
             rng.bit_generator.state = resume.rng

@@ -329,6 +329,14 @@ def test_resuming_on_other_columns_network_or_task_is_refused(shop, whole, tmp_p
     _one_error(run("train", shifted, "--resume", ckpt), "the data has 63 training")
 
 
+def test_resuming_to_fewer_epochs_than_were_run_is_refused(shop, whole):
+    result = run("train", "--resume", shop.parent / "whole.ckpt", "--epochs", 3)
+    assert result.exit_code == 2, result.stderr
+    assert "--epochs" in result.stderr and \
+        "must be at least the 6 epochs the run to resume has trained, got 3" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_a_model_or_a_broken_file_is_not_a_checkpoint(shop, whole, tmp_path):
     _one_error(run("train", "--resume", whole),
                f"{whole}: a model file without training state, not a checkpoint")
