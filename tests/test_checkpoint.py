@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from helpers import assert_bitwise_equal
-from test_training_stream import BINARY, MULTI, _data, _net, _spill
+from test_training_stream import MULTI, _data, _net, _spill
 from neuralcli.cli import cli
 from neuralcli.spill import SpilledRows
 from neuralcli.training import Callback, TrainConfig, Trainer
