@@ -284,6 +284,23 @@ def test_a_finished_run_goes_on_with_more_epochs(shop, tmp_path):
     _same_model(tmp_path / "d.ncm", tmp_path / "c.ncm")
 
 
+def test_a_run_with_a_validation_file_resumes_from_another_folder(shop, tmp_path,
+                                                                 monkeypatch):
+    lines = shop.read_text().splitlines()
+    (tmp_path / "train.csv").write_text("\n".join(lines[:60]) + "\n")
+    (tmp_path / "val.csv").write_text("\n".join(lines[:1] + lines[60:]) + "\n")
+    monkeypatch.chdir(tmp_path)
+    opts = ["train.csv", "--val", "val.csv", "--hidden", "8", "--no-early-stopping"]
+    ok(run("train", *opts, "--epochs", 2, "-o", "a.ncm", "--checkpoint", "a.ckpt"))
+    ok(run("train", *opts, "--epochs", 3, "-o", "whole.ncm"))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    ok(run("train", "--resume", tmp_path / "a.ckpt", "--epochs", 3))
+    _same_model(tmp_path / "a.ncm", tmp_path / "whole.ncm")
+    assert _load(tmp_path / "a.ncm").info["rows_val"] == 21
+
+
 def test_a_checkpoint_is_a_model_for_eval_and_predict(shop, whole):
     ckpt = shop.parent / "whole.ckpt"
     ev = ok(run("eval", ckpt, shop, "--json"))

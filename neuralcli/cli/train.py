@@ -195,7 +195,7 @@ def _train(app, term, data, target, drop, task, hidden, activation, loss, optimi
         run = {"data": data if data in (None, "-") else os.path.abspath(data),
                "output": os.path.abspath(path), "memory_limit": limit,
                "every": checkpoint_every,
-               "options": {k: _json(values[k]) for k in values if k not in RESUME_FREE}}
+               "options": {k: _json(k, values[k]) for k in values if k not in RESUME_FREE}}
         if resumed is not None:
             # the options the run started with, but for its new length
             run["options"] = {**resumed.run["options"], "epochs": epochs}
@@ -313,7 +313,7 @@ def _same_option(name, now, then):
     parse = {"hidden": hidden_sizes, "class_weight_text": class_weight}.get(name)
     if parse is not None:
         return parse(now) == parse(then)
-    return _json(now) == then
+    return _json(name, now) == then
 
 
 def _as_decided(name, now, model):
@@ -322,7 +322,11 @@ def _as_decided(name, now, model):
         (name == "task" and now == model.task)
 
 
-def _json(value):
+def _json(name, value):
+    """An option's value as a checkpoint records it: lists for repeated options, and the
+    validation file as an absolute path (a resumed run may start elsewhere)."""
+    if name == "val_path" and value not in (None, "-"):
+        return os.path.abspath(value)
     return list(value) if isinstance(value, tuple) else value
 
 
