@@ -331,7 +331,12 @@ class DistributedTrainer(Trainer):
 
     # -------------------------------------------------------------- the loop
 
-    def fit(self, X, y=None, sample_weight=None, X_val=None, y_val=None, val_weight=None):
+    def fit(self, X, y=None, sample_weight=None, X_val=None, y_val=None, val_weight=None,
+            *, resume=None):
+        """Trainer.fit on this rank's blocks of the rows. A FitState to resume holds only
+        what every rank shares (the weights, the optimizer's state, the shuffle's
+        generator, the history), so a run saved by one process, or by any number of
+        ranks, resumes on any number."""
         rows = self._rows(X, y, sample_weight)
         if X_val is not None and not isinstance(X_val, ShardRows):
             has = self.comm.allgather(len(X_val) > 0)
@@ -341,7 +346,7 @@ class DistributedTrainer(Trainer):
             else:
                 X_val = None
         with _SignalsAsFlag(self):
-            return super().fit(rows, None, None, X_val, y_val, val_weight)
+            return super().fit(rows, None, None, X_val, y_val, val_weight, resume=resume)
 
     def _prepare(self, X, y, sample_weight):
         if isinstance(X, ShardRows):
