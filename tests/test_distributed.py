@@ -395,3 +395,31 @@ def test_an_unexpected_exception_on_one_rank_aborts_the_job(data, tmp_path):
     lines = [ln for ln in result.stderr.splitlines() if ln.startswith("error:")]
     assert lines == ["error: rank 1: RuntimeError: the third step broke"], result.stderr
     assert not (tmp_path / "m.ncm").exists()
+
+
+def test_checkpoints_resume_under_mpirun(data, tmp_path):
+    """A run checkpointed by one process resumes on 2 ranks, whose first writes the
+    checkpoints on; it ends with the weights of one process's unbroken run (to RTOL)."""
+    _need_mpi()
+    from neuralcli.checkpoint import Checkpoint
+    from neuralcli.model import TrainedModel
+
+    ck = tmp_path / "run.ckpt"
+    common = ["--hidden", "8", "--no-early-stopping", "--threads", "1"]
+    first = CliRunner().invoke(cli, ["train", str(data), "--epochs", "2", *common,
+                                     "--checkpoint", str(ck), "-o", str(tmp_path / "a.ncm")])
+    assert first.exit_code == 0, first.stderr
+    whole = CliRunner().invoke(cli, ["train", str(data), "--epochs", "4", *common, "-o",
+                                     str(tmp_path / "c.ncm")])
+    assert whole.exit_code == 0, whole.stderr
+    result = mpirun(2, *neuralcli_args("--no-color", "train", "--resume", ck, "--epochs", "4",
+                                       "-o", tmp_path / "b.ncm"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stderr.count("resuming the run") == 1, result.stderr
+    resumed = TrainedModel.load(str(tmp_path / "b.ncm"))
+    want = TrainedModel.load(str(tmp_path / "c.ncm")).net.params.astype(np.float64)
+    err = np.max(np.abs(resumed.net.params - want)) / np.max(np.abs(want))
+    assert err < RTOL, f"max difference {err:.3e} of the largest weight"
+    assert len(resumed.history) == 4
+    assert Checkpoint.read(str(ck)).state.epoch == 4
+    assert sorted(os.listdir(tmp_path)) == ["a.ncm", "b.ncm", "c.ncm", "run.ckpt"]
