@@ -656,6 +656,24 @@ class Preprocessor:
         self.input_columns = [s["name"] for s in self.specs]
         self._spec_of = {s["name"]: s for s in self.specs}
 
+    def column_inputs(self):
+        """[(column, start, stop, kind)]: each input column's first-layer inputs
+        start..stop-1 in the one-hot layout of feature_names, in the columns' order. kind
+        is "number" or "date" (dense inputs, start < n_dense) or "text" (a one-hot block,
+        which an Encoded input reaches through its codes column in the order of the
+        blocks)."""
+        out, at = [], 0
+        blocks = {name: (start, size) for name, start, size in self.blocks}
+        for s in self.specs:
+            if s["kind"] == "text":
+                start, size = blocks[s["name"]]
+                out.append((s["name"], start, start + size, "text"))
+            else:
+                k = 1 if s["kind"] == "number" else len(DATE_FEATURES)
+                out.append((s["name"], at, at + k, s["kind"]))
+                at += k
+        return out
+
     def _layout_record(self):
         """The first layer's layout as the model file records it (JSON types), checked
         against the layout rebuilt from the columns on loading."""
