@@ -56,9 +56,10 @@ class ColumnAttribution:
 @dataclass(frozen=True)
 class IntegratedGradients:
     """The attributions of one row, in the order of the model's input columns, with what
-    they explain: `output` names f ("p(yes)", or the target's name), `index` its class or
-    target index; f(x) is `f_row`, f(baseline) `f_baseline`; `total` is the sum of the
-    attributions and `error` total - (f_row - f_baseline), the completeness check.
+    they explain: `output` names f ("P(approved = yes)", or the target's name), `index`
+    its class or target index; f(x) is `f_row`, f(baseline) `f_baseline`; `total` is the
+    sum of the attributions and `error` total - (f_row - f_baseline), the completeness
+    check.
     `steps` equal intervals, refined to `points` points where an interval's trapezoid sum
     missed f's change over it. `unrecorded`: categorical columns whose training shares the model file lacks (their
     baseline is uniform over the categories)."""
@@ -160,7 +161,7 @@ def integrated_gradients(model, X, *, index=None, steps=DEFAULT_STEPS, refine=Tr
         if not 0 <= index < k:
             raise ValueError(f"the model has {k} classes, so index lies in 0..{k - 1}, "
                              f"got {index}")
-        name, kind = f"p({pre.class_names[index]})", "probability"
+        name, kind = f"P({pre.target} = {pre.class_names[index]})", "probability"
     net = _dense_network(model.net)
     base, unrecorded = pre.input_means()
     f, dout_fn = output_function(model, index)

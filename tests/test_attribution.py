@@ -170,7 +170,7 @@ def test_attributions_add_up_to_the_change_of_the_output(models, case):
             else:
                 want = int(proba[0].argmax()) if index is None else index
                 assert ig.index == want
-                assert ig.output == f"p({model.pre.class_names[want]})"
+                assert ig.output == f"P(y = {model.pre.class_names[want]})"
                 assert ig.f_row == pytest.approx(float(proba[0, want]), abs=tol)
             base, _ = model.pre.input_means()
             f, _ = output_function(model, ig.index)
@@ -196,6 +196,25 @@ def test_a_category_is_attributed_through_its_one_hot_block(models):
     assert colour.value == pytest.approx(sum(a for *_, a in colour.inputs), abs=1e-15)
     signal = next(c for c in ig.columns if c.column == "signal")
     assert signal.inputs[0][2] == 0.0  # a standardized number's training mean
+
+
+def test_the_shares_count_missing_cells_as_their_fill_and_the_rest_as_other(tmp_path):
+    """A categorical block's baseline is the mean of its one-hot inputs over the training
+    rows: a filled cell counts as its fill category, and the categories beyond
+    max_categories as the <other> input."""
+    colours = ["red"] * 5 + ["blue"] * 3 + [""] * 2 + ["green"] * 2 + ["pink"] * 1 + \
+        ["gold"] * 1
+    rows = [(i % 7, c, "yes" if i % 2 else "no") for i, c in enumerate(colours)]
+    table = read_table(_csv(tmp_path / "m.csv", ["n", "colour", "y"], rows))
+    model, _ = TrainedModel.fit(table, Settings(hidden=[2], epochs=1, val_split=0.0),
+                                impute="most-frequent", max_categories=3)
+    means, unrecorded = model.pre.input_means()
+    start, stop = next((a, b) for c, a, b, _ in model.pre.column_inputs() if c == "colour")
+    assert model.pre.feature_names[start:stop] == ["colour=blue", "colour=green",
+                                                   "colour=red", "colour=<other>"]
+    assert list(means[start:stop]) == pytest.approx([3 / 14, 2 / 14, 7 / 14, 2 / 14],
+                                                    abs=1e-15)
+    assert means[0] == 0.0 and unrecorded == []
 
 
 def test_a_model_file_keeps_the_shares_and_one_without_them_is_uniform(models, tmp_path):
@@ -336,7 +355,7 @@ def test_explain_attributions_shows_each_column_and_the_check(saved):
     assert r.exit_code == 0, r.stderr
     ig = integrated_gradients(model, _row(model, table, 4))
     out = r.stdout
-    assert f"Integrated gradients of the probability {ig.output} for row 5 of" in out
+    assert f"Integrated gradients of {ig.output} for row 5 of" in out
     assert "64 equal steps of the trapezoid rule" in out
     for c in ig.columns:
         assert re.search(rf"^{c.column}\s+\S+\s+{re.escape(f'{c.value:+.4f}')}$", out,
@@ -354,7 +373,7 @@ def test_explain_attributions_json_gives_the_numbers(saved):
     assert r.exit_code == 0, r.stderr
     got = json.loads(r.stdout)
     ig = integrated_gradients(model, _row(model, table, 7), index=0, steps=10)
-    assert got["class"] == name and got["output"] == f"p({name})"
+    assert got["class"] == name and got["output"] == f"P(y = {name})"
     assert got["steps"] == 10 and got["rule"] == "trapezoid" and got["points"] == ig.points
     assert got["f_row"] == ig.f_row and got["f_baseline"] == ig.f_baseline
     assert got["sum"] == ig.total and got["error"] == ig.error

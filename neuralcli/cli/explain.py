@@ -173,9 +173,8 @@ def _attributions(app, model, model_path, data, row, input_text, steps, class_na
                                           "attribution": a} for n, v, b, a in c.inputs]}
                              for c in ig.columns]})
         return
-    what = "probability " + ig.output if ig.kind == "probability" else \
-        f"prediction of {ig.output}"
-    _say(console, f"Integrated gradients of the {what} for {where}", style="bold",
+    what = ig.output if ig.kind == "probability" else f"the prediction of {ig.output}"
+    _say(console, f"Integrated gradients of {what} for {where}", style="bold",
          prose=True)
     for name in ig.unrecorded:
         console.note(f"{model_path} does not record the training shares of column "
