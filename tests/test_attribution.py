@@ -322,6 +322,31 @@ def test_attributions_do_not_depend_on_the_thread_count(models, case):
     assert_bitwise_equal(got[0], got[1], "attributions at 1 and 2 threads")
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_input_gradient_of_a_wide_network_does_not_depend_on_the_thread_count(dtype):
+    """Sizes past the kernels' block edges, so that two threads split the work."""
+    from neuralcli.network import MLP
+
+    net = MLP([301, 257, 129, 3], ["tanh", "relu", "identity"], dtype=dtype, seed=5)
+    x = np.random.default_rng(6).standard_normal((777, 301))
+
+    def dout_fn(out, dout):
+        dout[...] = np.linspace(-1, 1, 3)
+
+    got = []
+    for n in (1, 2):
+        with head.threads(n):
+            got.append(net.input_gradient(x, dout_fn))
+    assert_bitwise_equal(got[0][0], got[1][0], "outputs at 1 and 2 threads")
+    assert_bitwise_equal(got[0][1], got[1][1], "input gradients at 1 and 2 threads")
+    w = [wi.astype(np.float64) for wi in net.weights]
+    h1 = np.tanh(x @ w[0] + net.biases[0])
+    z2 = h1 @ w[1] + net.biases[1]
+    want = (((np.linspace(-1, 1, 3) @ w[2].T) * (z2 > 0)) @ w[1].T * (1 - h1 ** 2)) @ w[0].T
+    tol = 1e-3 if dtype == "float32" else 1e-10
+    np.testing.assert_allclose(got[0][1], want, rtol=tol, atol=tol)
+
+
 def test_integrated_gradients_checks_its_arguments(models):
     model, table = models("binary", "auto", "relu", "float64")
     with pytest.raises(ValueError, match="steps must be at least 1, got 0"):
