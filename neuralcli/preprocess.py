@@ -607,13 +607,14 @@ class Preprocessor:
                                     f"cells or mark them missing and use --impute", name,
                                     "{n} columns of mostly numbers are read as text"))
         # each one-hot input's share of the training rows (a missing cell counts as its
-        # fill): the mean of the block's inputs, the baseline of attributions
+        # fill, which falls to <other> when a tie at the top count left it out): the mean
+        # of the block's inputs, the baseline of attributions
         place = {c: i for i, c in enumerate(cats)}
         hits = np.zeros(len(cats) + other)
         for c in order.tolist():
             hits[place.get(col.categories[c], len(cats))] += counts[c]
         if fill is not None:
-            hits[place[fill]] += summary.missing
+            hits[place.get(fill, len(cats))] += summary.missing
         return {"name": name, "kind": "text", "categories": cats, "other": other,
                 "fill": fill, "freq": (hits / max(1.0, hits.sum())).tolist()}
 

@@ -233,6 +233,19 @@ def test_a_model_file_keeps_the_shares_and_one_without_them_is_uniform(models, t
     assert abs(ig.error) < 1e-3
 
 
+def test_a_damaged_share_record_is_refused(models):
+    from neuralcli.errors import DataError
+    from neuralcli.preprocess import Preprocessor
+
+    model, _ = models("binary", "auto", "relu", "float64")
+    meta, arrays = model.pre.to_meta()
+    colour = next(c for c in meta["columns"] if c["name"] == "colour")
+    assert colour["freq"] == model.pre.input_means()[0][-3:].tolist()
+    colour["freq"] = colour["freq"][:2]
+    with pytest.raises(DataError, match="'colour' has 2 category frequencies for 3 inputs"):
+        Preprocessor.from_meta(meta, arrays)
+
+
 def _points(model, n, seed):
     """Points on paths between a baseline and rows: numbers anywhere, one-hot blocks at
     fractions."""
