@@ -33,12 +33,14 @@ __all__ = ["DEFAULT_STEPS", "RULE", "ColumnAttribution", "IntegratedGradients",
 DEFAULT_STEPS = 64
 RULE = "trapezoid"
 # An interval [a, a + h] of the path is halved while its trapezoid sum misses the change
-# of f over it by more than REFINE_TOL * h (times the target's scale for a regression,
-# and no finer than the dtype's rounding), for at most MAX_REFINE rounds and
-# MAX_POINTS_PER_STEP points per interval of `steps`. The gradient of a network of
+# of f over it by more than REFINE_TOL * h (times the target's scale for a regression)
+# plus ROUNDING units of the dtype's rounding of f, for at most MAX_REFINE rounds and
+# MAX_POINTS_PER_STEP points per interval of `steps`, the last of them to the intervals
+# that miss the most. The gradient of a network of
 # relu-family units jumps where a unit switches on or off along the path, and the
 # trapezoid rule's error there shrinks only as fast as the interval holding the jump.
-REFINE_TOL = 1e-6
+REFINE_TOL = 1e-5
+ROUNDING = 4
 MAX_REFINE = 24
 MAX_POINTS_PER_STEP = 16
 
@@ -166,7 +168,7 @@ def integrated_gradients(model, X, *, index=None, steps=DEFAULT_STEPS, refine=Tr
     base, unrecorded = pre.input_means()
     f, dout_fn = output_function(model, index)
     scale = model.pre.target_std if kind == "prediction" and model.pre.scale_target else 1.0
-    tol = max(REFINE_TOL, 100 * float(np.finfo(net.dtype).eps)) * scale
+    eps = float(np.finfo(net.dtype).eps)
 
     def at(alphas):
         out, grad = net.input_gradient(base + alphas[:, None] * (x - base), dout_fn)
@@ -180,8 +182,14 @@ def integrated_gradients(model, X, *, index=None, steps=DEFAULT_STEPS, refine=Tr
         # makes them differ, and halving the interval halves that part of the error
         h = np.diff(alphas)
         miss = np.abs(0.5 * h * (slopes[:-1] + slopes[1:]) - np.diff(values))
-        bad = np.flatnonzero(miss > tol * h)
-        if not len(bad) or len(alphas) + len(bad) > MAX_POINTS_PER_STEP * steps:
+        # below the rounding of f's values in the network's dtype a miss is noise
+        noise = ROUNDING * eps * max(scale, float(np.abs(values).max()))
+        bad = np.flatnonzero(miss > REFINE_TOL * scale * h + noise)
+        room = MAX_POINTS_PER_STEP * steps - len(alphas)
+        if len(bad) > room:
+            # the points left go to the intervals that miss the most
+            bad = np.sort(bad[np.argsort(-miss[bad], kind="stable")[:room]])
+        if not len(bad):
             break
         mid = 0.5 * (alphas[bad] + alphas[bad + 1])
         v, s_, g = at(mid)
