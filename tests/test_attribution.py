@@ -217,6 +217,40 @@ def test_the_shares_count_missing_cells_as_their_fill_and_the_rest_as_other(tmp_
     assert means[0] == 0.0 and unrecorded == []
 
 
+def test_a_date_column_is_its_five_inputs(tmp_path):
+    """A date's five inputs are one column: for the attributions (the sum of its inputs,
+    and completeness) and for the importance (the raw column shuffled)."""
+    import datetime
+
+    from neuralcli import metrics
+
+    rng = np.random.default_rng(8)
+    days = rng.integers(0, 700, 160)
+    amount = rng.normal(size=160)
+    start = datetime.date(2024, 1, 1)
+    dates = [str(start + datetime.timedelta(days=int(d))) for d in days]
+    y = ["yes" if d > 350 or a > 1 else "no" for d, a in zip(days, amount)]
+    table = read_table(_csv(tmp_path / "d.csv", ["amount", "when", "y"],
+                            zip([f"{a:.4f}" for a in amount], dates, y)))
+    model = _train(table, hidden=[8], activation="tanh", epochs=40)
+    assert model.pre.column_inputs() == [("amount", 0, 1, "number"),
+                                         ("when", 1, 6, "date")]
+    ig = integrated_gradients(model, _row(model, table, 5))
+    when = ig.columns[1]
+    assert [n for n, *_ in when.inputs] == ["when:days", "when:dow_sin", "when:dow_cos",
+                                            "when:month_sin", "when:month_cos"]
+    assert when.value == pytest.approx(sum(a for *_, a in when.inputs), abs=1e-15)
+    assert abs(ig.error) < 1e-3
+    got = {g.column: g for g in permutation_importance(model, table, repeats=1, seed=3)}
+    perm = np.random.default_rng(3).permutation(table.n_rows)
+    shuffled = type(table)(table.columns, [table.data[0], table.data[1].take(perm),
+                                           table.data[2]], path=table.path)
+    acc = [metrics.accuracy(model.pre.target_of(t), model.predict_table(t)[3])
+           for t in (table, shuffled)]
+    assert got["when"].mean == pytest.approx(acc[0] - acc[1], abs=1e-12)
+    assert got["when"].mean > 0.1
+
+
 def test_a_model_file_keeps_the_shares_and_one_without_them_is_uniform(models, tmp_path):
     model, table = models("binary", "auto", "relu", "float64")
     path = tmp_path / "m.ncm"
