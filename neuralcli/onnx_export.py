@@ -149,9 +149,14 @@ def _activation(g, z, act, param, dtype, layer):
                               g.op("Mul", [const("alpha", param), em1], f"{at}_scaled")],
                     f"{at}_elu")
     if act == "gelu":
-        # the exact form: z * 0.5 * (1 + erf(z / sqrt 2))
-        erf = g.op("Erf", [g.op("Mul", [z, const("rsqrt2", 0.70710678118654752440)],
-                                f"{at}_scaled")], f"{at}_erf")
+        # the exact form: z * 0.5 * (1 + erf(z / sqrt 2)). onnxruntime has Erf for
+        # float only, so a float64 model's erf is float's (within 1e-7 of the double)
+        scaled = g.op("Mul", [z, const("rsqrt2", 0.70710678118654752440)], f"{at}_scaled")
+        if t == np.float64:
+            erf = g.cast(g.op("Erf", [g.cast(scaled, np.float32, f"{at}_narrow")],
+                              f"{at}_erf"), t, f"{at}_erf_double")
+        else:
+            erf = g.op("Erf", [scaled], f"{at}_erf")
         return g.op("Mul", [g.op("Mul", [z, const("half", 0.5)], f"{at}_half_z"),
                             g.op("Add", [const("one", 1), erf], f"{at}_one_plus")],
                     f"{at}_gelu")
@@ -479,8 +484,8 @@ def export_estimator(est):
 
 def export_file(path):
     """The ONNX ModelProto of a model file: a command-line model, or an estimator
-    written by its save()."""
-    _onnx()
+    written by its save(). The file is read first, so that its errors come before a
+    missing onnx package's."""
     from neuralcli import persist
 
     kind = persist.load(path).meta
