@@ -161,7 +161,12 @@ def _activation(g, z, act, param, dtype, layer):
                             g.op("Add", [const("one", 1), erf], f"{at}_one_plus")],
                     f"{at}_gelu")
     if act == "swish":
-        return g.op("Mul", [z, g.op("Sigmoid", [z], f"{at}_sigmoid")], f"{at}_swish")
+        # z / (1 + e^-z), not z * Sigmoid(z): onnxruntime 1.20 fuses that product into an
+        # op it has for float only, and then cannot load a float64 model. An e^-z that
+        # overflows gives z / inf = -0, the limit.
+        exp = g.op("Exp", [g.op("Neg", [z], f"{at}_negated")], f"{at}_exp")
+        return g.op("Div", [z, g.op("Add", [const("one", 1), exp], f"{at}_denominator")],
+                    f"{at}_swish")
     if act == "step":
         # z >= 0 ? 1 : 0 (NaN gives 0, as in C)
         return g.cast(g.op("GreaterOrEqual", [z, const("zero", 0)], f"{at}_nonnegative"),
@@ -242,11 +247,13 @@ def _date_inputs(g, s, v):
     month = g.op("Mod", [g.op("Add", [mp, i64(2)]), i64(12)], f"{name}_month", fmod=0)
     out = [_standardized(g, s, v)]
     for part, period in ((dow, 7), (month, 12)):
-        angle = g.op("Div", [g.op("Mul", [g.cast(part, np.float64),
-                                          g.const(f"{name}_2pi", 2 * math.pi, np.float64)]),
-                             g.const(f"{name}_period", float(period), np.float64)],
-                     f"{name}_angle")
-        out += [g.op("Sin", [angle], f"{name}_sin"), g.op("Cos", [angle], f"{name}_cos")]
+        # sin and cos of the 7 (12) angles, taken from tables numpy computed as the
+        # preprocessing does: the same bits, and no Sin or Cos in double, which older
+        # onnxruntime releases lack
+        angle = 2 * np.pi * np.arange(period) / period
+        for f in (np.sin, np.cos):
+            out.append(g.op("Gather", [g.const(f"{name}_{f.__name__}{period}", f(angle)),
+                                       part], f"{name}_{f.__name__}", axis=0))
     return out
 
 
