@@ -112,7 +112,7 @@ class _Graph:
 
 def _elem(onnx, dtype):
     """The TensorProto element type of a numpy dtype (or "string")."""
-    if dtype == "string":
+    if isinstance(dtype, str) and dtype == "string":
         return onnx.TensorProto.STRING
     return onnx.helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
 
@@ -134,6 +134,7 @@ def _activation(g, z, act, param, dtype, layer):
         return g.op("Tanh", [z], f"{at}_tanh")
     if act == "softmax":
         return g.op("Softmax", [z], f"{at}_softmax", axis=1)
+
     def const(what, value):
         return g.const(f"{at}_{what}", value, t)
 
