@@ -106,8 +106,8 @@ class _Graph:
             **attrs))
         return out
 
-    def cast(self, x, dtype, hint=None):
-        return self.op("Cast", [x], hint, to=_elem(self.onnx, dtype))
+    def cast(self, x, dtype, hint=None, *, out=None):
+        return self.op("Cast", [x], hint, out=out, to=_elem(self.onnx, dtype))
 
 
 def _elem(onnx, dtype):
@@ -357,8 +357,15 @@ def _head_outputs(onnx, g, out, *, task, link, classes, dtype, n_out, label_inde
         g.op("Identity", [out], out="value")
         return [_value_info(onnx, "value", dtype, ["N", n_out],
                             "the prediction in the target's units")]
-    probs = _probabilities(g, out, link, task, len(classes), dtype)
-    g.op("Identity", [probs], out="probabilities")
+    # the link in double precision, on the outputs widened, as `predict` and
+    # predict_proba() read them: the same label on a row near a tie, and probabilities
+    # rounded once, to the model's dtype
+    wide = out if np.dtype(dtype) == np.float64 else g.cast(out, np.float64, "output_double")
+    probs = _probabilities(g, wide, link, task, len(classes), np.float64)
+    if np.dtype(dtype) == np.float64:
+        g.op("Identity", [probs], out="probabilities")
+    else:
+        g.cast(probs, dtype, out="probabilities")
     if label_index is None:
         label_index = g.op("ArgMax", [probs], "class_index", axis=1, keepdims=0)
     labels = _classes(classes)

@@ -366,6 +366,12 @@ def test_export_writes_and_describes(ort, tmp_path, model_file):
     assert "wrote" in result.stderr and "IR version 8, opset 17" in result.stderr
 
 
+def test_help_has_examples():
+    result = run("export", "--help")
+    assert result.exit_code == 0 and "Examples:" in result.stdout
+    assert "docs/export.md" in result.stdout
+
+
 def test_missing_model_file(tmp_path):
     one_error(run("export", tmp_path / "nope.ncm", "-o", tmp_path / "m.onnx"), "nope.ncm")
     assert not (tmp_path / "m.onnx").exists()
