@@ -27,7 +27,6 @@ The versions are pinned (IR_VERSION, OPSET, ML_OPSET; docs/export.md says why) s
 the file loads in every onnxruntime of recent years, whatever onnx package writes it.
 """
 import json
-import math
 import os
 
 import numpy as np

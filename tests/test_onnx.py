@@ -209,6 +209,37 @@ def test_without_dense_inputs_and_without_imputing(ort, tmp_path):
     check_against_predict(ort, path, new, tmp_path)
 
 
+def test_local_number_formats_arrive_converted(ort, tmp_path):
+    """Numbers written with a decimal comma, thousands separators and percent signs are
+    passed as the plain numbers the reader makes of them (docs/export.md)."""
+    rng = np.random.default_rng(11)
+    lines = ["amount;rate;y"]
+    for _ in range(80):
+        amount, rate = float(rng.uniform(100, 9000)), float(rng.uniform(0, 40))
+        # 1.234,56 and 12,5%
+        amount_cell = f"{amount:,.2f}".replace(",", "_").replace(".", ",").replace("_", ".")
+        rate_cell = f"{rate:.1f}".replace(".", ",") + "%"
+        label = "hi" if amount / 300 + rate > 25 else "lo"
+        lines.append(f"{amount_cell};{rate_cell};{label}")
+    data = tmp_path / "local.csv"
+    data.write_text("\n".join(lines) + "\n")
+    model, path = train(tmp_path, data)
+    assert set(model.pre.input_formats()) == {"amount", "rate"}
+    _, rows = predict_csv(path, data, tmp_path)
+    sess = session(ort, export(path, tmp_path))
+    cells = [line.split(";") for line in lines[1:]]
+
+    def plain(text):
+        return float(text.rstrip("%").replace(".", "").replace(",", "."))
+
+    feeds_ = {name: np.array([[plain(c[j])] for c in cells], dtype=np.float32)
+              for j, name in enumerate(["amount", "rate"])}
+    label, proba = sess.run(None, feeds_)
+    assert label.tolist() == [r[0] for r in rows]
+    assert_close(proba, np.array([[float(v) for v in r[1:]] for r in rows]), 0, 1e-5,
+                 "probabilities")
+
+
 def test_inputs_outputs_and_pinned_versions(ort, tmp_path):
     import onnx
 
