@@ -28,13 +28,17 @@ Strict mode (DriftMeter(strict=True)) refuses, with a DataError naming the row, 
 column and the value, the first unseen category and the first value outside the training
 range widened by STRICT_MARGIN of its width on each side.
 
-Quantiles (QuantileSketch): exact (numpy's linear interpolation) while a column has at most
-SKETCH_BUFFER training values; past that, a deterministic compacting sketch whose
-answers are within a stated rank error (rank_error, at most levels * n / SKETCH_BUFFER
-for n values over `levels` compacted levels). The sketch depends only on the sequence of
-values, not on how it is cut into chunks, so a file read in chunks gives the same
-statistics as the file read whole. It holds about (1 + levels / 2) * SKETCH_BUFFER values
-per column: 64K values (512 KiB) at a million rows, as much as a chunk of that column.
+Quantiles (QuantileSample): exact (numpy's linear interpolation) while a column has at most
+2 * SAMPLE training values; past that, numpy's quantiles of a deterministic sample of them.
+Value number i of the column (in row order) stays in the sample while the low `level` bits
+of a fixed hash of i are zero, and the level rises until at most 2 * SAMPLE values are left,
+so the sample holds between SAMPLE and 2 * SAMPLE values, each value with the same chance.
+Which values are kept depends only on their positions, not on how the column is cut into
+chunks, so a file read in chunks gives the same statistics as the file read whole; and the
+positions are hashed, not strided, so a column with a period (an hour of the day, a sorted
+file) is not sampled in step with it. A quantile of m sampled values is off by about
+sqrt(q (1 - q) / m) of the ranks: at most 0.4 % at the median for m >= SAMPLE. Adding a
+million values costs a few milliseconds, against tens for sorting them.
 """
 import math
 
@@ -42,11 +46,11 @@ import numpy as np
 
 from neuralcli.errors import DataError, show
 
-__all__ = ["QUANTILES", "QuantileSketch", "DriftMeter", "numeric_record", "RANGE_SHARE",
+__all__ = ["QUANTILES", "QuantileSample", "DriftMeter", "numeric_record", "RANGE_SHARE",
            "MEAN_SHIFT", "UNSEEN_SHARE", "SIGMAS", "STRICT_MARGIN"]
 
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
-SKETCH_BUFFER = 1 << 14     # values a sketch level holds before it is halved
+SAMPLE = 1 << 14            # a thinned quantile sample keeps SAMPLE to 2 * SAMPLE values
 RANGE_SHARE = 0.01          # share of values outside the training range reported
 MEAN_SHIFT = 0.25           # mean shift, in training standard deviations, reported
 UNSEEN_SHARE = 0.01         # share of rows with unseen categories reported
@@ -55,68 +59,107 @@ STRICT_MARGIN = 0.1         # strict: the training range widened by this share o
 EXAMPLES = 8                # unseen categories listed per column
 
 
-class QuantileSketch:
-    """Quantiles of a stream of values in bounded memory.
+_HASH_BITS = 20             # positions hashed once into a table of this many bits
 
-    Level h holds values of weight 2**h. Values enter level 0; a level that reaches
-    `buffer` values is sorted and halved (every other value kept, the starting one
-    alternating between halvings of that level), the kept half moving up a level with
-    twice the weight. One halving at level h moves the count of values at or below any
-    point by at most 2**h, so rank_error, the sum of those, bounds how far the rank of a
-    returned quantile is from the asked one. Nothing is halved while the stream has fewer
-    than `buffer` values: the quantiles are then exact."""
 
-    def __init__(self, buffer=None):
-        buffer = SKETCH_BUFFER if buffer is None else buffer
-        if buffer < 2 or buffer % 2:
-            raise ValueError(f"buffer must be an even number of at least 2, got {buffer}")
-        self.buffer = int(buffer)
-        self.levels, self.sizes, self.starts = [[]], [0], [0]
-        self.count = 0
-        self.rank_error = 0
+def _position_hashes():
+    """Splitmix64's output for positions 0 .. 2**_HASH_BITS - 1, low 32 bits: positions
+    further on reuse the table, period 2**_HASH_BITS."""
+    x = np.arange(1 << _HASH_BITS, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    x ^= x >> np.uint64(30)
+    x *= np.uint64(0xBF58476D1CE4E5B9)
+    x ^= x >> np.uint64(27)
+    x *= np.uint64(0x94D049BB133111EB)
+    x ^= x >> np.uint64(31)
+    return x.astype(np.uint32)
+
+
+_HASHES = None
+
+
+def _hashes(start, n):
+    """The hashes of positions start .. start + n - 1."""
+    global _HASHES
+    if _HASHES is None:
+        _HASHES = _position_hashes()
+    size = len(_HASHES)
+    at = start % size
+    if at + n <= size:
+        return _HASHES[at:at + n]
+    parts, left = [], n
+    while left:
+        take = min(left, size - at)
+        parts.append(_HASHES[at:at + take])
+        left -= take
+        at = 0
+    return np.concatenate(parts)
+
+
+class QuantileSample:
+    """Quantiles of a stream of values from a deterministic sample of bounded size (see
+    the module's notes): exact while at most 2 * `size` values were added."""
+
+    def __init__(self, size=None):
+        size = SAMPLE if size is None else size
+        if size < 1:
+            raise ValueError(f"the sample size must be at least 1, got {size}")
+        self.size = int(size)
+        self.count = 0          # values added
+        self.level = 0          # a value stays while the low `level` bits of its hash are 0
+        self.values, self.marks = [], []   # the kept values and their hashes (level > 0)
+        self.kept = 0
 
     def add(self, values):
         v = np.asarray(values, dtype=np.float64).reshape(-1)
-        self.count += len(v)
-        at = 0
-        while at < len(v):
-            take = v[at:at + self.buffer - self.sizes[0]]
+        n = len(v)
+        start, self.count = self.count, self.count + n
+        if self.level == 0 and self.kept + n <= 2 * self.size:
             # a copy: a kept slice would keep the caller's whole array alive
-            self._push(0, np.array(take))
-            at += len(take)
-
-    def _push(self, h, part):
-        self.levels[h].append(part)
-        self.sizes[h] += len(part)
-        if self.sizes[h] < self.buffer:
+            self.values.append(np.array(v))
+            self.kept += n
             return
-        full = np.sort(np.concatenate(self.levels[h]))
-        kept = full[self.starts[h]::2]
-        self.starts[h] ^= 1
-        self.levels[h], self.sizes[h] = [], 0
-        self.rank_error += 1 << h
-        if h + 1 == len(self.levels):
-            self.levels.append([])
-            self.sizes.append(0)
-            self.starts.append(0)
-        self._push(h + 1, kept)
+        h = _hashes(start, n)
+        if self.level:
+            new = np.flatnonzero((h & np.uint32((1 << self.level) - 1)) == 0)
+            if self.kept + len(new) <= 2 * self.size:
+                self.values.append(v.take(new))
+                self.marks.append(h.take(new))
+                self.kept += len(new)
+                return
+        if self.level == 0:
+            # every value so far was kept: they are positions 0 .. kept - 1
+            old_values = np.concatenate(self.values) if self.values else np.zeros(0)
+            old_marks = _hashes(0, len(old_values))
+        else:
+            old_values, old_marks = np.concatenate(self.values), np.concatenate(self.marks)
+        # the lowest level that leaves at most 2 * size values: the same level, and so
+        # the same values, however the column was cut, since counts only grow
+        while True:
+            low = np.uint32((1 << self.level) - 1)
+            kept = np.count_nonzero((old_marks & low) == 0) + \
+                np.count_nonzero((h & low) == 0)
+            if kept <= 2 * self.size:
+                break
+            self.level += 1
+        # positions, then a gather: a boolean mask of random bits as an index
+        # mispredicts a branch per value
+        old = np.flatnonzero((old_marks & low) == 0)
+        new = np.flatnonzero((h & low) == 0)
+        self.values = [old_values.take(old), v.take(new)]
+        self.marks = [old_marks.take(old), h.take(new)]
+        self.kept = kept
+
+    @property
+    def exact(self):
+        return self.level == 0
 
     def quantiles(self, qs):
-        """The values at quantiles qs (each in [0, 1]) of the values added; NaN for none.
-        Exact (numpy's linear interpolation) while rank_error is 0; otherwise the
-        smallest kept value whose weight at or below it reaches q * count."""
+        """numpy's linear-interpolation quantiles qs (each in [0, 1]) of the kept values
+        (of all values while exact); NaN for none."""
         qs = np.asarray(qs, dtype=np.float64)
-        if self.count == 0:
+        if self.kept == 0:
             return np.full(qs.shape, np.nan)
-        if self.rank_error == 0:
-            return np.quantile(np.concatenate(self.levels[0]), qs)
-        values = np.concatenate([p for level in self.levels for p in level])
-        weights = np.concatenate([np.full(len(p), 1 << h, dtype=np.int64)
-                                  for h, level in enumerate(self.levels) for p in level])
-        order = np.argsort(values, kind="stable")
-        values, cum = values[order], np.cumsum(weights[order])
-        at = np.searchsorted(cum, qs * self.count, side="left")
-        return values[np.minimum(at, len(values) - 1)]
+        return np.quantile(np.concatenate(self.values), qs)
 
 
 def numeric_record(summary):
@@ -124,8 +167,8 @@ def numeric_record(summary):
     present training values (before any imputed cells are merged in)."""
     return {"rows": int(summary.count), "min": float(summary.lo), "max": float(summary.hi),
             "mean": float(summary.mean), "std": float(summary.std),
-            "quantiles": [float(q) for q in summary.sketch.quantiles(QUANTILES)],
-            "rank_error": int(summary.sketch.rank_error)}
+            "quantiles": [float(q) for q in summary.sample.quantiles(QUANTILES)],
+            "sampled": int(summary.sample.kept)}
 
 
 class _Numbers:
@@ -291,7 +334,7 @@ def _value_text(spec, v):
 
 def check_record(st):
     """Refuse a damaged statistics record of a number or date column (ValueError)."""
-    if not (st["rows"] >= 0 and st["rank_error"] >= 0
+    if not (st["rows"] >= 0 and 0 <= st["sampled"] <= st["rows"]
             and len(st["quantiles"]) == len(QUANTILES)):
         raise ValueError("drift statistics out of range")
     if st["rows"] and not st["min"] <= st["max"]:

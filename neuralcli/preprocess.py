@@ -30,7 +30,7 @@ import math
 
 import numpy as np
 
-from neuralcli.drift import (QUANTILES, DriftMeter, QuantileSketch, check_record,
+from neuralcli.drift import (QUANTILES, DriftMeter, QuantileSample, check_record,
                              missing_statistics, numeric_record)
 from neuralcli.errors import ColumnNote, DataError, Note, listing, show, summarize_notes
 from neuralcli.network import Encoded
@@ -81,7 +81,7 @@ class Summary:
     accumulated in units of a power of two at least as large as every magnitude seen, so
     squares cannot overflow and rescaling is exact. For number and date columns: count,
     mean and m2 of the present values (and the values themselves when `keep_values`,
-    for a median or most-frequent fill), their min and max, and a drift.QuantileSketch of
+    for a median or most-frequent fill), their min and max, and a drift.QuantileSample of
     them; for text: the count of each category code. first_missing is the (table, row) of
     the first missing cell."""
 
@@ -93,7 +93,7 @@ class Summary:
         self.values = [] if keep_values else None
         self.counts = np.zeros(0, dtype=np.int64)
         self.lo, self.hi = math.inf, -math.inf
-        self.sketch = QuantileSketch() if kind != "text" and quantiles else None
+        self.sample = QuantileSample() if kind != "text" and quantiles else None
 
     def add(self, table, j, sel):
         """Add rows `sel` of column j of `table` (a whole table, or a chunk of one)."""
@@ -118,10 +118,10 @@ class Summary:
             v = v[~gaps]
         if self.values is not None:
             self.values.append(v)
-        if len(v) and self.sketch is not None:
+        if len(v) and self.sample is not None:
             self.lo = min(self.lo, float(v.min()))
             self.hi = max(self.hi, float(v.max()))
-            self.sketch.add(v)
+            self.sample.add(v)
         self.merge(len(v), v)
 
     def merge(self, n, v=None, *, value=None):
@@ -1117,7 +1117,7 @@ class Preprocessor:
             for key in ("min", "max", "mean", "std"):
                 arrays[f"data.drift.{key}"] = np.array([st[key] for st in stats],
                                                        dtype=np.float64)
-            for key in ("rows", "rank_error"):
+            for key in ("rows", "sampled"):
                 arrays[f"data.drift.{key}"] = np.array([st[key] for st in stats],
                                                        dtype=np.int64)
             arrays["data.drift.quantiles"] = np.array(
@@ -1215,7 +1215,7 @@ class Preprocessor:
                 [float(q) for q in record["quantiles"]] != list(QUANTILES):
             raise ValueError("drift statistics of an unknown kind")
         got = {key: np.asarray(arrays[f"data.drift.{key}"])
-               for key in ("min", "max", "mean", "std", "rows", "rank_error")}
+               for key in ("min", "max", "mean", "std", "rows", "sampled")}
         quantiles = np.asarray(arrays["data.drift.quantiles"], dtype=np.float64)
         if any(a.shape != (k,) for a in got.values()) or \
                 quantiles.shape != (k, len(QUANTILES)):
@@ -1227,7 +1227,7 @@ class Preprocessor:
                 s["drift"] = {"cut": frozenset(str(v) for v in texts[s["name"]]["cut"])}
                 continue
             st = {key: float(got[key][at]) for key in ("min", "max", "mean", "std")}
-            st["rows"], st["rank_error"] = int(got["rows"][at]), int(got["rank_error"][at])
+            st["rows"], st["sampled"] = int(got["rows"][at]), int(got["sampled"][at])
             st["quantiles"] = [float(q) for q in quantiles[at]]
             s["drift"] = check_record(st)
             at += 1

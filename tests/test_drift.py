@@ -1,5 +1,5 @@
 """Input drift: the training statistics the preprocessing keeps (checked against numpy,
-the same read whole or in chunks, the quantile sketch within its stated rank error), the
+the same read whole or in chunks, the quantile sample within a few standard errors), the
 measures of new rows against them, the note and `eval --json` object of predict and eval,
 --strict's one-line errors, and model files written before the statistics were kept."""
 import csv
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from neuralcli import drift, reader, stream
-from neuralcli.drift import QUANTILES, QuantileSketch
+from neuralcli.drift import QUANTILES, QuantileSample
 from neuralcli.errors import DataError
 from neuralcli.model import Settings, TrainedModel
 from neuralcli.preprocess import Preprocessor
@@ -82,53 +82,69 @@ def days(path):
     return column(path, "day", lambda t: np.datetime64(t, "D").astype(np.int64))
 
 
-# ------------------------------------------------------------------ the quantile sketch
+# ------------------------------------------------------------------ the quantile sample
 
-@pytest.mark.parametrize("n", [1, 2, 7, 1000])
-def test_sketch_is_numpy_exact_below_its_buffer(n):
+@pytest.mark.parametrize("n", [1, 2, 7, 1000, 1024])
+def test_sample_is_numpy_exact_up_to_twice_its_size(n):
     v = np.random.default_rng(n).normal(size=n)
-    sk = QuantileSketch(buffer=1024)
-    sk.add(v)
-    assert sk.rank_error == 0
-    np.testing.assert_array_equal(sk.quantiles(QUANTILES), np.quantile(v, QUANTILES))
+    sample = QuantileSample(size=512)
+    sample.add(v)
+    assert sample.exact and sample.kept == n
+    np.testing.assert_array_equal(sample.quantiles(QUANTILES), np.quantile(v, QUANTILES))
 
 
-def test_sketch_does_not_depend_on_how_the_values_are_cut():
+def test_sample_does_not_depend_on_how_the_values_are_cut():
     v = np.random.default_rng(1).standard_t(2, size=20000)
-    whole = QuantileSketch(buffer=256)
+    whole = QuantileSample(size=256)
     whole.add(v)
     cuts = np.sort(np.random.default_rng(2).choice(len(v), 40, replace=False))
-    pieces = QuantileSketch(buffer=256)
+    pieces = QuantileSample(size=256)
     for part in np.split(v, cuts):
         pieces.add(part)
-    assert whole.rank_error == pieces.rank_error > 0
+    assert not whole.exact and whole.level == pieces.level
+    np.testing.assert_array_equal(np.concatenate(whole.values),
+                                  np.concatenate(pieces.values))
     np.testing.assert_array_equal(whole.quantiles(QUANTILES), pieces.quantiles(QUANTILES))
 
 
-@pytest.mark.parametrize("values", ["heavy", "ties", "sorted"])
-def test_sketch_quantiles_stay_within_the_stated_rank_error(values):
+def test_sample_keeps_between_its_size_and_twice_that():
+    sample = QuantileSample(size=300)
+    n = 1_500_000       # past the hash table's 2**20 positions
+    for part in np.array_split(np.arange(n, dtype=float), 7):
+        sample.add(part)
+        assert sample.kept <= 600
+    assert 300 <= sample.kept and sample.count == n
+    # the values are their positions: the sample spans them all, past the table's end
+    kept = np.concatenate(sample.values)
+    assert kept.min() < n / 100 and kept.max() > n * 0.99
+
+
+@pytest.mark.parametrize("values", ["heavy", "ties", "sorted", "hour of day", "period 64"])
+def test_sample_quantiles_are_within_a_few_standard_errors(values):
     rng = np.random.default_rng(3)
-    n = 50000
+    n = 200_000
+    i = np.arange(n)
     v = {"heavy": rng.standard_cauchy(n), "ties": rng.integers(0, 30, n).astype(float),
-         "sorted": np.arange(n, dtype=float)}[values]
-    buffer = 512
-    sk = QuantileSketch(buffer=buffer)
-    sk.add(v)
-    levels = len(sk.levels) - 1
-    assert 0 < sk.rank_error <= levels * n / buffer
+         "sorted": i.astype(float), "hour of day": (i % 24).astype(float),
+         "period 64": (i % 64).astype(float)}[values]
+    sample = QuantileSample(size=1024)
+    sample.add(v)
+    m = sample.kept
+    assert 1024 <= m <= 2048
     srt = np.sort(v)
-    qs = np.linspace(0, 1, 41)
-    for q, got in zip(qs, sk.quantiles(qs)):
-        below = np.searchsorted(srt, got, side="left")
-        upto = np.searchsorted(srt, got, side="right")
-        # the returned value's ranks bracket q * n to within the error
-        assert below <= q * n + sk.rank_error and upto >= q * n - sk.rank_error, \
-            (q, got, below, upto, sk.rank_error)
+    qs = np.linspace(0.01, 0.99, 41)
+    for q, got in zip(qs, sample.quantiles(qs)):
+        below = np.searchsorted(srt, got, side="left") / n
+        upto = np.searchsorted(srt, got, side="right") / n
+        # the returned value's ranks bracket q to within four standard errors of a
+        # sample of m (a strided sample of the periodic columns would miss by far more)
+        err = 4 * np.sqrt(q * (1 - q) / m) + 1 / m
+        assert below <= q + err and upto >= q - err, (q, got, below, upto, err)
 
 
-def test_sketch_refuses_an_odd_buffer():
-    with pytest.raises(ValueError, match="even"):
-        QuantileSketch(buffer=7)
+def test_sample_refuses_a_size_below_one():
+    with pytest.raises(ValueError, match="at least 1"):
+        QuantileSample(size=0)
 
 
 # ------------------------------------------------------------------ training statistics
@@ -147,7 +163,7 @@ def test_training_statistics_are_those_of_the_present_training_values(files, tmp
     assert st["mean"] == pytest.approx(x.mean(), rel=1e-12)
     assert st["std"] == pytest.approx(x.std(), rel=1e-12)
     assert pre._spec_of["x"]["scale"] < st["std"]
-    assert st["rank_error"] == 0
+    assert st["sampled"] == st["rows"]
     np.testing.assert_allclose(st["quantiles"], np.quantile(x, QUANTILES), rtol=1e-15)
     d = days(path)[rows].astype(float)
     sd = pre._spec_of["day"]["drift"]
@@ -188,8 +204,8 @@ def test_the_unseen_categories_listed_are_the_first_few_whatever_the_chunks(file
 
 
 def test_a_file_read_in_chunks_gives_the_same_statistics(files, monkeypatch):
-    # a sketch buffer smaller than the file, so that its halvings cross the chunks
-    monkeypatch.setattr(drift, "SKETCH_BUFFER", 64)
+    # a quantile sample smaller than the file, so that its thinning crosses the chunks
+    monkeypatch.setattr(drift, "SAMPLE", 16)
     monkeypatch.setattr(stream, "CHUNK_ROWS", 50)
     s = Settings(hidden=[4], epochs=1, val_split=0.2, dtype="float64")
     whole, _ = TrainedModel.fit(read_table(files["train"]), s)
@@ -209,8 +225,8 @@ def test_a_file_read_in_chunks_gives_the_same_statistics(files, monkeypatch):
         if a["kind"] == "text":
             assert sa == sb
             continue
-        assert sa["rank_error"] > 0
-        for key in ("rows", "min", "max", "quantiles", "rank_error"):
+        assert sa["sampled"] < sa["rows"]
+        for key in ("rows", "min", "max", "quantiles", "sampled"):
             assert sa[key] == sb[key], (a["name"], key)
         for key in ("mean", "std"):
             assert sa[key] == pytest.approx(sb[key], rel=1e-12), (a["name"], key)
