@@ -62,7 +62,7 @@ def parse(open_stream, *, path, delimiter, ncols, kinds, formats, na_values,
 
 def parse_chunks(open_stream, *, path, delimiter, ncols, kinds, formats, na_values,
                  skip_records=0, threads=None, block_size=BLOCK_SIZE, chunk_rows=1 << 16,
-                 progress=None):
+                 progress=None, first_line=1, header=None):
     """The file in pieces, for files bigger than memory: yields (columns, lines,
     first_row) for consecutive runs of at least chunk_rows rows (the last may be
     shorter), as `parse` does for the whole file, except that the kinds are kept as given
@@ -70,7 +70,9 @@ def parse_chunks(open_stream, *, path, delimiter, ncols, kinds, formats, na_valu
     of the last chunk). Text codes index one dictionary that grows from chunk to chunk;
     each chunk's columns carry the counts of the file so far, the rows of their first bad
     cells counted from the file's start (as a chunk's Table.first_row is); `stats` holds
-    the same counts as dicts."""
+    the same counts as dicts. first_line: the line of the file the stream starts on (a
+    range of a file's bytes), for the rows' lines and the problems' lines; header: whether
+    the file has a header (for the problems' wording), when the range starts after it."""
     kinds, formats, na_values, threads, block_size = _arguments(
         path, delimiter, ncols, kinds, formats, na_values, threads, block_size)
     parser = _new_parser(ncols, kinds, formats, na_values, delimiter, skip_records,
@@ -80,11 +82,14 @@ def parse_chunks(open_stream, *, path, delimiter, ncols, kinds, formats, na_valu
     shared = {j: [] for j, k in enumerate(kinds) if k == "text"}
     first_row = 0
     for last in _blocks(parser, open_stream, path, delimiter, ncols, skip_records,
-                        block_size, progress):
+                        block_size, progress, lines_before=first_line - 1,
+                        header=bool(skip_records if header is None else header)):
         n = parser.rows()
         if n and (n >= chunk_rows or last):
             stats = [parser.stats(j) for j in range(ncols)]
             columns, lines = _columns(parser, kinds, formats, stats, kinds, shared)
+            if first_line != 1:
+                lines = lines + (first_line - 1)
             parser.flush()
             yield Chunk(columns, lines, first_row, stats)
             first_row += n
@@ -150,7 +155,7 @@ def _new_parser(ncols, kinds, formats, na_values, delimiter, skip_records, threa
 
 
 def _blocks(parser, open_stream, path, delimiter, ncols, skip_records, block_size,
-            progress, whole=False):
+            progress, whole=False, lines_before=0, header=None):
     """Feed the file to the parser a block at a time; yields after each block whether it
     was the last. whole: the parser keeps every row (no flushes), so its columns are sized
     for the file's. The stream is closed however the reading ends."""
@@ -168,7 +173,8 @@ def _blocks(parser, open_stream, path, delimiter, ncols, skip_records, block_siz
             eof = n < len(space)
             status = parser.feed(n, eof)
             if status != "ok":
-                raise _error(parser.error(), path, delimiter, ncols, skip_records)
+                raise _error(parser.error(), path, delimiter, ncols,
+                             skip_records if header is None else header, lines_before)
             if progress is not None:
                 progress(done)
             yield eof
@@ -208,8 +214,8 @@ def _fill(stream, readinto, space):
     return got
 
 
-def _error(err, path, delimiter, ncols, skip_records):
-    line = err["line"]
+def _error(err, path, delimiter, ncols, skip_records, lines_before=0):
+    line = err["line"] + lines_before
     if err["status"] == "utf8":
         return DataError(f"byte 0x{err['byte']:02x} is not UTF-8 text", path=path, line=line,
                          hint="save it as UTF-8", fix=("encoding", "latin-1"))

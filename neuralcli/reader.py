@@ -140,6 +140,7 @@ class Scan:
         self.block_size = block_size or BLOCK_SIZE
         self.n_rows = None          # known after a whole pass
         self.stats = None           # each column's counts over the whole file, likewise
+        self.span = None            # (start, end, first line): chunks() reads only these
 
     def __enter__(self):
         return self
@@ -190,19 +191,39 @@ class Scan:
                             self.forced, None if stats is None else stats[j]["present"])
         return notes
 
+    def restrict(self, start, end, first_line):
+        """Let chunks() read only the records in bytes [start, end) of a plain file, the
+        first of them on line `first_line` of the file (see neuralcli.shard): rows and
+        counts are then the range's, from 0, and the lines the file's."""
+        if not self.src.plain:
+            raise ValueError("only a plain file's bytes can be read in ranges")
+        self.span = (int(start), int(end), int(first_line))
+
     def chunks(self, chunk_rows=1 << 16):
         """The file as consecutive Tables of about chunk_rows rows, their first_row set.
         After a whole pass, `n_rows` and `stats` describe the file, and `retype()` applies
-        the whole-file typing rule for the next pass."""
+        the whole-file typing rule for the next pass. With a span (restrict), the range's
+        records alone, and `n_rows` and `stats` are the range's."""
         from neuralcli.csvparse import parse_chunks
 
         n = 0
         last = None
-        for chunk in parse_chunks(self.src.open, chunk_rows=chunk_rows, **self.parse_args()):
+        args = self.parse_args()
+        open_stream = self.src.open
+        if self.span is not None:
+            start, end, first_line = self.span
+            args["skip_records"] = args["skip_records"] if start == 0 else 0
+            args["first_line"] = first_line if start else 1
+            args["header"] = self.has_header
+            open_stream = lambda: _Range(self.src.open(), start, end)  # noqa: E731
+        for chunk in parse_chunks(open_stream, chunk_rows=chunk_rows, **args):
             n = chunk.first_row + len(chunk.lines)
             self.stats, last = chunk.stats, chunk.columns
             yield self.table(chunk.columns, chunk.lines, first_row=chunk.first_row)
-        self.check_rows(n)
+        if self.span is None:
+            self.check_rows(n)
+        elif last is None:
+            self.stats = None
         self.n_rows = n
         self.last_notes = [] if last is None else self.notes(last, self.stats)
 
@@ -438,6 +459,31 @@ def _spool(f, stack):
     with os.fdopen(fd, "wb") as out:
         shutil.copyfileobj(f, out, 1 << 20)
     return path
+
+
+class _Range(io.RawIOBase):
+    """Bytes [start, end) of a binary file object, which it closes."""
+
+    def __init__(self, f, start, end):
+        self.f = f
+        f.seek(start)
+        self.left = end - start
+
+    def readable(self):
+        return True
+
+    def readinto(self, b):
+        want = min(len(b), self.left)
+        if want <= 0:
+            return 0
+        n = self.f.readinto(memoryview(b)[:want]) or 0
+        self.left -= n
+        return n
+
+    def close(self):
+        if not self.closed:
+            self.f.close()
+        super().close()
 
 
 class _Encoded:
