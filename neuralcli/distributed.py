@@ -106,6 +106,10 @@ class Comm:
     def allgather(self, obj):
         return self.comm.allgather(obj)
 
+    def alltoall(self, objs):
+        """objs[r] sent to rank r; what every rank sent to this one, in rank order."""
+        return self.comm.alltoall(objs)
+
     def sum_rows(self, part):
         """Every rank's float64 vector `part` added up in rank order, the same bytes on
         every rank: the parts are gathered (not reduced, whose order MPI leaves open) and

@@ -99,12 +99,15 @@ class QuantileSample:
     """Quantiles of a stream of values from a deterministic sample of bounded size (see
     the module's notes): exact while at most 2 * `size` values were added."""
 
-    def __init__(self, size=None):
+    def __init__(self, size=None, start=0):
         size = SAMPLE if size is None else size
         if size < 1:
             raise ValueError(f"the sample size must be at least 1, got {size}")
         self.size = int(size)
-        self.count = 0          # values added
+        # the column's position of the first value added: a part of a column (the rows
+        # of one process of several) samples the values at their positions in the whole
+        self.first = int(start)
+        self.count = self.first  # the position after the last value added
         self.level = 0          # a value stays while the low `level` bits of its hash are 0
         self.values, self.marks = [], []   # the kept values and their hashes (level > 0)
         self.kept = 0
@@ -129,7 +132,7 @@ class QuantileSample:
         if self.level == 0:
             # every value so far was kept: they are positions 0 .. kept - 1
             old_values = np.concatenate(self.values) if self.values else np.zeros(0)
-            old_marks = _hashes(0, len(old_values))
+            old_marks = _hashes(self.first, len(old_values))
         else:
             old_values, old_marks = np.concatenate(self.values), np.concatenate(self.marks)
         # the lowest level that leaves at most 2 * size values: the same level, and so
@@ -148,6 +151,32 @@ class QuantileSample:
         self.values = [old_values.take(old), v.take(new)]
         self.marks = [old_marks.take(old), h.take(new)]
         self.kept = kept
+
+    def extend(self, other):
+        """Take in the sample of the values that follow this one's (`other` started at
+        this one's count): the same sample as one that had all the values added."""
+        if other.count == other.first:
+            return
+        if self.level == 0 and other.level == 0 and self.kept + other.kept <= 2 * self.size:
+            self.values += other.values
+            self.kept += other.kept
+            self.count = other.count
+            return
+        values, marks = [], []
+        for part in (self, other):
+            v = np.concatenate(part.values) if part.values else np.zeros(0)
+            values.append(v)
+            marks.append(_hashes(part.first, len(v)) if part.level == 0 else
+                         np.concatenate(part.marks) if part.marks else
+                         np.zeros(0, dtype=np.uint32))
+        v, h = np.concatenate(values), np.concatenate(marks)
+        # the lowest level that leaves at most 2 * size of all the values, as in add
+        level = max(self.level, other.level, 1)
+        while np.count_nonzero((h & np.uint32((1 << level) - 1)) == 0) > 2 * self.size:
+            level += 1
+        keep = np.flatnonzero((h & np.uint32((1 << level) - 1)) == 0)
+        self.values, self.marks = [v.take(keep)], [h.take(keep)]
+        self.kept, self.level, self.count = len(keep), level, other.count
 
     @property
     def exact(self):

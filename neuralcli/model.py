@@ -10,7 +10,7 @@ import numpy as np
 from neuralcli import _kernels, head
 from neuralcli._version import __version__
 from neuralcli.head import OutputSpec, output_spec
-from neuralcli.network import MLP, activation_name, n_params, resolve_dtype
+from neuralcli.network import MLP, Encoded, activation_name, n_params, resolve_dtype
 from neuralcli.preprocess import MAX_CATEGORIES, Preprocessor, decide_task, summarize_notes
 from neuralcli.training import Task, TrainConfig, Trainer, TrainingError, validation_split
 from neuralcli.writer import number_text
@@ -164,7 +164,7 @@ class TrainedModel:
     def fit_file(cls, scan, settings, *, target=None, drop=(), impute=None, task="auto",
                  val_scan=None, callbacks=(), threads=None, max_categories=MAX_CATEGORIES,
                  keep=(), memory_limit=None, spill_dir=None, announce=None, passes=None,
-                 checkpoint=None, resume=None, comm=None):
+                 checkpoint=None, resume=None, comm=None, ranges=True):
         """Train on a CSV file read in chunks (a reader.Scan, see neuralcli.stream): the
         task and the validation rows from the target column, the preprocessing fitted
         chunk by chunk on the training rows, then the rows encoded into memory, or into a
@@ -178,16 +178,26 @@ class TrainedModel:
         first pass); passes(label), when given, is a context manager around each pass
         that yields a progress(bytes_done) callback.
 
-        comm (a distributed.Comm): train data-parallel. Every rank reads the file's passes
-        alike (so every rank decides the same task, validation rows and preprocessing),
-        and encodes and holds only its block of the training and of the validation rows
-        (see neuralcli.distributed); the rows are never spilled."""
+        comm (a distributed.Comm): train data-parallel. Each rank parses only the records
+        of its byte range of the file (stream.Shards; with `ranges` False, or a file that
+        is not plain bytes on disk, every rank reads the whole file's passes), the
+        preprocessing's statistics are merged across the ranks, so that every rank
+        decides the same task, validation rows and preprocessing as one process reading
+        the whole file; each rank then encodes and holds only its block of the training
+        and of the validation rows (see neuralcli.distributed); the rows are never
+        spilled."""
         from neuralcli import stream
 
         settings.validate()
         dtype = resolve_dtype(settings.dtype)
-        runs = stream.Passes(scan, memory_limit, passes)
-        targets = stream.target_table(runs, target)
+        shards = None
+        if comm is not None and ranges and scan.src.plain:
+            # each rank parses only the records of its byte range of the file
+            shards = stream.Shards(scan, comm, target, passes)
+            runs, targets = shards.runs, shards.targets
+        else:
+            runs = stream.Passes(scan, memory_limit, passes)
+            targets = stream.target_table(runs, target)
         if announce is not None:
             announce()
         decision = decide_task(targets, targets.columns[0], task)
@@ -206,10 +216,16 @@ class TrainedModel:
             part = is_val[chunk.first_row:chunk.first_row + chunk.n_rows]
             return np.flatnonzero(part if val else ~part)
 
+        merged = {}
+        if shards is not None:
+            train_rows = [(chunk, rows_of(chunk, False)) for chunk in runs.kept]
+            merged = dict(gather=lambda fn: comm.allgather(_agreed(comm, fn)),
+                          last=shards.last,
+                          starts=shards.starts(train_rows, range(len(scan.names))))
         pre = Preprocessor().fit_chunks(
             ((chunk, rows_of(chunk, False)) for chunk in runs.again("pass 2 of 3")),
             decision=decision, drop=drop, impute=impute, max_categories=max_categories,
-            keep=keep)
+            keep=keep, **merged)
         notes = summarize_notes(pre.fit_notes)
         n_val = int(is_val.sum())
         n_train = n - n_val
@@ -223,7 +239,12 @@ class TrainedModel:
         need = stream.encoded_bytes(n, pre, spec, dtype, weighted)
         spill = memory_limit is not None and need > memory_limit
         take = None
-        if comm is not None:
+        if shards is not None:
+            # this rank's rows of each split, moved to its block once encoded
+            n_val = sum(len(rows_of(chunk, True)) for chunk in runs.kept)
+            n_train = sum(chunk.n_rows for chunk in runs.kept) - n_val
+            spill = False
+        elif comm is not None:
             take = _blocks(comm, is_val)
             n_train, n_val = int(take[False].sum()), int(take[True].sum())
             spill = False
@@ -261,7 +282,12 @@ class TrainedModel:
                                                       comm))
             elif int(is_val.sum()):
                 val = sinks[1].data()
-            return cls._train(pre, spec, settings, sinks[0].data(), val, notes=notes,
+            train = sinks[0].data()
+            if shards is not None:
+                train = _rebalance(comm, train)
+                if val_scan is None and val is not None:
+                    val = _rebalance(comm, val)
+            return cls._train(pre, spec, settings, train, val, notes=notes,
                               path=scan.path, counts=counts, callbacks=callbacks,
                               threads=threads, checkpoint=checkpoint, resume=resume,
                               comm=comm)
@@ -568,6 +594,33 @@ def _blocks(comm, is_val):
         own[rows[lo:hi]] = True
         take[val] = own
     return take
+
+
+def _rebalance(comm, data):
+    """(X, y, sw) of this rank's rows of a split, as read from its byte range, moved so
+    that each rank holds its block of the split (distributed.Comm.block), the blocks in
+    rank order: the rows every rank would hold had each read the whole file."""
+    X, y, sw = data
+    arrays = {"y": y}
+    if isinstance(X, Encoded):
+        arrays["dense"], arrays["codes"] = X.dense, X.codes
+    else:
+        arrays["dense"] = X
+    if sw is not None:
+        arrays["sw"] = sw
+    counts = comm.allgather(len(y))
+    first, total = sum(counts[:comm.rank]), sum(counts)
+    n = len(y)
+    sends = []
+    for r in range(comm.size):
+        lo, hi = r * total // comm.size, (r + 1) * total // comm.size
+        a, b = max(lo, first), min(hi, first + n)
+        mine = slice(a - first, max(a, b) - first)
+        sends.append({k: v[mine] for k, v in arrays.items()})
+    got = comm.alltoall(sends)
+    out = {k: np.concatenate([g[k] for g in got]) for k in arrays}
+    X = Encoded(out["dense"], out["codes"]) if "codes" in out else out["dense"]
+    return X, out["y"], out.get("sw")
 
 
 def _all_filled(comm, filled):

@@ -76,24 +76,40 @@ def _rows_of(table, rows):
 class Summary:
     """What fitting needs of one column over the training rows, gathered chunk by chunk.
 
-    Adding the chunks of a file one after another gives the summary of the whole: counts
-    add, and means and sums of squared deviations merge by Chan's update. Values are
-    accumulated in units of a power of two at least as large as every magnitude seen, so
-    squares cannot overflow and rescaling is exact. For number and date columns: count,
-    mean and m2 of the present values (and the values themselves when `keep_values`,
-    for a median or most-frequent fill), their min and max, and a drift.QuantileSample of
-    them; for text: the count of each category code. first_missing is the (table, row) of
-    the first missing cell."""
+    For number and date columns: count, mean and m2 of the present values (and the values
+    themselves when `keep_values`, for a median or most-frequent fill), their min and
+    max, and a drift.QuantileSample of them; for text: the count of each category code.
+    first_missing is the (table, row) of the first missing cell.
 
-    def __init__(self, kind, keep_values=False, quantiles=True):
+    The mean and m2 do not depend on how the column was cut into chunks, or into the
+    parts that several processes read: the present values are taken in fixed blocks of
+    BLOCK (the values at positions [k * BLOCK, (k+1) * BLOCK) of the column), each block's
+    mean and sum of squared deviations computed from its values alone, and the blocks
+    merged in order by Chan's update. Deviations are taken from the column's first value
+    (`shift`; a part that does not start the column is given it), so the merges work on
+    numbers of the size of the spread, not of the mean, and lose nothing to cancellation;
+    they are accumulated in units of a power of two at least as large as every deviation
+    seen, so squares cannot overflow and rescaling is exact (a block's figures are
+    computed in its own such unit, and moved to the running one exactly)."""
+
+    BLOCK = 1 << 16
+
+    def __init__(self, kind, keep_values=False, quantiles=True, start=0, shift=None):
         self.kind = kind
-        self.rows = self.missing = self.count = 0
+        self.rows = self.missing = 0
         self.first_missing = None
-        self.shift, self.scale, self.mean_s, self.m2_s = None, 1.0, 0.0, 0.0
+        # start: the position in the whole column of this part's first present value
+        self.start = self.pos = int(start)
+        self.shift = None if shift is None else float(shift)
+        self.head = None        # a part's values before its first block boundary
+        self.blocks = []        # (n, largest deviation, unit, mean, m2) of each block
+        self.pending = []       # the values since the last block boundary
+        self.crossed = False    # a block boundary was passed since start
+        self.folded = None      # (count, unit, mean, m2) once the blocks are merged
         self.values = [] if keep_values else None
         self.counts = np.zeros(0, dtype=np.int64)
         self.lo, self.hi = math.inf, -math.inf
-        self.sample = QuantileSample() if kind != "text" and quantiles else None
+        self.sample = QuantileSample(start=start) if kind != "text" and quantiles else None
 
     def add(self, table, j, sel):
         """Add rows `sel` of column j of `table` (a whole table, or a chunk of one)."""
@@ -118,53 +134,157 @@ class Summary:
             v = v[~gaps]
         if self.values is not None:
             self.values.append(v)
-        if len(v) and self.sample is not None:
+        if len(v):
             self.lo = min(self.lo, float(v.min()))
             self.hi = max(self.hi, float(v.max()))
-            self.sample.add(v)
-        self.merge(len(v), v)
+            if self.sample is not None:
+                self.sample.add(v)
+        self._take(v)
 
-    def merge(self, n, v=None, *, value=None):
-        """Fold in n present values: an array v, or n copies of one value."""
-        if n == 0:
+    def _take(self, v):
+        """The present values v, next in the column: cut at the block boundaries."""
+        if not len(v):
             return
         if self.shift is None:
-            # deviations from the first value seen: the merges then work on numbers of the
-            # size of the spread, not of the mean, and lose nothing to cancellation
-            self.shift = float(v[0]) if v is not None else float(value)
-        dev = (v - self.shift) if v is not None else None
-        big = max(float(dev.max()), -float(dev.min())) if v is not None else \
-            abs(value - self.shift)
-        if big > self.scale:
-            exp = math.frexp(big)[1]
-            grow = math.ldexp(self.scale, -exp)     # exact: powers of two
-            self.scale = math.ldexp(1.0, exp)
-            self.mean_s *= grow
-            self.m2_s *= grow * grow
-        if v is not None:
-            # in place on dev, this call's own array: the same operations as
-            # u = dev / scale, m2 = sum((u - mean)^2), without a temporary per step
-            u = dev
-            u /= self.scale
-            mean_b = float(np.mean(u))
-            u -= mean_b
-            np.square(u, out=u)
-            m2_b = float(np.sum(u))
+            self.shift = float(v[0])
+        at = 0
+        while at < len(v):
+            boundary = (self.pos // self.BLOCK + 1) * self.BLOCK
+            take = min(len(v) - at, boundary - self.pos)
+            self.pending.append(v[at:at + take])
+            at += take
+            self.pos += take
+            if self.pos == boundary:
+                self._close()
+
+    def _close(self):
+        """The pending values end at a block boundary: a whole block, or a part's head."""
+        values = np.concatenate(self.pending)
+        self.pending = []
+        if self.crossed or self.start % self.BLOCK == 0:
+            self.blocks.append(self._block(values))
         else:
-            mean_b, m2_b = (value - self.shift) / self.scale, 0.0
-        total = self.count + n
-        d = mean_b - self.mean_s
-        self.mean_s += d * n / total
-        self.m2_s += m2_b + d * d * (self.count * n / total)
-        self.count = total
+            self.head = values
+        self.crossed = True
+
+    def _block(self, v):
+        """(n, largest deviation, unit, mean, m2) of a block's values, in its own unit."""
+        dev = v - self.shift
+        big = max(float(dev.max()), -float(dev.min()))
+        unit = math.ldexp(1.0, math.frexp(big)[1]) if big > 0 else 1.0
+        # in place on dev, this call's own array: the same operations as
+        # u = dev / unit, m2 = sum((u - mean)^2), without a temporary per step
+        u = dev
+        u /= unit
+        mean = float(np.mean(u))
+        u -= mean
+        np.square(u, out=u)
+        return len(v), big, unit, mean, float(np.sum(u))
+
+    def portable(self):
+        """This summary with its first missing cell's table cut to that row: small enough
+        to send to another process."""
+        if self.first_missing is not None:
+            table, row = self.first_missing
+            one = table.take([row])
+            one.first_row = table.first_row + row
+            self.first_missing = (one, 0)
+        return self
+
+    def combine(self, other):
+        """Take in the summary of the present values that follow this one's (the part of
+        the column another process read; this one starts the column): the same summary
+        as if this one had been given all the values."""
+        self.rows += other.rows
+        self.missing += other.missing
+        if self.first_missing is None:
+            self.first_missing = other.first_missing
+        if self.kind == "text":
+            if len(other.counts) > len(self.counts):
+                counts = other.counts.copy()
+                counts[:len(self.counts)] += self.counts
+                self.counts = counts
+            else:
+                self.counts[:len(other.counts)] += other.counts
+            return
+        if self.values is not None:
+            self.values += other.values
+        self.lo, self.hi = min(self.lo, other.lo), max(self.hi, other.hi)
+        if self.sample is not None and other.sample is not None:
+            self.sample.extend(other.sample)
+        if other.pos == other.start:
+            return
+        if self.shift is None:
+            self.shift = other.shift
+        if not other.crossed:
+            self.pending += other.pending
+        else:
+            if other.head is not None:
+                self.pending.append(other.head)
+            if self.pending:
+                self.blocks.append(self._block(np.concatenate(self.pending)))
+            self.blocks += other.blocks
+            self.pending = list(other.pending)
+            self.crossed = True
+        self.pos = other.pos
+
+    def _fold(self):
+        """(count, unit, mean, m2): the blocks, and the values after the last, merged in
+        order (once; the values a fill adds later go in by merge)."""
+        if self.folded is None:
+            blocks = list(self.blocks)
+            if self.pending:
+                blocks.append(self._block(np.concatenate(self.pending)))
+            count, scale, mean_s, m2_s = 0, 1.0, 0.0, 0.0
+            for n, big, unit, mean_b, m2_b in blocks:
+                if big > scale:
+                    exp = math.frexp(big)[1]
+                    grow = math.ldexp(scale, -exp)     # exact: powers of two
+                    scale = math.ldexp(1.0, exp)
+                    mean_s *= grow
+                    m2_s *= grow * grow
+                r = unit / scale                       # exact: powers of two
+                total = count + n
+                d = mean_b * r - mean_s
+                mean_s += d * n / total
+                m2_s += m2_b * r * r + d * d * (count * n / total)
+                count = total
+            self.folded = (count, scale, mean_s, m2_s)
+        return self.folded
+
+    @property
+    def count(self):
+        return self.pos - self.start if self.folded is None else self.folded[0]
+
+    def merge(self, n, *, value):
+        """Fold in n copies of one value (a fill), after the present values."""
+        if n == 0:
+            return
+        count, scale, mean_s, m2_s = self._fold()
+        if self.shift is None:
+            self.shift = float(value)
+        big = abs(value - self.shift)
+        if big > scale:
+            exp = math.frexp(big)[1]
+            grow = math.ldexp(scale, -exp)
+            scale = math.ldexp(1.0, exp)
+            mean_s *= grow
+            m2_s *= grow * grow
+        total = count + n
+        d = (value - self.shift) / scale - mean_s
+        mean_s += d * n / total
+        m2_s += d * d * (count * n / total)
+        self.folded = (total, scale, mean_s, m2_s)
 
     @property
     def mean(self):
-        return 0.0 if self.shift is None else self.shift + self.mean_s * self.scale
+        count, scale, mean_s, _ = self._fold()
+        return 0.0 if self.shift is None else self.shift + mean_s * scale
 
     @property
     def std(self):
-        return math.sqrt(self.m2_s / self.count) * self.scale if self.count else 0.0
+        count, scale, _, m2_s = self._fold()
+        return math.sqrt(m2_s / count) * scale if count else 0.0
 
     def fill_value(self, impute):
         """The impute statistic of the present values; most-frequent ties go to the
@@ -379,12 +499,22 @@ class Preprocessor:
                                keep=keep, problems=problems)
 
     def fit_chunks(self, chunks, *, decision, drop=(), impute=None, scale_target=True,
-                   max_categories=MAX_CATEGORIES, keep=(), problems=None):
+                   max_categories=MAX_CATEGORIES, keep=(), problems=None, gather=None,
+                   last=None, starts=None):
         """Fit on a file given as consecutive chunks: (table, rows) pairs, each table a
         piece of the file (its first_row says where) and rows the training rows among its
         rows (None: all). decision: the task decided on the whole file's target (its task
         None when none could be, with problems collected). The statistics are the same as
-        a fit on the whole file at once (see Summary). problems: as in fit."""
+        a fit on the whole file at once (see Summary). problems: as in fit.
+
+        A file read in parts by several processes, each its own consecutive chunks:
+        gather(fn) runs fn() in every process and returns every process's result in file
+        order (the same list in every process; a failure in one process is every
+        process's); last, a Table of no rows whose columns carry the whole file's kinds,
+        categories and counts, stands for the file's last chunk; starts ({column: (the
+        position in the file's present training values of this part's first, the file's
+        first)}) places the part's values in the column (see Summary). The parts' summaries are merged in file order, so every process fits
+        the same preprocessing."""
         if impute is not None:
             impute = str(impute).replace("_", "-")
             if impute not in IMPUTE_MODES:
@@ -402,37 +532,72 @@ class Preprocessor:
             failed.add(column)
 
         summaries = target_summary = None
+        t = features = kept = None
         classes = set()
         rows_seen = rows_used = 0
         present = {}
         table = None
-        for table, rows in chunks:
-            if summaries is None:
-                t, features, kept = self._columns_of(table, decision, drop, keep, problem)
-                summaries = {j: Summary(table.data[j].kind,
-                                        keep_values=impute in ("median", "most-frequent"))
-                             for j in features}
-                target_summary = Summary("number", quantiles=False)
-                present = {j: 0 for j in features}
-            sel = _rows_of(table, rows)
-            rows_seen += table.n_rows
-            rows_used += len(sel)
-            for j, summary in summaries.items():
-                col = table.data[j]
-                if col.kind in ("number", "date") and j not in failed:
-                    try:
-                        _check_numbers(table, j, col, hint="fix the value",
-                                       fix=("drop", table.columns[j]))
-                    except DataError as err:
-                        problem(j, err)
-                summary.add(table, j, sel)
-                present[j] += int((~col.missing).sum())
-            if decision.task == "regression":
-                target_summary.add(table, t, sel)
-            elif decision.codes is not None:
-                seen = np.bincount(decision.codes[table.first_row + sel],
-                                   minlength=len(decision.classes))
-                classes.update(np.flatnonzero(seen).tolist())
+
+        place = {j: dict(start=first, shift=shift)
+                 for j, (first, shift) in (starts or {}).items()}
+
+        def start(head):
+            t, features, kept = self._columns_of(head, decision, drop, keep, problem)
+            summaries = {j: Summary(head.data[j].kind,
+                                    keep_values=impute in ("median", "most-frequent"),
+                                    **place.get(j, {}))
+                         for j in features}
+            return t, features, kept, summaries, {j: 0 for j in features}
+
+        if last is not None:
+            t, features, kept, summaries, present = start(last)
+            target_summary = Summary("number", quantiles=False, **place.get(t, {}))
+
+        def accumulate():
+            nonlocal t, features, kept, summaries, target_summary, present, rows_seen, \
+                rows_used, table
+            for table, rows in chunks:
+                if summaries is None:
+                    t, features, kept, summaries, present = start(table)
+                    target_summary = Summary("number", quantiles=False, **place.get(t, {}))
+                sel = _rows_of(table, rows)
+                rows_seen += table.n_rows
+                rows_used += len(sel)
+                for j, summary in summaries.items():
+                    col = table.data[j]
+                    if col.kind in ("number", "date") and j not in failed:
+                        try:
+                            _check_numbers(table, j, col, hint="fix the value",
+                                           fix=("drop", table.columns[j]))
+                        except DataError as err:
+                            problem(j, err)
+                    summary.add(table, j, sel)
+                    present[j] += int((~col.missing).sum())
+                if decision.task == "regression":
+                    target_summary.add(table, t, sel)
+                elif decision.codes is not None:
+                    seen = np.bincount(decision.codes[table.first_row + sel],
+                                       minlength=len(decision.classes))
+                    classes.update(np.flatnonzero(seen).tolist())
+            if gather is not None:
+                return ({j: sm.portable() for j, sm in summaries.items()}, target_summary,
+                        classes, rows_seen, rows_used, present)
+
+        if gather is None:
+            accumulate()
+        else:
+            # every process's part, in file order; a problem in one is every process's
+            parts = gather(accumulate)
+            summaries, target_summary, classes, rows_seen, rows_used, present = parts[0]
+            for part in parts[1:]:
+                for j, sm in part[0].items():
+                    summaries[j].combine(sm)
+                target_summary.combine(part[1])
+                classes = classes | part[2]
+                rows_seen += part[3]
+                rows_used += part[4]
+                present = {j: k + part[5][j] for j, k in present.items()}
+            table = last
         if table is None or not rows_used:
             raise DataError("no training rows", path=None if table is None else table.path)
         self.target = decision.target

@@ -184,3 +184,185 @@ class Rows:
     def close(self):
         if self.spill is not None:
             self.spill.close()
+
+
+class Shards:
+    """A plain CSV file read by the processes of `comm` (a distributed.Comm), each only
+    the records of its own byte range (neuralcli.shard), its chunks kept in memory; then
+    what one process reading the whole file would know, made the same in every process:
+
+    - the kinds, by the whole-file rule on the processes' counts added up (a process
+      whose range changes a column's kind reads its range again);
+    - the rows' places: each chunk's first_row, and its first bad cells' rows, are the
+      file's (`first_row` is this process's first row, `n_rows` the file's);
+    - the categories of each text column: every process's, in file order (so the file's
+      order of first appearance), and each chunk's codes index that list;
+    - `last`, a Table of no rows whose columns carry the file's kinds, categories and
+      counts, as the last chunk of a whole read does; `targets`, the whole file's target
+      column as stream.target_table gives it.
+
+    Passes.again gives the kept chunks (`runs`). A problem in any process's range (a
+    row with too many fields, say) is every process's (distributed.agreed)."""
+
+    def __init__(self, scan, comm, target, passes=None):
+        from neuralcli import shard
+        from neuralcli.distributed import agreed
+
+        self.scan, self.comm = scan, comm
+        path = scan.src.path
+        size = shard.os.path.getsize(path)
+        cuts = comm.allgather(agreed(comm, lambda: shard.cut(path, comm.rank, comm.size,
+                                                             scan.delimiter)))
+        self.start, self.end = shard.ranges(cuts, size)[comm.rank]
+        ends = comm.allgather(shard.line_ends(path, self.start, self.end))
+        scan.restrict(self.start, self.end, 1 + sum(ends[:comm.rank]))
+        self.runs = Passes(scan, None, passes)
+        while True:
+            chunks = agreed(comm, lambda: list(self.runs.first("pass 1 of 3")))
+            counts = comm.allgather((sum(c.n_rows for c in chunks), scan.stats))
+            offsets = np.cumsum([0] + [n for n, _ in counts])
+            scan.stats = _merged_stats([st for _, st in counts], offsets, len(scan.names))
+            if not scan.retype():
+                break
+        self.first_row, self.n_rows = int(offsets[comm.rank]), int(offsets[-1])
+        scan.n_rows = self.n_rows
+        scan.check_rows(self.n_rows)
+        for chunk in chunks:
+            _move_rows(chunk, self.first_row)
+        categories = self._categories(chunks)
+        self.last = _empty_columns(scan, categories)
+        scan.last_notes = scan.notes(self.last.data, scan.stats)
+        self.targets = self._targets(chunks, target)
+
+    def _categories(self, chunks):
+        """Each text column's categories in file order, every chunk's codes made to index
+        them: {column: list}."""
+        scan = self.scan
+        text = [j for j, k in enumerate(scan.kinds) if k == "text"]
+        mine = {j: list(chunks[-1].data[j].categories) if chunks else [] for j in text}
+        merged = {}
+        for j in text:
+            merged[j], place = [], {}
+            luts = []
+            for part in self.comm.allgather(mine[j]):
+                lut = np.empty(len(part), dtype=np.int32)
+                for i, c in enumerate(part):
+                    if c not in place:
+                        place[c] = len(merged[j])
+                        merged[j].append(c)
+                    lut[i] = place[c]
+                luts.append(lut)
+            lut = luts[self.comm.rank]
+            for chunk in chunks:
+                col = chunk.data[j]
+                codes = col.codes
+                have = codes >= 0
+                codes[have] = lut[codes[have]]
+                col.categories = merged[j]
+                col.numbers = scan.stats[j]["numbers"]
+                col.first_text = scan.stats[j]["first_text"]
+        return merged
+
+    def _targets(self, chunks, target):
+        """The whole file's target column, as a one-column Table."""
+        scan = self.scan
+        j = self.last.resolve(scan.names[-1] if target is None else target,
+                              role="target column")
+        col = self.last.data[j]
+        if chunks:
+            lines = np.concatenate([c.lines for c in chunks])
+            if col.kind == "text":
+                mine = (np.concatenate([c.data[j].codes for c in chunks]),)
+            else:
+                mine = (np.concatenate([c.data[j].values for c in chunks]),
+                        np.concatenate([c.data[j].missing for c in chunks]))
+        else:
+            lines = np.zeros(0, dtype=np.int64)
+            mine = ((np.zeros(0, dtype=np.int32),) if col.kind == "text" else
+                    (np.zeros(0), np.zeros(0, dtype=bool)))
+        parts = self.comm.allgather((lines, mine))
+        lines = np.concatenate([p[0] for p in parts])
+        arrays = [np.concatenate([p[1][i] for p in parts]) for i in range(len(mine))]
+        if col.kind == "text":
+            whole = TextColumn(arrays[0], col.categories, col.numbers, col.first_text)
+        elif col.kind == "number":
+            whole = NumberColumn(arrays[0], arrays[1], col.bad, col.first_bad,
+                                 col.nonfinite, col.first_nonfinite, col.integral, col.fmt)
+        else:
+            whole = DateColumn(arrays[0], arrays[1], col.bad, col.first_bad, col.has_time)
+        return Table([scan.names[j]], [whole], path=scan.path, lines=lines,
+                     has_header=scan.has_header)
+
+    def starts(self, chunks_rows, columns):
+        """{column: (the file's position of this process's first present value among the
+        rows given, the file's first such value)} for the number and date columns given;
+        chunks_rows: (chunk, rows) pairs (see preprocess.Summary)."""
+        mine = {j: [0, None] for j in columns if self.last.data[j].kind != "text"}
+        for chunk, rows in chunks_rows:
+            for j, at in mine.items():
+                col = chunk.data[j]
+                present = rows[~col.missing[rows]]
+                if at[1] is None and len(present):
+                    at[1] = float(col.values[present[0]])
+                at[0] += len(present)
+        every = self.comm.allgather(mine)
+        return {j: (sum(part[j][0] for part in every[:self.comm.rank]),
+                    next((part[j][1] for part in every if part[j][1] is not None), None))
+                for j in mine}
+
+
+def _merged_stats(parts, offsets, ncols):
+    """One column's counts over the whole file from every process's (None for a process
+    without rows), in file order; the rows of first cells moved by each process's first
+    row."""
+    merged = []
+    for j in range(ncols):
+        st = {"present": 0, "bad": 0, "nonfinite": 0, "numbers": 0, "integral": True,
+              "has_time": False, "first_bad": None, "first_nonfinite": None,
+              "first_text": None}
+        for part, off in zip(parts, offsets):
+            if part is None:
+                continue
+            p = part[j]
+            for k in ("present", "bad", "nonfinite", "numbers"):
+                st[k] += p[k]
+            st["integral"] = st["integral"] and p["integral"]
+            st["has_time"] = st["has_time"] or p["has_time"]
+            for k in ("first_bad", "first_nonfinite", "first_text"):
+                if st[k] is None and p[k] is not None:
+                    st[k] = (int(p[k][0]) + int(off), p[k][1])
+        merged.append(st)
+    return merged
+
+
+def _move_rows(chunk, offset):
+    """A chunk of a process's range, its rows made the file's."""
+    if not offset:
+        return
+    chunk.first_row += offset
+    for col in chunk.data:
+        for name in ("first_bad", "first_nonfinite", "first_text"):
+            first = getattr(col, name, None)
+            if first is not None:
+                setattr(col, name, (first[0] + offset, first[1]))
+
+
+def _empty_columns(scan, categories):
+    """A Table of no rows whose columns carry the file's kinds, formats, categories and
+    counts (scan.stats)."""
+    columns = []
+    for j, (kind, fmt, st) in enumerate(zip(scan.kinds, scan.formats, scan.stats)):
+        if kind == "text":
+            columns.append(TextColumn(np.zeros(0, np.int32), categories[j], st["numbers"],
+                                      st["first_text"]))
+        elif kind == "number":
+            plain = fmt is None or fmt.plain
+            columns.append(NumberColumn(np.zeros(0), np.zeros(0, bool), st["bad"],
+                                        st["first_bad"], st["nonfinite"],
+                                        st["first_nonfinite"], st["integral"],
+                                        None if plain else fmt.describe(),
+                                        None if plain else fmt))
+        else:
+            columns.append(DateColumn(np.zeros(0), np.zeros(0, bool), st["bad"],
+                                      st["first_bad"], st["has_time"]))
+    return scan.table(columns, np.zeros(0, dtype=np.int64))
