@@ -256,8 +256,14 @@ class Summary:
     def count(self):
         return self.pos - self.start if self.folded is None else self.folded[0]
 
-    def merge(self, n, *, value):
-        """Fold in n copies of one value (a fill), after the present values."""
+    def merge(self, n, v=None, *, value=None):
+        """Fold in n present values: an array v (before any fill), or n copies of one
+        value (a fill, after the present values)."""
+        if v is not None:
+            if self.folded is not None:
+                raise ValueError("values come before the fills")
+            self._take(np.asarray(v, dtype=np.float64))
+            return
         if n == 0:
             return
         count, scale, mean_s, m2_s = self._fold()
