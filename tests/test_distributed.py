@@ -423,3 +423,158 @@ def test_checkpoints_resume_under_mpirun(data, tmp_path):
     assert len(resumed.history) == 4
     assert Checkpoint.read(str(ck)).state.epoch == 4
     assert sorted(os.listdir(tmp_path)) == ["a.ncm", "b.ncm", "c.ncm", "run.ckpt"]
+
+
+# ------------------------------------------------------------------ reading in byte ranges
+
+
+def _worker_reads(n, path, prefix, ranges, **kw):
+    result = mpirun(n, WORKER, path, prefix, kw.get("epochs", 2), kw.get("batch", 64),
+                    kw.get("seed", 5), kw.get("val_split", 0.2), int(ranges))
+    assert result.returncode == 0, result.stderr[-3000:]
+    reports = []
+    for r in range(n):
+        with open(f"{prefix}.{r}.json") as f:
+            reports.append(json.load(f))
+    return reports, np.load(f"{prefix}.npy")
+
+
+def _one_process_digest(path, **kw):
+    from mpi_worker import preprocessing_digest
+
+    model, _ = _one_process(path, kw.get("epochs", 2), kw.get("batch", 64), kw.get("seed", 5),
+                            kw.get("val_split", 0.2))
+    return preprocessing_digest(model.pre), model
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_each_rank_parses_only_its_byte_range(data, tmp_path, n):
+    """Counted at the parser's input: the ranks' bytes add up to the file once, each
+    about a 1/n share, and their rows to the file's rows; every rank every byte when
+    each reads the whole file. The preprocessing is one process's, bit for bit."""
+    _need_mpi()
+    size = os.path.getsize(data)
+    longest = max(len(ln) + 1 for ln in data.read_text().splitlines())
+    shares, _ = _worker_reads(n, data, tmp_path / "r", True)
+    wholes, _ = _worker_reads(n, data, tmp_path / "w", False)
+    got = [r["parsed"]["bytes"] for r in shares]
+    assert sum(got) == size, got
+    assert all(abs(b - size / n) <= longest + 1 for b in got), (got, size)
+    assert sum(r["parsed"]["rows"] for r in shares) == 1200
+    assert all(0 < r["parsed"]["rows"] < 1200 for r in shares)
+    assert [r["parsed"]["bytes"] for r in wholes] == [size] * n
+    digest, _ = _one_process_digest(data)
+    assert {r["preprocessing"] for r in shares + wholes} == {digest}
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_same_model_as_every_rank_reading_the_whole_file(data, tmp_path, n):
+    """Ranks that read their byte ranges, then move the encoded rows to their blocks, hold
+    the rows they would hold had each read the whole file, encoded alike: the same
+    weights at every epoch end, bit for bit."""
+    _need_mpi()
+    shares, w1 = _worker_reads(n, data, tmp_path / "r", True, epochs=3)
+    wholes, w2 = _worker_reads(n, data, tmp_path / "w", False, epochs=3)
+    assert w1.tobytes() == w2.tobytes()
+    for a, b in zip(shares, wholes):
+        assert a["epoch_hashes"] == b["epoch_hashes"] and a["history"] == b["history"]
+        assert (a["rows_train"], a["rows_val"]) == (b["rows_train"], b["rows_val"]) == \
+            (960, 240)
+
+
+def _multiline_file(path, n=300):
+    """n rows whose text cells are quoted and span several lines (with a delimiter and a
+    doubled quote in them): most bytes of the file lie inside quoted fields. Returns the
+    (start, end) of each quoted field, in bytes."""
+    rng = np.random.default_rng(11)
+    texts = ['"first\nsecond, with a comma\nthird"', '"a ""quoted"" word\n\nafter a blank line"',
+             '"' + "x" * 40 + '\n' + "y" * 40 + '"', '"short\n"']
+    fields, out = [], ["num,text,other,label\n"]
+    at = len(out[0])
+    for i in range(n):
+        x, z = rng.normal(size=2)
+        k = i % len(texts)
+        head = f"{x:.5f},"
+        fields.append((at + len(head), at + len(head) + len(texts[k])))
+        line = f"{head}{texts[k]},{z:.5f},{'yes' if x + (k == 2) > 0.3 else 'no'}\n"
+        out.append(line)
+        at += len(line)
+    path.write_text("".join(out))
+    return fields
+
+
+def test_three_ranks_cut_inside_quoted_fields_that_span_lines(tmp_path):
+    """Each cut point (r * size / 3) falls inside a quoted field holding line ends: the
+    ranks still split the file at record starts, every record is read once, and the
+    model is the one every rank reading the whole file trains."""
+    _need_mpi()
+    path = tmp_path / "multiline.csv"
+
+    def inside(fields, size):
+        data = path.read_bytes()
+        return all(any(a < cut < b and b"\n" in data[a:cut] for a, b in fields)
+                   for cut in (size // 3, 2 * size // 3))
+
+    # the first row count from 300 on that puts both cut points past a line end inside
+    # a quoted field
+    for n in range(300, 400):
+        fields = _multiline_file(path, n)
+        size = os.path.getsize(path)
+        if inside(fields, size):
+            break
+    assert inside(fields, size)
+    shares, w1 = _worker_reads(3, path, tmp_path / "r", True, val_split=0.25)
+    wholes, w2 = _worker_reads(3, path, tmp_path / "w", False, val_split=0.25)
+    assert sum(r["parsed"]["rows"] for r in shares) == n
+    assert sum(r["parsed"]["bytes"] for r in shares) == size
+    assert w1.tobytes() == w2.tobytes()
+    assert shares[0]["history"] == wholes[0]["history"]
+    digest, _ = _one_process_digest(path, val_split=0.25)
+    assert {r["preprocessing"] for r in shares} == {digest}
+
+
+def test_a_rank_whose_byte_range_holds_no_record(tmp_path):
+    """A tiny file whose header is most of its bytes: with 3 ranks the first two cuts
+    fall in the header, so two ranks parse no record (the first reads only the header)
+    and the third all the rows; training goes on as every rank reading the whole file."""
+    _need_mpi()
+    path = tmp_path / "tiny.csv"
+    names = [f"a_rather_long_column_name_{k}_" + "x" * 50 for k in range(4)] + ["y"]
+    rows = [f"{i % 3},{i * 0.5},{(i * 7) % 5},{i % 2},{i * 0.25 + 1}" for i in range(8)]
+    path.write_text(",".join(names) + "\n" + "\n".join(rows) + "\n")
+    shares, w1 = _worker_reads(3, path, tmp_path / "r", True, val_split=0, batch=4)
+    wholes, w2 = _worker_reads(3, path, tmp_path / "w", False, val_split=0, batch=4)
+    assert [r["parsed"]["rows"] for r in shares] == [0, 0, 8]
+    assert w1.tobytes() == w2.tobytes()
+    assert shares[0]["rows_train"] == 8
+    digest, _ = _one_process_digest(path, val_split=0)
+    assert {r["preprocessing"] for r in shares} == {digest}
+
+
+def test_a_bad_record_in_the_second_ranks_range_names_its_line(tmp_path):
+    """A record with a field too many in the middle third of a file of multi-line rows:
+    all 3 ranks end at once with the one line a single process gives, naming the file's
+    line (not the line within the rank's range)."""
+    _need_mpi()
+    path = tmp_path / "multiline.csv"
+    _multiline_file(path)
+    text = path.read_text()
+    at = text.index("\n", len(text) // 2)
+    while text[at + 1] == '"' or not text[at + 1].isdigit() and text[at + 1] != "-":
+        at = text.index("\n", at + 1)
+    # the record starting after `at` gets a field more
+    end = text.index(",", at + 1)
+    bad = tmp_path / "bad.csv"
+    bad.write_text(text[:end] + ",extra" + text[end:])
+    line = text[:at + 1].count("\n") + 1
+    t0 = time.monotonic()
+    result = mpirun(3, *neuralcli_args("--no-color", "train", bad, "--epochs", "1", "-o",
+                                       tmp_path / "m.ncm"), timeout=60)
+    assert time.monotonic() - t0 < 30
+    assert result.returncode == 1
+    errors = [ln for ln in result.stderr.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and f"line {line}" in errors[0], result.stderr
+    assert "Traceback" not in result.stderr
+    one = CliRunner().invoke(cli, ["train", str(bad), "--epochs", "1", "-o",
+                                   str(tmp_path / "one.ncm")])
+    assert one.exit_code == 1 and errors[0] in one.stderr, (errors, one.stderr)
