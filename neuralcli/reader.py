@@ -215,6 +215,11 @@ class Scan:
             args["skip_records"] = args["skip_records"] if start == 0 else 0
             args["first_line"] = first_line if start else 1
             args["header"] = self.has_header
+            if self.progress is not None and end > start:
+                # the ranges are read side by side: this one's share done is the file's
+                whole, part, report = os.path.getsize(self.src.path), end - start, \
+                    self.progress
+                args["progress"] = lambda done: report(done * whole // part)
             open_stream = lambda: _Range(self.src.open(), start, end)  # noqa: E731
         for chunk in parse_chunks(open_stream, chunk_rows=chunk_rows, **args):
             n = chunk.first_row + len(chunk.lines)
