@@ -214,7 +214,9 @@ class Shards:
         cuts = comm.allgather(agreed(comm, lambda: shard.cut(path, comm.rank, comm.size,
                                                              scan.delimiter)))
         self.start, self.end = shard.ranges(cuts, size)[comm.rank]
-        ends = comm.allgather(shard.line_ends(path, self.start, self.end))
+        # the line ends of each range place the next ones' lines (the last's, none)
+        last = comm.rank == comm.size - 1
+        ends = comm.allgather(0 if last else shard.line_ends(path, self.start, self.end))
         scan.restrict(self.start, self.end, 1 + sum(ends[:comm.rank]))
         self.runs = Passes(scan, None, passes)
         while True:
