@@ -578,3 +578,36 @@ def test_a_bad_record_in_the_second_ranks_range_names_its_line(tmp_path):
     one = CliRunner().invoke(cli, ["train", str(bad), "--epochs", "1", "-o",
                                    str(tmp_path / "one.ncm")])
     assert one.exit_code == 1 and errors[0] in one.stderr, (errors, one.stderr)
+
+
+def test_a_column_of_numbers_in_one_range_and_text_in_another(tmp_path):
+    """Column "code" holds numbers, but words in a fifth of the rows, all in the first
+    half of the file and away from where the sniffer looks, which guesses numbers: read
+    alone, the first range would be text (40% words) and the second numbers; typed on the
+    counts of both (20% words: text), every rank reads its range again as text, as one
+    process reads the file again, the categories in the file's order of first
+    appearance."""
+    _need_mpi()
+    rng = np.random.default_rng(5)
+    path = tmp_path / "mixed.csv"
+    lines = ["x,code,label"]
+    for i in range(60000):
+        x = rng.normal()
+        code = str(i % 7) if not 10000 <= i < 22000 else ["red", "green", "blue"][i % 3]
+        lines.append(f"{x:.5f},{code},{'yes' if x > 0 else 'no'}")
+    path.write_text("\n".join(lines) + "\n")
+    from neuralcli.reader import Scan
+
+    with Scan(str(path)) as scan:
+        whole = scan.read()
+        assert scan.sniffed[1] == "number"
+    assert whole.data[1].kind == "text"
+    shares, w1 = _worker_reads(2, path, tmp_path / "r", True, val_split=0.2, epochs=1,
+                               batch=1024)
+    wholes, w2 = _worker_reads(2, path, tmp_path / "w", False, val_split=0.2, epochs=1,
+                               batch=1024)
+    # each rank parsed its range twice (the kind changed), the file's rows once each time
+    assert sum(r["parsed"]["rows"] for r in shares) == 2 * 60000
+    digest, _ = _one_process_digest(path, val_split=0.2, epochs=1, batch=1024)
+    assert {r["preprocessing"] for r in shares + wholes} == {digest}
+    assert w1.tobytes() == w2.tobytes()
