@@ -519,8 +519,9 @@ class Preprocessor:
         process's); last, a Table of no rows whose columns carry the whole file's kinds,
         categories and counts, stands for the file's last chunk; starts ({column: (the
         position in the file's present training values of this part's first, the file's
-        first)}) places the part's values in the column (see Summary). The parts' summaries are merged in file order, so every process fits
-        the same preprocessing."""
+        first)}) places the part's values in the column (see Summary). The parts'
+        summaries are merged in file order, so every process fits the same
+        preprocessing, that of one process given the whole file."""
         if impute is not None:
             impute = str(impute).replace("_", "-")
             if impute not in IMPUTE_MODES:
