@@ -178,6 +178,81 @@ void FN(nc_mlp_backward)(T *grads, T *dx, void *work, const T *dout, const T *x,
     }
 }
 
+/* ---- training diagnostics (nc_diag) ---------------------------------------------------- */
+
+/* Add hidden layer l's activations y (rows, oc), whose units start at uoff, to part
+ * `part` of d: which units fired (relu family) or how many values saturated (sigmoid,
+ * tanh). */
+static void FN(diag_layer)(nc_diag *d, int part, const T *y, int64_t rows, int64_t oc,
+                           int act, int l, int L, int64_t uoff)
+{
+    int family = nc_act_diag_family(act);
+    if (family == NC_DIAG_FIRES) {
+        uint8_t *f = d->fired + (int64_t)part * d->units + uoff;
+        for (int64_t i = 0; i < rows; i++) {
+            const T *yr = y + i * oc;
+            for (int64_t j = 0; j < oc; j++) f[j] |= (uint8_t)(yr[j] > 0);
+        }
+    } else if (family == NC_DIAG_SATURATES) {
+        const T lo = act == NC_ACT_TANH ? (T)-0.99 : (T)0.01, hi = (T)0.99;
+        int64_t s = 0;
+        for (int64_t i = 0; i < rows * oc; i++) s += (y[i] < lo) | (y[i] > hi);
+        d->sat[(int64_t)part * L + l] += s;
+    }
+}
+
+void FN(nc_mlp_diag_acts)(nc_diag *d, const void *work, const nc_mlp *net, int64_t n)
+{
+    FN(mlp_saved) saved[NC_MLP_MAX_LAYERS];
+    int L = net->n_layers;
+    if (n <= 0 || L <= 1 || L > NC_MLP_MAX_LAYERS) return;
+    FN(mlp_layout)(net, n, 1, (char *)work, saved, NULL, NULL, NULL);
+    int64_t uoff = 0;
+    for (int l = 0; l < L - 1; l++) {
+        int64_t oc = net->sizes[l + 1];
+        FN(diag_layer)(d, 0, saved[l].act, n, oc, net->acts[l], l, L, uoff);
+        uoff += oc;
+    }
+}
+
+static int FN(diag_measures)(const nc_diag *d)
+{
+    return d->every > 0 && d->seen % d->every == 0;
+}
+
+void FN(nc_diag_before)(nc_diag *d, const T *params, const T *grads, const nc_mlp *net,
+                        int64_t m)
+{
+    d->rows += m;
+    if (!FN(diag_measures)(d)) return;
+    T *prev = (T *)d->prev;
+    int64_t o = 0;
+    for (int l = 0; l < net->n_layers; l++) {
+        int64_t c = net->sizes[l], oc = net->sizes[l + 1];
+        d->grad_sq[l] += FN(nc_sum_squares)(grads + o, nc_layer_params(c, oc));
+        memcpy(prev + o, params + o, (size_t)(c * oc) * sizeof(T));
+        o += nc_layer_params(c, oc);
+    }
+}
+
+void FN(nc_diag_after)(nc_diag *d, const T *params, const nc_mlp *net)
+{
+    if (FN(diag_measures)(d)) {
+        T *prev = (T *)d->prev;
+        int64_t o = 0;
+        for (int l = 0; l < net->n_layers; l++) {
+            int64_t c = net->sizes[l], oc = net->sizes[l + 1], w = c * oc;
+            double before = FN(nc_sum_squares)(prev + o, w);
+            for (int64_t i = o; i < o + w; i++) prev[i] = params[i] - prev[i];
+            double moved = FN(nc_sum_squares)(prev + o, w);
+            d->ratio[l] += before > 0 ? sqrt(moved / before) : moved > 0 ? INFINITY : 0.0;
+            o += nc_layer_params(c, oc);
+        }
+        d->measured += 1;
+    }
+    d->seen += 1;
+}
+
 #include "mlp_small_impl.h"
 
 #undef FN
