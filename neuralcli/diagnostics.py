@@ -14,7 +14,7 @@ from neuralcli.activations import ACTIVATIONS
 # step in every measure_every(batch rows), about one per MEASURE_ROWS rows trained, and
 # on every step of batches of MEASURE_ROWS rows or more. The activation counts take
 # every row.
-MEASURE_ROWS = 512
+MEASURE_ROWS = 1024
 
 # trouble thresholds, each checked on the last epoch
 DEAD_SHARE = 0.5          # at least half a relu-family layer's units never fired
