@@ -147,6 +147,18 @@ cdef class Diagnostics:
             a[...] = 0
         self.d.seen = self.d.measured = self.d.rows = 0
 
+    def measures(self):
+        """Whether the next step's gradient and update are measured."""
+        return self.d.seen % self.d.every == 0
+
+    def count(self, int64_t m):
+        """Count a step of m rows that is not measured: what diag_before and diag_after
+        do for it, in one call."""
+        if self.d.seen % self.d.every == 0:
+            raise ValueError("this step is measured: call diag_before and diag_after")
+        self.d.rows += m
+        self.d.seen += 1
+
     @property
     def every(self):
         return self.d.every

@@ -278,11 +278,15 @@ class Trainer:
                 return math.nan
             if norm > self.cfg.clip_norm:
                 scale = s * self.cfg.clip_norm / norm
-        if diag is not None:
+        # the measured steps' passes around the update; the others are only counted
+        measure = diag is not None and diag.measures()
+        if measure:
             model.diag_before(diag, self.grads, n)
         self.optimizer.step(model.params, self.grads, lr, scale)
-        if diag is not None:
+        if measure:
             model.diag_after(diag)
+        elif diag is not None:
+            diag.count(n)
         loss *= s
         if l2:
             loss += 0.5 * (self.cfg.l2 / n) * self._weight_sq()
