@@ -99,8 +99,8 @@ def _pct(x):
 
 
 def _mag(x):
-    """x as a power of ten: 1e-4."""
-    return f"1e{round(math.log10(x)):d}" if x > 0 else "0"
+    """x (> 0) as a power of ten: 1e-4."""
+    return f"1e{round(math.log10(x)):d}"
 
 
 def trouble(history, activations=None):
@@ -155,8 +155,9 @@ def trouble(history, activations=None):
             pick = extreme(hit, key=lambda l: per_layer[l][-1])
             r = per_layer[pick]
             since = _since([test(x) for x in r])
-            lines.append(f"layer {pick + 1}'s gradients are {_mag(r[-1])} of layer {L}'s "
-                         f"since epoch {since}: {words}")
+            size = "zero" if r[-1] == 0 else f"{_mag(r[-1])} of layer {L}'s"
+            lines.append(f"layer {pick + 1}'s gradients are {size} since epoch {since}: "
+                         f"{words}")
     for l in range(L):
         up = _series(history, "update_ratio", l)
         since = _since([u is not None and u > UPDATE_RATIO for u in up])

@@ -232,6 +232,8 @@ def test_trouble_in_plain_words_and_thresholds():
     lines = diagnostics.trouble(_epochs(grad_rms=[[1e-2, 1e-1, 1.0], [1e-4, 1e-2, 1.0]]))
     assert lines == ["layer 1's gradients are 1e-4 of layer 3's since epoch 2: vanishing "
                      "gradients: the early layers barely learn; try relu or fewer layers"]
+    lines = diagnostics.trouble(_epochs(grad_rms=[[0.0, 0.5, 1.0]]))
+    assert lines[0].startswith("layer 1's gradients are zero since epoch 1: vanishing")
     lines = diagnostics.trouble(_epochs(grad_rms=[[5e3, 1.0], [2e4, 1.0]]))
     assert len(lines) == 1 and "exploding gradients" in lines[0] and "since epoch 1" in lines[0]
     lines = diagnostics.trouble(_epochs(update_ratio=[[0.05, 0.2], [0.3, 0.2]]))
