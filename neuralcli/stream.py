@@ -13,6 +13,10 @@ The first pass keeps its chunks while they fit under the memory limit, and then 
 is parsed once: the later passes take the kept chunks, the third letting go of each once
 encoded, so the typed columns and the encoded rows are hardly ever in memory together.
 Past the limit, each pass reads the file again and only a chunk is held at a time.
+
+Training over MPI, each process parses only its byte range of the file (Shards), keeps its
+chunks, and learns from the others what the first pass gives one process reading the
+whole file: the kinds, the rows' places, the categories and the target column.
 """
 import contextlib
 
@@ -22,7 +26,7 @@ from neuralcli.network import Encoded
 from neuralcli.spill import SpillArrays, SpilledRows
 from neuralcli.table import DateColumn, NumberColumn, Table, TextColumn
 
-__all__ = ["chunks", "Passes", "target_table", "Rows", "encoded_bytes"]
+__all__ = ["chunks", "Passes", "target_table", "Rows", "encoded_bytes", "Shards"]
 
 CHUNK_ROWS = 1 << 16
 
