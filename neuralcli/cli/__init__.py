@@ -191,10 +191,11 @@ def main(argv=None):
 
 
 def _register():
-    from neuralcli.cli import (bench, datasets, demo, evaluate, explain, info, inspect, predict,
-                               train)
+    from neuralcli.cli import (bench, datasets, demo, evaluate, explain, info, inspect, plot,
+                               predict, train)
 
-    for module in (train, evaluate, predict, info, inspect, datasets, explain, demo, bench):
+    for module in (train, evaluate, predict, info, inspect, datasets, explain, demo, bench,
+                   plot):
         cli.add_command(module.command)
     cli.add_command(explain.neuron_command)
 

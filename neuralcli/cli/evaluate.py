@@ -120,9 +120,7 @@ def command(app, model_path, data, delimiter, na_values, decimal, thousands, enc
     weighted F1, the confusion matrix and ROC AUC. Regression: MSE, RMSE, MAE and R^2.
     Every figure stands beside a baseline that ignores the inputs (the majority class,
     or the training mean), so you can see whether the network beats the trivial answer."""
-    import numpy as np
-
-    from neuralcli import metrics
+    from neuralcli import scoring
     from neuralcli.cli import source
     from neuralcli.model import TrainedModel
 
@@ -130,26 +128,13 @@ def command(app, model_path, data, delimiter, na_values, decimal, thousands, enc
     model = TrainedModel.load(model_path)
     reading = reading_kwargs(delimiter, na_values, decimal, thousands, encoding)
     # the file a chunk at a time: only the targets and outputs are kept
-    ys, probas, preds, notes = [], [], [], []
-    n_rows, path = 0, data
-    for table in source.model_tables(console, data, reading, model):
-        _, out, proba, pred = model.predict_table(table)
-        notes += [n for n in model.pre.last_notes if n not in notes]
-        ys.append(model.pre.target_of(table, scaled=False) if model.task == "regression"
-                  else model.pre.target_of(table))
-        probas.append(proba)
-        preds.append(pred)
-        n_rows, path = n_rows + table.n_rows, table.path
-    for note in notes:
+    scored = scoring.score_tables(model, source.model_tables(console, data, reading, model))
+    for note in scored.notes:
         console.note(note)
-    pred = np.concatenate(preds)
-    proba = None if probas[0] is None else np.concatenate(probas)
+    n_rows, path = scored.n_rows, scored.path
+    got, base = scoring.figures(model, scored)
     pre = model.pre
     if model.task == "regression":
-        y = np.concatenate(ys)
-        got = metrics.regression_report(y, pred)
-        base = metrics.baseline_regression(y, mean=pre.target_mean if pre.scale_target
-                                           else None)
         if console.format == "json":
             console.json({"task": model.task, "rows": n_rows, "model": got,
                           "baseline": base, "baseline_kind": "mean of the training target"})
@@ -159,10 +144,7 @@ def command(app, model_path, data, delimiter, na_values, decimal, thousands, enc
                       [[k.upper() if k != "r2" else "R^2", got[k], base[k]]
                        for k in ("mse", "rmse", "mae", "r2")])
         return
-    y = np.concatenate(ys)
     k = pre.n_classes
-    got = metrics.classification_report(y, proba, k)
-    base = metrics.baseline_classification(y, k, prior=model.info.get("class_prior"))
     names = pre.class_names
     if console.format == "json":
         console.json({"task": model.task, "rows": n_rows, "classes": names,
