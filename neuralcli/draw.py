@@ -114,6 +114,8 @@ def learning_rate(curve):
     ax = fig.add_subplot()
     ax.plot(curve["epoch"], curve["lr"], color=TRAIN, drawstyle="steps-mid")
     _log_if_wide(ax, curve["lr"])
+    if ax.get_yscale() == "linear":
+        ax.set_ylim(0, 1.1 * float(np.nanmax(curve["lr"])) or 1.0)
     ax.set_xlabel("epoch")
     ax.set_ylabel("learning rate")
     ax.set_title("Learning rate per epoch")
@@ -201,8 +203,8 @@ def confusion(c):
     ax.set_yticks(ticks, short)
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
-    ax.set_title("Confusion matrix (counts; colour: share of the true class)")
-    fig.colorbar(image, ax=ax, format=_percent(), shrink=0.8)
+    ax.set_title("Confusion matrix (counts)")
+    fig.colorbar(image, ax=ax, format=_percent(), shrink=0.8, label="share of the true class")
     return fig
 
 
@@ -221,7 +223,7 @@ def roc(r):
     one = len(r["curves"]) == 1
     for i, c in enumerate(r["curves"]):
         ax.plot(c["fpr"], c["tpr"], color=POSITIVE if one else f"C{i % 10}",
-                label=f"{c['label']} (AUC {c['auc']:.3f})")
+                label=f"class {c['label']} (AUC {c['auc']:.3f})")
     _left_out(ax, r["left_out"])
     ax.set_xlim(-0.01, 1.01)
     ax.set_ylim(-0.01, 1.01)
@@ -241,7 +243,7 @@ def precision_recall(r):
     for i, c in enumerate(r["curves"]):
         colour = POSITIVE if one else f"C{i % 10}"
         ax.plot(c["recall"], c["precision"], color=colour, drawstyle="steps-post",
-                label=f"{c['label']} (AP {c['ap']:.3f})")
+                label=f"class {c['label']} (AP {c['ap']:.3f})")
         if one:
             ax.axhline(c["share"], color=BEST, linestyle=":", linewidth=0.8,
                        label=f"no skill (share {c['share']:.3f})")

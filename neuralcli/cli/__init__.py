@@ -192,10 +192,10 @@ def main(argv=None):
 
 def _register():
     from neuralcli.cli import (bench, datasets, demo, evaluate, explain, info, inspect, plot,
-                               predict, train)
+                               predict, report_page, train)
 
     for module in (train, evaluate, predict, info, inspect, datasets, explain, demo, bench,
-                   plot):
+                   plot, report_page):
         cli.add_command(module.command)
     cli.add_command(explain.neuron_command)
 
