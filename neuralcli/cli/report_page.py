@@ -51,4 +51,4 @@ def command(app, model_path, data, output, delimiter, na_values, decimal, thousa
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-    console.note(f"wrote {output} ({len(page.encode('utf-8')) / 1024:,.0f} KiB)")
+    console.note(f"wrote {output}")
