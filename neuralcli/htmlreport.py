@@ -57,6 +57,8 @@ footer { margin-top: 2.5rem; color: var(--muted); font-size: .8rem; }
   h2 { break-after: avoid; page-break-after: avoid; }
   h2, h3 { break-after: avoid; }
   table, .cards, ul.flags li { break-inside: avoid; page-break-inside: avoid; }
+  .cards { grid-template-columns: repeat(4, 1fr); }
+  .columns { grid-template-columns: 1fr 1fr; }
   .figures { grid-template-columns: 1fr 1fr; gap: .6rem 1rem; }
   figure.wide { grid-column: 1 / -1; max-width: 15cm; margin: 0 auto; }
   ul.flags li { border: 1px solid var(--warn); background: none; }
