@@ -371,7 +371,10 @@ def boundary(b):
     ax.set_ylim(extent[2], extent[3])
     ax.set_xlabel(b["inputs"][0])
     ax.set_ylabel(b["inputs"][1])
-    ax.set_title(f"The model's map: {b['label']}, with the data's points")
+    if b["map_kind"] == "value":
+        ax.set_title(f"The model's map: {b['label']}; points: the data's values")
+    else:
+        ax.set_title(f"The model's map: {b['label']}, with the data's points")
     cmap = _two_colour_map()
     if not n:
         return fig
