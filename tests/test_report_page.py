@@ -221,3 +221,25 @@ def test_chromium_shows_the_page_with_no_error_and_every_figure_drawn(pages, nam
     assert loaded.pdf[:5] == b"%PDF-"
     pages_printed = len(re.findall(rb"/Type\s*/Page[^s]", loaded.pdf))
     assert 2 <= pages_printed <= 12, pages_printed
+
+
+def test_names_from_the_data_are_escaped(tmp_path):
+    """Column and class names are the data's text: the page shows them, never as markup."""
+    rng = np.random.default_rng(0)
+    rows = ["<i>size</i>,a&b,\"x\"\"y\",label"]
+    for _ in range(120):
+        v = rng.normal(size=3)
+        label = "<script>alert(1)</script>" if v.sum() > 0 else "R&D"
+        rows.append(f"{v[0]:.4f},{v[1]:.4f},{v[2]:.4f},{label}")
+    csv = tmp_path / "odd.csv"
+    csv.write_text("\n".join(rows) + "\n")
+    model, page = tmp_path / "odd.ncm", tmp_path / "odd.html"
+    assert run("-q", "train", csv, "-o", model, *FAST).exit_code == 0
+    result = run("report", model, csv, "-o", page)
+    assert result.exit_code == 0, result.stderr
+    text = page.read_text()
+    assert "<script" not in text and "<i>" not in text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    assert "&lt;i&gt;size&lt;/i&gt;" in text and "R&amp;D" in text
+    rows = cells(text)
+    assert "R&D" in rows and "<script>alert(1)</script>" in rows
