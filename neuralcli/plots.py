@@ -20,24 +20,21 @@ class Kind:
 
 CLASSIFICATION = ("binary", "multiclass")
 KINDS = {
-    "loss": Kind(False, None, "training and validation loss per epoch, the best epoch "
-                              "marked"),
+    "loss": Kind(False, None, "training and validation loss per epoch, best epoch marked"),
     "lr": Kind(False, None, "the learning rate per epoch"),
-    "gradients": Kind(False, None, "per layer: gradient RMS, update-to-weight ratio and "
-                                   "weight norm per epoch"),
-    "dead": Kind(False, None, "per layer: the share of dead ReLU-family units and of "
-                              "saturated sigmoid and tanh units per epoch"),
+    "gradients": Kind(False, None, "per layer: gradient RMS, update ratio, weight norm per "
+                                   "epoch"),
+    "dead": Kind(False, None, "per layer: shares of dead and of saturated units per epoch"),
     "confusion": Kind(True, CLASSIFICATION, "the confusion matrix"),
     "roc": Kind(True, CLASSIFICATION, "ROC curves with their AUC"),
-    "pr": Kind(True, CLASSIFICATION, "precision-recall curves with their average "
-                                     "precision"),
+    "pr": Kind(True, CLASSIFICATION, "precision-recall curves, average precision"),
     "calibration": Kind(True, CLASSIFICATION, "predicted probability against the observed "
                                               "share"),
     "residuals": Kind(True, ("regression",), "residuals against the predictions"),
     "predicted-vs-actual": Kind(True, ("regression",), "predictions against the true "
                                                       "values"),
-    "boundary": Kind(True, None, "for two number inputs: the model's map with the data "
-                                 "points, and each first-layer neuron's map"),
+    "boundary": Kind(True, None, "the map of two number inputs, with the data and each "
+                                 "neuron"),
 }
 
 # most curves drawn in one figure (one-vs-rest classes); the rest are named in the title

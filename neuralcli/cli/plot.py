@@ -40,7 +40,7 @@ def read_scored(console, model, data, reading, keep=()):
 @click.command("plot", epilog=EPILOG, short_help="Draw a figure of a model as an image.")
 @click.argument("model_path", metavar="MODEL", type=click.Path())
 @click.argument("data", required=False, type=click.Path())
-@click.option("--kind", required=True, type=click.Choice(list(KINDS)),
+@click.option("--kind", required=True, type=click.Choice(list(KINDS)), metavar="KIND",
               help="What to draw (see Kinds below).")
 @click.option("-o", "--output", required=True, type=click.Path(),
               help="The image to write: FILE.png or FILE.svg.")
