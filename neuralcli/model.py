@@ -88,11 +88,14 @@ class TrainedModel:
     @classmethod
     def fit(cls, table, settings, *, target=None, drop=(), impute=None, task="auto",
             val_table=None, callbacks=(), threads=None, max_categories=MAX_CATEGORIES,
-            keep=()):
+            keep=(), checkpoint=None, resume=None):
         """Decide the task on the whole table, split off validation rows (stratified by
         class), fit the preprocessing once on the training rows and train a network;
         returns (model, TrainState). Interruption and divergence end training cleanly:
-        the state says why, and the model holds the weights kept."""
+        the state says why, and the model holds the weights kept.
+
+        checkpoint: a checkpoint.Plan to write checkpoints by; resume: a
+        checkpoint.Checkpoint of a run on the same data and settings to continue."""
         settings.validate()
         dtype = resolve_dtype(settings.dtype)
         decision = decide_task(table, target, task)
@@ -133,19 +136,22 @@ class TrainedModel:
         sw = None if weights is None else weights[y_idx]
         return cls._train(pre, spec, settings, (X, y, sw), None if Xv is None else
                           (Xv, yv, None), notes=notes, path=table.path, counts=counts,
-                          callbacks=callbacks, threads=threads)
+                          callbacks=callbacks, threads=threads, checkpoint=checkpoint,
+                          resume=resume)
 
     @classmethod
     def fit_file(cls, scan, settings, *, target=None, drop=(), impute=None, task="auto",
                  val_scan=None, callbacks=(), threads=None, max_categories=MAX_CATEGORIES,
-                 keep=(), memory_limit=None, spill_dir=None, announce=None, passes=None):
+                 keep=(), memory_limit=None, spill_dir=None, announce=None, passes=None,
+                 checkpoint=None, resume=None):
         """Train on a CSV file read in chunks (a reader.Scan, see neuralcli.stream): the
         task and the validation rows from the target column, the preprocessing fitted
         chunk by chunk on the training rows, then the rows encoded into memory, or into a
         spill file read a window at a time when they would take more than `memory_limit`
         bytes. The chunks stay in memory between passes while they fit the limit;
         otherwise each pass reads the file again. The same model as `fit` on the whole table,
-        to the rounding of the statistics. (model, TrainState).
+        to the rounding of the statistics. (model, TrainState). checkpoint and resume as
+        for fit.
 
         announce(), when given, is called once the file's rows are counted (after the
         first pass); passes(label), when given, is a context manager around each pass
@@ -216,16 +222,18 @@ class TrainedModel:
                 val = sinks[1].data()
             return cls._train(pre, spec, settings, sinks[0].data(), val, notes=notes,
                               path=scan.path, counts=counts, callbacks=callbacks,
-                              threads=threads)
+                              threads=threads, checkpoint=checkpoint, resume=resume)
         finally:
             for sink in sinks:
                 sink.close()
 
     @classmethod
     def _train(cls, pre, spec, settings, train, val, *, notes, path, counts, callbacks,
-               threads):
+               threads, checkpoint=None, resume=None):
         """Build the network and train it on `train` (X, y, row weights) or a SpilledRows,
-        validating on `val` likewise (or None); the model with its history and info."""
+        validating on `val` likewise (or None); the model with its history and info.
+        Checkpoints go by the Plan `checkpoint`; `resume` (a Checkpoint) is first checked
+        against this run, then continued."""
         hidden = [int(h) for h in settings.hidden]
         sizes = [pre.n_features] + hidden + [spec.n_out]
         _check_size(sizes, settings.dtype)
@@ -233,13 +241,43 @@ class TrainedModel:
         net = MLP(sizes, acts, dropout=[settings.dropout] * len(hidden) + [0.0],
                   dtype=settings.dtype, seed=settings.seed, n_dense=pre.n_dense)
         kind = pre.task
-        trainer = Trainer(net, Task(kind, spec.loss, spec.n_out),
-                          settings.train_config(has_val=val is not None), callbacks)
         args = train if isinstance(train, tuple) else (train,)
         val_args = () if val is None else (val if isinstance(val, tuple) else
                                            (val, None, None))
+        n_train = len(args[0])
+        n_val = 0 if val is None else int(len(val_args[0]))
+        if resume is not None:
+            resume.check(pre, spec, sizes, (n_train, n_val))
+        prior = None
+        if counts is not None:  # the majority baseline of `eval` uses the training prior
+            prior = (counts / counts.sum()).tolist()
+        callbacks = list(callbacks)
+        writer = None
+        if checkpoint is not None:
+            from neuralcli import checkpoint as checkpoints
+
+            def write(fs, kept):
+                info = cls._info(pre, path, n_train, n_val, notes, prior, threads or used,
+                                 val is not None, fs.best_epoch, "checkpoint",
+                                 f"checkpoint after epoch {fs.epoch}", fs.elapsed,
+                                 fs.epoch, {})
+                copy = MLP(net.sizes, net.activations, dropout=net.dropout,
+                           dtype=net.dtype, act_params=net.act_params, init=False,
+                           n_dense=net.n_dense)
+                copy.params[...] = net.params if kept is None else kept
+                model = cls(copy, pre, spec, settings=settings, history=fs.history,
+                            info=info)
+                model.save(checkpoint.path,
+                           checkpoint=checkpoints.contents(fs, checkpoint.run))
+
+            writer = checkpoints.Writer(checkpoint.path, checkpoint.every, write)
+            callbacks.insert(0, writer)
+        trainer = Trainer(net, Task(kind, spec.loss, spec.n_out),
+                          settings.train_config(has_val=val is not None), callbacks)
+        trainer.keep_fit_state = writer is not None
         with head.threads(threads or None) as used:
-            state = trainer.fit(*args, *((None,) * (3 - len(args))), *val_args)
+            state = trainer.fit(*args, *((None,) * (3 - len(args))), *val_args,
+                                resume=None if resume is None else resume.state)
             # figures of the weights kept (the best epoch's, after early stopping)
             final = {}
             if state.history:
@@ -248,29 +286,32 @@ class TrainedModel:
                     final["val_loss"], final["val_metric"] = trainer.evaluate(
                         *val_args[:1], *val_args[1:2])
         final["metric"] = "r2" if kind == "regression" else "accuracy"
-        prior = None
-        if counts is not None:  # the majority baseline of `eval` uses the training prior
-            prior = (counts / counts.sum()).tolist()
-        n_train = len(args[0])
-        samples = len(state.history) * n_train
-        info = {
+        info = cls._info(pre, path, n_train, n_val, notes, prior, threads or used,
+                         val is not None, state.best_epoch, state.stop_reason,
+                         state.message, state.elapsed, len(state.history), final)
+        model = cls(net, pre, spec, settings=settings, history=state.history, info=info)
+        return model, state
+
+    @staticmethod
+    def _info(pre, path, n_train, n_val, notes, prior, threads, has_val, best_epoch,
+              stop_reason, message, elapsed, epochs, final):
+        """The model's `info`: the run's data, rows, outcome and speed."""
+        samples = epochs * n_train
+        return {
             "created": datetime.datetime.now(datetime.timezone.utc).isoformat(
                 timespec="seconds"),
             "library_version": __version__,
-            "data": str(path), "rows_train": int(n_train),
-            "rows_val": 0 if val is None else int(len(val_args[0])),
+            "data": str(path), "rows_train": int(n_train), "rows_val": int(n_val),
             "task_reason": pre.task_reason,
-            "best_epoch": int(state.best_epoch), "stop_reason": state.stop_reason,
-            "message": state.message, "elapsed_s": float(state.elapsed),
-            "samples_per_s": float(samples / state.elapsed) if state.elapsed > 0 else 0.0,
-            "threads": int(threads or used), "isa": _kernels.get_isa(),
-            "monitor": "val_loss" if val is not None else "loss", "notes": notes,
+            "best_epoch": int(best_epoch), "stop_reason": stop_reason,
+            "message": message, "elapsed_s": float(elapsed),
+            "samples_per_s": float(samples / elapsed) if elapsed > 0 else 0.0,
+            "threads": int(threads), "isa": _kernels.get_isa(),
+            "monitor": "val_loss" if has_val else "loss", "notes": notes,
             "final": final, "class_prior": prior,
             "encodings": [{"column": c, "kind": k, "encoding": h}
                           for c, k, h in pre.describe()],
         }
-        model = cls(net, pre, spec, settings=settings, history=state.history, info=info)
-        return model, state
 
     # -------------------------------------------------------------- prediction
 
@@ -329,7 +370,9 @@ class TrainedModel:
 
     # -------------------------------------------------------------- persistence
 
-    def save(self, path):
+    def save(self, path, *, checkpoint=None):
+        """Write the model file; checkpoint: (meta.checkpoint, arrays) of the training
+        state a checkpoint adds (see neuralcli.checkpoint.contents)."""
         from neuralcli import persist
 
         pre_meta, arrays = self.pre.to_meta()
@@ -338,10 +381,18 @@ class TrainedModel:
             "preprocessing": pre_meta, "settings": _plain(asdict(self.settings)),
             "history": [_plain(h) for h in self.history], "info": _plain(self.info),
         }
+        if checkpoint is not None:
+            meta["checkpoint"], more = checkpoint
+            arrays = {**arrays, **more}
         persist.save(path, self.net, meta=meta, arrays=arrays)
 
     @classmethod
     def load(cls, path):
+        return cls.read(path)[1]
+
+    @classmethod
+    def read(cls, path):
+        """(persist.SavedModel, model) of a model file: the file as read, and the model."""
         from neuralcli import persist
 
         saved = persist.load(path)
@@ -377,7 +428,7 @@ class TrainedModel:
         model = cls(net, pre, spec, settings=settings,
                     history=meta.get("history", []), info=meta.get("info", {}))
         model.info.setdefault("library_version", saved.version)
-        return model
+        return saved, model
 
 
 def _check_size(sizes, dtype):
