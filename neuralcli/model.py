@@ -315,10 +315,24 @@ class TrainedModel:
 
     # -------------------------------------------------------------- prediction
 
-    def encode_inputs(self, table, *, rows=None):
+    def encode_inputs(self, table, *, rows=None, drift=None):
         """The network's inputs (Encoded, in its dtype) for the rows of a table (or `rows`
-        of it). Notes are in self.pre.last_notes."""
-        return self.pre.transform(table, rows=rows, dtype=self.net.dtype)
+        of it), measured by the drift meter when given (see drift_meter). Notes are in
+        self.pre.last_notes."""
+        return self.pre.transform(table, rows=rows, dtype=self.net.dtype, drift=drift)
+
+    @property
+    def has_drift_statistics(self):
+        """Whether the model file keeps the training statistics drift needs."""
+        return self.pre.has_drift_statistics
+
+    def drift_meter(self, strict=False):
+        """A neuralcli.drift.DriftMeter to give predict_table (or encode_inputs) for
+        every table or chunk of a file; its report() is then the file's drift against
+        the training rows. strict: the first unseen category or value well outside the
+        training range is a DataError. A DataError when the model keeps no training
+        statistics (see has_drift_statistics)."""
+        return self.pre.drift_meter(strict=strict)
 
     def encode_targets(self, y):
         """Targets as Preprocessor.target_of gives them, in the form the loss kernel
@@ -333,11 +347,11 @@ class TrainedModel:
         """Class probabilities (N, K) from raw outputs; None for regression."""
         return head.probabilities(out, self.spec, self.task)
 
-    def predict_table(self, table, *, rows=None):
+    def predict_table(self, table, *, rows=None, drift=None):
         """(X, outputs, probabilities or None, predictions) for a table (or `rows` of it);
         X is Encoded; predictions are class indices or values in the target's units.
-        Notes are in self.pre.last_notes."""
-        X = self.encode_inputs(table, rows=rows)
+        drift: a DriftMeter that measures the rows. Notes are in self.pre.last_notes."""
+        X = self.encode_inputs(table, rows=rows, drift=drift)
         out = self.outputs(X)
         proba = self.probabilities(out)
         if proba is not None:
@@ -356,12 +370,13 @@ class TrainedModel:
             return [f"predicted_{target}_{k + 1}" for k in range(self.spec.n_out)]
         return [f"predicted_{target}"]
 
-    def prediction_rows(self, table):
+    def prediction_rows(self, table, *, drift=None):
         """The predictions for every row of a table as the text a CSV of them holds, one
         list per row in the order of prediction_columns(): the class's name and one
         probability per class, or the predicted values in the target's units (numbers as
-        their shortest exact text). Notes are in self.pre.last_notes."""
-        _, _, proba, pred = self.predict_table(table)
+        their shortest exact text). drift: as for predict_table. Notes are in
+        self.pre.last_notes."""
+        _, _, proba, pred = self.predict_table(table, drift=drift)
         if proba is not None:
             return [[label] + [number_text(float(p)) for p in row]
                     for label, row in zip(self.pre.label_names(pred), proba.tolist())]

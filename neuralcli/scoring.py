@@ -25,15 +25,16 @@ class Scored:
     notes: list = field(default_factory=list)
 
 
-def score_tables(model, tables, *, keep=()):
+def score_tables(model, tables, *, keep=(), drift=None):
     """The predictions of `model` (a TrainedModel) for the rows of `tables` (Tables read
     with the model's column kinds, such as a file's chunks), kept one after another; only
-    the targets, outputs and the number columns named in `keep` are kept."""
+    the targets, outputs and the number columns named in `keep` are kept. drift: a
+    DriftMeter that measures the rows as they pass (neuralcli.drift)."""
     ys, probas, preds, notes = [], [], [], []
     kept = {name: [] for name in keep}
     n_rows, path = 0, None
     for table in tables:
-        _, _, proba, pred = model.predict_table(table)
+        _, _, proba, pred = model.predict_table(table, drift=drift)
         notes += [n for n in model.pre.last_notes if n not in notes]
         ys.append(model.pre.target_of(table, scaled=False) if model.task == "regression"
                   else model.pre.target_of(table))

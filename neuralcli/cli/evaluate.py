@@ -2,12 +2,14 @@
 import click
 
 from neuralcli.cli import format_option
+from neuralcli.cli.drift import strict_option
 from neuralcli.cli.options import reading_kwargs, reading_options
 
 EPILOG = """\b
 Examples:
   neuralcli eval model.ncm test.csv
   neuralcli eval model.ncm test.csv --json > metrics.json
+  neuralcli eval model.ncm test.csv --strict           # refuse unseen values
 """
 
 
@@ -111,33 +113,46 @@ def _confusion(console, names, cm, support):
 @click.argument("data", type=click.Path())
 @reading_options
 @format_option(json_flag=True)
+@strict_option
 @click.pass_obj
-def command(app, model_path, data, delimiter, na_values, decimal, thousands, encoding):
+def command(app, model_path, data, delimiter, na_values, decimal, thousands, encoding,
+            strict):
     """Evaluate MODEL on DATA.csv (a .gz file, - for standard input, or a Parquet file),
     which must hold the target column.
 
     Classification: accuracy, log-loss, per-class precision, recall and F1, macro and
     weighted F1, the confusion matrix and ROC AUC. Regression: MSE, RMSE, MAE and R^2.
     Every figure stands beside a baseline that ignores the inputs (the majority class,
-    or the training mean), so you can see whether the network beats the trivial answer."""
+    or the training mean), so you can see whether the network beats the trivial answer.
+
+    The rows are compared with the training data, column by column (values outside the
+    training range, the shift of the mean, unseen categories): a note names the columns
+    that drifted most, and --json gives every column's figures under "drift"."""
     from neuralcli import scoring
-    from neuralcli.cli import source
+    from neuralcli.cli import drift, source
     from neuralcli.model import TrainedModel
 
     console = app.console
     model = TrainedModel.load(model_path)
     reading = reading_kwargs(delimiter, na_values, decimal, thousands, encoding)
+    meter = drift.meter(model, model_path, strict)
     # the file a chunk at a time: only the targets and outputs are kept
-    scored = scoring.score_tables(model, source.model_tables(console, data, reading, model))
+    scored = scoring.score_tables(model, source.model_tables(console, data, reading, model),
+                                  drift=meter)
     for note in scored.notes:
         console.note(note)
+    report = None if meter is None else meter.report()
+    said = drift.note(report)
+    if said:
+        console.note(said)
     n_rows, path = scored.n_rows, scored.path
     got, base = scoring.figures(model, scored)
     pre = model.pre
     if model.task == "regression":
         if console.format == "json":
             console.json({"task": model.task, "rows": n_rows, "model": got,
-                          "baseline": base, "baseline_kind": "mean of the training target"})
+                          "baseline": base, "baseline_kind": "mean of the training target",
+                          "drift": report})
             return
         _say(console, f"{model.task}: {_rows(n_rows)} of {path}", heading=True)
         console.table(["metric", "model", "baseline (training mean)"],
@@ -149,7 +164,7 @@ def command(app, model_path, data, delimiter, na_values, decimal, thousands, enc
     if console.format == "json":
         console.json({"task": model.task, "rows": n_rows, "classes": names,
                       "model": got, "baseline": base,
-                      "baseline_kind": "always the majority class"})
+                      "baseline_kind": "always the majority class", "drift": report})
         return
     _say(console, f"{model.task} classification: {_rows(n_rows)} of {path}", heading=True)
     rows = [["accuracy", got["accuracy"], base["accuracy"]],
