@@ -352,13 +352,18 @@ class TrainedModel:
         X is Encoded; predictions are class indices or values in the target's units.
         drift: a DriftMeter that measures the rows. Notes are in self.pre.last_notes."""
         X = self.encode_inputs(table, rows=rows, drift=drift)
+        return (X,) + self.predict_inputs(X)
+
+    def predict_inputs(self, X):
+        """(outputs, probabilities or None, predictions) for encoded inputs X, as
+        predict_table gives them."""
         out = self.outputs(X)
         proba = self.probabilities(out)
         if proba is not None:
             pred = proba.argmax(axis=1)
         else:
             pred = self.pre.inverse_target(out[:, 0] if out.shape[1] == 1 else out)
-        return X, out, proba, pred
+        return out, proba, pred
 
     def prediction_columns(self):
         """The names of the columns prediction_rows gives: predicted_<target> and, for a

@@ -594,10 +594,11 @@ class Preprocessor:
         other = len(order) > max_categories
         fill = None
         if summary.missing or impute is not None:
-            # the most frequent category; ties go to the smallest, so the choice is
-            # reproducible
+            # the most frequent category; ties go to the smallest of those kept (a tie at
+            # the top count may leave some out), so the choice is reproducible and the
+            # fill is a category the model has an input for
             best = counts[order[0]]
-            fill = min(col.categories[c] for c in order.tolist() if counts[c] == best)
+            fill = min(col.categories[c] for c in top.tolist() if counts[c] == best)
         cats = sorted(col.categories[c] for c in top.tolist())
         cut = frozenset(col.categories[c] for c in order[max_categories:].tolist())
         if other:
@@ -619,8 +620,17 @@ class Preprocessor:
                                     f"{r + 1}; to use it as a number, fix those "
                                     f"cells or mark them missing and use --impute", name,
                                     "{n} columns of mostly numbers are read as text"))
+        # each one-hot input's share of the training rows (a missing cell counts as its
+        # fill): the mean of the block's inputs, the baseline of attributions
+        place = {c: i for i, c in enumerate(cats)}
+        hits = np.zeros(len(cats) + other)
+        for c in order.tolist():
+            hits[place.get(col.categories[c], len(cats))] += counts[c]
+        if fill is not None:
+            hits[place[fill]] += summary.missing
         return {"name": name, "kind": "text", "categories": cats, "other": other,
-                "fill": fill, "drift": {"cut": cut}}
+                "fill": fill, "drift": {"cut": cut},
+                "freq": (hits / max(1.0, hits.sum())).tolist()}
 
     def _fit_target(self, table, t, decision, scale_target, notes, target_summary,
                     classes):
@@ -668,6 +678,44 @@ class Preprocessor:
         self.feature_names = names
         self.input_columns = [s["name"] for s in self.specs]
         self._spec_of = {s["name"]: s for s in self.specs}
+
+    def column_inputs(self):
+        """[(column, start, stop, kind)]: each input column's first-layer inputs
+        start..stop-1 in the one-hot layout of feature_names, in the columns' order. kind
+        is "number" or "date" (dense inputs, start < n_dense) or "text" (a one-hot block,
+        which an Encoded input reaches through its codes column in the order of the
+        blocks)."""
+        out, at = [], 0
+        blocks = {name: (start, size) for name, start, size in self.blocks}
+        for s in self.specs:
+            if s["kind"] == "text":
+                start, size = blocks[s["name"]]
+                out.append((s["name"], start, start + size, "text"))
+            else:
+                k = 1 if s["kind"] == "number" else len(DATE_FEATURES)
+                out.append((s["name"], at, at + k, s["kind"]))
+                at += k
+        return out
+
+    def input_means(self):
+        """(means, unrecorded): the training mean of each first-layer input, in the
+        layout of feature_names, as far as the fit recorded it. A number's standardized
+        input and a date's day count have mean 0, and 0 stands for a date's four cyclic
+        inputs too (the centre of their circles); a categorical block's means are its
+        categories' shares of the training rows. `unrecorded` names the categorical
+        columns of a model file saved without those shares, whose block is then uniform
+        over its inputs."""
+        means = np.zeros(self.n_features)
+        unrecorded = []
+        for name, start, stop, kind in self.column_inputs():
+            if kind != "text":
+                continue
+            freq = self._spec_of[name].get("freq")
+            if freq is None:
+                unrecorded.append(name)
+                freq = np.full(stop - start, 1.0 / (stop - start))
+            means[start:stop] = freq
+        return means, unrecorded
 
     def _layout_record(self):
         """The first layer's layout as the model file records it (JSON types), checked
@@ -1095,6 +1143,8 @@ class Preprocessor:
                 c["other"] = bool(s["other"])
                 if "drift" in s:
                     c["cut"] = sorted(s["drift"]["cut"])
+                if s.get("freq") is not None:
+                    c["freq"] = [float(f) for f in s["freq"]]
             columns.append(c)
         meta = {
             "format": _META_FORMAT, "target": self.target, "task": self.task,
@@ -1179,6 +1229,14 @@ class Preprocessor:
                 elif kind == "text":
                     s["categories"] = [str(v) for v in c["categories"]]
                     s["other"] = bool(c.get("other", False))
+                    # files saved before the frequencies were recorded have none
+                    s["freq"] = None if c.get("freq") is None else \
+                        [float(f) for f in c["freq"]]
+                    if s["freq"] is not None and \
+                            len(s["freq"]) != len(s["categories"]) + s["other"]:
+                        raise ValueError(f"column {s['name']!r} has {len(s['freq'])} "
+                                         f"category frequencies for "
+                                         f"{len(s['categories']) + s['other']} inputs")
                     if s["fill"] is not None:
                         s["fill"] = str(s["fill"])
                 else:
