@@ -399,17 +399,52 @@ def boundary(b):
     return fig
 
 
+# most columns drawn in the importance chart; the rest are named in a note
+MAX_COLUMNS = 30
+
+
+@_styled
+def importance(imp):
+    """Permutation importance: one bar per column (the mean drop), most important at the
+    top, with the interval over the repeats as a whisker."""
+    cols = imp["columns"][:MAX_COLUMNS]
+    n = len(cols)
+    fig = _figure(6.4, 1.4 + 0.32 * max(n, 3))
+    ax = fig.add_subplot()
+    at = np.arange(n)[::-1]
+    means = np.array([c["mean"] for c in cols])
+    lows = np.array([c["low"] for c in cols])
+    highs = np.array([c["high"] for c in cols])
+    ax.barh(at, means, color=[POSITIVE if m > 0 else NEGATIVE for m in means], alpha=0.85,
+            height=0.6)
+    ax.errorbar(means, at, xerr=[means - lows, highs - means], fmt="none", ecolor=BEST,
+                elinewidth=1, capsize=3)
+    ax.axvline(0, color=BEST, linewidth=0.8)
+    names = [c["column"] if len(c["column"]) <= 24 else c["column"][:23] + "\u2026"
+             for c in cols]
+    ax.set_yticks(at, names)
+    ax.grid(axis="y", visible=False)
+    ax.set_xlabel(f"drop in {imp['metric']} when the column is shuffled "
+                  f"(whiskers: smallest and largest drop)")
+    ax.set_title(f"Permutation importance ({imp['repeats']} shuffles, seed {imp['seed']})")
+    if len(imp["columns"]) > n:
+        ax.text(0.99, 0.01, f"not drawn: {len(imp['columns']) - n} more columns",
+                transform=ax.transAxes, ha="right", va="bottom", fontsize=7, color=BEST)
+    return fig
+
+
 DRAW = {
     "loss": loss, "lr": learning_rate, "gradients": gradients, "dead": dead,
     "confusion": confusion, "roc": roc, "pr": precision_recall, "calibration": calibration,
     "residuals": residuals, "predicted-vs-actual": predicted_vs_actual,
-    "boundary": boundary,
+    "boundary": boundary, "importance": importance,
 }
 
 
 def figure(kind, model, scored=None):
     """The figure of `kind` (a name of plots.KINDS) for `model`, from `scored` (its
-    predictions over a data set, neuralcli.scoring.Scored) for the kinds that need data.
+    predictions over a data set, neuralcli.scoring.Scored, with the encoded inputs kept
+    for "importance") for the kinds that need data.
     plots.NotApplicable when the kind does not apply to the model; MissingExtra without
     matplotlib."""
     matplotlib()
@@ -426,5 +461,6 @@ def figure(kind, model, scored=None):
         "residuals": lambda: plots.regression_points(model, scored),
         "predicted-vs-actual": lambda: plots.regression_points(model, scored),
         "boundary": lambda: plots.boundary(model, scored),
+        "importance": lambda: plots.importance(model, scored),
     }[kind]()
     return DRAW[kind](numbers)

@@ -144,8 +144,9 @@ def _kinds(model):
 def render(model, scored, *, model_path, flags=()):
     """The page, as text, for `model` (a TrainedModel) and `scored` (its predictions over
     a data set, scoring.score_tables with the model's input columns kept when it maps a
-    plane). flags: sentences about trouble seen in training, shown as warnings. Needs
-    matplotlib (draw.MissingExtra without it)."""
+    plane, and the encoded inputs kept for the permutation importance; without them the
+    importance is left out). flags: sentences about trouble seen in training, shown as
+    warnings. Needs matplotlib (draw.MissingExtra without it)."""
     draw.matplotlib()
     pre, info, st = model.pre, model.info, model.settings
     got, base = scoring.figures(model, scored)
@@ -220,6 +221,19 @@ def render(model, scored, *, model_path, flags=()):
     for kind in pred_kinds:
         figs.append(_figure_html(draw.figure(kind, model, scored), plots.KINDS[kind].what))
     parts.append(f'<div class="figures">{"".join(figs)}</div>')
+
+    # ---- which inputs matter
+    if scored.inputs is not None and scored.n_rows >= 2:
+        parts.append("<h2>Feature importance</h2>")
+        numbers = plots.importance(model, scored)
+        parts.append('<div class="figures">' + _figure_html(
+            draw.importance(numbers), plots.KINDS["importance"].what,
+            f"How much the {numbers['metric']} drops when a column's values are shuffled "
+            f"among the rows: the mean over {numbers['repeats']} seeded shuffles, as "
+            f"eval --importance gives it.") + "<div>" +
+            _table(["column", "mean drop", "smallest", "largest"],
+                   [[c["column"], c["mean"], c["low"], c["high"]]
+                    for c in numbers["columns"]], numeric=(1, 2, 3)) + "</div></div>")
 
     # ---- the map of a model of two number inputs
     if "boundary" in kinds:

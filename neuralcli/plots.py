@@ -35,6 +35,7 @@ KINDS = {
                                                       "values"),
     "boundary": Kind(True, None, "the map of two number inputs, with the data and each "
                                  "neuron"),
+    "importance": Kind(True, None, "permutation importance of each input column"),
 }
 
 # most curves drawn in one figure (one-vs-rest classes); the rest are named in the title
@@ -44,6 +45,9 @@ MAX_NEURONS = 32
 # most data points drawn on a boundary map (a spread of rows, every k-th)
 MAX_POINTS = 3000
 CALIBRATION_BINS = 10
+# the shuffles of permutation importance, as `eval --importance` takes them by default
+IMPORTANCE_REPEATS = 5
+IMPORTANCE_SEED = 0
 
 
 class NotApplicable(Exception):
@@ -220,6 +224,20 @@ def calibration(model, scored, n_bins=CALIBRATION_BINS):
                                                            n_bins)
     return {"what": what, "observed": observed, "predicted": predicted, "count": count,
             "bins": n_bins}
+
+
+def importance(model, scored, *, repeats=IMPORTANCE_REPEATS, seed=IMPORTANCE_SEED):
+    """{"metric" ("accuracy" or "R²"), "repeats", "seed", "columns": [{"column", "mean",
+    "low", "high"}]}: each input column's permutation importance, most important first,
+    as `eval --importance` gives it. Needs the encoded inputs kept in `scored`
+    (score_tables(..., inputs=True))."""
+    from neuralcli import scoring
+
+    found = scoring.importance(model, scored, repeats=repeats, seed=seed)
+    return {"metric": "R²" if model.task == "regression" else "accuracy",
+            "repeats": repeats, "seed": seed,
+            "columns": [{"column": str(g.column), "mean": g.mean, "low": g.low,
+                         "high": g.high} for g in found]}
 
 
 def regression_points(model, scored):

@@ -188,12 +188,15 @@ KINDS = {
                "roc": ["false positive rate", "true positive rate", "AUC"],
                "pr": ["recall", "precision", "AP "],
                "calibration": ["observed share", "predicted probability"],
-               "boundary": ["P(1)", "neuron 1", "First-layer neurons", "with the data's"]},
+               "boundary": ["P(1)", "neuron 1", "First-layer neurons", "with the data's"],
+               "importance": ["Permutation importance (5 shuffles, seed 0)",
+                              "drop in accuracy when the column is shuffled"]},
     "multiclass": {"confusion": ["predicted class"],
                    "roc": ["one class against the rest", "class a (AUC"],
                    "calibration": ["probability of the predicted class"],
                    "boundary": ["predicted class", "neuron 8", "x1", "x2"]},
     "regression": {"residuals": ["residual (actual - predicted)", "predicted y"],
+                   "importance": ["Permutation importance", "x1", "x5"],
                    "predicted-vs-actual": ["actual y", "predicted = actual"]},
 }
 
@@ -251,6 +254,28 @@ def test_the_boundary_map_shows_what_the_model_predicts(models):
     w, bias = model.net.weights[0], model.net.biases[0]
     want = max(0.0, float(np.asarray(x.dense, np.float64)[0] @ w[:, 0] + bias[0]))
     assert b["neurons"][0, 0, 0] == pytest.approx(want, rel=1e-5, abs=1e-6)
+
+
+def test_the_importance_figure_holds_evals_importance(models):
+    """The bars are the permutation importance `eval --importance` reports."""
+    from neuralcli import plots, scoring
+    from neuralcli.model import TrainedModel
+    from neuralcli.reader import read_table
+
+    path, csv = models["regression"]
+    model = TrainedModel.load(path)
+    scored = scoring.score_tables(model, [read_table(str(csv),
+                                                     kinds=model.pre.input_kinds())],
+                                  inputs=True)
+    got = plots.importance(model, scored)
+    want = json.loads(run("eval", path, csv, "--importance", "--json").stdout)["importance"]
+    assert [c["column"] for c in got["columns"]] == [c["column"] for c in want["columns"]]
+    for g, w in zip(got["columns"], want["columns"]):
+        for key in ("mean", "low", "high"):
+            assert g[key] == pytest.approx(w[key], abs=1e-12), (g["column"], key)
+    assert (got["repeats"], got["seed"]) == (want["repeats"], want["seed"]) == (5, 0)
+    # Friedman's function: x1, x2 and x4 matter, x5 a little
+    assert got["columns"][0]["mean"] > 0.1
 
 
 def with_diagnostics(src, dst, dead_layers=(0.0, 0.25)):

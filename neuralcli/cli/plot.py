@@ -25,13 +25,14 @@ def output_format(output, option="-o"):
     return suffix
 
 
-def read_scored(console, model, data, reading, keep=()):
-    """The model's predictions over DATA, read a chunk at a time as eval reads it."""
+def read_scored(console, model, data, reading, keep=(), inputs=False):
+    """The model's predictions over DATA, read a chunk at a time as eval reads it (with
+    the encoded inputs when `inputs`)."""
     from neuralcli import scoring
     from neuralcli.cli import source
 
     scored = scoring.score_tables(model, source.model_tables(console, data, reading, model),
-                                  keep=keep)
+                                  keep=keep, inputs=inputs)
     for note in scored.notes:
         console.note(note)
     return scored
@@ -75,9 +76,13 @@ def command(app, model_path, data, kind, output, delimiter, na_values, decimal, 
     if spec.needs_data:
         keep = [s["name"] for s in model.pre.specs] if kind == "boundary" else ()
         scored = read_scored(console, model, data, reading_kwargs(
-            delimiter, na_values, decimal, thousands, encoding), keep)
+            delimiter, na_values, decimal, thousands, encoding), keep,
+            inputs=kind == "importance")
     elif data is not None:
         console.note(f"--kind {kind} draws the model's history; DATA is not read")
-    fig = draw.figure(kind, model, scored)
+    try:
+        fig = draw.figure(kind, model, scored)
+    except ValueError as err:      # importance of fewer than two rows
+        raise CliError(f"--kind {kind}: {err}") from None
     draw.save(fig, output, fmt)
     console.note(f"wrote {output}")

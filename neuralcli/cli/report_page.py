@@ -22,8 +22,9 @@ def command(app, model_path, data, output, delimiter, na_values, decimal, thousa
     """Write one HTML page about MODEL scored on DATA.csv (which must hold the target
     column): the scores beside the baseline, as eval gives them; the training curves and
     diagnostics; the confusion matrix, ROC, precision-recall and calibration curves (or
-    the residuals of a regression model); the map of a model of two number inputs; the
-    network and its settings. The page fetches nothing: its figures are inside it, and
+    the residuals of a regression model); each input column's permutation importance (as
+    eval --importance gives it); the map of a model of two number inputs; the network and
+    its settings. The page fetches nothing: its figures are inside it, and
     it prints. Needs matplotlib: pip install "neuralcli[plot]"."""
     import os
 
@@ -40,7 +41,7 @@ def command(app, model_path, data, output, delimiter, na_values, decimal, thousa
     model = TrainedModel.load(model_path)
     keep = [s["name"] for s in model.pre.specs] if len(model.pre.specs) == 2 else ()
     scored = read_scored(console, model, data, reading_kwargs(
-        delimiter, na_values, decimal, thousands, encoding), keep)
+        delimiter, na_values, decimal, thousands, encoding), keep, inputs=True)
     page = htmlreport.render(model, scored, model_path=str(model_path))
     # written whole or not at all: a page cut short by an error would still open
     tmp = f"{output}.tmp-{os.getpid()}"
