@@ -20,6 +20,7 @@ __all__ = [
     "accuracy", "count_correct", "log_loss", "precision_recall_f1", "confusion_matrix",
     "roc_auc", "classification_report", "class_prior", "baseline_classification",
     "mse", "rmse", "mae", "r2", "regression_report", "baseline_regression",
+    "roc_curve", "precision_recall_curve", "average_precision", "calibration_curve",
 ]
 
 # scikit-learn (>= 1.3) clips probabilities to the float64 machine epsilon.
