@@ -7,7 +7,7 @@ import datetime
 import html
 import math
 
-from neuralcli import draw, plots, scoring
+from neuralcli import diagnostics, draw, plots, scoring
 from neuralcli._version import __version__
 
 CSS = """
@@ -141,12 +141,13 @@ def _kinds(model):
     return out
 
 
-def render(model, scored, *, model_path, flags=()):
+def render(model, scored, *, model_path):
     """The page, as text, for `model` (a TrainedModel) and `scored` (its predictions over
     a data set, scoring.score_tables with the model's input columns kept when it maps a
     plane, and the encoded inputs kept for the permutation importance; without them the
-    importance is left out). flags: sentences about trouble seen in training, shown as
-    warnings. Needs matplotlib (draw.MissingExtra without it)."""
+    importance is left out). The trouble the training diagnostics show
+    (neuralcli.diagnostics) is flagged in plain words above the curves. Needs matplotlib
+    (draw.MissingExtra without it)."""
     draw.matplotlib()
     pre, info, st = model.pre, model.info, model.settings
     got, base = scoring.figures(model, scored)
@@ -191,6 +192,7 @@ def render(model, scored, *, model_path, flags=()):
 
     # ---- training: curves, diagnostics and what they flag
     parts.append("<h2>Training</h2>")
+    flags = diagnostics.trouble(model.history, model.net.activations)
     if flags:
         parts.append('<ul class="flags">' + "".join(f"<li>{_e(f)}</li>" for f in flags)
                      + "</ul>")

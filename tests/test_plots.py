@@ -346,8 +346,37 @@ def test_boundary_needs_two_number_inputs(models):
                   models["dir"] / "x.png"), "two number inputs", "5 input columns", "x1")
 
 
+def without_diagnostics(src, dst):
+    """A copy of a model whose history holds no diagnostics, as an earlier version wrote."""
+    from neuralcli.model import TrainedModel
+
+    model = TrainedModel.load(src)
+    for h in model.history:
+        h.pop("diagnostics", None)
+    model.save(dst)
+    return dst
+
+
+def test_training_records_the_diagnostics_the_figures_draw(models):
+    """A model trained now carries per-epoch diagnostics, and both kinds draw them."""
+    from neuralcli import plots
+    from neuralcli.model import TrainedModel
+
+    path, _ = models["binary"]
+    model = TrainedModel.load(path)
+    d = plots.diagnostics(model)
+    assert d is not None and d["grad_rms"].shape == (len(model.history), 3)
+    assert np.all(np.isfinite(d["grad_rms"])) and np.all(d["grad_rms"] > 0)
+    assert np.all(np.isfinite(d["dead"][:, :2])) and np.all(np.isnan(d["dead"][:, 2]))
+    for kind in ("gradients", "dead"):
+        out = models["dir"] / f"trained-{kind}.png"
+        result = run("plot", path, "--kind", kind, "-o", out)
+        assert result.exit_code == 0, result.stderr
+        assert png_pixels(out).std() > 10
+
+
 def test_a_history_without_diagnostics_says_so(models):
-    model, _ = models["binary"]
+    model = without_diagnostics(models["binary"][0], models["dir"] / "bare.ncm")
     for kind in ("gradients", "dead"):
         one_error(run("plot", model, "--kind", kind, "-o", models["dir"] / "x.png"),
                   f"--kind {kind}", "diagnostics", "holds none")

@@ -2,6 +2,7 @@
 figures as data URIs, nothing fetched), and how it loads in a real browser: headless
 Chromium shows it with no console error, every figure decoded and drawn, and prints it."""
 import base64
+import html
 import html.parser
 import io
 import json
@@ -104,6 +105,8 @@ def test_the_page_is_self_contained(pages):
 
 
 def test_the_sections_follow_the_model(pages):
+    from neuralcli.plots import KINDS
+
     moons = parts(pages["moons"][2].read_text())
     assert moons.headings[0] == "Binary model of 'moon'"
     for h in ("Scores beside the baseline", "Training", "Predictions", "The model's map",
@@ -118,8 +121,9 @@ def test_the_sections_follow_the_model(pages):
     loan = parts(pages["loan"][2].read_text())
     assert "The model's map" not in loan.headings
     assert "Feature importance" in loan.headings
-    loan_text = pages["loan"][2].read_text()
-    assert "holds no per-epoch diagnostics" in loan_text
+    # training records the diagnostics, and the page draws them
+    alts = [a.get("alt") for t, a in loan.tags if t == "img"]
+    assert KINDS["gradients"].what in alts and KINDS["dead"].what in alts
     reg = parts(pages["regression"][2].read_text())
     alts = [a.get("alt") for t, a in reg.tags if t == "img"]
     from neuralcli.plots import KINDS
@@ -163,6 +167,41 @@ def test_the_scores_are_evals(pages):
     rows = cells(page.read_text())
     for label, key in (("MSE", "mse"), ("RMSE", "rmse"), ("MAE", "mae"), ("R\u00b2", "r2")):
         assert rows[label] == [number(got["model"][key]), number(got["baseline"][key])]
+
+
+def test_the_trouble_the_diagnostics_show_is_flagged(pages, tmp_path):
+    """A layer that stays mostly dead is named above the curves, as train flags it."""
+    from test_plots import with_diagnostics
+
+    from neuralcli.diagnostics import trouble
+    from neuralcli.model import TrainedModel
+
+    model, csv, page = pages["moons"]
+    assert '<ul class="flags">' not in page.read_text()
+    dead = with_diagnostics(model, tmp_path / "dead.ncm", dead_layers=(0.2, 0.7))
+    out = tmp_path / "dead.html"
+    result = run("report", dead, csv, "-o", out)
+    assert result.exit_code == 0, result.stderr
+    m = TrainedModel.load(dead)
+    lines = trouble(m.history, m.net.activations)
+    assert any(line.startswith("layer 2: ") and "dead since epoch 1" in line
+               for line in lines), lines
+    flagged = re.search(r'<ul class="flags">(.*?)</ul>', out.read_text(), re.S).group(1)
+    assert [html.unescape(t) for t in re.findall(r"<li>(.*?)</li>", flagged)] == lines
+
+
+def test_a_history_without_diagnostics_is_said(pages, tmp_path):
+    from test_plots import without_diagnostics
+
+    model, csv, _ = pages["regression"]
+    bare = without_diagnostics(model, tmp_path / "bare.ncm")
+    out = tmp_path / "bare.html"
+    assert run("report", bare, csv, "-o", out).exit_code == 0
+    text = out.read_text()
+    assert "holds no per-epoch diagnostics" in text
+    from neuralcli.plots import KINDS
+
+    assert KINDS["gradients"].what not in text and KINDS["loss"].what in text
 
 
 def test_report_errors_are_one_line(pages):
