@@ -142,11 +142,12 @@ def _layer_lines(ax, d, name, log=False):
 def gradients(d):
     fig = _figure(6.4, 7.2)
     axes = fig.subplots(3, 1, sharex=True)
-    for ax, name, label, title in (
-            (axes[0], "grad_rms", "gradient RMS", "Gradient RMS per layer"),
-            (axes[1], "update_ratio", "update / weight", "Update-to-weight ratio per layer"),
-            (axes[2], "weight_norm", "weight norm", "Weight norm per layer")):
-        _layer_lines(ax, d, name, log=True)
+    for ax, name, label, title, log in (
+            (axes[0], "grad_rms", "gradient RMS", "Gradient RMS per layer", True),
+            (axes[1], "update_ratio", "update / weight", "Update-to-weight ratio per layer",
+             True),
+            (axes[2], "weight_norm", "weight norm", "Weight norm per layer", False)):
+        _layer_lines(ax, d, name, log=log)
         ax.set_ylabel(label)
         ax.set_title(title)
     axes[0].legend(fontsize=8, ncols=2)
