@@ -409,7 +409,7 @@ def _codec(encoding, shown):
     try:
         info = codecs.lookup(str(encoding))
         text = isinstance(codecs.getincrementaldecoder(info.name)().decode(b""), str)
-    except (LookupError, TypeError):
+    except (LookupError, TypeError, ValueError):     # ValueError: a NUL in the name
         text = False
     if not text:
         raise DataError(f"unknown encoding {show(encoding)}", path=shown,

@@ -932,3 +932,10 @@ def test_an_encoding_that_needs_a_byte_order_mark_is_one_line(tmp_path):
     result = run("inspect", data, "--encoding", "utf-16")
     assert_one_line_error(result, "le.csv, line 1", "is not utf-16 text",
                           "give the file's real encoding")
+
+
+def test_an_encoding_name_with_a_nul_is_one_line(tmp_path):
+    # found by fuzzing: an internal error ("embedded null character")
+    data = write(tmp_path / "d.csv", "a,b\n1,2\n")
+    result = run("inspect", data, "--encoding", "latin\x001")
+    assert_one_line_error(result, "unknown encoding", "give a text encoding")

@@ -579,6 +579,8 @@ def test_unknown_encoding(csv):
     err = error_of(read_table, path, encoding="klingon-8")
     assert 'unknown encoding "klingon-8"' in str(err)
     assert "unknown encoding" in str(error_of(read_table, path, encoding="base64"))
+    # found by fuzzing: the codec registry's ValueError about a NUL was an internal error
+    assert "unknown encoding" in str(error_of(read_table, path, encoding="utf\x008"))
 
 
 def test_bytes_not_in_the_given_encoding(csv):
