@@ -61,7 +61,22 @@ class BuildExt(build_ext):
         for ext in self.extensions:
             ext.extra_compile_args = BASE_FLAGS + ["-pthread"] + extra
             ext.extra_link_args = ["-pthread"] + extra
+        jobs = int(os.environ.get("NEURALCLI_BUILD_JOBS") or 1)
+        if jobs > 1:
+            self.compiler.compile = _parallel(self.compiler.compile, jobs)
         super().build_extensions()
+
+
+def _parallel(compile_sources, jobs):
+    """NEURALCLI_BUILD_JOBS=N: the compiler's compile(), one source file per call on N
+    threads (setuptools compiles one extension's sources one after another)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def compile_all(sources, **kw):
+        with ThreadPoolExecutor(jobs) as pool:
+            done = pool.map(lambda source: compile_sources([source], **kw), sources)
+            return [obj for objs in done for obj in objs]
+    return compile_all
 
 
 def extensions():
