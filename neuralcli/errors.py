@@ -91,6 +91,7 @@ FIXES = {
     "na_values": "count {arg} as a missing value (na_values=[...])",
     "delimiter": "give the delimiter (delimiter=...), or leave it out to sniff it",
     "encoding": "give the file's encoding (encoding=\"{arg}\" or another)",
+    "strict": "measure drift without strict=True to predict it all the same",
 }
 
 

@@ -89,11 +89,14 @@ class TrainedModel:
     @classmethod
     def fit(cls, table, settings, *, target=None, drop=(), impute=None, task="auto",
             val_table=None, callbacks=(), threads=None, max_categories=MAX_CATEGORIES,
-            keep=()):
+            keep=(), checkpoint=None, resume=None):
         """Decide the task on the whole table, split off validation rows (stratified by
         class), fit the preprocessing once on the training rows and train a network;
         returns (model, TrainState). Interruption and divergence end training cleanly:
-        the state says why, and the model holds the weights kept."""
+        the state says why, and the model holds the weights kept.
+
+        checkpoint: a checkpoint.Plan to write checkpoints by; resume: a
+        checkpoint.Checkpoint of a run on the same data and settings to continue."""
         settings.validate()
         dtype = resolve_dtype(settings.dtype)
         decision = decide_task(table, target, task)
@@ -134,19 +137,22 @@ class TrainedModel:
         sw = None if weights is None else weights[y_idx]
         return cls._train(pre, spec, settings, (X, y, sw), None if Xv is None else
                           (Xv, yv, None), notes=notes, path=table.path, counts=counts,
-                          callbacks=callbacks, threads=threads)
+                          callbacks=callbacks, threads=threads, checkpoint=checkpoint,
+                          resume=resume)
 
     @classmethod
     def fit_file(cls, scan, settings, *, target=None, drop=(), impute=None, task="auto",
                  val_scan=None, callbacks=(), threads=None, max_categories=MAX_CATEGORIES,
-                 keep=(), memory_limit=None, spill_dir=None, announce=None, passes=None):
+                 keep=(), memory_limit=None, spill_dir=None, announce=None, passes=None,
+                 checkpoint=None, resume=None):
         """Train on a CSV file read in chunks (a reader.Scan, see neuralcli.stream): the
         task and the validation rows from the target column, the preprocessing fitted
         chunk by chunk on the training rows, then the rows encoded into memory, or into a
         spill file read a window at a time when they would take more than `memory_limit`
         bytes. The chunks stay in memory between passes while they fit the limit;
         otherwise each pass reads the file again. The same model as `fit` on the whole table,
-        to the rounding of the statistics. (model, TrainState).
+        to the rounding of the statistics. (model, TrainState). checkpoint and resume as
+        for fit.
 
         announce(), when given, is called once the file's rows are counted (after the
         first pass); passes(label), when given, is a context manager around each pass
@@ -217,16 +223,18 @@ class TrainedModel:
                 val = sinks[1].data()
             return cls._train(pre, spec, settings, sinks[0].data(), val, notes=notes,
                               path=scan.path, counts=counts, callbacks=callbacks,
-                              threads=threads)
+                              threads=threads, checkpoint=checkpoint, resume=resume)
         finally:
             for sink in sinks:
                 sink.close()
 
     @classmethod
     def _train(cls, pre, spec, settings, train, val, *, notes, path, counts, callbacks,
-               threads):
+               threads, checkpoint=None, resume=None):
         """Build the network and train it on `train` (X, y, row weights) or a SpilledRows,
-        validating on `val` likewise (or None); the model with its history and info."""
+        validating on `val` likewise (or None); the model with its history and info.
+        Checkpoints go by the Plan `checkpoint`; `resume` (a Checkpoint) is first checked
+        against this run, then continued."""
         hidden = [int(h) for h in settings.hidden]
         sizes = [pre.n_features] + hidden + [spec.n_out]
         _check_size(sizes, settings.dtype)
@@ -234,13 +242,43 @@ class TrainedModel:
         net = MLP(sizes, acts, dropout=[settings.dropout] * len(hidden) + [0.0],
                   dtype=settings.dtype, seed=settings.seed, n_dense=pre.n_dense)
         kind = pre.task
-        trainer = Trainer(net, Task(kind, spec.loss, spec.n_out),
-                          settings.train_config(has_val=val is not None), callbacks)
         args = train if isinstance(train, tuple) else (train,)
         val_args = () if val is None else (val if isinstance(val, tuple) else
                                            (val, None, None))
+        n_train = len(args[0])
+        n_val = 0 if val is None else int(len(val_args[0]))
+        if resume is not None:
+            resume.check(pre, spec, sizes, (n_train, n_val))
+        prior = None
+        if counts is not None:  # the majority baseline of `eval` uses the training prior
+            prior = (counts / counts.sum()).tolist()
+        callbacks = list(callbacks)
+        writer = None
+        if checkpoint is not None:
+            from neuralcli import checkpoint as checkpoints
+
+            def write(fs, kept):
+                info = cls._info(pre, path, n_train, n_val, notes, prior, threads or used,
+                                 val is not None, fs.best_epoch, "checkpoint",
+                                 f"checkpoint after epoch {fs.epoch}", fs.elapsed,
+                                 fs.epoch, {})
+                copy = MLP(net.sizes, net.activations, dropout=net.dropout,
+                           dtype=net.dtype, act_params=net.act_params, init=False,
+                           n_dense=net.n_dense)
+                copy.params[...] = net.params if kept is None else kept
+                model = cls(copy, pre, spec, settings=settings, history=fs.history,
+                            info=info)
+                model.save(checkpoint.path,
+                           checkpoint=checkpoints.contents(fs, checkpoint.run))
+
+            writer = checkpoints.Writer(checkpoint.path, checkpoint.every, write)
+            callbacks.insert(0, writer)
+        trainer = Trainer(net, Task(kind, spec.loss, spec.n_out),
+                          settings.train_config(has_val=val is not None), callbacks)
+        trainer.keep_fit_state = writer is not None
         with head.threads(threads or None) as used:
-            state = trainer.fit(*args, *((None,) * (3 - len(args))), *val_args)
+            state = trainer.fit(*args, *((None,) * (3 - len(args))), *val_args,
+                                resume=None if resume is None else resume.state)
             # figures of the weights kept (the best epoch's, after early stopping)
             final = {}
             if state.history:
@@ -249,36 +287,53 @@ class TrainedModel:
                     final["val_loss"], final["val_metric"] = trainer.evaluate(
                         *val_args[:1], *val_args[1:2])
         final["metric"] = "r2" if kind == "regression" else "accuracy"
-        prior = None
-        if counts is not None:  # the majority baseline of `eval` uses the training prior
-            prior = (counts / counts.sum()).tolist()
-        n_train = len(args[0])
-        samples = len(state.history) * n_train
-        info = {
+        info = cls._info(pre, path, n_train, n_val, notes, prior, threads or used,
+                         val is not None, state.best_epoch, state.stop_reason,
+                         state.message, state.elapsed, len(state.history), final)
+        model = cls(net, pre, spec, settings=settings, history=state.history, info=info)
+        return model, state
+
+    @staticmethod
+    def _info(pre, path, n_train, n_val, notes, prior, threads, has_val, best_epoch,
+              stop_reason, message, elapsed, epochs, final):
+        """The model's `info`: the run's data, rows, outcome and speed."""
+        samples = epochs * n_train
+        return {
             "created": datetime.datetime.now(datetime.timezone.utc).isoformat(
                 timespec="seconds"),
             "library_version": __version__,
-            "data": str(path), "rows_train": int(n_train),
-            "rows_val": 0 if val is None else int(len(val_args[0])),
+            "data": str(path), "rows_train": int(n_train), "rows_val": int(n_val),
             "task_reason": pre.task_reason,
-            "best_epoch": int(state.best_epoch), "stop_reason": state.stop_reason,
-            "message": state.message, "elapsed_s": float(state.elapsed),
-            "samples_per_s": float(samples / state.elapsed) if state.elapsed > 0 else 0.0,
-            "threads": int(threads or used), "isa": _kernels.get_isa(),
-            "monitor": "val_loss" if val is not None else "loss", "notes": notes,
+            "best_epoch": int(best_epoch), "stop_reason": stop_reason,
+            "message": message, "elapsed_s": float(elapsed),
+            "samples_per_s": float(samples / elapsed) if elapsed > 0 else 0.0,
+            "threads": int(threads), "isa": _kernels.get_isa(),
+            "monitor": "val_loss" if has_val else "loss", "notes": notes,
             "final": final, "class_prior": prior,
             "encodings": [{"column": c, "kind": k, "encoding": h}
                           for c, k, h in pre.describe()],
         }
-        model = cls(net, pre, spec, settings=settings, history=state.history, info=info)
-        return model, state
 
     # -------------------------------------------------------------- prediction
 
-    def encode_inputs(self, table, *, rows=None):
+    def encode_inputs(self, table, *, rows=None, drift=None):
         """The network's inputs (Encoded, in its dtype) for the rows of a table (or `rows`
-        of it). Notes are in self.pre.last_notes."""
-        return self.pre.transform(table, rows=rows, dtype=self.net.dtype)
+        of it), measured by the drift meter when given (see drift_meter). Notes are in
+        self.pre.last_notes."""
+        return self.pre.transform(table, rows=rows, dtype=self.net.dtype, drift=drift)
+
+    @property
+    def has_drift_statistics(self):
+        """Whether the model file keeps the training statistics drift needs."""
+        return self.pre.has_drift_statistics
+
+    def drift_meter(self, strict=False):
+        """A neuralcli.drift.DriftMeter to give predict_table (or encode_inputs) for
+        every table or chunk of a file; its report() is then the file's drift against
+        the training rows. strict: the first unseen category or value well outside the
+        training range is a DataError. A DataError when the model keeps no training
+        statistics (see has_drift_statistics)."""
+        return self.pre.drift_meter(strict=strict)
 
     def encode_targets(self, y):
         """Targets as Preprocessor.target_of gives them, in the form the loss kernel
@@ -293,18 +348,23 @@ class TrainedModel:
         """Class probabilities (N, K) from raw outputs; None for regression."""
         return head.probabilities(out, self.spec, self.task)
 
-    def predict_table(self, table, *, rows=None):
+    def predict_table(self, table, *, rows=None, drift=None):
         """(X, outputs, probabilities or None, predictions) for a table (or `rows` of it);
         X is Encoded; predictions are class indices or values in the target's units.
-        Notes are in self.pre.last_notes."""
-        X = self.encode_inputs(table, rows=rows)
+        drift: a DriftMeter that measures the rows. Notes are in self.pre.last_notes."""
+        X = self.encode_inputs(table, rows=rows, drift=drift)
+        return (X,) + self.predict_inputs(X)
+
+    def predict_inputs(self, X):
+        """(outputs, probabilities or None, predictions) for encoded inputs X, as
+        predict_table gives them."""
         out = self.outputs(X)
         proba = self.probabilities(out)
         if proba is not None:
             pred = proba.argmax(axis=1)
         else:
             pred = self.pre.inverse_target(out[:, 0] if out.shape[1] == 1 else out)
-        return X, out, proba, pred
+        return out, proba, pred
 
     def prediction_columns(self):
         """The names of the columns prediction_rows gives: predicted_<target> and, for a
@@ -316,12 +376,13 @@ class TrainedModel:
             return [f"predicted_{target}_{k + 1}" for k in range(self.spec.n_out)]
         return [f"predicted_{target}"]
 
-    def prediction_rows(self, table):
+    def prediction_rows(self, table, *, drift=None):
         """The predictions for every row of a table as the text a CSV of them holds, one
         list per row in the order of prediction_columns(): the class's name and one
         probability per class, or the predicted values in the target's units (numbers as
-        their shortest exact text). Notes are in self.pre.last_notes."""
-        _, _, proba, pred = self.predict_table(table)
+        their shortest exact text). drift: as for predict_table. Notes are in
+        self.pre.last_notes."""
+        _, _, proba, pred = self.predict_table(table, drift=drift)
         if proba is not None:
             return [[label] + [number_text(float(p)) for p in row]
                     for label, row in zip(self.pre.label_names(pred), proba.tolist())]
@@ -330,7 +391,9 @@ class TrainedModel:
 
     # -------------------------------------------------------------- persistence
 
-    def save(self, path):
+    def save(self, path, *, checkpoint=None):
+        """Write the model file; checkpoint: (meta.checkpoint, arrays) of the training
+        state a checkpoint adds (see neuralcli.checkpoint.contents)."""
         from neuralcli import persist
 
         pre_meta, arrays = self.pre.to_meta()
@@ -339,10 +402,18 @@ class TrainedModel:
             "preprocessing": pre_meta, "settings": _plain(asdict(self.settings)),
             "history": [_plain(h) for h in self.history], "info": _plain(self.info),
         }
+        if checkpoint is not None:
+            meta["checkpoint"], more = checkpoint
+            arrays = {**arrays, **more}
         persist.save(path, self.net, meta=meta, arrays=arrays)
 
     @classmethod
     def load(cls, path):
+        return cls.read(path)[1]
+
+    @classmethod
+    def read(cls, path):
+        """(persist.SavedModel, model) of a model file: the file as read, and the model."""
         from neuralcli import persist
 
         saved = persist.load(path)
@@ -381,7 +452,7 @@ class TrainedModel:
         model = cls(net, pre, spec, settings=settings,
                     history=meta.get("history", []), info=meta.get("info", {}))
         model.info.setdefault("library_version", saved.version)
-        return model
+        return saved, model
 
 
 def _check_size(sizes, dtype):

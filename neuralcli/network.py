@@ -309,6 +309,24 @@ class MLP:
         self.backward_into(grads, work, dout, x, out, codes, seed=seed, step=step)
         return loss, grads
 
+    def input_gradient(self, x, dout_fn):
+        """Forward on the rows x (a dense array of all sizes[0] inputs), let dout_fn(out,
+        dout) fill d(f)/d(out) for a function f of each row's output, then the backward
+        kernels' dX: returns (out, d(f)/d(x)) as new (n, sizes[0]) arrays. The same
+        forward and backward passes as training (eval mode), the gradient carried down to
+        the inputs."""
+        x, codes = self._as_input(x)
+        if codes is not None or self.n_dense != self.sizes[0]:
+            raise ValueError("input_gradient takes dense inputs on a network whose first "
+                             "layer has no categorical rows (n_dense == sizes[0])")
+        work, out, dout = self.buffers(x.shape[0])
+        self.forward_into(out, work, x)
+        dout_fn(out, dout)
+        dx = np.empty_like(x)
+        self._net.backward(np.empty_like(self.params), dx, work, dout, x, out, self.params,
+                           0, 0, 0.0, None)
+        return out.copy(), dx
+
     # -------------------------------------------------------------- kernels on given buffers
     # For a loop that owns its buffers (buffers(n), small_buffers(n) or its own of
     # workspace_bytes(n)) and its inputs as the kernels take them (see _as_input): dense

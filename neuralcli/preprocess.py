@@ -30,6 +30,8 @@ import math
 
 import numpy as np
 
+from neuralcli.drift import (QUANTILES, DriftMeter, QuantileSample, check_record,
+                             missing_statistics, numeric_record)
 from neuralcli.errors import ColumnNote, DataError, Note, listing, show, summarize_notes
 from neuralcli.network import Encoded
 from neuralcli.table import NumberFormat, date_text
@@ -79,16 +81,19 @@ class Summary:
     accumulated in units of a power of two at least as large as every magnitude seen, so
     squares cannot overflow and rescaling is exact. For number and date columns: count,
     mean and m2 of the present values (and the values themselves when `keep_values`,
-    for a median or most-frequent fill); for text: the count of each category code.
-    first_missing is the (table, row) of the first missing cell."""
+    for a median or most-frequent fill), their min and max, and a drift.QuantileSample of
+    them; for text: the count of each category code. first_missing is the (table, row) of
+    the first missing cell."""
 
-    def __init__(self, kind, keep_values=False):
+    def __init__(self, kind, keep_values=False, quantiles=True):
         self.kind = kind
         self.rows = self.missing = self.count = 0
         self.first_missing = None
         self.shift, self.scale, self.mean_s, self.m2_s = None, 1.0, 0.0, 0.0
         self.values = [] if keep_values else None
         self.counts = np.zeros(0, dtype=np.int64)
+        self.lo, self.hi = math.inf, -math.inf
+        self.sample = QuantileSample() if kind != "text" and quantiles else None
 
     def add(self, table, j, sel):
         """Add rows `sel` of column j of `table` (a whole table, or a chunk of one)."""
@@ -113,6 +118,10 @@ class Summary:
             v = v[~gaps]
         if self.values is not None:
             self.values.append(v)
+        if len(v) and self.sample is not None:
+            self.lo = min(self.lo, float(v.min()))
+            self.hi = max(self.hi, float(v.max()))
+            self.sample.add(v)
         self.merge(len(v), v)
 
     def merge(self, n, v=None, *, value=None):
@@ -403,7 +412,7 @@ class Preprocessor:
                 summaries = {j: Summary(table.data[j].kind,
                                         keep_values=impute in ("median", "most-frequent"))
                              for j in features}
-                target_summary = Summary("number")
+                target_summary = Summary("number", quantiles=False)
                 present = {j: 0 for j in features}
             sel = _rows_of(table, rows)
             rows_seen += table.n_rows
@@ -533,6 +542,9 @@ class Preprocessor:
             return None
         if col.kind in ("number", "date"):
             fill = None
+            # the drift statistics are those of the present values, as prediction
+            # measures them
+            stats = numeric_record(summary)
             if impute is not None:
                 fill = summary.fill_value(impute)
                 # the filled cells count in the statistics, as the values they become
@@ -550,7 +562,7 @@ class Preprocessor:
                                             "{n} columns are constant and carry no "
                                             "information"))
             spec = {"name": name, "kind": col.kind, "mean": mean, "scale": scale,
-                    "fill": fill}
+                    "fill": fill, "drift": stats}
             if col.kind == "number":
                 spec["format"] = col.fmt     # the reader's note says it to the user
                 nf = getattr(col, "number_format", None)
@@ -587,6 +599,7 @@ class Preprocessor:
             best = counts[order[0]]
             fill = min(col.categories[c] for c in order.tolist() if counts[c] == best)
         cats = sorted(col.categories[c] for c in top.tolist())
+        cut = frozenset(col.categories[c] for c in order[max_categories:].tolist())
         if other:
             rest = order[max_categories:]
             notes.append(ColumnNote(f"column {show(name)}: the {max_categories} most "
@@ -606,8 +619,18 @@ class Preprocessor:
                                     f"{r + 1}; to use it as a number, fix those "
                                     f"cells or mark them missing and use --impute", name,
                                     "{n} columns of mostly numbers are read as text"))
+        # each one-hot input's share of the training rows (a missing cell counts as its
+        # fill, which falls to <other> when a tie at the top count left it out): the mean
+        # of the block's inputs, the baseline of attributions
+        place = {c: i for i, c in enumerate(cats)}
+        hits = np.zeros(len(cats) + other)
+        for c in order.tolist():
+            hits[place.get(col.categories[c], len(cats))] += counts[c]
+        if fill is not None:
+            hits[place.get(fill, len(cats))] += summary.missing
         return {"name": name, "kind": "text", "categories": cats, "other": other,
-                "fill": fill}
+                "fill": fill, "drift": {"cut": cut},
+                "freq": (hits / max(1.0, hits.sum())).tolist()}
 
     def _fit_target(self, table, t, decision, scale_target, notes, target_summary,
                     classes):
@@ -655,6 +678,44 @@ class Preprocessor:
         self.feature_names = names
         self.input_columns = [s["name"] for s in self.specs]
         self._spec_of = {s["name"]: s for s in self.specs}
+
+    def column_inputs(self):
+        """[(column, start, stop, kind)]: each input column's first-layer inputs
+        start..stop-1 in the one-hot layout of feature_names, in the columns' order. kind
+        is "number" or "date" (dense inputs, start < n_dense) or "text" (a one-hot block,
+        which an Encoded input reaches through its codes column in the order of the
+        blocks)."""
+        out, at = [], 0
+        blocks = {name: (start, size) for name, start, size in self.blocks}
+        for s in self.specs:
+            if s["kind"] == "text":
+                start, size = blocks[s["name"]]
+                out.append((s["name"], start, start + size, "text"))
+            else:
+                k = 1 if s["kind"] == "number" else len(DATE_FEATURES)
+                out.append((s["name"], at, at + k, s["kind"]))
+                at += k
+        return out
+
+    def input_means(self):
+        """(means, unrecorded): the training mean of each first-layer input, in the
+        layout of feature_names, as far as the fit recorded it. A number's standardized
+        input and a date's day count have mean 0, and 0 stands for a date's four cyclic
+        inputs too (the centre of their circles); a categorical block's means are its
+        categories' shares of the training rows. `unrecorded` names the categorical
+        columns of a model file saved without those shares, whose block is then uniform
+        over its inputs."""
+        means = np.zeros(self.n_features)
+        unrecorded = []
+        for name, start, stop, kind in self.column_inputs():
+            if kind != "text":
+                continue
+            freq = self._spec_of[name].get("freq")
+            if freq is None:
+                unrecorded.append(name)
+                freq = np.full(stop - start, 1.0 / (stop - start))
+            means[start:stop] = freq
+        return means, unrecorded
 
     def _layout_record(self):
         """The first layer's layout as the model file records it (JSON types), checked
@@ -747,6 +808,22 @@ class Preprocessor:
                 how += f"; missing -> {fill}"
         return how
 
+    # ---- drift
+
+    @property
+    def has_drift_statistics(self):
+        """Whether the fit kept the training statistics drift is measured against (a
+        model file written before they were kept has none)."""
+        return all("drift" in s for s in self.specs)
+
+    def drift_meter(self, strict=False):
+        """A drift.DriftMeter for transform(..., drift=meter), over every call it is given
+        to; a DataError when the fit kept no training statistics."""
+        self._need_fit()
+        if not self.has_drift_statistics:
+            raise missing_statistics()
+        return DriftMeter(self.specs, strict=strict)
+
     # ---- transforming
 
     def fill_notes(self, filled):
@@ -773,12 +850,15 @@ class Preprocessor:
                                                f"filled ({how})", k))
         return summarize_notes(notes)
 
-    def transform(self, table, *, rows=None, dtype=np.float64, training=False, out=None):
+    def transform(self, table, *, rows=None, dtype=np.float64, training=False, out=None,
+                  drift=None):
         """Encoded inputs (dense in `dtype`, codes int32) for the table's rows (or `rows`
         of it), from the training columns matched by name. training: the rows are the
         training file's, whose categories beyond a column's cap the fit's notes already
         told of. out: an array of shape (rows, n_dense) in dtype to write the dense
-        inputs into (a slice of the arrays training takes), instead of a new one."""
+        inputs into (a slice of the arrays training takes), instead of a new one.
+        drift: a drift.DriftMeter (see drift_meter) given each column's cells as they are
+        read, before missing ones are filled."""
         self._need_fit()
         notes = []
         self.last_filled = {}
@@ -803,7 +883,7 @@ class Preprocessor:
             j = table.columns.index(s["name"])
             col = table.data[j]
             if s["kind"] in ("number", "date"):
-                v = self._values(table, j, col, s, sel, notes)
+                v = self._values(table, j, col, s, sel, notes, drift)
                 if s["kind"] == "number":
                     # in place: v is this call's own copy
                     v -= s["mean"]
@@ -820,8 +900,10 @@ class Preprocessor:
                     at += len(DATE_FEATURES)
                 continue
             codes[:, block] = self._codes(table, j, col, s, self.blocks[block][1], sel,
-                                          training, notes)
+                                          training, notes, drift)
             block += 1
+        if drift is not None:
+            drift.check()
         self.last_notes = summarize_notes(notes) + self.fill_notes(self.last_filled)
         return Encoded(dense, codes)
 
@@ -835,8 +917,9 @@ class Preprocessor:
                             f"model was trained on: {listing(missing, limit=50)}",
                             path=table.path, hint=hint)
 
-    def _values(self, table, j, col, s, sel, notes):
-        """A number or date column's values at rows sel, missing ones filled."""
+    def _values(self, table, j, col, s, sel, notes, drift=None):
+        """A number or date column's values at rows sel, missing ones filled; the drift
+        meter, when given, measures them first."""
         want = s["kind"]
         if col.kind == want:
             _check_numbers(table, j, col, hint="fix the value", rows=sel)
@@ -848,6 +931,8 @@ class Preprocessor:
             raise table.error(f"the column holds {col.kind}s where the model was trained "
                                 f"on {want}s", column=j, hint="check that it is the same "
                                                               "column as in training")
+        if drift is not None:
+            drift.numbers(table, j, s, v, gaps, sel)
         if gaps.any():
             if s["fill"] is None:
                 raise table.error("missing value (an empty cell or a missing-value marker)",
@@ -881,7 +966,7 @@ class Preprocessor:
             raise table.error(message, row=sel[i], column=j, hint=hint)
         return v, gaps
 
-    def _codes(self, table, j, col, s, start, sel, training, notes):
+    def _codes(self, table, j, col, s, start, sel, training, notes, drift=None):
         """A text column's first-layer rows at rows sel: start + its category's place in
         the block, the other row for an unseen category (or -1 without one)."""
         cats = s["categories"]
@@ -916,6 +1001,8 @@ class Preprocessor:
             out[gaps] = place[s["fill"]]
             self.last_filled[s["name"]] = int(gaps.sum())
         unseen = out == -2
+        if drift is not None:
+            drift.categories(table, j, s, names, raw, unseen, ~gaps, sel)
         if unseen.any() and not (training and s["other"]):
             values = sorted({names[r] for r in raw[unseen].tolist()})
             k = int(unseen.sum())
@@ -1054,6 +1141,10 @@ class Preprocessor:
             else:
                 c["categories"] = list(s["categories"])
                 c["other"] = bool(s["other"])
+                if "drift" in s:
+                    c["cut"] = sorted(s["drift"]["cut"])
+                if s.get("freq") is not None:
+                    c["freq"] = [float(f) for f in s["freq"]]
             columns.append(c)
         meta = {
             "format": _META_FORMAT, "target": self.target, "task": self.task,
@@ -1070,6 +1161,18 @@ class Preprocessor:
             "data.target_scale": np.array([self.target_mean, self.target_std],
                                           dtype=np.float64),
         }
+        if self.has_drift_statistics:
+            meta["drift"] = {"format": 1, "quantiles": list(QUANTILES)}
+            stats = [s["drift"] for s in scaled]
+            for key in ("min", "max", "mean", "std"):
+                arrays[f"data.drift.{key}"] = np.array([st[key] for st in stats],
+                                                       dtype=np.float64)
+            for key in ("rows", "sampled"):
+                arrays[f"data.drift.{key}"] = np.array([st[key] for st in stats],
+                                                       dtype=np.int64)
+            arrays["data.drift.quantiles"] = np.array(
+                [st["quantiles"] for st in stats], dtype=np.float64).reshape(
+                len(stats), len(QUANTILES))
         if self.classes is not None:
             arrays["data.classes"] = (self.classes if self.label_kind == "text" else
                                       self.classes.astype(np.int64 if self.label_kind ==
@@ -1126,6 +1229,14 @@ class Preprocessor:
                 elif kind == "text":
                     s["categories"] = [str(v) for v in c["categories"]]
                     s["other"] = bool(c.get("other", False))
+                    # files saved before the frequencies were recorded have none
+                    s["freq"] = None if c.get("freq") is None else \
+                        [float(f) for f in c["freq"]]
+                    if s["freq"] is not None and \
+                            len(s["freq"]) != len(s["categories"]) + s["other"]:
+                        raise ValueError(f"column {s['name']!r} has {len(s['freq'])} "
+                                         f"category frequencies for "
+                                         f"{len(s['categories']) + s['other']} inputs")
                     if s["fill"] is not None:
                         s["fill"] = str(s["fill"])
                 else:
@@ -1133,6 +1244,8 @@ class Preprocessor:
                 self.specs.append(s)
             if k != len(mean) or len(scale) != len(mean):
                 raise ValueError("scales do not match the number and date columns")
+            if meta.get("drift") is not None:
+                self._drift_from_meta(meta, arrays, k)
             if self.task == "regression":
                 self.classes = self.class_names = None
             else:
@@ -1151,6 +1264,31 @@ class Preprocessor:
             raise DataError("the model file's preprocessing record is damaged (its layout "
                             "does not match its columns)", hint="retrain the model")
         return self
+
+    def _drift_from_meta(self, meta, arrays, k):
+        """The training statistics of drift into the specs, from a record written with
+        them (ValueError, KeyError, ... when damaged; from_meta words it)."""
+        record = meta["drift"]
+        if record.get("format") != 1 or \
+                [float(q) for q in record["quantiles"]] != list(QUANTILES):
+            raise ValueError("drift statistics of an unknown kind")
+        got = {key: np.asarray(arrays[f"data.drift.{key}"])
+               for key in ("min", "max", "mean", "std", "rows", "sampled")}
+        quantiles = np.asarray(arrays["data.drift.quantiles"], dtype=np.float64)
+        if any(a.shape != (k,) for a in got.values()) or \
+                quantiles.shape != (k, len(QUANTILES)):
+            raise ValueError("drift statistics do not match the number and date columns")
+        texts = {c["name"]: c for c in meta["columns"]}
+        at = 0
+        for s in self.specs:
+            if s["kind"] == "text":
+                s["drift"] = {"cut": frozenset(str(v) for v in texts[s["name"]]["cut"])}
+                continue
+            st = {key: float(got[key][at]) for key in ("min", "max", "mean", "std")}
+            st["rows"], st["sampled"] = int(got["rows"][at]), int(got["sampled"][at])
+            st["quantiles"] = [float(q) for q in quantiles[at]]
+            s["drift"] = check_record(st)
+            at += 1
 
     def _format1_order(self):
         """For each input of the current layout, its row in format 1's layout, where each

@@ -5,6 +5,7 @@ import math
 
 class Schedule:
     name = ""
+    state_fields = ()       # what changes as training goes; the rest comes from the settings
 
     def __init__(self, base_lr, epochs):
         self.base_lr = float(base_lr)
@@ -15,6 +16,18 @@ class Schedule:
 
     def observe(self, epoch, monitored):
         """Called after each epoch with the monitored loss; only plateau listens."""
+
+    def state(self):
+        """What observe has changed, as JSON-able numbers (a checkpoint keeps it)."""
+        return {name: getattr(self, name) for name in self.state_fields}
+
+    def restore(self, state):
+        """Take back a state() of a schedule of the same kind."""
+        missing = [name for name in self.state_fields if name not in state]
+        if missing:
+            raise ValueError(f"the {self.name} schedule's state lacks {', '.join(missing)}")
+        for name in self.state_fields:
+            setattr(self, name, type(getattr(self, name))(state[name]))
 
 
 class Constant(Schedule):
@@ -64,6 +77,7 @@ class WarmupCosine(Cosine):
 class ReduceOnPlateau(Schedule):
     """Multiply by factor when the monitored loss has not improved for `patience` epochs."""
     name = "plateau"
+    state_fields = ("current", "best", "bad")
 
     def __init__(self, base_lr, epochs, patience=5, factor=0.5, min_lr=1e-6,
                  threshold=1e-4):

@@ -85,6 +85,29 @@ class TrainState:
     best_loss: float = math.inf
     history: list = field(default_factory=list)
     elapsed: float = 0.0
+    fit_state: object = None        # a FitState of the last epoch's end, when kept
+
+
+@dataclass
+class FitState:
+    """Where a fit stands at the end of an epoch: everything that continues it exactly
+    (Trainer.fit's resume) to the weights and history an uninterrupted fit ends with.
+    The arrays are copies, the rest plain numbers, lists and dicts."""
+    epoch: int                      # epochs completed
+    step: int                       # optimizer steps taken: the dropout masks' key
+    params: np.ndarray              # the weights at that epoch's end
+    best: np.ndarray                # the best epoch's weights
+    initial: np.ndarray             # the weights before training, which a divergence keeps
+    optimizer_t: int                # the optimizer's step count
+    optimizer_state: list           # its state buffers (OPTIMIZERS' slots)
+    rng: dict                       # the shuffle's bit generator state
+    schedule: dict                  # Schedule.state()
+    best_epoch: int
+    best_loss: float
+    no_improve: int                 # epochs since the best one, for early stopping
+    start_loss: object              # the first batch's loss (divergence is measured on it)
+    history: list
+    elapsed: float                  # seconds of training so far
 
 
 class Callback:
@@ -213,6 +236,8 @@ class Trainer:
         self.last_out = None  # the network's output on the last batch (per-batch steps)
         self._gather = None
         self._run_cache = None
+        # keep a FitState of each epoch's end in state.fit_state (for checkpoints)
+        self.keep_fit_state = False
 
     # -------------------------------------------------------------- one step
 
@@ -366,11 +391,16 @@ class Trainer:
 
     # -------------------------------------------------------------- the loop
 
-    def fit(self, X, y=None, sample_weight=None, X_val=None, y_val=None, val_weight=None):
+    def fit(self, X, y=None, sample_weight=None, X_val=None, y_val=None, val_weight=None,
+            *, resume=None):
         """Train on X (arrays, an Encoded or a SpilledRows) for cfg.epochs epochs, each
         visiting every row once in an order drawn from cfg.seed: one permutation of all
         rows in memory; for spilled rows, the seeded block shuffle, the rows shuffled
-        within each window. Returns the TrainState."""
+        within each window. Returns the TrainState.
+
+        resume: a FitState of a fit of this network on the same data and settings; the
+        fit goes on from its epoch and ends with the weights and history of a fit that
+        was never stopped (cfg.epochs counts the epochs before it too)."""
         cfg, model, st = self.cfg, self.model, self.state
         rows = self._rows(X, y, sample_weight)
         n = len(rows)
@@ -394,14 +424,19 @@ class Trainer:
         self._start_loss = None             # the first batch's loss, before its step
         self._run_cache = None              # _train_run of this fit
         monitor = self._monitor = "val_loss" if has_val else "loss"
-        no_improve = 0
-        t0 = time.perf_counter()
+        no_improve = first = 0
+        spent = False                       # a resumed fit whose patience had run out
+        if resume is not None:
+            no_improve = self._restore(resume, rng, initial, best)
+            first = st.epoch = resume.epoch
+            spent = cfg.early_stopping and no_improve >= cfg.patience
+        t0 = self._t0 = time.perf_counter() - st.elapsed
         dropout_seed = int(cfg.seed) * 7919 + 17
         for cb in self.callbacks:
             cb.on_train_begin(st)
         compiled = self._runs_in_c()        # decided once, for the whole fit
         try:
-            for epoch in range(int(cfg.epochs)):
+            for epoch in range(first, first if spent else int(cfg.epochs)):
                 st.epoch = epoch
                 lr = self.schedule.lr(epoch)
                 st.lr = lr
@@ -437,25 +472,25 @@ class Trainer:
                 else:
                     no_improve += 1
                 self.schedule.observe(epoch, current)
+                if self.keep_fit_state:
+                    st.fit_state = self._fit_state(epoch + 1, rng, initial, best,
+                                                   no_improve)
                 for cb in self.callbacks:
                     cb.on_epoch_end(st, logs)
                 if cfg.early_stopping and no_improve >= cfg.patience:
-                    st.stop_reason = "early_stopping"
-                    st.message = f"no improvement in {monitor} for {cfg.patience} epochs"
-                    st.kept_epoch = len(st.history)
-                    if cfg.restore_best:
-                        st.message += f"; restored the weights of epoch {st.best_epoch}"
-                        model.params[...] = best
-                        st.kept_epoch = st.best_epoch
+                    self._stop_early(best)
                     break
                 if st.stop:
                     raise _Stop()
             else:
-                st.stop_reason = "completed"
-                st.kept_epoch = len(st.history)
-                if cfg.early_stopping and cfg.restore_best:
-                    model.params[...] = best
-                    st.kept_epoch = st.best_epoch
+                if spent:
+                    self._stop_early(best)
+                else:
+                    st.stop_reason = "completed"
+                    st.kept_epoch = len(st.history)
+                    if cfg.early_stopping and cfg.restore_best:
+                        model.params[...] = best
+                        st.kept_epoch = st.best_epoch
         except _Stop:
             if not st.stop_reason:
                 st.stop_reason = "stopped"
@@ -482,6 +517,74 @@ class Trainer:
         for cb in self.callbacks:
             cb.on_train_end(st)
         return st
+
+    def _stop_early(self, best):
+        """End the fit as early stopping does: the best epoch's weights back (restore_best)."""
+        st, cfg = self.state, self.cfg
+        st.stop_reason = "early_stopping"
+        st.message = f"no improvement in {self._monitor} for {cfg.patience} epochs"
+        st.kept_epoch = len(st.history)
+        if cfg.restore_best:
+            st.message += f"; restored the weights of epoch {st.best_epoch}"
+            self.model.params[...] = best
+            st.kept_epoch = st.best_epoch
+
+    # -------------------------------------------------------------- resuming
+
+    def _fit_state(self, epoch, rng, initial, best, no_improve):
+        """A FitState of this fit after `epoch` epochs (see FitState)."""
+        st, opt = self.state, self.optimizer
+        return FitState(
+            epoch=epoch, step=st.step, params=self.model.params.copy(), best=best.copy(),
+            initial=initial.copy(), optimizer_t=opt.t,
+            optimizer_state=[a.copy() for a in opt.state],
+            rng=rng.bit_generator.state, schedule=self.schedule.state(),
+            best_epoch=st.best_epoch, best_loss=st.best_loss, no_improve=no_improve,
+            start_loss=self._start_loss, history=list(st.history),
+            elapsed=time.perf_counter() - self._t0)
+
+    def _restore(self, resume, rng, initial, best):
+        """Put a FitState back into this fit (its weights, optimizer, schedule, shuffle,
+        counters and history); returns its no_improve. A TrainingError when it cannot be
+        this network's and optimizer's."""
+        model, opt, st = self.model, self.optimizer, self.state
+        for name in ("params", "best", "initial"):
+            a = getattr(resume, name)
+            if a.shape != model.params.shape or a.dtype != model.params.dtype:
+                raise TrainingError(f"the state to resume holds {name} of {a.dtype} "
+                                    f"{a.shape}; this network has {model.params.dtype} "
+                                    f"{model.params.shape}")
+        held = resume.optimizer_state
+        if len(held) != len(opt.state) or any(
+                a.shape != b.shape or a.dtype != b.dtype for a, b in zip(held, opt.state)):
+            raise TrainingError(f"the state to resume holds {len(held)} optimizer buffers; "
+                                f"{self.cfg.optimizer} here keeps {len(opt.state)}")
+        if resume.epoch < 0 or resume.epoch != len(resume.history):
+            raise TrainingError(f"the state to resume is of epoch {resume.epoch} but holds "
+                                f"{len(resume.history)} epochs of history")
+        if resume.epoch > self.cfg.epochs:
+            raise TrainingError(f"must be at least the {resume.epoch} epochs the run to "
+                                f"resume has trained, got {self.cfg.epochs}",
+                                setting="epochs")
+        try:
+            self.schedule.restore(resume.schedule)
+            rng.bit_generator.state = resume.rng
+        except (ValueError, TypeError, KeyError) as err:
+            raise TrainingError(f"the state to resume cannot be restored: {err}") from None
+        model.params[...] = resume.params
+        best[...] = resume.best
+        initial[...] = resume.initial
+        for a, b in zip(opt.state, held):
+            a[...] = b
+        opt.t = int(resume.optimizer_t)
+        st.step = int(resume.step)
+        st.best_epoch, st.best_loss = int(resume.best_epoch), float(resume.best_loss)
+        st.history = list(resume.history)
+        st.elapsed = float(resume.elapsed)
+        self._start_loss = resume.start_loss
+        if self.keep_fit_state:
+            st.fit_state = resume
+        return int(resume.no_improve)
 
     # -------------------------------------------------------------- batches
 

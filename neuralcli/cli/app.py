@@ -84,6 +84,7 @@ OPTION_FIXES = {
     "na_values": ("na_values", "list {arg} in --na-values to count it as missing"),
     "delimiter": ("delimiter", "pass --delimiter, or leave it out to sniff it"),
     "encoding": ("encoding", "pass the file's encoding, such as --encoding {arg}"),
+    "strict": ("strict", "leave out --strict to predict it all the same"),
 }
 
 

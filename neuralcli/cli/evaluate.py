@@ -2,12 +2,15 @@
 import click
 
 from neuralcli.cli import format_option
+from neuralcli.cli.drift import strict_option
 from neuralcli.cli.options import reading_kwargs, reading_options
 
 EPILOG = """\b
 Examples:
   neuralcli eval model.ncm test.csv
   neuralcli eval model.ncm test.csv --json > metrics.json
+  neuralcli eval model.ncm test.csv --strict           # refuse unseen values
+  neuralcli eval model.ncm test.csv --importance --repeats 10 --seed 1
 """
 
 
@@ -109,31 +112,58 @@ def _confusion(console, names, cm, support):
 @click.command("eval", epilog=EPILOG, short_help="Evaluate a model on labelled data.")
 @click.argument("model_path", metavar="MODEL", type=click.Path())
 @click.argument("data", type=click.Path())
+@click.option("--importance", is_flag=True,
+              help="Also each input column's permutation importance: how much the score "
+                   "(accuracy, or R^2) drops when the column's values are shuffled.")
+@click.option("--repeats", type=int, help="Shuffles per column for --importance "
+                                          "(default: 5).")
+@click.option("--seed", type=int, help="Seed of the shuffles for --importance (default: 0).")
 @reading_options
 @format_option(json_flag=True)
+@strict_option
 @click.pass_obj
-def command(app, model_path, data, delimiter, na_values, decimal, thousands, encoding):
+def command(app, model_path, data, importance, repeats, seed, delimiter, na_values, decimal,
+            thousands, encoding, strict):
     """Evaluate MODEL on DATA.csv (a .gz file, - for standard input, or a Parquet file),
     which must hold the target column.
 
     Classification: accuracy, log-loss, per-class precision, recall and F1, macro and
     weighted F1, the confusion matrix and ROC AUC. Regression: MSE, RMSE, MAE and R^2.
     Every figure stands beside a baseline that ignores the inputs (the majority class,
-    or the training mean), so you can see whether the network beats the trivial answer."""
+    or the training mean), so you can see whether the network beats the trivial answer.
+
+    The rows are compared with the training data, column by column (values outside the
+    training range, the shift of the mean, unseen categories): a note names the columns
+    that drifted most, and --json gives every column's figures under "drift".
+
+    With --importance, each input column's permutation importance: the drop of the
+    accuracy (or R^2) when that column's values are shuffled across the rows, the mean
+    over --repeats seeded shuffles with the smallest and largest drop."""
     import numpy as np
 
     from neuralcli import metrics
-    from neuralcli.cli import source
+    from neuralcli.cli import drift, source
     from neuralcli.model import TrainedModel
 
     console = app.console
+    if not importance:
+        for name, given in (("--repeats", repeats), ("--seed", seed)):
+            if given is not None:
+                raise click.UsageError(f"{name} applies to --importance")
+    elif repeats is not None and repeats < 1:
+        raise click.BadParameter(f"must be at least 1, got {repeats}",
+                                 param_hint="--repeats")
     model = TrainedModel.load(model_path)
     reading = reading_kwargs(delimiter, na_values, decimal, thousands, encoding)
-    # the file a chunk at a time: only the targets and outputs are kept
-    ys, probas, preds, notes = [], [], [], []
+    meter = drift.meter(model, model_path, strict)
+    # the file a chunk at a time: only the targets and outputs are kept (and the encoded
+    # inputs, for --importance)
+    ys, probas, preds, notes, inputs = [], [], [], [], []
     n_rows, path = 0, data
     for table in source.model_tables(console, data, reading, model):
-        _, out, proba, pred = model.predict_table(table)
+        X, out, proba, pred = model.predict_table(table, drift=meter)
+        if importance:
+            inputs.append(X)
         notes += [n for n in model.pre.last_notes if n not in notes]
         ys.append(model.pre.target_of(table, scaled=False) if model.task == "regression"
                   else model.pre.target_of(table))
@@ -142,9 +172,17 @@ def command(app, model_path, data, delimiter, na_values, decimal, thousands, enc
         n_rows, path = n_rows + table.n_rows, table.path
     for note in notes:
         console.note(note)
+    report = None if meter is None else meter.report()
+    said = drift.note(report)
+    if said:
+        console.note(said)
     pred = np.concatenate(preds)
     proba = None if probas[0] is None else np.concatenate(probas)
     pre = model.pre
+    ranked = None
+    if importance:
+        ranked = _importance(model, inputs, np.concatenate(ys),
+                             5 if repeats is None else repeats, 0 if seed is None else seed)
     if model.task == "regression":
         y = np.concatenate(ys)
         got = metrics.regression_report(y, pred)
@@ -152,12 +190,14 @@ def command(app, model_path, data, delimiter, na_values, decimal, thousands, enc
                                            else None)
         if console.format == "json":
             console.json({"task": model.task, "rows": n_rows, "model": got,
-                          "baseline": base, "baseline_kind": "mean of the training target"})
+                          "baseline": base, "baseline_kind": "mean of the training target",
+                          "drift": report, **_importance_json(ranked)})
             return
         _say(console, f"{model.task}: {_rows(n_rows)} of {path}", heading=True)
         console.table(["metric", "model", "baseline (training mean)"],
                       [[k.upper() if k != "r2" else "R^2", got[k], base[k]]
                        for k in ("mse", "rmse", "mae", "r2")])
+        _show_importance(console, ranked)
         return
     y = np.concatenate(ys)
     k = pre.n_classes
@@ -167,7 +207,8 @@ def command(app, model_path, data, delimiter, na_values, decimal, thousands, enc
     if console.format == "json":
         console.json({"task": model.task, "rows": n_rows, "classes": names,
                       "model": got, "baseline": base,
-                      "baseline_kind": "always the majority class"})
+                      "baseline_kind": "always the majority class", "drift": report,
+                      **_importance_json(ranked)})
         return
     _say(console, f"{model.task} classification: {_rows(n_rows)} of {path}", heading=True)
     rows = [["accuracy", got["accuracy"], base["accuracy"]],
@@ -184,4 +225,53 @@ def command(app, model_path, data, delimiter, na_values, decimal, thousands, enc
     console.table(columns, _fitted(console, columns, rows)[0], title="Per class")
     console.line()
     _confusion(console, names, [list(r) for r in got["confusion_matrix"]], got["support"])
+    _show_importance(console, ranked)
+
+
+def _importance(model, inputs, y, repeats, seed):
+    """(ranked, repeats, seed): the permutation importance of the encoded inputs of
+    every chunk read (neuralcli.importance), most important first."""
+    import numpy as np
+
+    from neuralcli.cli.app import CliError
+    from neuralcli.importance import inputs_importance
+    from neuralcli.network import Encoded
+
+    X = Encoded(np.concatenate([x.dense for x in inputs]),
+                None if inputs[0].codes is None else
+                np.concatenate([x.codes for x in inputs]))
+    try:
+        return inputs_importance(model, X, y, repeats=repeats, seed=seed), repeats, seed
+    except ValueError as err:
+        raise CliError(f"--importance: {err}") from None
+
+
+def _importance_json(ranked):
+    if ranked is None:
+        return {}
+    found, repeats, seed = ranked
+    return {"importance": {
+        "metric": found[0].metric, "repeats": repeats, "seed": seed,
+        "interval": "smallest and largest drop over the repeats",
+        "columns": [{"column": g.column, "mean": g.mean, "low": g.low, "high": g.high,
+                     "drops": list(g.drops)} for g in found]}}
+
+
+def _show_importance(console, ranked):
+    if ranked is None:
+        return
+    found, repeats, seed = ranked
+    metric = "R^2" if found[0].metric == "r2" else found[0].metric
+    console.line()
+    _say(console, f"Permutation importance: the drop of the {metric} when a column's "
+                  f"values are shuffled ({repeats} shuffle{'s' if repeats != 1 else ''}, "
+                  f"seed {seed})", heading=True)
+    console.table(["column", "mean drop", "smallest", "largest"],
+                  [[g.column, _signed(g.mean), _signed(g.low), _signed(g.high)]
+                   for g in found])
+
+
+def _signed(v):
+    """A drop to four decimals, signed; one that rounds to zero reads 0.0000."""
+    return "0.0000" if abs(v) < 5e-5 else f"{v:+.4f}"
 

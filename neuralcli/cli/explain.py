@@ -15,6 +15,8 @@ Examples:
   neuralcli explain model.ncm --input "42,rome,51000" --target yes --lr 0.05
   neuralcli explain model.ncm --row 3 data.csv --optimizer sgd --lr 0.1
   neuralcli explain model.ncm --row 1 data.csv --format json > trace.json
+  neuralcli explain model.ncm --row 3 data.csv --attributions
+  neuralcli explain model.ncm --row 3 data.csv --attributions --class no --json
 """
 
 NEURON_EPILOG = """\b
@@ -41,17 +43,30 @@ Examples:
 @click.option("--optimizer", type=click.Choice(OPTIMIZERS),
               help="Optimizer of the update step shown at the end (default: the model's "
                    "own).")
-@format_option()
+@click.option("--attributions", is_flag=True,
+              help="Instead of the trace, each input column's share of the row's output "
+                   "(integrated gradients from the training mean).")
+@click.option("--steps", type=int, help="Intervals of the path from the training mean to "
+                                        "the row, for --attributions (default: 64).")
+@click.option("--class", "class_name", help="The class whose probability --attributions "
+                                            "explains (default: the predicted class).")
+@format_option(json_flag=True)
 @reading_options
 @click.pass_obj
 def command(app, model_path, data, row, input_text, target, top, lr, optimizer,
-            delimiter, na_values, decimal, thousands, encoding):
+            attributions, steps, class_name, delimiter, na_values, decimal, thousands,
+            encoding):
     """Trace one row through MODEL: the network, the preprocessing of each value, the
     forward pass neuron by neuron, the loss, the backward pass and one update step of the
     model's optimizer at its learning rate, from a fresh optimizer state.
 
     Give the row as --row N with DATA.csv, or as --input "v1,v2,...". Every number shown
-    is what the training engine computes for that row."""
+    is what the training engine computes for that row.
+
+    With --attributions: how much each input column moved the row's output (a class's
+    probability, or the prediction) away from the output at the training mean, by
+    integrated gradients along the straight path between them, with the engine's
+    gradients; the attributions add up to the difference, and the check is shown."""
     from neuralcli.cli.app import CliError
     from neuralcli.model import TrainedModel
     from neuralcli.cli import source
@@ -64,7 +79,17 @@ def command(app, model_path, data, row, input_text, target, top, lr, optimizer,
         raise click.UsageError("give either --row N with DATA.csv, or --input \"v1,v2,...\"")
     if row is not None and data is None:
         raise click.UsageError("--row needs DATA.csv")
+    if not attributions:
+        for name, given in (("--steps", steps), ("--class", class_name)):
+            if given is not None:
+                raise click.UsageError(f"{name} applies to --attributions")
+    elif steps is not None and steps < 1:
+        raise click.BadParameter(f"must be at least 1, got {steps}", param_hint="--steps")
     model = TrainedModel.load(model_path)
+    if attributions:
+        _attributions(app, model, model_path, data, row, input_text, steps, class_name,
+                      reading_kwargs(delimiter, na_values, decimal, thousands, encoding))
+        return
     if optimizer is None and model.settings.optimizer not in OPTIMIZERS:
         raise CliError(f"{model_path} was trained with optimizer "
                        f"{model.settings.optimizer!r}, which this version does not have; "
@@ -89,6 +114,98 @@ def command(app, model_path, data, row, input_text, target, top, lr, optimizer,
         console.json(result)
         return
     _render(console, result, model_path)
+
+
+# ------------------------------------------------------------------ attributions
+
+def _attributions(app, model, model_path, data, row, input_text, steps, class_name,
+                  reading):
+    """explain --attributions: integrated gradients of one row, shown or as JSON."""
+    from neuralcli.attribution import DEFAULT_STEPS, integrated_gradients
+    from neuralcli.cli import source
+    from neuralcli.cli.app import CliError
+    from neuralcli.trace import row_table
+
+    console = app.console
+    pre = model.pre
+    index = None
+    if class_name is not None:
+        if model.task == "regression":
+            raise CliError(f"--class applies to a classifier; {model_path} is a regression "
+                           f"model, whose prediction --attributions explains")
+        if class_name not in pre.class_names:
+            raise CliError(f"--class {class_name!r} is not a class of {model_path}; its "
+                           f"classes are {', '.join(pre.class_names)}")
+        index = pre.class_names.index(class_name)
+    if row is not None:
+        table = source.read(console, data, reading, kinds=pre.input_kinds(),
+                            formats=pre.input_formats())
+        if not 1 <= row <= table.n_rows:
+            raise CliError(f"{table.path} has {table.n_rows} data rows; --row must lie in "
+                           f"1..{table.n_rows}, got {row}")
+        at, where = row - 1, f"row {row} of {table.path}"
+    else:
+        import csv
+        table = row_table(pre, next(csv.reader([input_text])))
+        at, where = 0, "the --input row"
+    X = model.encode_inputs(table, rows=[at])
+    for note in pre.last_notes:
+        console.note(note)
+    try:
+        ig = integrated_gradients(model, X, index=index,
+                                  steps=DEFAULT_STEPS if steps is None else steps)
+    except ValueError as err:
+        raise CliError(f"{model_path}: {err}; --attributions needs gradients") from None
+    values = {c.column: table.data[table.columns.index(c.column)].text(at)
+              for c in ig.columns}
+    if console.format == "json":
+        console.json({
+            "row": row, "output": ig.output, "kind": ig.kind,
+            "class": None if ig.kind != "probability" else pre.class_names[ig.index],
+            "baseline": "training mean", "method": "integrated gradients",
+            "steps": ig.steps, "rule": ig.rule, "points": ig.points,
+            "f_row": ig.f_row, "f_baseline": ig.f_baseline,
+            "difference": ig.f_row - ig.f_baseline, "sum": ig.total, "error": ig.error,
+            "baseline_uniform": list(ig.unrecorded),
+            "attributions": [{"column": c.column, "value": values[c.column],
+                              "attribution": c.value,
+                              "inputs": [{"input": n, "value": v, "baseline": b,
+                                          "attribution": a} for n, v, b, a in c.inputs]}
+                             for c in ig.columns]})
+        return
+    what = ig.output if ig.kind == "probability" else f"the prediction of {ig.output}"
+    _say(console, f"Integrated gradients of {what} for {where}", style="bold",
+         prose=True)
+    for name in ig.unrecorded:
+        console.note(f"{model_path} does not record the training shares of column "
+                     f"{name!r}'s categories (an older model file); its baseline is "
+                     f"uniform over them")
+    _prose(console, f"The baseline is the training mean of every input: each number at its "
+                  f"mean, each category at its share of the training rows. "
+                  f"{ig.steps} equal steps of the trapezoid rule from the baseline to the "
+                  f"row" + (f", refined to {ig.points} points where a step missed the "
+                            f"change of the output" if ig.points > ig.steps + 1 else "") +
+                  ". Each column's attribution is its share of the output's change; a "
+                  "category's inputs are summed into its column.")
+    console.line()
+    order = sorted(ig.columns, key=lambda c: -abs(c.value))
+    _table(console, ["column", "value", "attribution"],
+           [[c.column, values[c.column] or "(empty)", _n(c.value)] for c in order],
+           ["left", "left", "right"])
+    console.line()
+    diff = ig.f_row - ig.f_baseline
+    _table(console, ["completeness check", ig.output],
+           [["at the row", _n(ig.f_row)], ["at the baseline", _n(ig.f_baseline)],
+            ["difference", _n(diff)], ["sum of attributions", _n(ig.total)],
+            ["error", f"{ig.error:+.1e}"]], ["left", "right"])
+
+
+def _prose(console, text):
+    """A dim paragraph wrapped to the console's width, its lines flush left."""
+    import textwrap
+
+    for ln in textwrap.wrap(text, max(20, console.width - 1), break_on_hyphens=False):
+        console.text(ln, style="dim")
 
 
 # ------------------------------------------------------------------ rendering

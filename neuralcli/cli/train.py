@@ -24,7 +24,14 @@ Examples:
   neuralcli train churn.csv --drop customer_id --class-weight balanced
   neuralcli train iris.csv --hidden 32 --epochs 500 --schedule cosine --seed 1
   gunzip -c sales.csv.gz | neuralcli train - --na-values "-,n/a" --impute median
+  neuralcli train big.csv --checkpoint big.ckpt     # Ctrl-C, then:
+  neuralcli train --resume big.ckpt --epochs 500
 """
+
+# Options a resumed run may change without a word and that the checkpoint does not keep;
+# it takes the others from the checkpoint, and of those only --epochs may change
+RESUME_FREE = ("data", "threads", "output", "force", "checkpoint", "checkpoint_every",
+               "resume", "memory_limit_text")
 
 
 @click.command("train", epilog=EPILOG, short_help="Train a network on a CSV file.")
@@ -82,6 +89,17 @@ Examples:
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="Model file to write (default: <data>.ncm, never overwriting).")
 @click.option("--force", is_flag=True, help="Overwrite an existing model file.")
+@click.option("--checkpoint", type=click.Path(dir_okay=False),
+              help="Write a checkpoint to this file at the end of every epoch (see "
+                   "--checkpoint-every), and when training stops; it is a model file that "
+                   "also holds the state --resume continues from.")
+@click.option("--checkpoint-every", type=int, default=1, show_default=True, metavar="N",
+              help="Write the checkpoint every N epochs. Each write is synced to disk, "
+                   "which takes milliseconds: more than a short epoch.")
+@click.option("--resume", type=click.Path(dir_okay=False),
+              help="Continue the run a checkpoint holds, on the same data and options "
+                   "(--epochs: the run's total epochs); checkpoints go on to the same file "
+                   "unless --checkpoint names another.")
 @format_option(json_flag=True)
 @click.pass_obj
 def command(app, data, target, drop, task, hidden, activation, loss, optimizer, lr, epochs,
@@ -89,7 +107,7 @@ def command(app, data, target, drop, task, hidden, activation, loss, optimizer, 
             weight_decay, dropout, clip_norm, class_weight_text, impute, delimiter, na_values,
             decimal, thousands, encoding, max_categories, keep_id, seed, threads,
             memory_limit_text, dtype,
-            output, force):
+            output, force, checkpoint, checkpoint_every, resume):
     """Train a network on DATA.csv (default: the built-in two spirals) and save it.
 
     DATA may be a .gz file, - for standard input, or a Parquet file (with the
@@ -99,23 +117,25 @@ def command(app, data, target, drop, task, hidden, activation, loss, optimizer, 
     --max-categories most frequent, the rest sharing one input); ID-like text columns are
     left out. The statistics come from the training rows and are stored in the model.
     Ctrl-C (or SIGTERM) stops within about 0.1 s, after the current run of batches, and
-    saves the best model so far; the exit code is then 130 (143 for SIGTERM)."""
+    saves the best model so far; the exit code is then 130 (143 for SIGTERM). With
+    --checkpoint it also leaves a checkpoint of the last epoch that ended, which --resume
+    continues: the resumed run ends with the weights of a run that was never stopped."""
     from neuralcli.cli.app import TermAsInterrupt
 
+    values = dict(click.get_current_context().params)
+    ckpt = None
+    if resume is not None:
+        ckpt = _resumed(click.get_current_context(), values)
     with TermAsInterrupt() as term:
-        _train(app, term, data, target, drop, task, hidden, activation, loss, optimizer, lr,
-               epochs, batch_size, val_split, val_path, early_stopping, patience, schedule,
-               weight_decay, dropout, clip_norm, class_weight_text, impute, delimiter,
-               na_values, decimal, thousands, encoding, max_categories, keep_id, seed,
-               threads, memory_limit_text, dtype, output, force,
-               as_json=app.console.format == "json")
+        _train(app, term, **values, resumed=ckpt, as_json=app.console.format == "json")
 
 
 def _train(app, term, data, target, drop, task, hidden, activation, loss, optimizer, lr,
            epochs, batch_size, val_split, val_path, early_stopping, patience, schedule,
            weight_decay, dropout, clip_norm, class_weight_text, impute, delimiter,
            na_values, decimal, thousands, encoding, max_categories, keep_id, seed, threads,
-           memory_limit_text, dtype, output, force, as_json):
+           memory_limit_text, dtype, output, force, checkpoint, checkpoint_every, resume,
+           resumed, as_json):
     import contextlib
     import dataclasses
 
@@ -129,6 +149,7 @@ def _train(app, term, data, target, drop, task, hidden, activation, loss, optimi
 
     console = app.console
     positive_int("--threads", threads)
+    positive_int("--checkpoint-every", checkpoint_every)
     settings = Settings(
         hidden=hidden_sizes(hidden), activation=activation, loss=loss, optimizer=optimizer,
         lr=lr, epochs=epochs, batch_size=batch_size, val_split=val_split,
@@ -151,16 +172,38 @@ def _train(app, term, data, target, drop, task, hidden, activation, loss, optimi
             name = name[:-3]
         stem = "model" if data == "-" else (os.path.splitext(name)[0] or "model")
     path = output or _fresh_name(f"{stem}.ncm")
-    _check_writable(path, force, CliError)
-    limit = default_limit()
+    # a resumed run may replace its own model file, which its interruption left
+    own = resumed is not None and os.path.abspath(path) == resumed.run.get("output")
+    _check_writable(path, force or own, CliError)
+    limit = (resumed and resumed.run.get("memory_limit")) or default_limit()
     if memory_limit_text is not None:
         try:
             limit = parse_size(memory_limit_text)
         except ValueError as err:
             raise click.BadParameter(str(err), param_hint="--memory-limit") from None
     fit = dict(target=target, drop=drop, impute=impute, task=task, threads=threads,
-               max_categories=max_categories, keep=keep_id)
+               max_categories=max_categories, keep=keep_id, resume=resumed)
+    if checkpoint is not None:
+        from neuralcli.checkpoint import Plan
+
+        if resume is None or os.path.abspath(checkpoint) != os.path.abspath(resume):
+            _check_writable(checkpoint, force, CliError)
+        if os.path.abspath(checkpoint) == os.path.abspath(path):
+            raise CliError(f"--checkpoint {checkpoint} is the model file (-o); give the "
+                           f"checkpoint another name")
+        values = dict(click.get_current_context().params)
+        run = {"data": data if data in (None, "-") else os.path.abspath(data),
+               "output": os.path.abspath(path), "memory_limit": limit,
+               "every": checkpoint_every,
+               "options": {k: _json(k, values[k]) for k in values if k not in RESUME_FREE}}
+        if resumed is not None:
+            # the options the run started with, but for its new length
+            run["options"] = {**resumed.run["options"], "epochs": epochs}
+        fit["checkpoint"] = Plan(checkpoint, checkpoint_every, run)
     cb = report.TrainProgress(console)
+    if resumed is not None:
+        console.note(f"resuming the run in {resume} after epoch {resumed.state.epoch}, "
+                     f"to epoch {epochs}")
 
     def announce(n_rows, n_columns, where, notes):
         rows = "1 row" if n_rows == 1 else f"{n_rows:,} rows"
@@ -172,8 +215,9 @@ def _train(app, term, data, target, drop, task, hidden, activation, loss, optimi
     if data is None or source.is_parquet(data):
         if data is None:
             table = load_builtin("spirals")
-            console.note("no data given: training on the built-in two spirals (500 "
-                         "points); pass a CSV file to use your own")
+            if resumed is None:
+                console.note("no data given: training on the built-in two spirals "
+                             "(500 points); pass a CSV file to use your own")
         else:
             table = source.read(console, data, reading)
         val_table = source.read(console, val_path, reading) if val_path else None
@@ -203,8 +247,15 @@ def _train(app, term, data, target, drop, task, hidden, activation, loss, optimi
         # no epoch finished: the weights are the untrained ones, not worth a model file
         console.warn(f"{stopped} in epoch 1, before it ended: no model was saved")
         raise Stopped(term.terminated)
-    _check_writable(path, force, CliError)  # the file may have appeared meanwhile
+    _check_writable(path, force or own, CliError)  # it may have appeared meanwhile
     model.save(path)
+    if checkpoint is not None and state.fit_state is not None:
+        done = state.fit_state.epoch
+        if state.stop_reason in ("interrupted", "stopped") or term.received:
+            console.note(f"checkpoint: {checkpoint} holds the run after epoch {done}; "
+                         f"continue it with: neuralcli train --resume {checkpoint}")
+        else:
+            console.note(f"checkpoint: {checkpoint} holds the run after epoch {done}")
     signal = ("SIGTERM" if term.terminated else "SIGINT") if term.received else None
     report.training_summary(console, model, state, path, as_json=as_json, signal=signal)
     if state.stop_reason == "interrupted" or term.received:
@@ -212,6 +263,77 @@ def _train(app, term, data, target, drop, task, hidden, activation, loss, optimi
     if state.stop_reason == "diverged":
         raise CliError(f"{state.message}; the model of epoch {state.best_epoch} was saved "
                        f"to {path}")
+
+
+def _resumed(ctx, values):
+    """The Checkpoint that --resume names, with `values` (the command's parameters) set
+    to the options of the run it holds: an option given again must have the value the
+    run started with (only those of RESUME_FREE may change). DATA and -o default to the
+    run's, and checkpoints go on to the same file."""
+    from click.core import ParameterSource
+
+    from neuralcli.checkpoint import Checkpoint
+    from neuralcli.cli.app import CliError
+
+    ckpt = Checkpoint.read(values["resume"])
+    run = ckpt.run
+    params = {p.name: p for p in ctx.command.params}
+    for name, then in run.get("options", {}).items():
+        if name in RESUME_FREE or name not in params:
+            continue
+        given = ctx.get_parameter_source(name) not in (ParameterSource.DEFAULT,
+                                                       ParameterSource.DEFAULT_MAP)
+        if not given or _as_decided(name, values[name], ckpt.model):
+            values[name] = tuple(then) if params[name].multiple else then
+        elif name != "epochs" and not _same_option(name, values[name], then):
+            flag = max(params[name].opts, key=len)
+            raise CliError(f"{flag} {_shown(values[name])} differs from the run in "
+                           f"{ckpt.path}, which has {_shown(then)}; a resumed run keeps its "
+                           f"options (--epochs, --threads, --memory-limit, -o and the "
+                           f"checkpoint's may change)")
+    if values["data"] is None:
+        if run.get("data") == "-":
+            raise CliError(f"the run in {ckpt.path} read standard input; pass - and the "
+                           f"same rows again")
+        values["data"] = run.get("data")
+    if values["output"] is None and run.get("output"):
+        values["output"] = run["output"]
+    if values["checkpoint"] is None:
+        values["checkpoint"] = values["resume"]
+        if ctx.get_parameter_source("checkpoint_every") == ParameterSource.DEFAULT:
+            values["checkpoint_every"] = int(run.get("every", 1))
+    return ckpt
+
+
+def _same_option(name, now, then):
+    """Whether an option's value now is the one a run started with (compared as the
+    command reads it: --hidden and --class-weight parsed)."""
+    from neuralcli.cli.options import class_weight, hidden_sizes
+
+    parse = {"hidden": hidden_sizes, "class_weight_text": class_weight}.get(name)
+    if parse is not None:
+        return parse(now) == parse(then)
+    return _json(name, now) == then
+
+
+def _as_decided(name, now, model):
+    """Whether --target or --task names what the run decided when it was left out."""
+    return (name == "target" and now == model.pre.target) or \
+        (name == "task" and now == model.task)
+
+
+def _json(name, value):
+    """An option's value as a checkpoint records it: lists for repeated options, and the
+    validation file as an absolute path (a resumed run may start elsewhere)."""
+    if name == "val_path" and value not in (None, "-"):
+        return os.path.abspath(value)
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _shown(value):
+    if isinstance(value, (list, tuple)):
+        return ",".join(map(str, value)) or "(none)"
+    return "(none)" if value is None else str(value)
 
 
 def _fresh_name(name):
