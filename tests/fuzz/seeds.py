@@ -85,6 +85,21 @@ def model_corpus(d):
         path = os.path.join(d, "tmp.ncm")
         model.save(path)
         _write_model_seeds(d, name, path)
+    # a checkpoint, as train --checkpoint writes it
+    from click.testing import CliRunner
+
+    from neuralcli.cli import cli
+
+    data = os.path.join(d, "tmp.csv")
+    with open(data, "w") as f:
+        f.write("x,c,y\n" + "".join(f"{i % 7},{'ab'[i % 2]},{i % 3}\n" for i in range(24)))
+    ckpt = os.path.join(d, "tmp.ckpt")
+    result = CliRunner().invoke(cli, ["train", data, "--epochs", "2", "--hidden", "3",
+                                      "--checkpoint", ckpt, "-o", os.path.join(d, "t.ncm")])
+    assert result.exit_code == 0, result.output
+    _write_model_seeds(d, "checkpoint", ckpt)
+    for name in ("tmp.csv", "tmp.ckpt", "t.ncm"):
+        os.unlink(os.path.join(d, name))
     est = MLPClassifier(hidden_layer_sizes=(3,), max_iter=2, random_state=0)
     est.fit(rng.normal(size=(20, 2)), np.arange(20) % 2)
     path = os.path.join(d, "tmp.ncm")

@@ -2,7 +2,8 @@
 raises only for a finding. The library's documented errors are outcomes, not findings:
 
   csv      read_table and Scan.chunks over the C reader: DataError
-  model    persist.load, TrainedModel.load and the estimators' load: ModelFileError
+  model    persist.load, TrainedModel.load, the estimators' load and Checkpoint.read:
+           ModelFileError
   options  the command line's parsing of numbers, sizes and lists: exit 1 or 2 with one
            error line (a usage error, or a DataError about the missing data file)
 
@@ -174,6 +175,7 @@ def model_target(data):
     """First byte: 0 the input is the file; 1 the file re-sealed (its last 32 bytes
     replaced by the checksum of the rest); 2 a header's JSON text, a NUL byte, and the data
     section, put together into a file with a right preamble and checksum."""
+    from neuralcli.checkpoint import Checkpoint
     from neuralcli.estimators import MLPClassifier, MLPRegressor
     from neuralcli.model import TrainedModel
     from neuralcli.persist import ModelFileError, load
@@ -204,6 +206,12 @@ def model_target(data):
                 assert model.pre.n_features == model.net.sizes[0]
             else:
                 assert model.n_features_in_ == model._model.sizes[0]
+        try:
+            ckpt = Checkpoint.read(path)
+        except ModelFileError as err:
+            assert "\n" not in str(err) and str(err).startswith(path), str(err)
+        else:
+            assert ckpt.state.params.shape == ckpt.model.net.params.shape
 
 
 # ------------------------------------------------------------------ command-line options
