@@ -30,6 +30,7 @@ static inline double layer_dropout(const nc_mlp *net, int l)
  * where the GEMM path's register blocking wins. */
 #define SMALL_ROWS 32
 #define SMALL_GROUPS 8
+_Static_assert(SMALL_GROUPS <= NC_DIAG_PARTS, "a gradient group is a diagnostics part");
 #define SMALL_MAX_WIDTH 512
 #define SMALL_MAX_WEIGHT_BYTES (48 * 1024)
 
@@ -52,6 +53,15 @@ static int64_t small_groups(int64_t n)
     int64_t g = n / SMALL_ROWS;
     if (g < 2 && n >= SMALL_ROWS) g = 2;
     return NC_MAX(1, NC_MIN(SMALL_GROUPS, g));
+}
+
+int nc_act_diag_family(int act)
+{
+    if (act == NC_ACT_RELU || act == NC_ACT_LEAKY_RELU || act == NC_ACT_ELU ||
+        act == NC_ACT_GELU || act == NC_ACT_SWISH)
+        return NC_DIAG_FIRES;
+    if (act == NC_ACT_SIGMOID || act == NC_ACT_TANH) return NC_DIAG_SATURATES;
+    return NC_DIAG_NONE;
 }
 
 /* Weights per block of the backward's L2 term, a unit of the pool. */

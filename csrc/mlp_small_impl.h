@@ -58,10 +58,28 @@ typedef struct {
     const int32_t *codes, *labels;
     const int64_t *offs;
     const nc_mlp *net;
+    nc_diag *diag;
     int64_t n, cd, ncat, groups;
     double inv;
     int kind, isa;
 } FN(small_job);
+
+/* Add a block's hidden activations, as small_block left them in scratch, to part `part`
+ * of the diagnostics. */
+static void FN(small_diag)(nc_diag *d, int part, const T *scratch, const nc_mlp *net,
+                           int64_t rows)
+{
+    int L = net->n_layers;
+    const T *s = scratch;
+    int64_t uoff = 0;
+    for (int l = 0; l < L - 1; l++) {
+        int64_t oc = net->sizes[l + 1];
+        FN(diag_layer)(d, part, s, rows, oc, net->acts[l], l, L, uoff);
+        s += SMALL_ROWS * oc;
+        if (nc_act_needs_z(net->acts[l])) s += SMALL_ROWS * oc;
+        uoff += oc;
+    }
+}
 
 static void FN(small_group)(void *arg, int64_t g, int slot)
 {
@@ -76,6 +94,8 @@ static void FN(small_group)(void *arg, int64_t g, int slot)
         acc += FN(small_block)(j->isa, gp, j->out, scratch, j->x, j->codes, j->t, j->labels,
                                j->sw, j->params, j->wts, j->offs, j->net, j->cd, j->ncat, r0,
                                r1, j->kind, j->inv, r0 == g0);
+        /* a group is a part of its own: SMALL_GROUPS <= NC_DIAG_PARTS */
+        if (j->diag) FN(small_diag)(j->diag, (int)g, scratch, j->net, r1 - r0);
     }
     j->gloss[g] = acc;
 }
@@ -116,7 +136,7 @@ size_t FN(nc_mlp_small_workspace)(const nc_mlp *net, int64_t n, int threads)
 double FN(nc_mlp_step_small)(T *grads, T *out, void *work, const T *x, const int32_t *codes,
                              const T *t, const int32_t *labels, const T *sw, const T *params,
                              const nc_mlp *net, int64_t n, int64_t cd, int64_t ncat, int kind,
-                             double l2, size_t work_bytes)
+                             double l2, size_t work_bytes, nc_diag *diag)
 {
     if (!codes) ncat = 0;
     int L = net->n_layers;
@@ -165,8 +185,8 @@ double FN(nc_mlp_step_small)(T *grads, T *out, void *work, const T *x, const int
     int isa = nc_get_isa();
     size_t stride = pbytes / sizeof(T);
     FN(small_job) job = {grads, part, out, gloss, scratch0, sbytes, stride, x, t, sw,
-                         params, wts, codes, labels, offs, net, n, cd, ncat, groups, inv,
-                         kind, isa};
+                         params, wts, codes, labels, offs, net, diag, n, cd, ncat, groups,
+                         inv, kind, isa};
     nc_parallel(FN(small_group), &job, groups, nt);
     /* add the groups' partials in group order, then the L2 term on the weights */
     if (groups > 1) {

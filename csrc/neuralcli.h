@@ -362,6 +362,50 @@ void nc_mlp_backward_f64(double *grads, double *dx, void *work, const double *do
                          int64_t ncat, uint64_t seed, uint64_t step, double l2,
                          size_t work_bytes);
 
+/* Training diagnostics, summed over an epoch's steps in buffers the caller owns and
+ * zeroes at the epoch's start. Every sum is of integers or in a fixed order, so the
+ * result is the same for any thread count.
+ *   sat (NC_DIAG_PARTS, L): per part and layer, the (row, unit) activations of a sigmoid
+ *     or tanh hidden layer within 0.01 of its range's ends (sigmoid < 0.01 or > 0.99,
+ *     |tanh| > 0.99);
+ *   fired (NC_DIAG_PARTS, units): per part and hidden unit (layer 0's units first),
+ *     nonzero once the unit's activation was > 0 on a row, for the relu family (relu,
+ *     leaky relu, elu, gelu, swish: activation > 0 exactly when the pre-activation is);
+ *   the parts (the fused step's gradient groups; part 0 on the GEMM path) are added, or
+ *     OR-ed, by the reader;
+ *   grad_sq (L,): over the measured steps, the sum of the squared entries of the
+ *     gradient of W_l and b_l as backward returns it (before loss scaling and clipping);
+ *   ratio (L,): over the measured steps, the sum of |W_l after - W_l before| / |W_l
+ *     before| (Frobenius norms of the weight matrix, biases apart) across the update;
+ *   prev (P,): scratch in the model's dtype holding the weights before a measured update.
+ * A step is measured when seen % every == 0 (seen: the epoch's steps so far), so that the
+ * gradient and update passes cost a fraction of the steps; rows and measured count. */
+#define NC_DIAG_PARTS 8
+/* What the diagnostics watch in a hidden layer of activation act: nothing, which units
+ * fire (the relu family) or how many values saturate (sigmoid, tanh). */
+enum nc_diag_family { NC_DIAG_NONE = 0, NC_DIAG_FIRES = 1, NC_DIAG_SATURATES = 2 };
+int nc_act_diag_family(int act);
+typedef struct {
+    int64_t *sat;
+    uint8_t *fired;
+    double *grad_sq, *ratio;
+    void *prev;
+    int64_t units, every, seen, measured, rows;
+} nc_diag;
+
+/* Add the hidden layers' activations that the last nc_mlp_forward (training mode, n rows)
+ * left in work to d's part 0. */
+void nc_mlp_diag_acts_f32(nc_diag *d, const void *work, const nc_mlp *net, int64_t n);
+void nc_mlp_diag_acts_f64(nc_diag *d, const void *work, const nc_mlp *net, int64_t n);
+/* Around one optimizer update of a step of m rows: before it, with the gradient in
+ * grads, and after it. A step that the caller abandons (a non-finite loss) calls neither. */
+void nc_diag_before_f32(nc_diag *d, const float *params, const float *grads,
+                        const nc_mlp *net, int64_t m);
+void nc_diag_before_f64(nc_diag *d, const double *params, const double *grads,
+                        const nc_mlp *net, int64_t m);
+void nc_diag_after_f32(nc_diag *d, const float *params, const nc_mlp *net);
+void nc_diag_after_f64(nc_diag *d, const double *params, const nc_mlp *net);
+
 /* The fused training step for small networks: forward, loss and backward per block of
  * rows kept in cache, in one call. Applies when nc_mlp_small_ok (every width <= 512, at
  * most 48 KiB of parameters of elem_bytes each, no dropout). Returns the mean loss
@@ -370,7 +414,8 @@ void nc_mlp_backward_f64(double *grads, double *dx, void *work, const double *do
  * holds the targets of mse, mae and bce; labels (N,) those of cross-entropy; sw (N,) the
  * sample weights or NULL (a caller with class weights folds them in). Bitwise identical
  * for any thread count (the gradient is summed in a fixed number of groups fixed by N).
- * x, codes, Cd and NC are the first layer's inputs as in nc_mlp_forward. */
+ * x, codes, Cd and NC are the first layer's inputs as in nc_mlp_forward. diag, when not
+ * NULL, receives the hidden activations' counts (part g: gradient group g). */
 int nc_mlp_small_ok(const nc_mlp *net, int elem_bytes);
 size_t nc_mlp_small_workspace_f32(const nc_mlp *net, int64_t n, int threads);
 size_t nc_mlp_small_workspace_f64(const nc_mlp *net, int64_t n, int threads);
@@ -378,12 +423,12 @@ double nc_mlp_step_small_f32(float *grads, float *out, void *work, const float *
                              const int32_t *codes, const float *t, const int32_t *labels,
                              const float *sw, const float *params, const nc_mlp *net,
                              int64_t n, int64_t cd, int64_t ncat, int kind, double l2,
-                             size_t work_bytes);
+                             size_t work_bytes, nc_diag *diag);
 double nc_mlp_step_small_f64(double *grads, double *out, void *work, const double *x,
                              const int32_t *codes, const double *t, const int32_t *labels,
                              const double *sw, const double *params, const nc_mlp *net,
                              int64_t n, int64_t cd, int64_t ncat, int kind, double l2,
-                             size_t work_bytes);
+                             size_t work_bytes, nc_diag *diag);
 
 /* ---------------------------------------------------------------- training runs */
 
@@ -454,17 +499,18 @@ typedef struct {
  * updated for that batch). params, grads (P,); out (batch_rows, K); dout the same
  * (GEMM path; NULL for the fused step); work as
  * nc_mlp_workspace (GEMM path) or nc_mlp_small_workspace (fused) for batch_rows rows,
- * work_bytes long. Every result is the same for any thread count and budget. */
+ * work_bytes long. diag, when not NULL, receives each step's diagnostics (nc_diag).
+ * Every result is the same for any thread count and budget. */
 void nc_train_batches_f32(nc_train_progress *prog, float *params, float *grads, float *out,
                           float *dout, void *work, const nc_batch_bufs *bufs,
                           const nc_rows *rows, const nc_mlp *net, const nc_train_cfg *cfg,
                           nc_optim *opt, int64_t batch_rows, int64_t b1, double lr,
-                          double budget, size_t work_bytes);
+                          double budget, size_t work_bytes, nc_diag *diag);
 void nc_train_batches_f64(nc_train_progress *prog, double *params, double *grads,
                           double *out, double *dout, void *work, const nc_batch_bufs *bufs,
                           const nc_rows *rows, const nc_mlp *net, const nc_train_cfg *cfg,
                           nc_optim *opt, int64_t batch_rows, int64_t b1, double lr,
-                          double budget, size_t work_bytes);
+                          double budget, size_t work_bytes, nc_diag *diag);
 
 /* ---------------------------------------------------------------- CSV reading */
 

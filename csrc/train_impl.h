@@ -116,7 +116,7 @@ static double FN(train_step)(T *params, T *grads, T *out, T *dout, void *work,
                              const T *t, const int32_t *labels, const T *sw,
                              const nc_mlp *net, const nc_train_cfg *cfg, nc_optim *opt,
                              int64_t m, int64_t cd, int64_t ncat, int64_t np, double lr,
-                             uint64_t step)
+                             uint64_t step, nc_diag *diag)
 {
     /* objective s*loss + l2/(2m)*|W|^2: backward adds l2'*W and the optimizer multiplies
      * by s, so l2' = l2/(m*s) */
@@ -125,11 +125,12 @@ static double FN(train_step)(T *params, T *grads, T *out, T *dout, void *work,
     double loss;
     if (cfg->fused) {
         loss = FN(nc_mlp_step_small)(grads, out, work, x, codes, t, labels, sw, params, net,
-                                     m, cd, ncat, cfg->loss, l2, work_bytes);
+                                     m, cd, ncat, cfg->loss, l2, work_bytes, diag);
         if (!isfinite(loss)) return loss;
     } else {
         FN(nc_mlp_forward)(out, work, x, codes, params, net, m, cd, ncat, 1, cfg->seed, step,
                            work_bytes);
+        if (diag) FN(nc_mlp_diag_acts)(diag, work, net, m);
         int64_t k = net->sizes[net->n_layers];
         switch (cfg->loss) {
         case NC_LOSS_MSE: loss = FN(nc_mse)(dout, out, t, sw, m, k); break;
@@ -147,7 +148,9 @@ static double FN(train_step)(T *params, T *grads, T *out, T *dout, void *work,
         if (!isfinite(norm)) return NAN;
         if (norm > cfg->clip_norm) scale = s * cfg->clip_norm / norm;
     }
+    if (diag) FN(nc_diag_before)(diag, params, grads, net, m);
     FN(train_optimize)(params, grads, np, opt, lr, scale);
+    if (diag) FN(nc_diag_after)(diag, params, net);
     loss *= s;
     if (cfg->l2 != 0) {
         double wsq = 0.0;
@@ -166,7 +169,7 @@ void FN(nc_train_batches)(nc_train_progress *prog, T *params, T *grads, T *out, 
                           void *work, const nc_batch_bufs *bufs, const nc_rows *rows,
                           const nc_mlp *net, const nc_train_cfg *cfg, nc_optim *opt,
                           int64_t batch_rows, int64_t b1, double lr, double budget,
-                          size_t work_bytes)
+                          size_t work_bytes, nc_diag *diag)
 {
     int64_t np = nc_mlp_num_params(net), k = rows->k;
     double t0 = budget > 0 ? monotonic_seconds() : 0.0;
@@ -183,7 +186,7 @@ void FN(nc_train_batches)(nc_train_progress *prog, T *params, T *grads, T *out, 
         prog->step += 1;
         double loss = FN(train_step)(params, grads, out, dout, work, work_bytes, x, codes, t,
                                      labels, sw, net, cfg, opt, m, rows->cd, rows->ncat, np,
-                                     lr, prog->step);
+                                     lr, prog->step, diag);
         prog->last_loss = loss;
         if (!isfinite(loss)) {
             prog->diverged = 1;

@@ -190,6 +190,32 @@ cdef extern from "neuralcli.h" nogil:
         NC_LOSS_BCE
         NC_LOSS_CE
 
+    enum: NC_DIAG_PARTS
+
+    cpdef enum nc_diag_family:
+        NC_DIAG_NONE
+        NC_DIAG_FIRES
+        NC_DIAG_SATURATES
+
+    int nc_act_diag_family(int act)
+
+    ctypedef struct nc_diag:
+        int64_t *sat
+        uint8_t *fired
+        double *grad_sq
+        double *ratio
+        void *prev
+        int64_t units, every, seen, measured, rows
+
+    void nc_mlp_diag_acts_f32(nc_diag *d, const void *work, const nc_mlp *net, int64_t n)
+    void nc_mlp_diag_acts_f64(nc_diag *d, const void *work, const nc_mlp *net, int64_t n)
+    void nc_diag_before_f32(nc_diag *d, const float *params, const float *grads,
+                            const nc_mlp *net, int64_t m)
+    void nc_diag_before_f64(nc_diag *d, const double *params, const double *grads,
+                            const nc_mlp *net, int64_t m)
+    void nc_diag_after_f32(nc_diag *d, const float *params, const nc_mlp *net)
+    void nc_diag_after_f64(nc_diag *d, const double *params, const nc_mlp *net)
+
     int nc_mlp_small_ok(const nc_mlp *net, int elem_bytes)
     size_t nc_mlp_small_workspace_f32(const nc_mlp *net, int64_t n, int threads)
     size_t nc_mlp_small_workspace_f64(const nc_mlp *net, int64_t n, int threads)
@@ -197,13 +223,13 @@ cdef extern from "neuralcli.h" nogil:
                                  const int32_t *codes, const float *t, const int32_t *labels,
                                  const float *sw, const float *params, const nc_mlp *net,
                                  int64_t n, int64_t cd, int64_t ncat, int kind, double l2,
-                                 size_t work_bytes)
+                                 size_t work_bytes, nc_diag *diag)
     double nc_mlp_step_small_f64(double *grads, double *out, void *work, const double *x,
                                  const int32_t *codes, const double *t,
                                  const int32_t *labels, const double *sw,
                                  const double *params, const nc_mlp *net, int64_t n,
                                  int64_t cd, int64_t ncat, int kind, double l2,
-                                 size_t work_bytes)
+                                 size_t work_bytes, nc_diag *diag)
 
     cpdef enum nc_optim_kind:
         NC_OPT_SGD
@@ -256,13 +282,14 @@ cdef extern from "neuralcli.h" nogil:
                               float *out, float *dout, void *work, const nc_batch_bufs *bufs,
                               const nc_rows *rows, const nc_mlp *net,
                               const nc_train_cfg *cfg, nc_optim *opt, int64_t batch_rows,
-                              int64_t b1, double lr, double budget, size_t work_bytes)
+                              int64_t b1, double lr, double budget, size_t work_bytes,
+                              nc_diag *diag)
     void nc_train_batches_f64(nc_train_progress *prog, double *params, double *grads,
                               double *out, double *dout, void *work,
                               const nc_batch_bufs *bufs, const nc_rows *rows,
                               const nc_mlp *net, const nc_train_cfg *cfg, nc_optim *opt,
                               int64_t batch_rows, int64_t b1, double lr, double budget,
-                              size_t work_bytes)
+                              size_t work_bytes, nc_diag *diag)
 
     ctypedef struct nc_csv:
         pass

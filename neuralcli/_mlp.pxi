@@ -101,6 +101,90 @@ def scatter_rows_add(floating[:, ::1] dw, const floating[:, ::1] dz, codes, int6
                 nc_scatter_rows_add_f64(&dw[0, 0], dzp, cp, n, ncat, r0, r1, oc)
 
 
+def diag_family(int act):
+    """What the training diagnostics watch in a hidden layer of this activation code
+    (enum nc_diag_family)."""
+    _check_act(act)
+    return nc_act_diag_family(act)
+
+
+cdef class Diagnostics:
+    """A network's training diagnostics over an epoch (see nc_diag), in buffers owned
+    here: the hidden layers' saturated values and fired units per part (sat, fired), the
+    measured steps' gradient squares and update ratios (grad_sq, ratio), and the weights
+    before a measured update (prev). A step is measured when seen % every == 0. Net's
+    steps and a TrainRun made with it add to it; reset() starts an epoch."""
+    cdef nc_diag d
+    cdef readonly Net net
+    cdef readonly object sat, fired, grad_sq, ratio, prev
+    cdef readonly bint f64
+
+    def __init__(self, Net net, bint double, int64_t every):
+        if every < 1:
+            raise ValueError(f"every is {every}; a step in every `every` is measured, so it "
+                             f"is at least 1")
+        cdef int L = net.net.n_layers
+        cdef int64_t units = int(net._sizes[1:L].sum())
+        self.net, self.f64 = net, double
+        self.sat = np.zeros((NC_DIAG_PARTS, L), np.int64)
+        self.fired = np.zeros((NC_DIAG_PARTS, max(units, 1)), np.uint8)
+        self.grad_sq = np.zeros(L, np.float64)
+        self.ratio = np.zeros(L, np.float64)
+        self.prev = np.zeros(net.n_params, np.float64 if double else np.float32)
+        cdef int64_t[:, ::1] sv = self.sat
+        cdef uint8_t[:, ::1] fv = self.fired
+        cdef double[::1] gv = self.grad_sq
+        cdef double[::1] rv = self.ratio
+        cdef uint8_t[::1] pv = self.prev.view(np.uint8)
+        self.d.sat, self.d.fired = &sv[0, 0], &fv[0, 0]
+        self.d.grad_sq, self.d.ratio, self.d.prev = &gv[0], &rv[0], &pv[0]
+        self.d.units, self.d.every = units, every
+        self.reset()
+
+    def reset(self):
+        """Zero the sums, for a new epoch."""
+        for a in (self.sat, self.fired, self.grad_sq, self.ratio):
+            a[...] = 0
+        self.d.seen = self.d.measured = self.d.rows = 0
+
+    def measures(self):
+        """Whether the next step's gradient and update are measured."""
+        return self.d.seen % self.d.every == 0
+
+    def count(self, int64_t m):
+        """Count a step of m rows that is not measured: what diag_before and diag_after
+        do for it, in one call."""
+        if self.d.seen % self.d.every == 0:
+            raise ValueError("this step is measured: call diag_before and diag_after")
+        self.d.rows += m
+        self.d.seen += 1
+
+    @property
+    def every(self):
+        return self.d.every
+
+    @property
+    def seen(self):
+        return self.d.seen
+
+    @property
+    def measured(self):
+        return self.d.measured
+
+    @property
+    def rows(self):
+        return self.d.rows
+
+
+cdef nc_diag *_diag_of(Diagnostics diag, Net net, bint double) except? NULL:
+    """The C sums of diag (NULL for None), checked to be of this network and dtype."""
+    if diag is None:
+        return NULL
+    if diag.net is not net or diag.f64 != double:
+        raise ValueError("the diagnostics were made for another network or dtype")
+    return &diag.d
+
+
 cdef class Net:
     """Owns the C description of an MLP: sizes, activations and dropout rates. Forward and
     backward check shapes once, then run the whole network in C without the GIL."""
@@ -212,6 +296,44 @@ cdef class Net:
                                     xp, cp, &out[0, 0] if n else NULL, &params[0],
                                     &self.net, n, cd, ncat, seed, step, l2, work.shape[0])
 
+    def diag_acts(self, Diagnostics diag, uint8_t[::1] work, int64_t n):
+        """Add the hidden activations the last training forward of n rows left in work
+        to diag."""
+        cdef nc_diag *d = _diag_of(diag, self, diag.f64)
+        if work.shape[0] < self.workspace(n, 1, diag.f64):
+            raise ValueError(f"a workspace of {work.shape[0]} bytes holds no forward of {n} rows")
+        if n == 0:
+            return
+        with nogil:
+            if diag.f64:
+                nc_mlp_diag_acts_f64(d, &work[0], &self.net, n)
+            else:
+                nc_mlp_diag_acts_f32(d, &work[0], &self.net, n)
+
+    def diag_before(self, Diagnostics diag, const floating[::1] params,
+                    const floating[::1] grads, int64_t m):
+        """diag's measures before the optimizer's update of a step of m rows, with the
+        step's gradient in grads."""
+        cdef nc_diag *d = _diag_of(diag, self, floating is double)
+        if params.shape[0] != self.n_params or grads.shape[0] != self.n_params:
+            raise ValueError(f"params and grads need {self.n_params} values")
+        with nogil:
+            if floating is float:
+                nc_diag_before_f32(d, &params[0], &grads[0], &self.net, m)
+            else:
+                nc_diag_before_f64(d, &params[0], &grads[0], &self.net, m)
+
+    def diag_after(self, Diagnostics diag, const floating[::1] params):
+        """diag's measures after the optimizer's update."""
+        cdef nc_diag *d = _diag_of(diag, self, floating is double)
+        if params.shape[0] != self.n_params:
+            raise ValueError(f"params need {self.n_params} values")
+        with nogil:
+            if floating is float:
+                nc_diag_after_f32(d, &params[0], &self.net)
+            else:
+                nc_diag_after_f64(d, &params[0], &self.net)
+
     def small(self, bint double):
         """True when the fused small-network step applies to this network and dtype."""
         return bool(nc_mlp_small_ok(&self.net, 8 if double else 4))
@@ -224,10 +346,13 @@ cdef class Net:
     def step_small(self, floating[::1] grads, floating[:, ::1] out, uint8_t[::1] work,
                    const floating[:, ::1] x, const floating[:, ::1] t,
                    const int32_t[::1] labels, const floating[::1] sw,
-                   const floating[::1] params, int kind, double l2=0.0, codes=None):
+                   const floating[::1] params, int kind, double l2=0.0, codes=None,
+                   Diagnostics diag=None):
         """Fused forward, loss and backward of a small network over the batch x (and
         codes, as in forward); returns the mean loss. t holds mse/mae/bce targets (N,K),
-        labels cross-entropy's; class weights come folded into the row weights sw."""
+        labels cross-entropy's; class weights come folded into the row weights sw. diag,
+        when given, receives the hidden activations' counts."""
+        cdef nc_diag *d = _diag_of(diag, self, floating is double)
         cdef int64_t n = x.shape[0], k = self.n_out
         if not nc_mlp_small_ok(&self.net, sizeof(floating)):
             raise ValueError("this network is not small enough for the fused step")
@@ -265,27 +390,28 @@ cdef class Net:
                     &t[0, 0] if t is not None else NULL,
                     &labels[0] if labels is not None else NULL,
                     &sw[0] if sw is not None else NULL, &params[0], &self.net, n, cd,
-                    ncat, kind, l2, work.shape[0])
+                    ncat, kind, l2, work.shape[0], d)
             else:
                 loss = nc_mlp_step_small_f64(
                     &grads[0], &out[0, 0], &work[0], xp, cp,
                     &t[0, 0] if t is not None else NULL,
                     &labels[0] if labels is not None else NULL,
                     &sw[0] if sw is not None else NULL, &params[0], &self.net, n, cd,
-                    ncat, kind, l2, work.shape[0])
+                    ncat, kind, l2, work.shape[0], d)
         return loss
 
     def train_run(self, floating[::1] params, floating[::1] grads, floating[:, ::1] out,
                   floating[:, ::1] dout, uint8_t[::1] work, const floating[:, ::1] x, codes,
                   const floating[:, ::1] t, const int32_t[::1] labels,
                   const floating[::1] sw, tuple bufs, tuple cfg, tuple opt,
-                  int64_t batch_rows):
+                  int64_t batch_rows, Diagnostics diag=None):
         """A TrainRun: compiled training runs over the rows (x, codes, t or labels, sw)
         in batches of batch_rows rows, with everything that stays the same from run to
         run checked here, once. bufs: (x, codes, t, labels, sw) batch_rows-row buffers for
         the gathered rows; cfg: (loss code, task code, fused, loss scale, l2, clip norm,
         dropout seed); opt: (kind, momentum, beta1, beta2, eps, alpha, weight decay,
-        nesterov, decoupled, state0, state1, t), whose t each run takes anew."""
+        nesterov, decoupled, state0, state1, t), whose t each run takes anew. diag, when
+        given, receives every step's diagnostics."""
         cdef int64_t n = x.shape[0], k = self.n_out
         cdef int64_t cd
         carr = None
@@ -376,8 +502,9 @@ cdef class Net:
         run.dout = &dout[0, 0] if dout is not None else NULL
         run.work, run.work_bytes = &work[0], work.shape[0]
         run.batch_rows, run.f64 = batch_rows, floating is double
+        run.diag = _diag_of(diag, self, floating is double)
         # every array whose memory the pointers above reach stays alive with the run
-        run.refs = (params, grads, out, dout, work, x, carr, t, labels, sw, bufs, opt)
+        run.refs = (params, grads, out, dout, work, x, carr, t, labels, sw, bufs, opt, diag)
         return run
 
 
@@ -400,6 +527,7 @@ cdef class TrainRun:
     cdef size_t work_bytes
     cdef int64_t batch_rows
     cdef bint f64
+    cdef nc_diag *diag
 
     def run(self, const int64_t[::1] perm, int64_t first, int64_t batch, uint64_t step,
             double loss_sum, int64_t correct, int64_t b1, double lr, double budget,
@@ -425,12 +553,14 @@ cdef class TrainRun:
                 nc_train_batches_f64(&prog, <double *>self.params, <double *>self.grads,
                                      <double *>self.out, <double *>self.dout, self.work,
                                      &self.b, &self.rows, &self.net.net, &self.c, &self.o,
-                                     self.batch_rows, b1, lr, budget, self.work_bytes)
+                                     self.batch_rows, b1, lr, budget, self.work_bytes,
+                                     self.diag)
             else:
                 nc_train_batches_f32(&prog, <float *>self.params, <float *>self.grads,
                                      <float *>self.out, <float *>self.dout, self.work,
                                      &self.b, &self.rows, &self.net.net, &self.c, &self.o,
-                                     self.batch_rows, b1, lr, budget, self.work_bytes)
+                                     self.batch_rows, b1, lr, budget, self.work_bytes,
+                                     self.diag)
         self.rows.perm = NULL
         return (prog.batch, prog.step, self.o.t, prog.loss_sum, prog.correct,
                 prog.last_loss, bool(prog.diverged))

@@ -518,6 +518,16 @@ class _BaseMLP(_SkBase):
 
     # -------------------------------------------------------------- persistence
 
+    def to_onnx(self):
+        """The fitted network as an ONNX ModelProto (`onnx.save(model, path)` writes it):
+        one input `input` [N, n_features] in the network's dtype, as skl2onnx exports an
+        MLP outside a Pipeline; a classifier's outputs `label` and `probabilities` (no
+        ZipMap), a regressor's `value` [N, n_outputs]. Needs the onnx package
+        (pip install "neuralcli[onnx]"); docs/export.md has the details."""
+        from neuralcli.onnx_export import export_estimator
+
+        return export_estimator(self)
+
     def save(self, path):
         """Write the fitted estimator to one model file (see docs/model-format.md): the
         network, its settings, label names and training history. No pickle."""

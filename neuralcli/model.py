@@ -89,14 +89,16 @@ class TrainedModel:
     @classmethod
     def fit(cls, table, settings, *, target=None, drop=(), impute=None, task="auto",
             val_table=None, callbacks=(), threads=None, max_categories=MAX_CATEGORIES,
-            keep=(), checkpoint=None, resume=None):
+            keep=(), checkpoint=None, resume=None, comm=None):
         """Decide the task on the whole table, split off validation rows (stratified by
         class), fit the preprocessing once on the training rows and train a network;
         returns (model, TrainState). Interruption and divergence end training cleanly:
         the state says why, and the model holds the weights kept.
 
         checkpoint: a checkpoint.Plan to write checkpoints by; resume: a
-        checkpoint.Checkpoint of a run on the same data and settings to continue."""
+        checkpoint.Checkpoint of a run on the same data and settings to continue. comm (a
+        distributed.Comm): train data-parallel, this rank encoding only its block of the
+        training and validation rows (rank 0 alone writes checkpoints)."""
         settings.validate()
         dtype = resolve_dtype(settings.dtype)
         decision = decide_task(table, target, task)
@@ -114,37 +116,56 @@ class TrainedModel:
         # the training and validation rows encoded straight from the columns (no copy of
         # the whole file's inputs); errors name the file's own rows
         filled = {}
-        X = pre.transform(table, rows=train_idx, dtype=dtype, training=True)
-        _gather_notes(pre, notes, filled)
-        y_idx = pre.target_of(table, rows=train_idx)
-        n_targets = 1 if y_idx.ndim == 1 else y_idx.shape[1]
-        spec = output_spec(pre.task, pre.n_classes if pre.classes is not None else 0,
-                           n_targets, settings.loss)
-        Xv = yv = None
-        if val_idx is not None:
-            Xv = pre.transform(table, rows=val_idx, dtype=dtype, training=True)
+        if comm is not None:
+            all_train = np.arange(table.n_rows) if train_idx is None else train_idx
+            y_all = pre.target_of(table, rows=all_train)
+            lo, hi = comm.block(len(all_train))
+            train_idx = all_train[lo:hi]
+            if val_idx is not None:
+                lo, hi = comm.block(len(val_idx))
+                val_idx = val_idx[lo:hi]
+
+        def encode():
+            X = pre.transform(table, rows=train_idx, dtype=dtype, training=True)
             _gather_notes(pre, notes, filled)
-            yv = head.encode_targets(pre.target_of(table, rows=val_idx), spec, pre.task)
-        elif val_table is not None and val_table.n_rows:
-            Xv = pre.transform(val_table, dtype=dtype)
-            notes += [f"validation: {n}" for n in pre.last_notes]
-            yv = head.encode_targets(pre.target_of(val_table), spec, pre.task)
-        notes += pre.fill_notes(filled)
+            y_idx = pre.target_of(table, rows=train_idx)
+            n_targets = 1 if y_idx.ndim == 1 else y_idx.shape[1]
+            spec = output_spec(pre.task, pre.n_classes if pre.classes is not None else 0,
+                               n_targets, settings.loss)
+            Xv = yv = None
+            if val_idx is not None:
+                Xv = pre.transform(table, rows=val_idx, dtype=dtype, training=True)
+                _gather_notes(pre, notes, filled)
+                yv = head.encode_targets(pre.target_of(table, rows=val_idx), spec,
+                                         pre.task)
+            elif val_table is not None and val_table.n_rows:
+                rows = None
+                if comm is not None:
+                    rows = np.arange(*comm.block(val_table.n_rows))
+                Xv = pre.transform(val_table, rows=rows, dtype=dtype)
+                notes.extend(f"validation: {n}" for n in pre.last_notes)
+                yv = head.encode_targets(pre.target_of(val_table, rows=rows), spec,
+                                         pre.task)
+            return X, y_idx, spec, Xv, yv
+
+        # with comm, a bad cell in one rank's rows is every rank's error (see fit_file)
+        X, y_idx, spec, Xv, yv = _agreed(comm, encode)
+        notes += pre.fill_notes(_all_filled(comm, filled))
         counts = None if pre.task == "regression" else \
-            np.bincount(y_idx, minlength=pre.n_classes)
+            np.bincount(y_idx if comm is None else y_all, minlength=pre.n_classes)
         weights = _class_weights(settings.class_weight, pre, counts)
         y = head.encode_targets(y_idx, spec, pre.task)
         sw = None if weights is None else weights[y_idx]
         return cls._train(pre, spec, settings, (X, y, sw), None if Xv is None else
                           (Xv, yv, None), notes=notes, path=table.path, counts=counts,
                           callbacks=callbacks, threads=threads, checkpoint=checkpoint,
-                          resume=resume)
+                          resume=resume, comm=comm)
 
     @classmethod
     def fit_file(cls, scan, settings, *, target=None, drop=(), impute=None, task="auto",
                  val_scan=None, callbacks=(), threads=None, max_categories=MAX_CATEGORIES,
                  keep=(), memory_limit=None, spill_dir=None, announce=None, passes=None,
-                 checkpoint=None, resume=None):
+                 checkpoint=None, resume=None, comm=None):
         """Train on a CSV file read in chunks (a reader.Scan, see neuralcli.stream): the
         task and the validation rows from the target column, the preprocessing fitted
         chunk by chunk on the training rows, then the rows encoded into memory, or into a
@@ -156,7 +177,12 @@ class TrainedModel:
 
         announce(), when given, is called once the file's rows are counted (after the
         first pass); passes(label), when given, is a context manager around each pass
-        that yields a progress(bytes_done) callback."""
+        that yields a progress(bytes_done) callback.
+
+        comm (a distributed.Comm): train data-parallel. Every rank reads the file's passes
+        alike (so every rank decides the same task, validation rows and preprocessing),
+        and encodes and holds only its block of the training and of the validation rows
+        (see neuralcli.distributed); the rows are never spilled."""
         from neuralcli import stream
 
         settings.validate()
@@ -174,7 +200,10 @@ class TrainedModel:
                 is_val[va] = True
         del targets
 
-        def rows_of(chunk, val):
+        def rows_of(chunk, val, take=None):
+            if take is not None:
+                part = take[val][chunk.first_row:chunk.first_row + chunk.n_rows]
+                return np.flatnonzero(part)
             part = is_val[chunk.first_row:chunk.first_row + chunk.n_rows]
             return np.flatnonzero(part if val else ~part)
 
@@ -194,15 +223,21 @@ class TrainedModel:
         weighted = weights is not None
         need = stream.encoded_bytes(n, pre, spec, dtype, weighted)
         spill = memory_limit is not None and need > memory_limit
+        take = None
+        if comm is not None:
+            take = _blocks(comm, is_val)
+            n_train, n_val = int(take[False].sum()), int(take[True].sum())
+            spill = False
         window = None if not spill else max(1 << 20, memory_limit // 4)
         sinks = [stream.Rows(k, pre, spec, dtype, weighted, spill=spill,
                              window_bytes=window, directory=spill_dir)
                  for k in (n_train, n_val)]
         filled = {}
-        try:
+
+        def encode():
             for chunk in runs.again("pass 3 of 3", consume=True):
                 for sink, val in zip(sinks, (False, True)):
-                    rows = rows_of(chunk, val)
+                    rows = rows_of(chunk, val, take)
                     if not len(rows):
                         continue
                     X = pre.transform(chunk, rows=rows, dtype=dtype, training=True,
@@ -211,26 +246,33 @@ class TrainedModel:
                     y_idx = pre.target_of(chunk, rows=rows)
                     sink.add(X, head.encode_targets(y_idx, spec, pre.task),
                              None if weights is None else weights[y_idx])
-            notes += pre.fill_notes(filled)
+
+        try:
+            # with comm, a rank's rows may hold a bad cell that no other rank reads: every
+            # rank hears of it before any waits for the others in training
+            _agreed(comm, encode)
+            notes += pre.fill_notes(_all_filled(comm, filled))
             if spill:
                 notes.append(f"the encoded rows take {_size(need)}, more than the memory "
                              f"limit of {_size(memory_limit)}: training reads them from a "
                              f"temporary file, {_size(window)} at a time")
             val = None
             if val_scan is not None:
-                val = _val_rows(val_scan, pre, spec, dtype, notes)
-            elif n_val:
+                val = _agreed(comm, lambda: _val_rows(val_scan, pre, spec, dtype, notes,
+                                                      comm))
+            elif int(is_val.sum()):
                 val = sinks[1].data()
             return cls._train(pre, spec, settings, sinks[0].data(), val, notes=notes,
                               path=scan.path, counts=counts, callbacks=callbacks,
-                              threads=threads, checkpoint=checkpoint, resume=resume)
+                              threads=threads, checkpoint=checkpoint, resume=resume,
+                              comm=comm)
         finally:
             for sink in sinks:
                 sink.close()
 
     @classmethod
     def _train(cls, pre, spec, settings, train, val, *, notes, path, counts, callbacks,
-               threads, checkpoint=None, resume=None):
+               threads, checkpoint=None, resume=None, comm=None):
         """Build the network and train it on `train` (X, y, row weights) or a SpilledRows,
         validating on `val` likewise (or None); the model with its history and info.
         Checkpoints go by the Plan `checkpoint`; `resume` (a Checkpoint) is first checked
@@ -247,6 +289,9 @@ class TrainedModel:
                                            (val, None, None))
         n_train = len(args[0])
         n_val = 0 if val is None else int(len(val_args[0]))
+        if comm is not None:
+            # the whole run's rows, as one process counts them
+            n_train, n_val = (sum(k) for k in zip(*comm.allgather((n_train, n_val))))
         if resume is not None:
             resume.check(pre, spec, sizes, (n_train, n_val))
         prior = None
@@ -254,7 +299,7 @@ class TrainedModel:
             prior = (counts / counts.sum()).tolist()
         callbacks = list(callbacks)
         writer = None
-        if checkpoint is not None:
+        if checkpoint is not None and (comm is None or comm.rank == 0):
             from neuralcli import checkpoint as checkpoints
 
             def write(fs, kept):
@@ -273,8 +318,14 @@ class TrainedModel:
 
             writer = checkpoints.Writer(checkpoint.path, checkpoint.every, write)
             callbacks.insert(0, writer)
-        trainer = Trainer(net, Task(kind, spec.loss, spec.n_out),
-                          settings.train_config(has_val=val is not None), callbacks)
+        config = settings.train_config(has_val=val is not None)
+        if comm is None:
+            trainer = Trainer(net, Task(kind, spec.loss, spec.n_out), config, callbacks)
+        else:
+            from neuralcli.distributed import DistributedTrainer
+
+            trainer = DistributedTrainer(net, Task(kind, spec.loss, spec.n_out), config,
+                                         callbacks, comm=comm)
         trainer.keep_fit_state = writer is not None
         with head.threads(threads or None) as used:
             state = trainer.fit(*args, *((None,) * (3 - len(args))), *val_args,
@@ -489,12 +540,50 @@ def _size(n):
     return f"{int(n)} bytes"
 
 
-def _val_rows(scan, pre, spec, dtype, notes):
-    """(X, y, None) of a separate validation file, read whole."""
+def _val_rows(scan, pre, spec, dtype, notes, comm=None):
+    """(X, y, None) of a separate validation file, read whole (this rank's block of its
+    rows, with comm)."""
     table = scan.read()
-    Xv = pre.transform(table, dtype=dtype)
+    rows = None if comm is None else np.arange(*comm.block(table.n_rows))
+    Xv = pre.transform(table, rows=rows, dtype=dtype)
     notes += [f"validation: {n}" for n in pre.last_notes]
-    return Xv, head.encode_targets(pre.target_of(table), spec, pre.task), None
+    return Xv, head.encode_targets(pre.target_of(table, rows=rows), spec, pre.task), None
+
+
+def _agreed(comm, fn):
+    """fn(), its failure on any rank of comm every rank's (distributed.agreed)."""
+    if comm is None:
+        return fn()
+    from neuralcli.distributed import agreed
+
+    return agreed(comm, fn)
+
+
+def _blocks(comm, is_val):
+    """{False: training rows, True: validation rows} this rank holds, as masks over the
+    file's rows: its block (distributed.Comm.block) of each split, by the split's own
+    row order."""
+    take = {}
+    for val in (False, True):
+        mask = is_val if val else ~is_val
+        rows = np.flatnonzero(mask)
+        lo, hi = comm.block(len(rows))
+        own = np.zeros(len(is_val), dtype=bool)
+        own[rows[lo:hi]] = True
+        take[val] = own
+    return take
+
+
+def _all_filled(comm, filled):
+    """The filled cells of every rank's rows ({column: count}), summed; this rank's
+    without comm."""
+    if comm is None:
+        return filled
+    total = {}
+    for part in comm.allgather(filled):
+        for name, k in part.items():
+            total[name] = total.get(name, 0) + k
+    return total
 
 
 def _validation_rows(decision, n, settings):

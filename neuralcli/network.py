@@ -346,16 +346,40 @@ class MLP:
         self._net.backward(grads, None, work, dout, x, out, self.params, seed, step, l2,
                            codes)
 
-    def fused_step(self, grads, out, work, x, t, labels, sw, loss, *, l2=0.0, codes=None):
+    def fused_step(self, grads, out, work, x, t, labels, sw, loss, *, l2=0.0, codes=None,
+                   diag=None):
         """Forward, loss and backward of a fused network (see fused) in one kernel, with
         the work of small_buffers; returns the mean loss. loss is a name of
         losses.LOSSES: t holds its targets (n, sizes[-1]), or labels (n,) int32 those of
-        cross_entropy; sw the row weights (n,) or None, class weights folded in."""
+        cross_entropy; sw the row weights (n,) or None, class weights folded in. diag
+        (from diagnostics) receives the hidden activations' counts."""
         return self._net.step_small(grads, out, work, x, t, labels, sw, self.params,
-                                    LOSSES[loss].code, l2, codes)
+                                    LOSSES[loss].code, l2, codes, diag)
+
+    # -------------------------------------------------------------- diagnostics
+
+    def diagnostics(self, every=1):
+        """Empty sums of training diagnostics for this network (a
+        _kernels.Diagnostics), which the steps given it add to: the gradient and update
+        measures on one step in `every`, the activations on every row."""
+        return _kernels.Diagnostics(self._net, self.dtype == np.float64, int(every))
+
+    def diag_acts(self, diag, work, n):
+        """Add the hidden activations of the last training forward_into of n rows in
+        work to diag."""
+        self._net.diag_acts(diag, work, n)
+
+    def diag_before(self, diag, grads, m):
+        """diag's measures of a step of m rows before its update, the gradient in
+        grads."""
+        self._net.diag_before(diag, self.params, grads, m)
+
+    def diag_after(self, diag):
+        """diag's measures of a step after its update."""
+        self._net.diag_after(diag, self.params)
 
     def train_run(self, grads, out, dout, work, x, codes, t, labels, sw, bufs, cfg,
-                  optimizer, batch_rows):
+                  optimizer, batch_rows, diag=None):
         """Compiled training runs (nc_train_batches, without the GIL) over the rows (x,
         codes, t or labels, sw) in batches of batch_rows rows, checked once: a
         _kernels.TrainRun whose run(perm, first, batch, step, loss_sum, correct, end, lr,
@@ -365,9 +389,9 @@ class MLP:
         and cfg are as _kernels.Net.train_run takes them; optimizer is an optim.Optimizer
         whose compiled() state buffers the runs update (its step count t is passed to and
         returned by each run). out, dout and work are for batch_rows rows (dout None for a
-        fused run)."""
+        fused run). diag (from diagnostics) receives every step's diagnostics."""
         return self._net.train_run(self.params, grads, out, dout, work, x, codes, t, labels,
-                                   sw, bufs, cfg, optimizer.compiled(), batch_rows)
+                                   sw, bufs, cfg, optimizer.compiled(), batch_rows, diag)
 
     # -------------------------------------------------------------- description
 

@@ -594,10 +594,11 @@ class Preprocessor:
         other = len(order) > max_categories
         fill = None
         if summary.missing or impute is not None:
-            # the most frequent category; ties go to the smallest, so the choice is
-            # reproducible
+            # the most frequent category; ties go to the smallest of those kept (a tie at
+            # the top count may leave some out), so the choice is reproducible and the
+            # fill is a category the model has an input for
             best = counts[order[0]]
-            fill = min(col.categories[c] for c in order.tolist() if counts[c] == best)
+            fill = min(col.categories[c] for c in top.tolist() if counts[c] == best)
         cats = sorted(col.categories[c] for c in top.tolist())
         cut = frozenset(col.categories[c] for c in order[max_categories:].tolist())
         if other:
@@ -620,14 +621,13 @@ class Preprocessor:
                                     f"cells or mark them missing and use --impute", name,
                                     "{n} columns of mostly numbers are read as text"))
         # each one-hot input's share of the training rows (a missing cell counts as its
-        # fill, which falls to <other> when a tie at the top count left it out): the mean
-        # of the block's inputs, the baseline of attributions
+        # fill): the mean of the block's inputs, the baseline of attributions
         place = {c: i for i, c in enumerate(cats)}
         hits = np.zeros(len(cats) + other)
         for c in order.tolist():
             hits[place.get(col.categories[c], len(cats))] += counts[c]
         if fill is not None:
-            hits[place.get(fill, len(cats))] += summary.missing
+            hits[place[fill]] += summary.missing
         return {"name": name, "kind": "text", "categories": cats, "other": other,
                 "fill": fill, "drift": {"cut": cut},
                 "freq": (hits / max(1.0, hits.sum())).tolist()}

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from neuralcli import _kernels, losses, metrics
+from neuralcli import _kernels, diagnostics, losses, metrics
 from neuralcli._kernels import nc_task
 from neuralcli.losses import LOSSES, loss_name
 from neuralcli.network import Encoded
@@ -236,6 +236,7 @@ class Trainer:
         self.last_out = None  # the network's output on the last batch (per-batch steps)
         self._gather = None
         self._run_cache = None
+        self.diag = None      # the fit's diagnostics sums (network.MLP.diagnostics)
         # keep a FitState of each epoch's end in state.fit_state (for checkpoints)
         self.keep_fit_state = False
 
@@ -244,7 +245,7 @@ class Trainer:
     def step(self, xb, yb, swb, lr, seed, codes=None):
         """Forward, loss, backward, clip and update on one batch of dense inputs xb and,
         for a network with categorical rows, their codes; returns the loss."""
-        model, st = self.model, self.state
+        model, st, diag = self.model, self.state, self.diag
         n = xb.shape[0]
         st.step += 1
         # objective: s*loss + l2/(2n)*|W|^2; backward gives dloss + l2'*W and the optimizer
@@ -255,13 +256,15 @@ class Trainer:
             work, out = model.small_buffers(n)
             t, labels = (None, yb) if self._labels else (yb, None)
             loss = model.fused_step(self.grads, out, work, xb, t, labels, swb, self.loss,
-                                    l2=l2, codes=codes)
+                                    l2=l2, codes=codes, diag=diag)
             self.last_out = out
             if not math.isfinite(loss):
                 return loss
         else:
             work, out, dout = model.buffers(n)
             model.forward_into(out, work, xb, codes, train=True, seed=seed, step=st.step)
+            if diag is not None:
+                model.diag_acts(diag, work, n)
             self.last_out = out
             loss = losses.evaluate(self.loss, out, yb, swb, dout)
             if not math.isfinite(loss):
@@ -275,7 +278,15 @@ class Trainer:
                 return math.nan
             if norm > self.cfg.clip_norm:
                 scale = s * self.cfg.clip_norm / norm
+        # the measured steps' passes around the update; the others are only counted
+        measure = diag is not None and diag.measures()
+        if measure:
+            model.diag_before(diag, self.grads, n)
         self.optimizer.step(model.params, self.grads, lr, scale)
+        if measure:
+            model.diag_after(diag)
+        elif diag is not None:
+            diag.count(n)
         loss *= s
         if l2:
             loss += 0.5 * (self.cfg.l2 / n) * self._weight_sq()
@@ -435,11 +446,13 @@ class Trainer:
         for cb in self.callbacks:
             cb.on_train_begin(st)
         compiled = self._runs_in_c()        # decided once, for the whole fit
+        self.diag = model.diagnostics(diagnostics.measure_every(bs))
         try:
             for epoch in range(first, first if spent else int(cfg.epochs)):
                 st.epoch = epoch
                 lr = self.schedule.lr(epoch)
                 st.lr = lr
+                self.diag.reset()
                 sums = _EpochSums(epoch, lr, dropout_seed)
                 if compiled:
                     self._epoch_runs(rows, bs, rng, shuffle, sums)
@@ -462,6 +475,7 @@ class Trainer:
                 if grown:
                     self._diverged(epoch, None, grown, lr)
                     raise _Stop()
+                logs["diagnostics"] = diagnostics.epoch(model, self.diag, cfg.loss_scale)
                 logs["time"] = time.perf_counter() - t0
                 st.history.append(logs)
                 current = logs[monitor]
@@ -511,8 +525,10 @@ class Trainer:
                              "from before it"
         finally:
             # the compiled run points into this fit's buffers; it neither outlives the fit
-            # nor travels with a pickled trainer
+            # nor travels with a pickled trainer; nor do the diagnostics' sums, which the
+            # history holds
             self._run_cache = None
+            self.diag = None
         st.elapsed = time.perf_counter() - t0
         for cb in self.callbacks:
             cb.on_train_end(st)
@@ -669,7 +685,7 @@ class Trainer:
                float(self.cfg.clip_norm or 0.0), seed)
         run = self.model.train_run(self.grads, out, dout, work, arrays["dense"],
                                    arrays.get("codes"), t, labels, arrays.get("sw"), bufs,
-                                   cfg, self.optimizer, bs)
+                                   cfg, self.optimizer, bs, self.diag)
         # one entry, the last: the arrays and buffers held with the key keep their ids
         # theirs
         self._run_cache = (key, arrays, gather, run) if keep else None

@@ -618,6 +618,19 @@ def test_most_frequent_fill_is_the_most_frequent_value(csv):
     assert p.specs[0]["fill"] == 5.0
 
 
+def test_most_frequent_fill_is_a_kept_category_when_a_tie_cuts_some(csv):
+    # three categories tied at the top count and two kept: the smallest tied one, "a",
+    # is cut (first appearance decides what is kept), so the fill is the smallest kept
+    t = read(csv("n,c,y\n1,c,0\n2,b,1\n3,a,0\n4,,1\n"))
+    p = fit(t, impute="most-frequent", max_categories=2)
+    s = p._spec_of["c"]
+    assert s["categories"] == ["b", "c"] and s["other"] and s["fill"] == "b"
+    X = p.transform(t)
+    # inputs after n's: b 1, c 2, <other> 3; the empty cell is coded as "b", the cut "a"
+    # as <other>
+    assert X.codes[:, 0].tolist() == [2, 1, 3, 1]
+
+
 def test_text_column_read_as_numbers_at_prediction(csv):
     """A category column of the training file (text there) whose prediction file holds
     only numbers: each number finds the category it spells, 10.0 the category "10"."""

@@ -180,6 +180,7 @@ def cli(ctx, no_color, quiet):
       neuralcli eval model.ncm test.csv
       neuralcli predict model.ncm new.csv -o predictions.csv
       neuralcli info model.ncm
+      neuralcli export model.ncm -o model.onnx
       neuralcli inspect data.csv           # what train would make of each column
     """
     ctx.obj = App(Console(color=False if no_color else None, quiet=quiet))
@@ -191,10 +192,11 @@ def main(argv=None):
 
 
 def _register():
-    from neuralcli.cli import (bench, datasets, demo, evaluate, explain, info, inspect, predict,
-                               train)
+    from neuralcli.cli import (bench, datasets, demo, evaluate, explain, export, info, inspect,
+                               predict, train)
 
-    for module in (train, evaluate, predict, info, inspect, datasets, explain, demo, bench):
+    for module in (train, evaluate, predict, info, inspect, datasets, explain, demo, bench,
+                   export):
         cli.add_command(module.command)
     cli.add_command(explain.neuron_command)
 

@@ -68,10 +68,11 @@ class App:
 # Exceptions of the layers below that carry a message meant for the user.
 def user_errors():
     from neuralcli.errors import DataError
+    from neuralcli.onnx_export import ExportError
     from neuralcli.persist import ModelFileError
     from neuralcli.training import TrainingError
 
-    return (CliError, DataError, ModelFileError, TrainingError)
+    return (CliError, DataError, ExportError, ModelFileError, TrainingError)
 
 
 # A DataError's fix as a command's option: kind -> (the option's parameter name, wording).

@@ -18,7 +18,8 @@ def command(app, model_path):
     """Show MODEL's architecture, parameter count, FLOPs per sample, preprocessing (each
     column's encoding: standardized number and its format, date features, categories and
     the shared other input, ID-like columns left out), training settings and history, and
-    the library version that wrote it."""
+    the library version that wrote it, and the last epoch's training diagnostics per
+    layer with the trouble they show."""
     from dataclasses import asdict
 
     from neuralcli.cli import report
@@ -40,6 +41,7 @@ def command(app, model_path):
             "settings": asdict(model.settings), "training": info,
             "history": model.history, "target_scaling": report.target_scaling(model),
             "initialization": init_description(model.net.activations),
+            "trouble": report.trouble(model),
         })
         return
     console.heading(f"{model_path}: a {model.task} model of {pre.target!r}, written by "
@@ -89,3 +91,6 @@ def command(app, model_path):
         if any("val_loss" in h for h in model.history):
             series["validation"] = [h.get("val_loss") for h in model.history]
         console.chart(series, title="Loss per epoch")
+    if any("diagnostics" in h for h in model.history[-1:]):
+        console.line()
+        report.diagnostics_table(console, model)

@@ -114,7 +114,7 @@ def training_summary(console, model, state, path, *, as_json=False, signal=None)
             "final": final, "elapsed_s": info["elapsed_s"],
             "samples_per_s": info["samples_per_s"], "history": model.history,
             "target_scaling": target_scaling(model),
-            "warnings": [w for w in [no_better_than_baseline(model)] if w],
+            "warnings": [w for w in [no_better_than_baseline(model)] if w] + trouble(model),
         })
         return
     n = len(state.history)
@@ -164,6 +164,43 @@ def training_summary(console, model, state, path, *, as_json=False, signal=None)
     if useless:
         console.warn(f"{useless}; try a lower learning rate than {model.settings.lr:g}, more "
                      f"epochs, or check that the inputs say something about the target")
+    for line in trouble(model):
+        console.warn(line)
+
+
+def trouble(model):
+    """The trouble the training diagnostics of the model's last epoch show, in plain
+    words (diagnostics.trouble)."""
+    from neuralcli import diagnostics
+
+    return diagnostics.trouble(model.history, model.net.activations)
+
+
+def _share(v):
+    return None if v is None else f"{100 * v:.0f}%"
+
+
+def diagnostics_table(console, model):
+    """The last epoch's diagnostics per dense layer, and the trouble they show."""
+    history = model.history
+    last = (history[-1].get("diagnostics") if history else None) or {}
+    if not last:
+        return False
+    rows = []
+    for l, act in enumerate(model.net.activations):
+        rows.append([l + 1, act, last["grad_rms"][l], last["weight_norm"][l],
+                     last["update_ratio"][l], _share(last["dead"][l]),
+                     _share(last["saturated"][l])])
+    console.table(["layer", "activation", "grad RMS", "weight norm", "update ratio", "dead",
+                   "saturated"], rows, title=f"Diagnostics, epoch {len(history)}",
+                  aligns=["right", "left", "right", "right", "right", "right", "right"])
+    lines = trouble(model)
+    for line in lines:
+        console.text(line)
+    if not lines:
+        console.text("no trouble: no dead or saturated layer, no vanishing or exploding "
+                     "gradients, no oversized updates")
+    return True
 
 
 def architecture(console, model, *, title="Network"):

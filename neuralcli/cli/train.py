@@ -31,7 +31,7 @@ Examples:
 # Options a resumed run may change without a word and that the checkpoint does not keep;
 # it takes the others from the checkpoint, and of those only --epochs may change
 RESUME_FREE = ("data", "threads", "output", "force", "checkpoint", "checkpoint_every",
-               "resume", "memory_limit_text")
+               "resume", "memory_limit_text", "distributed")
 
 
 @click.command("train", epilog=EPILOG, short_help="Train a network on a CSV file.")
@@ -100,6 +100,10 @@ RESUME_FREE = ("data", "threads", "output", "force", "checkpoint", "checkpoint_e
               help="Continue the run a checkpoint holds, on the same data and options "
                    "(--epochs: the run's total epochs); checkpoints go on to the same file "
                    "unless --checkpoint names another.")
+@click.option("--distributed", is_flag=True,
+              help="Train data-parallel over MPI (with the neuralcli[mpi] extra); implied "
+                   "when mpirun, mpiexec or srun started the command. See "
+                   "docs/distributed.md.")
 @format_option(json_flag=True)
 @click.pass_obj
 def command(app, data, target, drop, task, hidden, activation, loss, optimizer, lr, epochs,
@@ -107,7 +111,7 @@ def command(app, data, target, drop, task, hidden, activation, loss, optimizer, 
             weight_decay, dropout, clip_norm, class_weight_text, impute, delimiter, na_values,
             decimal, thousands, encoding, max_categories, keep_id, seed, threads,
             memory_limit_text, dtype,
-            output, force, checkpoint, checkpoint_every, resume):
+            output, force, checkpoint, checkpoint_every, resume, distributed):
     """Train a network on DATA.csv (default: the built-in two spirals) and save it.
 
     DATA may be a .gz file, - for standard input, or a Parquet file (with the
@@ -119,23 +123,87 @@ def command(app, data, target, drop, task, hidden, activation, loss, optimizer, 
     Ctrl-C (or SIGTERM) stops within about 0.1 s, after the current run of batches, and
     saves the best model so far; the exit code is then 130 (143 for SIGTERM). With
     --checkpoint it also leaves a checkpoint of the last epoch that ended, which --resume
-    continues: the resumed run ends with the weights of a run that was never stopped."""
+    continues: the resumed run ends with the weights of a run that was never stopped.
+
+    Under mpirun (or with --distributed) N processes train one model together, each
+    holding a share of the rows; the first process prints and saves the model and the
+    checkpoints."""
+    from neuralcli import distributed as dist
     from neuralcli.cli.app import TermAsInterrupt
 
     values = dict(click.get_current_context().params)
-    ckpt = None
-    if resume is not None:
-        ckpt = _resumed(click.get_current_context(), values)
-    with TermAsInterrupt() as term:
-        _train(app, term, **values, resumed=ckpt, as_json=app.console.format == "json")
+    comm = None
+    if distributed or dist.launched():
+        comm = _join(app)
+    with _ranks(app, comm):
+        ckpt = None
+        if resume is not None:
+            ckpt = _resumed(click.get_current_context(), values)
+        with TermAsInterrupt() as term:
+            _train(app, term, comm, **values, resumed=ckpt,
+                   as_json=app.console.format == "json")
 
 
-def _train(app, term, data, target, drop, task, hidden, activation, loss, optimizer, lr,
-           epochs, batch_size, val_split, val_path, early_stopping, patience, schedule,
+def _join(app):
+    """The MPI world this process trains in; every process but the first writes nothing
+    but its own unexpected errors (the first says the job's errors)."""
+    from neuralcli import distributed as dist
+    from neuralcli.cli.app import CliError, error_text
+    from neuralcli.cli.console import Console
+
+    try:
+        comm = dist.world()
+    except dist.DistributedError as err:
+        raise CliError(str(err)) from None
+    command = click.get_current_context().command
+    comm.describe = lambda exc: error_text(exc, command)
+    if comm.rank:
+        quiet = open(os.devnull, "w")
+        app.console = Console(color=False, quiet=True, out=quiet, err=quiet,
+                              fmt=app.console.format)
+    return comm
+
+
+class _ranks:
+    """Around a distributed command: an error another rank reported (PeerFailed) ends
+    this one with its line (said by the first process alone) and exit code; an
+    unexpected exception on one rank aborts the whole job (MPI_Abort), as
+    `python -m mpi4py` does, since the other ranks may be waiting for this one."""
+
+    def __init__(self, app, comm):
+        self.app, self.comm = app, comm
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        if self.comm is None or exc is None:
+            return False
+        import sys
+
+        from neuralcli.cli.app import Stopped, user_errors
+        from neuralcli.distributed import PeerFailed
+
+        if isinstance(exc, PeerFailed):
+            self.app.console.error(exc.line)
+            raise click.exceptions.Exit(exc.exit_code)
+        if isinstance(exc, (KeyboardInterrupt, Stopped, click.exceptions.Exit,
+                            click.ClickException, *user_errors())):
+            # every rank meets these alike (the same data, settings and reductions), or
+            # the launcher ends the others when this one exits with an error
+            return False
+        print(f"error: rank {self.comm.rank}: {type(exc).__name__}: {exc}", file=sys.stderr,
+              flush=True)
+        self.comm.abort(1)
+        return False
+
+
+def _train(app, term, comm, data, target, drop, task, hidden, activation, loss, optimizer,
+           lr, epochs, batch_size, val_split, val_path, early_stopping, patience, schedule,
            weight_decay, dropout, clip_norm, class_weight_text, impute, delimiter,
            na_values, decimal, thousands, encoding, max_categories, keep_id, seed, threads,
            memory_limit_text, dtype, output, force, checkpoint, checkpoint_every, resume,
-           resumed, as_json):
+           distributed, resumed, as_json):
     import contextlib
     import dataclasses
 
@@ -174,7 +242,13 @@ def _train(app, term, data, target, drop, task, hidden, activation, loss, optimi
     path = output or _fresh_name(f"{stem}.ncm")
     # a resumed run may replace its own model file, which its interruption left
     own = resumed is not None and os.path.abspath(path) == resumed.run.get("output")
-    _check_writable(path, force or own, CliError)
+    if comm is None:
+        _check_writable(path, force or own, CliError)
+    else:
+        from neuralcli.distributed import agreed
+
+        # the first process alone writes the model (and the checkpoints)
+        agreed(comm, lambda: comm.rank or _check_writable(path, force or own, CliError))
     limit = (resumed and resumed.run.get("memory_limit")) or default_limit()
     if memory_limit_text is not None:
         try:
@@ -186,7 +260,8 @@ def _train(app, term, data, target, drop, task, hidden, activation, loss, optimi
     if checkpoint is not None:
         from neuralcli.checkpoint import Plan
 
-        if resume is None or os.path.abspath(checkpoint) != os.path.abspath(resume):
+        if (resume is None or os.path.abspath(checkpoint) != os.path.abspath(resume)) \
+                and (comm is None or comm.rank == 0):
             _check_writable(checkpoint, force, CliError)
         if os.path.abspath(checkpoint) == os.path.abspath(path):
             raise CliError(f"--checkpoint {checkpoint} is the model file (-o); give the "
@@ -200,6 +275,10 @@ def _train(app, term, data, target, drop, task, hidden, activation, loss, optimi
             # the options the run started with, but for its new length
             run["options"] = {**resumed.run["options"], "epochs": epochs}
         fit["checkpoint"] = Plan(checkpoint, checkpoint_every, run)
+    if comm is not None:
+        fit["comm"] = comm
+        if threads is None:
+            fit["threads"] = comm.default_threads()
     cb = report.TrainProgress(console)
     if resumed is not None:
         console.note(f"resuming the run in {resume} after epoch {resumed.state.epoch}, "
@@ -247,8 +326,20 @@ def _train(app, term, data, target, drop, task, hidden, activation, loss, optimi
         # no epoch finished: the weights are the untrained ones, not worth a model file
         console.warn(f"{stopped} in epoch 1, before it ended: no model was saved")
         raise Stopped(term.terminated)
+    if comm is not None and comm.rank:
+        # the other ranks hold the same weights; the first process saves and reports.
+        # They wait for its save: a launcher ends the job when any process exits with
+        # an error (130 after Ctrl-C, say), which would cut the save short
+        comm.comm.Barrier()
+        if state.stop_reason == "interrupted" or term.received:
+            raise Stopped(term.terminated)
+        if state.stop_reason == "diverged":
+            raise CliError(state.message)
+        return
     _check_writable(path, force or own, CliError)  # it may have appeared meanwhile
     model.save(path)
+    if comm is not None:
+        comm.comm.Barrier()     # the model is saved: the other ranks may end
     if checkpoint is not None and state.fit_state is not None:
         done = state.fit_state.epoch
         if state.stop_reason in ("interrupted", "stopped") or term.received:
