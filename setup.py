@@ -25,13 +25,58 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 BASE_FLAGS = ["-O3", "-std=gnu11", "-ffp-contract=off", "-fno-math-errno",
               "-fno-trapping-math", "-Wall", "-Wno-unknown-pragmas"]
 
+# NEURALCLI_SANITIZE=address,undefined,fuzzer: an instrumented build for the sanitizer
+# tests and the fuzzers (tests/README.md), never the default. It compiles with clang
+# (NEURALCLI_SANITIZE_CC to name another), at -O1 with frame pointers and debug lines for
+# readable reports; a sanitizer finding aborts the process. "fuzzer" is libFuzzer's
+# coverage instrumentation without its main (-fsanitize=fuzzer-no-link), as atheris
+# fuzzes native extensions. The runtime is not linked in: the process preloads it.
+SANITIZERS = {"address": "address", "undefined": "undefined", "fuzzer": "fuzzer-no-link"}
+
+
+def sanitize_flags(value):
+    names = [s.strip() for s in value.split(",") if s.strip()]
+    unknown = [s for s in names if s not in SANITIZERS]
+    if unknown or not names:
+        raise SystemExit(f"NEURALCLI_SANITIZE={value!r}: give a comma-separated list of "
+                         f"{', '.join(SANITIZERS)}")
+    flags = ["-fsanitize=" + ",".join(SANITIZERS[s] for s in names), "-O1", "-g",
+             "-fno-omit-frame-pointer"]
+    if "undefined" in names:
+        flags.append("-fno-sanitize-recover=undefined")
+    return flags
+
+
 class BuildExt(build_ext):
     def build_extensions(self):
         extra = os.environ.get("NEURALCLI_EXTRA_CFLAGS", "").split()
+        sanitize = os.environ.get("NEURALCLI_SANITIZE")
+        if sanitize:
+            extra = sanitize_flags(sanitize) + extra
+            cc = os.environ.get("NEURALCLI_SANITIZE_CC", "clang")
+            # the configured compiler and linker commands keep their flags; only the
+            # program changes
+            self.compiler.set_executables(compiler_so=[cc] + self.compiler.compiler_so[1:],
+                                          linker_so=[cc] + self.compiler.linker_so[1:])
         for ext in self.extensions:
             ext.extra_compile_args = BASE_FLAGS + ["-pthread"] + extra
             ext.extra_link_args = ["-pthread"] + extra
+        jobs = int(os.environ.get("NEURALCLI_BUILD_JOBS") or 1)
+        if jobs > 1:
+            self.compiler.compile = _parallel(self.compiler.compile, jobs)
         super().build_extensions()
+
+
+def _parallel(compile_sources, jobs):
+    """NEURALCLI_BUILD_JOBS=N: the compiler's compile(), one source file per call on N
+    threads (setuptools compiles one extension's sources one after another)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def compile_all(sources, **kw):
+        with ThreadPoolExecutor(jobs) as pool:
+            done = pool.map(lambda source: compile_sources([source], **kw), sources)
+            return [obj for objs in done for obj in objs]
+    return compile_all
 
 
 def extensions():

@@ -573,33 +573,45 @@ class _BaseMLP(_SkBase):
             raise persist.ModelFileError(
                 f"{path}: holds a {meta.get('estimator') or 'command-line'} model, not a "
                 f"{cls.__name__}")
-        params = dict(meta["params"])
-        for key, value in params.items():
-            if isinstance(value, dict) and "__pairs__" in value:
-                params[key] = {k: v for k, v in value["__pairs__"]}
-        if isinstance(params.get("hidden_layer_sizes"), list):
-            params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
-        valid = set(cls._get_param_names())
-        est = cls(**{k: v for k, v in params.items() if k in valid})
-        est._model = saved.model
-        est._trainer = None
-        est.n_features_in_ = meta["n_features_in"]
-        est._y_ndim = meta.get("y_ndim", 1)
-        if "classes" in saved.arrays:
-            est.classes_ = saved.arrays["classes"]
-        if "feature_names" in saved.arrays:
-            est.feature_names_in_ = saved.arrays["feature_names"].astype(object)
-        hist = meta["history"]
-        est.loss_curve_ = hist["loss_curve"]
-        est.validation_scores_ = hist["validation_scores"]
-        est.n_iter_, est.t_ = hist["n_iter"], hist["t"]
-        est.loss_ = est.loss_curve_[-1] if est.loss_curve_ else np.inf
-        est.best_loss_ = None if est.validation_scores_ is not None else \
-            (min(est.loss_curve_) if est.loss_curve_ else np.inf)
-        est.best_validation_score_ = max(est.validation_scores_) \
-            if est.validation_scores_ else None
-        est._record_network()
-        est.stop_reason_ = hist.get("stop_reason", "")
+        n_in, n_out = saved.model.sizes[0], saved.model.sizes[-1]
+        try:
+            params = dict(meta["params"])
+            for key, value in params.items():
+                if isinstance(value, dict) and "__pairs__" in value:
+                    params[key] = {k: v for k, v in value["__pairs__"]}
+            if isinstance(params.get("hidden_layer_sizes"), list):
+                params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
+            valid = set(cls._get_param_names())
+            est = cls(**{k: v for k, v in params.items() if k in valid})
+            est._model = saved.model
+            est._trainer = None
+            est.n_features_in_ = meta["n_features_in"]
+            est._y_ndim = meta.get("y_ndim", 1)
+            if "classes" in saved.arrays:
+                est.classes_ = saved.arrays["classes"]
+            if "feature_names" in saved.arrays:
+                est.feature_names_in_ = saved.arrays["feature_names"].astype(object)
+            hist = meta["history"]
+            est.loss_curve_ = hist["loss_curve"]
+            est.validation_scores_ = hist["validation_scores"]
+            est.n_iter_, est.t_ = hist["n_iter"], hist["t"]
+            est.loss_ = est.loss_curve_[-1] if est.loss_curve_ else np.inf
+            est.best_loss_ = None if est.validation_scores_ is not None else \
+                (min(est.loss_curve_) if est.loss_curve_ else np.inf)
+            est.best_validation_score_ = max(est.validation_scores_) \
+                if est.validation_scores_ else None
+            est._record_network()
+            est.stop_reason_ = hist.get("stop_reason", "")
+            spec = est._output(n_out)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as err:
+            raise persist.ModelFileError(f"{path}: the estimator's description is damaged "
+                                         f"({err}); fit and save it again") from None
+        if est.n_features_in_ != n_in or spec.n_out != n_out or est._y_ndim not in (1, 2) \
+                or (est._y_ndim == 1 and n_out != 1 and isinstance(est, MLPRegressor)):
+            raise persist.ModelFileError(
+                f"{path}: the estimator's description ({str(est.n_features_in_)[:20]} "
+                f"features, {spec.n_out} outputs) does not match its network ({n_in} "
+                f"inputs, {n_out} outputs); the file is inconsistent")
         return est
 
 

@@ -20,6 +20,7 @@ __all__ = [
     "accuracy", "count_correct", "log_loss", "precision_recall_f1", "confusion_matrix",
     "roc_auc", "classification_report", "class_prior", "baseline_classification",
     "mse", "rmse", "mae", "r2", "regression_report", "baseline_regression",
+    "roc_curve", "precision_recall_curve", "average_precision", "calibration_curve",
 ]
 
 # scikit-learn (>= 1.3) clips probabilities to the float64 machine epsilon.
@@ -434,3 +435,94 @@ def baseline_regression(y_true, mean=None, sample_weight=None):
         raise ValueError(f"mean must be a scalar or {yt2.shape[1]} values, got {mean.size}")
     y_pred = np.broadcast_to(mean, yt2.shape)
     return regression_report(yt2, y_pred, w)
+
+
+# ---------------------------------------------------------------------------- curves
+
+def _binary_curve(positive, score, sample_weight=None):
+    """(false positives, true positives, thresholds) at each distinct score, highest
+    first: the (weighted) counts of negative and positive samples scoring at or above
+    it. `positive` is a boolean (N,) array, `score` (N,) finite floats."""
+    positive = np.asarray(positive, dtype=bool).ravel()
+    score = np.asarray(score, dtype=np.float64).ravel()
+    if positive.shape != score.shape:
+        raise ValueError(f"labels {positive.shape} and scores {score.shape} differ in length")
+    if score.size == 0:
+        raise ValueError("y_true is empty")
+    if not np.all(np.isfinite(score)):
+        raise ValueError("scores hold NaN or infinite values")
+    w = _weights(sample_weight, score.size)
+    if w is None:
+        w = np.ones(score.size)
+    order = np.argsort(score, kind="mergesort")[::-1]
+    s, pos, w = score[order], positive[order], w[order]
+    # the last sample of each run of equal scores closes that threshold
+    last = np.r_[np.flatnonzero(np.diff(s)), s.size - 1]
+    tps = np.cumsum(np.where(pos, w, 0.0))[last]
+    fps = np.cumsum(np.where(pos, 0.0, w))[last]
+    return fps, tps, s[last]
+
+
+def roc_curve(positive, score, sample_weight=None):
+    """The ROC curve of `score` for the boolean labels `positive`: (fpr, tpr, thresholds)
+    with one point per distinct score, from (0, 0) at threshold +inf to (1, 1), as
+    scikit-learn's roc_curve with drop_intermediate=False. None when one side has no
+    weight (the curve is undefined, where scikit-learn warns and returns NaN)."""
+    fps, tps, thresholds = _binary_curve(positive, score, sample_weight)
+    if tps[-1] <= 0 or fps[-1] <= 0:
+        return None
+    fpr = np.r_[0.0, fps] / fps[-1]
+    tpr = np.r_[0.0, tps] / tps[-1]
+    return fpr, tpr, np.r_[np.inf, thresholds]
+
+
+def precision_recall_curve(positive, score, sample_weight=None):
+    """The precision-recall curve of `score` for the boolean labels `positive`:
+    (precision, recall, thresholds) as scikit-learn's precision_recall_curve gives it,
+    thresholds rising, recall falling to the closing point (recall 0, precision 1).
+    A threshold nothing scores at or above has precision 0. None when no sample is
+    positive."""
+    fps, tps, thresholds = _binary_curve(positive, score, sample_weight)
+    if tps[-1] <= 0:
+        return None
+    predicted = tps + fps
+    precision = _divide(tps, predicted)
+    recall = tps / tps[-1]
+    return np.r_[precision[::-1], 1.0], np.r_[recall[::-1], 0.0], thresholds[::-1]
+
+
+def average_precision(positive, score, sample_weight=None):
+    """The area under the precision-recall curve as a step function: the sum over
+    thresholds of the rise in recall times the precision there (scikit-learn's
+    average_precision_score). None when no sample is positive."""
+    curve = precision_recall_curve(positive, score, sample_weight)
+    if curve is None:
+        return None
+    precision, recall, _ = curve
+    return float(-np.sum(np.diff(recall) * precision[:-1]))
+
+
+def calibration_curve(positive, prob, n_bins=10):
+    """Reliability of predicted probabilities: `prob` cut into n_bins equal-width bins on
+    [0, 1]; for each bin holding samples, (share of positives, mean predicted
+    probability, sample count), as three arrays. The first two are scikit-learn's
+    calibration_curve(strategy="uniform")."""
+    positive = np.asarray(positive, dtype=bool).ravel()
+    prob = np.asarray(prob, dtype=np.float64).ravel()
+    if positive.shape != prob.shape:
+        raise ValueError(f"labels {positive.shape} and probabilities {prob.shape} differ "
+                         f"in length")
+    if prob.size == 0:
+        raise ValueError("y_true is empty")
+    if not np.all((prob >= 0) & (prob <= 1)):
+        raise ValueError("probabilities must lie in [0, 1]")
+    n_bins = int(n_bins)
+    if n_bins < 1:
+        raise ValueError(f"n_bins must be at least 1, got {n_bins}")
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    bins = np.searchsorted(edges[1:-1], prob)
+    total = np.bincount(bins, minlength=n_bins)
+    true = np.bincount(bins, weights=positive.astype(np.float64), minlength=n_bins)
+    summed = np.bincount(bins, weights=prob, minlength=n_bins)
+    held = total > 0
+    return true[held] / total[held], summed[held] / total[held], total[held]

@@ -9,6 +9,7 @@ import numpy as np
 
 from neuralcli import _kernels, head
 from neuralcli._version import __version__
+from neuralcli.errors import DataError
 from neuralcli.head import OutputSpec, output_spec
 from neuralcli.network import MLP, Encoded, activation_name, n_params, resolve_dtype
 from neuralcli.preprocess import MAX_CATEGORIES, Preprocessor, decide_task, summarize_notes
@@ -508,6 +509,9 @@ class TrainedModel:
         except (KeyError, TypeError) as err:
             raise persist.ModelFileError(f"{path}: the model's description is incomplete "
                                          f"({err}); retrain the model") from None
+        except DataError as err:
+            # a damaged preprocessing record: said of the file, as every other fault of it
+            raise persist.ModelFileError(f"{path}: {err}") from None
         if spec.n_out != saved.model.sizes[-1] or pre.n_features != saved.model.sizes[0]:
             raise persist.ModelFileError(f"{path}: the network's shape does not match its "
                                          f"preprocessing; the file is inconsistent")

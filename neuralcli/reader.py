@@ -435,7 +435,7 @@ def _codec(encoding, shown):
     try:
         info = codecs.lookup(str(encoding))
         text = isinstance(codecs.getincrementaldecoder(info.name)().decode(b""), str)
-    except (LookupError, TypeError):
+    except (LookupError, TypeError, ValueError):     # ValueError: a NUL in the name
         text = False
     if not text:
         raise DataError(f"unknown encoding {show(encoding)}", path=shown,
@@ -560,6 +560,11 @@ class _Stream(io.RawIOBase):
             raise DataError(f"byte 0x{err.object[err.start]:02x} is not {self._codec} "
                             f"text", path=self._shown, line=self._lines + done.count("\n"),
                             hint="give the file's real encoding") from None
+        except UnicodeError as err:
+            # the codec's complaint about the stream as a whole, such as UTF-16 without a
+            # byte-order mark (it cannot tell the byte order)
+            raise DataError(f"is not {self._codec} text ({err})", path=self._shown,
+                            line=self._lines, hint="give the file's real encoding") from None
         self._lines += text.count("\n")
         return text.encode("utf-8")
 

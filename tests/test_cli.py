@@ -926,3 +926,19 @@ def test_an_estimator_file_is_refused_by_name(tmp_path, csv, command):
     assert_one_line_error(run(*args), f"{path}: this model file holds an estimator of the "
                           f"Python API (MLPRegressor), not a command-line model; load it "
                           f"with MLPRegressor.load()")
+
+
+def test_an_encoding_that_needs_a_byte_order_mark_is_one_line(tmp_path):
+    # found by fuzzing: "--encoding utf-16" on a file without the mark was an internal error
+    data = write(tmp_path / "le.csv", "")
+    data.write_bytes("a,b\n1,2\n3,4\n".encode("utf-16-le"))
+    result = run("inspect", data, "--encoding", "utf-16")
+    assert_one_line_error(result, "le.csv, line 1", "is not utf-16 text",
+                          "give the file's real encoding")
+
+
+def test_an_encoding_name_with_a_nul_is_one_line(tmp_path):
+    # found by fuzzing: an internal error ("embedded null character")
+    data = write(tmp_path / "d.csv", "a,b\n1,2\n")
+    result = run("inspect", data, "--encoding", "latin\x001")
+    assert_one_line_error(result, "unknown encoding", "give a text encoding")

@@ -253,7 +253,10 @@ def test_damaged_statistics_are_refused(files, tmp_path):
     arrays["data.drift.quantiles"] = arrays["data.drift.quantiles"][:, :3].copy()
     path = tmp_path / "bad.ncm"
     persist.save(path, saved.model, meta=saved.meta, arrays=arrays)
-    err = error_of(TrainedModel.load, path)
+    with pytest.raises(persist.ModelFileError) as info:
+        TrainedModel.load(path)
+    err = info.value
+    assert str(err).startswith(f"{path}: ") and "\n" not in str(err)
     assert "drift statistics" in str(err) and "retrain" in str(err)
 
 

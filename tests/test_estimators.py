@@ -259,6 +259,59 @@ def test_regressor_save_load(tmp_path):
     assert again.predict(X).shape == (200, 2)
 
 
+def _resaved(tmp_path, est, change):
+    """est saved, its description changed by change(meta, arrays), and saved again (with a
+    right checksum)."""
+    from neuralcli import persist
+
+    path = str(tmp_path / "est.ncm")
+    est.save(path)
+    saved = persist.load(path)
+    change(saved.meta, saved.arrays)
+    persist.save(path, saved.model, meta=saved.meta, arrays=saved.arrays)
+    return path
+
+
+@pytest.mark.parametrize("change, fragment", [
+    # found by fuzzing: these loaded, or stopped with a KeyError, an AttributeError...
+    (lambda m, a: m.pop("params"), "description is damaged ('params')"),
+    (lambda m, a: m["history"].pop("t"), "description is damaged ('t')"),
+    (lambda m, a: m.__setitem__("history", []), "description is damaged"),
+    (lambda m, a: a.pop("classes"), "description is damaged"),
+    (lambda m, a: m.__setitem__("n_features_in", 5), "(5 features, 1 outputs) does not "
+                                                     "match its network (2 inputs, 1 "
+                                                     "outputs)"),
+    (lambda m, a: a.__setitem__("classes", np.array([0, 1, 2])), "does not match"),
+    (lambda m, a: m.__setitem__("y_ndim", 3), "does not match"),
+])
+def test_a_damaged_estimator_description_is_a_model_file_error(tmp_path, change,
+                                                               fragment):
+    from neuralcli.persist import ModelFileError
+
+    X, y, *_ = xor(n=40)
+    clf = MLPClassifier((4,), max_iter=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf.fit(X, y)
+    path = _resaved(tmp_path, clf, change)
+    with pytest.raises(ModelFileError) as info:
+        MLPClassifier.load(path)
+    assert str(info.value).startswith(f"{path}: ") and fragment in str(info.value)
+
+
+def test_a_single_output_regressor_with_two_outputs_is_refused(tmp_path):
+    from neuralcli.persist import ModelFileError
+
+    X, y, *_ = regression(n=40)
+    reg = MLPRegressor((4,), max_iter=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reg.fit(X, np.column_stack([y, -y]))
+    path = _resaved(tmp_path, reg, lambda m, a: m.__setitem__("y_ndim", 1))
+    with pytest.raises(ModelFileError, match="does not match its network"):
+        MLPRegressor.load(path)
+
+
 def test_ctrl_c_in_fit_reaches_the_caller(monkeypatch):
     from neuralcli import training
 

@@ -109,3 +109,27 @@ def test_a_format_1_model_saved_again_is_format_2(tmp_path):
     table = read_table(os.path.join(DATA, "format1-new.csv"))
     np.testing.assert_array_equal(again.predict_table(table)[1], model.predict_table(table)[1])
 
+
+
+@pytest.mark.parametrize("damage", ["array", "column kind"])
+def test_a_damaged_preprocessing_record_is_a_model_file_error_naming_the_file(tmp_path,
+                                                                              damage):
+    # found by fuzzing: the record's DataError left the loader without the file's name
+    from neuralcli import persist
+
+    rows = "".join(f"{i},{'ab'[i % 2]},{i % 2}\n" for i in range(30))
+    table = read_table(write(tmp_path, "d.csv", "x,c,y\n" + rows))
+    model, _ = TrainedModel.fit(table, Settings(hidden=[3], epochs=1))
+    path = str(tmp_path / "m.ncm")
+    model.save(path)
+    saved = persist.load(path)
+    if damage == "array":
+        del saved.arrays["data.target_scale"]
+    else:
+        saved.meta["preprocessing"]["columns"][0]["kind"] = "sound"
+    persist.save(path, saved.model, meta=saved.meta, arrays=saved.arrays)
+    with pytest.raises(persist.ModelFileError) as info:
+        TrainedModel.load(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: the model file's preprocessing record is damaged")
+    assert message.endswith("retrain the model") and "\n" not in message

@@ -533,6 +533,16 @@ def test_utf16_and_utf32_by_byte_order_mark(csv, codec):
     assert_bitwise_equal(t.data[1].values, np.array([1.5, 2.0]))
 
 
+@pytest.mark.parametrize("codec", ["utf-16", "utf-32"])
+def test_utf16_given_without_byte_order_mark_is_a_data_error(csv, codec):
+    # found by fuzzing: the codec's UnicodeError about the missing mark (no byte is at
+    # fault) escaped as an internal error
+    path = csv("a,b\n1,2\n".encode(codec + "-le"))
+    err = error_of(read_table, path, encoding=codec)
+    assert err.line == 1 and f"is not {codec} text" in str(err) and "BOM" in str(err)
+    assert "give the file's real encoding" in str(err)
+
+
 def test_latin1_given(csv):
     path = csv("name,y\nabc,1\ncaf\xe9,0\n".encode("latin-1"))
     t = read_table(path, encoding="latin-1")
@@ -569,6 +579,8 @@ def test_unknown_encoding(csv):
     err = error_of(read_table, path, encoding="klingon-8")
     assert 'unknown encoding "klingon-8"' in str(err)
     assert "unknown encoding" in str(error_of(read_table, path, encoding="base64"))
+    # found by fuzzing: the codec registry's ValueError about a NUL was an internal error
+    assert "unknown encoding" in str(error_of(read_table, path, encoding="utf\x008"))
 
 
 def test_bytes_not_in_the_given_encoding(csv):

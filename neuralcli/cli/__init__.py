@@ -193,10 +193,10 @@ def main(argv=None):
 
 def _register():
     from neuralcli.cli import (bench, datasets, demo, evaluate, explain, export, info, inspect,
-                               predict, train)
+                               plot, predict, report_page, train)
 
     for module in (train, evaluate, predict, info, inspect, datasets, explain, demo, bench,
-                   export):
+                   export, plot, report_page):
         cli.add_command(module.command)
     cli.add_command(explain.neuron_command)
 

@@ -139,9 +139,7 @@ def command(app, model_path, data, importance, repeats, seed, delimiter, na_valu
     With --importance, each input column's permutation importance: the drop of the
     accuracy (or R^2) when that column's values are shuffled across the rows, the mean
     over --repeats seeded shuffles with the smallest and largest drop."""
-    import numpy as np
-
-    from neuralcli import metrics
+    from neuralcli import scoring
     from neuralcli.cli import drift, source
     from neuralcli.model import TrainedModel
 
@@ -158,36 +156,22 @@ def command(app, model_path, data, importance, repeats, seed, delimiter, na_valu
     meter = drift.meter(model, model_path, strict)
     # the file a chunk at a time: only the targets and outputs are kept (and the encoded
     # inputs, for --importance)
-    ys, probas, preds, notes, inputs = [], [], [], [], []
-    n_rows, path = 0, data
-    for table in source.model_tables(console, data, reading, model):
-        X, out, proba, pred = model.predict_table(table, drift=meter)
-        if importance:
-            inputs.append(X)
-        notes += [n for n in model.pre.last_notes if n not in notes]
-        ys.append(model.pre.target_of(table, scaled=False) if model.task == "regression"
-                  else model.pre.target_of(table))
-        probas.append(proba)
-        preds.append(pred)
-        n_rows, path = n_rows + table.n_rows, table.path
-    for note in notes:
+    scored = scoring.score_tables(model, source.model_tables(console, data, reading, model),
+                                  drift=meter, inputs=importance)
+    for note in scored.notes:
         console.note(note)
     report = None if meter is None else meter.report()
     said = drift.note(report)
     if said:
         console.note(said)
-    pred = np.concatenate(preds)
-    proba = None if probas[0] is None else np.concatenate(probas)
+    n_rows, path = scored.n_rows, scored.path
+    got, base = scoring.figures(model, scored)
     pre = model.pre
     ranked = None
     if importance:
-        ranked = _importance(model, inputs, np.concatenate(ys),
-                             5 if repeats is None else repeats, 0 if seed is None else seed)
+        ranked = _importance(model, scored, 5 if repeats is None else repeats,
+                             0 if seed is None else seed)
     if model.task == "regression":
-        y = np.concatenate(ys)
-        got = metrics.regression_report(y, pred)
-        base = metrics.baseline_regression(y, mean=pre.target_mean if pre.scale_target
-                                           else None)
         if console.format == "json":
             console.json({"task": model.task, "rows": n_rows, "model": got,
                           "baseline": base, "baseline_kind": "mean of the training target",
@@ -199,10 +183,7 @@ def command(app, model_path, data, importance, repeats, seed, delimiter, na_valu
                        for k in ("mse", "rmse", "mae", "r2")])
         _show_importance(console, ranked)
         return
-    y = np.concatenate(ys)
     k = pre.n_classes
-    got = metrics.classification_report(y, proba, k)
-    base = metrics.baseline_classification(y, k, prior=model.info.get("class_prior"))
     names = pre.class_names
     if console.format == "json":
         console.json({"task": model.task, "rows": n_rows, "classes": names,
@@ -228,20 +209,14 @@ def command(app, model_path, data, importance, repeats, seed, delimiter, na_valu
     _show_importance(console, ranked)
 
 
-def _importance(model, inputs, y, repeats, seed):
+def _importance(model, scored, repeats, seed):
     """(ranked, repeats, seed): the permutation importance of the encoded inputs of
     every chunk read (neuralcli.importance), most important first."""
-    import numpy as np
-
+    from neuralcli import scoring
     from neuralcli.cli.app import CliError
-    from neuralcli.importance import inputs_importance
-    from neuralcli.network import Encoded
 
-    X = Encoded(np.concatenate([x.dense for x in inputs]),
-                None if inputs[0].codes is None else
-                np.concatenate([x.codes for x in inputs]))
     try:
-        return inputs_importance(model, X, y, repeats=repeats, seed=seed), repeats, seed
+        return scoring.importance(model, scored, repeats=repeats, seed=seed), repeats, seed
     except ValueError as err:
         raise CliError(f"--importance: {err}") from None
 
