@@ -624,11 +624,16 @@ class Trainer:
             raise _Stop()
         if self._start_loss is None:
             self._start_loss = loss
-        sums.total += loss * len(yb)
-        if self.task.classification:
-            sums.correct += metrics.count_correct(yb, self.last_out, self.task.kind,
-                                                  self.loss)
+        rows, correct = self._batch_counts(yb)
+        sums.total += loss * rows
+        sums.correct += correct
         self._batches_done(b + 1, loss, 1, sums)
+
+    def _batch_counts(self, yb):
+        """(rows, correct predictions) of the step just taken on targets yb."""
+        if not self.task.classification:
+            return len(yb), 0
+        return len(yb), metrics.count_correct(yb, self.last_out, self.task.kind, self.loss)
 
     def _batches_done(self, batch, loss, count, sums):
         """Report the epoch's batches up to `batch` (count of them since the last report,
