@@ -299,12 +299,8 @@ def test_a_killed_rank_ends_the_job(data, tmp_path):
                                      "--no-early-stopping", "-o", out),
                   logs=logs)
     try:
-        victim = None
         deadline = time.monotonic() + 60
-        while victim is None and time.monotonic() < deadline:
-            time.sleep(0.2)
-            victim = _rank_process(1, str(out))
-        assert victim is not None, "rank 1 never started"
+        victim = _started_rank(1, str(out), deadline)
         time.sleep(1.0)
         t0 = time.monotonic()
         os.kill(victim, signal.SIGKILL)
@@ -318,6 +314,16 @@ def test_a_killed_rank_ends_the_job(data, tmp_path):
     assert proc.returncode != 0
     assert "rank 1" in err and "signal 9" in err
     assert not out.exists()
+
+
+def _started_rank(rank, marker, deadline):
+    """The pid of that rank's process (see _rank_process), waited for until deadline."""
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        pid = _rank_process(rank, marker)
+        if pid is not None:
+            return pid
+    raise AssertionError(f"rank {rank} never started")
 
 
 def _rank_process(rank, marker):
@@ -349,12 +355,8 @@ def test_a_signal_to_one_rank_stops_every_rank_at_the_same_step(data, tmp_path):
                                      "--no-early-stopping", "--hidden", "8", "-o", out),
                   logs=logs)
     try:
-        victim = None
         deadline = time.monotonic() + 60
-        while victim is None and time.monotonic() < deadline:
-            time.sleep(0.2)
-            victim = _rank_process(1, str(out))
-        assert victim is not None, "rank 1 never started"
+        victim = _started_rank(1, str(out), deadline)
         while "/100000" not in _logs(logs)[1] and time.monotonic() < deadline:
             time.sleep(0.2)     # until the first epoch has ended
         os.kill(victim, signal.SIGTERM)
