@@ -73,6 +73,16 @@ def _rows_of(table, rows):
     return np.arange(table.n_rows) if rows is None else np.asarray(rows, dtype=np.int64)
 
 
+def _rescaled(big, scale, mean_s, m2_s):
+    """(scale, mean_s, m2_s) in a unit of a power of two at least `big`, if `scale` is
+    smaller: exact, since the ratio of two powers of two is one."""
+    if big <= scale:
+        return scale, mean_s, m2_s
+    exp = math.frexp(big)[1]
+    grow = math.ldexp(scale, -exp)
+    return math.ldexp(1.0, exp), mean_s * grow, m2_s * (grow * grow)
+
+
 class Summary:
     """What fitting needs of one column over the training rows, gathered chunk by chunk.
 
@@ -122,12 +132,7 @@ class Summary:
         self.missing += k
         if self.kind == "text":
             codes = col.codes[sel]
-            counts = np.bincount(codes[codes >= 0], minlength=len(col.categories))
-            if len(counts) > len(self.counts):
-                counts[:len(self.counts)] += self.counts
-                self.counts = counts
-            else:
-                self.counts[:len(counts)] += counts
+            self._count(np.bincount(codes[codes >= 0], minlength=len(col.categories)))
             return
         v = col.values[sel]
         if k:
@@ -140,6 +145,14 @@ class Summary:
             if self.sample is not None:
                 self.sample.add(v)
         self._take(v)
+
+    def _count(self, counts):
+        """Add counts (per category code; an array this summary may keep) to its own."""
+        if len(counts) > len(self.counts):
+            counts[:len(self.counts)] += self.counts
+            self.counts = counts
+        else:
+            self.counts[:len(counts)] += counts
 
     def _take(self, v):
         """The present values v, next in the column: cut at the block boundaries."""
@@ -200,12 +213,7 @@ class Summary:
         if self.first_missing is None:
             self.first_missing = other.first_missing
         if self.kind == "text":
-            if len(other.counts) > len(self.counts):
-                counts = other.counts.copy()
-                counts[:len(self.counts)] += self.counts
-                self.counts = counts
-            else:
-                self.counts[:len(other.counts)] += other.counts
+            self._count(other.counts.copy())
             return
         if self.values is not None:
             self.values += other.values
@@ -237,12 +245,7 @@ class Summary:
                 blocks.append(self._block(np.concatenate(self.pending)))
             count, scale, mean_s, m2_s = 0, 1.0, 0.0, 0.0
             for n, big, unit, mean_b, m2_b in blocks:
-                if big > scale:
-                    exp = math.frexp(big)[1]
-                    grow = math.ldexp(scale, -exp)     # exact: powers of two
-                    scale = math.ldexp(1.0, exp)
-                    mean_s *= grow
-                    m2_s *= grow * grow
+                scale, mean_s, m2_s = _rescaled(big, scale, mean_s, m2_s)
                 r = unit / scale                       # exact: powers of two
                 total = count + n
                 d = mean_b * r - mean_s
@@ -269,13 +272,7 @@ class Summary:
         count, scale, mean_s, m2_s = self._fold()
         if self.shift is None:
             self.shift = float(value)
-        big = abs(value - self.shift)
-        if big > scale:
-            exp = math.frexp(big)[1]
-            grow = math.ldexp(scale, -exp)
-            scale = math.ldexp(1.0, exp)
-            mean_s *= grow
-            m2_s *= grow * grow
+        scale, mean_s, m2_s = _rescaled(abs(value - self.shift), scale, mean_s, m2_s)
         total = count + n
         d = (value - self.shift) / scale - mean_s
         mean_s += d * n / total

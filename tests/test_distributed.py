@@ -109,8 +109,8 @@ def _one_process(path, epochs, batch, seed, val_split):
         return TrainedModel.fit_file(scan, settings, threads=1)
 
 
-def _worker(n, path, prefix, epochs=3, batch=64, seed=5, val_split=0.2):
-    result = mpirun(n, WORKER, path, prefix, epochs, batch, seed, val_split)
+def _worker(n, path, prefix, epochs=3, batch=64, seed=5, val_split=0.2, *more):
+    result = mpirun(n, WORKER, path, prefix, epochs, batch, seed, val_split, *more)
     assert result.returncode == 0, result.stderr[-3000:]
     reports = []
     for r in range(n):
@@ -433,15 +433,8 @@ def test_checkpoints_resume_under_mpirun(data, tmp_path):
 # ------------------------------------------------------------------ reading in byte ranges
 
 
-def _worker_reads(n, path, prefix, ranges, **kw):
-    result = mpirun(n, WORKER, path, prefix, kw.get("epochs", 2), kw.get("batch", 64),
-                    kw.get("seed", 5), kw.get("val_split", 0.2), int(ranges))
-    assert result.returncode == 0, result.stderr[-3000:]
-    reports = []
-    for r in range(n):
-        with open(f"{prefix}.{r}.json") as f:
-            reports.append(json.load(f))
-    return reports, np.load(f"{prefix}.npy")
+def _worker_reads(n, path, prefix, ranges, epochs=2, batch=64, seed=5, val_split=0.2):
+    return _worker(n, path, prefix, epochs, batch, seed, val_split, int(ranges))
 
 
 def _one_process_digest(path, **kw):

@@ -203,12 +203,8 @@ def test_the_unseen_categories_listed_are_the_first_few_whatever_the_chunks(file
     assert city["unseen_rows"] == 12 and city["unseen"] == 1.0
 
 
-def test_a_file_read_in_chunks_gives_the_same_statistics(files, monkeypatch):
-    # a quantile sample smaller than the file, so that its thinning crosses the chunks
-    monkeypatch.setattr(drift, "SAMPLE", 16)
-    monkeypatch.setattr(stream, "CHUNK_ROWS", 50)
-    s = Settings(hidden=[4], epochs=1, val_split=0.2, dtype="float64")
-    whole, _ = TrainedModel.fit(read_table(files["train"]), s)
+def _chunk_sizes(monkeypatch):
+    """The row counts of the chunks Scan.chunks yields from here on, as they come."""
     sizes = []
     real = Scan.chunks
 
@@ -217,6 +213,16 @@ def test_a_file_read_in_chunks_gives_the_same_statistics(files, monkeypatch):
             sizes.append(chunk.n_rows)
             yield chunk
     monkeypatch.setattr(Scan, "chunks", counted)
+    return sizes
+
+
+def test_a_file_read_in_chunks_gives_the_same_statistics(files, monkeypatch):
+    # a quantile sample smaller than the file, so that its thinning crosses the chunks
+    monkeypatch.setattr(drift, "SAMPLE", 16)
+    monkeypatch.setattr(stream, "CHUNK_ROWS", 50)
+    s = Settings(hidden=[4], epochs=1, val_split=0.2, dtype="float64")
+    whole, _ = TrainedModel.fit(read_table(files["train"]), s)
+    sizes = _chunk_sizes(monkeypatch)
     with Scan(str(files["train"]), block_size=1024) as scan:
         chunked, _ = TrainedModel.fit_file(scan, s)
     assert len(set(sizes)) > 1 and max(sizes) < 200
@@ -368,14 +374,7 @@ def test_predict_measures_the_whole_file_across_its_chunks(files, monkeypatch):
     want = run("eval", files["model"], files["shifted"], "--json")
     monkeypatch.setattr(reader, "BLOCK_SIZE", 2048)
     monkeypatch.setattr(stream, "CHUNK_ROWS", 60)
-    sizes = []
-    real = Scan.chunks
-
-    def counted(self, chunk_rows=1 << 16):
-        for chunk in real(self, chunk_rows):
-            sizes.append(chunk.n_rows)
-            yield chunk
-    monkeypatch.setattr(Scan, "chunks", counted)
+    sizes = _chunk_sizes(monkeypatch)
     got = run("eval", files["model"], files["shifted"], "--json")
     assert len(sizes) > 3
     assert_same_report(json.loads(want.stdout)["drift"], json.loads(got.stdout)["drift"])
